@@ -1,0 +1,87 @@
+// The effective configuration of a run: defaults, then a config file (INI, read with
+// Boost.Program_options; `[train]` then `epochs = 64` is the key `train.epochs`), then
+// command-line overrides under the same dotted names. docs/config.md lists every key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "deconvscope/model/layer_spec.hpp"
+
+namespace ds {
+
+struct RunConfig {
+  std::string name = "run";
+  std::string dir;     // default runs/<name>
+  uint64_t seed = 1;
+  int threads = 2;
+};
+
+struct DataConfig {
+  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | folder
+  std::string path;                       // default: /usr/share/datasets/fashion-mnist for fashion-mnist
+  int64_t train_limit = 0;                // first N training images; 0 = all
+  int64_t test_limit = 0;                 // first N test images; 0 = all
+  int resize = 0;                         // resize images to resize x resize; 0 = keep
+  int crop_pad = 0;                       // augmentation: random crop after zero padding by this
+  bool flip = false;                      // augmentation: random horizontal flip
+};
+
+struct TrainConfig {
+  int epochs = 10;
+  int batch = 128;
+  float lr = 0.01f;
+  float momentum = 0.9f;
+  float weight_decay = 5e-4f;
+  std::string lr_schedule = "step";  // none | step | plateau
+  int lr_step = 0;                   // step: multiply lr by lr_gamma every lr_step epochs (0 = never)
+  float lr_gamma = 0.1f;
+  int lr_patience = 3;               // plateau: epochs without val-loss improvement before lowering
+  float renorm_radius = 0.1f;        // conv filters with RMS above this are scaled back; 0 = off
+  std::string init = "gaussian";     // gaussian | he
+  float init_std = 0.01f;            // gaussian init std (the paper's 1e-2)
+  int probe_batch = 256;             // images in the fixed probe batch for dead-feature counts
+};
+
+struct SnapshotConfig {
+  std::vector<int> epochs{0, 1, 2, 5, 10};  // 0 = initialisation, before any step
+};
+
+struct AnalysisConfig {
+  std::vector<std::string> layers;  // empty = every conv layer
+  int features = 8;                 // features per layer followed by the evolution; -1 = all
+  std::string probe = "train";      // train | test
+  int64_t probe_limit = 0;          // first N images of that split; 0 = all
+  int topk = 9;
+  std::vector<int> topk_epochs;     // empty = the last snapshot
+  bool live = false;                // trainer analyses after each snapshot
+  int batch = 128;
+};
+
+struct Config {
+  RunConfig run;
+  DataConfig data;
+  InputShape input;               // filled from the dataset at load time
+  std::vector<LayerSpec> layers;  // model.layer lines, in order
+  TrainConfig train;
+  SnapshotConfig snapshot;
+  AnalysisConfig analysis;
+  std::string source;             // the config file it came from, "" if none
+  std::string text;               // the effective config as INI text (reloadable)
+};
+
+// Parses `--config FILE` and `--section.key value` overrides from args (argv without the
+// program and subcommand names). Throws ds::Error(config) naming the file and line or key.
+Config load_config(const std::vector<std::string>& args);
+// Parses the INI text of an effective config (as stored in a snapshot's `config`).
+Config parse_config_text(const std::string& text, const std::string& where);
+// Help text listing every key, its default and meaning.
+std::string config_help();
+// Parses one layer line ("conv1 conv out=32 kernel=5 stride=1 pad=2"); `where` names the
+// file and line for messages.
+LayerSpec parse_layer_line(const std::string& line, const std::string& where);
+// The line that parse_layer_line reads back to the same spec.
+std::string format_layer_line(const LayerSpec& spec);
+
+}  // namespace ds

@@ -1,0 +1,57 @@
+// Snapshot files: one HDF5 file per chosen epoch, runs/<name>/snapshots/epoch-0005.h5,
+// in the format documented in docs/snapshot-format.md (format "deconvscope.snapshot",
+// format_version 1). Written to a temporary name, flushed and renamed into place, so a
+// reader never sees a partial file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "deconvscope/core/tensor.hpp"
+#include "deconvscope/model/layer_spec.hpp"
+
+namespace ds {
+
+constexpr const char* kSnapshotFormat = "deconvscope.snapshot";
+constexpr int kSnapshotFormatVersion = 1;
+
+// Parameters of one layer in plain layouts; empty for layers without parameters.
+struct LayerParams {
+  Tensor weights;  // conv (O, I, kh, kw); fc (O, I) with I over the flattened (C, H, W)
+  Tensor bias;     // (O)
+};
+
+// What resuming needs beyond the weights.
+struct OptimizerState {
+  float lr = 0.f;
+  std::vector<LayerParams> momentum;  // aligned with layers; empty where no params
+  std::string rng_state;              // std::mt19937_64 state as text
+  float best_val_loss = 0.f;          // plateau schedule
+  int epochs_since_best = 0;
+};
+
+struct Snapshot {
+  int epoch = 0;
+  int64_t step = 0;
+  std::string config;  // the effective config as INI text
+  InputShape input;
+  int num_classes = 0;
+  std::vector<float> input_mean, input_std;  // per channel
+  float train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0;
+  std::vector<LayerSpec> layers;
+  std::vector<LayerParams> params;  // aligned with layers
+  OptimizerState optimizer;
+};
+
+// "epoch-0005.h5"
+std::string snapshot_file_name(int epoch);
+// Writes atomically (temp file, fsync, rename). Throws ds::Error(io) naming the path.
+void write_snapshot(const std::string& path, const Snapshot& s);
+// Reads and validates format, version and every shape against the layer attributes.
+// Throws ds::Error(snapshot) naming the path and the attribute or dataset.
+Snapshot read_snapshot(const std::string& path);
+// Complete snapshots in a run's snapshots/ folder, sorted by epoch (temp files ignored).
+std::vector<std::pair<int, std::string>> list_snapshots(const std::string& snapshots_dir);
+
+}  // namespace ds
