@@ -1,0 +1,100 @@
+// The interface every layer of the network meets (dlib's layers_abstract.h idea): what
+// it requires of its caller and what it guarantees. One implementation per file in
+// src/model/ (conv.cpp, relu.cpp, maxpool.cpp, lrn.cpp, fc.cpp, dropout.cpp).
+//
+// Layouts: a layer receives its input in whatever layout the layer below produced
+// (oneDNN's blocked layouts inside the network) and produces its output in a layout of
+// its choosing; convolution and inner product let oneDNN choose (format_tag::any).
+// Parameters are kept in plain layouts (oihw / oi / x) as the master copy that the
+// optimizer, snapshots and renormalisation see; a layer reorders them into its
+// primitives' layouts in sync_params(), once per update, never per image.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <dnnl.hpp>
+
+#include "deconvscope/core/tensor.hpp"
+#include "deconvscope/model/layer_spec.hpp"
+#include "deconvscope/io/snapshot.hpp"
+
+namespace ds {
+
+enum class Mode {
+  train,     // dropout on; pooling and LRN keep their workspaces for backward
+  deconv,    // evaluation values (dropout off) but keep pooling switches for the deconvnet
+  infer,     // evaluation, nothing kept for backward
+};
+
+struct Ctx {
+  dnnl::engine eng;
+  dnnl::stream strm;
+  uint64_t seed = 0;   // for dropout masks
+  uint64_t step = 0;   // dropout masks are a pure function of (seed, step, layer, index)
+};
+
+class Layer {
+ public:
+  explicit Layer(LayerSpec spec) : spec_(std::move(spec)) {}
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  const LayerSpec& spec() const { return spec_; }
+  const std::string& name() const { return spec_.name; }
+
+  // Requires: src_md is the full (N, C, H, W) or (N, C) descriptor of the input, out is
+  // this layer's output shape per image. Creates every primitive and buffer this layer
+  // needs (allocation happens here, once). Returns the descriptor of dst.
+  virtual dnnl::memory::desc init(Ctx& ctx, const dnnl::memory::desc& src_md, const LayerShape& out) = 0;
+
+  // Requires init(). Computes dst from src (same descriptor as given to init()).
+  virtual void forward(Ctx& ctx, const dnnl::memory& src, Mode mode) = 0;
+
+  // Requires forward(mode = train) on the same src. Computes the parameter gradients
+  // (into grads()) and, if need_diff_src, diff_src() from diff_dst (dst's descriptor).
+  virtual void backward(Ctx& ctx, const dnnl::memory& src, const dnnl::memory& diff_dst,
+                        bool need_diff_src) = 0;
+
+  // The deconvnet step down through this layer (Zeiler & Fergus Sec. 2.1): signal has
+  // dst's descriptor; the result goes to diff_src(). Requires forward(mode = deconv or
+  // train) on this batch (pooling switches). Conv: transposed filters (backward data,
+  // no bias); maxpool: unpool with the switches; relu: rectify; lrn, dropout: pass.
+  virtual void deconvnet(Ctx& ctx, const dnnl::memory& signal) = 0;
+
+  const dnnl::memory& dst() const { return dst_; }
+  const dnnl::memory& diff_src() const { return diff_src_; }
+
+  // Parameters (plain master copies) and their gradients; empty unless has_params().
+  LayerParams& params() { return params_; }
+  const LayerParams& params() const { return params_; }
+  LayerParams& grads() { return grads_; }
+  // Must be called after params() change (optimizer step, load).
+  virtual void sync_params(Ctx&) {}
+
+ protected:
+  LayerSpec spec_;
+  dnnl::memory dst_;
+  dnnl::memory diff_src_;
+  LayerParams params_;
+  LayerParams grads_;
+};
+
+std::unique_ptr<Layer> make_conv_layer(const LayerSpec& spec);
+std::unique_ptr<Layer> make_relu_layer(const LayerSpec& spec);
+std::unique_ptr<Layer> make_maxpool_layer(const LayerSpec& spec);
+std::unique_ptr<Layer> make_lrn_layer(const LayerSpec& spec);
+std::unique_ptr<Layer> make_fc_layer(const LayerSpec& spec);
+std::unique_ptr<Layer> make_dropout_layer(const LayerSpec& spec);
+
+// Small helpers shared by the layer files.
+dnnl::memory::dims to_dims(const LayerShape& s, int64_t batch, bool flat);
+// Reorders src into dst if their descriptors differ; otherwise returns src itself.
+dnnl::memory reorder_if_needed(Ctx& ctx, const dnnl::memory& src, const dnnl::memory::desc& want,
+                               dnnl::memory& scratch);
+// Plain tensor <-> oneDNN memory of any layout (reorder through a plain view).
+void write_plain(Ctx& ctx, const Tensor& t, const dnnl::memory::desc& plain_md, dnnl::memory& dst);
+void read_plain(Ctx& ctx, const dnnl::memory& src, const dnnl::memory::desc& plain_md, Tensor& t);
+
+}  // namespace ds

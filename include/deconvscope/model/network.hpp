@@ -1,0 +1,73 @@
+// A ZFNet-like network on oneDNN, built from a list of LayerSpec for a fixed batch
+// size: forward (train / deconv / infer), backward with parameter gradients, and the
+// Zeiler & Fergus deconvnet from any layer's output down to pixels. The softmax
+// cross-entropy after the last fc is in model/loss.hpp.
+//
+// Buffers and primitives are created once in the constructor; a step allocates nothing.
+// Everything that crosses the network's boundary is plain (nchw, nc, oihw, oi).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deconvscope/model/layer.hpp"
+
+namespace ds {
+
+class Network {
+ public:
+  // Throws ds::Error(shape) naming the layer when shapes do not fit, ds::Error(config)
+  // when the last layer is not fc.
+  Network(const std::vector<LayerSpec>& specs, const InputShape& input, int batch, uint64_t seed = 0);
+
+  int batch() const { return batch_; }
+  const InputShape& input() const { return input_; }
+  int num_classes() const { return shapes_.back().channels; }
+  size_t size() const { return layers_.size(); }
+  Layer& layer(size_t i) { return *layers_[i]; }
+  const Layer& layer(size_t i) const { return *layers_[i]; }
+  const std::vector<LayerSpec>& specs() const { return specs_; }
+  const std::vector<LayerShape>& shapes() const { return shapes_; }  // output of each layer
+  int find(const std::string& name) const;  // layer index, -1 if none
+
+  // input: (N, C, H, W) plain, N = batch(). Runs layers 0..last (all when last < 0).
+  void forward(const float* input, Mode mode, int last = -1);
+  // (N, classes) plain, valid after a full forward.
+  const float* logits() const;
+  // diff_logits: (N, classes) plain. Fills every layer's grads(). `step` seeds dropout
+  // masks and must be the step of the preceding forward(train).
+  void backward(const float* diff_logits);
+  // Dropout masks are drawn from (seed, step): set before forward(train).
+  void set_step(uint64_t step) { ctx_.step = step; }
+
+  // Output of layer i, reordered to plain (N, C, H, W) (or (N, C) for fc).
+  void read_output(int i, Tensor& out);
+  // The deconvnet: signal is plain (N, C, H, W) at the output of layer `top` (usually
+  // a ReLU, "the rectified output of a conv layer"); walks down to pixels and writes
+  // the reconstruction, plain (N, C, H, W) in network-input units, to `out`. Requires
+  // forward(mode = deconv or train) of the same images up to at least `top`.
+  void project(int top, const float* signal, float* out);
+
+  // Plain parameter copies, aligned with layers (empty for layers without params).
+  std::vector<LayerParams> export_params() const;
+  // Throws ds::Error(shape) naming the layer if a shape differs.
+  void import_params(const std::vector<LayerParams>& params);
+  // Must be called after params() of any layer changed.
+  void sync_params();
+
+ private:
+  const dnnl::memory& src_of(size_t i) const { return i == 0 ? input_mem_ : layers_[i - 1]->dst(); }
+
+  std::vector<LayerSpec> specs_;
+  std::vector<LayerShape> shapes_;
+  InputShape input_;
+  int batch_;
+  Ctx ctx_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  dnnl::memory input_mem_, diff_logits_mem_, signal_mem_;
+  dnnl::memory::desc input_md_;
+  std::vector<float> logits_plain_;
+};
+
+}  // namespace ds

@@ -1,0 +1,133 @@
+// Builds the layers, runs them in order, and walks back down for gradients or for the
+// deconvnet. See include/deconvscope/model/network.hpp.
+#include "deconvscope/model/network.hpp"
+
+#include <cstring>
+
+#include "deconvscope/core/error.hpp"
+
+namespace ds {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+std::unique_ptr<Layer> make_layer(const LayerSpec& spec) {
+  switch (spec.type) {
+    case LayerType::conv: return make_conv_layer(spec);
+    case LayerType::relu: return make_relu_layer(spec);
+    case LayerType::maxpool: return make_maxpool_layer(spec);
+    case LayerType::lrn: return make_lrn_layer(spec);
+    case LayerType::fc: return make_fc_layer(spec);
+    case LayerType::dropout: return make_dropout_layer(spec);
+  }
+  throw Error(ErrorKind::config, "layer " + spec.name, "unknown layer type");
+}
+
+memory::desc plain_md(const LayerShape& s, int64_t batch, bool flat) {
+  return flat ? memory::desc({batch, s.channels}, dt::f32, tag::nc)
+              : memory::desc({batch, s.channels, s.height, s.width}, dt::f32, tag::nchw);
+}
+
+}  // namespace
+
+Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, int batch, uint64_t seed)
+    : specs_(specs), shapes_(infer_shapes(specs, input)), input_(input), batch_(batch) {
+  if (specs_.empty() || specs_.back().type != LayerType::fc)
+    throw Error(ErrorKind::config, specs_.empty() ? "model" : "layer " + specs_.back().name,
+                "the last layer must be fc (its out is the number of classes; softmax cross-entropy follows)");
+  if (batch < 1) throw Error(ErrorKind::config, "train.batch", expected_found("a batch of at least 1", std::to_string(batch)));
+  ctx_.eng = dnnl::engine(dnnl::engine::kind::cpu, 0);
+  ctx_.strm = dnnl::stream(ctx_.eng);
+  ctx_.seed = seed;
+
+  input_md_ = memory::desc({batch, input.channels, input.height, input.width}, dt::f32, tag::nchw);
+  input_mem_ = memory(input_md_, ctx_.eng);
+  memory::desc md = input_md_;
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    layers_.push_back(make_layer(specs_[i]));
+    md = layers_.back()->init(ctx_, md, shapes_[i]);
+  }
+  diff_logits_mem_ = memory(md, ctx_.eng);  // plain (N, classes): fc output is nc
+  logits_plain_.resize(size_t(batch) * num_classes());
+}
+
+int Network::find(const std::string& name) const {
+  for (size_t i = 0; i < specs_.size(); ++i)
+    if (specs_[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+void Network::forward(const float* input, Mode mode, int last) {
+  std::memcpy(input_mem_.get_data_handle(), input, input_md_.get_size());
+  const size_t end = last < 0 ? layers_.size() : size_t(last) + 1;
+  for (size_t i = 0; i < end; ++i) layers_[i]->forward(ctx_, src_of(i), mode);
+  ctx_.strm.wait();
+}
+
+const float* Network::logits() const { return static_cast<const float*>(layers_.back()->dst().get_data_handle()); }
+
+void Network::backward(const float* diff_logits) {
+  std::memcpy(diff_logits_mem_.get_data_handle(), diff_logits, diff_logits_mem_.get_desc().get_size());
+  memory diff = diff_logits_mem_;
+  for (size_t i = layers_.size(); i-- > 0;) {
+    layers_[i]->backward(ctx_, src_of(i), diff, /*need_diff_src =*/i > 0);
+    diff = layers_[i]->diff_src();
+  }
+  ctx_.strm.wait();
+}
+
+void Network::read_output(int i, Tensor& out) {
+  const LayerShape& s = shapes_.at(size_t(i));
+  const bool flat = layers_[size_t(i)]->dst().get_desc().dims().size() == 2;
+  out.dims = flat ? std::vector<int64_t>{batch_, s.channels} : std::vector<int64_t>{batch_, s.channels, s.height, s.width};
+  out.data.resize(Tensor::count(out.dims));
+  read_plain(ctx_, layers_[size_t(i)]->dst(), plain_md(s, batch_, flat), out);
+}
+
+void Network::project(int top, const float* signal, float* out) {
+  const Layer& t = *layers_.at(size_t(top));
+  // The signal enters in the layout the layer produced its output in.
+  const memory::desc top_md = t.dst().get_desc();
+  if (!signal_mem_ || signal_mem_.get_desc() != top_md) signal_mem_ = memory(top_md, ctx_.eng);
+  memory plain(plain_md(shapes_[size_t(top)], batch_, false), ctx_.eng, const_cast<float*>(signal));
+  dnnl::reorder(plain, signal_mem_).execute(ctx_.strm, plain, signal_mem_);
+  memory sig = signal_mem_;
+  for (int i = top; i >= 0; --i) {
+    layers_[size_t(i)]->deconvnet(ctx_, sig);
+    sig = layers_[size_t(i)]->diff_src();
+  }
+  memory result(input_md_, ctx_.eng, out);
+  dnnl::reorder(sig, result).execute(ctx_.strm, sig, result);
+  ctx_.strm.wait();
+}
+
+std::vector<LayerParams> Network::export_params() const {
+  std::vector<LayerParams> out;
+  for (const auto& l : layers_) out.push_back(l->params());
+  return out;
+}
+
+void Network::import_params(const std::vector<LayerParams>& params) {
+  if (params.size() != layers_.size())
+    throw Error(ErrorKind::shape, "network", expected_found(std::to_string(layers_.size()) + " layers",
+                                                            std::to_string(params.size())));
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    LayerParams& mine = layers_[i]->params();
+    const LayerParams& theirs = params[i];
+    if (mine.weights.dims != theirs.weights.dims || mine.bias.dims != theirs.bias.dims)
+      throw Error(ErrorKind::shape, "layer " + specs_[i].name,
+                  "weights " + expected_found(shape_str(mine.weights.dims), shape_str(theirs.weights.dims)));
+    mine = theirs;
+  }
+  sync_params();
+}
+
+void Network::sync_params() {
+  for (auto& l : layers_) l->sync_params(ctx_);
+  ctx_.strm.wait();
+}
+
+}  // namespace ds
