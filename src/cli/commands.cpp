@@ -1,0 +1,132 @@
+// Subcommand dispatch: train, bench (and, as their stages land, analyze, health,
+// compare). Each parses its own flags, hands the rest to the config loader, and calls
+// one library function.
+#include "deconvscope/cli/commands.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "deconvscope/config/config.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/train/bench.hpp"
+#include "deconvscope/train/trainer.hpp"
+
+namespace ds {
+
+namespace {
+
+const char* kUsage =
+    "usage: deconvscope <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train    --config FILE [--resume | --force] [--section.key VALUE ...]\n"
+    "           train the network a config describes; snapshots go to runs/<run.name>/snapshots/\n"
+    "  bench    --config FILE [--iters N] [--train.batch B] [--run.threads T]\n"
+    "           print train_images_per_s and infer_images_per_s on random data\n"
+    "\n"
+    "`deconvscope <command> --help` lists that command's options and every config key.\n";
+
+// Takes a boolean flag out of args; returns whether it was there.
+bool take_flag(std::vector<std::string>& args, const std::string& flag) {
+  bool found = false;
+  for (auto it = args.begin(); it != args.end();) {
+    if (*it == flag) { found = true; it = args.erase(it); } else { ++it; }
+  }
+  return found;
+}
+
+// Takes `--name VALUE` (or --name=VALUE) out of args; returns the value or fallback.
+std::string take_value(std::vector<std::string>& args, const std::string& name, const std::string& fallback) {
+  std::string value = fallback;
+  for (size_t i = 0; i < args.size();) {
+    if (args[i] == name) {
+      if (i + 1 >= args.size()) throw Error(ErrorKind::usage, name, "expected a value after " + name);
+      value = args[i + 1];
+      args.erase(args.begin() + long(i), args.begin() + long(i) + 2);
+    } else if (args[i].rfind(name + "=", 0) == 0) {
+      value = args[i].substr(name.size() + 1);
+      args.erase(args.begin() + long(i));
+    } else {
+      ++i;
+    }
+  }
+  return value;
+}
+
+int parse_int(const std::string& s, const std::string& what) {
+  try {
+    size_t used = 0;
+    const int v = std::stoi(s, &used);
+    if (used == s.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error(ErrorKind::usage, what, expected_found("an integer", "'" + s + "'"));
+}
+
+int cmd_train(std::vector<std::string> args) {
+  if (take_flag(args, "--help") || take_flag(args, "-h")) {
+    std::cout << "usage: deconvscope train --config FILE [--resume | --force] [--section.key VALUE ...]\n\n"
+                 "  --resume   continue the run in run.dir from its newest complete state\n"
+                 "  --force    start over in a run.dir that already holds a run\n\n"
+              << config_help();
+    return 0;
+  }
+  TrainOptions opt;
+  opt.resume = take_flag(args, "--resume");
+  opt.force = take_flag(args, "--force");
+  const Config cfg = load_config(args);
+  const TrainSummary s = train(cfg, opt);
+  std::printf("trained %s to epoch %d: val_loss %.4f val_accuracy %.4f\n", s.dir.c_str(), s.last_epoch,
+              s.val_loss, s.val_accuracy);
+  return 0;
+}
+
+int cmd_bench(std::vector<std::string> args) {
+  if (take_flag(args, "--help") || take_flag(args, "-h")) {
+    std::cout << "usage: deconvscope bench --config FILE [--iters N] [--warmup N] [--section.key VALUE ...]\n\n"
+                 "Times full training steps and evaluation forward passes of the config's network on\n"
+                 "random data at train.batch and run.threads; prints one line:\n"
+                 "  train_images_per_s=N infer_images_per_s=N\n\n"
+              << config_help();
+    return 0;
+  }
+  BenchOptions opt;
+  opt.iters = parse_int(take_value(args, "--iters", "30"), "--iters");
+  opt.warmup = parse_int(take_value(args, "--warmup", "5"), "--warmup");
+  const Config cfg = load_config(args);
+  const BenchResult r = run_bench(cfg, opt);
+  std::printf("train_images_per_s=%.0f infer_images_per_s=%.0f threads=%d batch=%d\n", r.train_images_per_s,
+              r.infer_images_per_s, cfg.run.threads, cfg.train.batch);
+  return 0;
+}
+
+}  // namespace
+
+int cli_run(const std::vector<std::string>& all) {
+  try {
+    if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
+      std::cout << kUsage;
+      return all.empty() ? 2 : 0;
+    }
+    const std::string cmd = all[0];
+    std::vector<std::string> args(all.begin() + 1, all.end());
+    if (cmd == "train") return cmd_train(args);
+    if (cmd == "bench") return cmd_bench(args);
+    throw Error(ErrorKind::usage, "deconvscope", "unknown command '" + cmd + "'",
+                "run deconvscope --help for the list");
+  } catch (const Error& e) {
+    std::fprintf(stderr, "deconvscope: error: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "deconvscope: internal error: %s\n", e.what());
+    return 1;
+  }
+}
+
+int cli_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return cli_run(args);
+}
+
+}  // namespace ds

@@ -1,0 +1,46 @@
+// Evaluation passes; see include/deconvscope/train/evaluate.hpp.
+#include "deconvscope/train/evaluate.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "deconvscope/model/loss.hpp"
+
+namespace ds {
+
+void fill_batch(const Dataset& d, int64_t first, int n, const Normalization& norm, int batch,
+                std::vector<float>& input, std::vector<int32_t>& labels) {
+  const size_t per = d.image_bytes();
+  input.resize(size_t(batch) * per);
+  labels.assign(size_t(batch), -1);
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), first);
+  std::mt19937_64 unused;
+  make_batch(d, idx.data(), n, norm, Augmentation{}, unused, input.data(), labels.data());
+  std::fill(input.begin() + int64_t(n) * int64_t(per), input.end(), 0.f);
+  std::fill(labels.begin() + n, labels.end(), -1);
+}
+
+EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, int64_t limit) {
+  const int64_t total = limit > 0 ? std::min<int64_t>(limit, int64_t(d.size())) : int64_t(d.size());
+  const int B = net.batch();
+  std::vector<float> input;
+  std::vector<int32_t> labels;
+  EvalResult r;
+  double loss = 0;
+  int64_t correct = 0;
+  for (int64_t first = 0; first < total; first += B) {
+    const int n = int(std::min<int64_t>(B, total - first));
+    fill_batch(d, first, n, norm, B, input, labels);
+    net.forward(input.data(), Mode::infer);
+    const LossResult lr = softmax_cross_entropy(net.logits(), labels.data(), B, net.num_classes(), nullptr);
+    loss += lr.loss_sum;
+    correct += lr.correct;
+  }
+  r.count = total;
+  r.loss = total ? loss / double(total) : 0;
+  r.accuracy = total ? double(correct) / double(total) : 0;
+  return r;
+}
+
+}  // namespace ds

@@ -1,0 +1,420 @@
+// The training loop. What it guarantees:
+// - bad input (config, data, shapes) is reported before anything is written;
+// - the run folder is checked for room and permission before the first epoch;
+// - every file lands atomically (snapshots, last.h5, metrics.csv, config.cfg);
+// - a resumed run is bit-for-bit the uninterrupted one (same threads): state at each
+//   epoch's end (weights, momentum, schedule, RNG) goes to last.h5;
+// - SIGINT/SIGTERM stop between steps; a non-finite loss stops with the layer named.
+// Left out: multi-process training, mixed precision.
+#include "deconvscope/train/trainer.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/data/dataset.hpp"
+#include "deconvscope/io/atomic_file.hpp"
+#include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/model/loss.hpp"
+#include "deconvscope/model/network.hpp"
+#include "deconvscope/train/evaluate.hpp"
+#include "deconvscope/train/progress.hpp"
+#include "deconvscope/train/sgd.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+RunPaths RunPaths::of(const std::string& dir) {
+  RunPaths p;
+  p.dir = dir;
+  p.config = (fs::path(dir) / "config.cfg").string();
+  p.metrics = (fs::path(dir) / "metrics.csv").string();
+  p.snapshots = (fs::path(dir) / "snapshots").string();
+  p.last = (fs::path(dir) / "last.h5").string();
+  p.analysis = (fs::path(dir) / "analysis").string();
+  p.report = (fs::path(dir) / "report").string();
+  return p;
+}
+
+std::string run_dir(const Config& cfg) { return cfg.run.dir.empty() ? "runs/" + cfg.run.name : cfg.run.dir; }
+
+void set_threads(int threads) { omp_set_num_threads(std::max(1, threads)); }
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// Installs SIGINT/SIGTERM handlers for the lifetime of the training loop.
+class SignalScope {
+ public:
+  SignalScope() {
+    g_stop_signal = 0;
+    old_int_ = std::signal(SIGINT, on_stop_signal);
+    old_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~SignalScope() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = temp_path_for(path);
+  TempFileGuard guard(tmp);
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f << text;
+    f.flush();
+    if (!f) throw Error(ErrorKind::io, path, "could not write the file", "check free space and permissions");
+  }
+  commit_file(tmp, path);
+  guard.dismiss();
+}
+
+bool holds_run(const RunPaths& p) {
+  return fs::exists(p.config) || fs::exists(p.metrics) || fs::exists(p.last) ||
+         (fs::exists(p.snapshots) && !fs::is_empty(p.snapshots));
+}
+
+// Removes only the files a run of ours writes, never anything else in the folder.
+void clear_run(const RunPaths& p) {
+  std::error_code ec;
+  for (const auto& f : {p.config, p.metrics, p.last}) fs::remove(f, ec);
+  for (const auto& d : {p.snapshots, p.analysis, p.report}) fs::remove_all(d, ec);
+}
+
+// The layer after which a conv layer's output counts as "fired": its ReLU if it has one.
+int activation_layer(const Network& net, size_t conv) {
+  return conv + 1 < net.size() && net.specs()[conv + 1].type == LayerType::relu ? int(conv + 1) : int(conv);
+}
+
+// Per conv layer: fraction of feature maps that are zero at every position of every
+// image of the probe batch.
+std::vector<double> dead_fractions(Network& net, const Dataset& d, const Normalization& norm, int64_t probe) {
+  std::vector<double> out(net.size(), 0.0);
+  std::vector<std::vector<char>> fired(net.size());
+  for (size_t i = 0; i < net.size(); ++i)
+    if (net.specs()[i].type == LayerType::conv) fired[i].assign(size_t(net.shapes()[i].channels), 0);
+  const int64_t total = std::min<int64_t>(probe, int64_t(d.size()));
+  std::vector<float> input;
+  std::vector<int32_t> labels;
+  Tensor act;
+  int last_conv = -1;
+  for (size_t i = 0; i < net.size(); ++i)
+    if (net.specs()[i].type == LayerType::conv) last_conv = activation_layer(net, i);
+  if (last_conv < 0) return out;
+  for (int64_t first = 0; first < total; first += net.batch()) {
+    const int n = int(std::min<int64_t>(net.batch(), total - first));
+    fill_batch(d, first, n, norm, net.batch(), input, labels);
+    net.forward(input.data(), Mode::infer, last_conv);
+    for (size_t i = 0; i < net.size(); ++i) {
+      if (fired[i].empty()) continue;
+      net.read_output(activation_layer(net, i), act);  // (N, C, H, W)
+      const size_t C = size_t(act.dims[1]), HW = size_t(act.dims[2] * act.dims[3]);
+      for (int b = 0; b < n; ++b)
+        for (size_t c = 0; c < C; ++c) {
+          if (fired[i][c]) continue;
+          const float* p = act.ptr() + (size_t(b) * C + c) * HW;
+          fired[i][c] = std::any_of(p, p + HW, [](float v) { return v > 0.f; });
+        }
+    }
+  }
+  for (size_t i = 0; i < net.size(); ++i)
+    if (!fired[i].empty())
+      out[i] = 1.0 - double(std::count(fired[i].begin(), fired[i].end(), 1)) / double(fired[i].size());
+  return out;
+}
+
+// Names the first layer whose weights or gradients hold a non-finite value.
+std::string first_nonfinite_layer(Network& net) {
+  auto bad = [](const Tensor& t) { return std::any_of(t.data.begin(), t.data.end(), [](float v) { return !std::isfinite(v); }); };
+  for (size_t i = 0; i < net.size(); ++i) {
+    const LayerParams& p = net.layer(i).params();
+    const LayerParams& g = net.layer(i).grads();
+    if (p.weights.empty()) continue;
+    if (bad(p.weights) || bad(p.bias)) return "layer " + net.specs()[i].name + " (weights)";
+    if (bad(g.weights) || bad(g.bias)) return "layer " + net.specs()[i].name + " (gradients)";
+  }
+  return "the loss (weights are still finite)";
+}
+
+struct EpochRow {
+  int epoch = 0;
+  int64_t step = 0;
+  float lr = 0;
+  EvalResult train, val;
+  double seconds = 0, images_per_s = 0;
+  std::vector<UpdateStats> stats;
+  std::vector<double> dead;
+};
+
+std::string metrics_header(const Network& net) {
+  std::string h = "epoch,step,lr,train_loss,train_accuracy,val_loss,val_accuracy,seconds,images_per_s";
+  for (size_t i = 0; i < net.size(); ++i) {
+    const LayerSpec& s = net.specs()[i];
+    if (!s.has_params()) continue;
+    h += "," + s.name + "_weight_rms," + s.name + "_grad_rms," + s.name + "_update_ratio";
+    if (s.type == LayerType::conv) h += "," + s.name + "_dead_fraction";
+  }
+  return h + "\n";
+}
+
+std::string metrics_row(const Network& net, const EpochRow& r) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%d,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f", r.epoch, (long long)r.step, r.lr,
+                r.train.loss, r.train.accuracy, r.val.loss, r.val.accuracy, r.seconds, r.images_per_s);
+  std::string row = buf;
+  for (size_t i = 0; i < net.size(); ++i) {
+    const LayerSpec& s = net.specs()[i];
+    if (!s.has_params()) continue;
+    const UpdateStats u = i < r.stats.size() ? r.stats[i] : UpdateStats{};
+    const double ratio = u.weight_rms > 0 ? u.update_rms / u.weight_rms : 0;
+    std::snprintf(buf, sizeof buf, ",%.6g,%.6g,%.6g", u.weight_rms, u.grad_rms, ratio);
+    row += buf;
+    if (s.type == LayerType::conv) {
+      std::snprintf(buf, sizeof buf, ",%.4f", i < r.dead.size() ? r.dead[i] : 0.0);
+      row += buf;
+    }
+  }
+  return row + "\n";
+}
+
+std::string rng_to_string(const std::mt19937_64& rng) {
+  std::ostringstream s;
+  s << rng;
+  return s.str();
+}
+
+Snapshot make_snapshot(const Config& cfg, Network& net, const Normalization& norm, const EpochRow& row,
+                       const OptimizerState& opt) {
+  Snapshot s;
+  s.epoch = row.epoch;
+  s.step = row.step;
+  s.config = cfg.text;
+  s.input = net.input();
+  s.num_classes = net.num_classes();
+  s.input_mean = norm.mean;
+  s.input_std = norm.std;
+  s.train_loss = float(row.train.loss);
+  s.train_accuracy = float(row.train.accuracy);
+  s.val_loss = float(row.val.loss);
+  s.val_accuracy = float(row.val.accuracy);
+  s.layers = net.specs();
+  s.params = net.export_params();
+  s.optimizer = opt;
+  return s;
+}
+
+// Rows of an existing metrics.csv whose epoch is at most `upto` (for resume).
+std::string metrics_rows_upto(const std::string& path, int upto) {
+  std::ifstream f(path);
+  std::string line, out;
+  bool header = true;
+  while (std::getline(f, line)) {
+    if (header) { header = false; continue; }
+    if (line.empty()) continue;
+    if (std::atoi(line.c_str()) <= upto) out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+TrainSummary train(const Config& cfg, const TrainOptions& opt) {
+  set_threads(cfg.run.threads);
+  const RunPaths paths = RunPaths::of(run_dir(cfg));
+
+  // Everything that can be wrong with the input is found before anything is written.
+  if (opt.resume && opt.force)
+    throw Error(ErrorKind::usage, "train", "--resume and --force contradict each other", "pick one");
+  if (!opt.resume && !opt.force && holds_run(paths))
+    throw Error(ErrorKind::usage, paths.dir, "this folder already holds a run",
+                "add --resume to continue it, --force to start over, or set --run.dir elsewhere");
+  DataSplits data = load_dataset(cfg.data);
+  const InputShape in_shape{data.train.channels, data.train.height, data.train.width};
+  const int64_t n_train = int64_t(data.train.size());
+  if (n_train == 0) throw Error(ErrorKind::data, data.path, "the training split is empty");
+  const int batch = int(std::min<int64_t>(cfg.train.batch, n_train));
+  Network net(cfg.layers, in_shape, batch, cfg.run.seed);
+  if (net.num_classes() != data.train.num_classes)
+    throw Error(ErrorKind::shape, "layer " + cfg.layers.back().name,
+                "the last fc layer's out must equal the number of classes: " +
+                    expected_found(std::to_string(data.train.num_classes), std::to_string(net.num_classes())));
+
+  Snapshot resumed;
+  bool have_resume = false;
+  if (opt.resume) {
+    std::vector<std::pair<int, std::string>> found;
+    if (fs::exists(paths.snapshots)) found = list_snapshots(paths.snapshots);
+    std::string newest = found.empty() ? "" : found.back().second;
+    int newest_epoch = found.empty() ? -1 : found.back().first;
+    if (fs::exists(paths.last)) {
+      Snapshot last = read_snapshot(paths.last);
+      if (last.epoch >= newest_epoch) {
+        resumed = std::move(last);
+        have_resume = true;
+      }
+    }
+    if (!have_resume && !newest.empty()) {
+      resumed = read_snapshot(newest);
+      have_resume = true;
+    }
+    if (!have_resume)
+      throw Error(ErrorKind::usage, paths.dir, "nothing to resume: no snapshot and no last.h5",
+                  "run without --resume to start");
+    if (resumed.optimizer.rng_state.empty())
+      throw Error(ErrorKind::snapshot, paths.dir, "the newest snapshot has no optimizer state to resume from");
+  }
+
+  const Normalization norm = compute_normalization(data.train);
+  // Room for every snapshot, last.h5 and the metrics, with a margin.
+  size_t n_params = 0;
+  for (size_t i = 0; i < net.size(); ++i) n_params += net.layer(i).params().weights.size();
+  check_writable_dir(paths.snapshots, uint64_t(n_params) * 8 * (cfg.snapshot.epochs.size() + 2) + (1u << 20));
+  if (opt.force) clear_run(paths);
+  check_writable_dir(paths.snapshots, 0);
+  write_text_atomic(paths.config, cfg.text);
+
+  std::mt19937_64 rng(cfg.run.seed);
+  OptimizerState state;
+  state.lr = cfg.train.lr;
+  state.best_val_loss = 0;
+  state.epochs_since_best = -1;  // no validation loss seen yet
+  int64_t step = 0;
+  int start_epoch = 0;
+  std::string metrics_text;
+  std::vector<LayerParams> momentum;
+
+  const std::set<int> snap_epochs(cfg.snapshot.epochs.begin(), cfg.snapshot.epochs.end());
+  auto save = [&](const EpochRow& row, bool snapshot) {
+    state.rng_state = rng_to_string(rng);
+    state.momentum = momentum;
+    const Snapshot s = make_snapshot(cfg, net, norm, row, state);
+    write_snapshot(paths.last, s);
+    if (snapshot) {
+      const std::string p = (fs::path(paths.snapshots) / snapshot_file_name(row.epoch)).string();
+      write_snapshot(p, s);
+      if (opt.on_snapshot) opt.on_snapshot(row.epoch, p);
+    }
+  };
+
+  if (have_resume) {
+    net.import_params(resumed.params);
+    state = resumed.optimizer;
+    momentum = state.momentum;
+    std::istringstream(state.rng_state) >> rng;
+    step = resumed.step;
+    start_epoch = resumed.epoch;
+    metrics_text = metrics_rows_upto(paths.metrics, start_epoch);
+    std::fprintf(stderr, "resuming %s from epoch %d (step %lld)\n", paths.dir.c_str(), start_epoch,
+                 (long long)step);
+  } else {
+    init_params(net, cfg.train, rng);
+    EpochRow row;
+    row.lr = state.lr;
+    row.train = evaluate(net, data.train, norm);
+    row.val = evaluate(net, data.test, norm);
+    row.dead = dead_fractions(net, data.train, norm, cfg.train.probe_batch);
+    row.stats.assign(net.size(), UpdateStats{});
+    for (size_t i = 0; i < net.size(); ++i) row.stats[i].weight_rms = rms(net.layer(i).params().weights.data);
+    metrics_text = metrics_row(net, row);
+    write_text_atomic(paths.metrics, metrics_header(net) + metrics_text);
+    save(row, snap_epochs.count(0) > 0);
+    std::fprintf(stderr, "epoch 0: val_loss %.4f val_accuracy %.4f (before training)\n", row.val.loss,
+                 row.val.accuracy);
+  }
+
+  SignalScope signals;
+  const int64_t steps_per_epoch = n_train / batch;  // the last partial batch is dropped
+  const Augmentation aug{cfg.data.crop_pad, cfg.data.flip};
+  const int K = net.num_classes();
+  std::vector<int64_t> order(static_cast<size_t>(n_train));
+  std::vector<float> input(static_cast<size_t>(batch) * data.train.image_bytes());
+  std::vector<int32_t> labels(static_cast<size_t>(batch));
+  std::vector<float> diff(static_cast<size_t>(batch) * K);
+  TrainSummary summary;
+  summary.dir = paths.dir;
+  summary.last_epoch = start_epoch;
+
+  for (int epoch = start_epoch + 1; epoch <= cfg.train.epochs; ++epoch) {
+    if (cfg.train.lr_schedule == "step") state.lr = step_schedule_lr(cfg.train, epoch);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    EpochRow row;
+    row.epoch = epoch;
+    row.lr = state.lr;
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.train.epochs), steps_per_epoch, "img");
+    for (int64_t b = 0; b < steps_per_epoch; ++b) {
+      if (g_stop_signal)
+        throw Error(ErrorKind::interrupted, paths.dir,
+                    "stopped by signal " + std::to_string(int(g_stop_signal)) + " during epoch " +
+                        std::to_string(epoch) + "; epochs up to " + std::to_string(epoch - 1) + " are saved",
+                    "continue with: deconvscope train --config " + paths.config + " --resume");
+      make_batch(data.train, order.data() + b * batch, batch, norm, aug, rng, input.data(), labels.data());
+      net.set_step(uint64_t(step));
+      net.forward(input.data(), Mode::train);
+      const LossResult lr = softmax_cross_entropy(net.logits(), labels.data(), batch, K, diff.data());
+      if (!std::isfinite(lr.loss_sum))
+        throw Error(ErrorKind::divergence, "epoch " + std::to_string(epoch) + ", step " + std::to_string(step),
+                    "the loss is not finite; first non-finite values: " + first_nonfinite_layer(net),
+                    "lower train.lr or keep train.renorm_radius on; the last good state is in " + paths.last);
+      net.backward(diff.data());
+      const bool last_step = b + 1 == steps_per_epoch;
+      sgd_step(net, momentum, state.lr, cfg.train.momentum, cfg.train.weight_decay, last_step ? &row.stats : nullptr);
+      renormalize_filters(net, cfg.train.renorm_radius);
+      net.sync_params();
+      ++step;
+      loss_sum += lr.loss_sum;
+      correct += lr.correct;
+      seen += batch;
+      char note[64];
+      std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(seen));
+      bar.update(b + 1, note, seen);
+    }
+    const std::string bad = first_nonfinite_layer(net);
+    if (bad.rfind("layer", 0) == 0)
+      throw Error(ErrorKind::divergence, "epoch " + std::to_string(epoch) + ", step " + std::to_string(step),
+                  "non-finite values in " + bad, "lower train.lr; the last good state is in " + paths.last);
+    row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    row.images_per_s = row.seconds > 0 ? double(seen) / row.seconds : 0;
+    row.step = step;
+    row.train.loss = seen ? loss_sum / double(seen) : 0;
+    row.train.accuracy = seen ? double(correct) / double(seen) : 0;
+    row.train.count = seen;
+    row.val = evaluate(net, data.test, norm);
+    row.dead = dead_fractions(net, data.train, norm, cfg.train.probe_batch);
+    char note[96];
+    std::snprintf(note, sizeof note, "loss %.4f val_loss %.4f val_acc %.4f", row.train.loss, row.val.loss,
+                  row.val.accuracy);
+    bar.finish(note);
+    if (cfg.train.lr_schedule == "plateau") plateau_update(cfg.train, float(row.val.loss), state);
+    metrics_text += metrics_row(net, row);
+    write_text_atomic(paths.metrics, metrics_header(net) + metrics_text);
+    save(row, snap_epochs.count(epoch) > 0);
+    summary.last_epoch = epoch;
+    summary.val_loss = row.val.loss;
+    summary.val_accuracy = row.val.accuracy;
+  }
+  return summary;
+}
+
+}  // namespace ds
