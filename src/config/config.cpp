@@ -1,0 +1,660 @@
+// Reads a run's configuration: defaults, then an INI file read with Boost.Program_options,
+// then `--section.key value` overrides from the command line, and checks every value and
+// every cross-key rule (snapshot epochs within train.epochs, a path for non-default
+// datasets, the model ending in fc). One table, kKeys, drives the Boost option list, the
+// conversion of each value, the effective-config text and the help, so they cannot drift.
+//
+// Boost.PO gives no line numbers, so the file is first walked here with Boost's own rules
+// ('#' comments, [section] prefixes, key = value) to find the line of every entry; that
+// walk also refuses unknown and repeated keys with the line in the message. No Boost
+// exception leaves this file. Shapes are not checked here: the input shape comes from
+// the dataset, so infer_shapes runs where the dataset is loaded.
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "deconvscope/config/config.hpp"
+#include "deconvscope/core/error.hpp"
+#include "text_util.hpp"
+
+namespace po = boost::program_options;
+
+namespace ds {
+
+namespace {
+
+using config_detail::format_float;
+using config_detail::parse_float;
+using config_detail::parse_int;
+using config_detail::parse_uint64;
+using config_detail::quote;
+using config_detail::split;
+using config_detail::trim;
+
+const char* kDefaultFashionPath = "/usr/share/datasets/fashion-mnist";
+const char* kLayerKey = "model.layer";
+const char* kKeysHint = "docs/config.md lists every key";
+
+// The zfnet-mini benchmark network (/work/shared/bench/README.md), used when a config
+// has no [model] section so that a bare `deconvscope train` runs.
+const char* const kDefaultNetwork[] = {
+    "conv1 conv out=32 kernel=5 stride=1 pad=2",
+    "relu1 relu",
+    "pool1 maxpool kernel=3 stride=2 pad=1",
+    "norm1 lrn size=5 alpha=1e-4 beta=0.75 k=2",
+    "conv2 conv out=64 kernel=5 stride=1 pad=2",
+    "relu2 relu",
+    "pool2 maxpool kernel=3 stride=2 pad=1",
+    "norm2 lrn size=5 alpha=1e-4 beta=0.75 k=2",
+    "conv3 conv out=96 kernel=3 stride=1 pad=1",
+    "relu3 relu",
+    "conv4 conv out=96 kernel=3 stride=1 pad=1",
+    "relu4 relu",
+    "conv5 conv out=64 kernel=3 stride=1 pad=1",
+    "relu5 relu",
+    "pool5 maxpool kernel=3 stride=2 pad=0",
+    "fc6 fc out=256",
+    "relu6 relu",
+    "drop6 dropout rate=0.5",
+    "fc7 fc out=256",
+    "relu7 relu",
+    "drop7 dropout rate=0.5",
+    "fc8 fc out=10",
+};
+
+// ---- value conversions: each throws Error(config) at `where` saying what was expected ----
+
+[[noreturn]] void bad_value(const std::string& where, const std::string& expected, const std::string& found) {
+  throw Error(ErrorKind::config, where, expected_found(expected, found));
+}
+
+std::string range_text(long long lo, long long hi) {
+  if (hi == std::numeric_limits<int>::max() || hi == std::numeric_limits<int64_t>::max())
+    return "an integer >= " + std::to_string(lo);
+  return "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+}
+
+long long to_integer(const std::string& v, const std::string& where, long long lo, long long hi) {
+  long long x = 0;
+  if (!parse_int(v, x)) bad_value(where, range_text(lo, hi), quote(v));
+  if (x < lo || x > hi) bad_value(where, range_text(lo, hi), trim(v));
+  return x;
+}
+
+int to_int(const std::string& v, const std::string& where, int lo, int hi = std::numeric_limits<int>::max()) {
+  return int(to_integer(v, where, lo, hi));
+}
+
+int64_t to_int64(const std::string& v, const std::string& where, int64_t lo) {
+  return to_integer(v, where, lo, std::numeric_limits<int64_t>::max());
+}
+
+// `ok` says whether a parsed number is in range; `expected` says the same in words.
+float to_float(const std::string& v, const std::string& where, const char* expected, bool (*ok)(float)) {
+  float x = 0;
+  if (!parse_float(v, x)) bad_value(where, expected, quote(v));
+  if (!ok(x)) bad_value(where, expected, trim(v));
+  return x;
+}
+
+bool to_bool(const std::string& v, const std::string& where) {
+  std::string s = trim(v);
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
+  bad_value(where, "true or false", quote(v));
+}
+
+std::string to_choice(const std::string& v, const std::string& where, const std::vector<std::string>& choices) {
+  std::string s = trim(v);
+  for (const auto& c : choices)
+    if (s == c) return s;
+  std::string list;
+  for (size_t i = 0; i < choices.size(); ++i) list += (i ? " | " : "") + choices[i];
+  bad_value(where, "one of " + list, quote(v));
+}
+
+// Paths and names are written back into INI text, where '#' would start a comment.
+std::string to_text(const std::string& v, const std::string& where) {
+  std::string s = trim(v);
+  if (s.find('#') != std::string::npos) bad_value(where, "text without '#' (it starts a comment in INI)", quote(v));
+  return s;
+}
+
+std::vector<int> to_epoch_list(const std::string& v, const std::string& where) {
+  std::vector<int> out;
+  for (const std::string& part : split(v, ',')) {
+    long long x = 0;
+    if (!parse_int(part, x) || x < 0 || x > std::numeric_limits<int>::max())
+      bad_value(where, "a comma list of epochs >= 0 such as 0,1,2,5,10", quote(part) + " in " + quote(trim(v)));
+    out.push_back(int(x));
+  }
+  return out;
+}
+
+std::vector<std::string> to_name_list(const std::string& v, const std::string& where) {
+  std::vector<std::string> out;
+  for (const std::string& part : split(v, ',')) {
+    if (part.empty()) bad_value(where, "a comma list of layer names such as conv1,conv2", "an empty name in " + quote(trim(v)));
+    out.push_back(part);
+  }
+  return out;
+}
+
+template <class T>
+std::string join(const std::vector<T>& v) {
+  std::ostringstream s;
+  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
+  return s.str();
+}
+
+std::string bool_text(bool b) { return b ? "true" : "false"; }
+
+// ---- the key table ----
+
+struct KeySpec {
+  const char* key;            // "train.lr"
+  const char* default_text;   // help text for the default; nullptr = the value in Config{}
+  const char* meaning;        // one line for the help and docs
+  std::string (*get)(const Config&);
+  void (*set)(Config&, const std::string& value, const std::string& where);
+};
+
+// In section order; the [model] section (repeated `layer` lines) is written after [data].
+const std::vector<KeySpec>& keys() {
+  static const std::vector<KeySpec> table = {
+      {"run.name", nullptr, "name of the run; letters, digits, '.', '_' and '-'",
+       [](const Config& c) { return c.run.name; },
+       [](Config& c, const std::string& v, const std::string& w) {
+         std::string s = trim(v);
+         bool ok = !s.empty();
+         for (char ch : s)
+           ok = ok && ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                       ch == '.' || ch == '_' || ch == '-');
+         if (!ok) bad_value(w, "a non-empty name of letters, digits, '.', '_' and '-'", quote(v));
+         c.run.name = s;
+       }},
+      {"run.dir", "runs/<run.name>", "folder for snapshots, logs and analyses",
+       [](const Config& c) { return c.run.dir; },
+       [](Config& c, const std::string& v, const std::string& w) { c.run.dir = to_text(v, w); }},
+      {"run.seed", nullptr, "seed of every random choice (init, shuffling, dropout, augmentation)",
+       [](const Config& c) { return std::to_string(c.run.seed); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         unsigned long long x = 0;
+         if (!parse_uint64(v, x)) bad_value(w, "an integer >= 0", quote(v));
+         c.run.seed = x;
+       }},
+      {"run.threads", nullptr, "OpenMP threads for oneDNN and the data pipeline",
+       [](const Config& c) { return std::to_string(c.run.threads); },
+       [](Config& c, const std::string& v, const std::string& w) { c.run.threads = to_int(v, w, 1, 1024); }},
+
+      {"data.dataset", nullptr, "fashion-mnist | mnist | cifar10 | folder (class subfolders of images)",
+       [](const Config& c) { return c.data.dataset; },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.data.dataset = to_choice(v, w, {"fashion-mnist", "mnist", "cifar10", "folder"});
+       }},
+      {"data.path", "/usr/share/datasets/fashion-mnist for fashion-mnist; required otherwise",
+       "file or folder the dataset is read from",
+       [](const Config& c) { return c.data.path; },
+       [](Config& c, const std::string& v, const std::string& w) { c.data.path = to_text(v, w); }},
+      {"data.train_limit", nullptr, "use the first N training images; 0 = all",
+       [](const Config& c) { return std::to_string(c.data.train_limit); },
+       [](Config& c, const std::string& v, const std::string& w) { c.data.train_limit = to_int64(v, w, 0); }},
+      {"data.test_limit", nullptr, "use the first N test images; 0 = all",
+       [](const Config& c) { return std::to_string(c.data.test_limit); },
+       [](Config& c, const std::string& v, const std::string& w) { c.data.test_limit = to_int64(v, w, 0); }},
+      {"data.resize", nullptr, "resize images to N x N; 0 = keep their size",
+       [](const Config& c) { return std::to_string(c.data.resize); },
+       [](Config& c, const std::string& v, const std::string& w) { c.data.resize = to_int(v, w, 0, 4096); }},
+      {"data.crop_pad", nullptr, "augmentation: zero-pad by N then crop randomly back to size; 0 = off",
+       [](const Config& c) { return std::to_string(c.data.crop_pad); },
+       [](Config& c, const std::string& v, const std::string& w) { c.data.crop_pad = to_int(v, w, 0, 1024); }},
+      {"data.flip", nullptr, "augmentation: random horizontal flip",
+       [](const Config& c) { return bool_text(c.data.flip); },
+       [](Config& c, const std::string& v, const std::string& w) { c.data.flip = to_bool(v, w); }},
+
+      {"train.epochs", nullptr, "passes over the training set",
+       [](const Config& c) { return std::to_string(c.train.epochs); },
+       [](Config& c, const std::string& v, const std::string& w) { c.train.epochs = to_int(v, w, 1, 1000000); }},
+      {"train.batch", nullptr, "images per SGD step",
+       [](const Config& c) { return std::to_string(c.train.batch); },
+       [](Config& c, const std::string& v, const std::string& w) { c.train.batch = to_int(v, w, 1, 1 << 20); }},
+      {"train.lr", nullptr, "learning rate at the start",
+       [](const Config& c) { return format_float(c.train.lr); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.train.lr = to_float(v, w, "a number > 0", [](float x) { return x > 0; });
+       }},
+      {"train.momentum", nullptr, "SGD momentum",
+       [](const Config& c) { return format_float(c.train.momentum); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.train.momentum = to_float(v, w, "a number in [0, 1)", [](float x) { return x >= 0 && x < 1; });
+       }},
+      {"train.weight_decay", nullptr, "L2 weight decay added to the gradient of weights",
+       [](const Config& c) { return format_float(c.train.weight_decay); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.train.weight_decay = to_float(v, w, "a number >= 0", [](float x) { return x >= 0; });
+       }},
+      {"train.lr_schedule", nullptr, "none | step (x lr_gamma every lr_step epochs) | plateau (x lr_gamma when the test loss stalls)",
+       [](const Config& c) { return c.train.lr_schedule; },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.train.lr_schedule = to_choice(v, w, {"none", "step", "plateau"});
+       }},
+      {"train.lr_step", nullptr, "step schedule: epochs between lr drops; 0 = never",
+       [](const Config& c) { return std::to_string(c.train.lr_step); },
+       [](Config& c, const std::string& v, const std::string& w) { c.train.lr_step = to_int(v, w, 0); }},
+      {"train.lr_gamma", nullptr, "factor the lr is multiplied by at each drop",
+       [](const Config& c) { return format_float(c.train.lr_gamma); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.train.lr_gamma = to_float(v, w, "a number in (0, 1]", [](float x) { return x > 0 && x <= 1; });
+       }},
+      {"train.lr_patience", nullptr, "plateau schedule: epochs without test-loss improvement before a drop",
+       [](const Config& c) { return std::to_string(c.train.lr_patience); },
+       [](Config& c, const std::string& v, const std::string& w) { c.train.lr_patience = to_int(v, w, 1); }},
+      {"train.renorm_radius", nullptr, "conv filters whose RMS exceeds this are scaled back to it (the paper's 1e-1); 0 = off",
+       [](const Config& c) { return format_float(c.train.renorm_radius); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.train.renorm_radius = to_float(v, w, "a number >= 0", [](float x) { return x >= 0; });
+       }},
+      {"train.init", nullptr, "gaussian (std init_std, as the paper) | he (std sqrt(2/fan_in))",
+       [](const Config& c) { return c.train.init; },
+       [](Config& c, const std::string& v, const std::string& w) { c.train.init = to_choice(v, w, {"gaussian", "he"}); }},
+      {"train.init_std", nullptr, "std of the gaussian init",
+       [](const Config& c) { return format_float(c.train.init_std); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.train.init_std = to_float(v, w, "a number > 0", [](float x) { return x > 0; });
+       }},
+      {"train.probe_batch", nullptr, "images in the fixed batch used to count dead features each epoch",
+       [](const Config& c) { return std::to_string(c.train.probe_batch); },
+       [](Config& c, const std::string& v, const std::string& w) { c.train.probe_batch = to_int(v, w, 1, 1 << 20); }},
+
+      {"snapshot.epochs", "0,1,2,5,10 (those <= train.epochs, plus train.epochs)",
+       "epochs after which weights are saved; 0 = the initialisation. Increasing, each in [0, train.epochs]",
+       [](const Config& c) { return join(c.snapshot.epochs); },
+       [](Config& c, const std::string& v, const std::string& w) { c.snapshot.epochs = to_epoch_list(v, w); }},
+
+      {"analysis.layers", "(empty: every conv layer)", "comma list of conv layers to analyse",
+       [](const Config& c) { return join(c.analysis.layers); },
+       [](Config& c, const std::string& v, const std::string& w) { c.analysis.layers = to_name_list(v, w); }},
+      {"analysis.features", nullptr, "features per layer followed through the snapshots; all = every one",
+       [](const Config& c) { return c.analysis.features < 0 ? std::string("all") : std::to_string(c.analysis.features); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         long long x = 0;
+         if (trim(v) == "all") c.analysis.features = -1;
+         else if (parse_int(v, x) && x >= 1 && x <= 1000000) c.analysis.features = int(x);
+         else bad_value(w, "an integer >= 1 or all", quote(v));
+       }},
+      {"analysis.probe", nullptr, "train | test: the split searched for the strongest activations",
+       [](const Config& c) { return c.analysis.probe; },
+       [](Config& c, const std::string& v, const std::string& w) { c.analysis.probe = to_choice(v, w, {"train", "test"}); }},
+      {"analysis.probe_limit", nullptr, "search the first N images of that split; 0 = all",
+       [](const Config& c) { return std::to_string(c.analysis.probe_limit); },
+       [](Config& c, const std::string& v, const std::string& w) { c.analysis.probe_limit = to_int64(v, w, 0); }},
+      {"analysis.topk", nullptr, "strongest activations kept per feature",
+       [](const Config& c) { return std::to_string(c.analysis.topk); },
+       [](Config& c, const std::string& v, const std::string& w) { c.analysis.topk = to_int(v, w, 1, 10000); }},
+      {"analysis.topk_epochs", "(empty: the last snapshot)", "comma list of snapshot epochs to compute the top-k grids for",
+       [](const Config& c) { return join(c.analysis.topk_epochs); },
+       [](Config& c, const std::string& v, const std::string& w) { c.analysis.topk_epochs = to_epoch_list(v, w); }},
+      {"analysis.live", nullptr, "the trainer analyses each snapshot as soon as it is written",
+       [](const Config& c) { return bool_text(c.analysis.live); },
+       [](Config& c, const std::string& v, const std::string& w) { c.analysis.live = to_bool(v, w); }},
+      {"analysis.batch", nullptr, "images per forward pass during analysis",
+       [](const Config& c) { return std::to_string(c.analysis.batch); },
+       [](Config& c, const std::string& v, const std::string& w) { c.analysis.batch = to_int(v, w, 1, 1 << 20); }},
+  };
+  return table;
+}
+
+const KeySpec* find_key(const std::string& key) {
+  for (const auto& k : keys())
+    if (key == k.key) return &k;
+  return nullptr;
+}
+
+bool known_key(const std::string& key) { return key == kLayerKey || find_key(key) != nullptr; }
+
+std::string section_of(const std::string& key) { return key.substr(0, key.find('.')); }
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// "did you mean train.epochs?" for a misspelt key or one written outside its section.
+std::string suggest(const std::string& unknown) {
+  std::vector<std::string> all;
+  for (const auto& k : keys()) all.push_back(k.key);
+  all.push_back(kLayerKey);
+  std::string best;
+  size_t best_d = 4;  // more than 3 edits away is a different word, not a typo
+  for (const auto& k : all) {
+    std::string leaf = k.substr(k.find('.') + 1);
+    size_t d = std::min(edit_distance(unknown, k), leaf == unknown ? size_t(0) : edit_distance(unknown, leaf) + 1);
+    if (d < best_d) best_d = d, best = k;
+  }
+  std::string hint = best.empty() ? std::string() : "did you mean " + best + "? ";
+  return hint + kKeysHint;
+}
+
+[[noreturn]] void unknown_key(const std::string& where, const std::string& key) {
+  throw Error(ErrorKind::config, where, "unknown key " + key + "; expected a key such as train.epochs",
+              suggest(key));
+}
+
+// ---- where each value came from, for messages ----
+
+struct Sources {
+  std::string file;                      // config file name, or where the text came from; "" = none
+  std::map<std::string, int> line_of;    // key -> line of its entry in the file
+  std::vector<int> layer_lines;          // line of each model.layer entry, in order
+  bool model_section = false;            // the file has a [model] section
+  std::set<std::string> from_cli;        // keys given on the command line
+
+  std::string where(const std::string& key) const {
+    if (from_cli.count(key)) return "command line: --" + key;
+    if (file.empty()) return "defaults: key " + key;
+    auto it = line_of.find(key);
+    return it == line_of.end() ? file + ": key " + key : file + ":" + std::to_string(it->second) + ": key " + key;
+  }
+
+  // "line 12" in the file, or "#3" among the command line's or built-in layers.
+  std::string layer_position(size_t i) const {
+    if (!from_cli.count(kLayerKey) && i < layer_lines.size()) return "line " + std::to_string(layer_lines[i]);
+    return "#" + std::to_string(i + 1);
+  }
+
+  std::string layer_where(size_t i) const {
+    if (from_cli.count(kLayerKey)) return "command line: --model.layer #" + std::to_string(i + 1);
+    if (i < layer_lines.size()) return file + ":" + std::to_string(layer_lines[i]) + ": model.layer";
+    return file + ": model.layer #" + std::to_string(i + 1);
+  }
+};
+
+// Walks the INI text with Boost.PO's own rules to note the line of every entry, and
+// refuses lines Boost would refuse, with their line numbers (Boost's messages have none).
+void scan_ini(const std::string& text, Sources& src) {
+  std::istringstream in(text);
+  std::string raw, prefix;
+  for (int line_no = 1; std::getline(in, raw); ++line_no) {
+    std::string s = raw.substr(0, raw.find('#'));
+    s = trim(s);
+    if (s.empty()) continue;
+    const std::string at = src.file + ":" + std::to_string(line_no);
+    if (s.front() == '[' && s.back() == ']') {
+      prefix = s.substr(1, s.size() - 2);
+      if (prefix.empty()) throw Error(ErrorKind::config, at, expected_found("a section name such as [train]", "[]"));
+      if (prefix == "model") src.model_section = true;
+      if (prefix.back() != '.') prefix += '.';
+      continue;
+    }
+    size_t eq = s.find('=');
+    if (eq == std::string::npos)
+      throw Error(ErrorKind::config, at, expected_found("'key = value' or '[section]'", quote(s)));
+    std::string key = prefix + trim(s.substr(0, eq));
+    if (!known_key(key)) unknown_key(at, key);
+    if (key == kLayerKey) {
+      src.layer_lines.push_back(line_no);
+      continue;
+    }
+    auto [it, fresh] = src.line_of.emplace(key, line_no);
+    if (!fresh)
+      throw Error(ErrorKind::config, at + ": key " + key,
+                  "given twice (first at line " + std::to_string(it->second) + "); expected it once");
+  }
+}
+
+// Every key as a string option (values are converted and checked by kKeys, with better
+// messages than Boost's). Static: parsed_options keeps a pointer to the description.
+const po::options_description& file_options() {
+  static const po::options_description d = [] {
+    po::options_description o;
+    for (const auto& k : keys()) o.add_options()(k.key, po::value<std::string>());
+    o.add_options()(kLayerKey, po::value<std::vector<std::string>>());
+    return o;
+  }();
+  return d;
+}
+
+// Applies the values in vm over the defaults, then the rules that tie keys together.
+Config build_config(const po::variables_map& vm, const Sources& src) {
+  Config cfg;
+  std::set<std::string> given;
+  for (const auto& k : keys()) {
+    if (!vm.count(k.key)) continue;
+    k.set(cfg, vm[k.key].as<std::string>(), src.where(k.key));
+    given.insert(k.key);
+  }
+
+  if (cfg.run.dir.empty()) cfg.run.dir = "runs/" + cfg.run.name;
+  if (cfg.data.path.empty()) {
+    if (cfg.data.dataset != "fashion-mnist")
+      throw Error(ErrorKind::config, src.where(given.count("data.path") ? "data.path" : "data.dataset"),
+                  expected_found("data.path for dataset " + cfg.data.dataset, "none"),
+                  "only fashion-mnist has a default path (" + std::string(kDefaultFashionPath) + ")");
+    cfg.data.path = kDefaultFashionPath;
+  }
+
+  // Layers: the command line replaces the file's list whole; no list at all = the benchmark network.
+  if (vm.count(kLayerKey)) {
+    const auto& lines = vm[kLayerKey].as<std::vector<std::string>>();
+    for (size_t i = 0; i < lines.size(); ++i) cfg.layers.push_back(parse_layer_line(lines[i], src.layer_where(i)));
+  } else if (src.model_section) {
+    throw Error(ErrorKind::config, src.file + ": [model]", expected_found("at least one 'layer = NAME TYPE ...' line", "none"),
+                "or remove the [model] section to train the built-in zfnet-mini network");
+  } else {
+    for (const char* line : kDefaultNetwork) cfg.layers.push_back(parse_layer_line(line, "built-in zfnet-mini network"));
+  }
+  std::map<std::string, size_t> index_of;
+  for (size_t i = 0; i < cfg.layers.size(); ++i) {
+    auto [it, fresh] = index_of.emplace(cfg.layers[i].name, i);
+    if (!fresh)
+      throw Error(ErrorKind::config, src.layer_where(i),
+                  "layer name " + cfg.layers[i].name + " is used twice (first at " + src.layer_position(it->second) +
+                      "); expected unique names");
+  }
+  if (cfg.layers.back().type != LayerType::fc)
+    throw Error(ErrorKind::config, src.layer_where(cfg.layers.size() - 1),
+                expected_found("the last layer to be fc (its out is the number of classes)",
+                               std::string(layer_type_name(cfg.layers.back().type)) + " layer " + cfg.layers.back().name),
+                "end the model with e.g. 'layer = fc8 fc out=10'");
+
+  // Snapshot epochs: when not given, the default list is cut to the run and its last epoch added,
+  // so `--train.epochs 3` alone still makes a valid config.
+  const std::string snap_where = src.where("snapshot.epochs");
+  if (!given.count("snapshot.epochs")) {
+    std::vector<int> cut;
+    for (int e : SnapshotConfig{}.epochs)
+      if (e < cfg.train.epochs) cut.push_back(e);
+    cut.push_back(cfg.train.epochs);
+    cfg.snapshot.epochs = cut;
+  }
+  const auto& snaps = cfg.snapshot.epochs;
+  if (snaps.empty()) bad_value(snap_where, "at least one epoch, such as 0," + std::to_string(cfg.train.epochs), "none");
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    if (snaps[i] > cfg.train.epochs)
+      throw Error(ErrorKind::config, snap_where,
+                  expected_found("epochs in [0, train.epochs = " + std::to_string(cfg.train.epochs) + "]",
+                                 std::to_string(snaps[i])));
+    if (i > 0 && snaps[i] <= snaps[i - 1])
+      throw Error(ErrorKind::config, snap_where,
+                  expected_found("increasing epochs without repeats",
+                                 std::to_string(snaps[i - 1]) + " then " + std::to_string(snaps[i])));
+  }
+  for (int e : cfg.analysis.topk_epochs)
+    if (std::find(snaps.begin(), snaps.end(), e) == snaps.end())
+      throw Error(ErrorKind::config, src.where("analysis.topk_epochs"),
+                  expected_found("epochs that have a snapshot (snapshot.epochs = " + join(snaps) + ")", std::to_string(e)));
+
+  for (const std::string& name : cfg.analysis.layers) {
+    auto it = index_of.find(name);
+    if (it == index_of.end() || cfg.layers[it->second].type != LayerType::conv) {
+      std::vector<std::string> convs;
+      for (const auto& l : cfg.layers)
+        if (l.type == LayerType::conv) convs.push_back(l.name);
+      throw Error(ErrorKind::config, src.where("analysis.layers"),
+                  expected_found("names of conv layers (" + join(convs) + ")", quote(name)));
+    }
+  }
+  return cfg;
+}
+
+std::string effective_text(const Config& cfg) {
+  std::ostringstream s;
+  s << "# deconvscope effective configuration: every key with the value the run used.\n";
+  std::string section;
+  for (const auto& k : keys()) {
+    std::string sec = section_of(k.key);
+    if (sec != section) {
+      if (section == "data") {
+        s << "\n[model]\n";
+        for (const auto& l : cfg.layers) s << "layer = " << format_layer_line(l) << "\n";
+      }
+      s << "\n[" << sec << "]\n";
+      section = sec;
+    }
+    std::string v = k.get(cfg);
+    s << (k.key + sec.size() + 1) << " =" << (v.empty() ? "" : " " + v) << "\n";
+  }
+  return s.str();
+}
+
+// Parses INI text with Boost, turning its exceptions into ours; keys were checked by scan_ini.
+po::parsed_options parse_ini(const std::string& text, const Sources& src) {
+  std::istringstream in(text);
+  try {
+    return po::parse_config_file(in, file_options(), /*allow_unregistered=*/false);
+  } catch (const po::error& e) {
+    throw Error(ErrorKind::config, src.file, e.what(), kKeysHint);
+  }
+}
+
+Config finish(const po::variables_map& vm, const Sources& src) {
+  Config cfg = build_config(vm, src);
+  cfg.source = src.file;
+  cfg.text = effective_text(cfg);
+  return cfg;
+}
+
+}  // namespace
+
+Config parse_config_text(const std::string& text, const std::string& where) {
+  Sources src;
+  src.file = where;
+  scan_ini(text, src);
+  po::parsed_options parsed = parse_ini(text, src);
+  po::variables_map vm;
+  try {
+    po::store(parsed, vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Error(ErrorKind::config, where, e.what(), kKeysHint);
+  }
+  return finish(vm, src);
+}
+
+Config load_config(const std::vector<std::string>& args) {
+  po::options_description cli;
+  cli.add(file_options());
+  cli.add_options()("config", po::value<std::string>());
+  // Bare words are collected rather than refused by Boost, whose message would not say which one.
+  cli.add_options()("stray-argument", po::value<std::vector<std::string>>());
+  po::positional_options_description positional;
+  positional.add("stray-argument", -1);
+  // No guessing: `--train.ep 5` is a typo to report, not an abbreviation to accept.
+  const int style = po::command_line_style::unix_style & ~po::command_line_style::allow_guessing;
+
+  po::parsed_options cli_parsed(&cli);
+  try {
+    cli_parsed = po::command_line_parser(args).options(cli).positional(positional).style(style).run();
+  } catch (const po::unknown_option& e) {
+    std::string name = e.get_option_name();
+    std::string key = name.rfind("--", 0) == 0 ? name.substr(2) : name;
+    unknown_key("command line: " + name, key);
+  } catch (const po::error& e) {
+    throw Error(ErrorKind::config, "command line", e.what(), kKeysHint);
+  }
+  for (const auto& opt : cli_parsed.options)
+    if (opt.string_key == "stray-argument")
+      throw Error(ErrorKind::config, "command line",
+                  expected_found("--config FILE and --section.key VALUE options",
+                                 "stray argument " + quote(opt.value.empty() ? "" : opt.value[0])),
+                  "a value with spaces needs quotes: --model.layer \"fc8 fc out=10\"");
+
+  Sources src;
+  for (const auto& opt : cli_parsed.options) src.from_cli.insert(opt.string_key);
+  po::variables_map vm;
+  try {
+    po::store(cli_parsed, vm);
+  } catch (const po::error& e) {
+    throw Error(ErrorKind::config, "command line", e.what(), kKeysHint);
+  }
+
+  if (vm.count("config")) {
+    src.file = vm["config"].as<std::string>();
+    std::ifstream f(src.file, std::ios::binary);
+    if (!f)
+      throw Error(ErrorKind::config, src.file, expected_found("a readable config file", "none at this path"),
+                  "configs/ holds the shipped configs, e.g. --config configs/quickstart.cfg");
+    std::ostringstream text;
+    text << f.rdbuf();
+    scan_ini(text.str(), src);
+    po::parsed_options file_parsed = parse_ini(text.str(), src);
+    try {
+      po::store(file_parsed, vm);  // store() keeps the first value: the command line wins
+    } catch (const po::error& e) {
+      throw Error(ErrorKind::config, src.file, e.what(), kKeysHint);
+    }
+  }
+  try {
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Error(ErrorKind::config, src.file.empty() ? "command line" : src.file, e.what(), kKeysHint);
+  }
+  return finish(vm, src);
+}
+
+std::string config_help() {
+  std::ostringstream s;
+  s << "Config keys. In a file: [section] then key = value ('#' starts a comment).\n"
+       "On the command line: --section.key VALUE overrides the file, which overrides the defaults;\n"
+       "--config FILE names the file.\n";
+  const Config defaults;
+  std::string section;
+  for (const auto& k : keys()) {
+    std::string sec = section_of(k.key);
+    if (sec != section) {
+      if (section == "data") {
+        s << "\n[model]\n"
+          << "  model.layer  (repeated, one per layer, in order; default: the zfnet-mini benchmark network)\n"
+          << "      layer = NAME TYPE key=value ...   NAME: letters, digits, '_', '-'; unique\n"
+          << "      conv    out=N kernel=K [stride=1] [pad=0]   K, stride, pad: N or HxW (e.g. 5x3)\n"
+          << "      maxpool kernel=K [stride=K] [pad=0]         pad < kernel\n"
+          << "      relu\n"
+          << "      lrn     [size=5] [alpha=1e-4] [beta=0.75] [k=2]   across channels\n"
+          << "      fc      out=N            flattens its input; the last layer must be fc (out = classes)\n"
+          << "      dropout [rate=0.5]       rate in [0, 1)\n"
+          << "      e.g. layer = conv1 conv out=32 kernel=5 stride=1 pad=2\n";
+      }
+      s << "\n[" << sec << "]\n";
+      section = sec;
+    }
+    std::string def = k.default_text ? k.default_text : k.get(defaults);
+    s << "  " << k.key << " = " << (def.empty() ? "(empty)" : def) << "\n      " << k.meaning << "\n";
+  }
+  return s.str();
+}
+
+}  // namespace ds
