@@ -1,0 +1,41 @@
+// Writing files so that a reader never sees a partial one: write to a hidden temporary
+// name in the same folder, fsync, rename over the final name, fsync the folder. An older
+// file at the final name stays intact until the rename. Also: a check, before hours of
+// training, that a folder exists, is writable and has room.
+// Left out: locking against two writers of the same path (runs own their folders).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ds {
+
+// "runs/x/snapshots/epoch-0005.h5" -> "runs/x/snapshots/.epoch-0005.h5.tmp-<pid>"
+std::string temp_path_for(const std::string& final_path);
+
+// fsyncs `temp`, renames it to `final_path` and fsyncs the folder. On failure removes
+// `temp` and throws ds::Error(io) naming final_path.
+void commit_file(const std::string& temp, const std::string& final_path);
+
+// Creates `dir` (and parents) if needed, creates and removes a probe file in it, and
+// checks that at least bytes_needed bytes are free. Throws ds::Error(io) naming the folder.
+void check_writable_dir(const std::string& dir, uint64_t bytes_needed);
+
+// Removes a temporary file when the scope is left before dismiss(): a write that throws
+// leaves nothing behind.
+class TempFileGuard {
+ public:
+  explicit TempFileGuard(std::string path) : path_(std::move(path)) {}
+  TempFileGuard(const TempFileGuard&) = delete;
+  TempFileGuard& operator=(const TempFileGuard&) = delete;
+  ~TempFileGuard();
+
+  const std::string& path() const { return path_; }
+  void dismiss() { active_ = false; }  // the file was committed (renamed away)
+
+ private:
+  std::string path_;
+  bool active_ = true;
+};
+
+}  // namespace ds

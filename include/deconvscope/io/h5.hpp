@@ -1,0 +1,181 @@
+// A small RAII layer over the HDF5 C API, shared by the snapshot and analysis writers:
+// files, nested groups, typed attributes (scalars, arrays, variable-length UTF-8 strings)
+// and float32/int32/int64 datasets of any rank. Every failure becomes a ds::Error whose
+// `where` is "<file>: <object path>": ErrorKind::snapshot when reading (the file is bad),
+// ErrorKind::io when writing (the disk refused). HDF5's own error printing is switched off.
+// Left out: partial (hyperslab) I/O, compound types, references; nothing here needs them.
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deconvscope/core/tensor.hpp"
+
+namespace ds::h5 {
+
+// Owns one hid_t and closes it with the matching H5?close. Move-only.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer close) : id_(id), close_(close) {}
+  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& o) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { reset(); }
+
+  void reset();
+  // Gives up ownership without closing.
+  hid_t release() {
+    hid_t id = id_;
+    id_ = H5I_INVALID_HID;
+    return id;
+  }
+  hid_t get() const { return id_; }
+  bool valid() const { return id_ >= 0; }
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer close_ = nullptr;
+};
+
+// A group (the root group included). Relative names may be nested ("momentum/conv1").
+// Copies share the same open HDF5 group.
+class Group {
+ public:
+  Group() = default;
+
+  hid_t id() const { return handle_ ? handle_->get() : H5I_INVALID_HID; }
+  const std::string& file() const { return file_; }
+  const std::string& path() const { return path_; }  // "/" or "/layers/conv1"
+  std::string path_of(const std::string& rel) const;  // "/layers/conv1/weights"
+  std::string where() const { return file_ + ": " + path_; }
+  std::string where(const std::string& rel) const { return file_ + ": " + path_of(rel); }
+
+  // --- structure --------------------------------------------------------------------
+  // Creates the group and any missing parents; links keep their creation order.
+  Group create_group(const std::string& rel) const;
+  // Throws ErrorKind::snapshot "missing group" / "is not a group".
+  Group open_group(const std::string& rel) const;
+  bool exists(const std::string& rel) const;  // any object (group, dataset) at rel
+  bool is_group(const std::string& rel) const;
+  bool is_dataset(const std::string& rel) const;
+  // Names of the direct children, in creation order where the file tracks it, else by name.
+  std::vector<std::string> children() const;
+
+  // --- attributes (writing replaces an attribute of the same name) -----------------
+  bool has_attr(const std::string& name) const;
+  std::vector<std::string> attr_names() const;
+
+  void write_attr_string(const std::string& name, const std::string& value) const;
+  void write_attr_strings(const std::string& name, const std::vector<std::string>& values) const;
+  void write_attr_int(const std::string& name, int32_t value) const;      // int32 scalar
+  void write_attr_int64(const std::string& name, int64_t value) const;    // int64 scalar
+  void write_attr_ints(const std::string& name, const std::vector<int32_t>& values) const;  // int32 (n)
+  void write_attr_float(const std::string& name, float value) const;      // float32 scalar
+  void write_attr_double(const std::string& name, double value) const;    // float64 scalar
+  void write_attr_floats(const std::string& name, const std::vector<float>& values) const;  // float32 (n)
+
+  // Readers check the type class (string / integer / float) and, for scalars, that the
+  // attribute holds exactly one value. Integers of any width are accepted and range-checked.
+  std::string read_attr_string(const std::string& name) const;
+  std::vector<std::string> read_attr_strings(const std::string& name) const;
+  int32_t read_attr_int(const std::string& name) const;
+  int64_t read_attr_int64(const std::string& name) const;
+  std::vector<int32_t> read_attr_ints(const std::string& name) const;
+  float read_attr_float(const std::string& name) const;
+  double read_attr_double(const std::string& name) const;
+  std::vector<float> read_attr_floats(const std::string& name) const;
+
+  // --- datasets -----------------------------------------------------------------------
+  // data.size() must equal the product of dims (checked). deflate_level 1..9 stores the
+  // dataset chunked and gzip-compressed; 0 stores it contiguous.
+  void write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                     const std::vector<float>& data, int deflate_level = 0) const;    // float32
+  void write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                     const std::vector<int32_t>& data, int deflate_level = 0) const;  // int32
+  void write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                     const std::vector<int64_t>& data, int deflate_level = 0) const;  // int64
+  void write_tensor(const std::string& rel, const Tensor& t, int deflate_level = 0) const {
+    write_dataset(rel, t.dims, t.data, deflate_level);
+  }
+
+  // Dims of a dataset without reading it (check shapes before allocating).
+  std::vector<int64_t> dataset_dims(const std::string& rel) const;
+  // Readers check the stored type exactly (float32 = float class of 4 bytes, ...) and say
+  // what they expected and found. dims, if given, receives the dataset's dims.
+  std::vector<float> read_dataset_f32(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
+  std::vector<int32_t> read_dataset_i32(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
+  std::vector<int64_t> read_dataset_i64(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
+  Tensor read_tensor(const std::string& rel) const;
+
+ private:
+  friend class File;
+  Group(std::shared_ptr<Handle> h, std::string file, std::string path)
+      : handle_(std::move(h)), file_(std::move(file)), path_(std::move(path)) {}
+
+  template <class T>
+  void write_dataset_impl(const std::string& rel, const std::vector<int64_t>& dims,
+                          const std::vector<T>& data, hid_t file_type, hid_t mem_type,
+                          int deflate_level) const;
+  template <class T>
+  std::vector<T> read_dataset_impl(const std::string& rel, H5T_class_t cls, size_t bytes,
+                                   const char* type_name, hid_t mem_type,
+                                   std::vector<int64_t>* dims) const;
+  void write_attr_raw(const std::string& name, hid_t file_type, hid_t mem_type, const void* data,
+                      const std::vector<hsize_t>* dims) const;
+  std::vector<int64_t> read_attr_integers(const std::string& name) const;
+  std::vector<double> read_attr_floating(const std::string& name) const;
+
+  std::shared_ptr<Handle> handle_;
+  std::string file_;
+  std::string path_ = "/";
+};
+
+// An open HDF5 file. Close it with close() when writing, so that flush and close errors
+// are reported; the destructor closes quietly.
+class File {
+ public:
+  // Creates (truncating) a file for writing; failures are ErrorKind::io.
+  static File create(const std::string& path);
+  // Opens an existing file read-only; failures are ErrorKind::snapshot.
+  static File open_read(const std::string& path);
+  // Opens an existing file for reading and writing; failures are ErrorKind::io.
+  static File open_readwrite(const std::string& path);
+
+  File(File&&) = default;
+  File& operator=(File&&) = default;
+  ~File() = default;
+
+  const std::string& path() const { return path_; }
+  hid_t id() const { return handle_.get(); }
+  Group root() const;
+
+  void flush() const;  // throws ErrorKind::io
+  // Flushes and closes. Every Group of this file must have been destroyed by now, or the
+  // data would not be fully written: that is checked and thrown as ErrorKind::io.
+  void close();
+
+ private:
+  File(Handle h, std::string path, bool writable)
+      : handle_(std::move(h)), path_(std::move(path)), writable_(writable) {}
+  Handle handle_;
+  std::string path_;
+  bool writable_ = false;
+};
+
+// True if `path` is an HDF5 file (H5Fis_hdf5), without HDF5 printing anything.
+bool is_hdf5(const std::string& path);
+
+// The innermost message on HDF5's error stack (then clears it); "" when empty.
+std::string last_error_message();
+
+// "float32", "int64", "string", ... of an HDF5 type, for messages.
+std::string type_name(hid_t type);
+
+}  // namespace ds::h5

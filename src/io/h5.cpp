@@ -1,0 +1,651 @@
+// RAII wrapper over the HDF5 C API (see include/deconvscope/io/h5.hpp). Reads throw
+// ErrorKind::snapshot naming "<file>: <object path>", writes throw ErrorKind::io.
+// Strings are written as variable-length UTF-8 so h5py reads them as str; fixed-length
+// strings written by other tools are read too.
+#include "deconvscope/io/h5.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "deconvscope/core/error.hpp"
+
+namespace ds::h5 {
+
+namespace {
+
+// HDF5 prints its whole error stack to stderr by default; we report through ds::Error.
+// Set per call because thread-safe builds keep the setting per thread.
+void quiet_hdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+std::string with_detail(const std::string& problem) {
+  std::string d = last_error_message();
+  return d.empty() ? problem : problem + " (HDF5: " + d + ")";
+}
+
+[[noreturn]] void fail_read(const std::string& where, const std::string& problem,
+                            const std::string& hint = {}) {
+  throw Error(ErrorKind::snapshot, where, with_detail(problem), hint);
+}
+
+[[noreturn]] void fail_write(const std::string& where, const std::string& problem,
+                             const std::string& hint = {}) {
+  throw Error(ErrorKind::io, where, with_detail(problem),
+              hint.empty() ? "check the folder's permissions and free space" : hint);
+}
+
+Handle make_vlen_string_type() {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), H5T_VARIABLE);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  return t;
+}
+
+std::string dims_text(const std::vector<int64_t>& dims) { return shape_str(dims); }
+
+// Splits "a/b/c" into its non-empty components.
+std::vector<std::string> split_path(const std::string& rel) {
+  std::vector<std::string> parts;
+  std::string cur;
+  for (char c : rel) {
+    if (c == '/') {
+      if (!cur.empty()) parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) parts.push_back(cur);
+  return parts;
+}
+
+// Opens any object at rel; an invalid handle (and a cleared error stack) if there is none.
+Handle open_object(hid_t loc, const std::string& rel) {
+  std::string prefix;
+  for (const std::string& part : split_path(rel)) {
+    prefix += (prefix.empty() ? "" : "/") + part;
+    // H5Lexists fails rather than answering false when a parent is missing.
+    if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return {};
+    }
+  }
+  if (prefix.empty()) return {};
+  Handle obj(H5Oopen(loc, prefix.c_str(), H5P_DEFAULT), H5Oclose);
+  if (!obj.valid()) H5Eclear2(H5E_DEFAULT);  // e.g. a dangling soft link
+  return obj;
+}
+
+// Group creation properties: keep link creation order, so h5py lists layers in forward order.
+Handle ordered_gcpl() {
+  Handle p(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  H5Pset_link_creation_order(p.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  return p;
+}
+
+}  // namespace
+
+// --- Handle ---------------------------------------------------------------------------
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    reset();
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = H5I_INVALID_HID;
+  }
+  return *this;
+}
+
+void Handle::reset() {
+  if (id_ >= 0 && close_) close_(id_);
+  id_ = H5I_INVALID_HID;
+}
+
+// --- free helpers ---------------------------------------------------------------------
+
+std::string last_error_message() {
+  std::string msg;
+  // Upward: the first entry is where the error was detected, the most specific one.
+  H5Ewalk2(
+      H5E_DEFAULT, H5E_WALK_UPWARD,
+      [](unsigned n, const H5E_error2_t* e, void* data) -> herr_t {
+        if (n == 0 && e && e->desc) *static_cast<std::string*>(data) = e->desc;
+        return 0;
+      },
+      &msg);
+  H5Eclear2(H5E_DEFAULT);
+  return msg;
+}
+
+bool is_hdf5(const std::string& path) {
+  quiet_hdf5();
+  htri_t r = H5Fis_hdf5(path.c_str());
+  H5Eclear2(H5E_DEFAULT);
+  return r > 0;
+}
+
+std::string type_name(hid_t type) {
+  size_t size = H5Tget_size(type);
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER: {
+      bool is_signed = H5Tget_sign(type) != H5T_SGN_NONE;
+      return std::string(is_signed ? "int" : "uint") + std::to_string(size * 8);
+    }
+    case H5T_FLOAT: return "float" + std::to_string(size * 8);
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ARRAY: return "array type";
+    case H5T_VLEN: return "variable-length sequence";
+    case H5T_ENUM: return "enum";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_REFERENCE: return "reference";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_TIME: return "time";
+    default: return "unknown type";
+  }
+}
+
+// --- File -----------------------------------------------------------------------------
+
+File File::create(const std::string& path) {
+  quiet_hdf5();
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
+  if (!f.valid()) fail_write(path, "cannot create HDF5 file");
+  return File(std::move(f), path, true);
+}
+
+File File::open_read(const std::string& path) {
+  quiet_hdf5();
+  Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!f.valid()) fail_read(path, "cannot open HDF5 file", "is it a complete file written by deconvscope?");
+  return File(std::move(f), path, false);
+}
+
+File File::open_readwrite(const std::string& path) {
+  quiet_hdf5();
+  Handle f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+  if (!f.valid()) fail_write(path, "cannot open HDF5 file for writing");
+  return File(std::move(f), path, true);
+}
+
+Group File::root() const {
+  auto h = std::make_shared<Handle>(H5Gopen2(handle_.get(), "/", H5P_DEFAULT), H5Gclose);
+  if (!h->valid()) {
+    if (writable_) fail_write(path_ + ": /", "cannot open the root group");
+    fail_read(path_ + ": /", "cannot open the root group");
+  }
+  return Group(std::move(h), path_, "/");
+}
+
+void File::flush() const {
+  if (!handle_.valid() || !writable_) return;
+  if (H5Fflush(handle_.get(), H5F_SCOPE_GLOBAL) < 0) fail_write(path_, "cannot flush HDF5 file");
+}
+
+void File::close() {
+  if (!handle_.valid()) return;
+  if (writable_) {
+    flush();
+    // The file itself counts as one open object.
+    ssize_t open = H5Fget_obj_count(handle_.get(), H5F_OBJ_ALL | H5F_OBJ_LOCAL);
+    if (open > 1)
+      fail_write(path_, std::to_string(open - 1) + " HDF5 objects are still open at close",
+                 "a deconvscope bug: destroy every Group before File::close()");
+  }
+  hid_t id = handle_.release();  // closed here, so that the result can be checked
+  if (H5Fclose(id) < 0) {
+    if (writable_) fail_write(path_, "cannot close HDF5 file");
+    fail_read(path_, "cannot close HDF5 file");
+  }
+}
+
+// --- Group: structure -----------------------------------------------------------------
+
+std::string Group::path_of(const std::string& rel) const {
+  if (rel.empty()) return path_;
+  if (path_ == "/") return "/" + rel;
+  return path_ + "/" + rel;
+}
+
+Group Group::create_group(const std::string& rel) const {
+  Handle gcpl = ordered_gcpl();
+  Group cur = *this;
+  for (const std::string& part : split_path(rel)) {
+    std::string next_path = cur.path_of(part);
+    Handle obj = open_object(cur.id(), part);
+    std::shared_ptr<Handle> h;
+    if (obj.valid()) {
+      if (H5Iget_type(obj.get()) != H5I_GROUP)
+        fail_write(file_ + ": " + next_path, "cannot create a group here: a dataset has this name");
+      h = std::make_shared<Handle>(H5Gopen2(cur.id(), part.c_str(), H5P_DEFAULT), H5Gclose);
+    } else {
+      h = std::make_shared<Handle>(
+          H5Gcreate2(cur.id(), part.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
+    }
+    if (!h->valid()) fail_write(file_ + ": " + next_path, "cannot create group");
+    cur = Group(std::move(h), file_, next_path);
+  }
+  return cur;
+}
+
+Group Group::open_group(const std::string& rel) const {
+  Handle obj = open_object(id(), rel);
+  if (!obj.valid()) fail_read(where(rel), "missing group");
+  if (H5Iget_type(obj.get()) != H5I_GROUP) fail_read(where(rel), "expected a group, found a dataset");
+  auto h = std::make_shared<Handle>(H5Gopen2(id(), rel.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!h->valid()) fail_read(where(rel), "cannot open group");
+  return Group(std::move(h), file_, path_of(rel));
+}
+
+bool Group::exists(const std::string& rel) const { return open_object(id(), rel).valid(); }
+
+bool Group::is_group(const std::string& rel) const {
+  Handle obj = open_object(id(), rel);
+  return obj.valid() && H5Iget_type(obj.get()) == H5I_GROUP;
+}
+
+bool Group::is_dataset(const std::string& rel) const {
+  Handle obj = open_object(id(), rel);
+  return obj.valid() && H5Iget_type(obj.get()) == H5I_DATASET;
+}
+
+std::vector<std::string> Group::children() const {
+  H5G_info_t info;
+  if (H5Gget_info(id(), &info) < 0) fail_read(where(), "cannot list group");
+  H5_index_t index = H5_INDEX_NAME;
+  {
+    Handle gcpl(H5Gget_create_plist(id()), H5Pclose);
+    unsigned flags = 0;
+    if (gcpl.valid() && H5Pget_link_creation_order(gcpl.get(), &flags) >= 0 &&
+        (flags & H5P_CRT_ORDER_INDEXED))
+      index = H5_INDEX_CRT_ORDER;
+    H5Eclear2(H5E_DEFAULT);
+  }
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t n = H5Lget_name_by_idx(id(), ".", index, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (n < 0) fail_read(where(), "cannot read the name of child " + std::to_string(i));
+    std::string name(static_cast<size_t>(n) + 1, '\0');
+    H5Lget_name_by_idx(id(), ".", index, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    name.resize(static_cast<size_t>(n));
+    names.push_back(name);
+  }
+  return names;
+}
+
+// --- Group: attributes ----------------------------------------------------------------
+
+bool Group::has_attr(const std::string& name) const {
+  htri_t r = H5Aexists(id(), name.c_str());
+  if (r < 0) H5Eclear2(H5E_DEFAULT);
+  return r > 0;
+}
+
+std::vector<std::string> Group::attr_names() const {
+  std::vector<std::string> names;
+  for (hsize_t i = 0;; ++i) {
+    ssize_t n = H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (n < 0) {  // past the last attribute
+      H5Eclear2(H5E_DEFAULT);
+      break;
+    }
+    std::string name(static_cast<size_t>(n) + 1, '\0');
+    H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    name.resize(static_cast<size_t>(n));
+    names.push_back(name);
+  }
+  return names;
+}
+
+void Group::write_attr_raw(const std::string& name, hid_t file_type, hid_t mem_type,
+                           const void* data, const std::vector<hsize_t>* dims) const {
+  std::string w = where() + " attribute " + name;
+  if (has_attr(name) && H5Adelete(id(), name.c_str()) < 0) fail_write(w, "cannot replace attribute");
+  Handle space = dims ? Handle(H5Screate_simple(1, dims->data(), nullptr), H5Sclose)
+                      : Handle(H5Screate(H5S_SCALAR), H5Sclose);
+  if (!space.valid()) fail_write(w, "cannot create dataspace");
+  Handle attr(H5Acreate2(id(), name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.valid()) fail_write(w, "cannot create attribute");
+  bool empty = dims && (*dims)[0] == 0;  // HDF5 refuses a null buffer even for 0 values
+  if (!empty && H5Awrite(attr.get(), mem_type, data) < 0) fail_write(w, "cannot write attribute");
+}
+
+void Group::write_attr_string(const std::string& name, const std::string& value) const {
+  Handle t = make_vlen_string_type();
+  const char* p = value.c_str();
+  write_attr_raw(name, t.get(), t.get(), &p, nullptr);
+}
+
+void Group::write_attr_strings(const std::string& name, const std::vector<std::string>& values) const {
+  Handle t = make_vlen_string_type();
+  std::vector<const char*> ptrs;
+  for (const std::string& s : values) ptrs.push_back(s.c_str());
+  std::vector<hsize_t> dims{values.size()};
+  write_attr_raw(name, t.get(), t.get(), ptrs.data(), &dims);
+}
+
+void Group::write_attr_int(const std::string& name, int32_t value) const {
+  write_attr_raw(name, H5T_STD_I32LE, H5T_NATIVE_INT32, &value, nullptr);
+}
+
+void Group::write_attr_int64(const std::string& name, int64_t value) const {
+  write_attr_raw(name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, nullptr);
+}
+
+void Group::write_attr_ints(const std::string& name, const std::vector<int32_t>& values) const {
+  std::vector<hsize_t> dims{values.size()};
+  write_attr_raw(name, H5T_STD_I32LE, H5T_NATIVE_INT32, values.data(), &dims);
+}
+
+void Group::write_attr_float(const std::string& name, float value) const {
+  write_attr_raw(name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &value, nullptr);
+}
+
+void Group::write_attr_double(const std::string& name, double value) const {
+  write_attr_raw(name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, nullptr);
+}
+
+void Group::write_attr_floats(const std::string& name, const std::vector<float>& values) const {
+  std::vector<hsize_t> dims{values.size()};
+  write_attr_raw(name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, values.data(), &dims);
+}
+
+namespace {
+
+// An open attribute with its type and element count, or a snapshot error naming it.
+struct OpenAttr {
+  Handle attr, type, space;
+  size_t count = 0;
+};
+
+OpenAttr open_attr(hid_t obj, const std::string& name, const std::string& w) {
+  htri_t e = H5Aexists(obj, name.c_str());
+  if (e <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw Error(ErrorKind::snapshot, w, "missing attribute");
+  }
+  OpenAttr a;
+  a.attr = Handle(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!a.attr.valid()) fail_read(w, "cannot open attribute");
+  a.type = Handle(H5Aget_type(a.attr.get()), H5Tclose);
+  a.space = Handle(H5Aget_space(a.attr.get()), H5Sclose);
+  if (!a.type.valid() || !a.space.valid()) fail_read(w, "cannot read attribute type");
+  hssize_t n = H5Sget_simple_extent_npoints(a.space.get());
+  if (n < 0) fail_read(w, "cannot read attribute size");
+  a.count = static_cast<size_t>(n);
+  return a;
+}
+
+void expect_class(const OpenAttr& a, H5T_class_t cls, const char* expected, const std::string& w) {
+  if (H5Tget_class(a.type.get()) != cls)
+    throw Error(ErrorKind::snapshot, w, expected_found(expected, type_name(a.type.get())));
+}
+
+void expect_one(const OpenAttr& a, const char* expected, const std::string& w) {
+  if (a.count != 1)
+    throw Error(ErrorKind::snapshot, w,
+                expected_found(std::string("one ") + expected, std::to_string(a.count) + " values"));
+}
+
+std::vector<std::string> read_strings(const OpenAttr& a, const std::string& w) {
+  expect_class(a, H5T_STRING, "a string", w);
+  std::vector<std::string> out;
+  if (a.count == 0) return out;  // HDF5 refuses a null buffer even for 0 values
+  out.reserve(a.count);
+  if (H5Tis_variable_str(a.type.get()) > 0) {
+    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(a.type.get()));
+    std::vector<char*> buf(a.count, nullptr);
+    if (H5Aread(a.attr.get(), mem.get(), buf.data()) < 0) fail_read(w, "cannot read string attribute");
+    for (char* s : buf) out.emplace_back(s ? s : "");
+#if H5_VERSION_GE(1, 12, 0)
+    H5Treclaim(mem.get(), a.space.get(), H5P_DEFAULT, buf.data());
+#else
+    H5Dvlen_reclaim(mem.get(), a.space.get(), H5P_DEFAULT, buf.data());
+#endif
+  } else {
+    size_t size = H5Tget_size(a.type.get());
+    if (size == 0) fail_read(w, "string attribute of size 0");
+    Handle mem(H5Tcopy(a.type.get()), H5Tclose);
+    std::vector<char> buf(a.count * size, '\0');
+    if (H5Aread(a.attr.get(), mem.get(), buf.data()) < 0) fail_read(w, "cannot read string attribute");
+    for (size_t i = 0; i < a.count; ++i) {
+      const char* s = buf.data() + i * size;
+      size_t len = 0;
+      while (len < size && s[len] != '\0') ++len;
+      std::string v(s, len);
+      // Space-padded strings (Fortran style) keep their padding out of the value.
+      if (H5Tget_strpad(a.type.get()) == H5T_STR_SPACEPAD)
+        while (!v.empty() && v.back() == ' ') v.pop_back();
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Group::read_attr_string(const std::string& name) const {
+  std::string w = where() + " attribute " + name;
+  OpenAttr a = open_attr(id(), name, w);
+  expect_class(a, H5T_STRING, "a string", w);
+  expect_one(a, "string", w);
+  return read_strings(a, w).at(0);
+}
+
+std::vector<std::string> Group::read_attr_strings(const std::string& name) const {
+  std::string w = where() + " attribute " + name;
+  return read_strings(open_attr(id(), name, w), w);
+}
+
+std::vector<int64_t> Group::read_attr_integers(const std::string& name) const {
+  std::string w = where() + " attribute " + name;
+  OpenAttr a = open_attr(id(), name, w);
+  expect_class(a, H5T_INTEGER, "an integer", w);
+  std::vector<int64_t> v(a.count);
+  if (a.count && H5Aread(a.attr.get(), H5T_NATIVE_INT64, v.data()) < 0)
+    fail_read(w, "cannot read integer attribute");
+  return v;
+}
+
+std::vector<double> Group::read_attr_floating(const std::string& name) const {
+  std::string w = where() + " attribute " + name;
+  OpenAttr a = open_attr(id(), name, w);
+  expect_class(a, H5T_FLOAT, "a float", w);
+  std::vector<double> v(a.count);
+  if (a.count && H5Aread(a.attr.get(), H5T_NATIVE_DOUBLE, v.data()) < 0)
+    fail_read(w, "cannot read float attribute");
+  return v;
+}
+
+namespace {
+
+int32_t to_int32(int64_t x, const std::string& w) {
+  if (x < std::numeric_limits<int32_t>::min() || x > std::numeric_limits<int32_t>::max())
+    throw Error(ErrorKind::snapshot, w, expected_found("a 32-bit integer", std::to_string(x)));
+  return static_cast<int32_t>(x);
+}
+
+}  // namespace
+
+int64_t Group::read_attr_int64(const std::string& name) const {
+  std::vector<int64_t> v = read_attr_integers(name);
+  std::string w = where() + " attribute " + name;
+  if (v.size() != 1)
+    throw Error(ErrorKind::snapshot, w, expected_found("one integer", std::to_string(v.size()) + " values"));
+  return v[0];
+}
+
+int32_t Group::read_attr_int(const std::string& name) const {
+  return to_int32(read_attr_int64(name), where() + " attribute " + name);
+}
+
+std::vector<int32_t> Group::read_attr_ints(const std::string& name) const {
+  std::string w = where() + " attribute " + name;
+  std::vector<int32_t> out;
+  for (int64_t x : read_attr_integers(name)) out.push_back(to_int32(x, w));
+  return out;
+}
+
+double Group::read_attr_double(const std::string& name) const {
+  std::vector<double> v = read_attr_floating(name);
+  if (v.size() != 1)
+    throw Error(ErrorKind::snapshot, where() + " attribute " + name,
+                expected_found("one float", std::to_string(v.size()) + " values"));
+  return v[0];
+}
+
+float Group::read_attr_float(const std::string& name) const {
+  return static_cast<float>(read_attr_double(name));
+}
+
+std::vector<float> Group::read_attr_floats(const std::string& name) const {
+  std::vector<float> out;
+  for (double x : read_attr_floating(name)) out.push_back(static_cast<float>(x));
+  return out;
+}
+
+// --- Group: datasets ------------------------------------------------------------------
+
+template <class T>
+void Group::write_dataset_impl(const std::string& rel, const std::vector<int64_t>& dims,
+                               const std::vector<T>& data, hid_t file_type, hid_t mem_type,
+                               int deflate_level) const {
+  std::string w = where(rel);
+  std::vector<hsize_t> hd;
+  size_t count = 1;
+  for (int64_t d : dims) {
+    if (d < 0) fail_write(w, "negative dimension in " + dims_text(dims), "a deconvscope bug");
+    hd.push_back(static_cast<hsize_t>(d));
+    count *= static_cast<size_t>(d);
+  }
+  if (count != data.size())
+    throw Error(ErrorKind::io, w,
+                "dims " + dims_text(dims) + " hold " + std::to_string(count) + " values but " +
+                    std::to_string(data.size()) + " were given",
+                "a deconvscope bug: the tensor's dims and data disagree");
+
+  if (exists(rel) && H5Ldelete(id(), rel.c_str(), H5P_DEFAULT) < 0)
+    fail_write(w, "cannot replace dataset");
+
+  Handle space = hd.empty() ? Handle(H5Screate(H5S_SCALAR), H5Sclose)
+                            : Handle(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
+  if (!space.valid()) fail_write(w, "cannot create dataspace " + dims_text(dims));
+
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  bool any_zero = std::find(hd.begin(), hd.end(), 0) != hd.end();
+  if (deflate_level > 0 && !hd.empty() && !any_zero) {
+    // Chunks of at most ~1 MiB, cut along the leading dims (one image, one filter, ...).
+    std::vector<hsize_t> chunk = hd;
+    const double limit = 1 << 20;
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      double bytes = sizeof(T);
+      for (hsize_t c : chunk) bytes *= static_cast<double>(c);
+      if (bytes <= limit) break;
+      chunk[i] = std::max<hsize_t>(1, static_cast<hsize_t>(static_cast<double>(chunk[i]) * limit / bytes));
+    }
+    H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    H5Pset_shuffle(dcpl.get());
+    H5Pset_deflate(dcpl.get(), static_cast<unsigned>(std::min(deflate_level, 9)));
+  }
+  // Intermediate groups ("momentum/conv1/weights") are created on the way.
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+
+  Handle ds(H5Dcreate2(id(), rel.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+            H5Dclose);
+  if (!ds.valid()) fail_write(w, "cannot create dataset " + dims_text(dims));
+  if (count > 0 && H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0)
+    fail_write(w, "cannot write dataset");
+}
+
+void Group::write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                          const std::vector<float>& data, int deflate_level) const {
+  write_dataset_impl(rel, dims, data, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, deflate_level);
+}
+
+void Group::write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                          const std::vector<int32_t>& data, int deflate_level) const {
+  write_dataset_impl(rel, dims, data, H5T_STD_I32LE, H5T_NATIVE_INT32, deflate_level);
+}
+
+void Group::write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                          const std::vector<int64_t>& data, int deflate_level) const {
+  write_dataset_impl(rel, dims, data, H5T_STD_I64LE, H5T_NATIVE_INT64, deflate_level);
+}
+
+namespace {
+
+struct OpenDataset {
+  Handle ds, type, space;
+  std::vector<int64_t> dims;
+  size_t count = 0;
+};
+
+OpenDataset open_dataset(const Group& g, const std::string& rel) {
+  std::string w = g.where(rel);
+  Handle obj = open_object(g.id(), rel);
+  if (!obj.valid()) throw Error(ErrorKind::snapshot, w, "missing dataset");
+  if (H5Iget_type(obj.get()) != H5I_DATASET)
+    throw Error(ErrorKind::snapshot, w, "expected a dataset, found a group");
+  OpenDataset d;
+  d.ds = Handle(H5Dopen2(g.id(), rel.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!d.ds.valid()) fail_read(w, "cannot open dataset");
+  d.type = Handle(H5Dget_type(d.ds.get()), H5Tclose);
+  d.space = Handle(H5Dget_space(d.ds.get()), H5Sclose);
+  if (!d.type.valid() || !d.space.valid()) fail_read(w, "cannot read dataset type");
+  int rank = H5Sget_simple_extent_ndims(d.space.get());
+  if (rank < 0) fail_read(w, "cannot read dataset dims");
+  std::vector<hsize_t> hd(static_cast<size_t>(rank));
+  if (rank > 0) H5Sget_simple_extent_dims(d.space.get(), hd.data(), nullptr);
+  for (hsize_t x : hd) d.dims.push_back(static_cast<int64_t>(x));
+  hssize_t n = H5Sget_simple_extent_npoints(d.space.get());
+  if (n < 0) fail_read(w, "cannot read dataset size");
+  d.count = static_cast<size_t>(n);
+  return d;
+}
+
+}  // namespace
+
+std::vector<int64_t> Group::dataset_dims(const std::string& rel) const {
+  return open_dataset(*this, rel).dims;
+}
+
+template <class T>
+std::vector<T> Group::read_dataset_impl(const std::string& rel, H5T_class_t cls, size_t bytes,
+                                        const char* type, hid_t mem_type,
+                                        std::vector<int64_t>* dims) const {
+  std::string w = where(rel);
+  OpenDataset d = open_dataset(*this, rel);
+  if (H5Tget_class(d.type.get()) != cls || H5Tget_size(d.type.get()) != bytes)
+    throw Error(ErrorKind::snapshot, w, expected_found(type, type_name(d.type.get())));
+  std::vector<T> v(d.count);
+  if (d.count > 0 && H5Dread(d.ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    fail_read(w, "cannot read dataset");
+  if (dims) *dims = d.dims;
+  return v;
+}
+
+std::vector<float> Group::read_dataset_f32(const std::string& rel, std::vector<int64_t>* dims) const {
+  return read_dataset_impl<float>(rel, H5T_FLOAT, 4, "float32", H5T_NATIVE_FLOAT, dims);
+}
+
+std::vector<int32_t> Group::read_dataset_i32(const std::string& rel, std::vector<int64_t>* dims) const {
+  return read_dataset_impl<int32_t>(rel, H5T_INTEGER, 4, "int32", H5T_NATIVE_INT32, dims);
+}
+
+std::vector<int64_t> Group::read_dataset_i64(const std::string& rel, std::vector<int64_t>* dims) const {
+  return read_dataset_impl<int64_t>(rel, H5T_INTEGER, 8, "int64", H5T_NATIVE_INT64, dims);
+}
+
+Tensor Group::read_tensor(const std::string& rel) const {
+  Tensor t;
+  t.data = read_dataset_f32(rel, &t.dims);
+  return t;
+}
+
+}  // namespace ds::h5

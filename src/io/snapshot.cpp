@@ -1,0 +1,389 @@
+// Snapshot files (format "deconvscope.snapshot", format_version 1; docs/snapshot-format.md):
+// one HDF5 file per epoch with the run's metadata as root attributes, one group per layer
+// under /layers, and the optimizer state under /optimizer. The writer checks every tensor
+// against the shapes the layers imply before it lands on disk, and commits atomically;
+// the reader checks format, version, layer types and every shape, naming the object.
+// Left out: converting older format versions (there are none yet).
+#include "deconvscope/io/snapshot.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <system_error>
+
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/atomic_file.hpp"
+#include "deconvscope/io/h5.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+constexpr LayerType kAllTypes[] = {LayerType::conv, LayerType::relu,  LayerType::maxpool,
+                                   LayerType::lrn,  LayerType::fc,    LayerType::dropout};
+
+std::vector<int32_t> pair_attr(const std::array<int, 2>& a) { return {a[0], a[1]}; }
+
+struct ParamDims {
+  std::vector<int64_t> weights, bias;
+};
+
+// Weights and bias dims of a conv or fc layer fed with `in`:
+// conv (out_channels, C_in, kh, kw); fc (out_features, C_in * H_in * W_in).
+ParamDims param_dims(const LayerSpec& l, const LayerShape& in) {
+  ParamDims d;
+  if (l.type == LayerType::conv)
+    d.weights = {l.out, in.channels, l.kernel[0], l.kernel[1]};
+  else
+    d.weights = {l.out, int64_t(in.channels) * in.height * in.width};
+  d.bias = {l.out};
+  return d;
+}
+
+// Input shape of layer i: the network input for the first layer, else the previous output.
+LayerShape input_of(size_t i, const std::vector<LayerShape>& shapes, const InputShape& in) {
+  return i == 0 ? LayerShape{in.channels, in.height, in.width} : shapes[i - 1];
+}
+
+// Layer names become group names: one path component each, and unique.
+void check_names(const std::vector<LayerSpec>& layers, ErrorKind kind, const std::string& where) {
+  std::set<std::string> seen;
+  for (const LayerSpec& l : layers) {
+    if (l.name.empty() || l.name == "." || l.name == ".." || l.name.find('/') != std::string::npos)
+      throw Error(kind, where, expected_found("a layer name without '/'", "'" + l.name + "'"));
+    if (!seen.insert(l.name).second) throw Error(kind, where, "layer name '" + l.name + "' appears twice");
+  }
+}
+
+// --- writing --------------------------------------------------------------------------
+
+// Writes one tensor after checking its dims against what the layer implies.
+void write_param(const h5::Group& g, const std::string& name, const Tensor& t,
+                 const std::vector<int64_t>& expected, const std::string& final_path) {
+  if (t.dims != expected)
+    throw Error(ErrorKind::shape, final_path + ": " + g.path_of(name),
+                expected_found(shape_str(expected), shape_str(t.dims)),
+                "a deconvscope bug: the parameters do not match the layer list");
+  g.write_tensor(name, t);
+}
+
+void write_layer(const h5::Group& layers_group, const LayerSpec& l, const LayerParams& p,
+                 const LayerShape& in, const std::string& final_path) {
+  h5::Group g = layers_group.create_group(l.name);
+  g.write_attr_string("type", layer_type_name(l.type));
+  switch (l.type) {
+    case LayerType::conv:
+      g.write_attr_int("out_channels", l.out);
+      g.write_attr_ints("kernel", pair_attr(l.kernel));
+      g.write_attr_ints("stride", pair_attr(l.stride));
+      g.write_attr_ints("pad", pair_attr(l.pad));
+      break;
+    case LayerType::maxpool:
+      g.write_attr_ints("kernel", pair_attr(l.kernel));
+      g.write_attr_ints("stride", pair_attr(l.stride));
+      g.write_attr_ints("pad", pair_attr(l.pad));
+      break;
+    case LayerType::lrn:
+      g.write_attr_int("size", l.size);
+      g.write_attr_float("alpha", l.alpha);
+      g.write_attr_float("beta", l.beta);
+      g.write_attr_float("k", l.k);
+      break;
+    case LayerType::fc: g.write_attr_int("out_features", l.out); break;
+    case LayerType::dropout: g.write_attr_float("rate", l.rate); break;
+    case LayerType::relu: break;
+  }
+  if (l.has_params()) {
+    ParamDims d = param_dims(l, in);
+    write_param(g, "weights", p.weights, d.weights, final_path);
+    write_param(g, "bias", p.bias, d.bias, final_path);
+  } else if (!p.weights.empty() || !p.bias.empty()) {
+    throw Error(ErrorKind::shape, final_path + ": " + g.path(),
+                "a " + std::string(layer_type_name(l.type)) + " layer has no parameters, but some were given",
+                "a deconvscope bug: the parameters do not match the layer list");
+  }
+}
+
+void write_optimizer(const h5::Group& root, const Snapshot& s, const std::vector<LayerShape>& shapes,
+                     const std::string& final_path) {
+  const OptimizerState& o = s.optimizer;
+  h5::Group g = root.create_group("optimizer");
+  g.write_attr_float("lr", o.lr);
+  g.write_attr_float("best_val_loss", o.best_val_loss);
+  g.write_attr_int("epochs_since_best", o.epochs_since_best);
+  g.write_attr_string("rng_state", o.rng_state);
+  if (o.momentum.empty()) return;  // e.g. epoch 0: no step taken yet
+  if (o.momentum.size() != s.layers.size())
+    throw Error(ErrorKind::shape, final_path + ": /optimizer/momentum",
+                expected_found("momentum for " + std::to_string(s.layers.size()) + " layers",
+                               std::to_string(o.momentum.size())),
+                "a deconvscope bug: momentum must be aligned with the layers");
+  h5::Group m = g.create_group("momentum");
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const LayerSpec& l = s.layers[i];
+    if (!l.has_params()) continue;
+    ParamDims d = param_dims(l, input_of(i, shapes, s.input));
+    h5::Group lg = m.create_group(l.name);
+    write_param(lg, "weights", o.momentum[i].weights, d.weights, final_path);
+    write_param(lg, "bias", o.momentum[i].bias, d.bias, final_path);
+  }
+}
+
+void write_contents(const h5::Group& root, const Snapshot& s, const std::vector<LayerShape>& shapes,
+                    const std::string& final_path) {
+  root.write_attr_string("format", kSnapshotFormat);
+  root.write_attr_int("format_version", kSnapshotFormatVersion);
+  root.write_attr_int("epoch", s.epoch);
+  root.write_attr_int64("step", s.step);
+  root.write_attr_string("config", s.config);
+  std::vector<std::string> names;
+  for (const LayerSpec& l : s.layers) names.push_back(l.name);
+  root.write_attr_strings("layers", names);
+  root.write_attr_ints("input_shape", {s.input.channels, s.input.height, s.input.width});
+  root.write_attr_int("num_classes", s.num_classes);
+  root.write_attr_floats("input_mean", s.input_mean);
+  root.write_attr_floats("input_std", s.input_std);
+  root.write_attr_float("train_loss", s.train_loss);
+  root.write_attr_float("train_accuracy", s.train_accuracy);
+  root.write_attr_float("val_loss", s.val_loss);
+  root.write_attr_float("val_accuracy", s.val_accuracy);
+
+  h5::Group layers = root.create_group("layers");
+  for (size_t i = 0; i < s.layers.size(); ++i)
+    write_layer(layers, s.layers[i], s.params[i], input_of(i, shapes, s.input), final_path);
+  write_optimizer(root, s, shapes, final_path);
+}
+
+// --- reading --------------------------------------------------------------------------
+
+std::array<int, 2> read_pair(const h5::Group& g, const std::string& name) {
+  std::vector<int32_t> v = g.read_attr_ints(name);
+  if (v.size() != 2)
+    throw Error(ErrorKind::snapshot, g.where() + " attribute " + name,
+                expected_found("2 integers (height, width)", std::to_string(v.size())));
+  return {v[0], v[1]};
+}
+
+LayerType read_type(const h5::Group& g) {
+  std::string t = g.read_attr_string("type");
+  for (LayerType lt : kAllTypes)
+    if (t == layer_type_name(lt)) return lt;
+  throw Error(ErrorKind::snapshot, g.where() + " attribute type",
+              expected_found("one of conv, relu, maxpool, lrn, fc, dropout", "'" + t + "'"),
+              "the file may come from a newer deconvscope");
+}
+
+LayerSpec read_layer(const h5::Group& g, const std::string& name) {
+  LayerSpec l;
+  l.name = name;
+  l.type = read_type(g);
+  switch (l.type) {
+    case LayerType::conv:
+      l.out = g.read_attr_int("out_channels");
+      l.kernel = read_pair(g, "kernel");
+      l.stride = read_pair(g, "stride");
+      l.pad = read_pair(g, "pad");
+      break;
+    case LayerType::maxpool:
+      l.kernel = read_pair(g, "kernel");
+      l.stride = read_pair(g, "stride");
+      l.pad = read_pair(g, "pad");
+      break;
+    case LayerType::lrn:
+      l.size = g.read_attr_int("size");
+      if (l.size < 1)
+        throw Error(ErrorKind::snapshot, g.where() + " attribute size",
+                    expected_found("size >= 1", std::to_string(l.size)));
+      l.alpha = g.read_attr_float("alpha");
+      l.beta = g.read_attr_float("beta");
+      l.k = g.read_attr_float("k");
+      break;
+    case LayerType::fc: l.out = g.read_attr_int("out_features"); break;
+    case LayerType::dropout: l.rate = g.read_attr_float("rate"); break;
+    case LayerType::relu: break;
+  }
+  return l;
+}
+
+// Reads a weights or bias tensor, checking its dims before reading the data.
+Tensor read_param(const h5::Group& g, const std::string& name, const std::vector<int64_t>& expected) {
+  std::vector<int64_t> found = g.dataset_dims(name);
+  if (found != expected)
+    throw Error(ErrorKind::snapshot, g.where(name), expected_found(shape_str(expected), shape_str(found)),
+                "the dataset does not fit the layer attributes and input_shape");
+  return g.read_tensor(name);
+}
+
+void read_optimizer(const h5::Group& root, Snapshot& s, const std::vector<LayerShape>& shapes) {
+  h5::Group g = root.open_group("optimizer");
+  OptimizerState& o = s.optimizer;
+  o.lr = g.read_attr_float("lr");
+  o.best_val_loss = g.read_attr_float("best_val_loss");
+  o.epochs_since_best = g.read_attr_int("epochs_since_best");
+  o.rng_state = g.read_attr_string("rng_state");
+  if (!g.exists("momentum")) return;
+  h5::Group m = g.open_group("momentum");
+  o.momentum.assign(s.layers.size(), LayerParams{});
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const LayerSpec& l = s.layers[i];
+    if (!l.has_params()) continue;
+    ParamDims d = param_dims(l, input_of(i, shapes, s.input));
+    h5::Group lg = m.open_group(l.name);
+    o.momentum[i].weights = read_param(lg, "weights", d.weights);
+    o.momentum[i].bias = read_param(lg, "bias", d.bias);
+  }
+}
+
+Snapshot read_contents(const h5::Group& root, const std::string& path) {
+  const std::string at_root = path + ": /";
+  if (!root.has_attr("format"))
+    throw Error(ErrorKind::snapshot, at_root, "another program's HDF5 file: format attribute missing",
+                std::string("a snapshot has the root attribute format = ") + kSnapshotFormat);
+  std::string format = root.read_attr_string("format");
+  if (format != kSnapshotFormat)
+    throw Error(ErrorKind::snapshot, at_root,
+                "another program's HDF5 file: format attribute different, " +
+                    expected_found(std::string("'") + kSnapshotFormat + "'", "'" + format + "'"));
+  int version = root.read_attr_int("format_version");
+  if (version > kSnapshotFormatVersion)
+    throw Error(ErrorKind::snapshot, path + ": / attribute format_version",
+                "written by a newer deconvscope (format_version " + std::to_string(version) +
+                    "; this build reads up to " + std::to_string(kSnapshotFormatVersion) + ")",
+                "upgrade deconvscope to read this snapshot");
+  if (version < 1)
+    throw Error(ErrorKind::snapshot, path + ": / attribute format_version",
+                expected_found("1", std::to_string(version)));
+
+  Snapshot s;
+  s.epoch = root.read_attr_int("epoch");
+  s.step = root.read_attr_int64("step");
+  s.config = root.read_attr_string("config");
+  std::vector<std::string> names = root.read_attr_strings("layers");
+  std::vector<int32_t> in = root.read_attr_ints("input_shape");
+  if (in.size() != 3)
+    throw Error(ErrorKind::snapshot, path + ": / attribute input_shape",
+                expected_found("3 integers (C, H, W)", std::to_string(in.size())));
+  s.input = InputShape{in[0], in[1], in[2]};
+  s.num_classes = root.read_attr_int("num_classes");
+  s.input_mean = root.read_attr_floats("input_mean");
+  s.input_std = root.read_attr_floats("input_std");
+  for (const auto& [name, values] : {std::pair<const char*, const std::vector<float>*>{"input_mean", &s.input_mean},
+                                     {"input_std", &s.input_std}}) {
+    if (values->size() != static_cast<size_t>(std::max(0, s.input.channels)))
+      throw Error(ErrorKind::snapshot, path + ": / attribute " + name,
+                  expected_found(std::to_string(s.input.channels) + " values (one per input channel)",
+                                 std::to_string(values->size())));
+  }
+  s.train_loss = root.read_attr_float("train_loss");
+  s.train_accuracy = root.read_attr_float("train_accuracy");
+  s.val_loss = root.read_attr_float("val_loss");
+  s.val_accuracy = root.read_attr_float("val_accuracy");
+
+  h5::Group layers = root.open_group("layers");
+  for (const std::string& name : names) {
+    LayerSpec l;
+    l.name = name;
+    s.layers.push_back(l);
+  }
+  check_names(s.layers, ErrorKind::snapshot, path + ": / attribute layers");
+  for (size_t i = 0; i < names.size(); ++i) s.layers[i] = read_layer(layers.open_group(names[i]), names[i]);
+
+  std::vector<LayerShape> shapes;
+  try {
+    shapes = infer_shapes(s.layers, s.input);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::snapshot, path + ": /layers", e.what(),
+                "the layer attributes and input_shape do not form a valid network");
+  }
+
+  s.params.assign(s.layers.size(), LayerParams{});
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const LayerSpec& l = s.layers[i];
+    if (!l.has_params()) continue;
+    ParamDims d = param_dims(l, input_of(i, shapes, s.input));
+    h5::Group g = layers.open_group(l.name);
+    s.params[i].weights = read_param(g, "weights", d.weights);
+    s.params[i].bias = read_param(g, "bias", d.bias);
+  }
+  read_optimizer(root, s, shapes);
+  return s;
+}
+
+}  // namespace
+
+std::string snapshot_file_name(int epoch) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "epoch-%04d.h5", epoch);
+  return buf;
+}
+
+void write_snapshot(const std::string& path, const Snapshot& s) {
+  // Checks that need no disk come first, so a bad Snapshot does not even create a file.
+  if (s.params.size() != s.layers.size())
+    throw Error(ErrorKind::shape, path,
+                expected_found("parameters for " + std::to_string(s.layers.size()) + " layers",
+                               std::to_string(s.params.size())),
+                "a deconvscope bug: params must be aligned with layers");
+  check_names(s.layers, ErrorKind::shape, path);
+  std::vector<LayerShape> shapes = infer_shapes(s.layers, s.input);
+
+  const std::string temp = temp_path_for(path);
+  TempFileGuard guard(temp);
+  try {
+    h5::File file = h5::File::create(temp);
+    write_contents(file.root(), s, shapes, path);  // every Group is closed when this returns
+    file.close();
+  } catch (const Error& e) {
+    // Name the snapshot the user asked for rather than its temporary name.
+    std::string where = e.where();
+    if (where.compare(0, temp.size(), temp) == 0) where = path + where.substr(temp.size());
+    throw Error(e.kind(), where, e.problem(), e.hint());
+  }
+  commit_file(temp, path);
+  guard.dismiss();
+}
+
+Snapshot read_snapshot(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    throw Error(ErrorKind::snapshot, path, "no such file",
+                "snapshots are runs/<name>/snapshots/epoch-NNNN.h5; check the run name and epoch");
+  if (fs::is_directory(path, ec))
+    throw Error(ErrorKind::snapshot, path, "is a folder, not a snapshot file");
+  if (!h5::is_hdf5(path))
+    throw Error(ErrorKind::snapshot, path, "not an HDF5 file",
+                "snapshots are the epoch-NNNN.h5 files deconvscope writes");
+  h5::File file = h5::File::open_read(path);
+  return read_contents(file.root(), path);
+}
+
+std::vector<std::pair<int, std::string>> list_snapshots(const std::string& snapshots_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(snapshots_dir, ec))
+    throw Error(ErrorKind::snapshot, snapshots_dir, "no such folder",
+                "a run keeps its snapshots in runs/<name>/snapshots; has it been trained?");
+  std::vector<std::pair<int, std::string>> out;
+  for (const fs::directory_entry& e : fs::directory_iterator(snapshots_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    // Only "epoch-" + digits + ".h5" exactly as snapshot_file_name writes it; temp files
+    // (".epoch-0005.h5.tmp-123") and anything else are not snapshots.
+    const std::string prefix = "epoch-", suffix = ".h5";
+    if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    int epoch = std::stoi(digits);
+    if (name != snapshot_file_name(epoch) || !e.is_regular_file(ec)) continue;
+    out.emplace_back(epoch, e.path().string());
+  }
+  if (ec)
+    throw Error(ErrorKind::snapshot, snapshots_dir, "cannot list folder: " + ec.message());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace ds
