@@ -1,6 +1,6 @@
 // Reads a run's configuration: defaults, then an INI file read with Boost.Program_options,
 // then `--section.key value` overrides from the command line, and checks every value and
-// every cross-key rule (snapshot epochs within train.epochs, a path for non-default
+// every cross-key rule (snapshot epochs cut to train.epochs, a path for non-default
 // datasets, the model ending in fc). One table, kKeys, drives the Boost option list, the
 // conversion of each value, the effective-config text and the help, so they cannot drift.
 //
@@ -10,6 +10,7 @@
 // exception leaves this file. Shapes are not checked here: the input shape comes from
 // the dataset, so infer_shapes runs where the dataset is loaded.
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -345,12 +346,11 @@ std::string suggest(const std::string& unknown) {
     size_t d = std::min(edit_distance(unknown, k), leaf == unknown ? size_t(0) : edit_distance(unknown, leaf) + 1);
     if (d < best_d) best_d = d, best = k;
   }
-  std::string hint = best.empty() ? std::string() : "did you mean " + best + "? ";
-  return hint + kKeysHint;
+  return best.empty() ? std::string() : "did you mean " + best + "?";
 }
 
 [[noreturn]] void unknown_key(const std::string& where, const std::string& key) {
-  throw Error(ErrorKind::config, where, "unknown key " + key + "; expected a key such as train.epochs",
+  throw Error(ErrorKind::config, where, "unknown key " + key + "; expected a key listed in docs/config.md",
               suggest(key));
 }
 
@@ -481,18 +481,18 @@ Config build_config(const po::variables_map& vm, const Sources& src) {
     cut.push_back(cfg.train.epochs);
     cfg.snapshot.epochs = cut;
   }
-  const auto& snaps = cfg.snapshot.epochs;
+  auto& snaps = cfg.snapshot.epochs;
   if (snaps.empty()) bad_value(snap_where, "at least one epoch, such as 0," + std::to_string(cfg.train.epochs), "none");
   for (size_t i = 0; i < snaps.size(); ++i) {
-    if (snaps[i] > cfg.train.epochs)
-      throw Error(ErrorKind::config, snap_where,
-                  expected_found("epochs in [0, train.epochs = " + std::to_string(cfg.train.epochs) + "]",
-                                 std::to_string(snaps[i])));
     if (i > 0 && snaps[i] <= snaps[i - 1])
       throw Error(ErrorKind::config, snap_where,
                   expected_found("increasing epochs without repeats",
                                  std::to_string(snaps[i - 1]) + " then " + std::to_string(snaps[i])));
   }
+  // A run cut short (`--train.epochs 10` on a 64-epoch config) keeps the snapshots that
+  // fall inside it, and the final epoch always gets one so analysis sees the end state.
+  snaps.erase(std::remove_if(snaps.begin(), snaps.end(), [&](int e) { return e > cfg.train.epochs; }), snaps.end());
+  if (snaps.empty() || snaps.back() != cfg.train.epochs) snaps.push_back(cfg.train.epochs);
   for (int e : cfg.analysis.topk_epochs)
     if (std::find(snaps.begin(), snaps.end(), e) == snaps.end())
       throw Error(ErrorKind::config, src.where("analysis.topk_epochs"),
@@ -604,12 +604,17 @@ Config load_config(const std::vector<std::string>& args) {
 
   if (vm.count("config")) {
     src.file = vm["config"].as<std::string>();
+    std::error_code ec;
+    if (std::filesystem::is_directory(src.file, ec))
+      throw Error(ErrorKind::config, src.file, expected_found("a config file", "a folder"),
+                  "configs/ holds the shipped configs, e.g. --config configs/quickstart.cfg");
     std::ifstream f(src.file, std::ios::binary);
     if (!f)
       throw Error(ErrorKind::config, src.file, expected_found("a readable config file", "none at this path"),
                   "configs/ holds the shipped configs, e.g. --config configs/quickstart.cfg");
     std::ostringstream text;
-    text << f.rdbuf();
+    if (f.peek() != std::ifstream::traits_type::eof()) text << f.rdbuf();  // << of an empty file sets failbit
+    if (f.bad()) throw Error(ErrorKind::config, src.file, "cannot read the config file");
     scan_ini(text.str(), src);
     po::parsed_options file_parsed = parse_ini(text.str(), src);
     try {
