@@ -1,0 +1,34 @@
+// analysis.h5: the analysis stage's results on disk, and CSV exports of its tables. The
+// HDF5 layout is a contract with other readers (h5py) and is written down in
+// docs/analysis-format.md: format "deconvscope.analysis", format_version 1.
+// Left out: appending to or updating an existing file (a run is analysed in one go), and
+// reading only part of a file.
+#pragma once
+
+#include <string>
+
+#include "deconvscope/analysis/results.hpp"
+
+namespace ds {
+
+// "deconvscope.analysis", version 1: what write_analysis writes and read_analysis accepts.
+inline constexpr const char* kAnalysisFormat = "deconvscope.analysis";
+inline constexpr int kAnalysisFormatVersion = 1;
+
+// Writes r to `path` atomically (a temporary file in the same folder, renamed over
+// `path` once complete). Checks first that r is consistent (layers, epochs, every array
+// sized as documented): ds::Error(shape) naming the layer if not, a deconvscope bug.
+// Disk failures are ds::Error(io) naming the file.
+void write_analysis(const std::string& path, const AnalysisResult& r);
+
+// Reads a file written by write_analysis. Checks the format and version attributes and
+// every dataset's type and dims before reading it; a missing or malformed file is
+// ds::Error(snapshot) whose `where` is "<file>: <object path>".
+AnalysisResult read_analysis(const std::string& path);
+
+// Writes jumps.csv, convergence.csv, evolution.csv and topk.csv into `dir` (created if
+// needed), each atomically. Columns are in docs/analysis-format.md; epochs are epoch
+// numbers, features are filter indices, rank 0 is the strongest.
+void write_analysis_csv(const std::string& dir, const AnalysisResult& r);
+
+}  // namespace ds

@@ -1,0 +1,564 @@
+// analysis.h5 (format "deconvscope.analysis", format_version 1; docs/analysis-format.md)
+// and the CSV tables next to it. Writing checks the in-memory result first, so a file on
+// disk always matches the documented shapes; reading checks every type and shape before
+// it allocates. Both go through io/h5.hpp, except the two uint8 flag datasets, which the
+// wrapper has no type for and which are written here with the C API directly.
+// Left out: partial reads (the report reads the whole file; it is tens of MiB at most).
+#include "deconvscope/analysis/analysis_file.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/atomic_file.hpp"
+#include "deconvscope/io/h5.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+// Projections are mostly zero outside the receptive field: gzip shrinks them many times.
+constexpr int kProjectionDeflate = 1;
+
+constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+
+int64_t i64(size_t x) { return static_cast<int64_t>(x); }
+
+std::string epoch_group_name(int epoch) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "epoch-%04d", epoch);
+  return buf;
+}
+
+// "epoch-0005" -> 5; false for any other name.
+bool parse_epoch_group(const std::string& name, int* epoch) {
+  const std::string prefix = "epoch-";
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return false;
+  const std::string digits = name.substr(prefix.size());
+  if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  *epoch = std::stoi(digits);
+  return true;
+}
+
+std::string dims5(int64_t a, int64_t b, const InputShape& in) {
+  return shape_str({a, b, in.channels, in.height, in.width});
+}
+
+// --- consistency of an in-memory result ---------------------------------------------
+
+// Checks every size the file format promises. Writing reports a deconvscope bug
+// (ErrorKind::shape, "<file>: layer x"); reading reports a malformed file (ErrorKind::snapshot).
+class Checker {
+ public:
+  Checker(ErrorKind kind, std::string where, std::string hint)
+      : kind_(kind), where_(std::move(where)), hint_(std::move(hint)) {}
+
+  // The root attributes: enough to build the shapes of everything else.
+  void check_header(const AnalysisResult& r) const {
+    if (r.split != "train" && r.split != "test") fail("split", expected_found("'train' or 'test'", "'" + r.split + "'"));
+    if (r.probe_count < 0) fail("probe_count", expected_found("a count >= 0", std::to_string(r.probe_count)));
+    if (r.epochs.empty()) fail("epochs", "expected at least one analysed epoch, found none");
+    for (size_t e = 0; e < r.epochs.size(); ++e) {
+      if (r.epochs[e] < 0) fail("epochs", expected_found("epochs >= 0", std::to_string(r.epochs[e])));
+      if (e > 0 && r.epochs[e] <= r.epochs[e - 1])
+        fail("epochs", expected_found("strictly ascending epochs",
+                                      std::to_string(r.epochs[e - 1]) + " then " + std::to_string(r.epochs[e])));
+    }
+    std::set<std::string> seen;
+    for (const std::string& name : r.layers) {
+      if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+        fail("layers", expected_found("a layer name usable as an HDF5 group name", "'" + name + "'"));
+      if (!seen.insert(name).second) fail("layers", "layer '" + name + "' is listed twice");
+    }
+    const InputShape& in = r.input;
+    if (in.channels <= 0 || in.height <= 0 || in.width <= 0)
+      fail("input_shape", expected_found("positive (C, H, W)",
+                                         shape_str({in.channels, in.height, in.width})));
+    if (r.input_mean.size() != static_cast<size_t>(in.channels))
+      fail("input_mean", expected_found(std::to_string(in.channels) + " values (one per channel)",
+                                        std::to_string(r.input_mean.size())));
+    if (r.input_std.size() != static_cast<size_t>(in.channels))
+      fail("input_std", expected_found(std::to_string(in.channels) + " values (one per channel)",
+                                       std::to_string(r.input_std.size())));
+  }
+
+  void check(const AnalysisResult& r) const {
+    check_header(r);
+    const InputShape& in = r.input;
+    const size_t L = r.layers.size(), E = r.epochs.size();
+    expect_count("evolution", "layers", L, r.evolution.size());
+    expect_count("metrics/jumps", "layers", L, r.jumps.size());
+    expect_count("metrics/convergence", "layers", L, r.convergence.size());
+    for (size_t l = 0; l < L; ++l) check_layer(r, l, E);
+
+    for (const auto& [epoch, layers] : r.topk) {
+      const std::string at = "topk/" + epoch_group_name(epoch);
+      if (std::find(r.epochs.begin(), r.epochs.end(), epoch) == r.epochs.end())
+        fail(at, "top-k at epoch " + std::to_string(epoch) + ", which is not among the analysed epochs");
+      expect_count(at, "layers", L, layers.size());
+      for (size_t l = 0; l < L; ++l) {
+        const LayerTopK& t = layers[l];
+        const std::string lat = at + "/" + r.layers[l];
+        if (t.layer != r.layers[l]) fail(lat, expected_found("layer '" + r.layers[l] + "'", "'" + t.layer + "'"));
+        if (t.features < 0 || t.k < 0)
+          fail(lat, expected_found("features >= 0 and k >= 0",
+                                   std::to_string(t.features) + " and " + std::to_string(t.k)));
+        const size_t n = static_cast<size_t>(t.features) * static_cast<size_t>(t.k);
+        expect_count(lat + "/activation", "entries (features * k)", n, t.acts.size());
+        expect_count(lat + "/window", "entries (features * k)", n, t.windows.size());
+        expect_dims(lat + "/projection", dims5(t.features, t.k, in), t.projections);
+      }
+    }
+  }
+
+ private:
+  void check_layer(const AnalysisResult& r, size_t l, size_t E) const {
+    const std::string& name = r.layers[l];
+    const LayerEvolution& ev = r.evolution[l];
+    const std::string at = "evolution/" + name;
+    if (ev.layer != name) fail(at, expected_found("layer '" + name + "'", "'" + ev.layer + "'"));
+    const size_t F = ev.features.size();
+    for (int32_t f : ev.features)
+      if (f < 0) fail(at + "/features", expected_found("feature indices >= 0", std::to_string(f)));
+    expect_count(at + "/activation", "entries (E * F)", E * F, ev.strongest.size());
+    expect_count(at + "/window", "entries (E * F)", E * F, ev.windows.size());
+    expect_dims(at + "/projection", dims5(i64(E), i64(F), r.input), ev.projections);
+
+    const LayerJumps& j = r.jumps[l];
+    const std::string jat = "metrics/jumps/" + name;
+    const size_t rows = (E - 1) * F;
+    expect_count(jat + "/image_changed", "entries ((E-1) * F)", rows, j.image_changed.size());
+    expect_count(jat + "/projection_similarity", "entries ((E-1) * F)", rows, j.projection_similarity.size());
+    expect_count(jat + "/filter_change", "entries ((E-1) * F)", rows, j.filter_change.size());
+    expect_count(jat + "/jump", "entries ((E-1) * F)", rows, j.jump.size());
+
+    const LayerConvergence& c = r.convergence[l];
+    const std::string cat = "metrics/convergence/" + name;
+    expect_count(cat + "/filter_similarity", "entries (E)", E, c.filter_similarity.size());
+    expect_count(cat + "/weight_change", "entries (E)", E, c.weight_change.size());
+    expect_count(cat + "/final_image_share", "entries (E)", E, c.final_image_share.size());
+    if (c.converged_at != -1 && std::find(r.epochs.begin(), r.epochs.end(), c.converged_at) == r.epochs.end())
+      fail(cat + " attribute converged_at",
+           expected_found("-1 or one of the analysed epochs", std::to_string(c.converged_at)));
+  }
+
+  void expect_count(const std::string& at, const std::string& what, size_t expected, size_t found) const {
+    if (expected != found) fail(at, expected_found(std::to_string(expected) + " " + what, std::to_string(found)));
+  }
+
+  void expect_dims(const std::string& at, const std::string& expected, const Tensor& t) const {
+    if (shape_str(t.dims) != expected || t.size() != Tensor::count(t.dims))
+      fail(at, expected_found(expected, shape_str(t.dims) + " holding " + std::to_string(t.size()) + " values"));
+  }
+
+  [[noreturn]] void fail(const std::string& at, const std::string& problem) const {
+    throw Error(kind_, where_ + ": /" + at, problem, hint_);
+  }
+
+  ErrorKind kind_;
+  std::string where_, hint_;
+};
+
+// --- uint8 datasets (not in the h5 wrapper) -----------------------------------------
+
+void write_u8(const h5::Group& g, const std::string& rel, const std::vector<int64_t>& dims,
+              const std::vector<uint8_t>& data) {
+  const std::string w = g.where(rel);
+  std::vector<hsize_t> hd(dims.begin(), dims.end());
+  if (Tensor::count(dims) != data.size())
+    throw Error(ErrorKind::io, w, "dims " + shape_str(dims) + " do not match " + std::to_string(data.size()) + " values",
+                "a deconvscope bug");
+  h5::Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
+  if (!space.valid()) throw Error(ErrorKind::io, w, "cannot create dataspace " + shape_str(dims) + ": " + h5::last_error_message());
+  h5::Handle ds(H5Dcreate2(g.id(), rel.c_str(), H5T_STD_U8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                H5Dclose);
+  if (!ds.valid())
+    throw Error(ErrorKind::io, w, "cannot create dataset: " + h5::last_error_message(),
+                "check the folder's permissions and free space");
+  if (!data.empty() && H5Dwrite(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0)
+    throw Error(ErrorKind::io, w, "cannot write dataset: " + h5::last_error_message(),
+                "check the folder's permissions and free space");
+}
+
+std::vector<uint8_t> read_u8(const h5::Group& g, const std::string& rel, const std::vector<int64_t>& dims) {
+  const std::string w = g.where(rel);
+  if (!g.is_dataset(rel)) throw Error(ErrorKind::snapshot, w, "missing dataset");
+  h5::Handle ds(H5Dopen2(g.id(), rel.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) throw Error(ErrorKind::snapshot, w, "cannot open dataset: " + h5::last_error_message());
+  h5::Handle type(H5Dget_type(ds.get()), H5Tclose);
+  if (!type.valid() || H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) != 1)
+    throw Error(ErrorKind::snapshot, w, expected_found("uint8", type.valid() ? h5::type_name(type.get()) : "no type"));
+  std::vector<int64_t> found = g.dataset_dims(rel);
+  if (found != dims) throw Error(ErrorKind::snapshot, w, expected_found(shape_str(dims), shape_str(found)));
+  std::vector<uint8_t> v(Tensor::count(dims));
+  if (!v.empty() && H5Dread(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+    throw Error(ErrorKind::snapshot, w, "cannot read dataset: " + h5::last_error_message());
+  return v;
+}
+
+// --- writing --------------------------------------------------------------------------
+
+// The per-activation arrays shared by /evolution and /topk: n activations, their windows.
+void write_activations(const h5::Group& g, const std::vector<int64_t>& lead, const std::vector<Activation>& acts,
+                       const std::vector<Window>& windows) {
+  std::vector<int64_t> image;
+  std::vector<int32_t> position, window;
+  std::vector<float> value;
+  for (const Activation& a : acts) {
+    image.push_back(a.image);
+    position.push_back(a.y);
+    position.push_back(a.x);
+    value.push_back(a.value);
+  }
+  for (const Window& w : windows) window.insert(window.end(), {w.y0, w.x0, w.y1, w.x1});
+  auto with = [&](int64_t last) {
+    std::vector<int64_t> d = lead;
+    d.push_back(last);
+    return d;
+  };
+  g.write_dataset("image_index", lead, image);  // (E, F) or (features, k)
+  g.write_dataset("position", with(2), position);
+  g.write_dataset("activation", lead, value);
+  g.write_dataset("window", with(4), window);
+}
+
+void write_contents(const h5::Group& root, const AnalysisResult& r) {
+  root.write_attr_string("format", kAnalysisFormat);
+  root.write_attr_int("format_version", kAnalysisFormatVersion);
+  root.write_attr_string("split", r.split);
+  root.write_attr_string("dataset_path", r.dataset_path);
+  root.write_attr_int64("probe_count", r.probe_count);
+  root.write_attr_ints("epochs", std::vector<int32_t>(r.epochs.begin(), r.epochs.end()));
+  root.write_attr_strings("layers", r.layers);
+  root.write_attr_ints("input_shape", {r.input.channels, r.input.height, r.input.width});
+  root.write_attr_floats("input_mean", r.input_mean);
+  root.write_attr_floats("input_std", r.input_std);
+  root.write_attr_float("jump_threshold", r.jump_threshold);
+  root.write_attr_float("convergence_threshold", r.convergence_threshold);
+
+  const int64_t E = i64(r.epochs.size());
+  {
+    h5::Group evolution = root.create_group("evolution");
+    for (size_t l = 0; l < r.layers.size(); ++l) {
+      const LayerEvolution& ev = r.evolution[l];
+      const int64_t F = i64(ev.features.size());
+      h5::Group g = evolution.create_group(r.layers[l]);
+      g.write_dataset("features", {F}, ev.features);
+      write_activations(g, {E, F}, ev.strongest, ev.windows);
+      g.write_tensor("projection", ev.projections, kProjectionDeflate);  // (E, F, C, H, W)
+    }
+  }
+  {
+    h5::Group topk = root.create_group("topk");
+    for (const auto& [epoch, layers] : r.topk) {
+      h5::Group eg = topk.create_group(epoch_group_name(epoch));
+      for (const LayerTopK& t : layers) {
+        h5::Group g = eg.create_group(t.layer);
+        write_activations(g, {t.features, t.k}, t.acts, t.windows);
+        g.write_tensor("projection", t.projections, kProjectionDeflate);  // (features, k, C, H, W)
+      }
+    }
+  }
+  h5::Group jumps = root.create_group("metrics/jumps");
+  h5::Group convergence = root.create_group("metrics/convergence");
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    const int64_t F = i64(r.evolution[l].features.size());
+    const LayerJumps& j = r.jumps[l];
+    h5::Group jg = jumps.create_group(r.layers[l]);
+    // With one epoch these are (0, F): HDF5 and h5py take a zero-sized dimension as is.
+    write_u8(jg, "image_changed", {E - 1, F}, j.image_changed);
+    jg.write_dataset("projection_similarity", {E - 1, F}, j.projection_similarity);
+    jg.write_dataset("filter_change", {E - 1, F}, j.filter_change);
+    write_u8(jg, "jump", {E - 1, F}, j.jump);
+
+    const LayerConvergence& c = r.convergence[l];
+    h5::Group cg = convergence.create_group(r.layers[l]);
+    cg.write_dataset("filter_similarity", {E}, c.filter_similarity);
+    cg.write_dataset("weight_change", {E}, c.weight_change);
+    cg.write_dataset("final_image_share", {E}, c.final_image_share);
+    cg.write_attr_int("converged_at", c.converged_at);
+  }
+}
+
+// --- reading --------------------------------------------------------------------------
+
+void expect_dims(const h5::Group& g, const std::string& rel, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> found = g.dataset_dims(rel);
+  if (found != dims) throw Error(ErrorKind::snapshot, g.where(rel), expected_found(shape_str(dims), shape_str(found)));
+}
+
+// Reads the per-activation arrays written by write_activations; lead is (E, F) or (features, k).
+void read_activations(const h5::Group& g, const std::vector<int64_t>& lead, std::vector<Activation>* acts,
+                      std::vector<Window>* windows) {
+  auto with = [&](int64_t last) {
+    std::vector<int64_t> d = lead;
+    d.push_back(last);
+    return d;
+  };
+  expect_dims(g, "image_index", lead);
+  expect_dims(g, "position", with(2));
+  expect_dims(g, "activation", lead);
+  expect_dims(g, "window", with(4));
+  std::vector<int64_t> image = g.read_dataset_i64("image_index");
+  std::vector<int32_t> position = g.read_dataset_i32("position");
+  std::vector<float> value = g.read_dataset_f32("activation");
+  std::vector<int32_t> window = g.read_dataset_i32("window");
+  const size_t n = image.size();
+  acts->assign(n, Activation{});
+  windows->assign(n, Window{});
+  for (size_t i = 0; i < n; ++i) {
+    (*acts)[i] = Activation{image[i], position[2 * i], position[2 * i + 1], value[i]};
+    (*windows)[i] = Window{window[4 * i], window[4 * i + 1], window[4 * i + 2], window[4 * i + 3]};
+  }
+}
+
+Tensor read_projection(const h5::Group& g, const std::vector<int64_t>& dims) {
+  expect_dims(g, "projection", dims);
+  return g.read_tensor("projection");
+}
+
+void check_format(const h5::Group& root, const std::string& path) {
+  const std::string at_root = path + ": /";
+  const std::string hint = "pass the analysis.h5 that `deconvscope analyze` wrote in a run folder";
+  if (!root.has_attr("format"))
+    throw Error(ErrorKind::snapshot, at_root, "not an analysis file: the root attribute format is missing", hint);
+  const std::string format = root.read_attr_string("format");
+  if (format != kAnalysisFormat)
+    throw Error(ErrorKind::snapshot, at_root + " attribute format",
+                "not an analysis file: " +
+                    expected_found(std::string("'") + kAnalysisFormat + "'", "'" + format + "'"),
+                hint);
+  const int version = root.read_attr_int("format_version");
+  if (version > kAnalysisFormatVersion)
+    throw Error(ErrorKind::snapshot, at_root + " attribute format_version",
+                "written by a newer deconvscope (format_version " + std::to_string(version) +
+                    "; this build reads up to " + std::to_string(kAnalysisFormatVersion) + ")",
+                "upgrade deconvscope, or analyse the run again with this build");
+  if (version < 1)
+    throw Error(ErrorKind::snapshot, at_root + " attribute format_version",
+                expected_found("1", std::to_string(version)));
+}
+
+AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
+  check_format(root, path);
+  AnalysisResult r;
+  r.split = root.read_attr_string("split");
+  r.dataset_path = root.read_attr_string("dataset_path");
+  r.probe_count = root.read_attr_int64("probe_count");
+  std::vector<int32_t> epochs = root.read_attr_ints("epochs");
+  r.epochs.assign(epochs.begin(), epochs.end());
+  r.layers = root.read_attr_strings("layers");
+  std::vector<int32_t> in = root.read_attr_ints("input_shape");
+  if (in.size() != 3)
+    throw Error(ErrorKind::snapshot, path + ": / attribute input_shape",
+                expected_found("3 integers (C, H, W)", std::to_string(in.size())));
+  r.input = InputShape{in[0], in[1], in[2]};
+  r.input_mean = root.read_attr_floats("input_mean");
+  r.input_std = root.read_attr_floats("input_std");
+  r.jump_threshold = root.read_attr_float("jump_threshold");
+  r.convergence_threshold = root.read_attr_float("convergence_threshold");
+  // Checked before the shapes below are built from them.
+  Checker(ErrorKind::snapshot, path, "").check_header(r);
+
+  const int64_t E = i64(r.epochs.size());
+  const int64_t C = r.input.channels, H = r.input.height, W = r.input.width;
+  {
+    h5::Group evolution = root.open_group("evolution");
+    for (const std::string& name : r.layers) {
+      h5::Group g = evolution.open_group(name);
+      LayerEvolution ev;
+      ev.layer = name;
+      std::vector<int64_t> fdims;
+      ev.features = g.read_dataset_i32("features", &fdims);
+      if (fdims.size() != 1)
+        throw Error(ErrorKind::snapshot, g.where("features"), expected_found("(F)", shape_str(fdims)));
+      const int64_t F = fdims[0];
+      read_activations(g, {E, F}, &ev.strongest, &ev.windows);
+      ev.projections = read_projection(g, {E, F, C, H, W});
+      r.evolution.push_back(std::move(ev));
+    }
+  }
+  if (root.exists("topk")) {
+    h5::Group topk = root.open_group("topk");
+    for (const std::string& child : topk.children()) {
+      int epoch = 0;
+      if (!parse_epoch_group(child, &epoch))
+        throw Error(ErrorKind::snapshot, topk.where(child), expected_found("a group named epoch-NNNN", "'" + child + "'"));
+      h5::Group eg = topk.open_group(child);
+      std::vector<LayerTopK>& layers = r.topk[epoch];
+      for (const std::string& name : r.layers) {
+        h5::Group g = eg.open_group(name);
+        LayerTopK t;
+        t.layer = name;
+        std::vector<int64_t> d = g.dataset_dims("image_index");
+        if (d.size() != 2 || d[0] > kMaxInt || d[1] > kMaxInt)
+          throw Error(ErrorKind::snapshot, g.where("image_index"), expected_found("(features, k)", shape_str(d)));
+        t.features = static_cast<int>(d[0]);
+        t.k = static_cast<int>(d[1]);
+        read_activations(g, d, &t.acts, &t.windows);
+        t.projections = read_projection(g, {d[0], d[1], C, H, W});
+        layers.push_back(std::move(t));
+      }
+    }
+  }
+  h5::Group jumps = root.open_group("metrics/jumps");
+  h5::Group convergence = root.open_group("metrics/convergence");
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    const int64_t F = i64(r.evolution[l].features.size());
+    h5::Group jg = jumps.open_group(r.layers[l]);
+    LayerJumps j;
+    j.image_changed = read_u8(jg, "image_changed", {E - 1, F});
+    expect_dims(jg, "projection_similarity", {E - 1, F});
+    j.projection_similarity = jg.read_dataset_f32("projection_similarity");
+    expect_dims(jg, "filter_change", {E - 1, F});
+    j.filter_change = jg.read_dataset_f32("filter_change");
+    j.jump = read_u8(jg, "jump", {E - 1, F});
+    r.jumps.push_back(std::move(j));
+
+    h5::Group cg = convergence.open_group(r.layers[l]);
+    LayerConvergence c;
+    for (auto [name, v] : {std::pair{"filter_similarity", &c.filter_similarity},
+                           std::pair{"weight_change", &c.weight_change},
+                           std::pair{"final_image_share", &c.final_image_share}}) {
+      expect_dims(cg, name, {E});
+      *v = cg.read_dataset_f32(name);
+    }
+    c.converged_at = cg.read_attr_int("converged_at");
+    r.convergence.push_back(std::move(c));
+  }
+  // What the per-dataset checks cannot see: layer names, converged_at among the epochs.
+  Checker(ErrorKind::snapshot, path, "").check(r);
+  return r;
+}
+
+// --- CSV ------------------------------------------------------------------------------
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string num(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(v));
+  return buf;
+}
+
+// Writes one CSV file atomically; fill writes the rows after the header.
+void write_csv(const std::string& path, const std::string& header, const std::function<void(std::ostream&)>& fill) {
+  const std::string temp = temp_path_for(path);
+  TempFileGuard guard(temp);
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out)
+      throw Error(ErrorKind::io, path, "cannot create " + temp + ": " + std::strerror(errno),
+                  "check the folder's permissions");
+    out << header << '\n';
+    fill(out);
+    out.close();
+    if (!out) throw Error(ErrorKind::io, path, "cannot write " + temp, "check the free space");
+  }
+  commit_file(temp, path);
+  guard.dismiss();
+}
+
+}  // namespace
+
+void write_analysis(const std::string& path, const AnalysisResult& r) {
+  Checker(ErrorKind::shape, path, "a deconvscope bug: the analysis results are inconsistent").check(r);
+  const std::string temp = temp_path_for(path);
+  TempFileGuard guard(temp);
+  h5::File f = h5::File::create(temp);
+  write_contents(f.root(), r);
+  f.close();
+  commit_file(temp, path);
+  guard.dismiss();
+}
+
+AnalysisResult read_analysis(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec))
+    throw Error(ErrorKind::snapshot, path, "missing file", "run `deconvscope analyze` on the run folder first");
+  if (!h5::is_hdf5(path))
+    throw Error(ErrorKind::snapshot, path, "not an HDF5 file",
+                "pass the analysis.h5 that `deconvscope analyze` wrote; the file may be truncated");
+  h5::File f = h5::File::open_read(path);
+  return read_contents(f.root(), path);
+}
+
+void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
+  Checker(ErrorKind::shape, dir, "a deconvscope bug: the analysis results are inconsistent").check(r);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::io, dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
+  const fs::path d(dir);
+  const size_t E = r.epochs.size();
+
+  write_csv((d / "jumps.csv").string(),
+            "layer,feature,epoch_from,epoch_to,image_from,image_to,image_changed,projection_similarity,"
+            "filter_change,jump",
+            [&](std::ostream& out) {
+              for (size_t l = 0; l < r.layers.size(); ++l) {
+                const LayerEvolution& ev = r.evolution[l];
+                const LayerJumps& j = r.jumps[l];
+                const size_t F = ev.features.size();
+                for (size_t e = 1; e < E; ++e)
+                  for (size_t f = 0; f < F; ++f) {
+                    const size_t row = (e - 1) * F + f;
+                    out << csv_field(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e - 1] << ','
+                        << r.epochs[e] << ',' << ev.strongest[(e - 1) * F + f].image << ','
+                        << ev.strongest[e * F + f].image << ',' << int(j.image_changed[row]) << ','
+                        << num(j.projection_similarity[row]) << ',' << num(j.filter_change[row]) << ','
+                        << int(j.jump[row]) << '\n';
+                  }
+              }
+            });
+  write_csv((d / "convergence.csv").string(),
+            "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at", [&](std::ostream& out) {
+              for (size_t l = 0; l < r.layers.size(); ++l) {
+                const LayerConvergence& c = r.convergence[l];
+                for (size_t e = 0; e < E; ++e)
+                  out << csv_field(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e]) << ','
+                      << num(c.weight_change[e]) << ',' << num(c.final_image_share[e]) << ',' << c.converged_at
+                      << '\n';
+              }
+            });
+  write_csv((d / "evolution.csv").string(), "layer,feature,epoch,image_index,y,x,activation",
+            [&](std::ostream& out) {
+              for (size_t l = 0; l < r.layers.size(); ++l) {
+                const LayerEvolution& ev = r.evolution[l];
+                const size_t F = ev.features.size();
+                for (size_t e = 0; e < E; ++e)
+                  for (size_t f = 0; f < F; ++f) {
+                    const Activation& a = ev.strongest[e * F + f];
+                    out << csv_field(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e] << ',' << a.image
+                        << ',' << a.y << ',' << a.x << ',' << num(a.value) << '\n';
+                  }
+              }
+            });
+  write_csv((d / "topk.csv").string(), "epoch,layer,feature,rank,image_index,y,x,activation",
+            [&](std::ostream& out) {
+              for (const auto& [epoch, layers] : r.topk)
+                for (const LayerTopK& t : layers)
+                  for (int f = 0; f < t.features; ++f)
+                    for (int k = 0; k < t.k; ++k) {
+                      const Activation& a = t.acts[static_cast<size_t>(f) * t.k + k];
+                      out << epoch << ',' << csv_field(t.layer) << ',' << f << ',' << k << ',' << a.image << ','
+                          << a.y << ',' << a.x << ',' << num(a.value) << '\n';
+                    }
+            });
+}
+
+}  // namespace ds

@@ -1,0 +1,480 @@
+// analysis.h5 and the CSV exports: a write/read round trip, the on-disk schema checked
+// with the raw HDF5 C API (what h5py will see), the read errors, and the CSV tables.
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "deconvscope/analysis/analysis_file.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/h5.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+namespace {
+
+class AnalysisFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() / ("ds_analysis_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+constexpr int C = 3, H = 4, W = 5;
+
+// Fills a tensor with distinct values so that a transposed or shifted read shows.
+Tensor ramp(std::vector<int64_t> dims, float start) {
+  Tensor t(std::move(dims));
+  for (size_t i = 0; i < t.size(); ++i) t.data[i] = start + 0.25f * static_cast<float>(i);
+  return t;
+}
+
+// Two layers (conv1 follows 2 features, conv2 follows 3), epochs 1, 2, 5, top-k (k = 2)
+// at epoch 2 for 4 and 6 features.
+AnalysisResult sample(std::vector<int> epochs = {1, 2, 5}) {
+  AnalysisResult r;
+  r.split = "test";
+  r.dataset_path = "data/cifar10";
+  r.probe_count = 500;
+  r.epochs = epochs;
+  r.layers = {"conv1", "conv2"};
+  r.input = InputShape{C, H, W};
+  r.input_mean = {0.1f, 0.2f, 0.3f};
+  r.input_std = {1.f, 2.f, 3.f};
+  r.jump_threshold = 0.4f;
+  r.convergence_threshold = 0.8f;
+  const int64_t E = static_cast<int64_t>(epochs.size());
+  const std::vector<std::vector<int32_t>> followed = {{3, 7}, {0, 1, 5}};
+  for (size_t l = 0; l < 2; ++l) {
+    const int64_t F = static_cast<int64_t>(followed[l].size());
+    LayerEvolution ev;
+    ev.layer = r.layers[l];
+    ev.features = followed[l];
+    for (int64_t i = 0; i < E * F; ++i) {
+      ev.strongest.push_back(Activation{100 * static_cast<int64_t>(l) + i, static_cast<int32_t>(i % 3),
+                                        static_cast<int32_t>(i % 2), 0.5f * static_cast<float>(i)});
+      ev.windows.push_back(Window{static_cast<int32_t>(i), 1, static_cast<int32_t>(i) + 2, 4});
+    }
+    ev.projections = ramp({E, F, C, H, W}, static_cast<float>(l));
+    r.evolution.push_back(ev);
+
+    LayerJumps j;
+    for (int64_t i = 0; i < (E - 1) * F; ++i) {
+      j.image_changed.push_back(static_cast<uint8_t>(i % 2));
+      j.projection_similarity.push_back(0.1f * static_cast<float>(i));
+      j.filter_change.push_back(0.01f * static_cast<float>(i));
+      j.jump.push_back(static_cast<uint8_t>((i + 1) % 2));
+    }
+    r.jumps.push_back(j);
+
+    LayerConvergence c;
+    for (int64_t e = 0; e < E; ++e) {
+      c.filter_similarity.push_back(0.5f + 0.1f * static_cast<float>(e));
+      c.weight_change.push_back(0.2f * static_cast<float>(e));
+      c.final_image_share.push_back(e + 1 == E ? 1.f : 0.5f);
+    }
+    c.converged_at = l == 0 ? epochs.back() : -1;
+    r.convergence.push_back(c);
+  }
+  if (E > 1) {
+    std::vector<LayerTopK>& at = r.topk[epochs[1]];
+    for (size_t l = 0; l < 2; ++l) {
+      LayerTopK t;
+      t.layer = r.layers[l];
+      t.features = l == 0 ? 4 : 6;
+      t.k = 2;
+      for (int i = 0; i < t.features * t.k; ++i) {
+        t.acts.push_back(Activation{i == 3 ? -1 : 10 + i, i % 4, i % 5, 2.f - 0.1f * static_cast<float>(i)});
+        t.windows.push_back(Window{0, static_cast<int32_t>(i), 3, static_cast<int32_t>(i) + 1});
+      }
+      t.projections = ramp({t.features, t.k, C, H, W}, -1.f);
+      at.push_back(t);
+    }
+  }
+  return r;
+}
+
+void expect_same_acts(const std::vector<Activation>& a, const std::vector<Activation>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].image, b[i].image) << i;
+    EXPECT_EQ(a[i].y, b[i].y) << i;
+    EXPECT_EQ(a[i].x, b[i].x) << i;
+    EXPECT_EQ(a[i].value, b[i].value) << i;
+  }
+}
+
+void expect_same_windows(const std::vector<Window>& a, const std::vector<Window>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].y0, b[i].y0);
+    EXPECT_EQ(a[i].x0, b[i].x0);
+    EXPECT_EQ(a[i].y1, b[i].y1);
+    EXPECT_EQ(a[i].x1, b[i].x1);
+  }
+}
+
+void expect_same(const AnalysisResult& a, const AnalysisResult& b) {
+  EXPECT_EQ(a.split, b.split);
+  EXPECT_EQ(a.dataset_path, b.dataset_path);
+  EXPECT_EQ(a.probe_count, b.probe_count);
+  EXPECT_EQ(a.epochs, b.epochs);
+  EXPECT_EQ(a.layers, b.layers);
+  EXPECT_EQ(a.input.channels, b.input.channels);
+  EXPECT_EQ(a.input.height, b.input.height);
+  EXPECT_EQ(a.input.width, b.input.width);
+  EXPECT_EQ(a.input_mean, b.input_mean);
+  EXPECT_EQ(a.input_std, b.input_std);
+  EXPECT_EQ(a.jump_threshold, b.jump_threshold);
+  EXPECT_EQ(a.convergence_threshold, b.convergence_threshold);
+  ASSERT_EQ(a.evolution.size(), b.evolution.size());
+  for (size_t l = 0; l < a.evolution.size(); ++l) {
+    EXPECT_EQ(a.evolution[l].layer, b.evolution[l].layer);
+    EXPECT_EQ(a.evolution[l].features, b.evolution[l].features);
+    expect_same_acts(a.evolution[l].strongest, b.evolution[l].strongest);
+    expect_same_windows(a.evolution[l].windows, b.evolution[l].windows);
+    EXPECT_EQ(a.evolution[l].projections.dims, b.evolution[l].projections.dims);
+    EXPECT_EQ(a.evolution[l].projections.data, b.evolution[l].projections.data);
+    EXPECT_EQ(a.jumps[l].image_changed, b.jumps[l].image_changed);
+    EXPECT_EQ(a.jumps[l].projection_similarity, b.jumps[l].projection_similarity);
+    EXPECT_EQ(a.jumps[l].filter_change, b.jumps[l].filter_change);
+    EXPECT_EQ(a.jumps[l].jump, b.jumps[l].jump);
+    EXPECT_EQ(a.convergence[l].filter_similarity, b.convergence[l].filter_similarity);
+    EXPECT_EQ(a.convergence[l].weight_change, b.convergence[l].weight_change);
+    EXPECT_EQ(a.convergence[l].final_image_share, b.convergence[l].final_image_share);
+    EXPECT_EQ(a.convergence[l].converged_at, b.convergence[l].converged_at);
+  }
+  ASSERT_EQ(a.topk.size(), b.topk.size());
+  for (const auto& [epoch, layers] : a.topk) {
+    ASSERT_EQ(b.topk.count(epoch), 1u) << epoch;
+    const std::vector<LayerTopK>& other = b.topk.at(epoch);
+    ASSERT_EQ(layers.size(), other.size());
+    for (size_t l = 0; l < layers.size(); ++l) {
+      EXPECT_EQ(layers[l].layer, other[l].layer);
+      EXPECT_EQ(layers[l].features, other[l].features);
+      EXPECT_EQ(layers[l].k, other[l].k);
+      expect_same_acts(layers[l].acts, other[l].acts);
+      expect_same_windows(layers[l].windows, other[l].windows);
+      EXPECT_EQ(layers[l].projections.dims, other[l].projections.dims);
+      EXPECT_EQ(layers[l].projections.data, other[l].projections.data);
+    }
+  }
+}
+
+TEST_F(AnalysisFileTest, RoundTrip) {
+  const AnalysisResult r = sample();
+  const std::string path = file("analysis.h5");
+  write_analysis(path, r);
+  expect_same(r, read_analysis(path));
+  // Only the final file is left: the temporary one was renamed.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+}
+
+TEST_F(AnalysisFileTest, RoundTripWithOneEpoch) {
+  const AnalysisResult r = sample({4});
+  const std::string path = file("analysis.h5");
+  write_analysis(path, r);
+  const AnalysisResult back = read_analysis(path);
+  expect_same(r, back);
+  EXPECT_TRUE(back.jumps[1].jump.empty());
+}
+
+// --- schema, through the C API --------------------------------------------------------
+
+struct Info {
+  H5T_class_t cls = H5T_NO_CLASS;
+  size_t size = 0;
+  bool is_signed = false;
+  std::vector<int64_t> dims;
+};
+
+Info dataset_info(hid_t file, const std::string& path) {
+  Info info;
+  hid_t ds = H5Dopen2(file, path.c_str(), H5P_DEFAULT);
+  EXPECT_GE(ds, 0) << path;
+  if (ds < 0) return info;
+  hid_t type = H5Dget_type(ds), space = H5Dget_space(ds);
+  info.cls = H5Tget_class(type);
+  info.size = H5Tget_size(type);
+  info.is_signed = info.cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_2;
+  int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> d(static_cast<size_t>(std::max(rank, 0)));
+  if (rank > 0) H5Sget_simple_extent_dims(space, d.data(), nullptr);
+  for (hsize_t x : d) info.dims.push_back(static_cast<int64_t>(x));
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Dclose(ds);
+  return info;
+}
+
+Info attr_info(hid_t file, const std::string& obj, const std::string& name) {
+  Info info;
+  hid_t a = H5Aopen_by_name(file, obj.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  EXPECT_GE(a, 0) << obj << " " << name;
+  if (a < 0) return info;
+  hid_t type = H5Aget_type(a), space = H5Aget_space(a);
+  info.cls = H5Tget_class(type);
+  info.size = H5Tget_size(type);
+  info.is_signed = info.cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_2;
+  int rank = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> d(static_cast<size_t>(std::max(rank, 0)));
+  if (rank > 0) H5Sget_simple_extent_dims(space, d.data(), nullptr);
+  for (hsize_t x : d) info.dims.push_back(static_cast<int64_t>(x));
+  H5Sclose(space);
+  H5Tclose(type);
+  H5Aclose(a);
+  return info;
+}
+
+// "float32", "int64", "uint8", "string", ... as h5py would name the dtype.
+std::string type_of(const Info& i) {
+  if (i.cls == H5T_STRING) return "string";
+  if (i.cls == H5T_FLOAT) return "float" + std::to_string(8 * i.size);
+  if (i.cls == H5T_INTEGER) return (i.is_signed ? "int" : "uint") + std::to_string(8 * i.size);
+  return "other";
+}
+
+void expect_dataset(hid_t f, const std::string& path, const char* type, std::vector<int64_t> dims) {
+  Info i = dataset_info(f, path);
+  EXPECT_EQ(type_of(i), type) << path;
+  EXPECT_EQ(i.dims, dims) << path;
+}
+
+void expect_attr(hid_t f, const std::string& obj, const std::string& name, const char* type,
+                 std::vector<int64_t> dims) {
+  Info i = attr_info(f, obj, name);
+  EXPECT_EQ(type_of(i), type) << name;
+  EXPECT_EQ(i.dims, dims) << name;  // {} for a scalar
+}
+
+TEST_F(AnalysisFileTest, SchemaAsDocumented) {
+  const std::string path = file("analysis.h5");
+  write_analysis(path, sample());
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  expect_attr(f, "/", "format", "string", {});
+  expect_attr(f, "/", "format_version", "int32", {});
+  expect_attr(f, "/", "split", "string", {});
+  expect_attr(f, "/", "dataset_path", "string", {});
+  expect_attr(f, "/", "probe_count", "int64", {});
+  expect_attr(f, "/", "epochs", "int32", {3});
+  expect_attr(f, "/", "layers", "string", {2});
+  expect_attr(f, "/", "input_shape", "int32", {3});
+  expect_attr(f, "/", "input_mean", "float32", {C});
+  expect_attr(f, "/", "input_std", "float32", {C});
+  expect_attr(f, "/", "jump_threshold", "float32", {});
+  expect_attr(f, "/", "convergence_threshold", "float32", {});
+
+  const int64_t E = 3;
+  const std::vector<std::pair<std::string, int64_t>> layers = {{"conv1", 2}, {"conv2", 3}};
+  for (const auto& [name, F] : layers) {
+    const std::string ev = "/evolution/" + name + "/";
+    expect_dataset(f, ev + "features", "int32", {F});
+    expect_dataset(f, ev + "image_index", "int64", {E, F});
+    expect_dataset(f, ev + "position", "int32", {E, F, 2});
+    expect_dataset(f, ev + "activation", "float32", {E, F});
+    expect_dataset(f, ev + "projection", "float32", {E, F, C, H, W});
+    expect_dataset(f, ev + "window", "int32", {E, F, 4});
+
+    const int64_t Fall = name == "conv1" ? 4 : 6, K = 2;
+    const std::string tk = "/topk/epoch-0002/" + name + "/";
+    expect_dataset(f, tk + "image_index", "int64", {Fall, K});
+    expect_dataset(f, tk + "position", "int32", {Fall, K, 2});
+    expect_dataset(f, tk + "activation", "float32", {Fall, K});
+    expect_dataset(f, tk + "projection", "float32", {Fall, K, C, H, W});
+    expect_dataset(f, tk + "window", "int32", {Fall, K, 4});
+
+    const std::string j = "/metrics/jumps/" + name + "/";
+    expect_dataset(f, j + "image_changed", "uint8", {E - 1, F});
+    expect_dataset(f, j + "projection_similarity", "float32", {E - 1, F});
+    expect_dataset(f, j + "filter_change", "float32", {E - 1, F});
+    expect_dataset(f, j + "jump", "uint8", {E - 1, F});
+
+    const std::string c = "/metrics/convergence/" + name;
+    expect_dataset(f, c + "/filter_similarity", "float32", {E});
+    expect_dataset(f, c + "/weight_change", "float32", {E});
+    expect_dataset(f, c + "/final_image_share", "float32", {E});
+    expect_attr(f, c, "converged_at", "int32", {});
+  }
+  H5Fclose(f);
+
+  // The values of the root attributes, through the wrapper.
+  h5::File file = h5::File::open_read(path);
+  h5::Group root = file.root();
+  EXPECT_EQ(root.read_attr_string("format"), "deconvscope.analysis");
+  EXPECT_EQ(root.read_attr_int("format_version"), 1);
+  EXPECT_EQ(root.read_attr_ints("epochs"), (std::vector<int32_t>{1, 2, 5}));
+  EXPECT_EQ(root.read_attr_strings("layers"), (std::vector<std::string>{"conv1", "conv2"}));
+  EXPECT_EQ(root.open_group("metrics/convergence/conv2").read_attr_int("converged_at"), -1);
+}
+
+TEST_F(AnalysisFileTest, OneEpochJumpsHaveZeroRows) {
+  const std::string path = file("analysis.h5");
+  write_analysis(path, sample({4}));
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  expect_dataset(f, "/metrics/jumps/conv2/jump", "uint8", {0, 3});
+  expect_dataset(f, "/metrics/jumps/conv2/projection_similarity", "float32", {0, 3});
+  H5Fclose(f);
+}
+
+// --- errors ---------------------------------------------------------------------------
+
+// Runs fn, expecting a ds::Error of `kind` whose where contains `where` and whose
+// problem contains `problem`.
+template <class Fn>
+void expect_error(Fn fn, ErrorKind kind, const std::string& where, const std::string& problem) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected an error about " << where;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind);
+    EXPECT_NE(e.where().find(where), std::string::npos) << e.where();
+    EXPECT_NE(e.problem().find(problem), std::string::npos) << e.problem();
+  }
+}
+
+TEST_F(AnalysisFileTest, MissingFile) {
+  const std::string path = file("nope.h5");
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path, "missing file");
+}
+
+TEST_F(AnalysisFileTest, NotAnHdf5File) {
+  const std::string path = file("analysis.h5");
+  std::ofstream(path) << "layer,epoch\n";
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path, "not an HDF5 file");
+}
+
+TEST_F(AnalysisFileTest, WrongFormatAttribute) {
+  const std::string path = file("analysis.h5");
+  {
+    h5::File f = h5::File::create(path);
+    f.root().write_attr_string("format", "deconvscope.snapshot");
+    f.root().write_attr_int("format_version", 1);
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute format",
+               "'deconvscope.snapshot'");
+}
+
+TEST_F(AnalysisFileTest, NewerVersion) {
+  const std::string path = file("analysis.h5");
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    f.root().write_attr_int("format_version", 2);
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute format_version", "newer");
+}
+
+TEST_F(AnalysisFileTest, WrongShapeNamesTheDataset) {
+  const std::string path = file("analysis.h5");
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    f.root().write_dataset("evolution/conv2/projection", {3, 3, C, H, W + 1},
+                           std::vector<float>(3 * 3 * C * H * (W + 1), 0.f));
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /evolution/conv2/projection",
+               "expected (3, 3, 3, 4, 5)");
+}
+
+TEST_F(AnalysisFileTest, WrongTypeNamesTheDataset) {
+  const std::string path = file("analysis.h5");
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    f.root().write_dataset("metrics/jumps/conv1/jump", {2, 2}, std::vector<float>(4, 0.f));
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /metrics/jumps/conv1/jump", "uint8");
+}
+
+TEST_F(AnalysisFileTest, MissingGroupNamesIt) {
+  const std::string path = file("analysis.h5");
+  AnalysisResult r = sample();
+  write_analysis(path, r);
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    r.layers = {"conv1", "conv3"};
+    f.root().write_attr_strings("layers", r.layers);
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /evolution/conv3", "missing group");
+}
+
+TEST_F(AnalysisFileTest, InconsistentResultIsNotWritten) {
+  AnalysisResult r = sample();
+  r.jumps[1].jump.pop_back();
+  const std::string path = file("analysis.h5");
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, "/metrics/jumps/conv2/jump", "expected 6");
+  r = sample();
+  r.topk[5] = r.topk[2];
+  r.topk.erase(2);
+  r.topk[3] = r.topk[5];  // 3 is not an analysed epoch
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, "/topk/epoch-0003", "not among");
+  EXPECT_TRUE(fs::is_empty(dir_));  // nothing left behind, not even a temporary file
+}
+
+// --- CSV ------------------------------------------------------------------------------
+
+std::vector<std::string> lines_of(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
+  const AnalysisResult r = sample();
+  const fs::path out = dir_ / "tables";  // created by the writer
+  write_analysis_csv(out.string(), r);
+
+  std::vector<std::string> jumps = lines_of(out / "jumps.csv");
+  ASSERT_FALSE(jumps.empty());
+  EXPECT_EQ(jumps[0],
+            "layer,feature,epoch_from,epoch_to,image_from,image_to,image_changed,projection_similarity,"
+            "filter_change,jump");
+  EXPECT_EQ(jumps.size(), 1u + 2 * (2 + 3));  // (E-1) * F per layer
+  // conv1, feature 7 (f = 1), epochs 1 -> 2: images 1 -> 3, row 1 of the jump arrays.
+  EXPECT_EQ(jumps[2], "conv1,7,1,2,1,3,1,0.1,0.01,0");
+
+  std::vector<std::string> conv = lines_of(out / "convergence.csv");
+  ASSERT_FALSE(conv.empty());
+  EXPECT_EQ(conv[0], "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at");
+  EXPECT_EQ(conv.size(), 1u + 2 * 3);
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5");
+  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1");
+
+  std::vector<std::string> evo = lines_of(out / "evolution.csv");
+  ASSERT_FALSE(evo.empty());
+  EXPECT_EQ(evo[0], "layer,feature,epoch,image_index,y,x,activation");
+  EXPECT_EQ(evo.size(), 1u + 3 * (2 + 3));  // E * F per layer
+  EXPECT_EQ(evo[1], "conv1,3,1,0,0,0,0");
+
+  std::vector<std::string> topk = lines_of(out / "topk.csv");
+  ASSERT_FALSE(topk.empty());
+  EXPECT_EQ(topk[0], "epoch,layer,feature,rank,image_index,y,x,activation");
+  EXPECT_EQ(topk.size(), 1u + 2 * (4 + 6));  // features * k per layer
+  EXPECT_EQ(topk[4], "2,conv1,1,1,-1,3,3,1.7");  // an empty slot (fewer images than k)
+
+  // Only the four tables: no temporary files left.
+  EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 4);
+}
+
+}  // namespace
+}  // namespace ds
