@@ -274,8 +274,9 @@ const std::vector<KeySpec>& keys() {
        [](const Config& c) { return std::to_string(c.train.probe_batch); },
        [](Config& c, const std::string& v, const std::string& w) { c.train.probe_batch = to_int(v, w, 1, 1 << 20); }},
 
-      {"snapshot.epochs", "0,1,2,5,10 (those <= train.epochs, plus train.epochs)",
-       "epochs after which weights are saved; 0 = the initialisation. Increasing, each in [0, train.epochs]",
+      {"snapshot.epochs", nullptr,
+       "increasing epochs after which weights are saved; 0 = the initialisation. Epochs past "
+       "train.epochs are dropped, and train.epochs itself is always added",
        [](const Config& c) { return join(c.snapshot.epochs); },
        [](Config& c, const std::string& v, const std::string& w) { c.snapshot.epochs = to_epoch_list(v, w); }},
 
@@ -299,7 +300,7 @@ const std::vector<KeySpec>& keys() {
       {"analysis.topk", nullptr, "strongest activations kept per feature",
        [](const Config& c) { return std::to_string(c.analysis.topk); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.topk = to_int(v, w, 1, 10000); }},
-      {"analysis.topk_epochs", "(empty: the last snapshot)", "comma list of snapshot epochs to compute the top-k grids for",
+      {"analysis.topk_epochs", "(empty: the last snapshot)", "comma list of snapshot epochs to compute the top-k grids for; those past train.epochs are dropped",
        [](const Config& c) { return join(c.analysis.topk_epochs); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.topk_epochs = to_epoch_list(v, w); }},
       {"analysis.live", nullptr, "the trainer analyses each snapshot as soon as it is written",
@@ -471,29 +472,23 @@ Config build_config(const po::variables_map& vm, const Sources& src) {
                                std::string(layer_type_name(cfg.layers.back().type)) + " layer " + cfg.layers.back().name),
                 "end the model with e.g. 'layer = fc8 fc out=10'");
 
-  // Snapshot epochs: when not given, the default list is cut to the run and its last epoch added,
-  // so `--train.epochs 3` alone still makes a valid config.
+  // Snapshot epochs must increase. A run cut short (`--train.epochs 10` on a 64-epoch config)
+  // keeps the snapshots that fall inside it, and the final epoch always gets one so analysis
+  // sees the end state; the default list is treated the same way.
   const std::string snap_where = src.where("snapshot.epochs");
-  if (!given.count("snapshot.epochs")) {
-    std::vector<int> cut;
-    for (int e : SnapshotConfig{}.epochs)
-      if (e < cfg.train.epochs) cut.push_back(e);
-    cut.push_back(cfg.train.epochs);
-    cfg.snapshot.epochs = cut;
-  }
   auto& snaps = cfg.snapshot.epochs;
   if (snaps.empty()) bad_value(snap_where, "at least one epoch, such as 0," + std::to_string(cfg.train.epochs), "none");
-  for (size_t i = 0; i < snaps.size(); ++i) {
-    if (i > 0 && snaps[i] <= snaps[i - 1])
+  for (size_t i = 1; i < snaps.size(); ++i)
+    if (snaps[i] <= snaps[i - 1])
       throw Error(ErrorKind::config, snap_where,
                   expected_found("increasing epochs without repeats",
                                  std::to_string(snaps[i - 1]) + " then " + std::to_string(snaps[i])));
-  }
-  // A run cut short (`--train.epochs 10` on a 64-epoch config) keeps the snapshots that
-  // fall inside it, and the final epoch always gets one so analysis sees the end state.
-  snaps.erase(std::remove_if(snaps.begin(), snaps.end(), [&](int e) { return e > cfg.train.epochs; }), snaps.end());
+  auto past_end = [&](int e) { return e > cfg.train.epochs; };
+  snaps.erase(std::remove_if(snaps.begin(), snaps.end(), past_end), snaps.end());
   if (snaps.empty() || snaps.back() != cfg.train.epochs) snaps.push_back(cfg.train.epochs);
-  for (int e : cfg.analysis.topk_epochs)
+  auto& topk = cfg.analysis.topk_epochs;
+  topk.erase(std::remove_if(topk.begin(), topk.end(), past_end), topk.end());
+  for (int e : topk)
     if (std::find(snaps.begin(), snaps.end(), e) == snaps.end())
       throw Error(ErrorKind::config, src.where("analysis.topk_epochs"),
                   expected_found("epochs that have a snapshot (snapshot.epochs = " + join(snaps) + ")", std::to_string(e)));

@@ -279,22 +279,35 @@ TEST(Config, SnapshotEpochsValidation) {
   // Epochs past the end of a shortened run are dropped; the final epoch is always kept.
   EXPECT_EQ(ds::load_config({"--train.epochs", "5", "--snapshot.epochs", "0,1,6"}).snapshot.epochs,
             (std::vector<int>{0, 1, 5}));
-  std::string msg;
-  EXPECT_CONTAINS(msg, "6");
-  msg = error_of([&] { ds::load_config({"--train.epochs", "5", "--snapshot.epochs", "0,2,1"}); });
+  EXPECT_EQ(ds::load_config({"--train.epochs", "7", "--snapshot.epochs", "0,1"}).snapshot.epochs,
+            (std::vector<int>{0, 1, 7}));
+  std::string msg = error_of([&] { ds::load_config({"--train.epochs", "5", "--snapshot.epochs", "0,2,1"}); });
   EXPECT_CONTAINS(msg, "snapshot.epochs");
+  EXPECT_CONTAINS(msg, "2 then 1");
   msg = error_of([&] { ds::load_config({"--train.epochs", "5", "--snapshot.epochs", "0,1,1"}); });
   EXPECT_CONTAINS(msg, "snapshot.epochs");
   msg = error_of([&] { ds::load_config({"--snapshot.epochs", "0,x"}); });
   EXPECT_CONTAINS(msg, "snapshot.epochs");
+  msg = error_of([&] { ds::load_config({"--snapshot.epochs", "0,-1"}); });
+  EXPECT_CONTAINS(msg, "snapshot.epochs");
   msg = error_of([&] { ds::load_config({"--snapshot.epochs", ""}); });
   EXPECT_CONTAINS(msg, "snapshot.epochs");
-  // The file's list checked against a train.epochs from the command line names the file line.
-  std::string path = write_file("s.cfg", "[train]\nepochs = 10\n[snapshot]\nepochs = 0,5,10\n");
-  msg = error_of([&] { ds::load_config({"--config", path, "--train.epochs", "6"}); });
+  // A bad list in the file names the file and line.
+  std::string path = write_file("s.cfg", "[train]\nepochs = 10\n[snapshot]\nepochs = 0,5,3\n");
+  msg = error_of([&] { ds::load_config({"--config", path}); });
   EXPECT_CONTAINS(msg, path + ":4");
+  EXPECT_CONTAINS(msg, "snapshot.epochs");
+  // A 64-epoch config cut to 10 epochs keeps its early snapshots and ends on 10.
+  std::string fashion = std::string(DS_SOURCE_DIR) + "/configs/zfnet-fashion.cfg";
+  EXPECT_EQ(ds::load_config({"--config", fashion, "--train.epochs", "10"}).snapshot.epochs,
+            (std::vector<int>{0, 1, 2, 5, 10}));
+  // top-k epochs must have a snapshot; those past the run are dropped like snapshot epochs.
+  path = write_file("t.cfg", "[train]\nepochs = 10\n[snapshot]\nepochs = 0,5,10\n");
   msg = error_of([&] { ds::load_config({"--config", path, "--analysis.topk_epochs", "3"}); });
   EXPECT_CONTAINS(msg, "analysis.topk_epochs");
+  EXPECT_EQ(ds::load_config({"--config", path, "--analysis.topk_epochs", "5,10", "--train.epochs", "6"})
+                .analysis.topk_epochs,
+            (std::vector<int>{5}));
   ds::Config c = ds::load_config({"--train.epochs", "5", "--snapshot.epochs", " 0, 1 ,5"});
   EXPECT_EQ(c.snapshot.epochs, (std::vector<int>{0, 1, 5}));
 }
