@@ -301,6 +301,37 @@ Trace forward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams
   return t;
 }
 
+Gradients backward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params,
+                   const Trace& trace, const Tensor& input, const Tensor& diff_logits) {
+  require(diff_logits.dims == trace.outputs.back().dims, "diff_logits has the dims of the logits");
+  Gradients g;
+  g.params.resize(specs.size());
+  Tensor diff = diff_logits;  // d loss / d (output of layer i)
+  for (size_t i = specs.size(); i-- > 0;) {
+    const LayerSpec& s = specs[i];
+    const Tensor& src = i == 0 ? input : trace.outputs[i - 1];
+    switch (s.type) {
+      case LayerType::conv:
+        conv_backward_weights(src, diff, params[i].weights.dims, s.stride, s.pad, g.params[i].weights,
+                              g.params[i].bias);
+        diff = conv_backward_data(diff, params[i].weights, src.dims, s.stride, s.pad);
+        break;
+      case LayerType::relu: diff = relu_backward(src, diff); break;
+      case LayerType::maxpool: diff = maxpool_backward(diff, trace.switches[i], src.dims); break;
+      case LayerType::lrn: diff = lrn_backward(src, diff, s.size, s.alpha, s.beta, s.k); break;
+      case LayerType::fc: {
+        Tensor diff_src;
+        fc_backward(src, params[i].weights, diff, diff_src, g.params[i].weights, g.params[i].bias);
+        diff = std::move(diff_src);
+        break;
+      }
+      case LayerType::dropout: break;  // evaluation: the identity
+    }
+  }
+  g.input = std::move(diff);
+  return g;
+}
+
 Tensor deconvnet(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params,
                  const Trace& trace, const Tensor& input, int top, const Tensor& signal) {
   require(top >= 0 && size_t(top) < specs.size(), "top is a layer index");

@@ -82,6 +82,16 @@ struct Trace {
 };
 Trace forward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params, const Tensor& input);
 
+// Backward through the whole network from d loss / d logits, with the evaluation
+// forward's semantics (dropout is the identity): the gradient of every layer with
+// parameters (empty LayerParams elsewhere) and of the input.
+struct Gradients {
+  std::vector<LayerParams> params;
+  Tensor input;
+};
+Gradients backward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params,
+                   const Trace& trace, const Tensor& input, const Tensor& diff_logits);
+
 // The Zeiler & Fergus deconvnet: `signal` has the dims of trace.outputs[top]; walking
 // from layer `top` down to layer 0: relu -> rectify (max(0, x) of the signal itself),
 // conv -> transposed filter (conv_backward_data, no bias), maxpool -> unpool with this
