@@ -1,7 +1,7 @@
 // Reads a run's configuration: defaults, then an INI file read with Boost.Program_options,
 // then `--section.key value` overrides from the command line, and checks every value and
 // every cross-key rule (snapshot epochs cut to train.epochs, a path for non-default
-// datasets, the model ending in fc). One table, kKeys, drives the Boost option list, the
+// datasets, the model ending in fc). One table, keys(), drives the Boost option list, the
 // conversion of each value, the effective-config text and the help, so they cannot drift.
 //
 // Boost.PO gives no line numbers, so the file is first walked here with Boost's own rules
@@ -335,19 +335,23 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return prev[b.size()];
 }
 
-// "did you mean train.epochs?" for a misspelt key or one written outside its section.
+// "did you mean train.epochs?" for a misspelt or cut-short key, or one written outside its
+// section (compared with the part after the dot then); nothing when no key is close.
 std::string suggest(const std::string& unknown) {
   std::vector<std::string> all;
   for (const auto& k : keys()) all.push_back(k.key);
   all.push_back(kLayerKey);
+  const bool dotted = unknown.find('.') != std::string::npos;
   std::string best;
-  size_t best_d = 4;  // more than 3 edits away is a different word, not a typo
+  size_t best_d = std::numeric_limits<size_t>::max();
   for (const auto& k : all) {
-    std::string leaf = k.substr(k.find('.') + 1);
-    size_t d = std::min(edit_distance(unknown, k), leaf == unknown ? size_t(0) : edit_distance(unknown, leaf) + 1);
+    std::string target = dotted ? k : k.substr(k.find('.') + 1);
+    size_t d = target.rfind(unknown, 0) == 0 ? 0 : edit_distance(unknown, target);
     if (d < best_d) best_d = d, best = k;
   }
-  return best.empty() ? std::string() : "did you mean " + best + "?";
+  // Too many edits for the length of the word: a different word, not a typo.
+  if (best_d > 3 || 2 * best_d >= unknown.size()) return {};
+  return "did you mean " + best + "?";
 }
 
 [[noreturn]] void unknown_key(const std::string& where, const std::string& key) {
@@ -417,7 +421,7 @@ void scan_ini(const std::string& text, Sources& src) {
   }
 }
 
-// Every key as a string option (values are converted and checked by kKeys, with better
+// Every key as a string option (values are converted and checked by keys(), with better
 // messages than Boost's). Static: parsed_options keeps a pointer to the description.
 const po::options_description& file_options() {
   static const po::options_description d = [] {
