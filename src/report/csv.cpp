@@ -1,0 +1,96 @@
+// A small CSV reader (header + equal-width rows, double quotes honoured) for metrics.csv
+// and the like. Errors name the file and the line.
+#include "deconvscope/report/csv.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+
+#include "deconvscope/core/error.hpp"
+
+namespace ds {
+
+namespace {
+
+// Splits one line into fields; returns false on an unterminated quote.
+bool split_csv_line(const std::string& line, std::vector<std::string>& fields) {
+  fields.clear();
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(field);
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  if (quoted) return false;
+  fields.push_back(field);
+  return true;
+}
+
+}  // namespace
+
+int CsvTable::column(const std::string& name) const {
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i] == name) return static_cast<int>(i);
+  return -1;
+}
+
+CsvTable read_csv(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(ErrorKind::data, path, "cannot open the CSV file", "check the path");
+  CsvTable t;
+  std::string line;
+  std::vector<std::string> fields;
+  size_t line_no = 0;
+  bool have_header = false;
+  while (std::getline(f, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const std::string where = path + ": line " + std::to_string(line_no);
+    if (!split_csv_line(line, fields))
+      throw Error(ErrorKind::data, where, "unterminated double quote", "the file may be truncated or hand-edited");
+    if (!have_header) {
+      t.header = fields;
+      have_header = true;
+      continue;
+    }
+    if (fields.size() != t.header.size())
+      throw Error(ErrorKind::data, where,
+                  expected_found(std::to_string(t.header.size()) + " fields as in the header",
+                                 std::to_string(fields.size())),
+                  "the file may be truncated or written by another version");
+    t.rows.push_back(fields);
+  }
+  if (f.bad()) throw Error(ErrorKind::data, path, "read error");
+  if (!have_header) throw Error(ErrorKind::data, path, expected_found("a header line", "an empty file"));
+  return t;
+}
+
+double csv_number(const std::string& field, const std::string& where) {
+  const char* begin = field.c_str();
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(begin, &end);
+  // Overflow to inf is kept (errno ERANGE); only text that is not a number is refused.
+  if (field.empty() || end != begin + field.size())
+    throw Error(ErrorKind::data, where, expected_found("a number", "\"" + field + "\""));
+  return v;
+}
+
+}  // namespace ds

@@ -1,0 +1,118 @@
+// The evolution strip of one layer (the paper's Fig. 4): a row per followed feature, a
+// column per analysed epoch; each cell the deconvnet projection of the feature's strongest
+// activation, cropped to its receptive field, beside the image patch it came from. A red
+// frame marks a jump arriving at that epoch (new strongest image and a dissimilar
+// projection), a thin amber frame a new image with a similar projection.
+// Left out: activation values (they are in analysis.h5 and the report's tables).
+#include <opencv2/imgproc.hpp>
+
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/report/png.hpp"
+#include "deconvscope/report/render.hpp"
+#include "draw.hpp"
+
+namespace ds {
+
+using namespace report_layout;
+
+namespace {
+
+cv::Size cell_size(int H, int W) {
+  const cv::Size d = display_size(H, W);
+  return cv::Size(2 * d.width + kInnerGap, d.height);
+}
+
+Error bad(const AnalysisResult& r, size_t layer, const std::string& what, const std::string& expected,
+          const std::string& found) {
+  const std::string name = layer < r.layers.size() ? r.layers[layer] : std::to_string(layer);
+  return Error(ErrorKind::snapshot, "analysis: layer " + name + ": " + what, expected_found(expected, found),
+               "the analysis result is inconsistent; re-run the analysis");
+}
+
+}  // namespace
+
+cv::Size evolution_strip_size(int epochs, int features, int H, int W) {
+  const cv::Size c = cell_size(H, W);
+  return cv::Size(kLabelWidth + epochs * (c.width + 2 * kPad) + kMargin,
+                  kHeaderHeight + features * (c.height + 2 * kPad) + kMargin);
+}
+
+cv::Rect evolution_cell_rect(int e, int f, int H, int W) {
+  const cv::Size c = cell_size(H, W);
+  return cv::Rect(kLabelWidth + e * (c.width + 2 * kPad) + kPad, kHeaderHeight + f * (c.height + 2 * kPad) + kPad,
+                  c.width, c.height);
+}
+
+cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, const Dataset& probe) {
+  if (layer >= r.layers.size() || layer >= r.evolution.size())
+    throw bad(r, layer, "evolution", "a layer index below " + std::to_string(std::min(r.layers.size(), r.evolution.size())),
+              std::to_string(layer));
+  const LayerEvolution& ev = r.evolution[layer];
+  const int E = int(r.epochs.size()), F = int(ev.features.size());
+  const auto& d = ev.projections.dims;  // (E, F, C, H, W)
+  if (d.size() != 5 || d[0] != E || d[1] != F || d[2] <= 0 || d[3] <= 0 || d[4] <= 0 ||
+      ev.projections.size() != Tensor::count(d))
+    throw bad(r, layer, "evolution projections", "(E=" + std::to_string(E) + ", F=" + std::to_string(F) + ", C, H, W)",
+              shape_str(d));
+  if (ev.strongest.size() != size_t(E) * F || ev.windows.size() != size_t(E) * F)
+    throw bad(r, layer, "evolution activations", std::to_string(E * F) + " activations and windows",
+              std::to_string(ev.strongest.size()) + " and " + std::to_string(ev.windows.size()));
+  const LayerJumps* jumps = layer < r.jumps.size() ? &r.jumps[layer] : nullptr;
+  const size_t njump = E > 1 ? size_t(E - 1) * F : 0;
+  if (jumps) {
+    for (size_t n : {jumps->jump.size(), jumps->image_changed.size()})
+      if (n != 0 && n != njump) throw bad(r, layer, "jumps", std::to_string(njump) + " entries", std::to_string(n));
+  }
+
+  const int C = int(d[2]), H = int(d[3]), W = int(d[4]);
+  const size_t chw = size_t(C) * H * W;
+  const cv::Size disp = display_size(H, W);
+  cv::Mat out(evolution_strip_size(E, F, H, W), CV_8UC3, draw::kWhite);
+
+  // Header: title, a short legend if it fits, then the epoch of every column.
+  const std::string title = ev.layer.empty() ? r.layers[layer] : ev.layer;
+  draw::text(out, title, cv::Point(kMargin, 20), draw::kTitleScale, draw::kInk, 2);
+  const std::string legend = "red frame: jump   amber: new image, similar projection";
+  const int legend_x = kMargin + draw::text_size(title, draw::kTitleScale, 2).width + 24;
+  if (legend_x + draw::text_size(legend, 0.4).width < out.cols - kMargin)
+    draw::text(out, legend, cv::Point(legend_x, 20), 0.4, draw::kMutedInk);
+  for (int e = 0; e < E; ++e) {
+    const cv::Rect c = evolution_cell_rect(e, 0, H, W);
+    draw::text_centered(out, "epoch " + std::to_string(r.epochs[e]), c.x + c.width / 2, kHeaderHeight - 8);
+  }
+
+  for (int f = 0; f < F; ++f) {
+    const cv::Rect row0 = evolution_cell_rect(0, f, H, W);
+    const std::string label = "#" + std::to_string(ev.features[f]);
+    const cv::Size ls = draw::text_size(label, draw::kTextScale);
+    draw::text(out, label, cv::Point(kLabelWidth - 6 - ls.width, row0.y + row0.height / 2 + ls.height / 2));
+    for (int e = 0; e < E; ++e) {
+      const cv::Rect c = evolution_cell_rect(e, f, H, W);
+      const size_t i = size_t(e) * F + f;
+      const Activation& a = ev.strongest[i];
+      if (a.image < 0) {
+        draw::paste(out, draw::empty_tile(c.size(), "no activation"), c.tl());
+      } else {
+        const cv::Mat proj = projection_to_image(ev.projections.ptr() + i * chw, C, H, W);
+        draw::paste(out, crop_to_window(proj, ev.windows[i], disp.height, disp.width), c.tl());
+        draw::paste(out, patch_image(probe, a.image, ev.windows[i], disp.height, disp.width),
+                    cv::Point(c.x + disp.width + kInnerGap, c.y));
+      }
+      if (e == 0 || !jumps) continue;
+      const size_t j = size_t(e - 1) * F + f;  // the change arriving at epoch index e
+      const cv::Rect outer(c.x - kPad, c.y - kPad, c.width + 2 * kPad, c.height + 2 * kPad);
+      if (!jumps->jump.empty() && jumps->jump[j])
+        draw::frame(out, outer, kPad, draw::kRed);
+      else if (!jumps->image_changed.empty() && jumps->image_changed[j])
+        draw::frame(out, cv::Rect(outer.x + 1, outer.y + 1, outer.width - 2, outer.height - 2), 2, draw::kAmber);
+    }
+  }
+  return out;
+}
+
+void render_evolution_strip(const AnalysisResult& r, size_t layer, const Dataset& probe,
+                            const std::string& png_path) {
+  write_png(render_evolution_strip_image(r, layer, probe), png_path);
+}
+
+}  // namespace ds

@@ -1,0 +1,408 @@
+// The run report: renders every picture into <run_dir>/report/ and writes one static
+// index.html beside them (relative <img> paths, inline CSS, no scripts, no network), so
+// the folder opens from disk in any browser and can be copied elsewhere whole.
+// Left out: interactivity, and pictures of layers that were not analysed.
+#include "deconvscope/report/html_report.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/atomic_file.hpp"
+#include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/report/csv.hpp"
+#include "deconvscope/report/png.hpp"
+#include "deconvscope/report/render.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+const char* kCss = R"(
+body { font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color: #222; background: #f6f7f9; margin: 0; }
+main { max-width: 1240px; margin: 0 auto; padding: 8px 28px 48px; background: #fff;
+       box-shadow: 0 0 12px rgba(0,0,0,.06); }
+h1 { font-size: 26px; margin: 20px 0 2px; }
+h2 { font-size: 20px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e3e6ea; }
+h3 { font-size: 16px; margin: 22px 0 8px; color: #333; }
+p.sub { margin: 0 0 12px; color: #666; }
+nav { margin: 14px 0 4px; padding: 8px 12px; background: #f1f3f6; border-radius: 6px; font-size: 14px; }
+nav a { margin-right: 14px; color: #1f5fa8; text-decoration: none; }
+nav a:hover { text-decoration: underline; }
+.note { color: #6b5500; background: #fff8e1; border-left: 4px solid #f0c040; padding: 8px 12px; }
+.hint { color: #666; font-size: 14px; margin: 4px 0 10px; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13.5px; }
+th, td { padding: 4px 10px; border: 1px solid #e1e4e8; text-align: left; white-space: nowrap; }
+th { background: #f1f3f6; font-weight: 600; }
+tr:nth-child(even) td { background: #fafbfc; }
+td.num { text-align: right; font-family: ui-monospace, Menlo, Consolas, monospace; }
+td.ok { color: #17663a; font-weight: 600; }
+table.kv th { width: 200px; }
+.scroll { overflow-x: auto; max-width: 100%; }
+figure { margin: 10px 0 18px; }
+figure img { max-width: 100%; height: auto; border: 1px solid #e6e8eb; }
+img.pixels { image-rendering: pixelated; }
+figcaption { color: #666; font-size: 13px; margin-top: 3px; }
+.row { display: flex; flex-wrap: wrap; gap: 14px; }
+.row figure { margin: 0; }
+pre { background: #f6f8fa; padding: 10px; font-size: 13px; overflow-x: auto; }
+footer { margin-top: 40px; color: #888; font-size: 12px; }
+)";
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// Layer names come from configs; keep file names portable anyway.
+std::string file_safe(const std::string& s) {
+  std::string out;
+  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
+  return out.empty() ? "layer" : out;
+}
+
+std::string epoch_tag(int e) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "epoch%04d", e);
+  return buf;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// run.name from the run's config.cfg ([run] name = ...); "" if absent.
+std::string run_name_from_config(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, section;
+  while (std::getline(in, line)) {
+    const auto b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || line[b] == '#' || line[b] == ';') continue;
+    line = line.substr(b, line.find_last_not_of(" \t\r") + 1 - b);
+    if (line.front() == '[') {
+      section = line.substr(1, line.find(']') - 1);
+      continue;
+    }
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    if ((section == "run" && key == "name") || (section.empty() && key == "run.name")) return value;
+  }
+  return {};
+}
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+  TempFileGuard temp(temp_path_for(path));
+  {
+    std::ofstream f(temp.path(), std::ios::binary | std::ios::trunc);
+    f << text;
+    f.flush();
+    if (!f)
+      throw Error(ErrorKind::io, path, "cannot write " + temp.path(), "check the folder's permissions and free space");
+  }
+  commit_file(temp.path(), path);
+  temp.dismiss();
+}
+
+void check_result(const AnalysisResult& r, const Dataset& probe) {
+  const size_t L = r.layers.size();
+  auto bad = [](const std::string& what, size_t expected, size_t found) {
+    return Error(ErrorKind::snapshot, "analysis: " + what,
+                 expected_found(std::to_string(expected) + " (one per analysed layer)", std::to_string(found)),
+                 "re-run the analysis");
+  };
+  if (r.evolution.size() != L) throw bad("evolution entries", L, r.evolution.size());
+  if (!r.jumps.empty() && r.jumps.size() != L) throw bad("jump entries", L, r.jumps.size());
+  if (!r.convergence.empty() && r.convergence.size() != L) throw bad("convergence entries", L, r.convergence.size());
+  const std::string where = probe.source.empty() ? "probe dataset" : probe.source;
+  if (probe.channels != r.input.channels || probe.height != r.input.height || probe.width != r.input.width)
+    throw Error(ErrorKind::data, where,
+                "image shape " + expected_found("(" + std::to_string(r.input.channels) + ", " +
+                                                    std::to_string(r.input.height) + ", " +
+                                                    std::to_string(r.input.width) + ") as analysed",
+                                                "(" + std::to_string(probe.channels) + ", " +
+                                                    std::to_string(probe.height) + ", " + std::to_string(probe.width) +
+                                                    ")"),
+                "pass the dataset and split the analysis was made on");
+  if (probe.size() < size_t(std::max<int64_t>(0, r.probe_count)))
+    throw Error(ErrorKind::data, where,
+                "probe images " + expected_found("at least " + std::to_string(r.probe_count), std::to_string(probe.size())),
+                "pass the dataset and split the analysis was made on");
+}
+
+class Page {
+ public:
+  std::ostringstream h;
+  void img(const std::string& file, const std::string& alt, const std::string& caption, bool pixels = false) {
+    h << "<figure><img src=\"" << html_escape(file) << "\" alt=\"" << html_escape(alt) << "\""
+      << (pixels ? " class=\"pixels\"" : "") << ">";
+    if (!caption.empty()) h << "<figcaption>" << html_escape(caption) << "</figcaption>";
+    h << "</figure>\n";
+  }
+  void note(const std::string& text) { h << "<p class=\"note\">" << html_escape(text) << "</p>\n"; }
+  void row(const std::vector<std::string>& cells, bool header = false) {
+    h << "<tr>";
+    for (const auto& c : cells) h << (header ? "<th>" : "<td>") << html_escape(c) << (header ? "</th>" : "</td>");
+    h << "</tr>\n";
+  }
+};
+
+}  // namespace
+
+void write_report(const std::string& run_dir, const AnalysisResult& r, const Dataset& probe) {
+  check_result(r, probe);
+  const fs::path dir = fs::path(run_dir) / "report";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
+  auto out = [&](const std::string& name) { return (dir / name).string(); };
+
+  const std::string metrics_path = (fs::path(run_dir) / "metrics.csv").string();
+  const std::string config_path = (fs::path(run_dir) / "config.cfg").string();
+  const std::string config_text = fs::exists(config_path) ? read_text(config_path) : std::string();
+  std::string run_name = run_name_from_config(config_text);
+  if (run_name.empty()) run_name = fs::path(run_dir).lexically_normal().filename().string();
+  if (run_name.empty() || run_name == ".") run_name = fs::absolute(run_dir).lexically_normal().filename().string();
+
+  // Metrics: a missing or malformed file is reported on the page, not fatal.
+  CsvTable metrics;
+  std::string metrics_problem;
+  if (!fs::exists(metrics_path)) {
+    metrics_problem = "No metrics.csv in " + run_dir + ": training curves and the metrics table are not available.";
+  } else {
+    try {
+      metrics = read_csv(metrics_path);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::data) throw;
+      metrics_problem = std::string("metrics.csv could not be read: ") + e.what();
+    }
+  }
+  bool curves = false;
+  if (metrics_problem.empty()) {
+    try {
+      plot_training_curves(metrics_path, out("training_curves.png"));
+      curves = true;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::data) throw;
+      metrics_problem = std::string("Training curves could not be drawn: ") + e.what();
+    }
+  }
+  std::string final_val = "n/a", epochs_trained = "n/a";
+  if (!metrics.rows.empty()) {
+    const int ce = metrics.column("epoch"), cv = metrics.column("val_accuracy");
+    if (ce >= 0) epochs_trained = metrics.rows.back()[ce];
+    if (cv >= 0) {
+      const double v = std::strtod(metrics.rows.back()[cv].c_str(), nullptr);
+      final_val = v <= 1.0 ? fmt("%.2f%%", 100 * v) : metrics.rows.back()[cv];
+    }
+  }
+
+  const bool have_convergence = !r.convergence.empty() && !r.epochs.empty();
+  if (have_convergence) plot_convergence(r, out("convergence.png"));
+
+  Page p;
+  auto& h = p.h;
+  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    << "<title>deconvscope: " << html_escape(run_name) << "</title>\n<style>" << kCss << "</style>\n</head>\n<body>\n<main>\n";
+  h << "<h1>" << html_escape(run_name) << "</h1>\n<p class=\"sub\">deconvscope report: how the features of a "
+    << "convnet evolve during training, seen through the Zeiler &amp; Fergus deconvnet.</p>\n";
+  h << "<nav><a href=\"#summary\">Summary</a><a href=\"#training\">Training</a><a href=\"#convergence\">Convergence</a>";
+  for (const auto& l : r.layers) h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
+  h << "<a href=\"#jumps\">Jumps</a><a href=\"#filters\">Filters</a><a href=\"#metrics\">Metrics</a></nav>\n";
+
+  // --- Summary
+  std::string epochs_list;
+  for (size_t i = 0; i < r.epochs.size(); ++i) epochs_list += (i ? ", " : "") + std::to_string(r.epochs[i]);
+  std::string layers_list;
+  for (size_t i = 0; i < r.layers.size(); ++i) layers_list += (i ? ", " : "") + r.layers[i];
+  h << "<h2 id=\"summary\">Summary</h2>\n<table class=\"kv\">\n";
+  p.row({"Run", run_name});
+  p.row({"Run folder", run_dir});
+  p.row({"Dataset", r.dataset_path.empty() ? probe.source : r.dataset_path});
+  p.row({"Probe images", std::to_string(r.probe_count) + " (first of the " + r.split + " split)"});
+  p.row({"Input", std::to_string(r.input.channels) + " x " + std::to_string(r.input.height) + " x " +
+                      std::to_string(r.input.width)});
+  p.row({"Epochs trained", epochs_trained});
+  p.row({"Final val accuracy", final_val});
+  p.row({"Snapshots analysed (epochs)", epochs_list});
+  p.row({"Analysed layers", layers_list});
+  p.row({"Jump threshold", "strongest image changed and projection cosine < " + fmt("%.2f", r.jump_threshold)});
+  p.row({"Convergence threshold", "filter similarity to the final snapshot >= " + fmt("%.2f", r.convergence_threshold)});
+  h << "</table>\n";
+
+  // --- Training curves
+  h << "<h2 id=\"training\">Training</h2>\n";
+  if (curves) p.img("training_curves.png", "training curves", "Loss and accuracy per epoch, from metrics.csv.");
+  if (!metrics_problem.empty()) p.note(metrics_problem);
+
+  // --- Convergence
+  h << "<h2 id=\"convergence\">Convergence</h2>\n";
+  if (!have_convergence) {
+    p.note("The analysis holds no convergence figures.");
+  } else {
+    p.img("convergence.png", "filter convergence",
+          "Mean cosine similarity of each layer's filters to the final snapshot's; a layer has converged from the "
+          "first epoch after which it stays above the threshold.");
+    h << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>converged at</th>";
+    for (int e : r.epochs) h << "<th>epoch " << e << "</th>";
+    h << "</tr>\n";
+    for (size_t l = 0; l < r.layers.size(); ++l) {
+      const LayerConvergence& c = r.convergence[l];
+      h << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">"
+        << (c.converged_at >= 0 ? "epoch " + std::to_string(c.converged_at) : std::string("never")) << "</td>";
+      for (size_t e = 0; e < r.epochs.size(); ++e) {
+        if (e >= c.filter_similarity.size()) {
+          h << "<td></td>";
+          continue;
+        }
+        const float s = c.filter_similarity[e];
+        h << "<td class=\"num" << (s >= r.convergence_threshold ? " ok" : "") << "\">" << fmt("%.3f", s) << "</td>";
+      }
+      h << "</tr>\n";
+    }
+    h << "</table></div>\n<p class=\"hint\">Green: at or above the threshold.</p>\n";
+  }
+
+  // --- Per layer: evolution strip and top-k grids
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    const std::string name = r.layers[l], safe = file_safe(name);
+    h << "<h2 id=\"layer-" << html_escape(safe) << "\">Layer " << html_escape(name) << "</h2>\n";
+    h << "<h3>Evolution of the strongest activation</h3>\n";
+    const std::string strip = "evolution_" + safe + ".png";
+    render_evolution_strip(r, l, probe, out(strip));
+    p.img(strip, "evolution of " + name,
+          "Each row a feature, each column a snapshot: the deconvnet projection of the feature's strongest "
+          "activation over the probe images (left) beside the image patch it came from (right), both cropped to "
+          "the receptive field. Red frame: a jump (new strongest image, projection cosine below " +
+              fmt("%.2f", r.jump_threshold) + "); amber: new image, similar projection.",
+          true);
+    for (const auto& [epoch, layers] : r.topk) {
+      if (l >= layers.size()) continue;
+      const LayerTopK& t = layers[l];
+      const std::string grid = "topk_" + safe + "_" + epoch_tag(epoch) + ".png";
+      render_topk_grid(t, r, probe, out(grid));
+      h << "<h3>Top " << t.k << " activations at epoch " << epoch << "</h3>\n";
+      p.img(grid, "top-k of " + name + " at epoch " + std::to_string(epoch),
+            "For each feature, its " + std::to_string(t.k) + " strongest activations over the probe images, each "
+            "projected separately (left block) beside the image patches (right block)" +
+                (t.features > 64 ? "; the first 64 of " + std::to_string(t.features) + " features." : "."),
+            true);
+    }
+  }
+
+  // --- Jumps
+  h << "<h2 id=\"jumps\">Jumps</h2>\n<p class=\"hint\">\"Sudden jumps in appearance result from a change in the image "
+       "from which the strongest activation originates\" (Zeiler &amp; Fergus, Fig. 4).</p>\n";
+  size_t jump_count = 0;
+  std::ostringstream rows;
+  for (size_t l = 0; l < r.layers.size() && l < r.jumps.size(); ++l) {
+    const LayerJumps& j = r.jumps[l];
+    const LayerEvolution& ev = r.evolution[l];
+    const size_t F = ev.features.size();
+    for (size_t e = 1; e < r.epochs.size(); ++e)
+      for (size_t f = 0; f < F; ++f) {
+        const size_t i = (e - 1) * F + f;
+        if (i >= j.jump.size() || !j.jump[i]) continue;
+        ++jump_count;
+        auto img = [&](size_t ei) {
+          const size_t k = ei * F + f;
+          return k < ev.strongest.size() ? std::to_string(ev.strongest[k].image) : std::string("?");
+        };
+        rows << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">" << ev.features[f]
+             << "</td><td class=\"num\">" << r.epochs[e - 1] << " &rarr; " << r.epochs[e] << "</td><td class=\"num\">"
+             << (i < j.projection_similarity.size() ? fmt("%.3f", j.projection_similarity[i]) : "")
+             << "</td><td class=\"num\">" << (i < j.filter_change.size() ? fmt("%.3f", j.filter_change[i]) : "")
+             << "</td><td class=\"num\">" << img(e - 1) << " &rarr; " << img(e) << "</td></tr>\n";
+      }
+  }
+  if (jump_count == 0) {
+    h << "<p>No jumps among the followed features.</p>\n";
+  } else {
+    h << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>feature</th><th>epochs</th><th>projection cosine</th>"
+         "<th>filter change</th><th>strongest image</th></tr>\n"
+      << rows.str() << "</table></div>\n";
+  }
+
+  // --- First-layer filters of each analysed snapshot, when the snapshots are there.
+  h << "<h2 id=\"filters\">First-layer filters</h2>\n";
+  const fs::path snap_dir = fs::path(run_dir) / "snapshots";
+  std::vector<std::pair<int, std::string>> snaps;
+  std::string snap_problem;
+  if (fs::is_directory(snap_dir)) {
+    try {
+      snaps = list_snapshots(snap_dir.string());
+    } catch (const Error& e) {
+      snap_problem = e.what();
+    }
+  }
+  h << "<div class=\"row\">\n";
+  size_t mosaics = 0;
+  for (const auto& [epoch, path] : snaps) {
+    if (std::find(r.epochs.begin(), r.epochs.end(), epoch) == r.epochs.end()) continue;
+    Snapshot s;
+    try {
+      s = read_snapshot(path);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::snapshot) throw;
+      snap_problem = e.what();
+      continue;
+    }
+    for (size_t i = 0; i < s.layers.size() && i < s.params.size(); ++i) {
+      if (s.layers[i].type != LayerType::conv) continue;
+      const Tensor& w = s.params[i].weights;  // (O, I, kh, kw)
+      if (w.dims.size() != 4) break;
+      const int k = int(std::max(w.dims[2], w.dims[3]));
+      const std::string file = "filters_" + epoch_tag(epoch) + ".png";
+      write_png(filter_mosaic(w, k * std::max(1, 36 / std::max(1, k))), out(file));
+      p.img(file, s.layers[i].name + " filters at epoch " + std::to_string(epoch),
+            s.layers[i].name + ", epoch " + std::to_string(epoch), true);
+      ++mosaics;
+      break;
+    }
+  }
+  h << "</div>\n";
+  if (mosaics == 0) p.note("No snapshots of the analysed epochs in " + snap_dir.string() + ".");
+  else h << "<p class=\"hint\">Each filter stretched around grey = 0 by its own largest weight.</p>\n";
+  if (!snap_problem.empty()) p.note(snap_problem);
+
+  // --- Metrics table
+  h << "<h2 id=\"metrics\">Metrics per epoch</h2>\n";
+  if (!metrics_problem.empty() && metrics.header.empty()) {
+    p.note(metrics_problem);
+  } else {
+    h << "<div class=\"scroll\"><table>\n";
+    p.row(metrics.header, true);
+    for (const auto& row : metrics.rows) {
+      h << "<tr>";
+      for (const auto& c : row) h << "<td class=\"num\">" << html_escape(c) << "</td>";
+      h << "</tr>\n";
+    }
+    h << "</table></div>\n";
+  }
+  if (!config_text.empty())
+    h << "<details><summary>config.cfg</summary><pre>" << html_escape(config_text) << "</pre></details>\n";
+
+  const std::time_t now = std::time(nullptr);
+  char when[64] = "";
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
+  h << "<footer>Generated by deconvscope on " << when << ".</footer>\n</main>\n</body>\n</html>\n";
+  write_text_atomic(out("index.html"), h.str());
+}
+
+}  // namespace ds
