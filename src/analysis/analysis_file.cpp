@@ -44,7 +44,8 @@ bool parse_epoch_group(const std::string& name, int* epoch) {
   const std::string prefix = "epoch-";
   if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return false;
   const std::string digits = name.substr(prefix.size());
-  if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+  if (digits.size() > 9 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return false;
   *epoch = std::stoi(digits);
   return true;
@@ -57,7 +58,8 @@ std::string dims5(int64_t a, int64_t b, const InputShape& in) {
 // --- consistency of an in-memory result ---------------------------------------------
 
 // Checks every size the file format promises. Writing reports a deconvscope bug
-// (ErrorKind::shape, "<file>: layer x"); reading reports a malformed file (ErrorKind::snapshot).
+// (ErrorKind::shape); reading, a malformed file (ErrorKind::snapshot); `where` is always
+// "<file>: /<object path>".
 class Checker {
  public:
   Checker(ErrorKind kind, std::string where, std::string hint)
@@ -65,31 +67,34 @@ class Checker {
 
   // The root attributes: enough to build the shapes of everything else.
   void check_header(const AnalysisResult& r) const {
-    if (r.split != "train" && r.split != "test") fail("split", expected_found("'train' or 'test'", "'" + r.split + "'"));
-    if (r.probe_count < 0) fail("probe_count", expected_found("a count >= 0", std::to_string(r.probe_count)));
-    if (r.epochs.empty()) fail("epochs", "expected at least one analysed epoch, found none");
+    if (r.split != "train" && r.split != "test")
+      fail_attr("split", expected_found("'train' or 'test'", "'" + r.split + "'"));
+    if (r.probe_count < 0)
+      fail_attr("probe_count", expected_found("a count >= 0", std::to_string(r.probe_count)));
+    if (r.epochs.empty()) fail_attr("epochs", "expected at least one analysed epoch, found none");
     for (size_t e = 0; e < r.epochs.size(); ++e) {
-      if (r.epochs[e] < 0) fail("epochs", expected_found("epochs >= 0", std::to_string(r.epochs[e])));
+      if (r.epochs[e] < 0) fail_attr("epochs", expected_found("epochs >= 0", std::to_string(r.epochs[e])));
       if (e > 0 && r.epochs[e] <= r.epochs[e - 1])
-        fail("epochs", expected_found("strictly ascending epochs",
-                                      std::to_string(r.epochs[e - 1]) + " then " + std::to_string(r.epochs[e])));
+        fail_attr("epochs",
+                  expected_found("strictly ascending epochs",
+                                 std::to_string(r.epochs[e - 1]) + " then " + std::to_string(r.epochs[e])));
     }
     std::set<std::string> seen;
     for (const std::string& name : r.layers) {
       if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
-        fail("layers", expected_found("a layer name usable as an HDF5 group name", "'" + name + "'"));
-      if (!seen.insert(name).second) fail("layers", "layer '" + name + "' is listed twice");
+        fail_attr("layers", expected_found("a layer name usable as an HDF5 group name", "'" + name + "'"));
+      if (!seen.insert(name).second) fail_attr("layers", "layer '" + name + "' is listed twice");
     }
     const InputShape& in = r.input;
     if (in.channels <= 0 || in.height <= 0 || in.width <= 0)
-      fail("input_shape", expected_found("positive (C, H, W)",
-                                         shape_str({in.channels, in.height, in.width})));
+      fail_attr("input_shape",
+                expected_found("positive (C, H, W)", shape_str({in.channels, in.height, in.width})));
     if (r.input_mean.size() != static_cast<size_t>(in.channels))
-      fail("input_mean", expected_found(std::to_string(in.channels) + " values (one per channel)",
-                                        std::to_string(r.input_mean.size())));
+      fail_attr("input_mean", expected_found(std::to_string(in.channels) + " values (one per channel)",
+                                             std::to_string(r.input_mean.size())));
     if (r.input_std.size() != static_cast<size_t>(in.channels))
-      fail("input_std", expected_found(std::to_string(in.channels) + " values (one per channel)",
-                                       std::to_string(r.input_std.size())));
+      fail_attr("input_std", expected_found(std::to_string(in.channels) + " values (one per channel)",
+                                            std::to_string(r.input_std.size())));
   }
 
   void check(const AnalysisResult& r) const {
@@ -109,7 +114,8 @@ class Checker {
       for (size_t l = 0; l < L; ++l) {
         const LayerTopK& t = layers[l];
         const std::string lat = at + "/" + r.layers[l];
-        if (t.layer != r.layers[l]) fail(lat, expected_found("layer '" + r.layers[l] + "'", "'" + t.layer + "'"));
+        if (t.layer != r.layers[l])
+          fail(lat, expected_found("layer '" + r.layers[l] + "'", "'" + t.layer + "'"));
         if (t.features < 0 || t.k < 0)
           fail(lat, expected_found("features >= 0 and k >= 0",
                                    std::to_string(t.features) + " and " + std::to_string(t.k)));
@@ -153,16 +159,21 @@ class Checker {
   }
 
   void expect_count(const std::string& at, const std::string& what, size_t expected, size_t found) const {
-    if (expected != found) fail(at, expected_found(std::to_string(expected) + " " + what, std::to_string(found)));
+    if (expected != found)
+      fail(at, expected_found(std::to_string(expected) + " " + what, std::to_string(found)));
   }
 
   void expect_dims(const std::string& at, const std::string& expected, const Tensor& t) const {
     if (shape_str(t.dims) != expected || t.size() != Tensor::count(t.dims))
-      fail(at, expected_found(expected, shape_str(t.dims) + " holding " + std::to_string(t.size()) + " values"));
+      fail(at,
+           expected_found(expected, shape_str(t.dims) + " holding " + std::to_string(t.size()) + " values"));
   }
 
   [[noreturn]] void fail(const std::string& at, const std::string& problem) const {
     throw Error(kind_, where_ + ": /" + at, problem, hint_);
+  }
+  [[noreturn]] void fail_attr(const std::string& name, const std::string& problem) const {
+    throw Error(kind_, where_ + ": / attribute " + name, problem, hint_);
   }
 
   ErrorKind kind_;
@@ -176,12 +187,16 @@ void write_u8(const h5::Group& g, const std::string& rel, const std::vector<int6
   const std::string w = g.where(rel);
   std::vector<hsize_t> hd(dims.begin(), dims.end());
   if (Tensor::count(dims) != data.size())
-    throw Error(ErrorKind::io, w, "dims " + shape_str(dims) + " do not match " + std::to_string(data.size()) + " values",
+    throw Error(ErrorKind::io, w,
+                "dims " + shape_str(dims) + " do not match " + std::to_string(data.size()) + " values",
                 "a deconvscope bug");
   h5::Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
-  if (!space.valid()) throw Error(ErrorKind::io, w, "cannot create dataspace " + shape_str(dims) + ": " + h5::last_error_message());
-  h5::Handle ds(H5Dcreate2(g.id(), rel.c_str(), H5T_STD_U8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                H5Dclose);
+  if (!space.valid())
+    throw Error(ErrorKind::io, w,
+                "cannot create dataspace " + shape_str(dims) + ": " + h5::last_error_message());
+  h5::Handle ds(
+      H5Dcreate2(g.id(), rel.c_str(), H5T_STD_U8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose);
   if (!ds.valid())
     throw Error(ErrorKind::io, w, "cannot create dataset: " + h5::last_error_message(),
                 "check the folder's permissions and free space");
@@ -197,7 +212,8 @@ std::vector<uint8_t> read_u8(const h5::Group& g, const std::string& rel, const s
   if (!ds.valid()) throw Error(ErrorKind::snapshot, w, "cannot open dataset: " + h5::last_error_message());
   h5::Handle type(H5Dget_type(ds.get()), H5Tclose);
   if (!type.valid() || H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) != 1)
-    throw Error(ErrorKind::snapshot, w, expected_found("uint8", type.valid() ? h5::type_name(type.get()) : "no type"));
+    throw Error(ErrorKind::snapshot, w,
+                expected_found("uint8", type.valid() ? h5::type_name(type.get()) : "no type"));
   std::vector<int64_t> found = g.dataset_dims(rel);
   if (found != dims) throw Error(ErrorKind::snapshot, w, expected_found(shape_str(dims), shape_str(found)));
   std::vector<uint8_t> v(Tensor::count(dims));
@@ -209,8 +225,8 @@ std::vector<uint8_t> read_u8(const h5::Group& g, const std::string& rel, const s
 // --- writing --------------------------------------------------------------------------
 
 // The per-activation arrays shared by /evolution and /topk: n activations, their windows.
-void write_activations(const h5::Group& g, const std::vector<int64_t>& lead, const std::vector<Activation>& acts,
-                       const std::vector<Window>& windows) {
+void write_activations(const h5::Group& g, const std::vector<int64_t>& lead,
+                       const std::vector<Activation>& acts, const std::vector<Window>& windows) {
   std::vector<int64_t> image;
   std::vector<int32_t> position, window;
   std::vector<float> value;
@@ -294,7 +310,8 @@ void write_contents(const h5::Group& root, const AnalysisResult& r) {
 
 void expect_dims(const h5::Group& g, const std::string& rel, const std::vector<int64_t>& dims) {
   std::vector<int64_t> found = g.dataset_dims(rel);
-  if (found != dims) throw Error(ErrorKind::snapshot, g.where(rel), expected_found(shape_str(dims), shape_str(found)));
+  if (found != dims)
+    throw Error(ErrorKind::snapshot, g.where(rel), expected_found(shape_str(dims), shape_str(found)));
 }
 
 // Reads the per-activation arrays written by write_activations; lead is (E, F) or (features, k).
@@ -331,13 +348,14 @@ void check_format(const h5::Group& root, const std::string& path) {
   const std::string at_root = path + ": /";
   const std::string hint = "pass the analysis.h5 that `deconvscope analyze` wrote in a run folder";
   if (!root.has_attr("format"))
-    throw Error(ErrorKind::snapshot, at_root, "not an analysis file: the root attribute format is missing", hint);
+    throw Error(ErrorKind::snapshot, at_root, "not an analysis file: the root attribute format is missing",
+                hint);
   const std::string format = root.read_attr_string("format");
   if (format != kAnalysisFormat)
-    throw Error(ErrorKind::snapshot, at_root + " attribute format",
-                "not an analysis file: " +
-                    expected_found(std::string("'") + kAnalysisFormat + "'", "'" + format + "'"),
-                hint);
+    throw Error(
+        ErrorKind::snapshot, at_root + " attribute format",
+        "not an analysis file: " + expected_found(std::string("'") + kAnalysisFormat + "'", "'" + format + "'"),
+        hint);
   const int version = root.read_attr_int("format_version");
   if (version > kAnalysisFormatVersion)
     throw Error(ErrorKind::snapshot, at_root + " attribute format_version",
@@ -393,7 +411,8 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
     for (const std::string& child : topk.children()) {
       int epoch = 0;
       if (!parse_epoch_group(child, &epoch))
-        throw Error(ErrorKind::snapshot, topk.where(child), expected_found("a group named epoch-NNNN", "'" + child + "'"));
+        throw Error(ErrorKind::snapshot, topk.where(child),
+                    expected_found("a group named epoch-NNNN", "'" + child + "'"));
       h5::Group eg = topk.open_group(child);
       std::vector<LayerTopK>& layers = r.topk[epoch];
       for (const std::string& name : r.layers) {
@@ -402,7 +421,8 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
         t.layer = name;
         std::vector<int64_t> d = g.dataset_dims("image_index");
         if (d.size() != 2 || d[0] > kMaxInt || d[1] > kMaxInt)
-          throw Error(ErrorKind::snapshot, g.where("image_index"), expected_found("(features, k)", shape_str(d)));
+          throw Error(ErrorKind::snapshot, g.where("image_index"),
+                      expected_found("(features, k)", shape_str(d)));
         t.features = static_cast<int>(d[0]);
         t.k = static_cast<int>(d[1]);
         read_activations(g, d, &t.acts, &t.windows);
@@ -427,9 +447,9 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
 
     h5::Group cg = convergence.open_group(r.layers[l]);
     LayerConvergence c;
-    for (auto [name, v] : {std::pair{"filter_similarity", &c.filter_similarity},
-                           std::pair{"weight_change", &c.weight_change},
-                           std::pair{"final_image_share", &c.final_image_share}}) {
+    for (auto [name, v] :
+         {std::pair{"filter_similarity", &c.filter_similarity}, std::pair{"weight_change", &c.weight_change},
+          std::pair{"final_image_share", &c.final_image_share}}) {
       expect_dims(cg, name, {E});
       *v = cg.read_dataset_f32(name);
     }
@@ -457,7 +477,8 @@ std::string num(float v) {
 }
 
 // Writes one CSV file atomically; fill writes the rows after the header.
-void write_csv(const std::string& path, const std::string& header, const std::function<void(std::ostream&)>& fill) {
+void write_csv(const std::string& path, const std::string& header,
+               const std::function<void(std::ostream&)>& fill) {
   const std::string temp = temp_path_for(path);
   TempFileGuard guard(temp);
   {
@@ -502,7 +523,8 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
   Checker(ErrorKind::shape, dir, "a deconvscope bug: the analysis results are inconsistent").check(r);
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) throw Error(ErrorKind::io, dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
+  if (ec)
+    throw Error(ErrorKind::io, dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
   const fs::path d(dir);
   const size_t E = r.epochs.size();
 
@@ -526,13 +548,14 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
               }
             });
   write_csv((d / "convergence.csv").string(),
-            "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at", [&](std::ostream& out) {
+            "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at",
+            [&](std::ostream& out) {
               for (size_t l = 0; l < r.layers.size(); ++l) {
                 const LayerConvergence& c = r.convergence[l];
                 for (size_t e = 0; e < E; ++e)
-                  out << csv_field(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e]) << ','
-                      << num(c.weight_change[e]) << ',' << num(c.final_image_share[e]) << ',' << c.converged_at
-                      << '\n';
+                  out << csv_field(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e])
+                      << ',' << num(c.weight_change[e]) << ',' << num(c.final_image_share[e]) << ','
+                      << c.converged_at << '\n';
               }
             });
   write_csv((d / "evolution.csv").string(), "layer,feature,epoch,image_index,y,x,activation",
@@ -543,8 +566,8 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
                 for (size_t e = 0; e < E; ++e)
                   for (size_t f = 0; f < F; ++f) {
                     const Activation& a = ev.strongest[e * F + f];
-                    out << csv_field(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e] << ',' << a.image
-                        << ',' << a.y << ',' << a.x << ',' << num(a.value) << '\n';
+                    out << csv_field(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e] << ','
+                        << a.image << ',' << a.y << ',' << a.x << ',' << num(a.value) << '\n';
                   }
               }
             });

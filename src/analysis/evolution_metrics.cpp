@@ -41,16 +41,18 @@ size_t check_layer(const AnalysisResult& r, const std::vector<std::vector<Tensor
   const std::string& name = r.layers[l];
   const size_t E = r.epochs.size();
   if (filters[l].size() != E)
-    fail(name, "weights for " + expected_found(std::to_string(E) + " epochs", std::to_string(filters[l].size())));
+    fail(name,
+         "weights for " + expected_found(std::to_string(E) + " epochs", std::to_string(filters[l].size())));
   for (size_t e = 0; e < E; ++e) {
     const Tensor& w = filters[l][e];
     if (w.dims.size() != 4 || w.size() != Tensor::count(w.dims))
       fail(name, "weights at epoch " + std::to_string(r.epochs[e]) + ": " +
                      expected_found("(O, I, kh, kw)", shape_str(w.dims)));
     if (w.dims != filters[l][0].dims)
-      fail(name, "weights at epoch " + std::to_string(r.epochs[e]) + ": " +
-                     expected_found(shape_str(filters[l][0].dims) + " as at epoch " + std::to_string(r.epochs[0]),
-                                    shape_str(w.dims)));
+      fail(name,
+           "weights at epoch " + std::to_string(r.epochs[e]) + ": " +
+               expected_found(shape_str(filters[l][0].dims) + " as at epoch " + std::to_string(r.epochs[0]),
+                              shape_str(w.dims)));
   }
   const LayerEvolution& ev = r.evolution[l];
   const size_t F = ev.features.size();
@@ -60,8 +62,8 @@ size_t check_layer(const AnalysisResult& r, const std::vector<std::vector<Tensor
   const int64_t O = E > 0 ? filters[l][0].dims[0] : 0;
   for (int32_t o : ev.features)
     if (o < 0 || o >= O)
-      fail(name, "followed feature: " + expected_found("a filter index in [0, " + std::to_string(O) + ")",
-                                                        std::to_string(o)));
+      fail(name, "followed feature: " +
+                     expected_found("a filter index in [0, " + std::to_string(O) + ")", std::to_string(o)));
   return F;
 }
 
@@ -69,8 +71,8 @@ void check_result(const AnalysisResult& r, const std::vector<std::vector<Tensor>
   const std::string where = "analysis results";
   if (filters.size() != r.layers.size())
     throw Error(ErrorKind::shape, where,
-                "weights for " + expected_found(std::to_string(r.layers.size()) + " layers",
-                                                std::to_string(filters.size())),
+                "weights for " +
+                    expected_found(std::to_string(r.layers.size()) + " layers", std::to_string(filters.size())),
                 "a deconvscope bug");
   if (r.evolution.size() != r.layers.size())
     throw Error(ErrorKind::shape, where,
@@ -105,9 +107,9 @@ void compute_jumps(AnalysisResult& r, const std::vector<std::vector<Tensor>>& fi
     const Tensor& p = ev.projections;  // (E, F, C, H, W)
     if (p.dims.size() != 5 || p.dims[0] != static_cast<int64_t>(E) || p.dims[1] != static_cast<int64_t>(F) ||
         p.size() != Tensor::count(p.dims))
-      fail(r.layers[l], "evolution projections: " + expected_found("(" + std::to_string(E) + ", " +
-                                                                       std::to_string(F) + ", C, H, W)",
-                                                                   shape_str(p.dims)));
+      fail(r.layers[l], "evolution projections: " +
+                            expected_found("(" + std::to_string(E) + ", " + std::to_string(F) + ", C, H, W)",
+                                           shape_str(p.dims)));
     const size_t plane = E * F > 0 ? p.size() / (E * F) : 0;  // C * H * W
 
     LayerJumps& j = out[l];
@@ -123,11 +125,12 @@ void compute_jumps(AnalysisResult& r, const std::vector<std::vector<Tensor>>& fi
       for (size_t f = 0; f < F; ++f) {
         const size_t row = (e - 1) * F + f;
         const bool changed = ev.strongest[e * F + f].image != ev.strongest[(e - 1) * F + f].image;
-        const float sim = cosine_similarity(p.ptr() + (e * F + f) * plane, p.ptr() + ((e - 1) * F + f) * plane, plane);
+        const float sim =
+            cosine_similarity(p.ptr() + (e * F + f) * plane, p.ptr() + ((e - 1) * F + f) * plane, plane);
         const float* w_now = filters[l][e].ptr() + static_cast<size_t>(ev.features[f]) * filter_size;
         const float* w_before = filters[l][e - 1].ptr() + static_cast<size_t>(ev.features[f]) * filter_size;
-        const double change =
-            norm_of_difference(w_now, w_before, filter_size) / std::max(norm_of(w_before, filter_size), kMinNorm);
+        const double change = norm_of_difference(w_now, w_before, filter_size) /
+                              std::max(norm_of(w_before, filter_size), kMinNorm);
         j.image_changed[row] = changed ? 1 : 0;
         j.projection_similarity[row] = sim;
         j.filter_change[row] = static_cast<float>(change);

@@ -1,5 +1,8 @@
 // analysis.h5 and the CSV exports: a write/read round trip, the on-disk schema checked
 // with the raw HDF5 C API (what h5py will see), the read errors, and the CSV tables.
+#include "deconvscope/analysis/analysis_file.hpp"
+
+#include <gtest/gtest.h>
 #include <hdf5.h>
 #include <unistd.h>
 
@@ -8,9 +11,6 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
-#include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/h5.hpp"
 
@@ -377,7 +377,8 @@ TEST_F(AnalysisFileTest, NewerVersion) {
     f.root().write_attr_int("format_version", 2);
     f.close();
   }
-  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute format_version", "newer");
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute format_version",
+               "newer");
 }
 
 TEST_F(AnalysisFileTest, WrongShapeNamesTheDataset) {
@@ -401,7 +402,8 @@ TEST_F(AnalysisFileTest, WrongTypeNamesTheDataset) {
     f.root().write_dataset("metrics/jumps/conv1/jump", {2, 2}, std::vector<float>(4, 0.f));
     f.close();
   }
-  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /metrics/jumps/conv1/jump", "uint8");
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /metrics/jumps/conv1/jump",
+               "uint8");
 }
 
 TEST_F(AnalysisFileTest, MissingGroupNamesIt) {
@@ -415,6 +417,23 @@ TEST_F(AnalysisFileTest, MissingGroupNamesIt) {
     f.close();
   }
   expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /evolution/conv3", "missing group");
+}
+
+TEST_F(AnalysisFileTest, BadRootAttributeNamesIt) {
+  const std::string path = file("analysis.h5");
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    f.root().write_attr_ints("epochs", {1, 5, 2});
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute epochs",
+               "strictly ascending");
+}
+
+TEST_F(AnalysisFileTest, UnwritableFolderIsAnIoError) {
+  const std::string path = file("missing-folder/analysis.h5");
+  expect_error([&] { write_analysis(path, sample()); }, ErrorKind::io, "missing-folder", "");
 }
 
 TEST_F(AnalysisFileTest, InconsistentResultIsNotWritten) {
@@ -469,7 +488,7 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
   std::vector<std::string> topk = lines_of(out / "topk.csv");
   ASSERT_FALSE(topk.empty());
   EXPECT_EQ(topk[0], "epoch,layer,feature,rank,image_index,y,x,activation");
-  EXPECT_EQ(topk.size(), 1u + 2 * (4 + 6));  // features * k per layer
+  EXPECT_EQ(topk.size(), 1u + 2 * (4 + 6));      // features * k per layer
   EXPECT_EQ(topk[4], "2,conv1,1,1,-1,3,3,1.7");  // an empty slot (fewer images than k)
 
   // Only the four tables: no temporary files left.

@@ -1,10 +1,10 @@
 // Jump and convergence metrics on hand-made inputs whose answers are known by hand:
 // identical and orthogonal vectors, features whose strongest image changes with and
 // without a change of projection, and a filter-similarity sequence that dips and recovers.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "deconvscope/analysis/evolution_metrics.hpp"
 #include "deconvscope/core/error.hpp"
