@@ -48,7 +48,10 @@ class DropoutLayer final : public Layer {
     float* m = static_cast<float*>(mask_.get_data_handle());
     const float keep = 1.f - spec_.rate, scale = 1.f / keep;
     const uint64_t base = splitmix64(ctx.seed ^ splitmix64(ctx.step ^ hash_name(spec_.name)));
-    const auto threshold = static_cast<uint64_t>(double(keep) * 18446744073709551616.0 /* 2^64 */);
+    // keep * 2^64 as an integer. A rate so small that 1 - rate is 1 would overflow the
+    // conversion (undefined; on x86 it gave 0 and dropped everything): saturate instead.
+    const double two64 = 18446744073709551616.0, keep_scaled = (1.0 - double(spec_.rate)) * two64;
+    const uint64_t threshold = keep_scaled >= two64 ? UINT64_MAX : static_cast<uint64_t>(keep_scaled);
     const int64_t n = static_cast<int64_t>(count_);
 #pragma omp parallel for
     for (int64_t i = 0; i < n; ++i) {

@@ -119,6 +119,22 @@ TEST(Lrn, AfterConvBlockedLayout) {
                 {3, 6, 6}, 2, 16);
 }
 
+// oneDNN's window for an even size is symmetric and one channel short,
+// [c - (size-1)/2, c + (size-1)/2], while alpha is still divided by `size`: size 4 acts as
+// size 3 with alpha * 3/4. Pinned here so that a change of either side is noticed.
+TEST(Lrn, EvenSizeIsOneChannelShortInOneDnn) {
+  std::mt19937 rng(26);
+  const float alpha = 2.f, beta = 0.75f, k = 1.f;
+  Network net({lrn("norm", 4, alpha, beta, k), fc("fc", 3)}, {8, 3, 3}, 2);
+  randomize_params(net, rng);
+  const Tensor input = random_input(net, rng);
+  net.forward(input.ptr(), Mode::infer);
+  Tensor got;
+  net.read_output(0, got);
+  EXPECT_TRUE(tensors_close(got, naive::lrn_forward(input, 3, alpha * 3.f / 4.f, beta, k), kRtol, kRtol));
+  EXPECT_FALSE(tensors_close(got, naive::lrn_forward(input, 4, alpha, beta, k), 1e-3f, 1e-3f));
+}
+
 TEST(Fc, AfterFourDimensionalInput) {
   check_network({fc("fc", 6)}, {3, 4, 5}, 2, 17);
 }
@@ -191,6 +207,18 @@ TEST(Dropout, TrainingDropsRateAndScalesTheRest) {
   EXPECT_NE(m0, m1);
 }
 
+TEST(Dropout, TinyRateKeepsEverything) {
+  // 1 - 1e-9 is 1 in float: the keep threshold must saturate, not overflow to "drop all".
+  std::mt19937 rng(25);
+  Network net({dropout("drop", 1e-9f), fc("fc", 3)}, {2, 8, 8}, 2);
+  randomize_params(net, rng);
+  const Tensor input = random_tensor({2, 2, 8, 8}, rng, 0.5f, 1.5f);
+  net.forward(input.ptr(), Mode::train);
+  Tensor out;
+  net.read_output(0, out);
+  for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out.data[i], input.data[i], 1e-6f) << "at " << i;
+}
+
 TEST(Dropout, RateZeroIsIdentityInTraining) {
   std::mt19937 rng(22);
   Network net({dropout("drop", 0.f), fc("fc", 3)}, {2, 3, 3}, 2);
@@ -204,8 +232,9 @@ TEST(Dropout, RateZeroIsIdentityInTraining) {
 
 // A ZFNet-like stack with every layer type, compared end to end.
 TEST(Network, AllLayerTypesEndToEnd) {
-  check_network({conv("conv1", 8, 3, 3, 2, 1), relu("relu1"), maxpool("pool1", 3, 2, 1),
-                 lrn("norm1", 5, 1.f, 0.75f, 2.f), conv("conv2", 16, 3, 3, 1, 1), relu("relu2"),
+  // 12 channels: oneDNN's 8- or 16-channel blocks are padded.
+  check_network({conv("conv1", 12, 3, 3, 2, 1), relu("relu1"), maxpool("pool1", 3, 2, 1),
+                 lrn("norm1", 5, 1.f, 0.75f, 2.f), conv("conv2", 20, 3, 3, 1, 1), relu("relu2"),
                  maxpool("pool2", 2, 2, 0), fc("fc6", 10), relu("relu6"), dropout("drop6", 0.5f), fc("fc7", 5)},
                 {3, 15, 15}, 2, 23);
 }
