@@ -88,7 +88,17 @@ void Network::read_output(int i, Tensor& out) {
 }
 
 void Network::project(int top, const float* signal, float* out) {
-  const Layer& t = *layers_.at(size_t(top));
+  if (top < 0 || size_t(top) >= layers_.size())
+    throw Error(ErrorKind::usage, "deconvnet",
+                expected_found("a layer index below " + std::to_string(layers_.size()), std::to_string(top)));
+  // Checked before the signal is reordered: an fc output is 2-D and the reorder from the
+  // plain (N, C, H, W) signal would fail with a bare dnnl::error.
+  for (int i = 0; i <= top; ++i)
+    if (specs_[size_t(i)].type == LayerType::fc)
+      throw Error(ErrorKind::usage, "layer " + specs_[size_t(i)].name,
+                  "the deconvnet projects conv-layer activations; it does not pass through fc layers",
+                  "choose a layer below the first fc layer");
+  const Layer& t = *layers_[size_t(top)];
   // The signal enters in the layout the layer produced its output in.
   const memory::desc top_md = t.dst().get_desc();
   if (!signal_mem_ || signal_mem_.get_desc() != top_md) signal_mem_ = memory(top_md, ctx_.eng);

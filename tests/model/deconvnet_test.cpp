@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "deconvscope/core/error.hpp"
 #include "deconvscope/model/network.hpp"
 #include "model/naive.hpp"
 #include "model/test_util.hpp"
@@ -32,10 +33,11 @@ struct Net {
 };
 
 // conv stride 1 and 2 with padding, max pool with padding and with overlapping windows,
-// LRN, three conv layers; 16 channels so that oneDNN keeps blocked layouts inside.
+// LRN, three conv layers; 16 and 12 channels so that oneDNN keeps blocked layouts inside,
+// some of them padded.
 Net zfnet_like() {
   return {{conv("conv1", 16, 3, 3, 1, 1), relu("relu1"), maxpool("pool1", 3, 2, 1), lrn("norm1", 5, 1.f, 0.75f, 2.f),
-           conv("conv2", 16, 3, 3, 2, 1), relu("relu2"), maxpool("pool2", 3, 1, 0), conv("conv3", 8, 3, 3, 1, 1),
+           conv("conv2", 12, 3, 3, 2, 1), relu("relu2"), maxpool("pool2", 3, 1, 0), conv("conv3", 8, 3, 3, 1, 1),
            relu("relu3"), fc("fc", 3)},
           {3, 13, 13},
           3};
@@ -241,6 +243,25 @@ TEST_F(HandWorked, SignedPixelsFromTheTransposedFilter) {
   s[0] = -1.f;
   got = project(1, s);
   EXPECT_EQ(max_abs(got), 0.f);
+}
+
+TEST(Deconvnet, RefusesToWalkThroughFc) {
+  std::mt19937 rng(75);
+  Network net({conv("conv1", 4, 3, 3, 1, 1), fc("fc1", 6), relu("relu1"), fc("fc2", 2)}, {1, 5, 5}, 1);
+  randomize_params(net, rng);
+  const Tensor input = random_input(net, rng);
+  net.forward(input.ptr(), Mode::deconv);
+  std::vector<float> signal(6, 1.f), out(25);
+  try {
+    net.project(2, signal.data(), out.data());
+    FAIL() << "expected ds::Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::usage);
+    EXPECT_NE(e.where().find("fc1"), std::string::npos) << e.where();
+  }
+  EXPECT_THROW(net.project(1, signal.data(), out.data()), Error);   // the fc itself
+  EXPECT_THROW(net.project(4, signal.data(), out.data()), Error);   // no such layer
+  EXPECT_THROW(net.project(-1, signal.data(), out.data()), Error);
 }
 
 }  // namespace
