@@ -16,7 +16,7 @@ const cv::Scalar kAmber(0, 170, 255);      // new image, similar projection
 const cv::Scalar kEmpty(225, 225, 225);    // a cell without an activation
 
 constexpr double kTextScale = 0.45;
-constexpr double kTitleScale = 0.55;
+constexpr double kTitleScale = 0.62;
 
 cv::Size text_size(const std::string& s, double scale, int thickness = 1, int* baseline = nullptr);
 // org is the left end of the baseline, as in cv::putText.

@@ -71,11 +71,17 @@ cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, cons
 
   // Header: title, a short legend if it fits, then the epoch of every column.
   const std::string title = ev.layer.empty() ? r.layers[layer] : ev.layer;
-  draw::text(out, title, cv::Point(kMargin, 20), draw::kTitleScale, draw::kInk, 2);
-  const std::string legend = "red frame: jump   amber: new image, similar projection";
-  const int legend_x = kMargin + draw::text_size(title, draw::kTitleScale, 2).width + 24;
-  if (legend_x + draw::text_size(legend, 0.4).width < out.cols - kMargin)
-    draw::text(out, legend, cv::Point(legend_x, 20), 0.4, draw::kMutedInk);
+  draw::text(out, title, cv::Point(kMargin, 20), draw::kTitleScale, draw::kInk, 1);
+  // Legend: a swatch of each frame colour, if it fits beside the title.
+  const int jump_w = draw::text_size("jump", 0.4).width, image_w = draw::text_size("new image", 0.4).width;
+  int lx = kMargin + draw::text_size(title, draw::kTitleScale, 1).width + 22;
+  if (lx + 2 * 16 + jump_w + 14 + image_w < out.cols - kMargin) {
+    draw::frame(out, cv::Rect(lx, 9, 12, 12), 3, draw::kRed);
+    draw::text(out, "jump", cv::Point(lx + 16, 20), 0.4, draw::kMutedInk);
+    lx += 16 + jump_w + 14;
+    draw::frame(out, cv::Rect(lx, 9, 12, 12), 2, draw::kAmber);
+    draw::text(out, "new image", cv::Point(lx + 16, 20), 0.4, draw::kMutedInk);
+  }
   for (int e = 0; e < E; ++e) {
     const cv::Rect c = evolution_cell_rect(e, 0, H, W);
     draw::text_centered(out, "epoch " + std::to_string(r.epochs[e]), c.x + c.width / 2, kHeaderHeight - 8);

@@ -29,7 +29,7 @@ namespace {
 const char* kCss = R"(
 body { font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
        color: #222; background: #f6f7f9; margin: 0; }
-main { max-width: 1240px; margin: 0 auto; padding: 8px 28px 48px; background: #fff;
+main { max-width: 1500px; margin: 0 auto; padding: 8px 28px 48px; background: #fff;
        box-shadow: 0 0 12px rgba(0,0,0,.06); }
 h1 { font-size: 26px; margin: 20px 0 2px; }
 h2 { font-size: 20px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e3e6ea; }
@@ -50,7 +50,6 @@ table.kv th { width: 200px; }
 .scroll { overflow-x: auto; max-width: 100%; }
 figure { margin: 10px 0 18px; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e6e8eb; }
-img.pixels { image-rendering: pixelated; }
 figcaption { color: #666; font-size: 13px; margin-top: 3px; }
 .row { display: flex; flex-wrap: wrap; gap: 14px; }
 .row figure { margin: 0; }
@@ -148,13 +147,15 @@ void check_result(const AnalysisResult& r, const Dataset& probe) {
 class Page {
  public:
   std::ostringstream h;
-  void img(const std::string& file, const std::string& alt, const std::string& caption, bool pixels = false) {
-    h << "<figure><img src=\"" << html_escape(file) << "\" alt=\"" << html_escape(alt) << "\""
-      << (pixels ? " class=\"pixels\"" : "") << ">";
+  void img(const std::string& file, const std::string& alt, const std::string& caption) {
+    h << "<figure><img src=\"" << html_escape(file) << "\" alt=\"" << html_escape(alt) << "\">";
     if (!caption.empty()) h << "<figcaption>" << html_escape(caption) << "</figcaption>";
     h << "</figure>\n";
   }
   void note(const std::string& text) { h << "<p class=\"note\">" << html_escape(text) << "</p>\n"; }
+  void kv(const std::string& key, const std::string& value) {
+    h << "<tr><th>" << html_escape(key) << "</th><td>" << html_escape(value) << "</td></tr>\n";
+  }
   void row(const std::vector<std::string>& cells, bool header = false) {
     h << "<tr>";
     for (const auto& c : cells) h << (header ? "<th>" : "<td>") << html_escape(c) << (header ? "</th>" : "</td>");
@@ -232,18 +233,18 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   std::string layers_list;
   for (size_t i = 0; i < r.layers.size(); ++i) layers_list += (i ? ", " : "") + r.layers[i];
   h << "<h2 id=\"summary\">Summary</h2>\n<table class=\"kv\">\n";
-  p.row({"Run", run_name});
-  p.row({"Run folder", run_dir});
-  p.row({"Dataset", r.dataset_path.empty() ? probe.source : r.dataset_path});
-  p.row({"Probe images", std::to_string(r.probe_count) + " (first of the " + r.split + " split)"});
-  p.row({"Input", std::to_string(r.input.channels) + " x " + std::to_string(r.input.height) + " x " +
-                      std::to_string(r.input.width)});
-  p.row({"Epochs trained", epochs_trained});
-  p.row({"Final val accuracy", final_val});
-  p.row({"Snapshots analysed (epochs)", epochs_list});
-  p.row({"Analysed layers", layers_list});
-  p.row({"Jump threshold", "strongest image changed and projection cosine < " + fmt("%.2f", r.jump_threshold)});
-  p.row({"Convergence threshold", "filter similarity to the final snapshot >= " + fmt("%.2f", r.convergence_threshold)});
+  p.kv("Run", run_name);
+  p.kv("Run folder", run_dir);
+  p.kv("Dataset", r.dataset_path.empty() ? probe.source : r.dataset_path);
+  p.kv("Probe images", std::to_string(r.probe_count) + " (first of the " + r.split + " split)");
+  p.kv("Input", std::to_string(r.input.channels) + " x " + std::to_string(r.input.height) + " x " +
+                      std::to_string(r.input.width));
+  p.kv("Epochs trained", epochs_trained);
+  p.kv("Final val accuracy", final_val);
+  p.kv("Snapshots analysed (epochs)", epochs_list);
+  p.kv("Analysed layers", layers_list);
+  p.kv("Jump threshold", "strongest image changed and projection cosine < " + fmt("%.2f", r.jump_threshold));
+  p.kv("Convergence threshold", "filter similarity to the final snapshot >= " + fmt("%.2f", r.convergence_threshold));
   h << "</table>\n";
 
   // --- Training curves
@@ -290,8 +291,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
           "Each row a feature, each column a snapshot: the deconvnet projection of the feature's strongest "
           "activation over the probe images (left) beside the image patch it came from (right), both cropped to "
           "the receptive field. Red frame: a jump (new strongest image, projection cosine below " +
-              fmt("%.2f", r.jump_threshold) + "); amber: new image, similar projection.",
-          true);
+              fmt("%.2f", r.jump_threshold) + "); amber: new image, similar projection.");
     for (const auto& [epoch, layers] : r.topk) {
       if (l >= layers.size()) continue;
       const LayerTopK& t = layers[l];
@@ -301,8 +301,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
       p.img(grid, "top-k of " + name + " at epoch " + std::to_string(epoch),
             "For each feature, its " + std::to_string(t.k) + " strongest activations over the probe images, each "
             "projected separately (left block) beside the image patches (right block)" +
-                (t.features > 64 ? "; the first 64 of " + std::to_string(t.features) + " features." : "."),
-            true);
+                (t.features > 64 ? "; the first 64 of " + std::to_string(t.features) + " features." : "."));
     }
   }
 
@@ -351,7 +350,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
       snap_problem = e.what();
     }
   }
-  h << "<div class=\"row\">\n";
+  Page row;  // the mosaics side by side, emitted only if there are any
   size_t mosaics = 0;
   for (const auto& [epoch, path] : snaps) {
     if (std::find(r.epochs.begin(), r.epochs.end(), epoch) == r.epochs.end()) continue;
@@ -369,16 +368,19 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
       if (w.dims.size() != 4) break;
       const int k = int(std::max(w.dims[2], w.dims[3]));
       const std::string file = "filters_" + epoch_tag(epoch) + ".png";
-      write_png(filter_mosaic(w, k * std::max(1, 36 / std::max(1, k))), out(file));
-      p.img(file, s.layers[i].name + " filters at epoch " + std::to_string(epoch),
-            s.layers[i].name + ", epoch " + std::to_string(epoch), true);
+      write_png(filter_mosaic(w, k * std::max(1, 48 / std::max(1, k))), out(file));
+      row.img(file, s.layers[i].name + " filters at epoch " + std::to_string(epoch),
+            s.layers[i].name + ", epoch " + std::to_string(epoch));
       ++mosaics;
       break;
     }
   }
-  h << "</div>\n";
-  if (mosaics == 0) p.note("No snapshots of the analysed epochs in " + snap_dir.string() + ".");
-  else h << "<p class=\"hint\">Each filter stretched around grey = 0 by its own largest weight.</p>\n";
+  if (mosaics == 0) {
+    p.note("No snapshots of the analysed epochs in " + snap_dir.string() + ".");
+  } else {
+    h << "<p class=\"hint\">Each filter stretched around grey = 0 by its own largest weight.</p>\n"
+      << "<div class=\"row\">\n" << row.h.str() << "</div>\n";
+  }
   if (!snap_problem.empty()) p.note(snap_problem);
 
   // --- Metrics table

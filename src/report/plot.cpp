@@ -136,7 +136,7 @@ cv::Mat plot_lines(const PlotSpec& spec) {
   cv::rectangle(img, area, kAxis, 1);
 
   // Titles: plot title on top, x label below, y label turned on its side.
-  draw::text_centered(img, spec.title, area.x + area.width / 2, 24, draw::kTitleScale, draw::kInk, 2);
+  draw::text_centered(img, spec.title, area.x + area.width / 2, 24, draw::kTitleScale, draw::kInk, 1);
   draw::text_centered(img, spec.x_label, area.x + area.width / 2, size.height - 10, draw::kTextScale);
   if (!spec.y_label.empty()) {
     int base = 0;

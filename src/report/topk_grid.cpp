@@ -63,9 +63,9 @@ cv::Mat render_topk_grid_image(const LayerTopK& t, const AnalysisResult& r, cons
       if (&l == &t) epoch_text = ", epoch " + std::to_string(epoch);
   std::string title = t.layer + epoch_text + ": top " + std::to_string(t.k) + " per feature";
   if (shown < t.features) title += " (first " + std::to_string(shown) + " of " + std::to_string(t.features) + ")";
-  draw::text(out, title, cv::Point(kMargin, 22), draw::kTitleScale, draw::kInk, 2);
+  draw::text(out, title, cv::Point(kMargin, 22), draw::kTitleScale, draw::kInk, 1);
   const std::string legend = "left: projections   right: image patches";
-  const int legend_x = kMargin + draw::text_size(title, draw::kTitleScale, 2).width + 24;
+  const int legend_x = kMargin + draw::text_size(title, draw::kTitleScale, 1).width + 24;
   if (legend_x + draw::text_size(legend, 0.4).width < out.cols - kMargin)
     draw::text(out, legend, cv::Point(legend_x, 22), 0.4, draw::kMutedInk);
 

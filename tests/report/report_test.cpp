@@ -20,6 +20,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/report/csv.hpp"
 #include "deconvscope/report/html_report.hpp"
 #include "deconvscope/report/plot.hpp"
@@ -155,6 +156,43 @@ const char* kMetrics =
     "3,300,0.01,0.50,0.82,0.55,0.80,3.0,4100,0.05,0.01,0.001,0.04\n"
     "4,400,0.001,0.44,0.84,0.53,0.81,3.0,4100,0.05,0.01,0.001,0.03\n"
     "5,500,0.001,0.42,0.85,0.52,0.815,3.0,4100,0.05,0.01,0.001,0.03\n";
+
+// A tiny but valid snapshot (conv1 8x1x5x5, relu, fc 2) whose filters are oriented
+// stripes that sharpen with the epoch, for the report's first-layer filter mosaics.
+void write_tiny_snapshot(const std::string& path, int epoch) {
+  Snapshot s;
+  s.epoch = epoch;
+  s.config = "[run]\nname = tiny\n";
+  s.input = InputShape{1, kSide, kSide};
+  s.num_classes = 2;
+  s.input_mean = {0.5f};
+  s.input_std = {0.25f};
+  LayerSpec conv;
+  conv.name = "conv1";
+  conv.type = LayerType::conv;
+  conv.out = 8;
+  conv.kernel = {5, 5};
+  conv.pad = {2, 2};
+  LayerSpec relu;
+  relu.name = "relu1";
+  LayerSpec fc;
+  fc.name = "fc1";
+  fc.type = LayerType::fc;
+  fc.out = 2;
+  s.layers = {conv, relu, fc};
+  LayerParams pc, pf;
+  pc.weights = Tensor({8, 1, 5, 5});
+  pc.bias = Tensor({8});
+  for (int o = 0; o < 8; ++o)
+    for (int y = 0; y < 5; ++y)
+      for (int x = 0; x < 5; ++x)
+        pc.weights.data[(o * 5 + y) * 5 + x] = float(std::cos((x * std::cos(o * 0.4) + y * std::sin(o * 0.4)) * 1.5) +
+                                                     (epoch == 0 ? std::sin(o * 25 + y * 7 + x * 3) : 0.0));
+  pf.weights = Tensor({2, 8 * kSide * kSide});
+  pf.bias = Tensor({2});
+  s.params = {pc, LayerParams{}, pf};
+  write_snapshot(path, s);
+}
 
 std::string read_all(const std::string& path) {
   std::ifstream f(path);
@@ -405,6 +443,8 @@ TEST_F(ReportTest, WriteReportOnSyntheticAnalysis) {
   fs::create_directories(run);
   std::ofstream(run + "/metrics.csv") << kMetrics;
   std::ofstream(run + "/config.cfg") << "[run]\nname = fancy <run>\n[train]\nepochs = 5\n";
+  fs::create_directories(run + "/snapshots");
+  for (int e : {0, 2, 5}) write_tiny_snapshot(run + "/snapshots/" + snapshot_file_name(e), e);
   const AnalysisResult r = synthetic_result(1);
   write_report(run, r, synthetic_dataset(1));
 
@@ -414,7 +454,8 @@ TEST_F(ReportTest, WriteReportOnSyntheticAnalysis) {
   EXPECT_NE(html.find("fancy &lt;run&gt;"), std::string::npos);  // escaped run name
   EXPECT_NE(html.find("81.50%"), std::string::npos);             // final val accuracy
   for (const char* png : {"training_curves.png", "convergence.png", "evolution_conv1.png", "evolution_conv2.png",
-                          "topk_conv1_epoch0005.png", "topk_conv2_epoch0005.png"})
+                          "topk_conv1_epoch0005.png", "topk_conv2_epoch0005.png", "filters_epoch0000.png",
+                          "filters_epoch0005.png"})
     EXPECT_NE(html.find(std::string("src=\"") + png + "\""), std::string::npos) << png;
   EXPECT_NE(html.find("2 &rarr; 5"), std::string::npos);  // the jump list
   EXPECT_NE(html.find("images_per_s"), std::string::npos);  // the metrics table
