@@ -4,9 +4,11 @@
 #include "deconvscope/cli/commands.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
+#include "deconvscope/analysis/analyze.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/train/bench.hpp"
@@ -22,6 +24,8 @@ const char* kUsage =
     "commands:\n"
     "  train    --config FILE [--resume | --force] [--section.key VALUE ...]\n"
     "           train the network a config describes; snapshots go to runs/<run.name>/snapshots/\n"
+    "  analyze  --run DIR [--force] [--analysis.key VALUE ...]\n"
+    "           deconvnet over every snapshot of a run: analysis/analysis.h5, CSVs, report/index.html\n"
     "  bench    --config FILE [--iters N] [--train.batch B] [--run.threads T]\n"
     "           print train_images_per_s and infer_images_per_s on random data\n"
     "\n"
@@ -82,6 +86,30 @@ int cmd_train(std::vector<std::string> args) {
   return 0;
 }
 
+int cmd_analyze(std::vector<std::string> args) {
+  if (take_flag(args, "--help") || take_flag(args, "-h")) {
+    std::cout << "usage: deconvscope analyze --run DIR [--force] [--section.key VALUE ...]\n\n"
+                 "Runs the deconvnet over every snapshot in DIR/snapshots with the run's own config\n"
+                 "(DIR/config.cfg); analysis.* keys (and others) can be overridden here.\n"
+                 "  --force    recompute epochs already in DIR/analysis/analysis.h5\n\n"
+              << config_help();
+    return 0;
+  }
+  AnalyzeOptions opt;
+  opt.force = take_flag(args, "--force");
+  const std::string dir = take_value(args, "--run", "");
+  if (dir.empty()) throw Error(ErrorKind::usage, "analyze", "expected --run DIR", "e.g. --run runs/quickstart");
+  const std::string cfg_path = RunPaths::of(dir).config;
+  if (!std::filesystem::exists(cfg_path))
+    throw Error(ErrorKind::usage, cfg_path, "not a run folder: it has no config.cfg", "train first, or check the path");
+  args.insert(args.begin(), {"--config", cfg_path});
+  const Config cfg = load_config(args);
+  const AnalyzeSummary s = run_analysis(cfg, dir, opt);
+  std::printf("analysed %zu epochs of %s (%zu computed now): %s\nreport: %s\n", s.epochs.size(), dir.c_str(),
+              s.computed.size(), s.analysis_file.c_str(), s.report.c_str());
+  return 0;
+}
+
 int cmd_bench(std::vector<std::string> args) {
   if (take_flag(args, "--help") || take_flag(args, "-h")) {
     std::cout << "usage: deconvscope bench --config FILE [--iters N] [--warmup N] [--section.key VALUE ...]\n\n"
@@ -113,6 +141,7 @@ int cli_run(const std::vector<std::string>& all) {
     std::vector<std::string> args(all.begin() + 1, all.end());
     if (cmd == "train") return cmd_train(args);
     if (cmd == "bench") return cmd_bench(args);
+    if (cmd == "analyze") return cmd_analyze(args);
     throw Error(ErrorKind::usage, "deconvscope", "unknown command '" + cmd + "'",
                 "run deconvscope --help for the list");
   } catch (const Error& e) {

@@ -36,7 +36,9 @@ class ConvLayer final : public Layer {
                                         any_src, any_w, bias_md, any_dst, strides, pad_l, pad_r),
         ctx.eng);
     bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
-        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, fwd_pd_.src_desc(), any_w,
+        // diff_src any: with one input channel the plain layout has only oneDNN's slow
+        // reference kernel; a blocked one and a reorder are far faster.
+        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, any_src, any_w,
                                               fwd_pd_.dst_desc(), strides, pad_l, pad_r),
         ctx.eng, fwd_pd_);
     bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(

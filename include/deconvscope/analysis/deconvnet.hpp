@@ -1,0 +1,49 @@
+// The Zeiler & Fergus deconvnet applied to a probe set: find each feature's strongest
+// activations (a batched forward scan, no backward bookkeeping), then project chosen
+// activations back to pixels through the network's own switches, rectification and
+// transposed filters (Network::project), many at once.
+//
+// Conventions an independent implementation must follow to agree with us:
+// - the activation of feature f of conv layer L is L's output after its ReLU (the ReLU
+//   directly after L; L's raw output if none follows), before pooling or normalisation;
+// - an image's best position for a feature is its maximum; on exact ties the first in
+//   row-major order (y, then x);
+// - top-k ranks images by that best value, descending; exact ties go to the lower image
+//   index; each image appears at most once per feature;
+// - a projection keeps that one value at (f, y, x), zeros elsewhere, and walks down.
+#pragma once
+
+#include <vector>
+
+#include "deconvscope/analysis/results.hpp"
+#include "deconvscope/data/dataset.hpp"
+#include "deconvscope/model/network.hpp"
+#include "deconvscope/train/progress.hpp"
+
+namespace ds {
+
+// The layer whose output is conv layer `conv`'s rectified output.
+int rectified_output_layer(const std::vector<LayerSpec>& specs, int conv);
+
+// Input pixels seen by output position (y, x) of layer `layer`, clipped to the image.
+Window receptive_field(const std::vector<LayerSpec>& specs, const InputShape& in, int layer, int y, int x);
+
+struct ScanRequest {
+  int conv = 0;  // index of a conv layer
+  int k = 9;
+};
+
+// For each request, the k strongest activations of every feature over the first
+// `count` images of `probe`: result[r] is [features * k], strongest first (image -1
+// where fewer than k images exist).
+std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& probe, const Normalization& norm,
+                                               int64_t count, const std::vector<ScanRequest>& requests,
+                                               Progress* bar = nullptr);
+
+// Projects activations of conv layer `conv`'s rectified output to pixels: item i is
+// feature features[i] at acts[i]. out: (n, C, H, W), network-input units; zeros for
+// acts with image -1. Works in batches of net.batch() images.
+void project_activations(Network& net, const Dataset& probe, const Normalization& norm, int conv,
+                         const std::vector<int32_t>& features, const std::vector<Activation>& acts, float* out);
+
+}  // namespace ds
