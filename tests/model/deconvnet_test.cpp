@@ -211,8 +211,13 @@ TEST_F(HandWorked, SharedSwitchReceivesTheSum) {
                0, 3, 0, 0,  //
                0, 0.75f, -3, 0,  //
                0, 0, -0.75f, 0};
-  EXPECT_EQ(got.dims, input_.dims);
   EXPECT_TRUE(tensors_close(got, want, 1e-6f, 1e-6f));
+
+  // The reconstruction is exactly the input's size: nothing is written past 1x1x4x4.
+  std::vector<float> buf(16 + 8, 42.f), sig{1.f, 2.f, 0.5f, 0.25f};
+  net_.project(2, sig.data(), buf.data());
+  for (size_t i = 0; i < 16; ++i) EXPECT_NEAR(buf[i], want.data[i], 1e-6f) << "at " << i;
+  for (size_t i = 16; i < buf.size(); ++i) EXPECT_EQ(buf[i], 42.f) << "written past the input at " << i;
 }
 
 TEST_F(HandWorked, RectifyActsOnTheUnpooledSum) {
