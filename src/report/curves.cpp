@@ -65,8 +65,9 @@ void plot_convergence(const AnalysisResult& r, const std::string& png_path) {
   p.title = "Filter similarity to the final snapshot";
   p.x_label = "epoch";
   p.y_label = "mean cosine";
-  p.size = cv::Size(720, 400);
+  p.size = cv::Size(860, 400);
   p.y_max = 1.0;  // a cosine
+  p.legend_outside = true;  // one line per layer: too many for a corner
   for (size_t l = 0; l < r.layers.size() && l < r.convergence.size(); ++l) {
     const LayerConvergence& c = r.convergence[l];
     if (c.filter_similarity.size() != x.size())

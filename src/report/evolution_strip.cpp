@@ -2,7 +2,9 @@
 // column per analysed epoch; each cell the deconvnet projection of the feature's strongest
 // activation, cropped to its receptive field, beside the image patch it came from. A red
 // frame marks a jump arriving at that epoch (new strongest image and a dissimilar
-// projection), a thin amber frame a new image with a similar projection.
+// projection), a thin amber frame a new image with a similar projection. A feature with
+// no positive activation on the probe set gets a light "inactive" cell: its image would be
+// arbitrary.
 // Left out: activation values (they are in analysis.h5 and the report's tables).
 #include <opencv2/imgproc.hpp>
 
@@ -98,6 +100,9 @@ cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, cons
       const Activation& a = ev.strongest[i];
       if (a.image < 0) {
         draw::paste(out, draw::empty_tile(c.size(), "no activation"), c.tl());
+      } else if (!(a.value > 0.f)) {
+        // No positive activation anywhere in the probe set: the "strongest" image is arbitrary.
+        draw::paste(out, draw::empty_tile(c.size(), "inactive"), c.tl());
       } else {
         const cv::Mat proj = projection_to_image(ev.projections.ptr() + i * chw, C, H, W);
         draw::paste(out, crop_to_window(proj, ev.windows[i], disp.height, disp.width), c.tl());
@@ -106,11 +111,12 @@ cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, cons
       }
       if (e == 0 || !jumps) continue;
       const size_t j = size_t(e - 1) * F + f;  // the change arriving at epoch index e
-      const cv::Rect outer(c.x - kPad, c.y - kPad, c.width + 2 * kPad, c.height + 2 * kPad);
+      // Frames hug the cell and leave white outside, so frames of neighbours stay apart.
+      const cv::Rect outer(c.x - kFrame, c.y - kFrame, c.width + 2 * kFrame, c.height + 2 * kFrame);
       if (!jumps->jump.empty() && jumps->jump[j])
-        draw::frame(out, outer, kPad, draw::kRed);
+        draw::frame(out, outer, kFrame, draw::kRed);
       else if (!jumps->image_changed.empty() && jumps->image_changed[j])
-        draw::frame(out, cv::Rect(outer.x + 1, outer.y + 1, outer.width - 2, outer.height - 2), 2, draw::kAmber);
+        draw::frame(out, outer, 2, draw::kAmber);
     }
   }
   return out;

@@ -29,7 +29,7 @@ namespace {
 const char* kCss = R"(
 body { font: 15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
        color: #222; background: #f6f7f9; margin: 0; }
-main { max-width: 1500px; margin: 0 auto; padding: 8px 28px 48px; background: #fff;
+main { max-width: 1540px; margin: 0 auto; padding: 8px 28px 48px; background: #fff;
        box-shadow: 0 0 12px rgba(0,0,0,.06); }
 h1 { font-size: 26px; margin: 20px 0 2px; }
 h2 { font-size: 20px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e3e6ea; }

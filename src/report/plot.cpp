@@ -95,7 +95,20 @@ cv::Scalar plot_color(size_t i) {
 cv::Mat plot_lines(const PlotSpec& spec) {
   const cv::Size size(std::max(spec.size.width, kLeft + kRight + 100), std::max(spec.size.height, kTop + kBottom + 80));
   cv::Mat img(size, CV_8UC3, draw::kWhite);
-  const cv::Rect area(kLeft, kTop, size.width - kLeft - kRight, size.height - kTop - kBottom);
+
+  // The legend's entries and size come first: outside the axes it takes their room.
+  constexpr int kRow = 20, kSample = 26;
+  std::vector<const PlotSeries*> listed;
+  int text_w = 0;
+  for (const auto& s : spec.series)
+    if (!s.label.empty()) {
+      listed.push_back(&s);
+      text_w = std::max(text_w, draw::text_size(s.label, 0.42).width);
+    }
+  const cv::Size box(text_w + kSample + 24, int(listed.size()) * kRow + 10);
+  const bool outside = spec.legend_outside && !listed.empty() && size.width - box.width - 12 - kLeft - kRight > 100;
+  const int right = kRight + (outside ? box.width + 12 : 0);
+  const cv::Rect area(kLeft, kTop, size.width - kLeft - right, size.height - kTop - kBottom);
 
   // Data ranges over finite points.
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
@@ -182,28 +195,22 @@ cv::Mat plot_lines(const PlotSpec& spec) {
     }
   }
 
-  // Legend in the corner that covers the fewest drawn points.
-  std::vector<const PlotSeries*> listed;
-  int text_w = 0;
-  for (const auto& s : spec.series)
-    if (!s.label.empty()) {
-      listed.push_back(&s);
-      text_w = std::max(text_w, draw::text_size(s.label, 0.42).width);
-    }
+  // Legend right of the axes, or in the corner that covers the fewest drawn points.
   if (listed.empty()) return img;
-  constexpr int kRow = 20, kSample = 26;
-  const cv::Size box(text_w + kSample + 24, int(listed.size()) * kRow + 10);
-  const int inset = 8;
-  const std::array<cv::Point, 4> corners = {
-      cv::Point(area.br().x - inset - box.width, area.y + inset), cv::Point(area.br().x - inset - box.width, area.br().y - inset - box.height),
-      cv::Point(area.x + inset, area.y + inset), cv::Point(area.x + inset, area.br().y - inset - box.height)};
-  cv::Rect best;
-  size_t best_hits = SIZE_MAX;
-  for (const auto& c : corners) {
-    const cv::Rect r(c, box);
-    size_t hits = 0;
-    for (const auto& p : drawn) hits += r.contains(cv::Point(p)) ? 1 : 0;
-    if (hits < best_hits) best_hits = hits, best = r;
+  cv::Rect best(area.br().x + 12, area.y, box.width, box.height);
+  if (!outside) {
+    const int inset = 8;
+    const std::array<cv::Point, 4> corners = {cv::Point(area.br().x - inset - box.width, area.y + inset),
+                                              cv::Point(area.br().x - inset - box.width, area.br().y - inset - box.height),
+                                              cv::Point(area.x + inset, area.y + inset),
+                                              cv::Point(area.x + inset, area.br().y - inset - box.height)};
+    size_t best_hits = SIZE_MAX;
+    for (const auto& c : corners) {
+      const cv::Rect r(c, box);
+      size_t hits = 0;
+      for (const auto& p : drawn) hits += r.contains(cv::Point(p)) ? 1 : 0;
+      if (hits < best_hits) best_hits = hits, best = r;
+    }
   }
   cv::rectangle(img, best, draw::kWhite, cv::FILLED);
   cv::rectangle(img, best, cv::Scalar(200, 200, 200), 1);

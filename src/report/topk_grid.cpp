@@ -1,7 +1,8 @@
 // The top-k grid of one layer at one epoch (the paper's Fig. 2): for each feature, its k
 // strongest activations over the probe set projected to pixels (a sqrt(k) x sqrt(k)
 // block, cropped to the receptive fields) beside the same block of image patches;
-// features kGridColumns to a row, each with its index. Left out: feature selection
+// features kGridColumns to a row, each with its index. Activations that are missing or
+// zero are light tiles, since their images would be arbitrary. Left out: feature selection
 // beyond "the first max_features".
 #include <cmath>
 
@@ -72,13 +73,22 @@ cv::Mat render_topk_grid_image(const LayerTopK& t, const AnalysisResult& r, cons
   for (int fi = 0; fi < shown; ++fi) {
     const cv::Point origin(kMargin + (fi % cols) * (feature.width + kFeatureGapX),
                            kTitle + (fi / cols) * (feature.height + kFeatureGapY));
-    draw::text(out, "feature " + std::to_string(fi), cv::Point(origin.x, origin.y + kFeatureLabel - 6));
+    // A feature with no positive activation over the probe set has arbitrary "top" images.
+    bool active = false;
+    for (int j = 0; j < t.k; ++j) active = active || (t.acts[size_t(fi) * t.k + j].image >= 0 && t.acts[size_t(fi) * t.k + j].value > 0.f);
+    const cv::Point label_at(origin.x, origin.y + kFeatureLabel - 6);
+    const std::string label = "feature " + std::to_string(fi);
+    draw::text(out, label, label_at);
+    if (!active)
+      draw::text(out, "inactive on the probe set", cv::Point(label_at.x + draw::text_size(label, draw::kTextScale).width + 8, label_at.y),
+                 0.38, draw::kRed);
     for (int j = 0; j < t.k; ++j) {
       const size_t i = size_t(fi) * t.k + j;
       const cv::Point at(origin.x + (j % kc) * (tile.width + kTileGap),
                          origin.y + kFeatureLabel + (j / kc) * (tile.height + kTileGap));
       const cv::Point at_patch(at.x + block.width + kBlockGap, at.y);
-      if (t.acts[i].image < 0) {
+      // Missing (fewer images than k) or zero (nothing fired): the image would be arbitrary.
+      if (t.acts[i].image < 0 || !(t.acts[i].value > 0.f)) {
         draw::paste(out, draw::empty_tile(tile, "-"), at);
         draw::paste(out, draw::empty_tile(tile, "-"), at_patch);
         continue;

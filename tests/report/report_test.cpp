@@ -312,17 +312,33 @@ TEST(EvolutionStrip, JumpCellHasTheRedFrame) {
   ASSERT_FALSE(r.jumps[0].jump[0 * 4 + 1]);  // epoch index 1, same row
   ASSERT_FALSE(r.jumps[0].image_changed[0 * 4 + 0]);
   cv::Mat m = render_evolution_strip_image(r, 0, synthetic_dataset(1));
-  using report_layout::kPad;
+  using report_layout::kFrame;
   const cv::Rect jump = evolution_cell_rect(2, 1, kSide, kSide);
-  for (const cv::Point p : {cv::Point(jump.x - kPad, jump.y - kPad), cv::Point(jump.x - 1, jump.y + 10),
-                            cv::Point(jump.br().x, jump.br().y), cv::Point(jump.x + 20, jump.br().y + kPad - 1)})
+  // The frame: kFrame pixels on every side of the cell, white beyond.
+  for (const cv::Point p : {cv::Point(jump.x - kFrame, jump.y - kFrame), cv::Point(jump.x - 1, jump.y + 10),
+                            cv::Point(jump.br().x, jump.br().y), cv::Point(jump.x + 20, jump.br().y + kFrame - 1),
+                            cv::Point(jump.br().x + kFrame - 1, jump.y)})
     EXPECT_TRUE(is_red(m.at<cv::Vec3b>(p))) << p;
+  for (const cv::Point p : {cv::Point(jump.x - kFrame - 1, jump.y - kFrame - 1), cv::Point(jump.br().x + kFrame, jump.y)})
+    EXPECT_TRUE(is_white(m.at<cv::Vec3b>(p))) << p;
   const cv::Rect plain = evolution_cell_rect(1, 0, kSide, kSide);  // no change at all
   EXPECT_TRUE(is_white(m.at<cv::Vec3b>(plain.y - 2, plain.x - 2)));
   const cv::Rect first = evolution_cell_rect(0, 1, kSide, kSide);  // the first epoch has nothing to jump from
   EXPECT_TRUE(is_white(m.at<cv::Vec3b>(first.y - 2, first.x - 2)));
   // The content is drawn: the projection's zero background is grey somewhere.
   EXPECT_GT(cv::countNonZero(m(jump).reshape(1) != 255), 0);
+}
+
+TEST(EvolutionStrip, InactiveAndMissingCellsAreLightTiles) {
+  AnalysisResult r = synthetic_result(1);
+  r.evolution[0].strongest[0].value = 0.f;  // epoch index 0, feature row 0: nothing fired
+  r.evolution[0].strongest[1].image = -1;   // epoch index 0, feature row 1: no activation
+  cv::Mat m = render_evolution_strip_image(r, 0, synthetic_dataset(1));
+  for (int f : {0, 1}) {
+    const cv::Rect c = evolution_cell_rect(0, f, kSide, kSide);
+    EXPECT_EQ(m.at<cv::Vec3b>(c.y + 2, c.x + 2), cv::Vec3b(225, 225, 225));
+    EXPECT_EQ(m.at<cv::Vec3b>(c.br().y - 3, c.br().x - 3), cv::Vec3b(225, 225, 225));
+  }
 }
 
 TEST(EvolutionStrip, InconsistentResultIsATypedError) {

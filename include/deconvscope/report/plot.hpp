@@ -24,6 +24,7 @@ struct PlotSpec {
   std::vector<PlotSeries> series;
   cv::Size size{600, 400};
   bool integer_x = true;       // x ticks at whole numbers (epochs)
+  bool legend_outside = false; // legend right of the axes (many series) instead of in a corner
   // Fixed y range; NaN = from the data (widened to round ticks).
   double y_min = std::numeric_limits<double>::quiet_NaN();
   double y_max = std::numeric_limits<double>::quiet_NaN();

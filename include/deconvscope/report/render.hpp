@@ -20,7 +20,8 @@ namespace ds {
 // Layout of the evolution strip and the top-k grid, in pixels. Public so that tests and
 // other pictures can find a cell without guessing.
 namespace report_layout {
-constexpr int kPad = 4;            // white border around every cell; a jump frame fills it
+constexpr int kPad = 5;            // white border around every cell; frames are drawn in it
+constexpr int kFrame = 3;          // a jump frame: the kFrame pixels of the border next to the cell
 constexpr int kInnerGap = 2;       // between a projection and its patch
 constexpr int kLabelWidth = 56;    // left column of the strip: feature indices
 constexpr int kHeaderHeight = 50;  // top of the strip: title line, then epoch labels
