@@ -71,10 +71,10 @@ CsvTable read_csv(const std::string& path) {
       continue;
     }
     if (fields.size() != t.header.size())
-      throw Error(ErrorKind::data, where,
-                  expected_found(std::to_string(t.header.size()) + " fields as in the header",
-                                 std::to_string(fields.size())),
-                  "the file may be truncated or written by another version");
+      throw Error(
+          ErrorKind::data, where,
+          expected_found(std::to_string(t.header.size()) + " fields as in the header", std::to_string(fields.size())),
+          "the file may be truncated or written by another version");
     t.rows.push_back(fields);
   }
   if (f.bad()) throw Error(ErrorKind::data, path, "read error");

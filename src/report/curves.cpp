@@ -66,7 +66,7 @@ void plot_convergence(const AnalysisResult& r, const std::string& png_path) {
   p.x_label = "epoch";
   p.y_label = "mean cosine";
   p.size = cv::Size(860, 400);
-  p.y_max = 1.0;  // a cosine
+  p.y_max = 1.0;            // a cosine
   p.legend_outside = true;  // one line per layer: too many for a corner
   for (size_t l = 0; l < r.layers.size() && l < r.convergence.size(); ++l) {
     const LayerConvergence& c = r.convergence[l];
@@ -77,14 +77,14 @@ void plot_convergence(const AnalysisResult& r, const std::string& png_path) {
                   "re-run the analysis");
     std::string label = r.layers[l] + (c.converged_at >= 0 ? "  (converged at " + std::to_string(c.converged_at) + ")"
                                                            : "  (not converged)");
-    p.series.push_back({label, x, std::vector<double>(c.filter_similarity.begin(), c.filter_similarity.end()),
-                        plot_color(l)});
+    p.series.push_back(
+        {label, x, std::vector<double>(c.filter_similarity.begin(), c.filter_similarity.end()), plot_color(l)});
   }
   if (!x.empty()) {
     char label[64];
     std::snprintf(label, sizeof label, "threshold %.2f", r.convergence_threshold);
-    PlotSeries th{label, {x.front(), x.back()}, {r.convergence_threshold, r.convergence_threshold},
-                  cv::Scalar(120, 120, 120)};
+    PlotSeries th{
+        label, {x.front(), x.back()}, {r.convergence_threshold, r.convergence_threshold}, cv::Scalar(120, 120, 120)};
     th.dashed = true;
     th.markers = false;
     p.series.push_back(th);

@@ -16,8 +16,7 @@ cv::Size text_size(const std::string& s, double scale, int thickness, int* basel
   return sz;
 }
 
-void text(cv::Mat& img, const std::string& s, cv::Point org, double scale, const cv::Scalar& color,
-          int thickness) {
+void text(cv::Mat& img, const std::string& s, cv::Point org, double scale, const cv::Scalar& color, int thickness) {
   cv::putText(img, s, org, kFont, scale, color, thickness, cv::LINE_AA);
 }
 
@@ -29,8 +28,10 @@ void text_centered(cv::Mat& img, const std::string& s, int cx, int y, double sca
 
 cv::Mat to_bgr(const cv::Mat& m) {
   cv::Mat out;
-  if (m.channels() == 1) cv::cvtColor(m, out, cv::COLOR_GRAY2BGR);
-  else out = m.clone();
+  if (m.channels() == 1)
+    cv::cvtColor(m, out, cv::COLOR_GRAY2BGR);
+  else
+    out = m.clone();
   return out;
 }
 

@@ -9,19 +9,19 @@
 namespace ds::draw {
 
 const cv::Scalar kWhite(255, 255, 255);
-const cv::Scalar kInk(40, 40, 40);         // text
+const cv::Scalar kInk(40, 40, 40);          // text
 const cv::Scalar kMutedInk(110, 110, 110);  // secondary text, tick labels
-const cv::Scalar kRed(0, 0, 255);          // jumps
-const cv::Scalar kAmber(0, 170, 255);      // new image, similar projection
-const cv::Scalar kEmpty(225, 225, 225);    // a cell without an activation
+const cv::Scalar kRed(0, 0, 255);           // jumps
+const cv::Scalar kAmber(0, 170, 255);       // new image, similar projection
+const cv::Scalar kEmpty(225, 225, 225);     // a cell without an activation
 
 constexpr double kTextScale = 0.45;
 constexpr double kTitleScale = 0.62;
 
 cv::Size text_size(const std::string& s, double scale, int thickness = 1, int* baseline = nullptr);
 // org is the left end of the baseline, as in cv::putText.
-void text(cv::Mat& img, const std::string& s, cv::Point org, double scale = kTextScale,
-          const cv::Scalar& color = kInk, int thickness = 1);
+void text(cv::Mat& img, const std::string& s, cv::Point org, double scale = kTextScale, const cv::Scalar& color = kInk,
+          int thickness = 1);
 // Centred horizontally on cx, baseline at y.
 void text_centered(cv::Mat& img, const std::string& s, int cx, int y, double scale = kTextScale,
                    const cv::Scalar& color = kInk, int thickness = 1);

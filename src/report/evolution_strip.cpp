@@ -47,7 +47,8 @@ cv::Rect evolution_cell_rect(int e, int f, int H, int W) {
 
 cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, const Dataset& probe) {
   if (layer >= r.layers.size() || layer >= r.evolution.size())
-    throw bad(r, layer, "evolution", "a layer index below " + std::to_string(std::min(r.layers.size(), r.evolution.size())),
+    throw bad(r, layer, "evolution",
+              "a layer index below " + std::to_string(std::min(r.layers.size(), r.evolution.size())),
               std::to_string(layer));
   const LayerEvolution& ev = r.evolution[layer];
   const int E = int(r.epochs.size()), F = int(ev.features.size());
@@ -122,8 +123,7 @@ cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, cons
   return out;
 }
 
-void render_evolution_strip(const AnalysisResult& r, size_t layer, const Dataset& probe,
-                            const std::string& png_path) {
+void render_evolution_strip(const AnalysisResult& r, size_t layer, const Dataset& probe, const std::string& png_path) {
   write_png(render_evolution_strip_image(r, layer, probe), png_path);
 }
 

@@ -130,18 +130,18 @@ void check_result(const AnalysisResult& r, const Dataset& probe) {
   if (!r.convergence.empty() && r.convergence.size() != L) throw bad("convergence entries", L, r.convergence.size());
   const std::string where = probe.source.empty() ? "probe dataset" : probe.source;
   if (probe.channels != r.input.channels || probe.height != r.input.height || probe.width != r.input.width)
-    throw Error(ErrorKind::data, where,
-                "image shape " + expected_found("(" + std::to_string(r.input.channels) + ", " +
-                                                    std::to_string(r.input.height) + ", " +
-                                                    std::to_string(r.input.width) + ") as analysed",
-                                                "(" + std::to_string(probe.channels) + ", " +
-                                                    std::to_string(probe.height) + ", " + std::to_string(probe.width) +
-                                                    ")"),
-                "pass the dataset and split the analysis was made on");
+    throw Error(
+        ErrorKind::data, where,
+        "image shape " + expected_found("(" + std::to_string(r.input.channels) + ", " + std::to_string(r.input.height) +
+                                            ", " + std::to_string(r.input.width) + ") as analysed",
+                                        "(" + std::to_string(probe.channels) + ", " + std::to_string(probe.height) +
+                                            ", " + std::to_string(probe.width) + ")"),
+        "pass the dataset and split the analysis was made on");
   if (probe.size() < size_t(std::max<int64_t>(0, r.probe_count)))
-    throw Error(ErrorKind::data, where,
-                "probe images " + expected_found("at least " + std::to_string(r.probe_count), std::to_string(probe.size())),
-                "pass the dataset and split the analysis was made on");
+    throw Error(
+        ErrorKind::data, where,
+        "probe images " + expected_found("at least " + std::to_string(r.probe_count), std::to_string(probe.size())),
+        "pass the dataset and split the analysis was made on");
 }
 
 class Page {
@@ -220,11 +220,14 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   auto& h = p.h;
   h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    << "<title>deconvscope: " << html_escape(run_name) << "</title>\n<style>" << kCss << "</style>\n</head>\n<body>\n<main>\n";
+    << "<title>deconvscope: " << html_escape(run_name) << "</title>\n<style>" << kCss
+    << "</style>\n</head>\n<body>\n<main>\n";
   h << "<h1>" << html_escape(run_name) << "</h1>\n<p class=\"sub\">deconvscope report: how the features of a "
     << "convnet evolve during training, seen through the Zeiler &amp; Fergus deconvnet.</p>\n";
-  h << "<nav><a href=\"#summary\">Summary</a><a href=\"#training\">Training</a><a href=\"#convergence\">Convergence</a>";
-  for (const auto& l : r.layers) h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
+  h << "<nav><a href=\"#summary\">Summary</a><a href=\"#training\">Training</a><a "
+       "href=\"#convergence\">Convergence</a>";
+  for (const auto& l : r.layers)
+    h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
   h << "<a href=\"#jumps\">Jumps</a><a href=\"#filters\">Filters</a><a href=\"#metrics\">Metrics</a></nav>\n";
 
   // --- Summary
@@ -238,7 +241,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   p.kv("Dataset", r.dataset_path.empty() ? probe.source : r.dataset_path);
   p.kv("Probe images", std::to_string(r.probe_count) + " (first of the " + r.split + " split)");
   p.kv("Input", std::to_string(r.input.channels) + " x " + std::to_string(r.input.height) + " x " +
-                      std::to_string(r.input.width));
+                    std::to_string(r.input.width));
   p.kv("Epochs trained", epochs_trained);
   p.kv("Final val accuracy", final_val);
   p.kv("Snapshots analysed (epochs)", epochs_list);
@@ -299,8 +302,9 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
       render_topk_grid(t, r, probe, out(grid));
       h << "<h3>Top " << t.k << " activations at epoch " << epoch << "</h3>\n";
       p.img(grid, "top-k of " + name + " at epoch " + std::to_string(epoch),
-            "For each feature, its " + std::to_string(t.k) + " strongest activations over the probe images, each "
-            "projected separately (left block) beside the image patches (right block)" +
+            "For each feature, its " + std::to_string(t.k) +
+                " strongest activations over the probe images, each "
+                "projected separately (left block) beside the image patches (right block)" +
                 (t.features > 64 ? "; the first 64 of " + std::to_string(t.features) + " features." : "."));
     }
   }
@@ -370,7 +374,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
       const std::string file = "filters_" + epoch_tag(epoch) + ".png";
       write_png(filter_mosaic(w, k * std::max(1, 48 / std::max(1, k))), out(file));
       row.img(file, s.layers[i].name + " filters at epoch " + std::to_string(epoch),
-            s.layers[i].name + ", epoch " + std::to_string(epoch));
+              s.layers[i].name + ", epoch " + std::to_string(epoch));
       ++mosaics;
       break;
     }
@@ -379,7 +383,8 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
     p.note("No snapshots of the analysed epochs in " + snap_dir.string() + ".");
   } else {
     h << "<p class=\"hint\">Each filter stretched around grey = 0 by its own largest weight.</p>\n"
-      << "<div class=\"row\">\n" << row.h.str() << "</div>\n";
+      << "<div class=\"row\">\n"
+      << row.h.str() << "</div>\n";
   }
   if (!snap_problem.empty()) p.note(snap_problem);
 

@@ -33,8 +33,10 @@ cv::Size display_size(int H, int W, int max_side) {
   using namespace report_layout;
   const int side = std::max(1, std::max(H, W));
   double s = 1.0;
-  if (side < kMinSide) s = std::ceil(double(kMinSide) / side);  // whole factor: crisp pixels
-  else if (side > max_side) s = double(max_side) / side;
+  if (side < kMinSide)
+    s = std::ceil(double(kMinSide) / side);  // whole factor: crisp pixels
+  else if (side > max_side)
+    s = double(max_side) / side;
   return cv::Size(std::max(1, int(std::lround(W * s))), std::max(1, int(std::lround(H * s))));
 }
 
@@ -113,8 +115,8 @@ cv::Mat crop_to_window(const cv::Mat& picture, Window w, int H, int W) {
                       std::clamp(int(std::lround(roi.height * s)), 1, canvas.rows));
   cv::Mat scaled;
   cv::resize(picture(roi), scaled, size, 0, 0, s >= 1.0 ? cv::INTER_NEAREST : cv::INTER_AREA);
-  scaled.copyTo(canvas(cv::Rect((canvas.cols - size.width) / 2, (canvas.rows - size.height) / 2, size.width,
-                                size.height)));
+  scaled.copyTo(
+      canvas(cv::Rect((canvas.cols - size.width) / 2, (canvas.rows - size.height) / 2, size.width, size.height)));
   return canvas;
 }
 

@@ -16,7 +16,7 @@ namespace ds {
 namespace {
 
 constexpr int kLeft = 70, kRight = 18, kTop = 38, kBottom = 50;  // room for labels around the axes
-constexpr int kShift = 4;                                         // sub-pixel bits for cv::line
+constexpr int kShift = 4;                                        // sub-pixel bits for cv::line
 const cv::Scalar kGrid(236, 236, 236);
 const cv::Scalar kAxis(150, 150, 150);
 
@@ -54,7 +54,9 @@ Axis make_axis(double lo, double hi, bool fixed_lo, bool fixed_hi, bool integer)
   return a;
 }
 
-cv::Point sub(cv::Point2d p) { return cv::Point(int(std::lround(p.x * (1 << kShift))), int(std::lround(p.y * (1 << kShift)))); }
+cv::Point sub(cv::Point2d p) {
+  return cv::Point(int(std::lround(p.x * (1 << kShift))), int(std::lround(p.y * (1 << kShift))));
+}
 
 void line(cv::Mat& img, cv::Point2d a, cv::Point2d b, const cv::Scalar& c, int thickness) {
   cv::line(img, sub(a), sub(b), c, thickness, cv::LINE_AA, kShift);
@@ -78,17 +80,19 @@ void dashed_line(cv::Mat& img, cv::Point2d a, cv::Point2d b, const cv::Scalar& c
 }
 
 void draw_series_line(cv::Mat& img, cv::Point2d a, cv::Point2d b, const PlotSeries& s, double& phase) {
-  if (s.dashed) dashed_line(img, a, b, s.color, 2, phase);
-  else line(img, a, b, s.color, 2);
+  if (s.dashed)
+    dashed_line(img, a, b, s.color, 2, phase);
+  else
+    line(img, a, b, s.color, 2);
 }
 
 }  // namespace
 
 cv::Scalar plot_color(size_t i) {
   static const std::array<cv::Scalar, 10> kTab10 = {
-      cv::Scalar(180, 119, 31), cv::Scalar(14, 127, 255), cv::Scalar(44, 160, 44),   cv::Scalar(40, 39, 214),
-      cv::Scalar(189, 103, 148), cv::Scalar(75, 86, 140), cv::Scalar(194, 119, 227), cv::Scalar(127, 127, 127),
-      cv::Scalar(34, 189, 188), cv::Scalar(207, 190, 23)};
+      cv::Scalar(180, 119, 31),  cv::Scalar(14, 127, 255), cv::Scalar(44, 160, 44),   cv::Scalar(40, 39, 214),
+      cv::Scalar(189, 103, 148), cv::Scalar(75, 86, 140),  cv::Scalar(194, 119, 227), cv::Scalar(127, 127, 127),
+      cv::Scalar(34, 189, 188),  cv::Scalar(207, 190, 23)};
   return kTab10[i % kTab10.size()];
 }
 
@@ -159,7 +163,8 @@ cv::Mat plot_lines(const PlotSpec& spec) {
     cv::rotate(label, label, cv::ROTATE_90_COUNTERCLOCKWISE);
     draw::paste(img, label, cv::Point(6, area.y + area.height / 2 - label.rows / 2));
   }
-  if (no_data) draw::text_centered(img, "no data", area.x + area.width / 2, area.y + area.height / 2, 0.6, draw::kMutedInk);
+  if (no_data)
+    draw::text_centered(img, "no data", area.x + area.width / 2, area.y + area.height / 2, 0.6, draw::kMutedInk);
 
   // Series: segments between consecutive finite points, clipped to the axes box.
   std::vector<cv::Point2d> drawn;  // for the legend's placement
@@ -200,10 +205,10 @@ cv::Mat plot_lines(const PlotSpec& spec) {
   cv::Rect best(area.br().x + 12, area.y, box.width, box.height);
   if (!outside) {
     const int inset = 8;
-    const std::array<cv::Point, 4> corners = {cv::Point(area.br().x - inset - box.width, area.y + inset),
-                                              cv::Point(area.br().x - inset - box.width, area.br().y - inset - box.height),
-                                              cv::Point(area.x + inset, area.y + inset),
-                                              cv::Point(area.x + inset, area.br().y - inset - box.height)};
+    const std::array<cv::Point, 4> corners = {
+        cv::Point(area.br().x - inset - box.width, area.y + inset),
+        cv::Point(area.br().x - inset - box.width, area.br().y - inset - box.height),
+        cv::Point(area.x + inset, area.y + inset), cv::Point(area.x + inset, area.br().y - inset - box.height)};
     size_t best_hits = SIZE_MAX;
     for (const auto& c : corners) {
       const cv::Rect r(c, box);

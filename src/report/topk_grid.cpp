@@ -18,20 +18,19 @@ namespace ds {
 using namespace report_layout;
 
 namespace {
-constexpr int kTileGap = 1;         // between tiles of a block
-constexpr int kBlockGap = 6;        // between the projection block and the patch block
-constexpr int kFeatureGapX = 24;    // between features side by side
-constexpr int kFeatureGapY = 14;    // between rows of features
-constexpr int kFeatureLabel = 18;   // label line above each feature
+constexpr int kTileGap = 1;        // between tiles of a block
+constexpr int kBlockGap = 6;       // between the projection block and the patch block
+constexpr int kFeatureGapX = 24;   // between features side by side
+constexpr int kFeatureGapY = 14;   // between rows of features
+constexpr int kFeatureLabel = 18;  // label line above each feature
 constexpr int kTitle = 34;
 }  // namespace
 
-cv::Mat render_topk_grid_image(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe,
-                               int max_features) {
+cv::Mat render_topk_grid_image(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe, int max_features) {
   const std::string where = "analysis: layer " + t.layer + ": top-k";
   const auto& d = t.projections.dims;  // (features, k, C, H, W)
-  if (t.features <= 0 || t.k <= 0 || d.size() != 5 || d[0] != t.features || d[1] != t.k || d[2] <= 0 ||
-      d[3] <= 0 || d[4] <= 0 || t.projections.size() != Tensor::count(d))
+  if (t.features <= 0 || t.k <= 0 || d.size() != 5 || d[0] != t.features || d[1] != t.k || d[2] <= 0 || d[3] <= 0 ||
+      d[4] <= 0 || t.projections.size() != Tensor::count(d))
     throw Error(ErrorKind::snapshot, where,
                 expected_found("projections (features=" + std::to_string(t.features) + ", k=" + std::to_string(t.k) +
                                    ", C, H, W) with features, k > 0",
@@ -75,13 +74,15 @@ cv::Mat render_topk_grid_image(const LayerTopK& t, const AnalysisResult& r, cons
                            kTitle + (fi / cols) * (feature.height + kFeatureGapY));
     // A feature with no positive activation over the probe set has arbitrary "top" images.
     bool active = false;
-    for (int j = 0; j < t.k; ++j) active = active || (t.acts[size_t(fi) * t.k + j].image >= 0 && t.acts[size_t(fi) * t.k + j].value > 0.f);
+    for (int j = 0; j < t.k; ++j)
+      active = active || (t.acts[size_t(fi) * t.k + j].image >= 0 && t.acts[size_t(fi) * t.k + j].value > 0.f);
     const cv::Point label_at(origin.x, origin.y + kFeatureLabel - 6);
     const std::string label = "feature " + std::to_string(fi);
     draw::text(out, label, label_at);
     if (!active)
-      draw::text(out, "inactive on the probe set", cv::Point(label_at.x + draw::text_size(label, draw::kTextScale).width + 8, label_at.y),
-                 0.38, draw::kRed);
+      draw::text(out, "inactive on the probe set",
+                 cv::Point(label_at.x + draw::text_size(label, draw::kTextScale).width + 8, label_at.y), 0.38,
+                 draw::kRed);
     for (int j = 0; j < t.k; ++j) {
       const size_t i = size_t(fi) * t.k + j;
       const cv::Point at(origin.x + (j % kc) * (tile.width + kTileGap),
@@ -101,8 +102,8 @@ cv::Mat render_topk_grid_image(const LayerTopK& t, const AnalysisResult& r, cons
   return out;
 }
 
-void render_topk_grid(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe,
-                      const std::string& png_path, int max_features) {
+void render_topk_grid(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe, const std::string& png_path,
+                      int max_features) {
   write_png(render_topk_grid_image(t, r, probe, max_features), png_path);
 }
 

@@ -319,7 +319,8 @@ TEST(EvolutionStrip, JumpCellHasTheRedFrame) {
                             cv::Point(jump.br().x, jump.br().y), cv::Point(jump.x + 20, jump.br().y + kFrame - 1),
                             cv::Point(jump.br().x + kFrame - 1, jump.y)})
     EXPECT_TRUE(is_red(m.at<cv::Vec3b>(p))) << p;
-  for (const cv::Point p : {cv::Point(jump.x - kFrame - 1, jump.y - kFrame - 1), cv::Point(jump.br().x + kFrame, jump.y)})
+  for (const cv::Point p :
+       {cv::Point(jump.x - kFrame - 1, jump.y - kFrame - 1), cv::Point(jump.br().x + kFrame, jump.y)})
     EXPECT_TRUE(is_white(m.at<cv::Vec3b>(p))) << p;
   const cv::Rect plain = evolution_cell_rect(1, 0, kSide, kSide);  // no change at all
   EXPECT_TRUE(is_white(m.at<cv::Vec3b>(plain.y - 2, plain.x - 2)));
@@ -469,11 +470,11 @@ TEST_F(ReportTest, WriteReportOnSyntheticAnalysis) {
   const std::string html = read_all((report / "index.html").string());
   EXPECT_NE(html.find("fancy &lt;run&gt;"), std::string::npos);  // escaped run name
   EXPECT_NE(html.find("81.50%"), std::string::npos);             // final val accuracy
-  for (const char* png : {"training_curves.png", "convergence.png", "evolution_conv1.png", "evolution_conv2.png",
-                          "topk_conv1_epoch0005.png", "topk_conv2_epoch0005.png", "filters_epoch0000.png",
-                          "filters_epoch0005.png"})
+  for (const char* png :
+       {"training_curves.png", "convergence.png", "evolution_conv1.png", "evolution_conv2.png",
+        "topk_conv1_epoch0005.png", "topk_conv2_epoch0005.png", "filters_epoch0000.png", "filters_epoch0005.png"})
     EXPECT_NE(html.find(std::string("src=\"") + png + "\""), std::string::npos) << png;
-  EXPECT_NE(html.find("2 &rarr; 5"), std::string::npos);  // the jump list
+  EXPECT_NE(html.find("2 &rarr; 5"), std::string::npos);    // the jump list
   EXPECT_NE(html.find("images_per_s"), std::string::npos);  // the metrics table
 
   if (const char* keep = std::getenv("DECONVSCOPE_KEEP_REPORT")) {

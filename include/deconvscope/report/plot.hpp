@@ -12,19 +12,19 @@
 namespace ds {
 
 struct PlotSeries {
-  std::string label;           // shown in the legend; "" = not listed
-  std::vector<double> x, y;    // same length; a non-finite y leaves a gap
-  cv::Scalar color{0, 0, 0};   // BGR
+  std::string label;          // shown in the legend; "" = not listed
+  std::vector<double> x, y;   // same length; a non-finite y leaves a gap
+  cv::Scalar color{0, 0, 0};  // BGR
   bool dashed = false;
-  bool markers = true;         // a dot at every point
+  bool markers = true;  // a dot at every point
 };
 
 struct PlotSpec {
   std::string title, x_label, y_label;
   std::vector<PlotSeries> series;
   cv::Size size{600, 400};
-  bool integer_x = true;       // x ticks at whole numbers (epochs)
-  bool legend_outside = false; // legend right of the axes (many series) instead of in a corner
+  bool integer_x = true;        // x ticks at whole numbers (epochs)
+  bool legend_outside = false;  // legend right of the axes (many series) instead of in a corner
   // Fixed y range; NaN = from the data (widened to round ticks).
   double y_min = std::numeric_limits<double>::quiet_NaN();
   double y_max = std::numeric_limits<double>::quiet_NaN();

@@ -20,15 +20,15 @@ namespace ds {
 // Layout of the evolution strip and the top-k grid, in pixels. Public so that tests and
 // other pictures can find a cell without guessing.
 namespace report_layout {
-constexpr int kPad = 5;            // white border around every cell; frames are drawn in it
-constexpr int kFrame = 3;          // a jump frame: the kFrame pixels of the border next to the cell
-constexpr int kInnerGap = 2;       // between a projection and its patch
-constexpr int kLabelWidth = 56;    // left column of the strip: feature indices
-constexpr int kHeaderHeight = 50;  // top of the strip: title line, then epoch labels
-constexpr int kMargin = 8;         // right and bottom edge
-constexpr int kMinSide = 56;       // small inputs (28x28) are enlarged by a whole factor to at least this
-constexpr int kMaxSide = 112;      // large inputs are shrunk to at most this
-constexpr int kGridColumns = 4;    // features per row of a top-k grid
+constexpr int kPad = 5;               // white border around every cell; frames are drawn in it
+constexpr int kFrame = 3;             // a jump frame: the kFrame pixels of the border next to the cell
+constexpr int kInnerGap = 2;          // between a projection and its patch
+constexpr int kLabelWidth = 56;       // left column of the strip: feature indices
+constexpr int kHeaderHeight = 50;     // top of the strip: title line, then epoch labels
+constexpr int kMargin = 8;            // right and bottom edge
+constexpr int kMinSide = 56;          // small inputs (28x28) are enlarged by a whole factor to at least this
+constexpr int kMaxSide = 112;         // large inputs are shrunk to at most this
+constexpr int kGridColumns = 4;       // features per row of a top-k grid
 constexpr int kGridTileMaxSide = 64;  // top-k tiles are 3x3 blocks, so kept smaller
 }  // namespace report_layout
 
@@ -71,15 +71,14 @@ cv::Size evolution_strip_size(int epochs, int features, int H, int W);
 // The content (projection + gap + patch) of the cell at epoch index e, feature row f.
 cv::Rect evolution_cell_rect(int e, int f, int H, int W);
 cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, const Dataset& probe);
-void render_evolution_strip(const AnalysisResult& r, size_t layer, const Dataset& probe,
-                            const std::string& png_path);
+void render_evolution_strip(const AnalysisResult& r, size_t layer, const Dataset& probe, const std::string& png_path);
 
 // --- Top-k grid (Fig. 2): per feature, a sqrt(k) x sqrt(k) block of projections beside
 // the same block of patches, features laid out kGridColumns to a row with their index.
 cv::Mat render_topk_grid_image(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe,
                                int max_features = 64);
-void render_topk_grid(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe,
-                      const std::string& png_path, int max_features = 64);
+void render_topk_grid(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe, const std::string& png_path,
+                      int max_features = 64);
 
 // --- Plots, drawn with OpenCV lines and text.
 // Loss and accuracy vs epoch, train and val, from a run's metrics.csv. Throws
