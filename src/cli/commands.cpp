@@ -26,7 +26,7 @@ const char* kUsage =
     "           train the network a config describes; snapshots go to runs/<run.name>/snapshots/\n"
     "  analyze  --run DIR [--force] [--analysis.key VALUE ...]\n"
     "           deconvnet over every snapshot of a run: analysis/analysis.h5, CSVs, report/index.html\n"
-    "  bench    --config FILE [--iters N] [--train.batch B] [--run.threads T]\n"
+    "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
     "           print train_images_per_s and infer_images_per_s on random data\n"
     "\n"
     "`deconvscope <command> --help` lists that command's options and every config key.\n";
@@ -112,20 +112,23 @@ int cmd_analyze(std::vector<std::string> args) {
 
 int cmd_bench(std::vector<std::string> args) {
   if (take_flag(args, "--help") || take_flag(args, "-h")) {
-    std::cout << "usage: deconvscope bench --config FILE [--iters N] [--warmup N] [--section.key VALUE ...]\n\n"
+    std::cout << "usage: deconvscope bench --config FILE [--iters N] [--warmup N] [--profile] [--section.key VALUE ...]\n\n"
                  "Times full training steps and evaluation forward passes of the config's network on\n"
                  "random data at train.batch and run.threads; prints one line:\n"
-                 "  train_images_per_s=N infer_images_per_s=N\n\n"
+                 "  train_images_per_s=N infer_images_per_s=N\n"
+                 "--profile adds a table of milliseconds per step for each layer and direction (stderr).\n\n"
               << config_help();
     return 0;
   }
   BenchOptions opt;
   opt.iters = parse_int(take_value(args, "--iters", "30"), "--iters");
   opt.warmup = parse_int(take_value(args, "--warmup", "5"), "--warmup");
+  opt.profile = take_flag(args, "--profile");
   const Config cfg = load_config(args);
   const BenchResult r = run_bench(cfg, opt);
   std::printf("train_images_per_s=%.0f infer_images_per_s=%.0f threads=%d batch=%d\n", r.train_images_per_s,
               r.infer_images_per_s, cfg.run.threads, cfg.train.batch);
+  if (opt.profile) std::fprintf(stderr, "%s", r.profile.c_str());
   return 0;
 }
 

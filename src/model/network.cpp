@@ -63,7 +63,17 @@ int Network::find(const std::string& name) const {
 void Network::forward(const float* input, Mode mode, int last) {
   std::memcpy(input_mem_.get_data_handle(), input, input_md_.get_size());
   const size_t end = last < 0 ? layers_.size() : size_t(last) + 1;
-  for (size_t i = 0; i < end; ++i) layers_[i]->forward(ctx_, src_of(i), mode);
+  for (size_t i = 0; i < end; ++i) {
+    if (!profiling_) {
+      layers_[i]->forward(ctx_, src_of(i), mode);
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    layers_[i]->forward(ctx_, src_of(i), mode);
+    ctx_.strm.wait();
+    times_[i].forward += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++times_[i].calls;
+  }
   ctx_.strm.wait();
 }
 
@@ -73,7 +83,12 @@ void Network::backward(const float* diff_logits) {
   std::memcpy(diff_logits_mem_.get_data_handle(), diff_logits, diff_logits_mem_.get_desc().get_size());
   memory diff = diff_logits_mem_;
   for (size_t i = layers_.size(); i-- > 0;) {
+    const auto t0 = std::chrono::steady_clock::now();
     layers_[i]->backward(ctx_, src_of(i), diff, /*need_diff_src =*/i > 0);
+    if (profiling_) {
+      ctx_.strm.wait();
+      times_[i].backward += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     diff = layers_[i]->diff_src();
   }
   ctx_.strm.wait();
@@ -133,6 +148,11 @@ void Network::import_params(const std::vector<LayerParams>& params) {
     mine = theirs;
   }
   sync_params();
+}
+
+void Network::set_profiling(bool on) {
+  profiling_ = on;
+  times_.assign(layers_.size(), LayerTime{});
 }
 
 void Network::sync_params() {

@@ -4,6 +4,7 @@
 #include "deconvscope/train/bench.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <random>
 
 #include "deconvscope/model/loss.hpp"
@@ -12,6 +13,44 @@
 #include "deconvscope/train/trainer.hpp"
 
 namespace ds {
+
+namespace {
+
+// Times every layer's forward and backward over `iters` more training steps (each layer
+// waited for, so the total is a little above the unprofiled step) and the forward in
+// evaluation mode; milliseconds per step.
+template <class Step>
+std::string profile_table(Network& net, int batch, int iters, Step& train_step, double& loss_s, double& update_s) {
+  net.set_profiling(true);
+  loss_s = update_s = 0;
+  for (int i = 0; i < iters; ++i) train_step();
+  const std::vector<Network::LayerTime> train = net.layer_times();
+  net.set_profiling(true);
+  std::vector<float> x(size_t(batch) * net.input().channels * net.input().height * net.input().width, 0.5f);
+  for (int i = 0; i < iters; ++i) net.forward(x.data(), Mode::infer);
+  const std::vector<Network::LayerTime> infer = net.layer_times();
+  net.set_profiling(false);
+  std::string out;
+  char line[160];
+  std::snprintf(line, sizeof line, "%-10s %-8s %12s %12s %12s\n", "layer", "type", "train_fwd_ms", "train_bwd_ms",
+                "infer_fwd_ms");
+  out += line;
+  double sf = 0, sb = 0, si = 0;
+  for (size_t i = 0; i < net.size(); ++i) {
+    const double f = 1e3 * train[i].forward / iters, b = 1e3 * train[i].backward / iters,
+                 inf = 1e3 * infer[i].forward / iters;
+    sf += f, sb += b, si += inf;
+    std::snprintf(line, sizeof line, "%-10s %-8s %12.3f %12.3f %12.3f\n", net.specs()[i].name.c_str(),
+                  layer_type_name(net.specs()[i].type), f, b, inf);
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "%-10s %-8s %12.3f\n%-10s %-8s %12.3f\n%-10s %-8s %12.3f %12.3f %12.3f\n", "loss", "",
+                1e3 * loss_s / iters, "update", "(sgd, renorm, param reorders)", 1e3 * update_s / iters, "total", "", sf, sb, si);
+  out += line;
+  return out;
+}
+
+}  // namespace
 
 BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
   set_threads(cfg.run.threads);
@@ -30,15 +69,22 @@ BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
   std::vector<float> diff(size_t(B) * net.num_classes());
   std::vector<LayerParams> momentum;
   uint64_t step = 0;
+  using clock = std::chrono::steady_clock;
+  double loss_s = 0, update_s = 0;
+  auto seconds_since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
   auto train_step = [&] {
     net.set_step(step++);
     net.forward(x.data(), Mode::train);
+    auto t = clock::now();
     softmax_cross_entropy(net.logits(), y.data(), B, net.num_classes(), diff.data());
+    loss_s += seconds_since(t);
     net.backward(diff.data());
+    t = clock::now();
     sgd_step(net, momentum, cfg.train.lr, cfg.train.momentum, cfg.train.weight_decay, nullptr);
+    renormalize_filters(net, cfg.train.renorm_radius);
     net.sync_params();
+    update_s += seconds_since(t);
   };
-  using clock = std::chrono::steady_clock;
   BenchResult r;
   for (int i = 0; i < opt.warmup; ++i) train_step();
   auto t0 = clock::now();
@@ -48,6 +94,7 @@ BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
   t0 = clock::now();
   for (int i = 0; i < opt.iters; ++i) net.forward(x.data(), Mode::infer);
   r.infer_images_per_s = double(opt.iters) * B / std::chrono::duration<double>(clock::now() - t0).count();
+  if (opt.profile) r.profile = profile_table(net, B, opt.iters, train_step, loss_s, update_s);
   return r;
 }
 

@@ -7,6 +7,7 @@
 // Everything that crosses the network's boundary is plain (nchw, nc, oihw, oi).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,14 @@ class Network {
   // Must be called after params() of any layer changed.
   void sync_params();
 
+  // Per-layer timing (waits for each layer, so only for `bench --profile`).
+  struct LayerTime {
+    double forward = 0, backward = 0, deconv = 0;  // seconds, summed
+    int64_t calls = 0;                             // forward calls
+  };
+  void set_profiling(bool on);
+  const std::vector<LayerTime>& layer_times() const { return times_; }
+
  private:
   const dnnl::memory& src_of(size_t i) const { return i == 0 ? input_mem_ : layers_[i - 1]->dst(); }
 
@@ -68,6 +77,8 @@ class Network {
   dnnl::memory input_mem_, diff_logits_mem_, signal_mem_;
   dnnl::memory::desc input_md_;
   std::vector<float> logits_plain_;
+  bool profiling_ = false;
+  std::vector<LayerTime> times_;
 };
 
 }  // namespace ds
