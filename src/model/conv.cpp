@@ -15,6 +15,8 @@ class ConvLayer final : public Layer {
  public:
   using Layer::Layer;
 
+  bool accept_relu_post_op() override { return relu_post_op_ = true; }
+
   memory::desc init(Ctx& ctx, const memory::desc& src_md, const LayerShape& out) override {
     in_md_ = src_md;
     const memory::dims sd = src_md.dims();            // (N, C, H, W)
@@ -34,7 +36,7 @@ class ConvLayer final : public Layer {
     fwd_pd_ = dnnl::convolution_forward::primitive_desc(
         dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
                                         any_src, any_w, bias_md, any_dst, strides, pad_l, pad_r),
-        ctx.eng);
+        relu_attr(), ctx.eng);
     bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
         // diff_src any: with one input channel the plain layout has only oneDNN's slow
         // reference kernel; a blocked one and a reorder are far faster.
@@ -113,6 +115,17 @@ class ConvLayer final : public Layer {
   dnnl::convolution_forward fwd_;
   dnnl::convolution_backward_data bwd_data_;
   dnnl::convolution_backward_weights bwd_w_;
+  // The ReLU above, fused as a post-op when the network asked for it.
+  dnnl::primitive_attr relu_attr() const {
+    dnnl::primitive_attr attr;
+    if (!relu_post_op_) return attr;
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+    return attr;
+  }
+
+  bool relu_post_op_ = false;
   memory::desc in_md_, plain_w_md_;
   memory weights_, weights_bwd_, bias_, diff_w_;
   memory src_used_, src_scratch_, diff_src_inner_;

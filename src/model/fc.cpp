@@ -16,6 +16,8 @@ class FcLayer final : public Layer {
  public:
   using Layer::Layer;
 
+  bool accept_relu_post_op() override { return relu_post_op_ = true; }
+
   memory::desc init(Ctx& ctx, const memory::desc& src_md, const LayerShape&) override {
     in_md_ = src_md;
     const memory::dims sd = src_md.dims();  // (N, C, H, W) or (N, C)
@@ -29,7 +31,7 @@ class FcLayer final : public Layer {
     auto dst_md = memory::desc({N, O}, dt::f32, tag::nc);
     fwd_pd_ = dnnl::inner_product_forward::primitive_desc(
         dnnl::inner_product_forward::desc(dnnl::prop_kind::forward_training, any_src, any_w, bias_md, dst_md),
-        ctx.eng);
+        relu_attr(), ctx.eng);
     bwd_data_pd_ = dnnl::inner_product_backward_data::primitive_desc(
         dnnl::inner_product_backward_data::desc(fwd_pd_.src_desc(), any_w, dst_md), ctx.eng, fwd_pd_);
     bwd_w_pd_ = dnnl::inner_product_backward_weights::primitive_desc(
@@ -97,6 +99,17 @@ class FcLayer final : public Layer {
   dnnl::inner_product_forward fwd_;
   dnnl::inner_product_backward_data bwd_data_;
   dnnl::inner_product_backward_weights bwd_w_;
+  // The ReLU above, fused as a post-op when the network asked for it.
+  dnnl::primitive_attr relu_attr() const {
+    dnnl::primitive_attr attr;
+    if (!relu_post_op_) return attr;
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+    return attr;
+  }
+
+  bool relu_post_op_ = false;
   memory::desc in_md_, plain_w_md_;
   memory weights_, weights_bwd_, bias_, diff_w_;
   memory src_used_, src_scratch_, diff_src_inner_;

@@ -46,10 +46,10 @@ Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, i
   input_md_ = memory::desc({batch, input.channels, input.height, input.width}, dt::f32, tag::nchw);
   input_mem_ = memory(input_md_, ctx_.eng);
   memory::desc md = input_md_;
-  for (size_t i = 0; i < specs_.size(); ++i) {
-    layers_.push_back(make_layer(specs_[i]));
-    md = layers_.back()->init(ctx_, md, shapes_[i]);
-  }
+  for (const LayerSpec& spec : specs_) layers_.push_back(make_layer(spec));
+  for (size_t i = 0; i + 1 < layers_.size(); ++i)
+    if (specs_[i + 1].type == LayerType::relu && layers_[i]->accept_relu_post_op()) layers_[i + 1]->set_fused(true);
+  for (size_t i = 0; i < specs_.size(); ++i) md = layers_[i]->init(ctx_, md, shapes_[i]);
   diff_logits_mem_ = memory(md, ctx_.eng);  // plain (N, classes): fc output is nc
   logits_plain_.resize(size_t(batch) * num_classes());
 }

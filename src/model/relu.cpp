@@ -1,5 +1,5 @@
 // ReLU on oneDNN, in place on the layer below's output (backward then uses dst, which
-// is all ReLU needs). In the deconvnet it is the "rectify" step: a ReLU applied to the
+// is all ReLU needs); after a conv or fc it is fused into that layer as a post-op. In the deconvnet it is the "rectify" step: a ReLU applied to the
 // reconstruction itself, not a gradient mask from the forward pass.
 #include "deconvscope/model/layer.hpp"
 
@@ -26,9 +26,11 @@ class ReluLayer final : public Layer {
     return src_md;
   }
 
+  void set_fused(bool fused) override { fused_ = fused; }
+
   void forward(Ctx& ctx, const memory& src, Mode) override {
     dst_ = src;  // in place
-    fwd_.execute(ctx.strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst_}});
+    if (!fused_) fwd_.execute(ctx.strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst_}});
   }
 
   void backward(Ctx& ctx, const memory&, const memory& diff_dst, bool) override {
@@ -47,6 +49,7 @@ class ReluLayer final : public Layer {
   dnnl::eltwise_backward::primitive_desc bwd_pd_;
   dnnl::eltwise_forward fwd_;
   dnnl::eltwise_backward bwd_;
+  bool fused_ = false;  // the layer below already rectified its output
 };
 
 }  // namespace

@@ -73,6 +73,12 @@ class Layer {
   // Must be called after params() change (optimizer step, load).
   virtual void sync_params(Ctx&) {}
 
+  // Fusion of a ReLU into the layer below it (a oneDNN post-op), decided before init():
+  // conv and fc accept (their dst is then already rectified); the ReLU then computes
+  // nothing forward, and its backward and deconvnet steps are unchanged.
+  virtual bool accept_relu_post_op() { return false; }
+  virtual void set_fused(bool) {}
+
  protected:
   LayerSpec spec_;
   dnnl::memory dst_;
