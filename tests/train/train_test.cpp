@@ -1,0 +1,284 @@
+// End-to-end tests of ds::train() on a synthetic, learnable IDX dataset (see
+// synthetic_run.hpp): the loss falls and validation accuracy rises far above chance,
+// metrics.csv has its columns and one row per epoch, snapshots land at the chosen
+// epochs and give back the network that was trained, config.cfg reloads to the same
+// config; and the bench runs. No timing assertions anywhere.
+// Leaves out: resume and signals (the trainer's reliability tests), divergence.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "deconvscope/config/config.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/data/dataset.hpp"
+#include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/model/network.hpp"
+#include "deconvscope/train/bench.hpp"
+#include "deconvscope/train/evaluate.hpp"
+#include "deconvscope/train/sgd.hpp"
+#include "deconvscope/train/trainer.hpp"
+#include "model/test_util.hpp"
+#include "train/synthetic_run.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+namespace {
+
+struct Csv {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  size_t col(const std::string& name) const {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) throw std::runtime_error("no column " + name);
+    return size_t(it - header.begin());
+  }
+  double at(size_t row, const std::string& name) const { return std::stod(rows[row][col(name)]); }
+};
+
+std::vector<std::string> split(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream s(line);
+  std::string cell;
+  while (std::getline(s, cell, ',')) out.push_back(cell);
+  return out;
+}
+
+Csv read_csv_file(const std::string& path) {
+  std::ifstream f(path);
+  Csv c;
+  std::string line;
+  if (std::getline(f, line)) c.header = split(line);
+  while (std::getline(f, line))
+    if (!line.empty()) c.rows.push_back(split(line));
+  return c;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// One trained run shared by the tests of this suite (training is the slow part).
+class TrainRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_dir_ = testutil::make_temp_dir("train-data");
+    testutil::write_synthetic_mnist(data_dir_);
+    run_dir_ = testutil::make_temp_dir("train-run");
+    cfg_ = load_config(testutil::tiny_run_args(data_dir_, run_dir_,
+                                               {"--train.epochs", "4", "--snapshot.epochs", "0,2"}));
+    summary_ = train(cfg_, TrainOptions{});
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(data_dir_, ec);
+    fs::remove_all(run_dir_, ec);
+  }
+  static std::string data_dir_, run_dir_;
+  static Config cfg_;
+  static TrainSummary summary_;
+};
+std::string TrainRun::data_dir_, TrainRun::run_dir_;
+Config TrainRun::cfg_;
+TrainSummary TrainRun::summary_;
+
+TEST_F(TrainRun, LossFallsAndAccuracyIsFarAboveChance) {
+  EXPECT_EQ(summary_.last_epoch, 4);
+  EXPECT_EQ(summary_.dir, run_dir_);
+  const Csv m = read_csv_file(RunPaths::of(run_dir_).metrics);
+  ASSERT_EQ(m.rows.size(), 5u);  // epoch 0 (the initialisation) and 1..4
+  const double first = m.at(1, "train_loss"), last = m.at(4, "train_loss");
+  EXPECT_LT(last, first * 0.7) << "train_loss epoch 1 " << first << ", epoch 4 " << last;
+  EXPECT_LT(m.at(4, "val_loss"), m.at(0, "val_loss"));
+  EXPECT_GT(m.at(4, "val_accuracy"), 0.6);  // chance is 0.1
+  EXPECT_NEAR(summary_.val_accuracy, m.at(4, "val_accuracy"), 1e-6);
+  EXPECT_NEAR(summary_.val_loss, m.at(4, "val_loss"), 1e-6);
+}
+
+TEST_F(TrainRun, MetricsHaveTheDocumentedColumnsAndOneRowPerEpoch) {
+  const Csv m = read_csv_file(RunPaths::of(run_dir_).metrics);
+  const std::vector<std::string> want = {
+      "epoch", "step", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "images_per_s",
+      "c1_weight_rms", "c1_grad_rms", "c1_update_ratio", "c1_dead_fraction",
+      "c2_weight_rms", "c2_grad_rms", "c2_update_ratio", "c2_dead_fraction",
+      "f3_weight_rms", "f3_grad_rms", "f3_update_ratio"};
+  EXPECT_EQ(m.header, want);
+  const int64_t steps_per_epoch = 300 / 16;  // the last partial batch is dropped
+  for (size_t r = 0; r < m.rows.size(); ++r) {
+    SCOPED_TRACE("row " + std::to_string(r));
+    ASSERT_EQ(m.rows[r].size(), want.size());
+    EXPECT_EQ(m.at(r, "epoch"), double(r));
+    EXPECT_EQ(m.at(r, "step"), double(int64_t(r) * steps_per_epoch));
+    EXPECT_NEAR(m.at(r, "lr"), 0.05, 1e-7);
+    EXPECT_GT(m.at(r, "c1_weight_rms"), 0.0);
+    const double dead = m.at(r, "c2_dead_fraction");
+    EXPECT_GE(dead, 0.0);
+    EXPECT_LE(dead, 1.0);
+    if (r > 0) {
+      EXPECT_GT(m.at(r, "f3_grad_rms"), 0.0);
+      EXPECT_GT(m.at(r, "f3_update_ratio"), 0.0);
+      EXPECT_GT(m.at(r, "images_per_s"), 0.0);
+    }
+  }
+  // Renormalisation keeps every conv filter's RMS at or under the radius (0.1).
+  EXPECT_LE(m.at(4, "c1_weight_rms"), 0.1 + 1e-6);
+}
+
+TEST_F(TrainRun, SnapshotsLandAtTheChosenEpochs) {
+  const RunPaths p = RunPaths::of(run_dir_);
+  const auto snaps = list_snapshots(p.snapshots);
+  ASSERT_EQ(snaps.size(), 3u);  // 0, 2 and the final epoch 4, always kept
+  const int epochs[] = {0, 2, 4};
+  const Csv m = read_csv_file(p.metrics);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(snaps[i].first, epochs[i]);
+    EXPECT_EQ(fs::path(snaps[i].second).filename().string(), snapshot_file_name(epochs[i]));
+    const Snapshot s = read_snapshot(snaps[i].second);
+    EXPECT_EQ(s.epoch, epochs[i]);
+    EXPECT_EQ(s.step, int64_t(m.at(size_t(epochs[i]), "step")));
+    EXPECT_NEAR(s.val_loss, m.at(size_t(epochs[i]), "val_loss"), 1e-5);
+    EXPECT_EQ(s.num_classes, 10);
+    EXPECT_EQ(s.input.height, 12);
+    EXPECT_EQ(s.config, cfg_.text);
+  }
+  EXPECT_TRUE(fs::exists(p.snapshots + "/epoch-0000.h5"));
+  EXPECT_FALSE(fs::exists(p.snapshots + "/epoch-0001.h5"));
+  EXPECT_FALSE(fs::exists(p.snapshots + "/epoch-0003.h5"));
+  ASSERT_TRUE(fs::exists(p.last));
+  const Snapshot last = read_snapshot(p.last);
+  EXPECT_EQ(last.epoch, 4);
+  EXPECT_FALSE(last.optimizer.rng_state.empty());
+}
+
+TEST_F(TrainRun, ConfigFileReloadsToTheSameConfig) {
+  const RunPaths p = RunPaths::of(run_dir_);
+  EXPECT_EQ(read_text(p.config), cfg_.text);
+  const Config again = load_config({"--config", p.config});
+  EXPECT_EQ(again.text, cfg_.text);
+  ASSERT_EQ(again.layers.size(), cfg_.layers.size());
+  for (size_t i = 0; i < again.layers.size(); ++i)
+    EXPECT_EQ(format_layer_line(again.layers[i]), format_layer_line(cfg_.layers[i]));
+  EXPECT_EQ(again.run.dir, run_dir_);
+  EXPECT_EQ(again.data.path, data_dir_);
+  EXPECT_EQ(again.train.epochs, 4);
+  EXPECT_EQ(again.train.batch, 16);
+  EXPECT_FLOAT_EQ(again.train.lr, 0.05f);
+  EXPECT_EQ(again.train.init, "he");
+  EXPECT_EQ(again.snapshot.epochs, (std::vector<int>{0, 2, 4}));
+}
+
+TEST_F(TrainRun, AFolderThatHoldsARunIsNotOverwrittenSilently) {
+  try {
+    train(cfg_, TrainOptions{});
+    FAIL() << "expected ds::Error(usage)";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::usage);
+  }
+  EXPECT_EQ(list_snapshots(RunPaths::of(run_dir_).snapshots).size(), 3u);
+}
+
+// Builds the network a snapshot describes, at `batch`, with its weights.
+Network network_of(const Snapshot& s, int batch) {
+  Network net(s.layers, s.input, batch);
+  net.import_params(s.params);
+  return net;
+}
+
+std::vector<float> logits_of(Network& net, const std::vector<float>& input) {
+  net.forward(input.data(), Mode::infer);
+  return std::vector<float>(net.logits(), net.logits() + size_t(net.batch()) * net.num_classes());
+}
+
+TEST(TrainSnapshot, ReadBackGivesTheTrainedNetwork) {
+  const std::string data_dir = testutil::make_temp_dir("snap-data");
+  testutil::write_synthetic_mnist(data_dir, /*n_train=*/160, /*n_test=*/48);
+  const std::string run_dir = testutil::make_temp_dir("snap-run");
+  const Config cfg = load_config(testutil::tiny_run_args(data_dir, run_dir, {"--train.epochs", "1"}));
+  train(cfg, TrainOptions{});
+  const RunPaths p = RunPaths::of(run_dir);
+  const Snapshot s1 = read_snapshot(p.snapshots + "/" + snapshot_file_name(1));
+  const Snapshot last = read_snapshot(p.last);
+  const Snapshot s0 = read_snapshot(p.snapshots + "/" + snapshot_file_name(0));
+  EXPECT_EQ(s1.layers.size(), cfg.layers.size());
+
+  const DataSplits data = load_dataset(cfg.data);
+  const Normalization norm{s1.input_mean, s1.input_std};
+  const Normalization train_norm = compute_normalization(data.train);
+  EXPECT_EQ(norm.mean, train_norm.mean);
+  EXPECT_EQ(norm.std, train_norm.std);
+
+  // The same batch of test images through epoch-0001.h5 and last.h5: identical logits.
+  std::vector<float> input;
+  std::vector<int32_t> labels;
+  fill_batch(data.test, 0, 16, norm, 16, input, labels);
+  Network a = network_of(s1, 16), b = network_of(last, 16), c = network_of(s0, 16);
+  const std::vector<float> la = logits_of(a, input);
+  EXPECT_EQ(la, logits_of(b, input));
+  EXPECT_NE(la, logits_of(c, input));  // training moved the weights
+
+  // The snapshot is the network the trainer validated: at the training batch size its
+  // test-set loss and accuracy are the ones metrics.csv and the snapshot recorded.
+  Network at_train_batch = network_of(s1, cfg.train.batch);
+  const EvalResult e = evaluate(at_train_batch, data.test, norm);
+  EXPECT_NEAR(e.loss, s1.val_loss, 1e-5);
+  EXPECT_NEAR(e.accuracy, s1.val_accuracy, 1e-6);
+  const Csv m = read_csv_file(p.metrics);
+  ASSERT_EQ(m.rows.size(), 2u);
+  EXPECT_NEAR(e.loss, m.at(1, "val_loss"), 2e-6);
+  EXPECT_NEAR(e.accuracy, m.at(1, "val_accuracy"), 2e-6);
+
+  std::error_code ec;
+  fs::remove_all(data_dir, ec);
+  fs::remove_all(run_dir, ec);
+}
+
+TEST(TrainSnapshot, InMemoryParamsSurviveAWriteAndRead) {
+  using testutil::conv;
+  const std::vector<LayerSpec> specs = {conv("c1", 3, 3, 3, 1, 1), testutil::relu("r1"),
+                                        testutil::maxpool("p1", 2, 2, 0), testutil::fc("f2", 4)};
+  const InputShape in{2, 8, 8};
+  Network net(specs, in, 4);
+  std::mt19937 rng(7);
+  testutil::randomize_params(net, rng);
+  const Tensor x = testutil::random_input(net, rng);  // (4, 2, 8, 8)
+  const std::vector<float> want = logits_of(net, x.data);
+
+  Snapshot s;
+  s.epoch = 3;
+  s.step = 30;
+  s.config = "[run]\nname = x\n";
+  s.input = in;
+  s.num_classes = 4;
+  s.input_mean = {0.5f, 0.4f};
+  s.input_std = {0.2f, 0.3f};
+  s.layers = specs;
+  s.params = net.export_params();
+  const std::string dir = testutil::make_temp_dir("snap-mem");
+  const std::string path = dir + "/" + snapshot_file_name(3);
+  write_snapshot(path, s);
+  Network back = network_of(read_snapshot(path), 4);
+  EXPECT_EQ(logits_of(back, x.data), want);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+TEST(Bench, RunsOnTheZfnetMiniConfig) {
+  const Config cfg = load_config({"--config", std::string(DS_SOURCE_DIR) + "/configs/zfnet-mini-bench.cfg"});
+  ASSERT_EQ(cfg.layers.size(), 22u);
+  BenchOptions opt;
+  opt.iters = 2;
+  opt.warmup = 1;
+  const BenchResult r = run_bench(cfg, opt);
+  EXPECT_GT(r.train_images_per_s, 0.0);
+  EXPECT_GT(r.infer_images_per_s, 0.0);
+  EXPECT_TRUE(std::isfinite(r.train_images_per_s));
+  EXPECT_TRUE(std::isfinite(r.infer_images_per_s));
+}
+
+}  // namespace
+}  // namespace ds
