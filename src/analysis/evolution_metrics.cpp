@@ -97,6 +97,35 @@ float cosine_similarity(const float* a, const float* b, size_t n) {
   return static_cast<float>(dot / (std::sqrt(na) * std::sqrt(nb)));
 }
 
+namespace {
+
+// Shift along one axis that lays window b's receptive field over window a's: starts
+// align, except where one window was clipped at the image's start edge (its true start
+// lies outside), then the ends align.
+int64_t window_shift(int32_t a0, int32_t a1, int32_t b0, int32_t b1) {
+  if (a1 - a0 != b1 - b0 && (a0 == 0 || b0 == 0)) return int64_t(a1) - b1;
+  return int64_t(a0) - b0;
+}
+
+}  // namespace
+
+float aligned_cosine(const float* a, const Window& wa, const float* b, const Window& wb, int64_t C, int64_t H,
+                     int64_t W) {
+  // A projection is zero outside its receptive field, so the shifted dot product over
+  // the overlap, divided by the full norms, is the cosine of the aligned pictures.
+  const int64_t dy = window_shift(wa.y0, wa.y1, wb.y0, wb.y1), dx = window_shift(wa.x0, wa.x1, wb.x0, wb.x1);
+  const size_t n = size_t(C * H * W);
+  const double na = norm_of(a, n), nb = norm_of(b, n);
+  if (na == 0 && nb == 0) return 1.f;
+  if (na == 0 || nb == 0) return 0.f;
+  double dot = 0;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = std::max<int64_t>(0, dy); y < std::min(H, H + dy); ++y)
+      for (int64_t x = std::max<int64_t>(0, dx); x < std::min(W, W + dx); ++x)
+        dot += double(a[(c * H + y) * W + x]) * b[(c * H + y - dy) * W + x - dx];
+  return float(dot / (na * nb));
+}
+
 void compute_jumps(AnalysisResult& r, const std::vector<std::vector<Tensor>>& filters) {
   check_result(r, filters);
   const size_t E = r.epochs.size();
@@ -125,8 +154,11 @@ void compute_jumps(AnalysisResult& r, const std::vector<std::vector<Tensor>>& fi
       for (size_t f = 0; f < F; ++f) {
         const size_t row = (e - 1) * F + f;
         const bool changed = ev.strongest[e * F + f].image != ev.strongest[(e - 1) * F + f].image;
-        const float sim =
-            cosine_similarity(p.ptr() + (e * F + f) * plane, p.ptr() + ((e - 1) * F + f) * plane, plane);
+        const size_t now = e * F + f, before = (e - 1) * F + f;
+        const bool have_windows = ev.windows.size() == E * F;
+        const float sim = aligned_cosine(p.ptr() + now * plane, have_windows ? ev.windows[now] : Window{},
+                                         p.ptr() + before * plane, have_windows ? ev.windows[before] : Window{},
+                                         p.dims[2], p.dims[3], p.dims[4]);
         const float* w_now = filters[l][e].ptr() + static_cast<size_t>(ev.features[f]) * filter_size;
         const float* w_before = filters[l][e - 1].ptr() + static_cast<size_t>(ev.features[f]) * filter_size;
         const double change = norm_of_difference(w_now, w_before, filter_size) /

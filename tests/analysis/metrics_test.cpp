@@ -103,6 +103,29 @@ TEST(Jumps, ThresholdDecides) {
   EXPECT_EQ(r.jumps[0].jump[0], 0);
 }
 
+// The same 3x3 pattern at two places of an 8x8 picture: the same appearance.
+TEST(AlignedCosine, SamePatternElsewhereIsSimilar) {
+  std::vector<float> a(64, 0.f), b(64, 0.f);
+  const float pattern[9] = {1, -2, 3, 0, 5, -1, 2, 2, -4};
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 3; ++x) {
+      a[(1 + y) * 8 + 2 + x] = pattern[y * 3 + x];  // window rows [1, 4), cols [2, 5)
+      b[(4 + y) * 8 + 5 + x] = pattern[y * 3 + x];  // window rows [4, 7), cols [5, 8)
+    }
+  const ds::Window wa{1, 2, 4, 5}, wb{4, 5, 7, 8};
+  EXPECT_NEAR(ds::aligned_cosine(a.data(), wa, b.data(), wb, 1, 8, 8), 1.f, 1e-6f);
+  EXPECT_NEAR(ds::cosine_similarity(a.data(), b.data(), 64), 0.f, 1e-6f);  // unaligned: nothing in common
+  // A window clipped at the top edge lines up by its end: a's field is rows [-1, 2).
+  std::vector<float> c(64, 0.f);
+  for (int y = 1; y < 3; ++y)
+    for (int x = 0; x < 3; ++x) c[(y - 1) * 8 + 2 + x] = pattern[y * 3 + x];
+  const ds::Window wc{0, 2, 2, 5};
+  std::vector<float> d(64, 0.f);
+  for (int y = 1; y < 3; ++y)
+    for (int x = 0; x < 3; ++x) d[(4 + y) * 8 + 5 + x] = pattern[y * 3 + x];  // same rows of the pattern
+  EXPECT_NEAR(ds::aligned_cosine(c.data(), wc, d.data(), wb, 1, 8, 8), 1.f, 1e-6f);
+}
+
 TEST(Jumps, OneEpochGivesNoRows) {
   AnalysisResult r = one_layer({3}, {0, 1});
   compute_jumps(r, {{weights({{1, 0}, {0, 1}})}});

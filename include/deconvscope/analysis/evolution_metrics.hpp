@@ -9,7 +9,11 @@
 // flattened vectors, with cos = 1 if both are all zero and cos = 0 if exactly one is.
 // Jumps, rows e = 1..E-1, per followed feature f (filter o = evolution.features[f]):
 //   image_changed         = strongest image at e != strongest image at e-1
-//   projection_similarity = cos(projection[e][f], projection[e-1][f])   (flattened C*H*W)
+//   projection_similarity = cos(projection[e][f], projection[e-1][f] shifted so that the two
+//                           receptive fields coincide): the appearance, wherever it sits.
+//                           The shift lines up the windows' starts, or their ends on an
+//                           axis where one window was clipped at the image's start edge.
+//                           Without windows, no shift.
 //   filter_change         = ||w_e[o] - w_{e-1}[o]|| / max(||w_{e-1}[o]||, 1e-12)
 //   jump                  = image_changed && projection_similarity < jump_threshold
 // Convergence, per layer and epoch index e (final = the last analysed epoch):
@@ -34,6 +38,11 @@ namespace ds {
 // Cosine similarity of a and b (n values each), accumulated in double, with the zero
 // conventions above. Non-finite input gives a non-finite result.
 float cosine_similarity(const float* a, const float* b, size_t n);
+
+// The projection similarity above: a and b are (C, H, W) projections, wa and wb the
+// receptive-field windows of their activations.
+float aligned_cosine(const float* a, const Window& wa, const float* b, const Window& wb, int64_t C, int64_t H,
+                     int64_t W);
 
 // filters[l][e]: conv weights (O, I, kh, kw) of analysed layer r.layers[l] at epoch
 // r.epochs[e]. Both require r.evolution to be filled (aligned with r.layers, strongest
