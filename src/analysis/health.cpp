@@ -1,0 +1,253 @@
+// compute_health(): the filter-health metrics over every snapshot of a run. One Network of
+// the run's architecture scans the probe images once per snapshot for fire rates (Mode::
+// infer, up to the last conv layer's ReLU); the weights give RMS, redundancy and, for the
+// first conv layer, frequency content; the analysis file, when there is one, gives the
+// second conv layer's projections for stride aliasing.
+// Left out: writing anything (health_file.cpp) and fc layers.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+
+#include "deconvscope/analysis/analysis_file.hpp"
+#include "deconvscope/analysis/deconvnet.hpp"
+#include "deconvscope/analysis/health.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/model/network.hpp"
+#include "deconvscope/train/evaluate.hpp"
+#include "deconvscope/train/progress.hpp"
+#include "deconvscope/train/trainer.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Per conv layer (aligned with convs), the share of the first `total` probe images on
+// which each filter's rectified output is positive somewhere. (O) per layer.
+std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, const Normalization& norm,
+                                           int64_t total, const std::vector<int>& convs, Progress* bar) {
+  std::vector<int> out_layer;
+  int last = 0;
+  std::vector<std::vector<int64_t>> fired;
+  for (int c : convs) {
+    out_layer.push_back(rectified_output_layer(net.specs(), c));
+    last = std::max(last, out_layer.back());
+    fired.emplace_back(size_t(net.shapes()[size_t(c)].channels), 0);
+  }
+  std::vector<float> input;
+  std::vector<int32_t> labels;
+  Tensor act;
+  const int B = net.batch();
+  for (int64_t first = 0; first < total; first += B) {
+    const int n = int(std::min<int64_t>(B, total - first));
+    fill_batch(probe, first, n, norm, B, input, labels);
+    net.forward(input.data(), Mode::infer, last);
+    for (size_t l = 0; l < convs.size(); ++l) {
+      net.read_output(out_layer[l], act);  // (B, C, H, W) plain
+      const int64_t C = act.dims[1], HW = act.dims[2] * act.dims[3];
+      for (int b = 0; b < n; ++b)  // padding rows past n are not images
+        for (int64_t c = 0; c < C; ++c) {
+          const float* p = act.ptr() + (b * C + c) * HW;
+          if (std::any_of(p, p + HW, [](float v) { return v > 0.f; })) ++fired[l][size_t(c)];
+        }
+    }
+    if (bar) bar->update(first + n);
+  }
+  std::vector<std::vector<float>> rates(convs.size());
+  for (size_t l = 0; l < convs.size(); ++l)
+    for (int64_t f : fired[l]) rates[l].push_back(total > 0 ? float(double(f) / double(total)) : kNaN);
+  return rates;
+}
+
+// Aliasing of the second conv layer from analysis.h5: per analysed epoch, every feature's
+// mean share over its top-k projections where the epoch has top-k, else the followed
+// features' strongest projection. Fills l.aliasing_*; returns a note if it cannot.
+std::string measure_aliasing(const std::string& run_dir, const std::vector<int>& epochs, LayerHealth& l,
+                             std::array<int, 2> stride) {
+  const std::string file = (fs::path(RunPaths::of(run_dir).analysis) / "analysis.h5").string();
+  if (stride[0] == 1 && stride[1] == 1)
+    return "the first conv layer has stride 1: there is no stride to alias";
+  if (!fs::exists(file))
+    return "the run was not analysed (no " + file + "); run deconvscope analyze --run " + run_dir + " first";
+  const AnalysisResult r = read_analysis(file);
+  const auto it = std::find(r.layers.begin(), r.layers.end(), l.layer);
+  if (it == r.layers.end())
+    return "the analysis in " + file + " does not include layer " + l.layer + " (see analysis.layers)";
+  const size_t li = size_t(it - r.layers.begin());
+  const int C = r.input.channels, H = r.input.height, W = r.input.width;
+  const size_t image = size_t(C) * H * W, O = size_t(l.filters), E = epochs.size();
+  l.aliasing_share.assign(E * O, kNaN);
+  l.aliasing_mean.assign(E, kNaN);
+  size_t measured = 0;
+  for (size_t e = 0; e < E; ++e) {
+    const auto ae = std::find(r.epochs.begin(), r.epochs.end(), epochs[e]);
+    if (ae == r.epochs.end()) continue;
+    const size_t ai = size_t(ae - r.epochs.begin());
+    const auto top = r.topk.find(epochs[e]);
+    if (top != r.topk.end() && li < top->second.size() && top->second[li].features == int(O)) {
+      const LayerTopK& t = top->second[li];
+      for (size_t f = 0; f < O; ++f) {
+        double sum = 0;
+        int n = 0;
+        for (int k = 0; k < t.k; ++k) {
+          const size_t i = f * size_t(t.k) + size_t(k);
+          if (t.acts[i].image < 0) continue;
+          const float s = stride_periodic_share(t.projections.ptr() + i * image, C, H, W, t.windows[i], stride[0], stride[1]);
+          if (std::isfinite(s)) sum += s, ++n;
+        }
+        if (n > 0) l.aliasing_share[e * O + f] = float(sum / n);
+      }
+    } else {
+      const LayerEvolution& ev = r.evolution[li];
+      const size_t F = ev.features.size();
+      for (size_t f = 0; f < F; ++f) {
+        const size_t i = ai * F + f;
+        if (ev.strongest[i].image < 0 || size_t(ev.features[f]) >= O) continue;
+        l.aliasing_share[e * O + size_t(ev.features[f])] =
+            stride_periodic_share(ev.projections.ptr() + i * image, C, H, W, ev.windows[i], stride[0], stride[1]);
+      }
+    }
+    double sum = 0;
+    size_t n = 0;
+    for (size_t f = 0; f < O; ++f)
+      if (std::isfinite(l.aliasing_share[e * O + f])) sum += l.aliasing_share[e * O + f], ++n;
+    if (n > 0) l.aliasing_mean[e] = float(sum / double(n)), ++measured;
+  }
+  if (measured == 0) {
+    l.aliasing_share.clear();
+    l.aliasing_mean.clear();
+    return "the analysis in " + file + " holds no projections of " + l.layer + " at the snapshot epochs";
+  }
+  return {};
+}
+
+}  // namespace
+
+HealthResult compute_health(const std::string& run_dir, const Config& cfg, const HealthOptions& opt) {
+  set_threads(cfg.run.threads);
+  const RunPaths paths = RunPaths::of(run_dir);
+  const auto snaps = fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots)
+                                                       : std::vector<std::pair<int, std::string>>{};
+  if (snaps.empty())
+    throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots to measure",
+                "train first: deconvscope train --config <file> (snapshots land in " + paths.snapshots + ")");
+  const Snapshot first = read_snapshot(snaps.front().second);
+
+  HealthResult h;
+  h.thresholds = opt.thresholds;
+  h.input = first.input;
+  std::vector<int> convs;
+  for (size_t i = 0; i < first.layers.size(); ++i)
+    if (first.layers[i].type == LayerType::conv) convs.push_back(int(i));
+  if (convs.empty())
+    throw Error(ErrorKind::snapshot, snaps.front().second, "the network has no conv layer", "health looks at conv filters only");
+  const std::vector<LayerShape> shapes = infer_shapes(first.layers, first.input);
+  for (size_t l = 0; l < convs.size(); ++l) {
+    const LayerSpec& s = first.layers[size_t(convs[l])];
+    LayerHealth lh;
+    lh.layer = s.name;
+    lh.conv_index = int(l);
+    lh.filters = s.out;
+    lh.in_channels = l == 0 ? first.input.channels : shapes[size_t(convs[l]) - 1].channels;
+    lh.kernel = s.kernel;
+    lh.stride = s.stride;
+    h.layers.push_back(std::move(lh));
+  }
+
+  // The probe, as the analysis takes it: the first images of the chosen split.
+  DataConfig data = cfg.data;
+  const bool on_train = cfg.analysis.probe == "train";
+  (on_train ? data.train_limit : data.test_limit) = std::max<int64_t>(0, opt.probe_limit);
+  (on_train ? data.test_limit : data.train_limit) = 1;  // the other split is not needed
+  DataSplits splits = load_dataset(data);
+  const Dataset& probe = on_train ? splits.train : splits.test;
+  if (probe.channels != first.input.channels || probe.height != first.input.height || probe.width != first.input.width)
+    throw Error(ErrorKind::data, splits.path,
+                "probe images do not fit the network: " +
+                    expected_found(std::to_string(first.input.channels) + "x" + std::to_string(first.input.height) + "x" +
+                                       std::to_string(first.input.width),
+                                   std::to_string(probe.channels) + "x" + std::to_string(probe.height) + "x" +
+                                       std::to_string(probe.width)));
+  h.split = cfg.analysis.probe;
+  h.dataset_path = splits.path;
+  h.probe_count = int64_t(probe.size());
+
+  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed);
+  const HealthThresholds& t = opt.thresholds;
+  for (const auto& [epoch, path] : snaps) {
+    const Snapshot s = read_snapshot(path);
+    if (s.layers.size() != first.layers.size())
+      throw Error(ErrorKind::snapshot, path, "its layers differ from " + snaps.front().second + "'s",
+                  "a run folder holds the snapshots of one network");
+    h.epochs.push_back(epoch);
+    net.import_params(s.params);
+    std::unique_ptr<Progress> bar;
+    if (!opt.quiet)
+      bar = std::make_unique<Progress>("health epoch " + std::to_string(epoch), h.probe_count);
+    const auto rates = fire_rates(net, probe, Normalization{s.input_mean, s.input_std}, h.probe_count, convs, bar.get());
+    if (bar) bar->finish();
+
+    for (size_t l = 0; l < convs.size(); ++l) {
+      LayerHealth& lh = h.layers[l];
+      const Tensor& w = s.params[size_t(convs[l])].weights;  // (O, I, kh, kw)
+      const std::vector<float> rms = filter_rms(w);
+      const float med = median_of(rms);
+      const std::vector<Redundancy> red = filter_redundancy(w);
+      lh.median_rms.push_back(med);
+      for (size_t o = 0; o < rms.size(); ++o) {
+        const bool never = rates[l][o] == 0.f;
+        const bool collapsed = rms[o] == 0.f || rms[o] < t.collapsed_ratio * med;
+        lh.rms.push_back(rms[o]);
+        lh.fire_rate.push_back(rates[l][o]);
+        lh.never_fires.push_back(never);
+        lh.collapsed.push_back(collapsed);
+        lh.dominating.push_back(med > 0 && rms[o] > t.dominating_ratio * med);
+        lh.dead.push_back(never || collapsed);
+        lh.max_correlation.push_back(red[o].max_correlation);
+        lh.partner.push_back(red[o].partner);
+      }
+      if (l == 0) {
+        const std::vector<FrequencyShares> fs_ = frequency_shares(w, t);
+        size_t live = 0, mid = 0;
+        const size_t base = lh.dead.size() - fs_.size();
+        for (size_t o = 0; o < fs_.size(); ++o) {
+          lh.low_share.push_back(fs_[o].low);
+          lh.mid_share.push_back(fs_[o].mid);
+          lh.high_share.push_back(fs_[o].high);
+          lh.peak_frequency.push_back(fs_[o].peak);
+          if (lh.dead[base + o] || !std::isfinite(fs_[o].peak)) continue;
+          ++live;
+          mid += fs_[o].peak >= t.low_band && fs_[o].peak < t.mid_band ? 1 : 0;
+        }
+        lh.mid_coverage.push_back(live ? float(double(mid) / double(live)) : kNaN);
+      }
+    }
+  }
+
+  // Filters that died and stayed dead: the first epoch of their final dead streak.
+  const size_t E = h.epochs.size();
+  for (LayerHealth& lh : h.layers) {
+    const size_t O = size_t(lh.filters);
+    lh.dead_since.assign(O, -1);
+    for (size_t o = 0; o < O; ++o)
+      for (size_t e = E; e-- > 0 && lh.dead[e * O + o];) lh.dead_since[o] = h.epochs[e];
+  }
+
+  if (h.layers.size() < 2) {
+    h.aliasing_note = "the network has one conv layer: there is no second layer to alias";
+  } else {
+    h.aliasing_layer = h.layers[1].layer;
+    h.aliasing_stride = h.layers[0].stride;
+    h.aliasing_note = measure_aliasing(run_dir, h.epochs, h.layers[1], h.aliasing_stride);
+  }
+  return h;
+}
+
+}  // namespace ds

@@ -1,0 +1,314 @@
+// Filter health: each metric on hand-made filters whose answer is known (a checkerboard,
+// a smooth blob, a mid-frequency grating, a zero filter, identical and negated filters, a
+// stride-periodic projection), then compute_health() end to end on a tiny trained run
+// whose snapshot is doctored (a dead, a dominating and a copied filter), with the
+// health.h5 round trip, the CSV files, and aliasing from a real analysis.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "deconvscope/analysis/analyze.hpp"
+#include "deconvscope/analysis/health.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/report/csv.hpp"
+#include "deconvscope/train/trainer.hpp"
+#include "train/synthetic_run.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+namespace {
+
+// One filter (1, 1, k, k) from a function of (y, x).
+template <class F>
+Tensor one_filter(int k, F f) {
+  Tensor t({1, 1, k, k});
+  for (int y = 0; y < k; ++y)
+    for (int x = 0; x < k; ++x) t.data[size_t(y) * k + x] = float(f(y, x));
+  return t;
+}
+
+// Stacks single filters into (O, 1, k, k).
+Tensor stack(const std::vector<Tensor>& fs_) {
+  Tensor t({int64_t(fs_.size()), 1, fs_[0].dims[2], fs_[0].dims[3]});
+  size_t at = 0;
+  for (const Tensor& f : fs_)
+    for (float v : f.data) t.data[at++] = v;
+  return t;
+}
+
+Tensor checkerboard(int k) { return one_filter(k, [](int y, int x) { return (y + x) % 2 ? -1.0 : 1.0; }); }
+Tensor blob(int k, double sigma) {
+  const double c = (k - 1) / 2.0;
+  return one_filter(k, [&](int y, int x) { return std::exp(-((y - c) * (y - c) + (x - c) * (x - c)) / (2 * sigma * sigma)); });
+}
+// Vertical bars of period 4 pixels: 0.25 cycles per pixel, rho = 0.5 (mid band).
+Tensor grating(int k) { return one_filter(k, [](int, int x) { return std::cos(2 * M_PI * x / 4.0); }); }
+
+TEST(HealthMetrics, CheckerboardIsHighFrequency) {
+  const HealthThresholds t;
+  for (int k : {5, 7, 11}) {
+    const auto s = frequency_shares(checkerboard(k), t)[0];
+    EXPECT_GT(s.high, 0.8f) << k;
+    EXPECT_LT(s.low, 0.1f) << k;
+    EXPECT_NEAR(s.peak, std::sqrt(2.f), 1e-4f) << "a checkerboard peaks at (0.5, 0.5) cycles/pixel";
+    EXPECT_NEAR(s.low + s.mid + s.high, 1.f, 1e-5f);
+  }
+}
+
+TEST(HealthMetrics, SmoothBlobIsLowFrequency) {
+  const auto s = frequency_shares(blob(7, 1.5), HealthThresholds{})[0];
+  EXPECT_GT(s.low, 0.9f);
+  EXPECT_LT(s.high, 0.01f);
+  EXPECT_FLOAT_EQ(s.peak, 0.f);
+}
+
+TEST(HealthMetrics, GratingIsMidFrequency) {
+  const auto s = frequency_shares(grating(11), HealthThresholds{})[0];
+  EXPECT_GT(s.mid, 0.6f);
+  EXPECT_GE(s.peak, 1.f / 3.f);
+  EXPECT_LT(s.peak, 2.f / 3.f);
+}
+
+TEST(HealthMetrics, ZeroFilter) {
+  const Tensor w = stack({one_filter(3, [](int, int) { return 0.0; }), blob(3, 1.0)});
+  const auto rms = filter_rms(w);
+  EXPECT_EQ(rms[0], 0.f);
+  EXPECT_GT(rms[1], 0.f);
+  const auto s = frequency_shares(w, HealthThresholds{});
+  EXPECT_TRUE(std::isnan(s[0].low) && std::isnan(s[0].peak));
+  const auto r = filter_redundancy(w);
+  EXPECT_EQ(r[0].partner, -1);
+  EXPECT_EQ(r[0].max_correlation, 0.f);
+  EXPECT_EQ(r[1].partner, -1) << "a zero filter is nobody's partner";
+}
+
+TEST(HealthMetrics, RmsAndMedian) {
+  const Tensor w = stack({one_filter(2, [](int, int) { return 3.0; }), one_filter(2, [](int y, int) { return y ? 4.0 : -4.0; })});
+  const auto rms = filter_rms(w);
+  EXPECT_FLOAT_EQ(rms[0], 3.f);
+  EXPECT_FLOAT_EQ(rms[1], 4.f);
+  EXPECT_FLOAT_EQ(median_of({5, 1, 3}), 3.f);
+  EXPECT_FLOAT_EQ(median_of({4, 1, 3, 2}), 2.5f);
+  EXPECT_FLOAT_EQ(median_of({}), 0.f);
+}
+
+TEST(HealthMetrics, IdenticalAndNegatedFiltersAreRedundant) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> n(0, 1);
+  Tensor a = one_filter(5, [&](int, int) { return n(rng); });
+  Tensor b = one_filter(5, [&](int, int) { return n(rng); });
+  Tensor neg = b;
+  for (float& v : neg.data) v = -2 * v;
+  const auto r = filter_redundancy(stack({a, b, a, neg}));
+  EXPECT_FLOAT_EQ(r[0].max_correlation, 1.f);
+  EXPECT_EQ(r[0].partner, 2);
+  EXPECT_EQ(r[2].partner, 0);
+  EXPECT_FLOAT_EQ(r[1].max_correlation, 1.f) << "a negated, scaled copy is a copy";
+  EXPECT_EQ(r[1].partner, 3);
+  // Orthogonal filters: a checkerboard and a constant on an odd kernel are nearly so.
+  const auto q = filter_redundancy(stack({checkerboard(4), one_filter(4, [](int, int) { return 1.0; })}));
+  EXPECT_NEAR(q[0].max_correlation, 0.f, 1e-6f);
+}
+
+TEST(HealthMetrics, StridePeriodicShare) {
+  const int H = 32, W = 32;
+  const Window all{0, 0, H, W};
+  // A pattern that repeats every 4 pixels: all of its energy is at the stride's frequencies.
+  std::vector<float> periodic(size_t(H) * W), smooth(size_t(H) * W), noise(size_t(H) * W);
+  const float tile[4][4] = {{1, 0, 0, 2}, {0, 3, 0, 0}, {0, 0, -1, 0}, {2, 0, 0, 0}};
+  std::mt19937 rng(2);
+  std::normal_distribution<float> n(0, 1);
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      periodic[size_t(y) * W + x] = tile[y % 4][x % 4];
+      smooth[size_t(y) * W + x] = float(std::exp(-((y - 15.5) * (y - 15.5) + (x - 15.5) * (x - 15.5)) / 60.0));
+      noise[size_t(y) * W + x] = n(rng);
+    }
+  EXPECT_NEAR(stride_periodic_share(periodic.data(), 1, H, W, all, 4, 4), 1.f, 1e-5f);
+  EXPECT_LT(stride_periodic_share(smooth.data(), 1, H, W, all, 4, 4), 0.01f);
+  // White noise: about (16 - 1) / 1024 of its energy falls on the 15 stride frequencies.
+  EXPECT_NEAR(stride_periodic_share(noise.data(), 1, H, W, all, 4, 4), 15.f / 1024.f, 0.015f);
+  // A period-4 pattern is not periodic with 3, and a smooth blob plus the pattern is in between.
+  EXPECT_LT(stride_periodic_share(periodic.data(), 1, H, W, all, 3, 3), 0.3f);
+  std::vector<float> mix(periodic.size());
+  for (size_t i = 0; i < mix.size(); ++i) mix[i] = periodic[i] + 10 * smooth[i];
+  const float m = stride_periodic_share(mix.data(), 1, H, W, all, 4, 4);
+  EXPECT_GT(m, 0.05f);
+  EXPECT_LT(m, 0.95f);
+  // Only the window counts, and flat input or a 1x1 period has no answer.
+  EXPECT_NEAR(stride_periodic_share(periodic.data(), 1, H, W, Window{4, 4, 12, 20}, 4, 4), 1.f, 1e-5f);
+  EXPECT_TRUE(std::isnan(stride_periodic_share(periodic.data(), 1, H, W, all, 1, 1)));
+  std::vector<float> flat(periodic.size(), 2.f);
+  EXPECT_TRUE(std::isnan(stride_periodic_share(flat.data(), 1, H, W, all, 2, 2)));
+}
+
+TEST(HealthMetrics, BadShapeThrows) {
+  Tensor w({3, 4});
+  EXPECT_THROW(filter_rms(w), Error);
+  EXPECT_THROW(frequency_shares(w, HealthThresholds{}), Error);
+  EXPECT_THROW(filter_redundancy(w), Error);
+}
+
+// --- compute_health on a tiny trained run ------------------------------------------------
+
+class HealthRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = testutil::make_temp_dir("health");
+    data_ = root_ + "/data";
+    fs::create_directories(data_);
+    testutil::write_synthetic_mnist(data_, 300, 100);
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+  // The tiny run of train/synthetic_run.hpp; `layers`, if given, replace its layer lines.
+  static Config config(const std::string& run, std::vector<std::string> extra = {},
+                       const std::vector<std::string>& layers = {}) {
+    std::vector<std::string> more = {"--train.epochs", "2", "--snapshot.epochs", "0,1,2", "--analysis.probe_limit", "100",
+                                     "--analysis.features", "3", "--analysis.batch", "32"};
+    more.insert(more.end(), extra.begin(), extra.end());
+    std::vector<std::string> args = testutil::tiny_run_args(data_, run, more);
+    if (!layers.empty()) {
+      std::vector<std::string> kept;
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--model.layer") { ++i; continue; }
+        kept.push_back(args[i]);
+      }
+      for (const std::string& l : layers) kept.insert(kept.end(), {"--model.layer", l});
+      args = kept;
+    }
+    return load_config(args);
+  }
+  static std::string root_, data_;
+};
+std::string HealthRun::root_, HealthRun::data_;
+
+TEST_F(HealthRun, DoctoredSnapshotShowsDeadDominatingAndCopiedFilters) {
+  const std::string run = root_ + "/doctored";
+  const Config cfg = config(run);
+  train(cfg, TrainOptions{});
+  // Epoch 2: c1's filter 0 zeroed with a bias that keeps it off, filter 1 twenty times
+  // stronger, filter 3 a copy of filter 2.
+  const auto snaps = list_snapshots(RunPaths::of(run).snapshots);
+  ASSERT_EQ(snaps.back().first, 2);
+  Snapshot s = read_snapshot(snaps.back().second);
+  Tensor& w = s.params[0].weights;  // (4, 1, 3, 3)
+  const size_t per = 9;
+  for (size_t j = 0; j < per; ++j) {
+    w.data[j] = 0.f;
+    w.data[per + j] *= 20.f;
+    w.data[3 * per + j] = w.data[2 * per + j];
+  }
+  s.params[0].bias.data[0] = -1.f;
+  write_snapshot(snaps.back().second, s);
+
+  HealthOptions opt;
+  opt.quiet = true;
+  opt.probe_limit = 100;
+  const HealthResult h = compute_health(run, cfg, opt);
+  ASSERT_EQ(h.epochs, (std::vector<int>{0, 1, 2}));
+  ASSERT_EQ(h.layers.size(), 2u);
+  EXPECT_EQ(h.probe_count, 100);
+  const LayerHealth& c1 = h.layers[0];
+  EXPECT_EQ(c1.layer, "c1");
+  EXPECT_TRUE(c1.is_first());
+  EXPECT_FALSE(h.layers[1].is_first());
+  const size_t O = 4, last = 2 * O;
+  EXPECT_TRUE(c1.never_fires[last + 0]);
+  EXPECT_TRUE(c1.collapsed[last + 0]);
+  EXPECT_TRUE(c1.dead[last + 0]);
+  EXPECT_EQ(c1.dead_since[0], 2);
+  EXPECT_EQ(c1.fire_rate[last + 0], 0.f);
+  EXPECT_TRUE(c1.dominating[last + 1]);
+  EXPECT_FALSE(c1.dominating[last + 2]);
+  EXPECT_FLOAT_EQ(c1.max_correlation[last + 3], 1.f);
+  EXPECT_EQ(c1.partner[last + 3], 2);
+  for (size_t o = 1; o < O; ++o) EXPECT_FALSE(c1.dead[last + o]) << o;
+  const LayerEpochSummary sum = summarize(c1, h.thresholds, 2);
+  EXPECT_FLOAT_EQ(sum.dead, 0.25f);
+  EXPECT_FLOAT_EQ(sum.dominating, 0.25f);
+  EXPECT_GE(sum.redundant, 0.5f);
+  EXPECT_GT(sum.max_rms_ratio, 3.f);
+  EXPECT_TRUE(std::isfinite(sum.mid_coverage));
+  EXPECT_FALSE(h.layers[1].has_aliasing());
+  EXPECT_NE(h.aliasing_note.find("stride 1"), std::string::npos) << h.aliasing_note;
+
+  // health.h5 round trip and the CSV files.
+  const std::string file = root_ + "/doctored-health.h5";
+  write_health(file, h);
+  const HealthResult back = read_health(file);
+  EXPECT_EQ(back.epochs, h.epochs);
+  ASSERT_EQ(back.layers.size(), h.layers.size());
+  for (size_t l = 0; l < h.layers.size(); ++l) {
+    EXPECT_EQ(back.layers[l].layer, h.layers[l].layer);
+    EXPECT_EQ(back.layers[l].rms, h.layers[l].rms);
+    EXPECT_EQ(back.layers[l].dead, h.layers[l].dead);
+    EXPECT_EQ(back.layers[l].partner, h.layers[l].partner);
+    EXPECT_EQ(back.layers[l].dead_since, h.layers[l].dead_since);
+    EXPECT_EQ(back.layers[l].kernel, h.layers[l].kernel);
+    EXPECT_EQ(back.layers[l].mid_coverage.size(), h.layers[l].mid_coverage.size());
+  }
+  EXPECT_EQ(back.aliasing_note, h.aliasing_note);
+  EXPECT_FLOAT_EQ(back.thresholds.dominating_ratio, h.thresholds.dominating_ratio);
+
+  write_health_csv(root_ + "/doctored-csv", h);
+  const CsvTable rows = read_csv(root_ + "/doctored-csv/health.csv");
+  EXPECT_EQ(rows.rows.size(), 3 * (4 + 6u));
+  EXPECT_GE(rows.column("dominating"), 0);
+  const CsvTable layers = read_csv(root_ + "/doctored-csv/health_summary.csv");
+  EXPECT_EQ(layers.rows.size(), 3 * 2u);
+  EXPECT_EQ(layers.rows[2][layers.column("dead_fraction")], "0.25");
+}
+
+TEST_F(HealthRun, AliasingFromTheAnalysisOfAStridedRun) {
+  const std::string run = root_ + "/strided";
+  const Config cfg = config(run, {}, {"c1 conv out=4 kernel=3 stride=2 pad=1", "r1 relu", "p1 maxpool kernel=2",
+                                      "c2 conv out=6 kernel=3 pad=1", "r2 relu", "f3 fc out=10"});
+  train(cfg, TrainOptions{});
+  HealthOptions opt;
+  opt.quiet = true;
+  opt.probe_limit = 64;
+  HealthResult h = compute_health(run, cfg, opt);
+  EXPECT_FALSE(h.layers[1].has_aliasing());
+  EXPECT_NE(h.aliasing_note.find("not analysed"), std::string::npos) << h.aliasing_note;
+
+  AnalyzeOptions aopt;
+  aopt.quiet = true;
+  run_analysis(cfg, run, aopt);
+  h = compute_health(run, cfg, opt);
+  EXPECT_EQ(h.aliasing_note, "");
+  EXPECT_EQ(h.aliasing_layer, "c2");
+  EXPECT_EQ(h.aliasing_stride, (std::array<int, 2>{2, 2}));
+  ASSERT_TRUE(h.layers[1].has_aliasing());
+  for (size_t e = 0; e < h.epochs.size(); ++e) {
+    const float a = h.layers[1].aliasing_mean[e];
+    EXPECT_TRUE(std::isfinite(a)) << "epoch " << h.epochs[e];
+    EXPECT_GE(a, 0.f);
+    EXPECT_LE(a, 1.f);
+  }
+}
+
+TEST_F(HealthRun, RunWithoutSnapshotsIsRefused) {
+  const std::string run = root_ + "/empty";
+  fs::create_directories(run);
+  try {
+    compute_health(run, config(run));
+    FAIL() << "expected ds::Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::snapshot);
+    EXPECT_EQ(e.exit_code(), 2);
+  }
+}
+
+TEST(HealthFile, RefusesOtherFiles) {
+  EXPECT_THROW(read_health("/nonexistent/health.h5"), Error);
+}
+
+}  // namespace
+}  // namespace ds
