@@ -1,0 +1,514 @@
+// Tests of the analysis core (src/analysis/deconvnet.cpp, analyze.cpp): scan_topk
+// against a brute-force scan (every image's per-feature maximum, sorted by the rules in
+// deconvnet.hpp, ties included), receptive_field against windows worked by hand,
+// project_activations against Network::project called by hand and against the naive
+// deconvnet, and run_analysis end to end on a tiny trained run (incremental, forced,
+// no snapshots).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+#include "deconvscope/analysis/analysis_file.hpp"
+#include "deconvscope/analysis/analyze.hpp"
+#include "deconvscope/analysis/deconvnet.hpp"
+#include "deconvscope/config/config.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/train/evaluate.hpp"
+#include "deconvscope/train/trainer.hpp"
+#include "model/naive.hpp"
+#include "model/test_util.hpp"
+#include "train/synthetic_run.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+namespace {
+
+using testutil::conv;
+using testutil::fc;
+using testutil::maxpool;
+using testutil::relu;
+
+// Two conv layers, each rectified, with a max pool between: 1x10x10 -> 4x10x10 -> 4x5x5
+// -> 5x5x5 -> 3 classes.
+std::vector<LayerSpec> scan_specs() {
+  return {conv("c1", 4, 3, 3, 1, 1), relu("r1"), maxpool("p1", 2, 2, 0), conv("c2", 5, 3, 3, 1, 1), relu("r2"),
+          fc("f3", 3)};
+}
+const InputShape kScanInput{1, 10, 10};
+
+// n random 1x10x10 images; image dup_of[j] is copied onto image j for each pair given.
+Dataset random_dataset(int n, unsigned seed, const std::vector<std::pair<int, int>>& copies = {}) {
+  Dataset d;
+  d.channels = kScanInput.channels;
+  d.height = kScanInput.height;
+  d.width = kScanInput.width;
+  d.num_classes = 3;
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> px(0, 255);
+  d.pixels.resize(size_t(n) * d.image_bytes());
+  for (uint8_t& p : d.pixels) p = uint8_t(px(rng));
+  for (int i = 0; i < n; ++i) d.labels.push_back(i % 3);
+  for (const auto& [to, from] : copies)
+    std::copy(d.image(size_t(from)), d.image(size_t(from)) + d.image_bytes(), d.pixels.begin() + long(size_t(to) * d.image_bytes()));
+  d.source = "random";
+  return d;
+}
+
+// Network of scan_specs() at `batch` with random weights; biases pushed up a little so
+// that most features fire somewhere.
+Network scan_network(int batch, unsigned seed) {
+  Network net(scan_specs(), kScanInput, batch, /*seed=*/1);
+  std::mt19937 rng(seed);
+  testutil::randomize_params(net, rng);
+  for (size_t i = 0; i < net.size(); ++i)
+    for (float& b : net.layer(i).params().bias.data) b += 0.1f;
+  net.sync_params();
+  return net;
+}
+
+// Every image's best activation per feature of layer `out` (the rectified output),
+// found with the same network in the same batches as the scan, with plain loops: the
+// first maximum in row-major order. best[f][image].
+std::vector<std::vector<Activation>> per_image_best(Network& net, const Dataset& d, const Normalization& norm,
+                                                    int out, int64_t count) {
+  const LayerShape& s = net.shapes()[size_t(out)];
+  std::vector<std::vector<Activation>> best(size_t(s.channels));
+  std::vector<float> input;
+  std::vector<int32_t> labels;
+  Tensor act;
+  for (int64_t first = 0; first < count; first += net.batch()) {
+    const int n = int(std::min<int64_t>(net.batch(), count - first));
+    fill_batch(d, first, n, norm, net.batch(), input, labels);
+    net.forward(input.data(), Mode::infer);
+    net.read_output(out, act);  // (B, C, H, W)
+    for (int b = 0; b < n; ++b)
+      for (int c = 0; c < s.channels; ++c) {
+        Activation a;
+        a.image = first + b;
+        a.value = -1.f;
+        for (int y = 0; y < s.height; ++y)
+          for (int x = 0; x < s.width; ++x) {
+            const float v = act.data[((size_t(b) * s.channels + c) * s.height + y) * s.width + x];
+            if (v > a.value) {
+              a.value = v;
+              a.y = y;
+              a.x = x;
+            }
+          }
+        best[size_t(c)].push_back(a);
+      }
+  }
+  return best;
+}
+
+// The documented top-k: by value descending, exact ties to the lower image; image -1
+// where fewer than k images exist.
+std::vector<Activation> brute_topk(const std::vector<std::vector<Activation>>& best, int k) {
+  std::vector<Activation> out;
+  for (std::vector<Activation> f : best) {
+    std::sort(f.begin(), f.end(), [](const Activation& a, const Activation& b) {
+      return a.value > b.value || (a.value == b.value && a.image < b.image);
+    });
+    f.resize(size_t(k));
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+
+void expect_same_acts(const std::vector<Activation>& got, const std::vector<Activation>& want, int k) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    SCOPED_TRACE("feature " + std::to_string(i / size_t(k)) + ", rank " + std::to_string(i % size_t(k)));
+    EXPECT_EQ(got[i].image, want[i].image);
+    EXPECT_EQ(got[i].value, want[i].value);
+    EXPECT_EQ(got[i].y, want[i].y);
+    EXPECT_EQ(got[i].x, want[i].x);
+  }
+}
+
+TEST(ScanTopK, MatchesABruteForceScan) {
+  // Images 7 and 23 are the same picture, in the same batch slot (batch 8): equal values.
+  const Dataset d = random_dataset(50, 1, {{23, 7}});
+  const Normalization norm = compute_normalization(d);
+  Network net = scan_network(/*batch=*/8, 2);
+  const auto tops = scan_topk(net, d, norm, 0, {{/*conv=*/0, /*k=*/3}, {/*conv=*/3, /*k=*/60}});
+  ASSERT_EQ(tops.size(), 2u);
+  const auto best1 = per_image_best(net, d, norm, /*r1=*/1, 50), best2 = per_image_best(net, d, norm, /*r2=*/4, 50);
+  expect_same_acts(tops[0], brute_topk(best1, 3), 3);
+  expect_same_acts(tops[1], brute_topk(best2, 60), 60);
+
+  // k = 60 > 50 images: every image once, ranks 50..59 empty; the twin images are
+  // neighbours, the lower index first.
+  for (int f = 0; f < 5; ++f) {
+    const Activation* t = tops[1].data() + f * 60;
+    std::vector<int64_t> images;
+    for (int r = 0; r < 50; ++r) images.push_back(t[r].image);
+    std::sort(images.begin(), images.end());
+    for (int r = 0; r < 50; ++r) EXPECT_EQ(images[size_t(r)], r);
+    for (int r = 50; r < 60; ++r) EXPECT_EQ(t[r].image, -1) << "feature " << f << " rank " << r;
+    ASSERT_EQ(best2[size_t(f)][7].value, best2[size_t(f)][23].value) << "twin images must give equal values";
+    auto rank_of = [&](int64_t image) {
+      return int(std::find_if(t, t + 50, [&](const Activation& a) { return a.image == image; }) - t);
+    };
+    const int at7 = rank_of(7), at23 = rank_of(23);
+    EXPECT_LT(at7, at23) << "feature " << f;
+    for (int r = at7; r <= at23 && r < 50; ++r) EXPECT_EQ(t[r].value, t[at7].value) << "feature " << f;
+  }
+}
+
+TEST(ScanTopK, TiesGoToTheLowerImage) {
+  // Six copies of one image in one batch: every feature's ranking is 0, 1, 2, ...
+  const Dataset d = random_dataset(6, 3, {{1, 0}, {2, 0}, {3, 0}, {4, 0}, {5, 0}});
+  const Normalization norm = compute_normalization(d);
+  Network net = scan_network(/*batch=*/8, 4);
+  const auto tops = scan_topk(net, d, norm, 0, {{0, 4}, {3, 6}});
+  for (int f = 0; f < 4; ++f)
+    for (int r = 0; r < 4; ++r) EXPECT_EQ(tops[0][size_t(f * 4 + r)].image, r) << "c1 feature " << f;
+  for (int f = 0; f < 5; ++f)
+    for (int r = 0; r < 6; ++r) {
+      EXPECT_EQ(tops[1][size_t(f * 6 + r)].image, r) << "c2 feature " << f;
+      EXPECT_EQ(tops[1][size_t(f * 6 + r)].value, tops[1][size_t(f * 6)].value);
+    }
+}
+
+TEST(ScanTopK, CountLimitsTheProbeAndAPartialBatchIsIgnoredBeyondIt) {
+  const Dataset d = random_dataset(50, 5);
+  const Normalization norm = compute_normalization(d);
+  Network net = scan_network(/*batch=*/8, 6);
+  const auto tops = scan_topk(net, d, norm, /*count=*/20, {{3, 25}});
+  expect_same_acts(tops[0], brute_topk(per_image_best(net, d, norm, 4, 20), 25), 25);
+  for (const Activation& a : tops[0]) EXPECT_LT(a.image, 20);
+}
+
+TEST(ScanTopK, StrongestEqualsADirectScanOfTheMaximum) {
+  const Dataset d = random_dataset(50, 7);
+  const Normalization norm = compute_normalization(d);
+  Network net = scan_network(/*batch=*/8, 8);
+  const auto tops = scan_topk(net, d, norm, 0, {{0, 3}, {3, 3}});
+
+  // The naive reference over all 50 images at once: the maximum of each feature's map.
+  Tensor input({50, 1, 10, 10});
+  std::vector<int64_t> all(50);
+  std::iota(all.begin(), all.end(), 0);
+  std::vector<int32_t> labels(50);
+  std::mt19937_64 unused;
+  make_batch(d, all.data(), 50, norm, Augmentation{}, unused, input.ptr(), labels.data());
+  const naive::Trace trace = naive::forward(net.specs(), net.export_params(), input);
+  for (const auto& [r, out] : {std::pair<int, int>{0, 1}, std::pair<int, int>{1, 4}}) {
+    const Tensor& o = trace.outputs[size_t(out)];  // (50, C, H, W)
+    const int64_t C = o.dims[1], HW = o.dims[2] * o.dims[3];
+    for (int64_t c = 0; c < C; ++c) {
+      float m = 0;
+      for (int64_t n = 0; n < 50; ++n)
+        for (int64_t j = 0; j < HW; ++j) m = std::max(m, o.data[size_t((n * C + c) * HW + j)]);
+      const Activation& top = tops[size_t(r)][size_t(c * 3)];
+      EXPECT_NEAR(top.value, m, 1e-4f * std::max(1.f, m)) << "request " << r << " feature " << c;
+      // And the value sits where the scan says it does.
+      const float there = o.data[size_t((top.image * C + c) * HW + top.y * o.dims[3] + top.x)];
+      EXPECT_NEAR(there, top.value, 1e-4f * std::max(1.f, m));
+    }
+  }
+}
+
+TEST(ReceptiveField, HandComputedWindows) {
+  // conv 5x5 s1 p2 -> relu -> pool 3x3 s2 p1 -> conv 3x3 s1 p1, on 28x28.
+  const std::vector<LayerSpec> s = {conv("c1", 4, 5, 5, 1, 2), relu("r1"), maxpool("p1", 3, 2, 1),
+                                    conv("c2", 4, 3, 3, 1, 1), relu("r2"), fc("f", 2)};
+  const InputShape in{1, 28, 28};
+  auto expect = [&](int layer, int y, int x, Window w) {
+    const Window got = receptive_field(s, in, layer, y, x);
+    EXPECT_EQ(got.y0, w.y0) << "layer " << layer << " at (" << y << ", " << x << ")";
+    EXPECT_EQ(got.x0, w.x0) << "layer " << layer << " at (" << y << ", " << x << ")";
+    EXPECT_EQ(got.y1, w.y1) << "layer " << layer << " at (" << y << ", " << x << ")";
+    EXPECT_EQ(got.x1, w.x1) << "layer " << layer << " at (" << y << ", " << x << ")";
+  };
+  expect(0, 10, 10, {8, 8, 13, 13});   // rows 10-2 .. 10+2
+  expect(1, 10, 10, {8, 8, 13, 13});   // the relu sees what its conv sees
+  expect(0, 0, 0, {0, 0, 3, 3});       // [-2, 2] clipped
+  expect(0, 27, 27, {25, 25, 28, 28}); // [25, 29] clipped
+  expect(0, 3, 20, {1, 18, 6, 23});
+  // pool at 5: [9, 11] in c1's output -> [7, 13] in pixels.
+  expect(2, 5, 5, {7, 7, 14, 14});
+  expect(2, 0, 0, {0, 0, 4, 4});       // [-1, 1] -> [-3, 3]
+  // c2 at 5: [4, 6] in the pool's output -> [7, 13] -> [5, 15].
+  expect(3, 5, 5, {5, 5, 16, 16});
+  expect(4, 5, 5, {5, 5, 16, 16});
+  expect(4, 13, 13, {21, 21, 28, 28}); // [12, 14] -> [23, 29] -> [21, 31] clipped
+
+  // Non-square kernels, strides and pads, on a non-square input.
+  LayerSpec a = conv("a", 2, 5, 3, 1, 0);
+  a.stride = {2, 1};
+  a.pad = {2, 1};
+  const InputShape wide{1, 9, 20};
+  const Window w = receptive_field({a, fc("f", 2)}, wide, 0, 2, 7);
+  EXPECT_EQ(w.y0, 2);  // rows 2*2-2 .. 2*2-2+4
+  EXPECT_EQ(w.y1, 7);
+  EXPECT_EQ(w.x0, 6);  // cols 7-1 .. 7+1
+  EXPECT_EQ(w.x1, 9);
+  const Window last = receptive_field({a, fc("f", 2)}, wide, 0, 4, 19);
+  EXPECT_EQ(last.y0, 6);
+  EXPECT_EQ(last.y1, 9);  // [6, 10] clipped to 9 rows
+  EXPECT_EQ(last.x0, 18);
+  EXPECT_EQ(last.x1, 20);
+}
+
+TEST(ReceptiveField, BenchNetworkConv2) {
+  const Config cfg = load_config({});  // the default network is zfnet-mini
+  ASSERT_GE(cfg.layers.size(), 6u);
+  ASSERT_EQ(cfg.layers[4].name, "conv2");
+  const InputShape in{1, 28, 28};
+  // conv2's output is 14x14. Centre (7, 7): conv2 [5, 9] -> pool1 [9, 19] -> conv1 [7, 21].
+  Window w = receptive_field(cfg.layers, in, 5, 7, 7);  // relu2
+  EXPECT_EQ(w.y0, 7);
+  EXPECT_EQ(w.y1, 22);  // 15 pixels: ZFNet's conv2 field at this scale
+  EXPECT_EQ(w.x0, 7);
+  EXPECT_EQ(w.x1, 22);
+  // Corner (0, 0): [-2, 2] -> [-5, 5] -> [-7, 7] -> rows 0..7.
+  w = receptive_field(cfg.layers, in, 4, 0, 0);
+  EXPECT_EQ(w.y0, 0);
+  EXPECT_EQ(w.y1, 8);
+  EXPECT_EQ(w.x0, 0);
+  EXPECT_EQ(w.x1, 8);
+  // conv1 (5x5, pad 2) at its centre.
+  w = receptive_field(cfg.layers, in, 0, 14, 14);
+  EXPECT_EQ(w.y0, 12);
+  EXPECT_EQ(w.y1, 17);
+}
+
+TEST(RectifiedOutputLayer, TheReluRightAfterTheConv) {
+  const std::vector<LayerSpec> s = {conv("c1", 2, 3, 3, 1, 1), relu("r1"), conv("c2", 2, 3, 3, 1, 1),
+                                    maxpool("p", 2, 2, 0), fc("f", 2)};
+  EXPECT_EQ(rectified_output_layer(s, 0), 1);
+  EXPECT_EQ(rectified_output_layer(s, 2), 2);  // no relu after c2: its raw output
+}
+
+// The projection of one activation, computed by hand: the image in batch slot 0, a
+// forward in deconv mode, one non-zero in the signal, Network::project.
+Tensor project_by_hand(Network& net, const Dataset& d, const Normalization& norm, int conv_layer, int feature,
+                       const Activation& a) {
+  const int top = rectified_output_layer(net.specs(), conv_layer);
+  const LayerShape& s = net.shapes()[size_t(top)];
+  const InputShape& in = net.input();
+  std::vector<float> input;
+  std::vector<int32_t> labels;
+  fill_batch(d, a.image, 1, norm, net.batch(), input, labels);
+  net.forward(input.data(), Mode::deconv, top);
+  std::vector<float> signal(size_t(net.batch()) * s.channels * s.height * s.width, 0.f);
+  signal[(size_t(feature) * s.height + size_t(a.y)) * s.width + size_t(a.x)] = a.value;
+  Tensor out({net.batch(), in.channels, in.height, in.width});
+  net.project(top, signal.data(), out.ptr());
+  out.dims[0] = 1;
+  out.data.resize(size_t(in.channels) * in.height * in.width);
+  return out;
+}
+
+// The same with the naive reference of tests/model/naive.hpp.
+Tensor project_naive(const Network& net, const Dataset& d, const Normalization& norm, int conv_layer, int feature,
+                     const Activation& a) {
+  const int top = rectified_output_layer(net.specs(), conv_layer);
+  const InputShape& in = net.input();
+  Tensor input({1, in.channels, in.height, in.width});
+  int32_t label = 0;
+  std::mt19937_64 unused;
+  make_batch(d, &a.image, 1, norm, Augmentation{}, unused, input.ptr(), &label);
+  const std::vector<LayerParams> params = net.export_params();
+  const naive::Trace trace = naive::forward(net.specs(), params, input);
+  Tensor signal(trace.outputs[size_t(top)].dims);
+  const LayerShape& s = net.shapes()[size_t(top)];
+  signal.data[(size_t(feature) * s.height + size_t(a.y)) * s.width + size_t(a.x)] = a.value;
+  return naive::deconvnet(net.specs(), params, trace, input, top, signal);
+}
+
+TEST(ProjectActivations, MatchesProjectByHandAndTheNaiveDeconvnet) {
+  const Dataset d = random_dataset(30, 9);
+  const Normalization norm = compute_normalization(d);
+  Network net = scan_network(/*batch=*/3, 10);
+  const auto tops = scan_topk(net, d, norm, 0, {{0, 2}, {3, 2}});
+  const size_t image_size = 100;
+  for (const auto& [r, conv_layer] : {std::pair<int, int>{0, 0}, std::pair<int, int>{1, 3}}) {
+    SCOPED_TRACE("conv layer " + std::to_string(conv_layer));
+    // 7 activations at batch 3: three batches, the last one partial; two with image -1.
+    std::vector<Activation> acts;
+    std::vector<int32_t> feats;
+    const int F = net.shapes()[size_t(conv_layer)].channels;
+    for (int i = 0; i < 7; ++i) {
+      const int f = i % F;
+      acts.push_back(tops[size_t(r)][size_t(f * 2 + i % 2)]);
+      feats.push_back(f);
+    }
+    acts[2].image = -1;
+    acts[5].image = -1;
+    acts[6].value = 1.5f;  // any value at any position projects; the projection is linear in it
+    acts[6].y = 1;
+    acts[6].x = 3;
+    std::vector<float> out(7 * image_size, 42.f);
+    project_activations(net, d, norm, conv_layer, feats, acts, out.data());
+    Network other = scan_network(/*batch=*/3, 10);  // the same weights, its own buffers
+    for (size_t i = 0; i < 7; ++i) {
+      SCOPED_TRACE("activation " + std::to_string(i));
+      Tensor got({1, 1, 10, 10});
+      std::copy(out.begin() + long(i * image_size), out.begin() + long((i + 1) * image_size), got.data.begin());
+      if (acts[i].image < 0) {
+        EXPECT_EQ(testutil::max_abs(got), 0.f);
+        continue;
+      }
+      const Tensor hand = project_by_hand(other, d, norm, conv_layer, feats[i], acts[i]);
+      EXPECT_TRUE(testutil::tensors_close(got, hand, 1e-5f, 1e-6f * testutil::max_abs(hand)));
+      const Tensor ref = project_naive(net, d, norm, conv_layer, feats[i], acts[i]);
+      EXPECT_TRUE(testutil::tensors_close(got, ref, 1e-4f, 1e-4f * testutil::max_abs(ref)));
+      if (acts[i].value > 0) {
+        EXPECT_GT(testutil::max_abs(got), 0.f);
+      }
+    }
+  }
+}
+
+TEST(ProjectActivations, APositionOutsideTheLayerIsAUsageError) {
+  const Dataset d = random_dataset(4, 11);
+  const Normalization norm = compute_normalization(d);
+  Network net = scan_network(/*batch=*/2, 12);
+  std::vector<float> out(100);
+  Activation a;
+  a.image = 0;
+  a.value = 1.f;
+  a.y = 10;  // c1's output is 10x10
+  try {
+    project_activations(net, d, norm, 0, {0}, {a}, out.data());
+    FAIL() << "expected ds::Error(usage)";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::usage);
+  }
+  a.y = 0;
+  try {
+    project_activations(net, d, norm, 0, {4}, {a}, out.data());  // c1 has features 0..3
+    FAIL() << "expected ds::Error(usage)";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::usage);
+  }
+}
+
+// A tiny run trained for two epochs on the synthetic IDX data, shared by the tests below.
+class AnalyzeRun : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_dir_ = testutil::make_temp_dir("analyze-data");
+    testutil::write_synthetic_mnist(data_dir_, /*n_train=*/160, /*n_test=*/40);
+    run_dir_ = testutil::make_temp_dir("analyze-run");
+    cfg_ = load_config(testutil::tiny_run_args(
+        data_dir_, run_dir_,
+        {"--train.epochs", "2", "--snapshot.epochs", "0,1", "--analysis.probe_limit", "40", "--analysis.features",
+         "3", "--analysis.topk", "4", "--analysis.batch", "8"}));
+    train(cfg_, TrainOptions{});
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(data_dir_, ec);
+    fs::remove_all(run_dir_, ec);
+  }
+  static std::string data_dir_, run_dir_;
+  static Config cfg_;
+};
+std::string AnalyzeRun::data_dir_, AnalyzeRun::run_dir_;
+Config AnalyzeRun::cfg_;
+
+TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
+  AnalyzeOptions opt;
+  opt.quiet = true;
+  const AnalyzeSummary s1 = run_analysis(cfg_, run_dir_, opt);
+  EXPECT_EQ(s1.epochs, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(s1.computed, (std::vector<int>{0, 1, 2}));
+  ASSERT_TRUE(fs::exists(s1.analysis_file));
+  EXPECT_TRUE(fs::exists(s1.report));
+  EXPECT_EQ(fs::path(s1.report).filename(), "index.html");
+
+  const AnalysisResult r = read_analysis(s1.analysis_file);
+  EXPECT_EQ(r.epochs, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(r.layers, (std::vector<std::string>{"c1", "c2"}));
+  EXPECT_EQ(r.probe_count, 40);
+  EXPECT_EQ(r.split, "train");
+  ASSERT_EQ(r.evolution.size(), 2u);
+  const size_t image_size = 12 * 12;
+  for (const LayerEvolution& ev : r.evolution) {
+    SCOPED_TRACE("layer " + ev.layer);
+    ASSERT_EQ(ev.features.size(), 3u);
+    ASSERT_EQ(ev.strongest.size(), 9u);
+    EXPECT_EQ(ev.projections.dims, (std::vector<int64_t>{3, 3, 1, 12, 12}));
+    int fired = 0;
+    for (size_t i = 0; i < 9; ++i) {
+      const Activation& a = ev.strongest[i];
+      EXPECT_GE(a.image, 0);
+      EXPECT_LT(a.image, 40);
+      const float* p = ev.projections.ptr() + i * image_size;
+      const float m = std::abs(*std::max_element(p, p + image_size, [](float x, float y) { return std::abs(x) < std::abs(y); }));
+      if (a.value > 0) {
+        ++fired;
+        EXPECT_GT(m, 0.f) << "epoch row " << i / 3 << " feature " << ev.features[i % 3] << " fires at " << a.value;
+      }
+    }
+    EXPECT_GT(fired, 0);
+  }
+  // Top-k grids at the last snapshot only (analysis.topk_epochs is empty).
+  ASSERT_EQ(r.topk.size(), 1u);
+  ASSERT_EQ(r.topk.count(2), 1u);
+  const LayerTopK& t = r.topk.at(2)[0];
+  EXPECT_EQ(t.layer, "c1");
+  EXPECT_EQ(t.k, 4);
+  EXPECT_EQ(t.features, 4);
+  EXPECT_EQ(t.acts.size(), 16u);
+
+  // The file agrees with a scan by hand of the last snapshot over the same 40 images.
+  const Snapshot last = read_snapshot(RunPaths::of(run_dir_).snapshots + "/" + snapshot_file_name(2));
+  Network net(last.layers, last.input, 8, cfg_.run.seed);
+  net.import_params(last.params);
+  DataConfig dc = cfg_.data;
+  dc.train_limit = 40;
+  const DataSplits data = load_dataset(dc);
+  const auto tops = scan_topk(net, data.train, Normalization{last.input_mean, last.input_std}, 0, {{0, 4}});
+  for (size_t i = 0; i < 16; ++i) {
+    EXPECT_EQ(t.acts[i].image, tops[0][i].image) << i;
+    EXPECT_EQ(t.acts[i].value, tops[0][i].value) << i;
+  }
+  for (size_t j = 0; j < 3; ++j) {
+    const Activation& a = r.evolution[0].strongest[2 * 3 + j];
+    EXPECT_EQ(a.image, tops[0][size_t(r.evolution[0].features[j]) * 4].image);
+  }
+
+  // Again: everything is reused.
+  const AnalyzeSummary s2 = run_analysis(cfg_, run_dir_, opt);
+  EXPECT_EQ(s2.epochs, (std::vector<int>{0, 1, 2}));
+  EXPECT_TRUE(s2.computed.empty());
+  const AnalysisResult r2 = read_analysis(s2.analysis_file);
+  EXPECT_EQ(r2.evolution[1].projections.data, r.evolution[1].projections.data);
+  EXPECT_EQ(r2.topk.count(2), 1u);
+
+  // Forced: everything again, with the same results.
+  opt.force = true;
+  const AnalyzeSummary s3 = run_analysis(cfg_, run_dir_, opt);
+  EXPECT_EQ(s3.computed, (std::vector<int>{0, 1, 2}));
+  const AnalysisResult r3 = read_analysis(s3.analysis_file);
+  EXPECT_EQ(r3.evolution[0].projections.data, r.evolution[0].projections.data);
+}
+
+TEST(Analyze, ARunWithoutSnapshotsIsASnapshotError) {
+  const std::string dir = testutil::make_temp_dir("analyze-empty");
+  const Config cfg = load_config({"--run.dir", dir});
+  for (int pass = 0; pass < 2; ++pass) {  // no snapshots folder, then an empty one
+    try {
+      run_analysis(cfg, dir, AnalyzeOptions{});
+      ADD_FAILURE() << "expected ds::Error(snapshot), pass " << pass;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::snapshot) << e.what();
+    }
+    fs::create_directories(RunPaths::of(dir).snapshots);
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace ds
