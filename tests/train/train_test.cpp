@@ -71,7 +71,8 @@ class TrainRun : public ::testing::Test {
     testutil::write_synthetic_mnist(data_dir_);
     run_dir_ = testutil::make_temp_dir("train-run");
     cfg_ = load_config(testutil::tiny_run_args(data_dir_, run_dir_,
-                                               {"--train.epochs", "4", "--snapshot.epochs", "0,2"}));
+                                               {"--train.epochs", "4", "--snapshot.epochs", "0,2",
+                                                "--train.lr_step", "2", "--train.lr_gamma", "0.5"}));
     summary_ = train(cfg_, TrainOptions{});
   }
   static void TearDownTestSuite() {
@@ -114,7 +115,8 @@ TEST_F(TrainRun, MetricsHaveTheDocumentedColumnsAndOneRowPerEpoch) {
     ASSERT_EQ(m.rows[r].size(), want.size());
     EXPECT_EQ(m.at(r, "epoch"), double(r));
     EXPECT_EQ(m.at(r, "step"), double(int64_t(r) * steps_per_epoch));
-    EXPECT_NEAR(m.at(r, "lr"), 0.05, 1e-7);
+    // The step schedule: 0.05 for epochs 0 to 2, halved from epoch 3.
+    EXPECT_NEAR(m.at(r, "lr"), r <= 2 ? 0.05 : 0.025, 1e-7);
     EXPECT_GT(m.at(r, "c1_weight_rms"), 0.0);
     const double dead = m.at(r, "c2_dead_fraction");
     EXPECT_GE(dead, 0.0);
