@@ -63,27 +63,59 @@ bool compatible(const AnalysisResult& old, const AnalysisResult& now, int topk) 
 
 }  // namespace
 
-AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const AnalyzeOptions& opt) {
+SnapshotAnalysis analyse_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
+                                  const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
+                                  bool want_topk, Progress* bar) {
+  const InputShape& in = net.input();
+  const size_t image_size = size_t(in.channels) * in.height * in.width;
+  std::vector<ScanRequest> req;
+  for (int c : convs) req.push_back(ScanRequest{c, k});
+  const auto tops = scan_topk(net, probe, norm, 0, req, bar);
+  SnapshotAnalysis a;
+  a.strongest.resize(convs.size());
+  a.projections.resize(convs.size());
+  for (size_t l = 0; l < convs.size(); ++l) {
+    const std::vector<int32_t>& feats = followed[l].features;
+    for (int32_t f : feats) a.strongest[l].push_back(tops[l][size_t(f) * size_t(k)]);
+    a.projections[l].resize(feats.size() * image_size);
+    project_activations(net, probe, norm, convs[l], feats, a.strongest[l], a.projections[l].data());
+    if (!want_topk) continue;
+    LayerTopK t;
+    t.layer = followed[l].layer;
+    t.features = net.shapes()[size_t(convs[l])].channels;
+    t.k = k;
+    t.acts = tops[l];
+    t.windows = windows_of(net, convs[l], t.acts);
+    std::vector<int32_t> which;
+    for (int f = 0; f < t.features; ++f) which.insert(which.end(), size_t(k), f);
+    t.projections = Tensor({t.features, k, in.channels, in.height, in.width});
+    project_activations(net, probe, norm, convs[l], which, t.acts, t.projections.ptr());
+    a.topk.push_back(std::move(t));
+  }
+  return a;
+}
+
+AnalysisPlan plan_analysis(const Config& cfg, const std::string& dir) {
   set_threads(cfg.run.threads);
+  AnalysisPlan p;
   const RunPaths paths = RunPaths::of(dir);
-  const auto snaps = fs::exists(paths.snapshots) ? list_snapshots(paths.snapshots)
-                                                 : std::vector<std::pair<int, std::string>>{};
-  if (snaps.empty())
+  if (fs::exists(paths.snapshots)) p.snapshots = list_snapshots(paths.snapshots);
+  if (p.snapshots.empty())
     throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots to analyse",
                 "train first: deconvscope train --config <file> (snapshots land in " + paths.snapshots + ")");
-  const Snapshot first = read_snapshot(snaps.front().second);
+  p.first = read_snapshot(p.snapshots.front().second);
+  const Snapshot& first = p.first;
 
   // The probe: the first probe_limit images of the chosen split, as the run's data.
   DataConfig data = cfg.data;
-  const bool on_train = cfg.analysis.probe == "train";
-  const int64_t probe_limit = cfg.analysis.probe_limit;
-  (on_train ? data.train_limit : data.test_limit) = probe_limit;
-  (on_train ? data.test_limit : data.train_limit) = 1;  // the other split is not needed
-  DataSplits splits = load_dataset(data);
-  const Dataset& probe = on_train ? splits.train : splits.test;
+  p.on_train = cfg.analysis.probe == "train";
+  (p.on_train ? data.train_limit : data.test_limit) = cfg.analysis.probe_limit;
+  (p.on_train ? data.test_limit : data.train_limit) = 1;  // the other split is not needed
+  p.splits = load_dataset(data);
+  const Dataset& probe = p.probe();
   if (probe.channels != first.input.channels || probe.height != first.input.height ||
       probe.width != first.input.width)
-    throw Error(ErrorKind::data, splits.path,
+    throw Error(ErrorKind::data, p.splits.path,
                 "probe images do not fit the network: " +
                     expected_found(std::to_string(first.input.channels) + "x" + std::to_string(first.input.height) +
                                        "x" + std::to_string(first.input.width),
@@ -91,19 +123,38 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
                                        std::to_string(probe.width)));
 
   // Analysed layers: analysis.layers, or every conv layer.
-  std::vector<int> convs;
   std::vector<std::string> names = cfg.analysis.layers;
   if (names.empty())
     for (const LayerSpec& s : first.layers)
       if (s.type == LayerType::conv) names.push_back(s.name);
-  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed);
+  const std::vector<LayerShape> shapes = infer_shapes(first.layers, first.input);
   for (const std::string& n : names) {
-    const int i = net.find(n);
-    if (i < 0 || first.layers[size_t(i)].type != LayerType::conv)
+    const auto it = std::find_if(first.layers.begin(), first.layers.end(), [&](const LayerSpec& s) { return s.name == n; });
+    if (it == first.layers.end() || it->type != LayerType::conv)
       throw Error(ErrorKind::config, "analysis.layers", "'" + n + "' is not a conv layer of the run in " + dir);
-    convs.push_back(i);
+    const int i = int(it - first.layers.begin());
+    p.convs.push_back(i);
+    LayerEvolution ev;
+    ev.layer = n;
+    ev.features = followed_features(shapes[size_t(i)].channels, cfg.analysis.features, cfg.run.seed, n);
+    p.followed.push_back(std::move(ev));
   }
-  if (convs.empty()) throw Error(ErrorKind::config, "analysis.layers", "the run has no conv layer to analyse");
+  if (p.convs.empty()) throw Error(ErrorKind::config, "analysis.layers", "the run has no conv layer to analyse");
+  p.names = names;
+  p.k = std::max(1, cfg.analysis.topk);
+  return p;
+}
+
+AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const AnalyzeOptions& opt) {
+  const RunPaths paths = RunPaths::of(dir);
+  AnalysisPlan plan = plan_analysis(cfg, dir);
+  const auto& snaps = plan.snapshots;
+  const Snapshot& first = plan.first;
+  const DataSplits& splits = plan.splits;
+  const Dataset& probe = plan.probe();
+  const std::vector<int>& convs = plan.convs;
+  const std::vector<std::string>& names = plan.names;
+  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed);
 
   AnalysisResult r;
   r.split = cfg.analysis.probe;
@@ -113,13 +164,8 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
   r.input = first.input;
   r.input_mean = first.input_mean;
   r.input_std = first.input_std;
-  const int k = std::max(1, cfg.analysis.topk);
-  for (size_t l = 0; l < convs.size(); ++l) {
-    LayerEvolution ev;
-    ev.layer = names[l];
-    ev.features = followed_features(net.shapes()[size_t(convs[l])].channels, cfg.analysis.features, cfg.run.seed, names[l]);
-    r.evolution.push_back(std::move(ev));
-  }
+  const int k = plan.k;
+  r.evolution = plan.followed;
   std::vector<int> topk_epochs = cfg.analysis.topk_epochs;
   if (topk_epochs.empty()) topk_epochs.push_back(snaps.back().first);
 
@@ -170,38 +216,17 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
     // A snapshot's weights and its own normalisation (the same for every epoch of a run).
     net.import_params(s.params);
     norm = Normalization{s.input_mean, s.input_std};
-    std::vector<ScanRequest> req;
-    for (int c : convs) req.push_back(ScanRequest{c, k});
     std::unique_ptr<Progress> bar;
     if (!opt.quiet)
       bar = std::make_unique<Progress>("analyse epoch " + std::to_string(epoch) + " (" + std::to_string(++done) + "/" +
                                            std::to_string(snaps.size()) + ")",
                                        int64_t(probe.size()));
-    const auto tops = scan_topk(net, probe, norm, 0, req, bar.get());
-    std::vector<LayerTopK> epoch_topk;
+    SnapshotAnalysis a = analyse_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, bar.get());
     for (size_t l = 0; l < convs.size(); ++l) {
-      const std::vector<int32_t>& feats = r.evolution[l].features;
-      std::vector<Activation> best;
-      for (int32_t f : feats) best.push_back(tops[l][size_t(f) * size_t(k)]);
-      std::vector<float> proj(best.size() * image_size);
-      project_activations(net, probe, norm, convs[l], feats, best, proj.data());
-      strongest[l].insert(strongest[l].end(), best.begin(), best.end());
-      projections[l].insert(projections[l].end(), proj.begin(), proj.end());
-      if (want_topk) {
-        LayerTopK t;
-        t.layer = names[l];
-        t.features = net.shapes()[size_t(convs[l])].channels;
-        t.k = k;
-        t.acts = tops[l];
-        t.windows = windows_of(net, convs[l], t.acts);
-        std::vector<int32_t> which;
-        for (int f = 0; f < t.features; ++f) which.insert(which.end(), size_t(k), f);
-        t.projections = Tensor({t.features, k, in.channels, in.height, in.width});
-        project_activations(net, probe, norm, convs[l], which, t.acts, t.projections.ptr());
-        epoch_topk.push_back(std::move(t));
-      }
+      strongest[l].insert(strongest[l].end(), a.strongest[l].begin(), a.strongest[l].end());
+      projections[l].insert(projections[l].end(), a.projections[l].begin(), a.projections[l].end());
     }
-    if (want_topk) r.topk[epoch] = std::move(epoch_topk);
+    if (want_topk) r.topk[epoch] = std::move(a.topk);
     if (bar) bar->finish();
     summary.computed.push_back(epoch);
   }

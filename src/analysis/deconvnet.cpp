@@ -2,6 +2,7 @@
 #include "deconvscope/analysis/deconvnet.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/train/evaluate.hpp"
@@ -55,6 +56,46 @@ struct TopK {
   }
 };
 
+// One batch of a layer's output, read where oneDNN left it (plain nchw, or channels
+// blocked by 8/16 as in nChw16c): each image's best position per channel is offered to
+// that channel's top-k. No reorder to plain: this pass runs over the whole probe set.
+void scan_output(const dnnl::memory& mem, int64_t first, int n, int k, std::vector<TopK>& top) {
+  const dnnl::memory::desc md = mem.get_desc();
+  const auto& blk = md.data.format_desc.blocking;
+  const dnnl::memory::dims d = md.dims();  // (N, C, H, W)
+  if (md.data.format_kind != dnnl_blocked || d.size() != 4 || blk.inner_nblks > 1 ||
+      (blk.inner_nblks == 1 && blk.inner_idxs[0] != 1))
+    throw Error(ErrorKind::usage, "scan", "unexpected layout of a conv layer's output");
+  const int64_t C = d[1], H = d[2], W = d[3];
+  const int64_t B = blk.inner_nblks == 1 ? blk.inner_blks[0] : 1;  // channels per block
+  const int64_t s_n = blk.strides[0], s_cb = blk.strides[1], s_h = blk.strides[2], s_w = blk.strides[3];
+  const float* base = static_cast<const float*>(mem.get_data_handle()) + md.data.offset0;
+  const int64_t blocks = (C + B - 1) / B;
+#pragma omp parallel for schedule(static)
+  for (int64_t cb = 0; cb < blocks; ++cb) {
+    const int64_t c0 = cb * B, width = std::min(B, C - c0);
+    std::vector<float> best(static_cast<size_t>(B));
+    std::vector<int64_t> where(static_cast<size_t>(B));
+    for (int b = 0; b < n; ++b) {
+      const float* p = base + b * s_n + cb * s_cb;
+      std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+      std::fill(where.begin(), where.end(), 0);
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+          const float* q = p + y * s_h + x * s_w;
+          for (int64_t j = 0; j < width; ++j)
+            if (q[j] > best[size_t(j)]) {  // strict: the first maximum in row-major order wins
+              best[size_t(j)] = q[j];
+              where[size_t(j)] = y * W + x;
+            }
+        }
+      for (int64_t j = 0; j < width; ++j)
+        top[size_t(c0 + j)].offer(Activation{first + b, int32_t(where[size_t(j)] / W), int32_t(where[size_t(j)] % W),
+                                             best[size_t(j)]}, k);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& probe, const Normalization& norm,
@@ -71,26 +112,13 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
   }
   std::vector<float> input;
   std::vector<int32_t> labels;
-  Tensor act;
   const int B = net.batch();
   for (int64_t first = 0; first < total; first += B) {
     const int n = int(std::min<int64_t>(B, total - first));
     fill_batch(probe, first, n, norm, B, input, labels);
     net.forward(input.data(), Mode::infer, last);
-    for (size_t r = 0; r < requests.size(); ++r) {
-      net.read_output(out_layer[r], act);  // (B, C, H, W) plain
-      const int64_t C = act.dims[1], W = act.dims[3], HW = act.dims[2] * act.dims[3];
-      const int k = requests[r].k;
-      std::vector<TopK>& top = tops[r];
-#pragma omp parallel for schedule(static)
-      for (int64_t c = 0; c < C; ++c) {
-        for (int b = 0; b < n; ++b) {
-          const float* p = act.ptr() + (b * C + c) * HW;
-          const int64_t best = std::max_element(p, p + HW) - p;  // first maximum in row-major order
-          top[size_t(c)].offer(Activation{first + b, int32_t(best / W), int32_t(best % W), p[best]}, k);
-        }
-      }
-    }
+    for (size_t r = 0; r < requests.size(); ++r)
+      scan_output(net.layer(size_t(out_layer[r])).dst(), first, n, requests[r].k, tops[r]);
     if (bar) bar->update(first + n);
   }
   std::vector<std::vector<Activation>> result(requests.size());
@@ -107,6 +135,10 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
 
 void project_activations(Network& net, const Dataset& probe, const Normalization& norm, int conv,
                          const std::vector<int32_t>& features, const std::vector<Activation>& acts, float* out) {
+  if (features.size() != acts.size())
+    throw Error(ErrorKind::usage, "layer " + net.specs()[size_t(conv)].name,
+                "project_activations: " + expected_found(std::to_string(acts.size()) + " feature indices",
+                                                         std::to_string(features.size())));
   const int top = rectified_output_layer(net.specs(), conv);
   const LayerShape& s = net.shapes()[size_t(top)];
   const InputShape& in = net.input();

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 
+#include "deconvscope/analysis/analysis_bench.hpp"
 #include "deconvscope/analysis/analyze.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
@@ -27,6 +28,7 @@ const char* kUsage =
     "  analyze  --run DIR [--force] [--analysis.key VALUE ...]\n"
     "           deconvnet over every snapshot of a run: analysis/analysis.h5, CSVs, report/index.html\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
+    "  bench    --run DIR [--analysis.key VALUE ...]\n"
     "           print train_images_per_s and infer_images_per_s on random data\n"
     "\n"
     "`deconvscope <command> --help` lists that command's options and every config key.\n";
@@ -68,6 +70,15 @@ int parse_int(const std::string& s, const std::string& what) {
   throw Error(ErrorKind::usage, what, expected_found("an integer", "'" + s + "'"));
 }
 
+// A run's own config (DIR/config.cfg) with the command line's overrides on top.
+Config load_run_config(const std::string& dir, std::vector<std::string> args) {
+  const std::string cfg_path = RunPaths::of(dir).config;
+  if (!std::filesystem::exists(cfg_path))
+    throw Error(ErrorKind::usage, cfg_path, "not a run folder: it has no config.cfg", "train first, or check the path");
+  args.insert(args.begin(), {"--config", cfg_path});
+  return load_config(args);
+}
+
 int cmd_train(std::vector<std::string> args) {
   if (take_flag(args, "--help") || take_flag(args, "-h")) {
     std::cout << "usage: deconvscope train --config FILE [--resume | --force] [--section.key VALUE ...]\n\n"
@@ -99,11 +110,7 @@ int cmd_analyze(std::vector<std::string> args) {
   opt.force = take_flag(args, "--force");
   const std::string dir = take_value(args, "--run", "");
   if (dir.empty()) throw Error(ErrorKind::usage, "analyze", "expected --run DIR", "e.g. --run runs/quickstart");
-  const std::string cfg_path = RunPaths::of(dir).config;
-  if (!std::filesystem::exists(cfg_path))
-    throw Error(ErrorKind::usage, cfg_path, "not a run folder: it has no config.cfg", "train first, or check the path");
-  args.insert(args.begin(), {"--config", cfg_path});
-  const Config cfg = load_config(args);
+  const Config cfg = load_run_config(dir, args);
   const AnalyzeSummary s = run_analysis(cfg, dir, opt);
   std::printf("analysed %zu epochs of %s (%zu computed now): %s\nreport: %s\n", s.epochs.size(), dir.c_str(),
               s.computed.size(), s.analysis_file.c_str(), s.report.c_str());
@@ -116,7 +123,10 @@ int cmd_bench(std::vector<std::string> args) {
                  "Times full training steps and evaluation forward passes of the config's network on\n"
                  "random data at train.batch and run.threads; prints one line:\n"
                  "  train_images_per_s=N infer_images_per_s=N\n"
-                 "--profile adds a table of milliseconds per step for each layer and direction (stderr).\n\n"
+                 "--profile adds a table of milliseconds per step for each layer and direction (stderr).\n"
+                 "With --run DIR instead of --config: times the analysis of the run's newest snapshot\n"
+                 "(scan, top-k projections of every feature, evolution) against a plain forward pass\n"
+                 "over the same probe images.\n\n"
               << config_help();
     return 0;
   }
@@ -124,6 +134,14 @@ int cmd_bench(std::vector<std::string> args) {
   opt.iters = parse_int(take_value(args, "--iters", "30"), "--iters");
   opt.warmup = parse_int(take_value(args, "--warmup", "5"), "--warmup");
   opt.profile = take_flag(args, "--profile");
+  const std::string run = take_value(args, "--run", "");
+  if (!run.empty()) {
+    const AnalysisBenchResult r = bench_analysis(load_run_config(run, args), run);
+    std::printf("analysis of epoch %d over %lld probe images: forward_s=%.2f scan_s=%.2f analysis_s=%.2f "
+                "analysis/forward=%.2f\n",
+                r.epoch, (long long)r.probe_count, r.forward_s, r.scan_s, r.analysis_s, r.analysis_s / r.forward_s);
+    return 0;
+  }
   const Config cfg = load_config(args);
   const BenchResult r = run_bench(cfg, opt);
   std::printf("train_images_per_s=%.0f infer_images_per_s=%.0f threads=%d batch=%d\n", r.train_images_per_s,

@@ -15,7 +15,7 @@ bool Progress::is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
 std::string Progress::format_duration(double s) {
   char buf[32];
-  const long t = long(s + 0.5);
+  const long t = s > 0 ? long(s + 0.5) : 0;
   if (t >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
   else if (t >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
   else std::snprintf(buf, sizeof buf, "%lds", t);

@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "deconvscope/analysis/results.hpp"
 #include "deconvscope/config/config.hpp"
+#include "deconvscope/data/dataset.hpp"
+#include "deconvscope/io/snapshot.hpp"
 
 namespace ds {
 
@@ -20,6 +23,40 @@ struct AnalyzeSummary {
   std::vector<int> computed;  // those computed in this call
   std::string analysis_file, report;
 };
+
+class Network;
+class Progress;
+
+// What one snapshot contributes, per analysed layer (aligned with convs).
+struct SnapshotAnalysis {
+  std::vector<std::vector<Activation>> strongest;  // [layer][F]: rank 0 of each followed feature
+  std::vector<std::vector<float>> projections;     // [layer][F * C * H * W]
+  std::vector<LayerTopK> topk;                     // [layer], when asked
+};
+
+// The deconvnet work on one snapshot already loaded into net: one forward scan of the
+// whole probe for the top-k of every feature of the conv layers `convs`, then batched
+// projections of the followed features' strongest activations (followed[l].features),
+// and of every feature's top-k when want_topk.
+SnapshotAnalysis analyse_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
+                                  const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
+                                  bool want_topk, Progress* bar);
+
+// What an analysis of a run works on, checked: its snapshots, the probe split, the
+// analysed conv layers and the features the evolution follows.
+struct AnalysisPlan {
+  std::vector<std::pair<int, std::string>> snapshots;  // (epoch, path), ascending
+  Snapshot first;                                      // the first snapshot: layers, input, normalisation
+  DataSplits splits;
+  bool on_train = true;
+  std::vector<int> convs;            // analysed conv layers (indices)
+  std::vector<std::string> names;    // their names
+  std::vector<LayerEvolution> followed;  // per analysed layer: name and followed features
+  int k = 9;
+  const Dataset& probe() const { return on_train ? splits.train : splits.test; }
+};
+// Throws the errors run_analysis documents.
+AnalysisPlan plan_analysis(const Config& cfg, const std::string& run_dir);
 
 // cfg: the run's effective config (its config.cfg) with any overrides; run_dir: the
 // run folder. Throws ds::Error(snapshot) when the run has no snapshots, ds::Error(config)

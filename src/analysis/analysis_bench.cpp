@@ -1,0 +1,47 @@
+// The analysis benchmark; see include/deconvscope/analysis/analysis_bench.hpp.
+#include "deconvscope/analysis/analysis_bench.hpp"
+
+#include <chrono>
+
+#include "deconvscope/analysis/analyze.hpp"
+#include "deconvscope/analysis/deconvnet.hpp"
+#include "deconvscope/model/network.hpp"
+#include "deconvscope/train/evaluate.hpp"
+
+namespace ds {
+
+AnalysisBenchResult bench_analysis(const Config& cfg, const std::string& run_dir) {
+  using clock = std::chrono::steady_clock;
+  const AnalysisPlan plan = plan_analysis(cfg, run_dir);
+  const Snapshot last = read_snapshot(plan.snapshots.back().second);
+  const Dataset& probe = plan.probe();
+  const Normalization norm{last.input_mean, last.input_std};
+  Network net(last.layers, last.input, std::max(1, cfg.analysis.batch), cfg.run.seed);
+  net.import_params(last.params);
+  AnalysisBenchResult r;
+  r.epoch = last.epoch;
+  r.probe_count = int64_t(probe.size());
+
+  std::vector<float> input;
+  std::vector<int32_t> labels;
+  auto t = clock::now();
+  for (int64_t first = 0; first < r.probe_count; first += net.batch()) {
+    const int n = int(std::min<int64_t>(net.batch(), r.probe_count - first));
+    fill_batch(probe, first, n, norm, net.batch(), input, labels);
+    net.forward(input.data(), Mode::infer);
+  }
+  r.forward_s = std::chrono::duration<double>(clock::now() - t).count();
+
+  std::vector<ScanRequest> req;
+  for (int c : plan.convs) req.push_back(ScanRequest{c, plan.k});
+  t = clock::now();
+  scan_topk(net, probe, norm, 0, req);
+  r.scan_s = std::chrono::duration<double>(clock::now() - t).count();
+
+  t = clock::now();
+  analyse_snapshot(net, probe, norm, plan.convs, plan.followed, plan.k, /*want_topk =*/true, nullptr);
+  r.analysis_s = std::chrono::duration<double>(clock::now() - t).count();
+  return r;
+}
+
+}  // namespace ds
