@@ -173,6 +173,10 @@ LayerSpec parse_layer_line(const std::string& line, const std::string& where) {
     for (int d = 0; d < 2; ++d)
       if (spec.pad[d] >= spec.kernel[d])
         rd.fail("pad", "pad smaller than kernel (" + pair_text(spec.kernel) + ")", pair_text(spec.pad));
+  } else if (spec.type == LayerType::lrn && spec.size % 2 == 0) {
+    // oneDNN 2.6 sums an even window over size - 1 channels while dividing alpha by size:
+    // not the documented formula, so even sizes are refused rather than silently changed.
+    rd.fail("size", "an odd window size (channels centred on each channel)", std::to_string(spec.size));
   }
   return spec;
 }

@@ -273,6 +273,12 @@ TEST(Config, LayerRules) {
   msg = error_of([&] { ds::load_config({"--config", path}); });
   EXPECT_CONTAINS(msg, "analysis.layers");
   EXPECT_CONTAINS(msg, "fc2");
+
+  // oneDNN's LRN does not follow the documented formula for even sizes.
+  path = write_file("h.cfg", "[model]\nlayer = n lrn size=4\nlayer = f fc out=2\n");
+  msg = error_of([&] { ds::load_config({"--config", path}); });
+  EXPECT_CONTAINS(msg, path + ":2");
+  EXPECT_CONTAINS(msg, "odd window size");
 }
 
 TEST(Config, SnapshotEpochsValidation) {
