@@ -10,6 +10,8 @@
 
 #include "deconvscope/analysis/analysis_bench.hpp"
 #include "deconvscope/analysis/analyze.hpp"
+#include "deconvscope/cli/args.hpp"
+#include "deconvscope/cli/health_commands.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/train/bench.hpp"
@@ -27,57 +29,15 @@ const char* kUsage =
     "           train the network a config describes; snapshots go to runs/<run.name>/snapshots/\n"
     "  analyze  --run DIR [--force] [--analysis.key VALUE ...]\n"
     "           deconvnet over every snapshot of a run: analysis/analysis.h5, CSVs, report/index.html\n"
+    "  health   --run DIR [--probe N] [--section.key VALUE ...]\n"
+    "           dead, dominating, redundant and aliased filters of every snapshot: analysis/health.h5, report/health.html\n"
+    "  compare  RUN RUN [RUN ...] [--out DIR]\n"
+    "           compare runs by filter health: one self-contained HTML page plus CSV\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
     "  bench    --run DIR [--analysis.key VALUE ...]\n"
     "           print train_images_per_s and infer_images_per_s on random data\n"
     "\n"
     "`deconvscope <command> --help` lists that command's options and every config key.\n";
-
-// Takes a boolean flag out of args; returns whether it was there.
-bool take_flag(std::vector<std::string>& args, const std::string& flag) {
-  bool found = false;
-  for (auto it = args.begin(); it != args.end();) {
-    if (*it == flag) { found = true; it = args.erase(it); } else { ++it; }
-  }
-  return found;
-}
-
-// Takes `--name VALUE` (or --name=VALUE) out of args; returns the value or fallback.
-std::string take_value(std::vector<std::string>& args, const std::string& name, const std::string& fallback) {
-  std::string value = fallback;
-  for (size_t i = 0; i < args.size();) {
-    if (args[i] == name) {
-      if (i + 1 >= args.size()) throw Error(ErrorKind::usage, name, "expected a value after " + name);
-      value = args[i + 1];
-      args.erase(args.begin() + long(i), args.begin() + long(i) + 2);
-    } else if (args[i].rfind(name + "=", 0) == 0) {
-      value = args[i].substr(name.size() + 1);
-      args.erase(args.begin() + long(i));
-    } else {
-      ++i;
-    }
-  }
-  return value;
-}
-
-int parse_int(const std::string& s, const std::string& what) {
-  try {
-    size_t used = 0;
-    const int v = std::stoi(s, &used);
-    if (used == s.size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw Error(ErrorKind::usage, what, expected_found("an integer", "'" + s + "'"));
-}
-
-// A run's own config (DIR/config.cfg) with the command line's overrides on top.
-Config load_run_config(const std::string& dir, std::vector<std::string> args) {
-  const std::string cfg_path = RunPaths::of(dir).config;
-  if (!std::filesystem::exists(cfg_path))
-    throw Error(ErrorKind::usage, cfg_path, "not a run folder: it has no config.cfg", "train first, or check the path");
-  args.insert(args.begin(), {"--config", cfg_path});
-  return load_config(args);
-}
 
 int cmd_train(std::vector<std::string> args) {
   if (take_flag(args, "--help") || take_flag(args, "-h")) {
@@ -163,6 +123,8 @@ int cli_run(const std::vector<std::string>& all) {
     if (cmd == "train") return cmd_train(args);
     if (cmd == "bench") return cmd_bench(args);
     if (cmd == "analyze") return cmd_analyze(args);
+    if (cmd == "health") return cmd_health(args);
+    if (cmd == "compare") return cmd_compare(args);
     throw Error(ErrorKind::usage, "deconvscope", "unknown command '" + cmd + "'",
                 "run deconvscope --help for the list");
   } catch (const Error& e) {

@@ -1,0 +1,43 @@
+// Comparing runs by filter health (`deconvscope compare`): two or more runs, of different
+// architectures or of one architecture with different settings (renormalisation on and
+// off), side by side in one self-contained HTML page (pictures as data URIs) plus CSV:
+// first-layer filter mosaics (the paper's Fig. 6 layout), second-layer top projections,
+// a health table per conv layer, validation curves together, and a short verdict per
+// metric saying which run is healthier and by how much.
+//
+// Layers are matched by position among the conv layers (the first conv layer of each run,
+// then the second, ...), whatever their names; runs of different depths and shapes are
+// compared where they overlap, and the page says what it could not compare.
+// Left out: statistics across seeds (one run per setting is one sample).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "deconvscope/analysis/health.hpp"
+
+namespace ds {
+
+struct CompareOptions {
+  bool recompute_health = false;  // recompute each run's health even if analysis/health.h5 is current
+  HealthOptions health;           // how a missing or stale health.h5 is computed
+  std::vector<std::string> labels;  // names of the runs on the page; default: their folder names
+};
+
+struct CompareSummary {
+  std::string html;                   // <out_dir>/index.html
+  std::string csv, verdicts_csv;      // <out_dir>/compare.csv, <out_dir>/verdicts.csv
+  std::vector<std::string> verdicts;  // one line per metric, as on the page
+  std::vector<std::string> notes;     // what could not be compared
+  std::vector<std::string> computed;  // runs whose health was (re)computed now
+};
+
+// Reads each run's analysis/health.h5, computing it first (with the run's config.cfg)
+// when it is missing, older than the snapshots or the analysis, or when asked; reads the
+// final snapshot, metrics.csv and, if present, analysis.h5. Throws ds::Error(usage) for
+// fewer than two runs, a run folder given twice or one without config.cfg, ds::Error(
+// snapshot) for a run without snapshots, ds::Error(io) if out_dir cannot be written.
+CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std::string& out_dir,
+                            const CompareOptions& opt = {});
+
+}  // namespace ds

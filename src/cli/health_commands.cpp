@@ -1,0 +1,150 @@
+// `deconvscope health` and `deconvscope compare`: parse their flags, call the library
+// (analysis/health.hpp, report/health_page.hpp, report/compare.hpp) and print a short
+// summary. Errors are ds::Error; cli/commands.cpp turns them into exit codes.
+#include "deconvscope/cli/health_commands.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "deconvscope/analysis/health.hpp"
+#include "deconvscope/cli/args.hpp"
+#include "deconvscope/config/config.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/report/compare.hpp"
+#include "deconvscope/report/health_page.hpp"
+#include "deconvscope/train/trainer.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+const char* kThresholdHelp =
+    "  --probe N                  images of the analysis.probe split scanned for fire rates (default 2000; 0 = all)\n"
+    "  --dominating-ratio X       RMS above X x the layer's median RMS is dominating (default 3)\n"
+    "  --collapsed-ratio X        RMS below X x the layer's median RMS is collapsed, i.e. dead (default 0.1)\n"
+    "  --redundant-correlation X  max |cosine| with another filter at or above X is redundant (default 0.9)\n";
+
+// The health flags shared by both commands.
+HealthOptions take_health_options(std::vector<std::string>& args) {
+  HealthOptions o;
+  const std::string probe = take_value(args, "--probe", "");
+  if (!probe.empty()) {
+    o.probe_limit = parse_int(probe, "--probe");
+    if (o.probe_limit < 0) throw Error(ErrorKind::usage, "--probe", expected_found("a count >= 0", probe));
+  }
+  auto ratio = [&](const std::string& flag, float& field, double lo, double hi) {
+    const std::string v = take_value(args, flag, "");
+    if (v.empty()) return;
+    const double x = parse_double(v, flag);
+    if (!(x > lo && x <= hi))
+      throw Error(ErrorKind::usage, flag, expected_found("a number in (" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v));
+    field = float(x);
+  };
+  ratio("--dominating-ratio", o.thresholds.dominating_ratio, 1.0, 1e6);
+  ratio("--collapsed-ratio", o.thresholds.collapsed_ratio, 0.0, 1.0);
+  ratio("--redundant-correlation", o.thresholds.redundant_correlation, 0.0, 1.0);
+  return o;
+}
+
+std::string pct(float f) {
+  if (!std::isfinite(f)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * f);
+  return buf;
+}
+
+// The final snapshot's health, a line per conv layer.
+void print_table(const HealthResult& h) {
+  const size_t last = h.epochs.size() - 1;
+  std::printf("filter health at epoch %d (probe: first %lld %s images)\n", h.epochs[last], (long long)h.probe_count,
+              h.split.c_str());
+  std::printf("%-10s %7s %7s %7s %9s %10s %8s %9s %9s %9s %9s\n", "layer", "filters", "dead", "never", "collapsed",
+              "dominating", "max/med", "redundant", "mid cov", "mid freq", "aliasing");
+  for (const LayerHealth& l : h.layers) {
+    const LayerEpochSummary s = summarize(l, h.thresholds, last);
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.2f", double(s.max_rms_ratio));
+    std::printf("%-10s %7d %7s %7s %9s %10s %8s %9s %9s %9s %9s\n", l.layer.c_str(), l.filters, pct(s.dead).c_str(),
+                pct(s.never_fires).c_str(), pct(s.collapsed).c_str(), pct(s.dominating).c_str(),
+                std::isfinite(s.max_rms_ratio) ? ratio : "-", pct(s.redundant).c_str(), pct(s.mid_coverage).c_str(),
+                pct(s.mid).c_str(), pct(s.aliasing).c_str());
+  }
+  for (const LayerHealth& l : h.layers) {
+    int died = 0;
+    for (int32_t d : l.dead_since) died += d >= 0 && d < h.epochs[last] ? 1 : 0;
+    if (died > 0) std::printf("%s: %d filter(s) died before epoch %d and stayed dead\n", l.layer.c_str(), died, h.epochs[last]);
+  }
+  if (!h.aliasing_note.empty()) std::printf("stride aliasing not measured: %s\n", h.aliasing_note.c_str());
+}
+
+}  // namespace
+
+int cmd_health(std::vector<std::string> args) {
+  if (take_flag(args, "--help") || take_flag(args, "-h")) {
+    std::cout << "usage: deconvscope health --run DIR [options] [--section.key VALUE ...]\n\n"
+                 "Filter health of every conv layer at every snapshot of the run in DIR, with its own config\n"
+                 "(DIR/config.cfg): dead, dominating and redundant filters, the first layer's frequency content,\n"
+                 "and stride aliasing in the second layer's projections (if the run was analysed).\n"
+                 "Writes DIR/analysis/health.h5, health.csv, health_summary.csv and DIR/report/health.html.\n\n"
+              << kThresholdHelp << "\nDefinitions: docs/health-format.md.\n";
+    return 0;
+  }
+  HealthOptions opt = take_health_options(args);
+  const std::string dir = take_value(args, "--run", "");
+  if (dir.empty()) throw Error(ErrorKind::usage, "health", "expected --run DIR", "e.g. --run runs/zfnet-fashion");
+  const RunPaths paths = RunPaths::of(dir);
+  const Config cfg = load_run_config(dir, args);
+  const HealthResult h = compute_health(dir, cfg, opt);
+  std::error_code ec;
+  fs::create_directories(paths.analysis, ec);
+  const std::string file = (fs::path(paths.analysis) / "health.h5").string();
+  write_health(file, h);
+  write_health_csv(paths.analysis, h);
+  write_health_page(dir, h);
+  print_table(h);
+  std::printf("wrote %s, %s/health.csv, %s/health_summary.csv\nreport: %s\n", file.c_str(), paths.analysis.c_str(),
+              paths.analysis.c_str(), (fs::path(paths.report) / "health.html").string().c_str());
+  return 0;
+}
+
+int cmd_compare(std::vector<std::string> args) {
+  if (take_flag(args, "--help") || take_flag(args, "-h")) {
+    std::cout << "usage: deconvscope compare RUN RUN [RUN ...] [--out DIR] [options]\n\n"
+                 "Compares two or more runs by filter health: first-layer mosaics side by side, second-layer\n"
+                 "projections, a health table per conv layer, validation curves, a verdict per metric.\n"
+                 "Writes DIR/index.html (self-contained), DIR/compare.csv and DIR/verdicts.csv.\n"
+                 "A run whose analysis/health.h5 is missing or older than its snapshots gets it computed first.\n\n"
+                 "  --out DIR           output folder (default runs/compare)\n"
+                 "  --labels A,B,...    names of the runs on the page (default: their folder names)\n"
+                 "  --recompute-health  recompute every run's health\n"
+              << kThresholdHelp << "\nDefinitions: docs/health-format.md.\n";
+    return 0;
+  }
+  CompareOptions opt;
+  opt.health = take_health_options(args);
+  opt.recompute_health = take_flag(args, "--recompute-health");
+  const std::string out = take_value(args, "--out", "runs/compare");
+  const std::string labels = take_value(args, "--labels", "");
+  if (!labels.empty()) {
+    std::stringstream in(labels);
+    for (std::string l; std::getline(in, l, ',');) opt.labels.push_back(l);
+  }
+  for (const std::string& a : args)
+    if (a.rfind("--", 0) == 0)
+      throw Error(ErrorKind::usage, "compare", "unknown option " + a, "deconvscope compare --help lists the options");
+  const CompareSummary s = compare_runs(args, out, opt);
+  for (const std::string& r : s.computed) std::printf("computed the health of %s\n", r.c_str());
+  std::printf("verdicts:\n");
+  for (const std::string& v : s.verdicts) std::printf("  - %s\n", v.c_str());
+  std::printf("not compared:\n");
+  for (const std::string& n : s.notes) std::printf("  - %s\n", n.c_str());
+  std::printf("wrote %s, %s, %s\n", s.html.c_str(), s.csv.c_str(), s.verdicts_csv.c_str());
+  return 0;
+}
+
+}  // namespace ds

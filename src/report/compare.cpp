@@ -1,0 +1,607 @@
+// `deconvscope compare`: loads two or more runs (health, final snapshot, metrics.csv,
+// analysis.h5), and writes <out>/index.html (self-contained: pictures are data URIs),
+// <out>/compare.csv (every health figure of every conv layer at each run's final
+// snapshot) and <out>/verdicts.csv. See include/deconvscope/report/compare.hpp.
+// Left out: matching filters across runs (filter 3 of one run is unrelated to filter 3 of
+// another), and significance (one run per setting).
+#include "deconvscope/report/compare.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "compare_internal.hpp"
+#include "deconvscope/analysis/analysis_file.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/io/text_file.hpp"
+#include "deconvscope/report/data_uri.hpp"
+#include "deconvscope/report/health_page.hpp"
+#include "deconvscope/report/html_escape.hpp"
+#include "deconvscope/report/plot.hpp"
+#include "deconvscope/report/render.hpp"
+#include "deconvscope/train/trainer.hpp"
+#include "draw.hpp"
+#include "health_html.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+using compare_detail::judge;
+using compare_detail::RunData;
+using compare_detail::Verdict;
+using health_html::figures;
+using health_html::num;
+using health_html::pct;
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+fs::file_time_type newest(const std::vector<std::pair<int, std::string>>& snaps) {
+  auto t = fs::file_time_type::min();  // not {}: libstdc++'s file clock starts in 2174
+  for (const auto& s : snaps) t = std::max(t, fs::last_write_time(s.second));
+  return t;
+}
+
+// The run's health: analysis/health.h5 when it is current, else computed and written.
+HealthResult load_health(const std::string& dir, const CompareOptions& opt, bool* computed) {
+  const RunPaths paths = RunPaths::of(dir);
+  const auto snaps = fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots)
+                                                       : std::vector<std::pair<int, std::string>>{};
+  if (snaps.empty())
+    throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots: not a trained run",
+                "train it first: deconvscope train --config <file> --run.dir " + dir);
+  const fs::path file = fs::path(paths.analysis) / "health.h5";
+  const fs::path analysis = fs::path(paths.analysis) / "analysis.h5";
+  *computed = false;
+  if (!opt.recompute_health && fs::exists(file)) {
+    try {
+      HealthResult h = read_health(file.string());
+      std::vector<int> epochs;
+      for (const auto& s : snaps) epochs.push_back(s.first);
+      const auto when = fs::last_write_time(file);
+      const bool current = h.epochs == epochs && when >= newest(snaps) &&
+                           (!fs::exists(analysis) || when >= fs::last_write_time(analysis));
+      if (current) return h;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::snapshot) throw;  // unreadable: recompute it below
+    }
+  }
+  if (!fs::exists(paths.config))
+    throw Error(ErrorKind::usage, paths.config, "not a run folder: it has no config.cfg", "check the path");
+  const Config cfg = load_config({"--config", paths.config});
+  HealthResult h = compute_health(dir, cfg, opt.health);
+  std::error_code ec;
+  fs::create_directories(paths.analysis, ec);
+  write_health(file.string(), h);
+  write_health_csv(paths.analysis, h);
+  *computed = true;
+  return h;
+}
+
+std::string run_name_of(const std::string& config_path) {
+  try {
+    return load_config({"--config", config_path}).run.name;
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+RunData load_run(const std::string& dir, const std::string& label, const CompareOptions& opt, bool* computed) {
+  RunData r;
+  r.dir = dir;
+  r.label = label;
+  r.health = load_health(dir, opt, computed);
+  const RunPaths paths = RunPaths::of(dir);
+  r.name = run_name_of(paths.config);
+  const auto snaps = list_snapshots(paths.snapshots);
+  const Snapshot s = read_snapshot(snaps.back().second);
+  r.final_epoch = s.epoch;
+  for (const LayerHealth& l : r.health.layers) {
+    Tensor w;
+    for (size_t i = 0; i < s.layers.size(); ++i)
+      if (s.layers[i].name == l.layer) w = s.params[i].weights;
+    r.final_weights.push_back(std::move(w));
+  }
+  const std::string analysis = (fs::path(paths.analysis) / "analysis.h5").string();
+  if (fs::exists(analysis)) {
+    try {
+      r.analysis = read_analysis(analysis);
+      r.has_analysis = true;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::snapshot) throw;
+      r.analysis_problem = e.what();
+    }
+  } else {
+    r.analysis_problem = "not analysed (run deconvscope analyze --run " + dir + ")";
+  }
+  if (!fs::exists(paths.metrics)) {
+    r.metrics_problem = "no metrics.csv";
+  } else {
+    try {
+      r.metrics = read_csv(paths.metrics);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::data) throw;
+      r.metrics_problem = e.what();
+    }
+  }
+  return r;
+}
+
+// A column of metrics.csv as numbers (NaN where unreadable); empty if absent.
+std::vector<double> metric_column(const CsvTable& t, const std::string& name) {
+  std::vector<double> v;
+  const int c = t.column(name);
+  if (c < 0) return v;
+  for (const auto& row : t.rows) {
+    try {
+      v.push_back(csv_number(row[size_t(c)], name));
+    } catch (const Error&) {
+      v.push_back(std::nan(""));
+    }
+  }
+  return v;
+}
+
+// The second conv layer's strongest projection per feature at the latest top-k epoch (or
+// the followed features' at the last analysed epoch), each cropped to its receptive field.
+cv::Mat top_projections(const RunData& r, const std::string& layer, int* epoch_out, std::string* problem) {
+  if (!r.has_analysis) {
+    *problem = r.analysis_problem;
+    return {};
+  }
+  const AnalysisResult& a = r.analysis;
+  const auto it = std::find(a.layers.begin(), a.layers.end(), layer);
+  if (it == a.layers.end()) {
+    *problem = "the analysis does not include " + layer;
+    return {};
+  }
+  const size_t li = size_t(it - a.layers.begin());
+  const int C = a.input.channels, H = a.input.height, W = a.input.width;
+  const size_t image = size_t(C) * H * W;
+  std::vector<std::pair<const float*, Window>> tiles;
+  std::vector<int> ids;
+  if (!a.topk.empty() && li < a.topk.rbegin()->second.size()) {
+    const LayerTopK& t = a.topk.rbegin()->second[li];
+    *epoch_out = a.topk.rbegin()->first;
+    for (int f = 0; f < t.features && f < 64; ++f) {
+      const size_t i = size_t(f) * size_t(t.k);
+      if (t.acts[i].image < 0) continue;
+      tiles.push_back({t.projections.ptr() + i * image, t.windows[i]});
+      ids.push_back(f);
+    }
+  } else if (li < a.evolution.size() && !a.epochs.empty()) {
+    const LayerEvolution& ev = a.evolution[li];
+    const size_t E = a.epochs.size(), F = ev.features.size();
+    *epoch_out = a.epochs.back();
+    for (size_t f = 0; f < F; ++f) {
+      const size_t i = (E - 1) * F + f;
+      if (ev.strongest[i].image < 0) continue;
+      tiles.push_back({ev.projections.ptr() + i * image, ev.windows[i]});
+      ids.push_back(ev.features[f]);
+    }
+  }
+  if (tiles.empty()) {
+    *problem = "the analysis holds no projections of " + layer;
+    return {};
+  }
+  constexpr int kTile = 48, kGap = 4;
+  const int cols = std::min<int>(8, int(tiles.size()));
+  const int rows = (int(tiles.size()) + cols - 1) / cols;
+  cv::Mat out(rows * (kTile + kGap) + kGap, cols * (kTile + kGap) + kGap, CV_8UC3, draw::kWhite);
+  for (size_t i = 0; i < tiles.size(); ++i) {
+    const cv::Mat p = crop_to_window(projection_to_image(tiles[i].first, C, H, W), tiles[i].second, kTile, kTile);
+    draw::paste(out, draw::to_bgr(p), cv::Point(kGap + int(i % size_t(cols)) * (kTile + kGap), kGap + int(i / size_t(cols)) * (kTile + kGap)));
+  }
+  return out;
+}
+
+// Peak frequencies of the first layer's live filters as a distribution over rho bins.
+cv::Mat peak_histogram(const std::vector<RunData>& runs) {
+  constexpr int kBins = 15;  // width 0.1 over [0, 1.5): rho reaches sqrt(2)
+  PlotSpec spec;
+  spec.title = "First layer: where each filter's spectrum peaks";
+  spec.x_label = "peak frequency, fraction of Nyquist";
+  spec.y_label = "filters (%)";
+  spec.integer_x = false;
+  spec.size = cv::Size(560, 360);
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const HealthResult& h = runs[r].health;
+    if (h.layers.empty() || !h.layers[0].is_first() || h.epochs.empty()) continue;
+    const LayerHealth& l = h.layers[0];
+    const size_t base = (h.epochs.size() - 1) * size_t(l.filters);
+    std::vector<double> count(kBins, 0.0);
+    double n = 0;
+    for (int o = 0; o < l.filters; ++o) {
+      const float p = l.peak_frequency[base + size_t(o)];
+      if (l.dead[base + size_t(o)] || !std::isfinite(p)) continue;
+      count[size_t(std::min(kBins - 1, int(p / 0.1f)))] += 1;
+      n += 1;
+    }
+    PlotSeries s;
+    s.label = runs[r].label;
+    s.color = plot_color(r);
+    for (int b = 0; b < kBins; ++b) {
+      s.x.push_back(0.1 * b + 0.05);
+      s.y.push_back(n > 0 ? 100.0 * count[size_t(b)] / n : std::nan(""));
+    }
+    spec.series.push_back(std::move(s));
+  }
+  return plot_lines(spec);
+}
+
+// Each run's first-layer filter RMS over the layer median, sorted: a dominating filter
+// is the spike at the right end.
+cv::Mat rms_profile(const std::vector<RunData>& runs) {
+  PlotSpec spec;
+  spec.title = "First layer: filter RMS / median, sorted";
+  spec.x_label = "filter rank (0 = weakest, 1 = strongest)";
+  spec.y_label = "RMS / median RMS";
+  spec.integer_x = false;
+  spec.size = cv::Size(560, 360);
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const HealthResult& h = runs[r].health;
+    if (h.layers.empty() || h.epochs.empty()) continue;
+    const LayerHealth& l = h.layers[0];
+    const size_t e = h.epochs.size() - 1, O = size_t(l.filters);
+    const float med = l.median_rms[e];
+    if (!(med > 0) || O == 0) continue;
+    std::vector<float> v(l.rms.begin() + long(e * O), l.rms.begin() + long((e + 1) * O));
+    std::sort(v.begin(), v.end());
+    PlotSeries s;
+    s.label = runs[r].label;
+    s.color = plot_color(r);
+    s.markers = O <= 48;
+    for (size_t i = 0; i < O; ++i) {
+      s.x.push_back(O > 1 ? double(i) / double(O - 1) : 0.0);
+      s.y.push_back(v[i] / med);
+    }
+    spec.series.push_back(std::move(s));
+  }
+  return plot_lines(spec);
+}
+
+std::string shape_text(const LayerHealth& l) {
+  return std::to_string(l.filters) + " x " + std::to_string(l.kernel[0]) + "x" + std::to_string(l.kernel[1]) + " / " +
+         std::to_string(l.stride[0]) + (l.stride[0] == l.stride[1] ? "" : "x" + std::to_string(l.stride[1]));
+}
+
+// Share of dead filters over every conv layer of a run at epoch index e.
+float network_dead(const HealthResult& h, size_t e) {
+  double dead = 0, all = 0;
+  for (const LayerHealth& l : h.layers) {
+    const size_t O = size_t(l.filters);
+    for (size_t o = 0; o < O; ++o) dead += l.dead[e * O + o] ? 1 : 0;
+    all += double(O);
+  }
+  return all > 0 ? float(dead / all) : kNaN;
+}
+
+void figure(std::ostringstream& p, const cv::Mat& picture, const std::string& alt, const std::string& caption) {
+  p << "<figure><img src=\"" << png_data_uri(picture) << "\" alt=\"" << html_escape(alt) << "\">";
+  if (!caption.empty()) p << "<figcaption>" << html_escape(caption) << "</figcaption>";
+  p << "</figure>\n";
+}
+
+}  // namespace
+
+CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std::string& out_dir, const CompareOptions& opt) {
+  if (run_dirs.size() < 2)
+    throw Error(ErrorKind::usage, "compare", expected_found("at least two run folders", std::to_string(run_dirs.size())),
+                "e.g. deconvscope compare runs/zfnet-fashion runs/alexnet-fashion --out runs/compare");
+  if (out_dir.empty()) throw Error(ErrorKind::usage, "compare", "expected an output folder (--out DIR)");
+  std::set<std::string> seen;
+  for (const std::string& d : run_dirs)
+    if (!seen.insert(fs::weakly_canonical(d).string()).second)
+      throw Error(ErrorKind::usage, d, "the same run folder is given twice", "compare different runs");
+  if (!opt.labels.empty() && opt.labels.size() != run_dirs.size())
+    throw Error(ErrorKind::usage, "compare --labels",
+                expected_found(std::to_string(run_dirs.size()) + " labels (one per run)", std::to_string(opt.labels.size())));
+
+  CompareSummary sum;
+  std::vector<RunData> runs;
+  std::set<std::string> labels_used;
+  for (size_t i = 0; i < run_dirs.size(); ++i) {
+    std::string label = opt.labels.empty() ? fs::path(run_dirs[i]).lexically_normal().filename().string() : opt.labels[i];
+    if (label.empty() || label == ".") label = fs::weakly_canonical(run_dirs[i]).filename().string();
+    if (!labels_used.insert(label).second) label += " (" + std::to_string(i + 1) + ")";
+    labels_used.insert(label);
+    bool computed = false;
+    runs.push_back(load_run(run_dirs[i], label, opt, &computed));
+    if (computed) sum.computed.push_back(run_dirs[i]);
+  }
+  std::vector<std::string> labels;
+  for (const RunData& r : runs) labels.push_back(r.label);
+
+  // --- What cannot be compared.
+  size_t depth = 0;
+  std::set<size_t> depths;
+  std::set<int> finals;
+  std::set<std::string> inputs;
+  for (const RunData& r : runs) {
+    depth = std::max(depth, r.health.layers.size());
+    depths.insert(r.health.layers.size());
+    finals.insert(r.final_epoch);
+    inputs.insert(std::to_string(r.health.input.channels) + "x" + std::to_string(r.health.input.height) + "x" +
+                  std::to_string(r.health.input.width));
+  }
+  sum.notes.push_back("Filters are not matched across runs: filter 3 of one run has nothing to do with filter 3 of "
+                      "another, so every figure is a share or a mean over a layer's filters.");
+  if (depths.size() > 1) {
+    std::string d;
+    for (const RunData& r : runs) d += (d.empty() ? "" : ", ") + r.label + " " + std::to_string(r.health.layers.size());
+    sum.notes.push_back("The runs differ in depth (conv layers: " + d + "). Layers are matched by position; a position "
+                        "only some runs have is compared among those.");
+  }
+  for (size_t k = 0; k < depth; ++k) {
+    std::set<std::string> shapes;
+    for (const RunData& r : runs)
+      if (k < r.health.layers.size()) shapes.insert(shape_text(r.health.layers[k]));
+    if (shapes.size() > 1)
+      sum.notes.push_back("Conv position " + std::to_string(k + 1) + " has different shapes in different runs: " +
+                          "its figures are compared as shares of each layer's own filters, not filter by filter.");
+  }
+  if (finals.size() > 1)
+    sum.notes.push_back("The runs end at different epochs; each is judged at its own final snapshot.");
+  if (inputs.size() > 1)
+    sum.notes.push_back("The runs' inputs differ in size: frequencies are in cycles per input pixel of each run's own "
+                        "input, so the first layers' frequency figures describe different image scales.");
+  for (const RunData& r : runs) {
+    if (!r.health.aliasing_note.empty())
+      sum.notes.push_back(r.label + ": stride aliasing not measured: " + r.health.aliasing_note + ".");
+    if (!r.metrics_problem.empty()) sum.notes.push_back(r.label + ": no validation curve: " + r.metrics_problem + ".");
+  }
+
+  // --- Verdicts at each run's final snapshot: the first two conv positions, where the
+  // paper's failures show, and the whole network.
+  auto at_final = [](const RunData& r, size_t k) {
+    return summarize(r.health.layers[k], r.health.thresholds, r.health.epochs.size() - 1);
+  };
+  std::vector<Verdict> verdicts;
+  for (size_t k = 0; k < std::min<size_t>(depth, 2); ++k) {
+    std::string names;
+    for (const RunData& r : runs)
+      names += (names.empty() ? "" : " / ") + (k < r.health.layers.size() ? r.health.layers[k].layer : std::string("none"));
+    const std::string scope = "conv position " + std::to_string(k + 1) + ": " + names;
+    static const std::set<std::string> kFirst = {"dead_fraction", "dominating_fraction", "max_rms_ratio",
+                                                 "mean_max_correlation", "mid_coverage", "mid_share"};
+    static const std::set<std::string> kSecond = {"dead_fraction", "aliasing", "mean_max_correlation"};
+    for (const auto& f : figures()) {
+      if (f.better == 0 || !(k == 0 ? kFirst : kSecond).count(f.key)) continue;
+      std::vector<float> v;
+      for (const RunData& r : runs) v.push_back(k < r.health.layers.size() ? f.get(at_final(r, k)) : kNaN);
+      verdicts.push_back(judge(scope, f.key, f.title, f.better, f.percent, labels, v));
+    }
+  }
+  std::vector<float> dead_all, final_acc;
+  for (const RunData& r : runs) {
+    dead_all.push_back(network_dead(r.health, r.health.epochs.size() - 1));
+    const std::vector<double> va = metric_column(r.metrics, "val_accuracy");
+    final_acc.push_back(va.empty() ? kNaN : float(va.back()));
+  }
+  verdicts.push_back(judge("every conv layer", "dead_fraction", "dead filters", -1, true, labels, dead_all));
+  verdicts.push_back(judge("final epoch", "val_accuracy", "validation accuracy", +1, true, labels, final_acc));
+  for (const Verdict& v : verdicts) sum.verdicts.push_back(v.text);
+
+  // --- CSV files.
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw Error(ErrorKind::io, out_dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
+  {
+    std::ostringstream c;
+    c << "run,run_dir,conv_position,layer,filters,kernel,stride,epoch,metric,value\n";
+    for (const RunData& r : runs)
+      for (size_t k = 0; k < r.health.layers.size(); ++k) {
+        const LayerHealth& l = r.health.layers[k];
+        const LayerEpochSummary s = at_final(r, k);
+        for (const auto& f : figures()) {
+          const float v = f.get(s);
+          if (!std::isfinite(v)) continue;
+          c << csv_quote(r.label) << ',' << csv_quote(r.dir) << ',' << k + 1 << ',' << csv_quote(l.layer) << ','
+            << l.filters << ',' << l.kernel[0] << 'x' << l.kernel[1] << ',' << l.stride[0] << 'x' << l.stride[1] << ','
+            << r.health.epochs.back() << ',' << f.key << ',' << num("%.7g", v) << '\n';
+        }
+      }
+    sum.csv = (fs::path(out_dir) / "compare.csv").string();
+    write_text_atomic(sum.csv, c.str());
+  }
+
+  // --- The page.
+  std::ostringstream p;
+  p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope compare: ";
+  for (size_t i = 0; i < runs.size(); ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
+  p << "</title>\n<style>" << health_html::kCss << "</style>\n</head>\n<body>\n<main>\n<h1>";
+  for (size_t i = 0; i < runs.size(); ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
+  p << "</h1>\n<p class=\"sub\">Comparing architectures by filter health, after Zeiler &amp; Fergus Sec. 4.1 and Fig. 6. "
+       "Definitions of every figure are in docs/health-format.md.</p>\n";
+  p << "<nav><a href=\"#runs\">Runs</a><a href=\"#verdicts\">Verdicts</a><a href=\"#filters\">First-layer filters</a>"
+       "<a href=\"#projections\">Second-layer projections</a><a href=\"#health\">Health per layer</a>"
+       "<a href=\"#curves\">Curves</a><a href=\"#limits\">What is not compared</a></nav>\n";
+
+  p << "<h2 id=\"runs\">Runs</h2>\n<div class=\"scroll\"><table>\n<tr><th>run</th><th>folder</th><th>run.name</th>"
+       "<th>input</th><th>conv layers</th><th>first layer</th><th>final snapshot</th><th>final val accuracy</th></tr>\n";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const RunData& r = runs[i];
+    const HealthResult& h = r.health;
+    p << "<tr><td>" << html_escape(r.label) << "</td><td>" << html_escape(r.dir) << "</td><td>" << html_escape(r.name)
+      << "</td><td class=\"num\">" << h.input.channels << "x" << h.input.height << "x" << h.input.width
+      << "</td><td class=\"num\">" << h.layers.size() << "</td><td class=\"num\">"
+      << (h.layers.empty() ? std::string("-") : html_escape(shape_text(h.layers[0]))) << "</td><td class=\"num\">epoch "
+      << r.final_epoch << "</td><td class=\"num\">" << pct(final_acc[i]) << "</td></tr>\n";
+  }
+  p << "</table></div>\n";
+
+  p << "<h2 id=\"verdicts\">Verdicts</h2>\n<p class=\"hint\">At each run's final snapshot. Differences under half a "
+       "percentage point (or 2% for ratios) are called ties: one run per setting cannot separate smaller ones from "
+       "chance.</p>\n<ul class=\"verdicts\">\n";
+  for (const std::string& v : sum.verdicts) p << "<li>" << html_escape(v) << "</li>\n";
+  p << "</ul>\n";
+
+  // First-layer mosaics side by side, per-filter contrast and on one scale.
+  p << "<h2 id=\"filters\">First-layer filters at the final snapshot</h2>\n<p class=\"hint\">Top row: each filter "
+       "stretched by its own largest weight (shape and frequency). Bottom row: every filter on its layer's largest "
+       "weight (strength; a dominating filter stands out, as in Fig. 6 a). Red: dead; amber: dominating.</p>\n";
+  for (bool shared : {false, true}) {
+    p << "<div class=\"row\">\n";
+    for (const RunData& r : runs) {
+      if (r.health.layers.empty() || r.final_weights.empty() || r.final_weights[0].dims.size() != 4) continue;
+      const LayerHealth& l = r.health.layers[0];
+      figure(p, health_mosaic(r.final_weights[0], mosaic_cell(l.kernel[0], l.kernel[1]), shared, &l, r.health.epochs.size() - 1),
+             r.label + " " + l.layer, r.label + ": " + l.layer + ", " + shape_text(l) + ", epoch " + std::to_string(r.final_epoch) +
+                                          (shared ? ", one scale" : ""));
+    }
+    p << "</div>\n";
+  }
+  p << "<div class=\"row\">\n";
+  figure(p, peak_histogram(runs), "peak frequencies",
+         "Distribution of the live first-layer filters' spectral peaks. The mid band is between " +
+             num("%.2f", runs[0].health.thresholds.low_band) + " and " + num("%.2f", runs[0].health.thresholds.mid_band) +
+             " of Nyquist.");
+  figure(p, rms_profile(runs), "RMS profile", "A flat curve: filters of similar strength; a spike at the right: dominating filters.");
+  p << "</div>\n";
+
+  // Second-layer top projections side by side.
+  p << "<h2 id=\"projections\">Second-layer projections</h2>\n<p class=\"hint\">Each tile: a feature's strongest "
+       "activation over the probe images, projected to pixels by the deconvnet and cropped to its receptive field "
+       "(first 64 features). Stride aliasing shows as a grid that repeats with the first layer's stride.</p>\n"
+       "<div class=\"row\">\n";
+  for (const RunData& r : runs) {
+    if (r.health.layers.size() < 2) {
+      p << "<p class=\"note\">" << html_escape(r.label) << ": only one conv layer.</p>\n";
+      continue;
+    }
+    int epoch = -1;
+    std::string problem;
+    const cv::Mat m = top_projections(r, r.health.layers[1].layer, &epoch, &problem);
+    if (m.empty()) {
+      p << "<p class=\"note\">" << html_escape(r.label) << ": no projections of " << html_escape(r.health.layers[1].layer)
+        << ": " << html_escape(problem) << ".</p>\n";
+      continue;
+    }
+    const LayerEpochSummary s = at_final(r, 1);
+    figure(p, m, r.label + " projections",
+           r.label + ": " + r.health.layers[1].layer + ", epoch " + std::to_string(epoch) + "; stride aliasing " +
+               pct(s.aliasing) + " (first-layer stride " + std::to_string(r.health.aliasing_stride[0]) + ")");
+  }
+  p << "</div>\n";
+
+  // Health table per conv position.
+  p << "<h2 id=\"health\">Health per conv layer at the final snapshot</h2>\n<p class=\"hint\">Green: the healthiest "
+       "value of a row (where one direction is healthier). &ndash;: the run has no such layer or the figure does not "
+       "apply.</p>\n";
+  for (size_t k = 0; k < depth; ++k) {
+    p << "<h3>Conv position " << k + 1 << "</h3>\n<div class=\"scroll\"><table>\n<tr><th></th>";
+    for (const RunData& r : runs) p << "<th>" << html_escape(r.label) << "</th>";
+    p << "</tr>\n<tr><td>layer</td>";
+    for (const RunData& r : runs)
+      p << (k < r.health.layers.size() ? "<td>" + html_escape(r.health.layers[k].layer + " (" + shape_text(r.health.layers[k]) + ")") + "</td>"
+                                       : std::string("<td class=\"none\">&ndash;</td>"));
+    p << "</tr>\n";
+    for (const auto& f : figures()) {
+      std::vector<float> v;
+      for (const RunData& r : runs) v.push_back(k < r.health.layers.size() ? f.get(at_final(r, k)) : kNaN);
+      if (std::none_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); })) continue;
+      float best = kNaN;
+      size_t finite = 0;
+      for (float x : v)
+        if (std::isfinite(x)) {
+          ++finite;
+          best = !std::isfinite(best) ? x : (f.better < 0 ? std::min(best, x) : std::max(best, x));
+        }
+      p << "<tr><td title=\"" << html_escape(f.help) << "\">" << html_escape(f.title) << "</td>";
+      for (float x : v) {
+        if (!std::isfinite(x)) {
+          p << "<td class=\"none\">&ndash;</td>";
+          continue;
+        }
+        const bool mark = f.better != 0 && finite > 1 && x == best;
+        p << "<td class=\"num" << (mark ? " best" : "") << "\">" << (f.percent ? pct(x) : num("%.3f", x)) << "</td>";
+      }
+      p << "</tr>\n";
+    }
+    p << "</table></div>\n";
+  }
+
+  // Curves: validation, and health across the snapshots.
+  p << "<h2 id=\"curves\">Curves</h2>\n<div class=\"row\">\n";
+  for (const auto& [col, title, percent] : {std::tuple<const char*, const char*, bool>{"val_accuracy", "Validation accuracy", true},
+                                            {"val_loss", "Validation loss", false}}) {
+    PlotSpec spec;
+    spec.title = title;
+    spec.x_label = "epoch";
+    spec.y_label = percent ? std::string(title) + " (%)" : title;
+    spec.size = cv::Size(560, 360);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      PlotSeries s;
+      s.label = runs[i].label;
+      s.color = plot_color(i);
+      const std::vector<double> ep = metric_column(runs[i].metrics, "epoch"), v = metric_column(runs[i].metrics, col);
+      for (size_t j = 0; j < ep.size() && j < v.size(); ++j) {
+        s.x.push_back(ep[j]);
+        s.y.push_back(percent ? 100 * v[j] : v[j]);
+      }
+      spec.series.push_back(std::move(s));
+    }
+    figure(p, plot_lines(spec), title, std::string(title) + " per epoch, from each run's metrics.csv.");
+  }
+  {
+    std::vector<std::vector<int>> xs;
+    std::vector<std::vector<float>> dead0, dead_all, alias, midc;
+    for (const RunData& r : runs) {
+      xs.push_back(r.health.epochs);
+      dead0.emplace_back();
+      dead_all.emplace_back();
+      alias.emplace_back();
+      midc.emplace_back();
+      for (size_t e = 0; e < r.health.epochs.size(); ++e) {
+        const LayerEpochSummary s0 = summarize(r.health.layers[0], r.health.thresholds, e);
+        dead0.back().push_back(s0.dead);
+        midc.back().push_back(s0.mid_coverage);
+        dead_all.back().push_back(network_dead(r.health, e));
+        alias.back().push_back(r.health.layers.size() > 1 ? summarize(r.health.layers[1], r.health.thresholds, e).aliasing : kNaN);
+      }
+    }
+    figure(p, health_html::plot_over_epochs("Dead filters, first conv layer", "dead", labels, xs, dead0, true), "dead first layer",
+           "Share of the first conv layer's filters that are dead, per snapshot.");
+    figure(p, health_html::plot_over_epochs("Dead filters, every conv layer", "dead", labels, xs, dead_all, true), "dead all",
+           "Share of all conv filters that are dead, per snapshot.");
+    figure(p, health_html::plot_over_epochs("Mid-band coverage, first conv layer", "mid coverage", labels, xs, midc, true),
+           "mid coverage", "Share of live first-layer filters whose spectral peak is in the mid band.");
+    figure(p, health_html::plot_over_epochs("Stride aliasing, second conv layer", "periodic share", labels, xs, alias, true),
+           "aliasing", "Share of the second layer's projection energy that repeats with the first layer's stride (analysed "
+                       "epochs only).");
+  }
+  p << "</div>\n";
+
+  p << "<h2 id=\"limits\">What is not compared</h2>\n<ul>\n";
+  for (const std::string& n : sum.notes) p << "<li>" << html_escape(n) << "</li>\n";
+  p << "</ul>\n";
+  const std::time_t now = std::time(nullptr);
+  char when[64] = "";
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
+  p << "<footer>Generated by deconvscope compare on " << when << ".</footer>\n</main>\n</body>\n</html>\n";
+  sum.html = (fs::path(out_dir) / "index.html").string();
+  write_text_atomic(sum.html, p.str());
+
+  // Verdicts as a table.
+  {
+    std::ostringstream c;
+    c << "scope,metric,healthier,best_run,best_value,worst_run,worst_value,verdict\n";
+    for (const Verdict& v : verdicts)
+      c << csv_quote(v.scope) << ',' << v.metric << ',' << (v.better < 0 ? "lower" : "higher") << ','
+        << csv_quote(v.runs.empty() ? "" : v.runs.front()) << ',' << (v.values.empty() ? "nan" : num("%.7g", v.values.front()))
+        << ',' << csv_quote(v.runs.empty() ? "" : v.runs.back()) << ','
+        << (v.values.empty() ? "nan" : num("%.7g", v.values.back())) << ',' << csv_quote(v.text) << '\n';
+    sum.verdicts_csv = (fs::path(out_dir) / "verdicts.csv").string();
+    write_text_atomic(sum.verdicts_csv, c.str());
+  }
+  return sum;
+}
+
+}  // namespace ds

@@ -1,0 +1,74 @@
+// Verdicts of the comparison: for one figure, rank the runs and say which is healthier
+// and by how much, in a sentence. Differences smaller than a noise floor (half a
+// percentage point for shares, 2% relative for other figures) are called ties: one run
+// per setting cannot tell smaller differences from chance.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "compare_internal.hpp"
+#include "health_html.hpp"
+
+namespace ds::compare_detail {
+
+namespace {
+
+std::string show(float v, bool percent) {
+  return percent ? health_html::pct(v) : health_html::num("%.3g", v);
+}
+
+bool tie(float a, float b, bool percent) {
+  if (percent) return std::fabs(a - b) < 0.005f;
+  return std::fabs(a - b) <= 0.02f * std::max(std::fabs(a), std::fabs(b));
+}
+
+}  // namespace
+
+Verdict judge(const std::string& scope, const std::string& metric, const std::string& title, int better, bool percent,
+              const std::vector<std::string>& labels, const std::vector<float>& values) {
+  Verdict v;
+  v.scope = scope;
+  v.metric = metric;
+  v.title = title;
+  v.better = better;
+  v.percent = percent;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < values.size() && i < labels.size(); ++i)
+    if (std::isfinite(values[i])) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return better < 0 ? values[a] < values[b] : values[a] > values[b];
+  });
+  for (size_t i : order) {
+    v.runs.push_back(labels[i]);
+    v.values.push_back(values[i]);
+  }
+  const std::string head = title + " (" + scope + ", " + (better < 0 ? "lower" : "higher") + " is healthier): ";
+  if (order.size() < 2) {
+    std::string missing;
+    for (size_t i = 0; i < labels.size(); ++i)
+      if (i >= values.size() || !std::isfinite(values[i])) missing += (missing.empty() ? "" : ", ") + labels[i];
+    v.text = head + "not compared: no value for " + (missing.empty() ? std::string("some runs") : missing) + ".";
+    return v;
+  }
+  const float best = v.values.front(), worst = v.values.back();
+  if (tie(best, worst, percent)) {
+    v.text = head + "no clear difference (" + show(best, percent) + " to " + show(worst, percent) + ").";
+    return v;
+  }
+  std::string diff;
+  if (percent) {
+    diff = health_html::num("%.1f", 100.f * std::fabs(best - worst)) + " percentage points";
+  } else {
+    diff = health_html::num("%.3g", std::fabs(best - worst));
+  }
+  const float lo = std::min(std::fabs(best), std::fabs(worst)), hi = std::max(std::fabs(best), std::fabs(worst));
+  if (lo > 0 && hi / lo >= 1.5f) diff += ", " + health_html::num("%.1f", hi / lo) + "x";
+  v.text = head + v.runs.front() + " is healthier: " + show(best, percent);
+  for (size_t i = 1; i < v.runs.size(); ++i) v.text += (i == 1 ? " vs " : ", ") + show(v.values[i], percent) + " (" + v.runs[i] + ")";
+  v.text += "; " + diff + " between best and worst.";
+  if (v.runs.size() > 2 && tie(v.values[0], v.values[1], percent))
+    v.text += " (" + v.runs[0] + " and " + v.runs[1] + " are within noise of each other.)";
+  return v;
+}
+
+}  // namespace ds::compare_detail

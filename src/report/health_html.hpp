@@ -1,0 +1,40 @@
+// Pieces shared by the health page and the comparison page (internal to src/report): the
+// style sheet, number formatting, the table of a layer's health figures, and the plot of
+// a figure across epochs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "deconvscope/analysis/health.hpp"
+
+namespace ds::health_html {
+
+// Inline CSS of both pages (no external files, no scripts).
+extern const char* kCss;
+
+// "12.5%" for a fraction, "n/a" for NaN.
+std::string pct(float fraction);
+// printf-style number, "n/a" for NaN.
+std::string num(const char* format, float v);
+
+// One figure of LayerEpochSummary: its column title, how to print it, which way is
+// healthier, and a one-line definition for the page.
+struct Figure {
+  const char* key;     // CSV name
+  const char* title;   // table header
+  int better;          // -1: lower is healthier, +1: higher is, 0: no verdict (descriptive)
+  bool percent;        // print as a percentage
+  const char* help;
+  float (*get)(const LayerEpochSummary&);
+};
+const std::vector<Figure>& figures();
+
+// A line plot of a figure across epochs: x = epochs, one series per label.
+cv::Mat plot_over_epochs(const std::string& title, const std::string& y_label,
+                         const std::vector<std::string>& labels, const std::vector<std::vector<int>>& epochs,
+                         const std::vector<std::vector<float>>& values, bool percent);
+
+}  // namespace ds::health_html

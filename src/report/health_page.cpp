@@ -1,0 +1,243 @@
+// A run's health page, <run_dir>/report/health.html: the definitions and thresholds, the
+// health of every conv layer at the final snapshot and across the snapshots, plots over
+// epochs, the first-layer filters of each snapshot with dead and dominating ones marked,
+// and the filters that died and stayed dead. One self-contained file (pictures are data
+// URIs); a link to it is added to the run's index.html.
+// Left out: anything needing the probe images (the health figures are already computed).
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/io/text_file.hpp"
+#include "deconvscope/report/data_uri.hpp"
+#include "deconvscope/report/health_page.hpp"
+#include "deconvscope/report/html_escape.hpp"
+#include "health_html.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+using health_html::figures;
+using health_html::num;
+using health_html::pct;
+
+void img(std::ostringstream& h, const cv::Mat& picture, const std::string& alt, const std::string& caption) {
+  h << "<figure><img src=\"" << png_data_uri(picture) << "\" alt=\"" << html_escape(alt) << "\">";
+  if (!caption.empty()) h << "<figcaption>" << html_escape(caption) << "</figcaption>";
+  h << "</figure>\n";
+}
+
+std::string cell(const health_html::Figure& f, const LayerEpochSummary& s) {
+  const float v = f.get(s);
+  if (!std::isfinite(v)) return "<td class=\"none\">&ndash;</td>";
+  return "<td class=\"num\">" + (f.percent ? pct(v) : num("%.3f", v)) + "</td>";
+}
+
+// Figures that have a value in this layer at some epoch (frequency only in the first layer...).
+std::vector<const health_html::Figure*> present_figures(const LayerHealth& l, const HealthResult& h) {
+  std::vector<const health_html::Figure*> out;
+  for (const auto& f : figures()) {
+    bool any = false;
+    for (size_t e = 0; e < h.epochs.size() && !any; ++e) any = std::isfinite(f.get(summarize(l, h.thresholds, e)));
+    if (any) out.push_back(&f);
+  }
+  return out;
+}
+
+// Adds <a href="health.html"> to index.html's <nav>, once. The report stage rewrites
+// index.html on each analysis and adds the link itself when health.html exists.
+void link_from_index(const fs::path& index) {
+  if (!fs::exists(index)) return;
+  std::ifstream in(index, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string page = text.str();
+  const auto nav_end = page.find("</nav>");
+  if (nav_end == std::string::npos || page.find("href=\"health.html\"") != std::string::npos) return;
+  page.insert(nav_end, "<a href=\"health.html\">Filter health</a>");
+  write_text_atomic(index.string(), page);
+}
+
+}  // namespace
+
+void write_health_page(const std::string& run_dir, const HealthResult& h) {
+  const fs::path dir = fs::path(run_dir) / "report";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
+  std::string name = fs::path(run_dir).lexically_normal().filename().string();
+  if (name.empty() || name == ".") name = fs::absolute(run_dir).lexically_normal().parent_path().filename().string();
+  const size_t E = h.epochs.size(), last = E ? E - 1 : 0;
+  const HealthThresholds& t = h.thresholds;
+
+  std::ostringstream p;
+  p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope health: "
+    << html_escape(name) << "</title>\n<style>" << health_html::kCss << "</style>\n</head>\n<body>\n<main>\n";
+  p << "<h1>Filter health: " << html_escape(name) << "</h1>\n<p class=\"sub\">Dead, dominating, redundant and "
+    << "aliased filters of every conv layer at every snapshot, after Zeiler &amp; Fergus Sec. 4.1 and Fig. 6. "
+    << "Definitions in docs/health-format.md; the figures are also in analysis/health.h5 and analysis/health*.csv.</p>\n";
+  p << "<nav>";
+  if (fs::exists(dir / "index.html")) p << "<a href=\"index.html\">&larr; Report</a>";
+  p << "<a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across snapshots</a><a href=\"#filters\">"
+    << "First-layer filters</a><a href=\"#died\">Died and stayed dead</a><a href=\"#definitions\">Definitions</a></nav>\n";
+
+  // --- Final snapshot: a row per layer.
+  p << "<h2 id=\"final\">At the final snapshot (epoch " << (E ? h.epochs[last] : 0) << ")</h2>\n";
+  p << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>filters</th><th>kernel / stride</th>";
+  for (const auto& f : figures()) p << "<th title=\"" << html_escape(f.help) << "\">" << html_escape(f.title) << "</th>";
+  p << "</tr>\n";
+  for (const LayerHealth& l : h.layers) {
+    const LayerEpochSummary s = summarize(l, t, last);
+    p << "<tr><td>" << html_escape(l.layer) << "</td><td class=\"num\">" << l.filters << "</td><td class=\"num\">"
+      << l.kernel[0] << "x" << l.kernel[1] << " / " << l.stride[0] << "</td>";
+    for (const auto& f : figures()) p << cell(f, s);
+    p << "</tr>\n";
+  }
+  p << "</table></div>\n<p class=\"hint\">Fire rates from the first " << h.probe_count << " images of the "
+    << html_escape(h.split) << " split. &ndash; = does not apply to this layer.</p>\n";
+  if (!h.aliasing_note.empty()) p << "<p class=\"note\">Stride aliasing not measured: " << html_escape(h.aliasing_note) << ".</p>\n";
+
+  // --- Across snapshots: plots, then a table per layer.
+  p << "<h2 id=\"epochs\">Across the snapshots</h2>\n<div class=\"row\">\n";
+  std::vector<std::string> labels;
+  std::vector<std::vector<int>> xs;
+  std::vector<std::vector<float>> dead, dominating;
+  for (const LayerHealth& l : h.layers) {
+    labels.push_back(l.layer);
+    xs.push_back(h.epochs);
+    dead.emplace_back();
+    dominating.emplace_back();
+    for (size_t e = 0; e < E; ++e) {
+      const LayerEpochSummary s = summarize(l, t, e);
+      dead.back().push_back(s.dead);
+      dominating.back().push_back(s.dominating);
+    }
+  }
+  img(p, health_html::plot_over_epochs("Dead filters", "dead", labels, xs, dead, true), "dead filters per epoch",
+      "Share of each layer's filters that are dead, per snapshot.");
+  img(p, health_html::plot_over_epochs("Dominating filters", "dominating", labels, xs, dominating, true),
+      "dominating filters per epoch", "Share of each layer's filters whose RMS is above " +
+                                          num("%.3g", t.dominating_ratio) + " x the layer's median.");
+  if (!h.layers.empty() && h.layers[0].is_first()) {
+    std::vector<std::vector<float>> bands(4);
+    for (size_t e = 0; e < E; ++e) {
+      const LayerEpochSummary s = summarize(h.layers[0], t, e);
+      bands[0].push_back(s.low);
+      bands[1].push_back(s.mid);
+      bands[2].push_back(s.high);
+      bands[3].push_back(s.mid_coverage);
+    }
+    img(p, health_html::plot_over_epochs(h.layers[0].layer + ": frequency content", "share",
+                                         {"low band", "mid band", "high band", "mid coverage"},
+                                         std::vector<std::vector<int>>(4, h.epochs), bands, true),
+        "first-layer frequency content", "Mean share of spectral energy per band over the live filters, and the share "
+                                         "of live filters whose spectral peak is in the mid band.");
+  }
+  if (h.layers.size() > 1 && h.layers[1].has_aliasing())
+    img(p, health_html::plot_over_epochs(h.layers[1].layer + ": stride aliasing", "periodic share", {h.layers[1].layer},
+                                         {h.epochs}, {h.layers[1].aliasing_mean}, true),
+        "stride aliasing per epoch", "Mean share of the projections' energy that repeats with the first layer's stride (" +
+                                         std::to_string(h.aliasing_stride[0]) + "x" + std::to_string(h.aliasing_stride[1]) +
+                                         " pixels).");
+  p << "</div>\n";
+  for (const LayerHealth& l : h.layers) {
+    const auto figs = present_figures(l, h);
+    p << "<h3>" << html_escape(l.layer) << "</h3>\n<div class=\"scroll\"><table>\n<tr><th>epoch</th>";
+    for (const auto* f : figs) p << "<th title=\"" << html_escape(f->help) << "\">" << html_escape(f->title) << "</th>";
+    p << "</tr>\n";
+    for (size_t e = 0; e < E; ++e) {
+      const LayerEpochSummary s = summarize(l, t, e);
+      p << "<tr><td class=\"num\">" << h.epochs[e] << "</td>";
+      for (const auto* f : figs) p << cell(*f, s);
+      p << "</tr>\n";
+    }
+    p << "</table></div>\n";
+  }
+
+  // --- First-layer filters of every snapshot, marked.
+  p << "<h2 id=\"filters\">First-layer filters</h2>\n";
+  const std::string snap_dir = (fs::path(run_dir) / "snapshots").string();
+  std::vector<std::pair<int, std::string>> snaps;
+  if (fs::is_directory(snap_dir)) snaps = list_snapshots(snap_dir);
+  size_t drawn = 0;
+  if (!h.layers.empty()) {
+    const LayerHealth& l0 = h.layers[0];
+    std::ostringstream row;
+    Tensor final_w;
+    for (const auto& [epoch, path] : snaps) {
+      const auto it = std::find(h.epochs.begin(), h.epochs.end(), epoch);
+      if (it == h.epochs.end()) continue;
+      const Snapshot s = read_snapshot(path);
+      const int li = [&] {
+        for (size_t i = 0; i < s.layers.size(); ++i)
+          if (s.layers[i].name == l0.layer) return int(i);
+        return -1;
+      }();
+      if (li < 0 || s.params[size_t(li)].weights.dims.empty() || s.params[size_t(li)].weights.dims[0] != l0.filters) continue;
+      const Tensor& w = s.params[size_t(li)].weights;
+      img(row, health_mosaic(w, mosaic_cell(l0.kernel[0], l0.kernel[1]), false, &l0, size_t(it - h.epochs.begin())),
+          l0.layer + " at epoch " + std::to_string(epoch), "epoch " + std::to_string(epoch));
+      final_w = w;
+      ++drawn;
+    }
+    if (drawn > 0) {
+      p << "<p class=\"hint\">Each filter stretched around grey = 0 by its own largest weight. Red frame and cross: "
+           "dead at that snapshot; amber frame: dominating.</p>\n<div class=\"row\">\n" << row.str() << "</div>\n";
+      p << "<h3>Final snapshot on one scale</h3>\n";
+      img(p, health_mosaic(final_w, mosaic_cell(l0.kernel[0], l0.kernel[1]), true, &l0, last),
+          l0.layer + " on a shared scale",
+          "Every filter on the layer's largest weight, as in the paper's Fig. 6 (a): a dominating filter stands out, "
+          "weak ones fade to grey.");
+    }
+  }
+  if (drawn == 0) p << "<p class=\"note\">No snapshots of the measured epochs in " << html_escape(snap_dir) << ".</p>\n";
+
+  // --- Filters that died and stayed dead.
+  p << "<h2 id=\"died\">Died and stayed dead</h2>\n";
+  size_t died = 0;
+  std::ostringstream rows;
+  for (const LayerHealth& l : h.layers) {
+    std::string list;
+    size_t n = 0;
+    for (int o = 0; o < l.filters; ++o) {
+      if (l.dead_since[size_t(o)] < 0) continue;
+      list += (n++ ? ", " : "") + std::to_string(o) + " (since epoch " + std::to_string(l.dead_since[size_t(o)]) + ")";
+    }
+    if (n == 0) continue;
+    died += n;
+    rows << "<tr><td>" << html_escape(l.layer) << "</td><td class=\"num\">" << n << "</td><td style=\"white-space:normal\">"
+         << html_escape(list) << "</td></tr>\n";
+  }
+  if (died == 0)
+    p << "<p>No filter is dead at the final snapshot.</p>\n";
+  else
+    p << "<table>\n<tr><th>layer</th><th>filters</th><th>filter (dead from that epoch through the last)</th></tr>\n"
+      << rows.str() << "</table>\n";
+
+  // --- Definitions.
+  p << "<h2 id=\"definitions\">Definitions</h2>\n<dl>\n";
+  for (const auto& f : figures())
+    p << "<dt>" << html_escape(f.title) << "</dt><dd>" << html_escape(f.help) << "</dd>\n";
+  p << "</dl>\n<p class=\"hint\">Thresholds: collapsed_ratio " << num("%.3g", t.collapsed_ratio) << ", dominating_ratio "
+    << num("%.3g", t.dominating_ratio) << ", redundant_correlation " << num("%.3g", t.redundant_correlation)
+    << "; frequency bands split at " << num("%.3g", t.low_band) << " and " << num("%.3g", t.mid_band)
+    << " of Nyquist (radially), kernels zero-padded to " << t.spectrum_size << "x" << t.spectrum_size << ".</p>\n";
+
+  const std::time_t now = std::time(nullptr);
+  char when[64] = "";
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
+  p << "<footer>Generated by deconvscope health on " << when << ".</footer>\n</main>\n</body>\n</html>\n";
+  write_text_atomic((dir / "health.html").string(), p.str());
+  link_from_index(dir / "index.html");
+}
+
+}  // namespace ds
