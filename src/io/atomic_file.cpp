@@ -68,6 +68,21 @@ void check_writable_dir(const std::string& dir, uint64_t bytes_needed) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
     throw Error(ErrorKind::io, dir, "exists but is not a folder", hint);
+  // The outermost folder this check creates: removed again if the check fails, so a
+  // refused run leaves the disk as it found it.
+  fs::path created;
+  for (fs::path p = fs::absolute(dir, ec); !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    created = p;
+    if (p == p.parent_path()) break;
+  }
+  struct Undo {
+    fs::path path;
+    ~Undo() {
+      if (path.empty()) return;
+      std::error_code ignored;
+      fs::remove_all(path, ignored);
+    }
+  } undo{created};
   fs::create_directories(dir, ec);
   if (ec) throw Error(ErrorKind::io, dir, "cannot create folder: " + ec.message(), hint);
 
@@ -84,6 +99,7 @@ void check_writable_dir(const std::string& dir, uint64_t bytes_needed) {
     throw Error(ErrorKind::io, dir,
                 "not enough free space: " + expected_found("at least " + mib(bytes_needed), mib(space.available)),
                 "free some space, or snapshot fewer epochs");
+  undo.path.clear();  // the folder passed: keep it
 }
 
 TempFileGuard::~TempFileGuard() {

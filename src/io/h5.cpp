@@ -4,7 +4,11 @@
 // strings written by other tools are read too.
 #include "deconvscope/io/h5.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 
@@ -150,11 +154,35 @@ std::string type_name(hid_t type) {
 
 File File::create(const std::string& path) {
   quiet_hdf5();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail_write(path, std::string("cannot create HDF5 file: ") + std::strerror(errno));
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
   H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
-  if (!f.valid()) fail_write(path, "cannot create HDF5 file");
-  return File(std::move(f), path, true);
+  // In memory, grown 1 MiB at a time, never written by HDF5 (backing_store = 0).
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_core(fapl.get(), size_t(1) << 20, 0);
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), H5Fclose);
+  if (!f.valid()) {
+    ::close(fd);
+    fail_write(path, "cannot create HDF5 file");
+  }
+  return File(std::move(f), path, true, fd);
+}
+
+File& File::operator=(File&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    handle_ = std::move(o.handle_);
+    path_ = std::move(o.path_);
+    writable_ = o.writable_;
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+File::~File() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 File File::open_read(const std::string& path) {
@@ -195,10 +223,40 @@ void File::close() {
       fail_write(path_, std::to_string(open - 1) + " HDF5 objects are still open at close",
                  "a deconvscope bug: destroy every Group before File::close()");
   }
+  std::vector<char> image;
+  if (fd_ >= 0) {
+    const ssize_t size = H5Fget_file_image(handle_.get(), nullptr, 0);
+    if (size < 0) fail_write(path_, "cannot take the HDF5 file's image");
+    image.resize(size_t(size));
+    if (H5Fget_file_image(handle_.get(), image.data(), image.size()) != size)
+      fail_write(path_, "cannot take the HDF5 file's image");
+  }
   hid_t id = handle_.release();  // closed here, so that the result can be checked
   if (H5Fclose(id) < 0) {
     if (writable_) fail_write(path_, "cannot close HDF5 file");
     fail_read(path_, "cannot close HDF5 file");
+  }
+  if (fd_ < 0) return;
+  // Our own write: a full disk is an ordinary error here, reported with errno's words.
+  const int fd = fd_;
+  fd_ = -1;
+  size_t done = 0;
+  int err = 0;
+  while (done < image.size()) {
+    const ssize_t n = ::write(fd, image.data() + done, image.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    done += size_t(n);
+  }
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    ::unlink(path_.c_str());
+    throw Error(ErrorKind::io, path_,
+                "cannot write the HDF5 file (" + std::to_string(image.size()) + " bytes): " + std::strerror(err),
+                "free some space on the disk, or check the folder's permissions");
   }
 }
 

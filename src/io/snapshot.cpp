@@ -7,10 +7,13 @@
 #include "deconvscope/io/snapshot.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <system_error>
+#include <thread>
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/atomic_file.hpp"
@@ -59,6 +62,18 @@ void check_names(const std::vector<LayerSpec>& layers, ErrorKind kind, const std
 }
 
 // --- writing --------------------------------------------------------------------------
+
+// Test hook for the kill-and-resume tests (tests/cli): with DECONVSCOPE_TEST_PAUSE_IN_WRITE
+// set to N > 0, every snapshot write announces its freshly created temporary file on
+// stderr and sleeps N ms before filling it, so a SIGKILL can be aimed at the middle of a
+// write. Unset (always, outside those tests) it does nothing.
+void test_pause_in_write(const std::string& temp) {
+  const char* v = std::getenv("DECONVSCOPE_TEST_PAUSE_IN_WRITE");
+  const long ms = v ? std::strtol(v, nullptr, 10) : 0;
+  if (ms <= 0) return;
+  std::fprintf(stderr, "test hook: pausing %ld ms in the write of %s\n", ms, temp.c_str());
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 // Writes one tensor after checking its dims against what the layer implies.
 void write_param(const h5::Group& g, const std::string& name, const Tensor& t,
@@ -334,6 +349,7 @@ void write_snapshot(const std::string& path, const Snapshot& s) {
   TempFileGuard guard(temp);
   try {
     h5::File file = h5::File::create(temp);
+    test_pause_in_write(temp);
     write_contents(file.root(), s, shapes, path);  // every Group is closed when this returns
     file.close();
   } catch (const Error& e) {

@@ -9,14 +9,18 @@
 #include "deconvscope/train/trainer.hpp"
 
 #include <omp.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -99,6 +103,55 @@ void clear_run(const RunPaths& p) {
   for (const auto& d : {p.snapshots, p.analysis, p.report}) fs::remove_all(d, ec);
 }
 
+// Temporary files of ours ("." + name + ".tmp-<pid>", see temp_path_for) whose writer is
+// gone: a run killed in the middle of a write leaves one behind. A live writer's file is
+// left alone.
+void remove_stale_temps(const RunPaths& p) {
+  std::error_code ec;
+  for (const std::string& dir : {p.dir, p.snapshots}) {
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      const size_t at = name.rfind(".tmp-");
+      if (name.empty() || name[0] != '.' || at == std::string::npos) continue;
+      const std::string digits = name.substr(at + 5);
+      if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+      const pid_t pid = pid_t(std::stol(digits));
+      if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(e.path(), ec);
+    }
+  }
+}
+
+// A resumed state must come from the same network as the config describes.
+void check_resumable(const Snapshot& s, const std::string& path, const Config& cfg, const InputShape& in) {
+  const std::string hint = "resume with the run's own config (" + RunPaths::of(run_dir(cfg)).config +
+                           "), or start over with --force";
+  if (s.input.channels != in.channels || s.input.height != in.height || s.input.width != in.width)
+    throw Error(ErrorKind::config, path + ": / attribute input_shape",
+                "the snapshot's input does not fit the dataset: " +
+                    expected_found(std::to_string(in.channels) + "x" + std::to_string(in.height) + "x" +
+                                       std::to_string(in.width),
+                                   std::to_string(s.input.channels) + "x" + std::to_string(s.input.height) + "x" +
+                                       std::to_string(s.input.width)),
+                hint);
+  if (s.layers.size() != cfg.layers.size())
+    throw Error(ErrorKind::config, path + ": / attribute layers",
+                "the snapshot's network differs from the config's: " +
+                    expected_found(std::to_string(cfg.layers.size()) + " layers", std::to_string(s.layers.size())),
+                hint);
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const std::string want = format_layer_line(cfg.layers[i]), have = format_layer_line(s.layers[i]);
+    if (want != have)
+      throw Error(ErrorKind::config, path + ": /layers/" + s.layers[i].name,
+                  "the snapshot's layer differs from the config's: " +
+                      expected_found("'" + want + "'", "'" + have + "'"),
+                  hint);
+  }
+  if (s.optimizer.rng_state.empty())
+    throw Error(ErrorKind::snapshot, path + ": /optimizer attribute rng_state",
+                "no optimizer state to resume from", "start over with --force");
+}
+
 // The layer after which a conv layer's output counts as "fired": its ReLU if it has one.
 int activation_layer(const Network& net, size_t conv) {
   return conv + 1 < net.size() && net.specs()[conv + 1].type == LayerType::relu ? int(conv + 1) : int(conv);
@@ -151,7 +204,13 @@ std::string first_nonfinite_layer(Network& net) {
     if (bad(p.weights) || bad(p.bias)) return "layer " + net.specs()[i].name + " (weights)";
     if (bad(g.weights) || bad(g.bias)) return "layer " + net.specs()[i].name + " (gradients)";
   }
-  return "the loss (weights are still finite)";
+  // Finite weights can still overflow an activation: name the first layer whose output did.
+  Tensor out;
+  for (size_t i = 0; i < net.size(); ++i) {
+    net.read_output(int(i), out);
+    if (bad(out)) return "layer " + net.specs()[i].name + " (output; its weights are finite)";
+  }
+  return "the loss (weights and outputs are finite)";
 }
 
 struct EpochRow {
@@ -239,6 +298,9 @@ std::string metrics_rows_upto(const std::string& path, int upto) {
 TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   set_threads(cfg.run.threads);
   const RunPaths paths = RunPaths::of(run_dir(cfg));
+  // From here on SIGINT/SIGTERM only set a flag, so no write is ever cut in half by them.
+  SignalScope signals;
+  const std::string resume_hint = "continue with: deconvscope train --config " + paths.config + " --resume";
 
   // Everything that can be wrong with the input is found before anything is written.
   if (opt.resume && opt.force)
@@ -246,12 +308,30 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   if (!opt.resume && !opt.force && holds_run(paths))
     throw Error(ErrorKind::usage, paths.dir, "this folder already holds a run",
                 "add --resume to continue it, --force to start over, or set --run.dir elsewhere");
-  DataSplits data = load_dataset(cfg.data);
+  DataSplits data;
+  try {
+    data = load_dataset(cfg.data);
+  } catch (const Error& e) {
+    // A data.* value the loader refuses ("key data.dataset") is a line of the config file.
+    if (e.kind() != ErrorKind::config || cfg.source.empty()) throw;
+    throw Error(e.kind(), cfg.source + ": " + e.where(), e.problem(), e.hint());
+  }
   const InputShape in_shape{data.train.channels, data.train.height, data.train.width};
   const int64_t n_train = int64_t(data.train.size());
   if (n_train == 0) throw Error(ErrorKind::data, data.path, "the training split is empty");
   const int batch = int(std::min<int64_t>(cfg.train.batch, n_train));
-  Network net(cfg.layers, in_shape, batch, cfg.run.seed);
+  // Shapes fit only once the dataset's image size is known; name the config file too.
+  std::unique_ptr<Network> net_owner;
+  try {
+    net_owner = std::make_unique<Network>(cfg.layers, in_shape, batch, cfg.run.seed);
+  } catch (const Error& e) {
+    if (cfg.source.empty() || e.where().rfind(cfg.source, 0) == 0) throw;
+    throw Error(e.kind(), cfg.source + ": " + e.where(),
+                e.problem() + " (with " + std::to_string(in_shape.channels) + "x" + std::to_string(in_shape.height) +
+                    "x" + std::to_string(in_shape.width) + " images from " + data.path + ")",
+                e.hint());
+  }
+  Network& net = *net_owner;
   if (net.num_classes() != data.train.num_classes)
     throw Error(ErrorKind::shape, "layer " + cfg.layers.back().name,
                 "the last fc layer's out must equal the number of classes: " +
@@ -259,6 +339,8 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
 
   Snapshot resumed;
   bool have_resume = false;
+  bool refresh_last = false;  // resumed from a snapshot newer than last.h5
+  std::string resumed_from;
   if (opt.resume) {
     std::vector<std::pair<int, std::string>> found;
     if (fs::exists(paths.snapshots)) found = list_snapshots(paths.snapshots);
@@ -268,19 +350,36 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
       Snapshot last = read_snapshot(paths.last);
       if (last.epoch >= newest_epoch) {
         resumed = std::move(last);
+        resumed_from = paths.last;
         have_resume = true;
       }
     }
     if (!have_resume && !newest.empty()) {
+      // Killed between the snapshot and last.h5 of the same epoch: the snapshot is newer.
       resumed = read_snapshot(newest);
+      resumed_from = newest;
       have_resume = true;
+      refresh_last = true;
     }
+    // Nothing complete yet (killed before the first state landed): starting over is exactly
+    // what the interrupted run would have done.
     if (!have_resume)
-      throw Error(ErrorKind::usage, paths.dir, "nothing to resume: no snapshot and no last.h5",
-                  "run without --resume to start");
-    if (resumed.optimizer.rng_state.empty())
-      throw Error(ErrorKind::snapshot, paths.dir, "the newest snapshot has no optimizer state to resume from");
+      std::fprintf(stderr, "nothing to resume in %s (no snapshot and no last.h5): starting from epoch 0\n",
+                   paths.dir.c_str());
+    else
+      check_resumable(resumed, resumed_from, cfg, in_shape);
   }
+  std::mt19937_64 rng(cfg.run.seed);
+  if (have_resume) {
+    std::istringstream rng_text(resumed.optimizer.rng_state);
+    rng_text >> rng;
+    if (!rng_text)
+      throw Error(ErrorKind::snapshot, resumed_from + ": /optimizer attribute rng_state",
+                  "expected the text of a std::mt19937_64 state, found something else", "start over with --force");
+  }
+  if (g_stop_signal)
+    throw Error(ErrorKind::interrupted, paths.dir,
+                "stopped by signal " + std::to_string(int(g_stop_signal)) + " before training; nothing was written");
 
   const Normalization norm = compute_normalization(data.train);
   // Room for every snapshot, last.h5 and the metrics, with a margin.
@@ -288,10 +387,10 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   for (size_t i = 0; i < net.size(); ++i) n_params += net.layer(i).params().weights.size();
   check_writable_dir(paths.snapshots, uint64_t(n_params) * 8 * (cfg.snapshot.epochs.size() + 2) + (1u << 20));
   if (opt.force) clear_run(paths);
+  remove_stale_temps(paths);
   check_writable_dir(paths.snapshots, 0);
   write_text_atomic(paths.config, cfg.text);
 
-  std::mt19937_64 rng(cfg.run.seed);
   OptimizerState state;
   state.lr = cfg.train.lr;
   state.best_val_loss = 0;
@@ -306,24 +405,27 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     state.rng_state = rng_to_string(rng);
     state.momentum = momentum;
     const Snapshot s = make_snapshot(cfg, net, norm, row, state);
-    write_snapshot(paths.last, s);
+    // The snapshot first: a run killed between the two writes resumes from the snapshot
+    // (the newer state) and so never misses writing it.
+    std::string p;
     if (snapshot) {
-      const std::string p = (fs::path(paths.snapshots) / snapshot_file_name(row.epoch)).string();
+      p = (fs::path(paths.snapshots) / snapshot_file_name(row.epoch)).string();
       write_snapshot(p, s);
-      if (opt.on_snapshot) opt.on_snapshot(row.epoch, p);
     }
+    write_snapshot(paths.last, s);
+    if (snapshot && opt.on_snapshot) opt.on_snapshot(row.epoch, p);
   };
 
   if (have_resume) {
     net.import_params(resumed.params);
     state = resumed.optimizer;
     momentum = state.momentum;
-    std::istringstream(state.rng_state) >> rng;
     step = resumed.step;
     start_epoch = resumed.epoch;
     metrics_text = metrics_rows_upto(paths.metrics, start_epoch);
-    std::fprintf(stderr, "resuming %s from epoch %d (step %lld)\n", paths.dir.c_str(), start_epoch,
-                 (long long)step);
+    if (refresh_last) write_snapshot(paths.last, resumed);
+    std::fprintf(stderr, "resuming %s from epoch %d (step %lld, %s)\n", paths.dir.c_str(), start_epoch,
+                 (long long)step, resumed_from.c_str());
   } else {
     init_params(net, cfg.train, rng);
     EpochRow row;
@@ -340,7 +442,6 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
                  row.val.accuracy);
   }
 
-  SignalScope signals;
   const int64_t steps_per_epoch = n_train / batch;  // the last partial batch is dropped
   const Augmentation aug{cfg.data.crop_pad, cfg.data.flip};
   const int K = net.num_classes();
@@ -351,6 +452,10 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   TrainSummary summary;
   summary.dir = paths.dir;
   summary.last_epoch = start_epoch;
+  if (have_resume) {
+    summary.val_loss = resumed.val_loss;
+    summary.val_accuracy = resumed.val_accuracy;
+  }
 
   for (int epoch = start_epoch + 1; epoch <= cfg.train.epochs; ++epoch) {
     if (cfg.train.lr_schedule == "step") state.lr = step_schedule_lr(cfg.train, epoch);
@@ -368,7 +473,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
         throw Error(ErrorKind::interrupted, paths.dir,
                     "stopped by signal " + std::to_string(int(g_stop_signal)) + " during epoch " +
                         std::to_string(epoch) + "; epochs up to " + std::to_string(epoch - 1) + " are saved",
-                    "continue with: deconvscope train --config " + paths.config + " --resume");
+                    resume_hint);
       make_batch(data.train, order.data() + b * batch, batch, norm, aug, rng, input.data(), labels.data());
       net.set_step(uint64_t(step));
       net.forward(input.data(), Mode::train);

@@ -18,7 +18,8 @@ std::string temp_path_for(const std::string& final_path);
 void commit_file(const std::string& temp, const std::string& final_path);
 
 // Creates `dir` (and parents) if needed, creates and removes a probe file in it, and
-// checks that at least bytes_needed bytes are free. Throws ds::Error(io) naming the folder.
+// checks that at least bytes_needed bytes are free. Throws ds::Error(io) naming the folder,
+// after removing any folder it created itself.
 void check_writable_dir(const std::string& dir, uint64_t bytes_needed);
 
 // Removes a temporary file when the scope is left before dismiss(): a write that throws

@@ -139,6 +139,11 @@ class Group {
 
 // An open HDF5 file. Close it with close() when writing, so that flush and close errors
 // are reported; the destructor closes quietly.
+//
+// A created file is built in memory (HDF5's core driver) and written to disk by close():
+// HDF5 never sees a disk error, because after one (a full disk) it can neither close the
+// file nor exit the process cleanly. create() already makes the (empty) file on disk, so
+// a bad path fails at once; a file destroyed without close() stays empty there.
 class File {
  public:
   // Creates (truncating) a file for writing; failures are ErrorKind::io.
@@ -148,25 +153,30 @@ class File {
   // Opens an existing file for reading and writing; failures are ErrorKind::io.
   static File open_readwrite(const std::string& path);
 
-  File(File&&) = default;
-  File& operator=(File&&) = default;
-  ~File() = default;
+  File(File&& o) noexcept
+      : handle_(std::move(o.handle_)), path_(std::move(o.path_)), writable_(o.writable_), fd_(o.fd_) {
+    o.fd_ = -1;
+  }
+  File& operator=(File&& o) noexcept;
+  ~File();
 
   const std::string& path() const { return path_; }
   hid_t id() const { return handle_.get(); }
   Group root() const;
 
   void flush() const;  // throws ErrorKind::io
-  // Flushes and closes. Every Group of this file must have been destroyed by now, or the
-  // data would not be fully written: that is checked and thrown as ErrorKind::io.
+  // Flushes and closes (a created file: writes its image to disk, without fsync; callers
+  // commit with commit_file). Every Group of this file must have been destroyed by now, or
+  // the data would not be fully written: that is checked and thrown as ErrorKind::io.
   void close();
 
  private:
-  File(Handle h, std::string path, bool writable)
-      : handle_(std::move(h)), path_(std::move(path)), writable_(writable) {}
+  File(Handle h, std::string path, bool writable, int fd = -1)
+      : handle_(std::move(h)), path_(std::move(path)), writable_(writable), fd_(fd) {}
   Handle handle_;
   std::string path_;
   bool writable_ = false;
+  int fd_ = -1;  // created files: the file on disk that close() fills
 };
 
 // True if `path` is an HDF5 file (H5Fis_hdf5), without HDF5 printing anything.
