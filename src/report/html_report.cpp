@@ -228,7 +228,8 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
        "href=\"#convergence\">Convergence</a>";
   for (const auto& l : r.layers)
     h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
-  h << "<a href=\"#jumps\">Jumps</a><a href=\"#filters\">Filters</a><a href=\"#metrics\">Metrics</a></nav>\n";
+  h << "<a href=\"#jumps\">Jumps</a><a href=\"#filters\">Filters</a><a href=\"#metrics\">Metrics</a>"
+    << (fs::exists(dir / "health.html") ? "<a href=\"health.html\">Filter health</a>" : "") << "</nav>\n";
 
   // --- Summary
   std::string epochs_list;
