@@ -42,7 +42,9 @@ Verdict judge(const std::string& scope, const std::string& metric, const std::st
     v.runs.push_back(labels[i]);
     v.values.push_back(values[i]);
   }
-  const std::string head = title + " (" + scope + ", " + (better < 0 ? "lower" : "higher") + " is healthier): ";
+  // Accuracy is not health; the sentence should not pretend it is.
+  const std::string word = metric == "val_accuracy" ? "better" : "healthier";
+  const std::string head = title + " (" + scope + ", " + (better < 0 ? "lower" : "higher") + " is " + word + "): ";
   if (order.size() < 2) {
     std::string missing;
     for (size_t i = 0; i < labels.size(); ++i)
@@ -63,7 +65,7 @@ Verdict judge(const std::string& scope, const std::string& metric, const std::st
   }
   const float lo = std::min(std::fabs(best), std::fabs(worst)), hi = std::max(std::fabs(best), std::fabs(worst));
   if (lo > 0 && hi / lo >= 1.5f) diff += ", " + health_html::num("%.1f", hi / lo) + "x";
-  v.text = head + v.runs.front() + " is healthier: " + show(best, percent);
+  v.text = head + v.runs.front() + " is " + word + ": " + show(best, percent);
   for (size_t i = 1; i < v.runs.size(); ++i) v.text += (i == 1 ? " vs " : ", ") + show(v.values[i], percent) + " (" + v.runs[i] + ")";
   v.text += "; " + diff + " between best and worst.";
   if (v.runs.size() > 2 && tie(v.values[0], v.values[1], percent))
