@@ -51,6 +51,19 @@ int cmd_train(std::vector<std::string> args) {
   opt.resume = take_flag(args, "--resume");
   opt.force = take_flag(args, "--force");
   const Config cfg = load_config(args);
+  if (cfg.analysis.live) {
+    // The report grows while training runs; an analysis failure is reported, not fatal.
+    opt.on_snapshot = [&cfg](int epoch, const std::string&) {
+      try {
+        AnalyzeOptions quiet;
+        quiet.quiet = true;
+        const AnalyzeSummary a = run_analysis(cfg, run_dir(cfg), quiet);
+        std::fprintf(stderr, "analysed epoch %d: %s\n", epoch, a.report.c_str());
+      } catch (const Error& e) {
+        std::fprintf(stderr, "warning: live analysis of epoch %d failed: %s\n", epoch, e.what());
+      }
+    };
+  }
   const TrainSummary s = train(cfg, opt);
   std::printf("trained %s to epoch %d: val_loss %.4f val_accuracy %.4f\n", s.dir.c_str(), s.last_epoch,
               s.val_loss, s.val_accuracy);
