@@ -477,10 +477,10 @@ TEST(KillAndResume, BitForBitAfterSigkill) {
   write_mnist(tmp / "data", 480, 64);
   // Dropout, random crops and flips, a step schedule: every random and scheduled thing.
   auto cfg_for = [&](const std::string& run_dir) {
-    std::string c = tiny_config(tmp / "data", run_dir, 5, "0,2,5");
+    std::string c = tiny_config(tmp / "data", run_dir, 4, "0,2,4");
     c = replace_once(c, "dataset = mnist\n", "dataset = mnist\ncrop_pad = 1\nflip = true\n");
     c = replace_once(c, "layer = fc3", "layer = drop2 dropout rate=0.3\nlayer = fc3");
-    c = replace_once(c, "lr = 0.05\n", "lr = 0.05\nlr_step = 2\nlr_gamma = 0.5\n");
+    c = replace_once(c, "batch = 16\nlr = 0.05\n", "batch = 8\nlr = 0.05\nlr_step = 2\nlr_gamma = 0.5\n");
     const std::string path = run_dir + ".cfg";
     write_file(path, c);
     return path;
@@ -489,53 +489,74 @@ TEST(KillAndResume, BitForBitAfterSigkill) {
   const Result r = run({"train", "--config", cfg_for(ref)}, tmp / "ref");
   ASSERT_EQ(r.code, 0) << r.err;
 
-  struct Case {
-    std::string name;
-    std::string pause;   // DECONVSCOPE_TEST_PAUSE_IN_WRITE
-    std::string marker;  // kill once stderr shows this (after `after`, if given)
-    std::string after;
-  };
-  const std::vector<Case> cases{
-      {"mid-epoch", "", "", ""},
-      {"mid-snapshot", "200", ".epoch-0002.h5.tmp-", ""},
-      {"mid-last", "200", ".last.h5.tmp-", ".epoch-0002.h5.tmp-"},
-  };
-  for (const Case& k : cases) {
-    SCOPED_TRACE(k.name);
-    const std::string dir = tmp / k.name, cfg = cfg_for(dir);
-    std::vector<std::string> env;
-    if (!k.pause.empty()) env.push_back("DECONVSCOPE_TEST_PAUSE_IN_WRITE=" + k.pause);
+  // Starts a run in dir, SIGKILLs it once `moment` holds, resumes it and compares.
+  auto kill_and_resume = [&](const std::string& dir, const std::vector<std::string>& env, auto moment,
+                             auto landed_where_meant) {
+    const std::string cfg = cfg_for(dir);
     Child c = spawn({"train", "--config", cfg}, dir + "-killed", env);
-    bool reached = false;
-    if (k.marker.empty()) {
-      // Mid-epoch: some time into epoch 1 or 2 (any moment must do).
-      reached = wait_until(c, [&] { return fs::exists(dir + "/last.h5"); }, 60);
-      std::this_thread::sleep_for(std::chrono::milliseconds(400));
-    } else {
-      reached = wait_until(
-          c,
-          [&] {
-            const std::string err = read_file(c.err_path);
-            const size_t from = k.after.empty() ? 0 : err.find(k.after);
-            return from != std::string::npos && err.find(k.marker, from) != std::string::npos;
-          },
-          60);
-    }
-    ASSERT_TRUE(reached) << read_file(c.err_path);
-    if (!k.marker.empty()) {
-      EXPECT_FALSE(temp_files(dir).empty()) << "the kill should land inside a write";
-    }
+    ASSERT_TRUE(moment(c)) << read_file(c.err_path);
     ::kill(c.pid, SIGKILL);
     bool signalled = false;
     wait_child(c, &signalled);
-    ASSERT_TRUE(signalled) << "the run ended before the kill; make it longer";
+    ASSERT_TRUE(signalled) << "the run ended before the kill";
+    landed_where_meant();
     const Result res = run({"train", "--config", cfg, "--resume"}, dir + "-resumed");
     ASSERT_EQ(res.code, 0) << res.err;
     expect_contains(res.err, {"resuming"});
     EXPECT_TRUE(temp_files(dir).empty());
-    for (const char* f : {"snapshots/epoch-0000.h5", "snapshots/epoch-0002.h5", "snapshots/epoch-0005.h5", "last.h5"})
+    for (const char* f : {"snapshots/epoch-0000.h5", "snapshots/epoch-0002.h5", "snapshots/epoch-0004.h5", "last.h5"})
       expect_same_state(ref + "/" + f, dir + "/" + f);
     EXPECT_EQ(metrics_without_timing(dir + "/metrics.csv"), metrics_without_timing(ref + "/metrics.csv"));
+  };
+
+  {
+    SCOPED_TRACE("mid-epoch");
+    // Some milliseconds into epoch 1 (last.h5 is epoch 0's final write). Any moment must
+    // do; a machine so fast that epoch 1 is over by then gets a shorter delay.
+    for (int delay_ms = 100;; delay_ms /= 3) {
+      const std::string dir = tmp / ("mid-epoch-" + std::to_string(delay_ms));
+      bool inside_epoch = false;
+      kill_and_resume(
+          dir, {},
+          [&](Child& c) {
+            const bool ok = wait_until(c, [&] { return fs::exists(dir + "/last.h5"); }, 60);
+            std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+            return ok;
+          },
+          [&] {
+            // Only epoch 0's row in metrics.csv: epoch 1 had not finished.
+            const std::string m = read_file(dir + "/metrics.csv");
+            inside_epoch = std::count(m.begin(), m.end(), '\n') == 2;
+          });
+      if (inside_epoch || HasFatalFailure()) break;
+      ASSERT_GT(delay_ms, 1) << "could not land a kill inside epoch 1";
+    }
+  }
+  // Inside a snapshot write (the writer pauses after creating its temp file).
+  auto after_marker = [&](const std::string& first, const std::string& then) {
+    return [first, then](Child& c) {
+      return wait_until(
+          c,
+          [&] {
+            const std::string err = read_file(c.err_path);
+            const size_t from = err.find(first);
+            return from != std::string::npos && err.find(then, from + first.size()) != std::string::npos;
+          },
+          60);
+    };
+  };
+  const std::vector<std::string> pause{"DECONVSCOPE_TEST_PAUSE_IN_WRITE=200"};
+  {
+    SCOPED_TRACE("mid-snapshot");
+    const std::string dir = tmp / "mid-snapshot";
+    kill_and_resume(dir, pause, after_marker("test hook", ".epoch-0002.h5.tmp-"),
+                    [&] { EXPECT_EQ(temp_files(dir).size(), 1u); });
+  }
+  {
+    SCOPED_TRACE("mid-last");
+    const std::string dir = tmp / "mid-last";
+    kill_and_resume(dir, pause, after_marker(".epoch-0002.h5.tmp-", ".last.h5.tmp-"),
+                    [&] { EXPECT_EQ(temp_files(dir).size(), 1u); });
   }
 }
 
@@ -547,10 +568,10 @@ TEST(Signals, SigintAndSigtermStopCleanlyAndResume) {
   for (int sig : {SIGINT, SIGTERM}) {
     SCOPED_TRACE(sig);
     const std::string dir = tmp / ("run" + std::to_string(sig)), cfg = dir + ".cfg";
-    write_file(cfg, tiny_config(tmp / "data", dir, 4, "0,2,4"));
+    write_file(cfg, replace_once(tiny_config(tmp / "data", dir, 4, "0,2,4"), "batch = 16", "batch = 8"));
     Child c = spawn({"train", "--config", cfg}, dir + "-stopped");
     ASSERT_TRUE(wait_until(c, [&] { return fs::exists(dir + "/last.h5"); }, 60)) << read_file(c.err_path);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ::kill(c.pid, sig);
     const int code = wait_child(c);
     const std::string err = read_file(c.err_path);
