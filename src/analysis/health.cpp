@@ -85,24 +85,30 @@ std::string measure_aliasing(const std::string& run_dir, const std::vector<int>&
   const size_t image = size_t(C) * H * W, O = size_t(l.filters), E = epochs.size();
   l.aliasing_share.assign(E * O, kNaN);
   l.aliasing_mean.assign(E, kNaN);
+  l.aliasing_noise.assign(E, kNaN);
+  std::vector<float> noise(O);  // per feature, averaged like its share
   size_t measured = 0;
   for (size_t e = 0; e < E; ++e) {
     const auto ae = std::find(r.epochs.begin(), r.epochs.end(), epochs[e]);
     if (ae == r.epochs.end()) continue;
     const size_t ai = size_t(ae - r.epochs.begin());
+    std::fill(noise.begin(), noise.end(), kNaN);
     const auto top = r.topk.find(epochs[e]);
     if (top != r.topk.end() && li < top->second.size() && top->second[li].features == int(O)) {
       const LayerTopK& t = top->second[li];
       for (size_t f = 0; f < O; ++f) {
-        double sum = 0;
+        double sum = 0, floor = 0;
         int n = 0;
         for (int k = 0; k < t.k; ++k) {
           const size_t i = f * size_t(t.k) + size_t(k);
           if (t.acts[i].image < 0) continue;
           const float s = stride_periodic_share(t.projections.ptr() + i * image, C, H, W, t.windows[i], stride[0], stride[1]);
-          if (std::isfinite(s)) sum += s, ++n;
+          if (!std::isfinite(s)) continue;
+          sum += s;
+          floor += stride_noise_share(H, W, t.windows[i], stride[0], stride[1]);
+          ++n;
         }
-        if (n > 0) l.aliasing_share[e * O + f] = float(sum / n);
+        if (n > 0) l.aliasing_share[e * O + f] = float(sum / n), noise[f] = float(floor / n);
       }
     } else {
       const LayerEvolution& ev = r.evolution[li];
@@ -110,19 +116,26 @@ std::string measure_aliasing(const std::string& run_dir, const std::vector<int>&
       for (size_t f = 0; f < F; ++f) {
         const size_t i = ai * F + f;
         if (ev.strongest[i].image < 0 || size_t(ev.features[f]) >= O) continue;
-        l.aliasing_share[e * O + size_t(ev.features[f])] =
+        const size_t o = size_t(ev.features[f]);
+        l.aliasing_share[e * O + o] =
             stride_periodic_share(ev.projections.ptr() + i * image, C, H, W, ev.windows[i], stride[0], stride[1]);
+        if (std::isfinite(l.aliasing_share[e * O + o])) noise[o] = stride_noise_share(H, W, ev.windows[i], stride[0], stride[1]);
       }
     }
-    double sum = 0;
+    double sum = 0, floor = 0;
     size_t n = 0;
     for (size_t f = 0; f < O; ++f)
-      if (std::isfinite(l.aliasing_share[e * O + f])) sum += l.aliasing_share[e * O + f], ++n;
-    if (n > 0) l.aliasing_mean[e] = float(sum / double(n)), ++measured;
+      if (std::isfinite(l.aliasing_share[e * O + f])) sum += l.aliasing_share[e * O + f], floor += noise[f], ++n;
+    if (n > 0) {
+      l.aliasing_mean[e] = float(sum / double(n));
+      l.aliasing_noise[e] = float(floor / double(n));
+      ++measured;
+    }
   }
   if (measured == 0) {
     l.aliasing_share.clear();
     l.aliasing_mean.clear();
+    l.aliasing_noise.clear();
     return "the analysis in " + file + " holds no projections of " + l.layer + " at the snapshot epochs";
   }
   return {};

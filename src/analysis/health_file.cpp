@@ -46,6 +46,7 @@ void check_layer(const LayerHealth& l, size_t E, const std::string& where) {
   }
   if (l.has_aliasing()) {
     need(l.aliasing_mean.size(), E, "aliasing_mean");
+    need(l.aliasing_noise.size(), E, "aliasing_noise");
     need(l.aliasing_share.size(), EO, "aliasing_share");
   }
 }
@@ -117,6 +118,7 @@ void write_health(const std::string& path, const HealthResult& h) {
       if (l.has_aliasing()) {
         g.write_dataset("aliasing_share", {Ei, O}, l.aliasing_share);
         g.write_dataset("aliasing_mean", {Ei}, l.aliasing_mean);
+        g.write_dataset("aliasing_noise", {Ei}, l.aliasing_noise);
       }
     }
   }
@@ -211,6 +213,7 @@ HealthResult read_health(const std::string& path) {
     if (g.exists("aliasing_mean")) {
       l.aliasing_share = f32("aliasing_share", {E, O});
       l.aliasing_mean = f32("aliasing_mean", {E});
+      l.aliasing_noise = f32("aliasing_noise", {E});
     }
     h.layers.push_back(std::move(l));
   }
@@ -246,14 +249,15 @@ void write_health_csv(const std::string& dir, const HealthResult& h) {
   std::ostringstream sum;
   sum << "layer,epoch,filters,median_rms,max_rms_ratio,dead_fraction,never_fires_fraction,collapsed_fraction,"
          "dominating_fraction,mean_max_correlation,redundant_fraction,low_share,mid_share,high_share,mid_coverage,"
-         "aliasing\n";
+         "aliasing,aliasing_noise\n";
   for (const LayerHealth& l : h.layers)
     for (size_t e = 0; e < E; ++e) {
       const LayerEpochSummary s = summarize(l, h.thresholds, e);
       sum << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << s.filters << ',' << num(s.median_rms) << ','
           << num(s.max_rms_ratio) << ',' << num(s.dead) << ',' << num(s.never_fires) << ',' << num(s.collapsed) << ','
           << num(s.dominating) << ',' << num(s.mean_max_correlation) << ',' << num(s.redundant) << ',' << num(s.low)
-          << ',' << num(s.mid) << ',' << num(s.high) << ',' << num(s.mid_coverage) << ',' << num(s.aliasing) << '\n';
+          << ',' << num(s.mid) << ',' << num(s.high) << ',' << num(s.mid_coverage) << ',' << num(s.aliasing) << ','
+          << num(s.aliasing_noise) << '\n';
     }
   write_text_atomic((fs::path(dir) / "health_summary.csv").string(), sum.str());
 }

@@ -185,6 +185,14 @@ float stride_periodic_share(const float* proj, int C, int H, int W, const Window
   return float(std::min(1.0, periodic / total));
 }
 
+float stride_noise_share(int H, int W, const Window& w, int sy, int sx) {
+  if (sy < 1 || sx < 1 || (sy == 1 && sx == 1)) return kNaN;
+  const int64_t h = std::min(H, w.y1) - std::max(0, w.y0), wd = std::min(W, w.x1) - std::max(0, w.x0);
+  if (h <= 0 || wd <= 0 || h * wd < 2) return kNaN;
+  const int64_t phases = int64_t(std::min<int64_t>(sy, h)) * std::min<int64_t>(sx, wd);
+  return float(double(phases - 1) / double(h * wd - 1));
+}
+
 LayerEpochSummary summarize(const LayerHealth& l, const HealthThresholds& t, size_t e) {
   LayerEpochSummary s;
   const size_t O = size_t(l.filters);
@@ -232,6 +240,7 @@ LayerEpochSummary summarize(const LayerHealth& l, const HealthThresholds& t, siz
     s.mid_coverage = e < l.mid_coverage.size() ? l.mid_coverage[e] : kNaN;
   }
   if (l.has_aliasing() && e < l.aliasing_mean.size()) s.aliasing = l.aliasing_mean[e];
+  if (l.has_aliasing() && e < l.aliasing_noise.size()) s.aliasing_noise = l.aliasing_noise[e];
   return s;
 }
 

@@ -370,7 +370,7 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     const std::string scope = "conv position " + std::to_string(k + 1) + ": " + names;
     static const std::set<std::string> kFirst = {"dead_fraction", "dominating_fraction", "max_rms_ratio",
                                                  "mean_max_correlation", "mid_coverage", "mid_share"};
-    static const std::set<std::string> kSecond = {"dead_fraction", "aliasing", "mean_max_correlation"};
+    static const std::set<std::string> kSecond = {"dead_fraction", "aliasing", "aliasing_excess", "mean_max_correlation"};
     for (const auto& f : figures()) {
       if (f.better == 0 || !(k == 0 ? kFirst : kSecond).count(f.key)) continue;
       std::vector<float> v;
@@ -487,7 +487,8 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     const LayerEpochSummary s = at_final(r, 1);
     figure(p, m, r.label + " projections",
            r.label + ": " + r.health.layers[1].layer + ", epoch " + std::to_string(epoch) + "; stride aliasing " +
-               pct(s.aliasing) + " (first-layer stride " + std::to_string(r.health.aliasing_stride[0]) + ")");
+               pct(s.aliasing) + " (noise floor " + pct(s.aliasing_noise) + ", first-layer stride " +
+               std::to_string(r.health.aliasing_stride[0]) + ")");
   }
   p << "</div>\n";
 

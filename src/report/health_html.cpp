@@ -78,6 +78,12 @@ const std::vector<Figure>& figures() {
       {"aliasing", "stride aliasing", -1, true,
        "second layer: mean share of a projection's energy periodic with the first layer's stride",
        [](const LayerEpochSummary& s) { return s.aliasing; }},
+      {"aliasing_noise", "aliasing noise floor", 0, true,
+       "what white noise in the same receptive-field windows would give for the stride aliasing figure",
+       [](const LayerEpochSummary& s) { return s.aliasing_noise; }},
+      {"aliasing_excess", "aliasing above noise", -1, true,
+       "stride aliasing minus its noise floor: comparable across first-layer strides",
+       [](const LayerEpochSummary& s) { return s.aliasing - s.aliasing_noise; }},
   };
   return all;
 }

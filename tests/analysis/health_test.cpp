@@ -132,6 +132,9 @@ TEST(HealthMetrics, StridePeriodicShare) {
   EXPECT_LT(stride_periodic_share(smooth.data(), 1, H, W, all, 4, 4), 0.01f);
   // White noise: about (16 - 1) / 1024 of its energy falls on the 15 stride frequencies.
   EXPECT_NEAR(stride_periodic_share(noise.data(), 1, H, W, all, 4, 4), 15.f / 1024.f, 0.015f);
+  EXPECT_FLOAT_EQ(stride_noise_share(H, W, all, 4, 4), 15.f / 1023.f);
+  EXPECT_FLOAT_EQ(stride_noise_share(H, W, Window{0, 0, 2, 2}, 4, 4), 3.f / 3.f) << "a window smaller than the period";
+  EXPECT_TRUE(std::isnan(stride_noise_share(H, W, all, 1, 1)));
   // A period-4 pattern is not periodic with 3, and a smooth blob plus the pattern is in between.
   EXPECT_LT(stride_periodic_share(periodic.data(), 1, H, W, all, 3, 3), 0.3f);
   std::vector<float> mix(periodic.size());
@@ -291,6 +294,7 @@ TEST_F(HealthRun, AliasingFromTheAnalysisOfAStridedRun) {
     EXPECT_TRUE(std::isfinite(a)) << "epoch " << h.epochs[e];
     EXPECT_GE(a, 0.f);
     EXPECT_LE(a, 1.f);
+    EXPECT_GT(h.layers[1].aliasing_noise[e], 0.f);
   }
 }
 

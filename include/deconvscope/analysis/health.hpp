@@ -68,8 +68,12 @@ std::vector<Redundancy> filter_redundancy(const Tensor& weights);
 // makes the periodic part; its energy over the window, against the window's energy about
 // its mean. Equal to the DFT energy at the stride's frequencies (ky/sy, kx/sx) when the
 // window is a multiple of the stride. proj: (C, H, W). NaN for a flat projection or a
-// period of 1x1. White noise gives about (sy*sx - 1) / pixels.
+// period of 1x1. White noise gives about stride_noise_share().
 float stride_periodic_share(const float* proj, int C, int H, int W, const Window& w, int sy, int sx);
+
+// The expected stride_periodic_share of white noise in window w: (sy*sx - 1) / (pixels
+// - 1), the periodic part's degrees of freedom over the window's. NaN where the share is.
+float stride_noise_share(int H, int W, const Window& w, int sy, int sx);
 
 // --- A run's health -------------------------------------------------------------------
 
@@ -97,6 +101,7 @@ struct LayerHealth {
   // analysis holds no projection of that feature at that epoch.
   std::vector<float> aliasing_share;  // [E * O] mean stride_periodic_share of its projections
   std::vector<float> aliasing_mean;   // [E] mean over the features that have one
+  std::vector<float> aliasing_noise;  // [E] what white noise in the same windows would give (the floor)
 
   bool is_first() const { return !mid_coverage.empty(); }
   bool has_aliasing() const { return !aliasing_mean.empty(); }
@@ -125,6 +130,7 @@ struct LayerEpochSummary {
   float max_rms_ratio = 0;                     // largest rms / median
   float low = kNaN, mid = kNaN, high = kNaN, mid_coverage = kNaN;  // first layer only
   float aliasing = kNaN;                       // second layer, if analysed
+  float aliasing_noise = kNaN;                 //   and its white-noise floor
   static constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 };
 LayerEpochSummary summarize(const LayerHealth& l, const HealthThresholds& t, size_t epoch_index);
