@@ -4,6 +4,8 @@
 // first conv layer, frequency content; the analysis file, when there is one, gives the
 // second conv layer's projections for stride aliasing.
 // Left out: writing anything (health_file.cpp) and fc layers.
+#include "deconvscope/analysis/health.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,7 +15,6 @@
 
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/deconvnet.hpp"
-#include "deconvscope/analysis/health.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/model/network.hpp"
@@ -31,8 +32,8 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 // Per conv layer (aligned with convs), the share of the first `total` probe images on
 // which each filter's rectified output is positive somewhere. (O) per layer.
-std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, const Normalization& norm,
-                                           int64_t total, const std::vector<int>& convs, Progress* bar) {
+std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, const Normalization& norm, int64_t total,
+                                           const std::vector<int>& convs, Progress* bar) {
   std::vector<int> out_layer;
   int last = 0;
   std::vector<std::vector<int64_t>> fired;
@@ -72,8 +73,7 @@ std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, c
 std::string measure_aliasing(const std::string& run_dir, const std::vector<int>& epochs, LayerHealth& l,
                              std::array<int, 2> stride) {
   const std::string file = (fs::path(RunPaths::of(run_dir).analysis) / "analysis.h5").string();
-  if (stride[0] == 1 && stride[1] == 1)
-    return "the first conv layer has stride 1: there is no stride to alias";
+  if (stride[0] == 1 && stride[1] == 1) return "the first conv layer has stride 1: there is no stride to alias";
   if (!fs::exists(file))
     return "the run was not analysed (no " + file + "); run deconvscope analyze --run " + run_dir + " first";
   const AnalysisResult r = read_analysis(file);
@@ -102,7 +102,8 @@ std::string measure_aliasing(const std::string& run_dir, const std::vector<int>&
         for (int k = 0; k < t.k; ++k) {
           const size_t i = f * size_t(t.k) + size_t(k);
           if (t.acts[i].image < 0) continue;
-          const float s = stride_periodic_share(t.projections.ptr() + i * image, C, H, W, t.windows[i], stride[0], stride[1]);
+          const float s =
+              stride_periodic_share(t.projections.ptr() + i * image, C, H, W, t.windows[i], stride[0], stride[1]);
           if (!std::isfinite(s)) continue;
           sum += s;
           floor += stride_noise_share(H, W, t.windows[i], stride[0], stride[1]);
@@ -119,7 +120,8 @@ std::string measure_aliasing(const std::string& run_dir, const std::vector<int>&
         const size_t o = size_t(ev.features[f]);
         l.aliasing_share[e * O + o] =
             stride_periodic_share(ev.projections.ptr() + i * image, C, H, W, ev.windows[i], stride[0], stride[1]);
-        if (std::isfinite(l.aliasing_share[e * O + o])) noise[o] = stride_noise_share(H, W, ev.windows[i], stride[0], stride[1]);
+        if (std::isfinite(l.aliasing_share[e * O + o]))
+          noise[o] = stride_noise_share(H, W, ev.windows[i], stride[0], stride[1]);
       }
     }
     double sum = 0, floor = 0;
@@ -146,8 +148,8 @@ std::string measure_aliasing(const std::string& run_dir, const std::vector<int>&
 HealthResult compute_health(const std::string& run_dir, const Config& cfg, const HealthOptions& opt) {
   set_threads(cfg.run.threads);
   const RunPaths paths = RunPaths::of(run_dir);
-  const auto snaps = fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots)
-                                                       : std::vector<std::pair<int, std::string>>{};
+  const auto snaps =
+      fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots) : std::vector<std::pair<int, std::string>>{};
   if (snaps.empty())
     throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots to measure",
                 "train first: deconvscope train --config <file> (snapshots land in " + paths.snapshots + ")");
@@ -160,7 +162,8 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
   for (size_t i = 0; i < first.layers.size(); ++i)
     if (first.layers[i].type == LayerType::conv) convs.push_back(int(i));
   if (convs.empty())
-    throw Error(ErrorKind::snapshot, snaps.front().second, "the network has no conv layer", "health looks at conv filters only");
+    throw Error(ErrorKind::snapshot, snaps.front().second, "the network has no conv layer",
+                "health looks at conv filters only");
   const std::vector<LayerShape> shapes = infer_shapes(first.layers, first.input);
   for (size_t l = 0; l < convs.size(); ++l) {
     const LayerSpec& s = first.layers[size_t(convs[l])];
@@ -184,8 +187,8 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
   if (probe.channels != first.input.channels || probe.height != first.input.height || probe.width != first.input.width)
     throw Error(ErrorKind::data, splits.path,
                 "probe images do not fit the network: " +
-                    expected_found(std::to_string(first.input.channels) + "x" + std::to_string(first.input.height) + "x" +
-                                       std::to_string(first.input.width),
+                    expected_found(std::to_string(first.input.channels) + "x" + std::to_string(first.input.height) +
+                                       "x" + std::to_string(first.input.width),
                                    std::to_string(probe.channels) + "x" + std::to_string(probe.height) + "x" +
                                        std::to_string(probe.width)));
   h.split = cfg.analysis.probe;
@@ -202,9 +205,9 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
     h.epochs.push_back(epoch);
     net.import_params(s.params);
     std::unique_ptr<Progress> bar;
-    if (!opt.quiet)
-      bar = std::make_unique<Progress>("health epoch " + std::to_string(epoch), h.probe_count);
-    const auto rates = fire_rates(net, probe, Normalization{s.input_mean, s.input_std}, h.probe_count, convs, bar.get());
+    if (!opt.quiet) bar = std::make_unique<Progress>("health epoch " + std::to_string(epoch), h.probe_count);
+    const auto rates =
+        fire_rates(net, probe, Normalization{s.input_mean, s.input_std}, h.probe_count, convs, bar.get());
     if (bar) bar->finish();
 
     for (size_t l = 0; l < convs.size(); ++l) {

@@ -32,16 +32,22 @@ void check_layer(const LayerHealth& l, size_t E, const std::string& where) {
                   "a deconvscope bug: the health results are inconsistent");
   };
   need(l.median_rms.size(), E, "median_rms");
-  for (auto [n, s] : {std::pair{"rms", l.rms.size()}, {"fire_rate", l.fire_rate.size()},
-                      {"max_correlation", l.max_correlation.size()}, {"partner", l.partner.size()},
-                      {"never_fires", l.never_fires.size()}, {"collapsed", l.collapsed.size()},
-                      {"dominating", l.dominating.size()}, {"dead", l.dead.size()}})
+  for (auto [n, s] : {std::pair{"rms", l.rms.size()},
+                      {"fire_rate", l.fire_rate.size()},
+                      {"max_correlation", l.max_correlation.size()},
+                      {"partner", l.partner.size()},
+                      {"never_fires", l.never_fires.size()},
+                      {"collapsed", l.collapsed.size()},
+                      {"dominating", l.dominating.size()},
+                      {"dead", l.dead.size()}})
     need(s, EO, n);
   need(l.dead_since.size(), size_t(l.filters), "dead_since");
   if (l.is_first()) {
     need(l.mid_coverage.size(), E, "mid_coverage");
-    for (auto [n, s] : {std::pair{"low_share", l.low_share.size()}, {"mid_share", l.mid_share.size()},
-                        {"high_share", l.high_share.size()}, {"peak_frequency", l.peak_frequency.size()}})
+    for (auto [n, s] : {std::pair{"low_share", l.low_share.size()},
+                        {"mid_share", l.mid_share.size()},
+                        {"high_share", l.high_share.size()},
+                        {"peak_frequency", l.peak_frequency.size()}})
       need(s, EO, n);
   }
   if (l.has_aliasing()) {
@@ -135,7 +141,8 @@ HealthResult read_health(const std::string& path) {
   const std::string format = root.read_attr_string("format");
   if (format != kHealthFormat)
     throw Error(ErrorKind::snapshot, root.where() + " attribute format",
-                expected_found(std::string("'") + kHealthFormat + "'", "'" + format + "'"), "is this a deconvscope health file?");
+                expected_found(std::string("'") + kHealthFormat + "'", "'" + format + "'"),
+                "is this a deconvscope health file?");
   const int version = root.read_attr_int("format_version");
   if (version < 1 || version > kHealthFormatVersion)
     throw Error(ErrorKind::snapshot, root.where() + " attribute format_version",
@@ -148,7 +155,8 @@ HealthResult read_health(const std::string& path) {
   h.probe_count = root.read_attr_int64("probe_count");
   const std::vector<int32_t> in = root.read_attr_ints("input_shape");
   if (in.size() != 3)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute input_shape", expected_found("3 values", std::to_string(in.size())));
+    throw Error(ErrorKind::snapshot, root.where() + " attribute input_shape",
+                expected_found("3 values", std::to_string(in.size())));
   h.input = InputShape{in[0], in[1], in[2]};
   h.thresholds.collapsed_ratio = root.read_attr_float("collapsed_ratio");
   h.thresholds.dominating_ratio = root.read_attr_float("dominating_ratio");
@@ -159,12 +167,19 @@ HealthResult read_health(const std::string& path) {
   h.aliasing_layer = root.read_attr_string("aliasing_layer");
   const std::vector<int32_t> st = root.read_attr_ints("aliasing_stride");
   if (st.size() != 2)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute aliasing_stride", expected_found("2 values", std::to_string(st.size())));
+    throw Error(ErrorKind::snapshot, root.where() + " attribute aliasing_stride",
+                expected_found("2 values", std::to_string(st.size())));
   h.aliasing_stride = {st[0], st[1]};
   h.aliasing_note = root.read_attr_string("aliasing_note");
 
   const int64_t E = int64_t(h.epochs.size());
-  for (const std::string& name : root.read_attr_strings("layers")) {
+  const std::vector<std::string> layers = root.read_attr_strings("layers");
+  if (E == 0 || layers.empty())
+    throw Error(
+        ErrorKind::snapshot, root.where() + " attributes epochs, layers",
+        expected_found("at least one epoch and one layer", std::to_string(E) + " and " + std::to_string(layers.size())),
+        "recompute it with deconvscope health");
+  for (const std::string& name : layers) {
     const h5::Group g = root.open_group("layers/" + name);
     LayerHealth l;
     l.layer = name;
@@ -179,7 +194,8 @@ HealthResult read_health(const std::string& path) {
     const int64_t O = l.filters;
     auto shape_of = [&](const std::string& rel, const std::vector<int64_t>& want) {
       const std::vector<int64_t> d = g.dataset_dims(rel);
-      if (d != want) throw Error(ErrorKind::snapshot, g.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
+      if (d != want)
+        throw Error(ErrorKind::snapshot, g.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
     };
     auto f32 = [&](const std::string& rel, const std::vector<int64_t>& want) {
       shape_of(rel, want);
@@ -235,9 +251,10 @@ void write_health_csv(const std::string& dir, const HealthResult& h) {
     for (size_t e = 0; e < E; ++e)
       for (size_t o = 0; o < O; ++o) {
         const size_t i = e * O + o;
-        per << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << o << ',' << num(l.rms[i]) << ',' << num(l.fire_rate[i])
-            << ',' << int(l.never_fires[i]) << ',' << int(l.collapsed[i]) << ',' << int(l.dominating[i]) << ','
-            << int(l.dead[i]) << ',' << l.dead_since[o] << ',' << num(l.max_correlation[i]) << ',' << l.partner[i] << ','
+        per << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << o << ',' << num(l.rms[i]) << ','
+            << num(l.fire_rate[i]) << ',' << int(l.never_fires[i]) << ',' << int(l.collapsed[i]) << ','
+            << int(l.dominating[i]) << ',' << int(l.dead[i]) << ',' << l.dead_since[o] << ','
+            << num(l.max_correlation[i]) << ',' << l.partner[i] << ','
             << (l.is_first() ? num(l.low_share[i]) + ',' + num(l.mid_share[i]) + ',' + num(l.high_share[i]) + ',' +
                                    num(l.peak_frequency[i])
                              : std::string("nan,nan,nan,nan"))

@@ -12,7 +12,12 @@ namespace ds {
 bool take_flag(std::vector<std::string>& args, const std::string& flag) {
   bool found = false;
   for (auto it = args.begin(); it != args.end();) {
-    if (*it == flag) { found = true; it = args.erase(it); } else { ++it; }
+    if (*it == flag) {
+      found = true;
+      it = args.erase(it);
+    } else {
+      ++it;
+    }
   }
   return found;
 }

@@ -42,7 +42,8 @@ HealthOptions take_health_options(std::vector<std::string>& args) {
     if (v.empty()) return;
     const double x = parse_double(v, flag);
     if (!(x > lo && x <= hi))
-      throw Error(ErrorKind::usage, flag, expected_found("a number in (" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v));
+      throw Error(ErrorKind::usage, flag,
+                  expected_found("a number in (" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v));
     field = float(x);
   };
   ratio("--dominating-ratio", o.thresholds.dominating_ratio, 1.0, 1e6);
@@ -77,7 +78,8 @@ void print_table(const HealthResult& h) {
   for (const LayerHealth& l : h.layers) {
     int died = 0;
     for (int32_t d : l.dead_since) died += d >= 0 && d < h.epochs[last] ? 1 : 0;
-    if (died > 0) std::printf("%s: %d filter(s) died before epoch %d and stayed dead\n", l.layer.c_str(), died, h.epochs[last]);
+    if (died > 0)
+      std::printf("%s: %d filter(s) died before epoch %d and stayed dead\n", l.layer.c_str(), died, h.epochs[last]);
   }
   if (!h.aliasing_note.empty()) std::printf("stride aliasing not measured: %s\n", h.aliasing_note.c_str());
 }

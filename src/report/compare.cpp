@@ -51,8 +51,8 @@ fs::file_time_type newest(const std::vector<std::pair<int, std::string>>& snaps)
 // The run's health: analysis/health.h5 when it is current, else computed and written.
 HealthResult load_health(const std::string& dir, const CompareOptions& opt, bool* computed) {
   const RunPaths paths = RunPaths::of(dir);
-  const auto snaps = fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots)
-                                                       : std::vector<std::pair<int, std::string>>{};
+  const auto snaps =
+      fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots) : std::vector<std::pair<int, std::string>>{};
   if (snaps.empty())
     throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots: not a trained run",
                 "train it first: deconvscope train --config <file> --run.dir " + dir);
@@ -196,7 +196,9 @@ cv::Mat top_projections(const RunData& r, const std::string& layer, int* epoch_o
   cv::Mat out(rows * (kTile + kGap) + kGap, cols * (kTile + kGap) + kGap, CV_8UC3, draw::kWhite);
   for (size_t i = 0; i < tiles.size(); ++i) {
     const cv::Mat p = crop_to_window(projection_to_image(tiles[i].first, C, H, W), tiles[i].second, kTile, kTile);
-    draw::paste(out, draw::to_bgr(p), cv::Point(kGap + int(i % size_t(cols)) * (kTile + kGap), kGap + int(i / size_t(cols)) * (kTile + kGap)));
+    draw::paste(
+        out, draw::to_bgr(p),
+        cv::Point(kGap + int(i % size_t(cols)) * (kTile + kGap), kGap + int(i / size_t(cols)) * (kTile + kGap)));
   }
   return out;
 }
@@ -290,9 +292,11 @@ void figure(std::ostringstream& p, const cv::Mat& picture, const std::string& al
 
 }  // namespace
 
-CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std::string& out_dir, const CompareOptions& opt) {
+CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std::string& out_dir,
+                            const CompareOptions& opt) {
   if (run_dirs.size() < 2)
-    throw Error(ErrorKind::usage, "compare", expected_found("at least two run folders", std::to_string(run_dirs.size())),
+    throw Error(ErrorKind::usage, "compare",
+                expected_found("at least two run folders", std::to_string(run_dirs.size())),
                 "e.g. deconvscope compare runs/zfnet-fashion runs/alexnet-fashion --out runs/compare");
   if (out_dir.empty()) throw Error(ErrorKind::usage, "compare", "expected an output folder (--out DIR)");
   std::set<std::string> seen;
@@ -300,14 +304,16 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     if (!seen.insert(fs::weakly_canonical(d).string()).second)
       throw Error(ErrorKind::usage, d, "the same run folder is given twice", "compare different runs");
   if (!opt.labels.empty() && opt.labels.size() != run_dirs.size())
-    throw Error(ErrorKind::usage, "compare --labels",
-                expected_found(std::to_string(run_dirs.size()) + " labels (one per run)", std::to_string(opt.labels.size())));
+    throw Error(
+        ErrorKind::usage, "compare --labels",
+        expected_found(std::to_string(run_dirs.size()) + " labels (one per run)", std::to_string(opt.labels.size())));
 
   CompareSummary sum;
   std::vector<RunData> runs;
   std::set<std::string> labels_used;
   for (size_t i = 0; i < run_dirs.size(); ++i) {
-    std::string label = opt.labels.empty() ? fs::path(run_dirs[i]).lexically_normal().filename().string() : opt.labels[i];
+    std::string label =
+        opt.labels.empty() ? fs::path(run_dirs[i]).lexically_normal().filename().string() : opt.labels[i];
     if (label.empty() || label == ".") label = fs::weakly_canonical(run_dirs[i]).filename().string();
     if (!labels_used.insert(label).second) label += " (" + std::to_string(i + 1) + ")";
     labels_used.insert(label);
@@ -330,12 +336,14 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     inputs.insert(std::to_string(r.health.input.channels) + "x" + std::to_string(r.health.input.height) + "x" +
                   std::to_string(r.health.input.width));
   }
-  sum.notes.push_back("Filters are not matched across runs: filter 3 of one run has nothing to do with filter 3 of "
-                      "another, so every figure is a share or a mean over a layer's filters.");
+  sum.notes.push_back(
+      "Filters are not matched across runs: filter 3 of one run has nothing to do with filter 3 of "
+      "another, so every figure is a share or a mean over a layer's filters.");
   if (depths.size() > 1) {
     std::string d;
     for (const RunData& r : runs) d += (d.empty() ? "" : ", ") + r.label + " " + std::to_string(r.health.layers.size());
-    sum.notes.push_back("The runs differ in depth (conv layers: " + d + "). Layers are matched by position; a position "
+    sum.notes.push_back("The runs differ in depth (conv layers: " + d +
+                        "). Layers are matched by position; a position "
                         "only some runs have is compared among those.");
   }
   for (size_t k = 0; k < depth; ++k) {
@@ -349,8 +357,9 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
   if (finals.size() > 1)
     sum.notes.push_back("The runs end at different epochs; each is judged at its own final snapshot.");
   if (inputs.size() > 1)
-    sum.notes.push_back("The runs' inputs differ in size: frequencies are in cycles per input pixel of each run's own "
-                        "input, so the first layers' frequency figures describe different image scales.");
+    sum.notes.push_back(
+        "The runs' inputs differ in size: frequencies are in cycles per input pixel of each run's own "
+        "input, so the first layers' frequency figures describe different image scales.");
   for (const RunData& r : runs) {
     if (!r.health.aliasing_note.empty())
       sum.notes.push_back(r.label + ": stride aliasing not measured: " + r.health.aliasing_note + ".");
@@ -366,11 +375,13 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
   for (size_t k = 0; k < std::min<size_t>(depth, 2); ++k) {
     std::string names;
     for (const RunData& r : runs)
-      names += (names.empty() ? "" : " / ") + (k < r.health.layers.size() ? r.health.layers[k].layer : std::string("none"));
+      names +=
+          (names.empty() ? "" : " / ") + (k < r.health.layers.size() ? r.health.layers[k].layer : std::string("none"));
     const std::string scope = "conv position " + std::to_string(k + 1) + ": " + names;
-    static const std::set<std::string> kFirst = {"dead_fraction", "dominating_fraction", "max_rms_ratio",
-                                                 "mean_max_correlation", "mid_coverage", "mid_share"};
-    static const std::set<std::string> kSecond = {"dead_fraction", "aliasing", "aliasing_excess", "mean_max_correlation"};
+    static const std::set<std::string> kFirst = {"dead_fraction",        "dominating_fraction", "max_rms_ratio",
+                                                 "mean_max_correlation", "mid_coverage",        "mid_share"};
+    static const std::set<std::string> kSecond = {"dead_fraction", "aliasing", "aliasing_excess",
+                                                  "mean_max_correlation"};
     for (const auto& f : figures()) {
       if (f.better == 0 || !(k == 0 ? kFirst : kSecond).count(f.key)) continue;
       std::vector<float> v;
@@ -391,7 +402,8 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
   // --- CSV files.
   std::error_code ec;
   fs::create_directories(out_dir, ec);
-  if (ec) throw Error(ErrorKind::io, out_dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
+  if (ec)
+    throw Error(ErrorKind::io, out_dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
   {
     std::ostringstream c;
     c << "run,run_dir,conv_position,layer,filters,kernel,stride,epoch,metric,value\n";
@@ -418,14 +430,16 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
   for (size_t i = 0; i < runs.size(); ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
   p << "</title>\n<style>" << health_html::kCss << "</style>\n</head>\n<body>\n<main>\n<h1>";
   for (size_t i = 0; i < runs.size(); ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
-  p << "</h1>\n<p class=\"sub\">Comparing architectures by filter health, after Zeiler &amp; Fergus Sec. 4.1 and Fig. 6. "
+  p << "</h1>\n<p class=\"sub\">Comparing architectures by filter health, after Zeiler &amp; Fergus Sec. 4.1 and Fig. "
+       "6. "
        "Definitions of every figure are in docs/health-format.md.</p>\n";
   p << "<nav><a href=\"#runs\">Runs</a><a href=\"#verdicts\">Verdicts</a><a href=\"#filters\">First-layer filters</a>"
        "<a href=\"#projections\">Second-layer projections</a><a href=\"#health\">Health per layer</a>"
        "<a href=\"#curves\">Curves</a><a href=\"#limits\">What is not compared</a></nav>\n";
 
   p << "<h2 id=\"runs\">Runs</h2>\n<div class=\"scroll\"><table>\n<tr><th>run</th><th>folder</th><th>run.name</th>"
-       "<th>input</th><th>conv layers</th><th>first layer</th><th>final snapshot</th><th>final val accuracy</th></tr>\n";
+       "<th>input</th><th>conv layers</th><th>first layer</th><th>final snapshot</th><th>final val "
+       "accuracy</th></tr>\n";
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunData& r = runs[i];
     const HealthResult& h = r.health;
@@ -452,18 +466,22 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     for (const RunData& r : runs) {
       if (r.health.layers.empty() || r.final_weights.empty() || r.final_weights[0].dims.size() != 4) continue;
       const LayerHealth& l = r.health.layers[0];
-      figure(p, health_mosaic(r.final_weights[0], mosaic_cell(l.kernel[0], l.kernel[1]), shared, &l, r.health.epochs.size() - 1),
-             r.label + " " + l.layer, r.label + ": " + l.layer + ", " + shape_text(l) + ", epoch " + std::to_string(r.final_epoch) +
-                                          (shared ? ", one scale" : ""));
+      figure(p,
+             health_mosaic(r.final_weights[0], mosaic_cell(l.kernel[0], l.kernel[1]), shared, &l,
+                           r.health.epochs.size() - 1),
+             r.label + " " + l.layer,
+             r.label + ": " + l.layer + ", " + shape_text(l) + ", epoch " + std::to_string(r.final_epoch) +
+                 (shared ? ", one scale" : ""));
     }
     p << "</div>\n";
   }
   p << "<div class=\"row\">\n";
   figure(p, peak_histogram(runs), "peak frequencies",
          "Distribution of the live first-layer filters' spectral peaks. The mid band is between " +
-             num("%.2f", runs[0].health.thresholds.low_band) + " and " + num("%.2f", runs[0].health.thresholds.mid_band) +
-             " of Nyquist.");
-  figure(p, rms_profile(runs), "RMS profile", "A flat curve: filters of similar strength; a spike at the right: dominating filters.");
+             num("%.2f", runs[0].health.thresholds.low_band) + " and " +
+             num("%.2f", runs[0].health.thresholds.mid_band) + " of Nyquist.");
+  figure(p, rms_profile(runs), "RMS profile",
+         "A flat curve: filters of similar strength; a spike at the right: dominating filters.");
   p << "</div>\n";
 
   // Second-layer top projections side by side.
@@ -480,8 +498,8 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     std::string problem;
     const cv::Mat m = top_projections(r, r.health.layers[1].layer, &epoch, &problem);
     if (m.empty()) {
-      p << "<p class=\"note\">" << html_escape(r.label) << ": no projections of " << html_escape(r.health.layers[1].layer)
-        << ": " << html_escape(problem) << ".</p>\n";
+      p << "<p class=\"note\">" << html_escape(r.label) << ": no projections of "
+        << html_escape(r.health.layers[1].layer) << ": " << html_escape(problem) << ".</p>\n";
       continue;
     }
     const LayerEpochSummary s = at_final(r, 1);
@@ -501,8 +519,9 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     for (const RunData& r : runs) p << "<th>" << html_escape(r.label) << "</th>";
     p << "</tr>\n<tr><td>layer</td>";
     for (const RunData& r : runs)
-      p << (k < r.health.layers.size() ? "<td>" + html_escape(r.health.layers[k].layer + " (" + shape_text(r.health.layers[k]) + ")") + "</td>"
-                                       : std::string("<td class=\"none\">&ndash;</td>"));
+      p << (k < r.health.layers.size()
+                ? "<td>" + html_escape(r.health.layers[k].layer + " (" + shape_text(r.health.layers[k]) + ")") + "</td>"
+                : std::string("<td class=\"none\">&ndash;</td>"));
     p << "</tr>\n";
     for (const auto& f : figures()) {
       std::vector<float> v;
@@ -531,8 +550,9 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
 
   // Curves: validation, and health across the snapshots.
   p << "<h2 id=\"curves\">Curves</h2>\n<div class=\"row\">\n";
-  for (const auto& [col, title, percent] : {std::tuple<const char*, const char*, bool>{"val_accuracy", "Validation accuracy", true},
-                                            {"val_loss", "Validation loss", false}}) {
+  for (const auto& [col, title, percent] :
+       {std::tuple<const char*, const char*, bool>{"val_accuracy", "Validation accuracy", true},
+        {"val_loss", "Validation loss", false}}) {
     PlotSpec spec;
     spec.title = title;
     spec.x_label = "epoch";
@@ -565,18 +585,23 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
         dead0.back().push_back(s0.dead);
         midc.back().push_back(s0.mid_coverage);
         dead_all.back().push_back(network_dead(r.health, e));
-        alias.back().push_back(r.health.layers.size() > 1 ? summarize(r.health.layers[1], r.health.thresholds, e).aliasing : kNaN);
+        alias.back().push_back(
+            r.health.layers.size() > 1 ? summarize(r.health.layers[1], r.health.thresholds, e).aliasing : kNaN);
       }
     }
-    figure(p, health_html::plot_over_epochs("Dead filters, first conv layer", "dead", labels, xs, dead0, true), "dead first layer",
-           "Share of the first conv layer's filters that are dead, per snapshot.");
-    figure(p, health_html::plot_over_epochs("Dead filters, every conv layer", "dead", labels, xs, dead_all, true), "dead all",
-           "Share of all conv filters that are dead, per snapshot.");
-    figure(p, health_html::plot_over_epochs("Mid-band coverage, first conv layer", "mid coverage", labels, xs, midc, true),
+    figure(p, health_html::plot_over_epochs("Dead filters, first conv layer", "dead", labels, xs, dead0, true),
+           "dead first layer", "Share of the first conv layer's filters that are dead, per snapshot.");
+    figure(p, health_html::plot_over_epochs("Dead filters, every conv layer", "dead", labels, xs, dead_all, true),
+           "dead all", "Share of all conv filters that are dead, per snapshot.");
+    figure(p,
+           health_html::plot_over_epochs("Mid-band coverage, first conv layer", "mid coverage", labels, xs, midc, true),
            "mid coverage", "Share of live first-layer filters whose spectral peak is in the mid band.");
-    figure(p, health_html::plot_over_epochs("Stride aliasing, second conv layer", "periodic share", labels, xs, alias, true),
-           "aliasing", "Share of the second layer's projection energy that repeats with the first layer's stride (analysed "
-                       "epochs only).");
+    figure(
+        p,
+        health_html::plot_over_epochs("Stride aliasing, second conv layer", "periodic share", labels, xs, alias, true),
+        "aliasing",
+        "Share of the second layer's projection energy that repeats with the first layer's stride (analysed "
+        "epochs only).");
   }
   p << "</div>\n";
 
@@ -596,8 +621,9 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     c << "scope,metric,healthier,best_run,best_value,worst_run,worst_value,verdict\n";
     for (const Verdict& v : verdicts)
       c << csv_quote(v.scope) << ',' << v.metric << ',' << (v.better < 0 ? "lower" : "higher") << ','
-        << csv_quote(v.runs.empty() ? "" : v.runs.front()) << ',' << (v.values.empty() ? "nan" : num("%.7g", v.values.front()))
-        << ',' << csv_quote(v.runs.empty() ? "" : v.runs.back()) << ','
+        << csv_quote(v.runs.empty() ? "" : v.runs.front()) << ','
+        << (v.values.empty() ? "nan" : num("%.7g", v.values.front())) << ','
+        << csv_quote(v.runs.empty() ? "" : v.runs.back()) << ','
         << (v.values.empty() ? "nan" : num("%.7g", v.values.back())) << ',' << csv_quote(v.text) << '\n';
     sum.verdicts_csv = (fs::path(out_dir) / "verdicts.csv").string();
     write_text_atomic(sum.verdicts_csv, c.str());

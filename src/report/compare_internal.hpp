@@ -19,21 +19,21 @@ struct RunData {
   std::vector<Tensor> final_weights;  // aligned with health.layers: conv weights at the final snapshot
   bool has_analysis = false;
   AnalysisResult analysis;
-  std::string analysis_problem;       // why there is no analysis
+  std::string analysis_problem;  // why there is no analysis
   CsvTable metrics;
-  std::string metrics_problem;        // why there are no curves
+  std::string metrics_problem;  // why there are no curves
 };
 
 // One judged figure: which runs have it, and which is healthier by how much.
 struct Verdict {
-  std::string scope;    // "conv position 1 (conv1 / conv1)" or "whole network"
-  std::string metric;   // CSV key
-  std::string title;    // on the page
-  int better = -1;      // -1 lower is healthier, +1 higher
+  std::string scope;   // "conv position 1 (conv1 / conv1)" or "whole network"
+  std::string metric;  // CSV key
+  std::string title;   // on the page
+  int better = -1;     // -1 lower is healthier, +1 higher
   bool percent = false;
   std::vector<std::string> runs;  // labels of the runs with a value, best first
   std::vector<float> values;      // same order
-  std::string text;     // the sentence on the page
+  std::string text;               // the sentence on the page
 };
 
 // Ranks the runs' values (NaN = that run has no value) and writes the sentence. With

@@ -13,9 +13,7 @@ namespace ds::compare_detail {
 
 namespace {
 
-std::string show(float v, bool percent) {
-  return percent ? health_html::pct(v) : health_html::num("%.3g", v);
-}
+std::string show(float v, bool percent) { return percent ? health_html::pct(v) : health_html::num("%.3g", v); }
 
 bool tie(float a, float b, bool percent) {
   if (percent) return std::fabs(a - b) < 0.005f;
@@ -35,9 +33,8 @@ Verdict judge(const std::string& scope, const std::string& metric, const std::st
   std::vector<size_t> order;
   for (size_t i = 0; i < values.size() && i < labels.size(); ++i)
     if (std::isfinite(values[i])) order.push_back(i);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return better < 0 ? values[a] < values[b] : values[a] > values[b];
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return better < 0 ? values[a] < values[b] : values[a] > values[b]; });
   for (size_t i : order) {
     v.runs.push_back(labels[i]);
     v.values.push_back(values[i]);
@@ -66,7 +63,8 @@ Verdict judge(const std::string& scope, const std::string& metric, const std::st
   const float lo = std::min(std::fabs(best), std::fabs(worst)), hi = std::max(std::fabs(best), std::fabs(worst));
   if (lo > 0 && hi / lo >= 1.5f) diff += ", " + health_html::num("%.1f", hi / lo) + "x";
   v.text = head + v.runs.front() + " is " + word + ": " + show(best, percent);
-  for (size_t i = 1; i < v.runs.size(); ++i) v.text += (i == 1 ? " vs " : ", ") + show(v.values[i], percent) + " (" + v.runs[i] + ")";
+  for (size_t i = 1; i < v.runs.size(); ++i)
+    v.text += (i == 1 ? " vs " : ", ") + show(v.values[i], percent) + " (" + v.runs[i] + ")";
   v.text += "; " + diff + " between best and worst.";
   if (v.runs.size() > 2 && tie(v.values[0], v.values[1], percent))
     v.text += " (" + v.runs[0] + " and " + v.runs[1] + " are within noise of each other.)";

@@ -1,9 +1,8 @@
 // Base64 and PNG data URIs; see include/deconvscope/report/data_uri.hpp.
 #include "deconvscope/report/data_uri.hpp"
 
-#include <vector>
-
 #include <opencv2/imgcodecs.hpp>
+#include <vector>
 
 #include "deconvscope/core/error.hpp"
 

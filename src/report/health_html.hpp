@@ -3,10 +3,9 @@
 // a figure across epochs.
 #pragma once
 
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "deconvscope/analysis/health.hpp"
 
@@ -23,18 +22,18 @@ std::string num(const char* format, float v);
 // One figure of LayerEpochSummary: its column title, how to print it, which way is
 // healthier, and a one-line definition for the page.
 struct Figure {
-  const char* key;     // CSV name
-  const char* title;   // table header
-  int better;          // -1: lower is healthier, +1: higher is, 0: no verdict (descriptive)
-  bool percent;        // print as a percentage
+  const char* key;    // CSV name
+  const char* title;  // table header
+  int better;         // -1: lower is healthier, +1: higher is, 0: no verdict (descriptive)
+  bool percent;       // print as a percentage
   const char* help;
   float (*get)(const LayerEpochSummary&);
 };
 const std::vector<Figure>& figures();
 
 // A line plot of a figure across epochs: x = epochs, one series per label.
-cv::Mat plot_over_epochs(const std::string& title, const std::string& y_label,
-                         const std::vector<std::string>& labels, const std::vector<std::vector<int>>& epochs,
-                         const std::vector<std::vector<float>>& values, bool percent);
+cv::Mat plot_over_epochs(const std::string& title, const std::string& y_label, const std::vector<std::string>& labels,
+                         const std::vector<std::vector<int>>& epochs, const std::vector<std::vector<float>>& values,
+                         bool percent);
 
 }  // namespace ds::health_html

@@ -3,7 +3,6 @@
 // shared scale rescales each tile's contrast by its own largest |value| over the layer's.
 #include <algorithm>
 #include <cmath>
-
 #include <opencv2/imgproc.hpp>
 
 #include "deconvscope/core/error.hpp"
@@ -42,12 +41,14 @@ int mosaic_cell(int kh, int kw) {
 cv::Mat health_mosaic(const Tensor& w, int cell, bool shared_scale, const LayerHealth* health, size_t e) {
   const auto& d = w.dims;
   if (d.size() != 4 || d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || d[3] <= 0 || w.size() != Tensor::count(d))
-    throw Error(ErrorKind::shape, "health mosaic", expected_found("conv weights (O, I, kh, kw) with matching data", shape_str(d)));
+    throw Error(ErrorKind::shape, "health mosaic",
+                expected_found("conv weights (O, I, kh, kw) with matching data", shape_str(d)));
   const int O = int(d[0]), I = int(d[1]), kh = int(d[2]), kw = int(d[3]);
   if (health && (health->filters != O || health->dead.size() < (e + 1) * size_t(O)))
     throw Error(ErrorKind::shape, "health mosaic: layer " + health->layer,
-                expected_found(std::to_string(O) + " filters with health at epoch index " + std::to_string(e),
-                               std::to_string(health->filters) + " filters, " + std::to_string(health->dead.size()) + " flags"));
+                expected_found(
+                    std::to_string(O) + " filters with health at epoch index " + std::to_string(e),
+                    std::to_string(health->filters) + " filters, " + std::to_string(health->dead.size()) + " flags"));
   if (cell <= 0) throw Error(ErrorKind::usage, "health mosaic", expected_found("cell > 0", std::to_string(cell)));
   const size_t per = size_t(I) * kh * kw;
   std::vector<float> scale(static_cast<size_t>(O));
@@ -59,7 +60,8 @@ cv::Mat health_mosaic(const Tensor& w, int cell, bool shared_scale, const LayerH
   constexpr int kGap = 6;  // room for the 3-pixel frames of two marked neighbours
   cv::Mat out(rows * cell + (rows + 1) * kGap, cols * cell + (cols + 1) * kGap, CV_8UC3, draw::kWhite);
   for (int o = 0; o < O; ++o) {
-    cv::Mat tile = draw::to_bgr(crop_to_window(projection_to_image(w.ptr() + o * per, I, kh, kw), Window{0, 0, kh, kw}, cell, cell));
+    cv::Mat tile = draw::to_bgr(
+        crop_to_window(projection_to_image(w.ptr() + o * per, I, kh, kw), Window{0, 0, kh, kw}, cell, cell));
     if (shared_scale) {
       const double ratio = layer_max > 0 ? double(scale[size_t(o)]) / layer_max : 0.0;
       tile.convertTo(tile, CV_8UC3, ratio, 128.0 * (1.0 - ratio));  // 128 + (v - 128) * ratio

@@ -4,6 +4,8 @@
 // and the filters that died and stayed dead. One self-contained file (pictures are data
 // URIs); a link to it is added to the run's index.html.
 // Left out: anything needing the probe images (the health figures are already computed).
+#include "deconvscope/report/health_page.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -15,7 +17,6 @@
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/data_uri.hpp"
-#include "deconvscope/report/health_page.hpp"
 #include "deconvscope/report/html_escape.hpp"
 #include "health_html.hpp"
 
@@ -84,16 +85,19 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
     << html_escape(name) << "</title>\n<style>" << health_html::kCss << "</style>\n</head>\n<body>\n<main>\n";
   p << "<h1>Filter health: " << html_escape(name) << "</h1>\n<p class=\"sub\">Dead, dominating, redundant and "
     << "aliased filters of every conv layer at every snapshot, after Zeiler &amp; Fergus Sec. 4.1 and Fig. 6. "
-    << "Definitions in docs/health-format.md; the figures are also in analysis/health.h5 and analysis/health*.csv.</p>\n";
+    << "Definitions in docs/health-format.md; the figures are also in analysis/health.h5 and "
+       "analysis/health*.csv.</p>\n";
   p << "<nav>";
   if (fs::exists(dir / "index.html")) p << "<a href=\"index.html\">&larr; Report</a>";
   p << "<a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across snapshots</a><a href=\"#filters\">"
-    << "First-layer filters</a><a href=\"#died\">Died and stayed dead</a><a href=\"#definitions\">Definitions</a></nav>\n";
+    << "First-layer filters</a><a href=\"#died\">Died and stayed dead</a><a "
+       "href=\"#definitions\">Definitions</a></nav>\n";
 
   // --- Final snapshot: a row per layer.
   p << "<h2 id=\"final\">At the final snapshot (epoch " << (E ? h.epochs[last] : 0) << ")</h2>\n";
   p << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>filters</th><th>kernel / stride</th>";
-  for (const auto& f : figures()) p << "<th title=\"" << html_escape(f.help) << "\">" << html_escape(f.title) << "</th>";
+  for (const auto& f : figures())
+    p << "<th title=\"" << html_escape(f.help) << "\">" << html_escape(f.title) << "</th>";
   p << "</tr>\n";
   for (const LayerHealth& l : h.layers) {
     const LayerEpochSummary s = summarize(l, t, last);
@@ -104,7 +108,8 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
   }
   p << "</table></div>\n<p class=\"hint\">Fire rates from the first " << h.probe_count << " images of the "
     << html_escape(h.split) << " split. &ndash; = does not apply to this layer.</p>\n";
-  if (!h.aliasing_note.empty()) p << "<p class=\"note\">Stride aliasing not measured: " << html_escape(h.aliasing_note) << ".</p>\n";
+  if (!h.aliasing_note.empty())
+    p << "<p class=\"note\">Stride aliasing not measured: " << html_escape(h.aliasing_note) << ".</p>\n";
 
   // --- Across snapshots: plots, then a table per layer.
   p << "<h2 id=\"epochs\">Across the snapshots</h2>\n<div class=\"row\">\n";
@@ -125,8 +130,8 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
   img(p, health_html::plot_over_epochs("Dead filters", "dead", labels, xs, dead, true), "dead filters per epoch",
       "Share of each layer's filters that are dead, per snapshot.");
   img(p, health_html::plot_over_epochs("Dominating filters", "dominating", labels, xs, dominating, true),
-      "dominating filters per epoch", "Share of each layer's filters whose RMS is above " +
-                                          num("%.3g", t.dominating_ratio) + " x the layer's median.");
+      "dominating filters per epoch",
+      "Share of each layer's filters whose RMS is above " + num("%.3g", t.dominating_ratio) + " x the layer's median.");
   if (!h.layers.empty() && h.layers[0].is_first()) {
     std::vector<std::vector<float>> bands(4);
     for (size_t e = 0; e < E; ++e) {
@@ -136,18 +141,21 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
       bands[2].push_back(s.high);
       bands[3].push_back(s.mid_coverage);
     }
-    img(p, health_html::plot_over_epochs(h.layers[0].layer + ": frequency content", "share",
-                                         {"low band", "mid band", "high band", "mid coverage"},
-                                         std::vector<std::vector<int>>(4, h.epochs), bands, true),
-        "first-layer frequency content", "Mean share of spectral energy per band over the live filters, and the share "
-                                         "of live filters whose spectral peak is in the mid band.");
+    img(p,
+        health_html::plot_over_epochs(h.layers[0].layer + ": frequency content", "share",
+                                      {"low band", "mid band", "high band", "mid coverage"},
+                                      std::vector<std::vector<int>>(4, h.epochs), bands, true),
+        "first-layer frequency content",
+        "Mean share of spectral energy per band over the live filters, and the share "
+        "of live filters whose spectral peak is in the mid band.");
   }
   if (h.layers.size() > 1 && h.layers[1].has_aliasing())
-    img(p, health_html::plot_over_epochs(h.layers[1].layer + ": stride aliasing", "periodic share", {h.layers[1].layer},
-                                         {h.epochs}, {h.layers[1].aliasing_mean}, true),
-        "stride aliasing per epoch", "Mean share of the projections' energy that repeats with the first layer's stride (" +
-                                         std::to_string(h.aliasing_stride[0]) + "x" + std::to_string(h.aliasing_stride[1]) +
-                                         " pixels).");
+    img(p,
+        health_html::plot_over_epochs(h.layers[1].layer + ": stride aliasing", "periodic share", {h.layers[1].layer},
+                                      {h.epochs}, {h.layers[1].aliasing_mean}, true),
+        "stride aliasing per epoch",
+        "Mean share of the projections' energy that repeats with the first layer's stride (" +
+            std::to_string(h.aliasing_stride[0]) + "x" + std::to_string(h.aliasing_stride[1]) + " pixels).");
   p << "</div>\n";
   for (const LayerHealth& l : h.layers) {
     const auto figs = present_figures(l, h);
@@ -182,7 +190,8 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
           if (s.layers[i].name == l0.layer) return int(i);
         return -1;
       }();
-      if (li < 0 || s.params[size_t(li)].weights.dims.empty() || s.params[size_t(li)].weights.dims[0] != l0.filters) continue;
+      if (li < 0 || s.params[size_t(li)].weights.dims.empty() || s.params[size_t(li)].weights.dims[0] != l0.filters)
+        continue;
       const Tensor& w = s.params[size_t(li)].weights;
       img(row, health_mosaic(w, mosaic_cell(l0.kernel[0], l0.kernel[1]), false, &l0, size_t(it - h.epochs.begin())),
           l0.layer + " at epoch " + std::to_string(epoch), "epoch " + std::to_string(epoch));
@@ -191,7 +200,8 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
     }
     if (drawn > 0) {
       p << "<p class=\"hint\">Each filter stretched around grey = 0 by its own largest weight. Red frame and cross: "
-           "dead at that snapshot; amber frame: dominating.</p>\n<div class=\"row\">\n" << row.str() << "</div>\n";
+           "dead at that snapshot; amber frame: dominating.</p>\n<div class=\"row\">\n"
+        << row.str() << "</div>\n";
       p << "<h3>Final snapshot on one scale</h3>\n";
       img(p, health_mosaic(final_w, mosaic_cell(l0.kernel[0], l0.kernel[1]), true, &l0, last),
           l0.layer + " on a shared scale",
@@ -199,7 +209,8 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
           "weak ones fade to grey.");
     }
   }
-  if (drawn == 0) p << "<p class=\"note\">No snapshots of the measured epochs in " << html_escape(snap_dir) << ".</p>\n";
+  if (drawn == 0)
+    p << "<p class=\"note\">No snapshots of the measured epochs in " << html_escape(snap_dir) << ".</p>\n";
 
   // --- Filters that died and stayed dead.
   p << "<h2 id=\"died\">Died and stayed dead</h2>\n";
@@ -214,8 +225,8 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
     }
     if (n == 0) continue;
     died += n;
-    rows << "<tr><td>" << html_escape(l.layer) << "</td><td class=\"num\">" << n << "</td><td style=\"white-space:normal\">"
-         << html_escape(list) << "</td></tr>\n";
+    rows << "<tr><td>" << html_escape(l.layer) << "</td><td class=\"num\">" << n
+         << "</td><td style=\"white-space:normal\">" << html_escape(list) << "</td></tr>\n";
   }
   if (died == 0)
     p << "<p>No filter is dead at the final snapshot.</p>\n";
@@ -227,10 +238,11 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
   p << "<h2 id=\"definitions\">Definitions</h2>\n<dl>\n";
   for (const auto& f : figures())
     p << "<dt>" << html_escape(f.title) << "</dt><dd>" << html_escape(f.help) << "</dd>\n";
-  p << "</dl>\n<p class=\"hint\">Thresholds: collapsed_ratio " << num("%.3g", t.collapsed_ratio) << ", dominating_ratio "
-    << num("%.3g", t.dominating_ratio) << ", redundant_correlation " << num("%.3g", t.redundant_correlation)
-    << "; frequency bands split at " << num("%.3g", t.low_band) << " and " << num("%.3g", t.mid_band)
-    << " of Nyquist (radially), kernels zero-padded to " << t.spectrum_size << "x" << t.spectrum_size << ".</p>\n";
+  p << "</dl>\n<p class=\"hint\">Thresholds: collapsed_ratio " << num("%.3g", t.collapsed_ratio)
+    << ", dominating_ratio " << num("%.3g", t.dominating_ratio) << ", redundant_correlation "
+    << num("%.3g", t.redundant_correlation) << "; frequency bands split at " << num("%.3g", t.low_band) << " and "
+    << num("%.3g", t.mid_band) << " of Nyquist (radially), kernels zero-padded to " << t.spectrum_size << "x"
+    << t.spectrum_size << ".</p>\n";
 
   const std::time_t now = std::time(nullptr);
   char when[64] = "";

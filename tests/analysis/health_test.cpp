@@ -3,6 +3,8 @@
 // stride-periodic projection), then compute_health() end to end on a tiny trained run
 // whose snapshot is doctored (a dead, a dominating and a copied filter), with the
 // health.h5 round trip, the CSV files, and aliasing from a real analysis.
+#include "deconvscope/analysis/health.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include <random>
 
 #include "deconvscope/analysis/analyze.hpp"
-#include "deconvscope/analysis/health.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/report/csv.hpp"
@@ -40,13 +41,18 @@ Tensor stack(const std::vector<Tensor>& fs_) {
   return t;
 }
 
-Tensor checkerboard(int k) { return one_filter(k, [](int y, int x) { return (y + x) % 2 ? -1.0 : 1.0; }); }
+Tensor checkerboard(int k) {
+  return one_filter(k, [](int y, int x) { return (y + x) % 2 ? -1.0 : 1.0; });
+}
 Tensor blob(int k, double sigma) {
   const double c = (k - 1) / 2.0;
-  return one_filter(k, [&](int y, int x) { return std::exp(-((y - c) * (y - c) + (x - c) * (x - c)) / (2 * sigma * sigma)); });
+  return one_filter(
+      k, [&](int y, int x) { return std::exp(-((y - c) * (y - c) + (x - c) * (x - c)) / (2 * sigma * sigma)); });
 }
 // Vertical bars of period 4 pixels: 0.25 cycles per pixel, rho = 0.5 (mid band).
-Tensor grating(int k) { return one_filter(k, [](int, int x) { return std::cos(2 * M_PI * x / 4.0); }); }
+Tensor grating(int k) {
+  return one_filter(k, [](int, int x) { return std::cos(2 * M_PI * x / 4.0); });
+}
 
 TEST(HealthMetrics, CheckerboardIsHighFrequency) {
   const HealthThresholds t;
@@ -87,7 +93,8 @@ TEST(HealthMetrics, ZeroFilter) {
 }
 
 TEST(HealthMetrics, RmsAndMedian) {
-  const Tensor w = stack({one_filter(2, [](int, int) { return 3.0; }), one_filter(2, [](int y, int) { return y ? 4.0 : -4.0; })});
+  const Tensor w =
+      stack({one_filter(2, [](int, int) { return 3.0; }), one_filter(2, [](int y, int) { return y ? 4.0 : -4.0; })});
   const auto rms = filter_rms(w);
   EXPECT_FLOAT_EQ(rms[0], 3.f);
   EXPECT_FLOAT_EQ(rms[1], 4.f);
@@ -173,14 +180,18 @@ class HealthRun : public ::testing::Test {
   // The tiny run of train/synthetic_run.hpp; `layers`, if given, replace its layer lines.
   static Config config(const std::string& run, std::vector<std::string> extra = {},
                        const std::vector<std::string>& layers = {}) {
-    std::vector<std::string> more = {"--train.epochs", "2", "--snapshot.epochs", "0,1,2", "--analysis.probe_limit", "100",
-                                     "--analysis.features", "3", "--analysis.batch", "32"};
+    std::vector<std::string> more = {"--train.epochs",         "2",   "--snapshot.epochs",   "0,1,2",
+                                     "--analysis.probe_limit", "100", "--analysis.features", "3",
+                                     "--analysis.batch",       "32"};
     more.insert(more.end(), extra.begin(), extra.end());
     std::vector<std::string> args = testutil::tiny_run_args(data_, run, more);
     if (!layers.empty()) {
       std::vector<std::string> kept;
       for (size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--model.layer") { ++i; continue; }
+        if (args[i] == "--model.layer") {
+          ++i;
+          continue;
+        }
         kept.push_back(args[i]);
       }
       for (const std::string& l : layers) kept.insert(kept.end(), {"--model.layer", l});
@@ -271,8 +282,9 @@ TEST_F(HealthRun, DoctoredSnapshotShowsDeadDominatingAndCopiedFilters) {
 
 TEST_F(HealthRun, AliasingFromTheAnalysisOfAStridedRun) {
   const std::string run = root_ + "/strided";
-  const Config cfg = config(run, {}, {"c1 conv out=4 kernel=3 stride=2 pad=1", "r1 relu", "p1 maxpool kernel=2",
-                                      "c2 conv out=6 kernel=3 pad=1", "r2 relu", "f3 fc out=10"});
+  const Config cfg = config(run, {},
+                            {"c1 conv out=4 kernel=3 stride=2 pad=1", "r1 relu", "p1 maxpool kernel=2",
+                             "c2 conv out=6 kernel=3 pad=1", "r2 relu", "f3 fc out=10"});
   train(cfg, TrainOptions{});
   HealthOptions opt;
   opt.quiet = true;
@@ -310,9 +322,7 @@ TEST_F(HealthRun, RunWithoutSnapshotsIsRefused) {
   }
 }
 
-TEST(HealthFile, RefusesOtherFiles) {
-  EXPECT_THROW(read_health("/nonexistent/health.h5"), Error);
-}
+TEST(HealthFile, RefusesOtherFiles) { EXPECT_THROW(read_health("/nonexistent/health.h5"), Error); }
 
 }  // namespace
 }  // namespace ds

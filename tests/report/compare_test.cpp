@@ -3,6 +3,8 @@
 // what it cannot compare, and its verdicts name the healthier run; health is computed
 // once and then reused; bad command lines exit with 2. Also the base64 encoder and the
 // `health` command's page and link from index.html.
+#include "deconvscope/report/compare.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -13,7 +15,6 @@
 #include "deconvscope/cli/commands.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/snapshot.hpp"
-#include "deconvscope/report/compare.hpp"
 #include "deconvscope/report/csv.hpp"
 #include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/train/trainer.hpp"
@@ -57,12 +58,16 @@ class CompareRuns : public ::testing::Test {
     fs::create_directories(data);
     testutil::write_synthetic_mnist(data, 240, 60);
     auto args = [&](const std::string& run, const std::vector<std::string>& layers) {
-      std::vector<std::string> a = testutil::tiny_run_args(
-          data, run, {"--train.epochs", "1", "--snapshot.epochs", "0,1", "--analysis.probe_limit", "60",
-                      "--analysis.batch", "32", "--analysis.features", "2"});
+      std::vector<std::string> a =
+          testutil::tiny_run_args(data, run,
+                                  {"--train.epochs", "1", "--snapshot.epochs", "0,1", "--analysis.probe_limit", "60",
+                                   "--analysis.batch", "32", "--analysis.features", "2"});
       std::vector<std::string> kept;
       for (size_t i = 0; i < a.size(); ++i) {
-        if (a[i] == "--model.layer") { ++i; continue; }
+        if (a[i] == "--model.layer") {
+          ++i;
+          continue;
+        }
         kept.push_back(a[i]);
       }
       for (const std::string& l : layers) kept.insert(kept.end(), {"--model.layer", l});
@@ -70,12 +75,12 @@ class CompareRuns : public ::testing::Test {
     };
     shallow_ = root_ + "/shallow";
     deep_ = root_ + "/deep";
-    train(load_config(args(shallow_, {"c1 conv out=4 kernel=3 stride=2 pad=1", "r1 relu", "c2 conv out=6 kernel=3 pad=1",
-                                       "r2 relu", "f3 fc out=10"})),
+    train(load_config(args(shallow_, {"c1 conv out=4 kernel=3 stride=2 pad=1", "r1 relu",
+                                      "c2 conv out=6 kernel=3 pad=1", "r2 relu", "f3 fc out=10"})),
           TrainOptions{});
     train(load_config(args(deep_, {"conv1 conv out=6 kernel=5 pad=2", "relu1 relu", "pool1 maxpool kernel=2",
-                                    "conv2 conv out=6 kernel=3 pad=1", "relu2 relu", "conv3 conv out=8 kernel=3 pad=1",
-                                    "relu3 relu", "fc4 fc out=10"})),
+                                   "conv2 conv out=6 kernel=3 pad=1", "relu2 relu", "conv3 conv out=8 kernel=3 pad=1",
+                                   "relu3 relu", "fc4 fc out=10"})),
           TrainOptions{});
     // The shallow run's first layer gets a filter 50 times stronger than the others.
     const auto snaps = list_snapshots(RunPaths::of(shallow_).snapshots);

@@ -29,12 +29,12 @@ inline constexpr int kHealthFormatVersion = 1;
 
 // The thresholds; written into health.h5 so a reader knows what "dead" meant.
 struct HealthThresholds {
-  float collapsed_ratio = 0.1f;         // RMS below this x the layer's median RMS: collapsed (dead)
-  float dominating_ratio = 3.0f;        // RMS above this x the layer's median RMS: dominating
-  float redundant_correlation = 0.9f;   // max |cosine| with another filter at or above this: redundant
-  float low_band = 1.f / 3.f;           // radial frequency, as a fraction of Nyquist: low below this,
-  float mid_band = 2.f / 3.f;           //   mid up to this, high above
-  int spectrum_size = 32;               // kernels are zero-padded to this N x N grid before the DFT
+  float collapsed_ratio = 0.1f;        // RMS below this x the layer's median RMS: collapsed (dead)
+  float dominating_ratio = 3.0f;       // RMS above this x the layer's median RMS: dominating
+  float redundant_correlation = 0.9f;  // max |cosine| with another filter at or above this: redundant
+  float low_band = 1.f / 3.f;          // radial frequency, as a fraction of Nyquist: low below this,
+  float mid_band = 2.f / 3.f;          //   mid up to this, high above
+  int spectrum_size = 32;              // kernels are zero-padded to this N x N grid before the DFT
 };
 
 // --- Metrics on plain tensors (weights (O, I, kh, kw)) ---------------------------------
@@ -80,23 +80,23 @@ float stride_noise_share(int H, int W, const Window& w, int sy, int sx);
 // One conv layer across the snapshots. Arrays [E * O] are epoch-major: [e * O + o].
 struct LayerHealth {
   std::string layer;
-  int conv_index = 0;                 // 0 = the first conv layer of the network
-  int filters = 0;                    // O
-  int in_channels = 0;                // I
+  int conv_index = 0;   // 0 = the first conv layer of the network
+  int filters = 0;      // O
+  int in_channels = 0;  // I
   std::array<int, 2> kernel{1, 1}, stride{1, 1};
-  std::vector<float> median_rms;      // [E]
-  std::vector<float> rms;             // [E * O]
-  std::vector<float> fire_rate;       // [E * O] share of probe images with any positive output
-  std::vector<uint8_t> never_fires;   // [E * O] fire_rate == 0
-  std::vector<uint8_t> collapsed;     // [E * O] rms == 0 or rms < collapsed_ratio * median
-  std::vector<uint8_t> dominating;    // [E * O] rms > dominating_ratio * median
-  std::vector<uint8_t> dead;          // [E * O] never_fires or collapsed
-  std::vector<float> max_correlation; // [E * O]
-  std::vector<int32_t> partner;       // [E * O]
-  std::vector<int32_t> dead_since;    // [O] first epoch from which the filter is dead through the last; -1
+  std::vector<float> median_rms;       // [E]
+  std::vector<float> rms;              // [E * O]
+  std::vector<float> fire_rate;        // [E * O] share of probe images with any positive output
+  std::vector<uint8_t> never_fires;    // [E * O] fire_rate == 0
+  std::vector<uint8_t> collapsed;      // [E * O] rms == 0 or rms < collapsed_ratio * median
+  std::vector<uint8_t> dominating;     // [E * O] rms > dominating_ratio * median
+  std::vector<uint8_t> dead;           // [E * O] never_fires or collapsed
+  std::vector<float> max_correlation;  // [E * O]
+  std::vector<int32_t> partner;        // [E * O]
+  std::vector<int32_t> dead_since;     // [O] first epoch from which the filter is dead through the last; -1
   // First conv layer only (empty otherwise).
   std::vector<float> low_share, mid_share, high_share, peak_frequency;  // [E * O]
-  std::vector<float> mid_coverage;    // [E] share of live filters whose peak is in the mid band
+  std::vector<float> mid_coverage;  // [E] share of live filters whose peak is in the mid band
   // Second conv layer only, when the run was analysed (empty otherwise); NaN where the
   // analysis holds no projection of that feature at that epoch.
   std::vector<float> aliasing_share;  // [E * O] mean stride_periodic_share of its projections
@@ -108,17 +108,17 @@ struct LayerHealth {
 };
 
 struct HealthResult {
-  std::vector<int> epochs;            // snapshot epochs, ascending
-  std::vector<LayerHealth> layers;    // every conv layer, forward order
+  std::vector<int> epochs;          // snapshot epochs, ascending
+  std::vector<LayerHealth> layers;  // every conv layer, forward order
   HealthThresholds thresholds;
-  std::string split;                  // probe split for fire rates: train | test
+  std::string split;  // probe split for fire rates: train | test
   std::string dataset_path;
-  int64_t probe_count = 0;            // first probe_count images of the split
+  int64_t probe_count = 0;  // first probe_count images of the split
   InputShape input;
   // Aliasing: of which layer, at which period, and why it is missing if it is.
-  std::string aliasing_layer;         // the second conv layer; "" if the network has one conv layer
+  std::string aliasing_layer;                // the second conv layer; "" if the network has one conv layer
   std::array<int, 2> aliasing_stride{1, 1};  // the first conv layer's stride (height, width)
-  std::string aliasing_note;          // "" when measured; otherwise the reason
+  std::string aliasing_note;                 // "" when measured; otherwise the reason
 };
 
 // Per layer and epoch, the figures of the tables (fractions of the layer's filters).
@@ -127,10 +127,10 @@ struct LayerEpochSummary {
   float median_rms = 0;
   float dead = 0, never_fires = 0, collapsed = 0, dominating = 0;  // fractions
   float mean_max_correlation = 0, redundant = 0;
-  float max_rms_ratio = 0;                     // largest rms / median
+  float max_rms_ratio = 0;                                         // largest rms / median
   float low = kNaN, mid = kNaN, high = kNaN, mid_coverage = kNaN;  // first layer only
-  float aliasing = kNaN;                       // second layer, if analysed
-  float aliasing_noise = kNaN;                 //   and its white-noise floor
+  float aliasing = kNaN;                                           // second layer, if analysed
+  float aliasing_noise = kNaN;                                     //   and its white-noise floor
   static constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 };
 LayerEpochSummary summarize(const LayerHealth& l, const HealthThresholds& t, size_t epoch_index);

@@ -19,8 +19,8 @@
 namespace ds {
 
 struct CompareOptions {
-  bool recompute_health = false;  // recompute each run's health even if analysis/health.h5 is current
-  HealthOptions health;           // how a missing or stale health.h5 is computed
+  bool recompute_health = false;    // recompute each run's health even if analysis/health.h5 is current
+  HealthOptions health;             // how a missing or stale health.h5 is computed
   std::vector<std::string> labels;  // names of the runs on the page; default: their folder names
 };
 

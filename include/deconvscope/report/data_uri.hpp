@@ -4,9 +4,8 @@
 // Left out: other image formats; every picture here is a PNG.
 #pragma once
 
-#include <string>
-
 #include <opencv2/core.hpp>
+#include <string>
 
 namespace ds {
 

@@ -4,9 +4,8 @@
 // Left out: computing health (analysis/health.hpp) and comparing runs (report/compare.hpp).
 #pragma once
 
-#include <string>
-
 #include <opencv2/core.hpp>
+#include <string>
 
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/core/tensor.hpp"
