@@ -3,7 +3,7 @@
 # everything is there). Runs apt-get as root, through sudo when not root.
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev libhdf5-dev libopencv-dev libboost-program-options-dev
-      libgtest-dev zlib1g-dev dataset-fashion-mnist)
+      libgtest-dev zlib1g-dev dataset-fashion-mnist clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
