@@ -430,15 +430,22 @@ TEST(InferShapes, Errors) {
 }
 
 TEST(ShippedConfigs, LoadWithoutError) {
-  for (const char* name : {"zfnet-mini-bench.cfg", "quickstart.cfg", "zfnet-fashion.cfg"}) {
+  for (const char* name : {"zfnet-mini-bench.cfg", "quickstart.cfg", "zfnet-fashion.cfg", "alexnet-fashion.cfg",
+                           "zfnet-fashion-norenorm.cfg"}) {
     std::string path = std::string(DS_SOURCE_DIR) + "/configs/" + name;
     SCOPED_TRACE(path);
     ds::Config c;
     ASSERT_NO_THROW(c = ds::load_config({"--config", path}));
     EXPECT_EQ(ds::format_layer_line(c.layers.back()), "fc8 fc out=10");
-    auto shapes = ds::infer_shapes(c.layers, ds::InputShape{1, 28, 28});
+    const int side = c.data.resize > 0 ? c.data.resize : 28;
+    auto shapes = ds::infer_shapes(c.layers, ds::InputShape{1, side, side});
     EXPECT_EQ(shapes.back().channels, 10);
-    // The shipped configs use the benchmark network exactly.
+  }
+  // The benchmark and the quickstart use the benchmark network exactly.
+  for (const char* name : {"zfnet-mini-bench.cfg", "quickstart.cfg"}) {
+    std::string path = std::string(DS_SOURCE_DIR) + "/configs/" + name;
+    SCOPED_TRACE(path);
+    const ds::Config c = ds::load_config({"--config", path});
     auto expected = bench_lines();
     ASSERT_EQ(c.layers.size(), expected.size());
     for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(ds::format_layer_line(c.layers[i]), expected[i]);
