@@ -174,6 +174,7 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
     lh.in_channels = l == 0 ? first.input.channels : shapes[size_t(convs[l]) - 1].channels;
     lh.kernel = s.kernel;
     lh.stride = s.stride;
+    lh.chance_correlation = chance_redundancy(lh.filters, lh.in_channels * s.kernel[0] * s.kernel[1]);
     h.layers.push_back(std::move(lh));
   }
 

@@ -104,6 +104,7 @@ void write_health(const std::string& path, const HealthResult& h) {
       g.write_attr_int("in_channels", l.in_channels);
       g.write_attr_ints("kernel", {l.kernel[0], l.kernel[1]});
       g.write_attr_ints("stride", {l.stride[0], l.stride[1]});
+      g.write_attr_float("chance_correlation", l.chance_correlation);
       g.write_dataset("median_rms", {Ei}, l.median_rms);
       g.write_dataset("rms", {Ei, O}, l.rms);
       g.write_dataset("fire_rate", {Ei, O}, l.fire_rate);
@@ -191,6 +192,7 @@ HealthResult read_health(const std::string& path) {
       throw Error(ErrorKind::snapshot, g.where(), "kernel and stride must hold 2 values and filters be >= 0");
     l.kernel = {k[0], k[1]};
     l.stride = {s[0], s[1]};
+    l.chance_correlation = g.read_attr_float("chance_correlation");
     const int64_t O = l.filters;
     auto shape_of = [&](const std::string& rel, const std::vector<int64_t>& want) {
       const std::vector<int64_t> d = g.dataset_dims(rel);
@@ -265,14 +267,15 @@ void write_health_csv(const std::string& dir, const HealthResult& h) {
 
   std::ostringstream sum;
   sum << "layer,epoch,filters,median_rms,max_rms_ratio,dead_fraction,never_fires_fraction,collapsed_fraction,"
-         "dominating_fraction,mean_max_correlation,redundant_fraction,low_share,mid_share,high_share,mid_coverage,"
+         "dominating_fraction,mean_max_correlation,chance_correlation,redundant_fraction,low_share,mid_share,high_share,mid_coverage,"
          "aliasing,aliasing_noise\n";
   for (const LayerHealth& l : h.layers)
     for (size_t e = 0; e < E; ++e) {
       const LayerEpochSummary s = summarize(l, h.thresholds, e);
       sum << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << s.filters << ',' << num(s.median_rms) << ','
           << num(s.max_rms_ratio) << ',' << num(s.dead) << ',' << num(s.never_fires) << ',' << num(s.collapsed) << ','
-          << num(s.dominating) << ',' << num(s.mean_max_correlation) << ',' << num(s.redundant) << ',' << num(s.low)
+          << num(s.dominating) << ',' << num(s.mean_max_correlation) << ',' << num(s.chance_correlation) << ','
+          << num(s.redundant) << ',' << num(s.low)
           << ',' << num(s.mid) << ',' << num(s.high) << ',' << num(s.mid_coverage) << ',' << num(s.aliasing) << ','
           << num(s.aliasing_noise) << '\n';
     }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/core/error.hpp"
@@ -148,6 +149,20 @@ std::vector<Redundancy> filter_redundancy(const Tensor& w) {
   return out;
 }
 
+float chance_redundancy(int filters, int size) {
+  if (filters < 2 || size < 1) return 0.f;
+  constexpr int kTrials = 8;
+  std::mt19937_64 rng(0x5eed);  // fixed: the same layer shape always gets the same figure
+  std::normal_distribution<float> normal(0.f, 1.f);
+  double sum = 0;
+  Tensor w({filters, 1, 1, size});
+  for (int t = 0; t < kTrials; ++t) {
+    for (float& v : w.data) v = normal(rng);
+    for (const Redundancy& r : filter_redundancy(w)) sum += r.max_correlation;
+  }
+  return float(sum / (double(kTrials) * filters));
+}
+
 float stride_periodic_share(const float* proj, int C, int H, int W, const Window& w, int sy, int sx) {
   if (sy < 1 || sx < 1 || (sy == 1 && sx == 1)) return kNaN;
   const int y0 = std::max(0, w.y0), x0 = std::max(0, w.x0);
@@ -219,6 +234,7 @@ LayerEpochSummary summarize(const LayerHealth& l, const HealthThresholds& t, siz
   }
   for (size_t o = 0; o < O && base + o < l.rms.size(); ++o) max_rms = std::max(max_rms, l.rms[base + o]);
   s.mean_max_correlation = float(corr / double(O));
+  s.chance_correlation = l.chance_correlation;
   s.redundant = float(double(redundant) / double(O));
   s.max_rms_ratio = s.median_rms > 0 ? max_rms / s.median_rms : kNaN;
   if (l.is_first() && l.low_share.size() >= base + O) {

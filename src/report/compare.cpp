@@ -379,9 +379,9 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
           (names.empty() ? "" : " / ") + (k < r.health.layers.size() ? r.health.layers[k].layer : std::string("none"));
     const std::string scope = "conv position " + std::to_string(k + 1) + ": " + names;
     static const std::set<std::string> kFirst = {"dead_fraction",        "dominating_fraction", "max_rms_ratio",
-                                                 "mean_max_correlation", "mid_coverage",        "mid_share"};
+                                                 "correlation_above_chance", "mid_coverage",        "mid_share"};
     static const std::set<std::string> kSecond = {"dead_fraction", "aliasing", "aliasing_excess",
-                                                  "mean_max_correlation"};
+                                                  "correlation_above_chance"};
     for (const auto& f : figures()) {
       if (f.better == 0 || !(k == 0 ? kFirst : kSecond).count(f.key)) continue;
       std::vector<float> v;

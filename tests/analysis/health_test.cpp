@@ -121,6 +121,15 @@ TEST(HealthMetrics, IdenticalAndNegatedFiltersAreRedundant) {
   EXPECT_NEAR(q[0].max_correlation, 0.f, 1e-6f);
 }
 
+TEST(HealthMetrics, ChanceRedundancyFallsWithFilterSize) {
+  const float small = chance_redundancy(32, 49), large = chance_redundancy(32, 121);
+  EXPECT_GT(small, large) << "random 7x7 filters are more alike than random 11x11 ones";
+  EXPECT_GT(large, 0.f);
+  EXPECT_LT(small, 0.6f);
+  EXPECT_EQ(chance_redundancy(32, 49), small) << "a fixed seed: the same shape, the same figure";
+  EXPECT_EQ(chance_redundancy(1, 49), 0.f);
+}
+
 TEST(HealthMetrics, StridePeriodicShare) {
   const int H = 32, W = 32;
   const Window all{0, 0, H, W};

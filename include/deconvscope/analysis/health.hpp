@@ -63,6 +63,12 @@ struct Redundancy {
 };
 std::vector<Redundancy> filter_redundancy(const Tensor& weights);
 
+// The chance level of filter_redundancy's mean max_correlation: its expected value for
+// `filters` independent Gaussian filters of `size` weights (a fixed-seed Monte Carlo
+// estimate). Larger filters are less alike by chance, so raw redundancy is not
+// comparable across kernel sizes; redundancy above this is.
+float chance_redundancy(int filters, int size);
+
 // Share of a projection's energy that is periodic with the period (sy, sx), inside the
 // window w: per channel, the mean over each of the sy*sx pixel phases (y mod sy, x mod sx)
 // makes the periodic part; its energy over the window, against the window's energy about
@@ -94,6 +100,7 @@ struct LayerHealth {
   std::vector<float> max_correlation;  // [E * O]
   std::vector<int32_t> partner;        // [E * O]
   std::vector<int32_t> dead_since;     // [O] first epoch from which the filter is dead through the last; -1
+  float chance_correlation = 0;        // chance_redundancy(O, I * kh * kw)
   // First conv layer only (empty otherwise).
   std::vector<float> low_share, mid_share, high_share, peak_frequency;  // [E * O]
   std::vector<float> mid_coverage;  // [E] share of live filters whose peak is in the mid band
@@ -127,6 +134,7 @@ struct LayerEpochSummary {
   float median_rms = 0;
   float dead = 0, never_fires = 0, collapsed = 0, dominating = 0;  // fractions
   float mean_max_correlation = 0, redundant = 0;
+  float chance_correlation = kNaN;             // chance_redundancy of the layer's shape
   float max_rms_ratio = 0;                                         // largest rms / median
   float low = kNaN, mid = kNaN, high = kNaN, mid_coverage = kNaN;  // first layer only
   float aliasing = kNaN;                                           // second layer, if analysed
