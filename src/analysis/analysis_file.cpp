@@ -153,9 +153,10 @@ class Checker {
     expect_count(cat + "/filter_similarity", "entries (E)", E, c.filter_similarity.size());
     expect_count(cat + "/weight_change", "entries (E)", E, c.weight_change.size());
     expect_count(cat + "/final_image_share", "entries (E)", E, c.final_image_share.size());
-    if (c.converged_at != -1 && std::find(r.epochs.begin(), r.epochs.end(), c.converged_at) == r.epochs.end())
-      fail(cat + " attribute converged_at",
-           expected_found("-1 or one of the analysed epochs", std::to_string(c.converged_at)));
+    expect_count(cat + "/weight_progress", "entries (E)", E, c.weight_progress.size());
+    for (auto [attr, at] : {std::pair{"converged_at", c.converged_at}, std::pair{"progress_converged_at", c.progress_converged_at}})
+      if (at != -1 && std::find(r.epochs.begin(), r.epochs.end(), at) == r.epochs.end())
+        fail(cat + " attribute " + attr, expected_found("-1 or one of the analysed epochs", std::to_string(at)));
   }
 
   void expect_count(const std::string& at, const std::string& what, size_t expected, size_t found) const {
@@ -302,7 +303,9 @@ void write_contents(const h5::Group& root, const AnalysisResult& r) {
     cg.write_dataset("filter_similarity", {E}, c.filter_similarity);
     cg.write_dataset("weight_change", {E}, c.weight_change);
     cg.write_dataset("final_image_share", {E}, c.final_image_share);
+    cg.write_dataset("weight_progress", {E}, c.weight_progress);
     cg.write_attr_int("converged_at", c.converged_at);
+    cg.write_attr_int("progress_converged_at", c.progress_converged_at);
   }
 }
 
@@ -449,11 +452,12 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
     LayerConvergence c;
     for (auto [name, v] :
          {std::pair{"filter_similarity", &c.filter_similarity}, std::pair{"weight_change", &c.weight_change},
-          std::pair{"final_image_share", &c.final_image_share}}) {
+          std::pair{"final_image_share", &c.final_image_share}, std::pair{"weight_progress", &c.weight_progress}}) {
       expect_dims(cg, name, {E});
       *v = cg.read_dataset_f32(name);
     }
     c.converged_at = cg.read_attr_int("converged_at");
+    c.progress_converged_at = cg.read_attr_int("progress_converged_at");
     r.convergence.push_back(std::move(c));
   }
   // What the per-dataset checks cannot see: layer names, converged_at among the epochs.
@@ -548,14 +552,16 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
               }
             });
   write_csv((d / "convergence.csv").string(),
-            "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at",
+            "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
+            "progress_converged_at",
             [&](std::ostream& out) {
               for (size_t l = 0; l < r.layers.size(); ++l) {
                 const LayerConvergence& c = r.convergence[l];
                 for (size_t e = 0; e < E; ++e)
                   out << csv_field(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e])
                       << ',' << num(c.weight_change[e]) << ',' << num(c.final_image_share[e]) << ','
-                      << c.converged_at << '\n';
+                      << c.converged_at << ',' << num(c.weight_progress[e]) << ',' << c.progress_converged_at
+                      << '\n';
               }
             });
   write_csv((d / "evolution.csv").string(), "layer,feature,epoch,image_index,y,x,activation",

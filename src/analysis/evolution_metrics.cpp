@@ -218,6 +218,16 @@ void compute_convergence(AnalysisResult& r, const std::vector<std::vector<Tensor
       if (!(c.filter_similarity[e] >= r.convergence_threshold)) break;
       c.converged_at = r.epochs[e];
     }
+    const double path = norm_of_difference(filters[l][0].ptr(), w_final.ptr(), w_final.size());
+    c.weight_progress.assign(E, 1.f);
+    for (size_t e = 0; e + 1 < E && path > 0; ++e)
+      c.weight_progress[e] =
+          static_cast<float>(1.0 - norm_of_difference(filters[l][e].ptr(), w_final.ptr(), w_final.size()) / path);
+    c.progress_converged_at = -1;
+    for (size_t e = E; e-- > 0;) {
+      if (!(c.weight_progress[e] >= r.convergence_threshold)) break;
+      c.progress_converged_at = r.epochs[e];
+    }
   }
   r.convergence = std::move(out);
 }

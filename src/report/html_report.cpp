@@ -264,23 +264,37 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
     p.img("convergence.png", "filter convergence",
           "Mean cosine similarity of each layer's filters to the final snapshot's; a layer has converged from the "
           "first epoch after which it stays above the threshold.");
-    h << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>converged at</th>";
-    for (int e : r.epochs) h << "<th>epoch " << e << "</th>";
-    h << "</tr>\n";
-    for (size_t l = 0; l < r.layers.size(); ++l) {
-      const LayerConvergence& c = r.convergence[l];
-      h << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">"
-        << (c.converged_at >= 0 ? "epoch " + std::to_string(c.converged_at) : std::string("never")) << "</td>";
-      for (size_t e = 0; e < r.epochs.size(); ++e) {
-        if (e >= c.filter_similarity.size()) {
-          h << "<td></td>";
-          continue;
-        }
-        const float s = c.filter_similarity[e];
-        h << "<td class=\"num" << (s >= r.convergence_threshold ? " ok" : "") << "\">" << fmt("%.3f", s) << "</td>";
-      }
+    // One table per convergence figure: the layer, where it converged, its value per epoch.
+    auto table = [&](const char* caption, auto values, auto converged_at) {
+      h << "<p class=\"hint\">" << caption << "</p>\n";
+      h << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>converged at</th>";
+      for (int e : r.epochs) h << "<th>epoch " << e << "</th>";
       h << "</tr>\n";
-    }
+      for (size_t l = 0; l < r.layers.size(); ++l) {
+        const LayerConvergence& c = r.convergence[l];
+        const int at = converged_at(c);
+        const std::vector<float>& v = values(c);
+        h << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">"
+          << (at >= 0 ? "epoch " + std::to_string(at) : std::string("never")) << "</td>";
+        for (size_t e = 0; e < r.epochs.size(); ++e) {
+          if (e >= v.size()) {
+            h << "<td></td>";
+            continue;
+          }
+          h << "<td class=\"num" << (v[e] >= r.convergence_threshold ? " ok" : "") << "\">" << fmt("%.3f", v[e])
+            << "</td>";
+        }
+        h << "</tr>\n";
+      }
+      h << "</table></div>\n";
+    };
+    table("Mean cosine similarity of the filters to the final snapshot's.",
+          [](const LayerConvergence& c) -> const std::vector<float>& { return c.filter_similarity; },
+          [](const LayerConvergence& c) { return c.converged_at; });
+    table("Share of the way from the first snapshot's weights to the final ones, 1 - |W - W_final| / "
+          "|W_first - W_final|: free of the random start, which keeps the cosine high in short runs.",
+          [](const LayerConvergence& c) -> const std::vector<float>& { return c.weight_progress; },
+          [](const LayerConvergence& c) { return c.progress_converged_at; });
     h << "</table></div>\n<p class=\"hint\">Green: at or above the threshold.</p>\n";
   }
 

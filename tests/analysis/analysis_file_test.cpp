@@ -84,8 +84,10 @@ AnalysisResult sample(std::vector<int> epochs = {1, 2, 5}) {
       c.filter_similarity.push_back(0.5f + 0.1f * static_cast<float>(e));
       c.weight_change.push_back(0.2f * static_cast<float>(e));
       c.final_image_share.push_back(e + 1 == E ? 1.f : 0.5f);
+      c.weight_progress.push_back(e + 1 == E ? 1.f : 0.25f * static_cast<float>(e));
     }
     c.converged_at = l == 0 ? epochs.back() : -1;
+    c.progress_converged_at = epochs.back();
     r.convergence.push_back(c);
   }
   if (E > 1) {
@@ -155,6 +157,8 @@ void expect_same(const AnalysisResult& a, const AnalysisResult& b) {
     EXPECT_EQ(a.convergence[l].weight_change, b.convergence[l].weight_change);
     EXPECT_EQ(a.convergence[l].final_image_share, b.convergence[l].final_image_share);
     EXPECT_EQ(a.convergence[l].converged_at, b.convergence[l].converged_at);
+    EXPECT_EQ(a.convergence[l].weight_progress, b.convergence[l].weight_progress);
+    EXPECT_EQ(a.convergence[l].progress_converged_at, b.convergence[l].progress_converged_at);
   }
   ASSERT_EQ(a.topk.size(), b.topk.size());
   for (const auto& [epoch, layers] : a.topk) {
@@ -306,7 +310,9 @@ TEST_F(AnalysisFileTest, SchemaAsDocumented) {
     expect_dataset(f, c + "/filter_similarity", "float32", {E});
     expect_dataset(f, c + "/weight_change", "float32", {E});
     expect_dataset(f, c + "/final_image_share", "float32", {E});
+    expect_dataset(f, c + "/weight_progress", "float32", {E});
     expect_attr(f, c, "converged_at", "int32", {});
+    expect_attr(f, c, "progress_converged_at", "int32", {});
   }
   H5Fclose(f);
 
@@ -474,10 +480,12 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
 
   std::vector<std::string> conv = lines_of(out / "convergence.csv");
   ASSERT_FALSE(conv.empty());
-  EXPECT_EQ(conv[0], "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at");
+  EXPECT_EQ(conv[0],
+            "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
+            "progress_converged_at");
   EXPECT_EQ(conv.size(), 1u + 2 * 3);
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5");
-  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1");
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5");
+  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5");
 
   std::vector<std::string> evo = lines_of(out / "evolution.csv");
   ASSERT_FALSE(evo.empty());

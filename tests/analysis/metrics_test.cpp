@@ -160,6 +160,24 @@ TEST(Convergence, OrthogonalFiltersHaveSimilarityZero) {
   // ||W_1 - W_0|| / ||W_0|| = sqrt(1 + 9 + 16 + 4) / sqrt(1 + 4)
   EXPECT_NEAR(c.weight_change[1], std::sqrt(30.f) / std::sqrt(5.f), 1e-5f);
   EXPECT_EQ(c.converged_at, 10);
+  EXPECT_EQ(c.weight_progress[0], 0.f);  // the whole way still to go
+  EXPECT_EQ(c.weight_progress[1], 1.f);
+  EXPECT_EQ(c.progress_converged_at, 10);
+}
+
+// Weights that travel most of their way early converge early by weight_progress, even
+// when the random start keeps filter_similarity high throughout.
+TEST(Convergence, WeightProgressIsTheShareOfTheWayTravelled) {
+  AnalysisResult r = one_layer({0, 1, 2, 3}, {0});
+  const Tensor w0 = weights({{10, 0}, {0, 10}});
+  compute_convergence(r, {{w0, weights({{10, 0.95f}, {0, 10}}), weights({{10, 0.97f}, {0, 10}}),
+                           weights({{10, 1}, {0, 10}})}});
+  const LayerConvergence& c = r.convergence[0];
+  EXPECT_NEAR(c.weight_progress[1], 0.95f, 1e-5f);
+  EXPECT_NEAR(c.weight_progress[2], 0.97f, 1e-5f);
+  EXPECT_EQ(c.weight_progress[3], 1.f);
+  EXPECT_EQ(c.progress_converged_at, 1);
+  EXPECT_EQ(c.converged_at, 0);  // cosine to the final filters is near 1 from the start
 }
 
 TEST(Convergence, DipBelowThresholdThenStaysAbove) {

@@ -125,6 +125,8 @@ AnalysisResult synthetic_result(int C) {
     c.weight_change = {0.f, 0.5f, 0.2f};
     c.final_image_share = {0.25f, 0.5f, 1.f};
     c.converged_at = l == 0 ? 2 : 5;
+    c.weight_progress = {0.f, 0.7f, 1.f};
+    c.progress_converged_at = 5;
     r.convergence.push_back(c);
 
     LayerTopK t;

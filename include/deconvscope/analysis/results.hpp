@@ -61,6 +61,11 @@ struct LayerConvergence {
   std::vector<float> weight_change;      // [E] ||W_e - W_{e-1}|| / ||W_{e-1}|| (0 for the first)
   std::vector<float> final_image_share;  // [E] share of followed features whose strongest image is the final one
   int converged_at = -1;                 // first epoch from which filter_similarity stays >= threshold; -1 never
+  // Share of the way from the first analysed snapshot's weights to the final ones:
+  // 1 - ||W_e - W_final|| / ||W_first - W_final||. Free of the random initialisation,
+  // which dominates filter_similarity in short runs.
+  std::vector<float> weight_progress;    // [E], 0 at the first epoch, 1 at the final one
+  int progress_converged_at = -1;        // first epoch from which weight_progress stays >= threshold
 };
 
 struct AnalysisResult {
