@@ -25,6 +25,8 @@
 //   converged_at      = the first epoch (a value of r.epochs, not an index) from which
 //                       filter_similarity stays >= convergence_threshold through the final
 //                       epoch; -1 if never (only when the threshold is above 1)
+//   weight_progress   = 1 - ||W_e - W_final|| / ||W_first - W_final|| (1 throughout if the
+//                       weights never moved); progress_converged_at as converged_at
 #pragma once
 
 #include <cstddef>
