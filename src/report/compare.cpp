@@ -378,8 +378,9 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
       names +=
           (names.empty() ? "" : " / ") + (k < r.health.layers.size() ? r.health.layers[k].layer : std::string("none"));
     const std::string scope = "conv position " + std::to_string(k + 1) + ": " + names;
-    static const std::set<std::string> kFirst = {"dead_fraction",        "dominating_fraction", "max_rms_ratio",
-                                                 "correlation_above_chance", "mid_coverage",        "mid_share"};
+    static const std::set<std::string> kFirst = {"dead_fraction", "dominating_fraction",
+                                                 "max_rms_ratio", "correlation_above_chance",
+                                                 "mid_coverage",  "mid_share"};
     static const std::set<std::string> kSecond = {"dead_fraction", "aliasing", "aliasing_excess",
                                                   "correlation_above_chance"};
     for (const auto& f : figures()) {
@@ -452,7 +453,8 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
   p << "</table></div>\n";
 
   p << "<h2 id=\"verdicts\">Verdicts</h2>\n<p class=\"hint\">At each run's final snapshot. Differences under half a "
-       "percentage point (or 2% for ratios) are called ties: one run per setting cannot separate smaller ones from "
+       "percentage point (0.01 for cosines, 2% for ratios) are called ties: one run per setting cannot separate "
+       "smaller ones from "
        "chance.</p>\n<ul class=\"verdicts\">\n";
   for (const std::string& v : sum.verdicts) p << "<li>" << html_escape(v) << "</li>\n";
   p << "</ul>\n";

@@ -1,7 +1,7 @@
 // Verdicts of the comparison: for one figure, rank the runs and say which is healthier
 // and by how much, in a sentence. Differences smaller than a noise floor (half a
-// percentage point for shares, 2% relative for other figures) are called ties: one run
-// per setting cannot tell smaller differences from chance.
+// percentage point for shares, 0.01 for cosines, 2% relative for other figures) are
+// called ties: one run per setting cannot tell smaller differences from chance.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -15,8 +15,11 @@ namespace {
 
 std::string show(float v, bool percent) { return percent ? health_html::pct(v) : health_html::num("%.3g", v); }
 
-bool tie(float a, float b, bool percent) {
+// Cosines (redundancy) are judged on an absolute scale: their chance level is itself a
+// Monte Carlo estimate good to about 0.005, and near zero a relative rule calls noise.
+bool tie(float a, float b, bool percent, const std::string& metric) {
   if (percent) return std::fabs(a - b) < 0.005f;
+  if (metric.find("correlation") != std::string::npos) return std::fabs(a - b) < 0.01f;
   return std::fabs(a - b) <= 0.02f * std::max(std::fabs(a), std::fabs(b));
 }
 
@@ -50,7 +53,7 @@ Verdict judge(const std::string& scope, const std::string& metric, const std::st
     return v;
   }
   const float best = v.values.front(), worst = v.values.back();
-  if (tie(best, worst, percent)) {
+  if (tie(best, worst, percent, metric)) {
     v.text = head + "no clear difference (" + show(best, percent) + " to " + show(worst, percent) + ").";
     return v;
   }
@@ -60,13 +63,14 @@ Verdict judge(const std::string& scope, const std::string& metric, const std::st
   } else {
     diff = health_html::num("%.3g", std::fabs(best - worst));
   }
-  const float lo = std::min(std::fabs(best), std::fabs(worst)), hi = std::max(std::fabs(best), std::fabs(worst));
+  // A ratio only means something between two positive values.
+  const float lo = std::min(best, worst), hi = std::max(best, worst);
   if (lo > 0 && hi / lo >= 1.5f) diff += ", " + health_html::num("%.1f", hi / lo) + "x";
   v.text = head + v.runs.front() + " is " + word + ": " + show(best, percent);
   for (size_t i = 1; i < v.runs.size(); ++i)
     v.text += (i == 1 ? " vs " : ", ") + show(v.values[i], percent) + " (" + v.runs[i] + ")";
   v.text += "; " + diff + " between best and worst.";
-  if (v.runs.size() > 2 && tie(v.values[0], v.values[1], percent))
+  if (v.runs.size() > 2 && tie(v.values[0], v.values[1], percent, metric))
     v.text += " (" + v.runs[0] + " and " + v.runs[1] + " are within noise of each other.)";
   return v;
 }
