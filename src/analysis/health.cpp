@@ -76,7 +76,15 @@ std::string measure_aliasing(const std::string& run_dir, const std::vector<int>&
   if (stride[0] == 1 && stride[1] == 1) return "the first conv layer has stride 1: there is no stride to alias";
   if (!fs::exists(file))
     return "the run was not analysed (no " + file + "); run deconvscope analyze --run " + run_dir + " first";
-  const AnalysisResult r = read_analysis(file);
+  AnalysisResult r;
+  try {
+    r = read_analysis(file);
+  } catch (const Error& e) {
+    // A damaged or outdated analysis costs the aliasing figure, not the rest of health.
+    if (e.kind() != ErrorKind::snapshot) throw;
+    return std::string("the analysis could not be read (") + e.what() + "); re-run deconvscope analyze --run " +
+           run_dir + " --force";
+  }
   const auto it = std::find(r.layers.begin(), r.layers.end(), l.layer);
   if (it == r.layers.end())
     return "the analysis in " + file + " does not include layer " + l.layer + " (see analysis.layers)";

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "deconvscope/analysis/analyze.hpp"
@@ -317,6 +318,12 @@ TEST_F(HealthRun, AliasingFromTheAnalysisOfAStridedRun) {
     EXPECT_LE(a, 1.f);
     EXPECT_GT(h.layers[1].aliasing_noise[e], 0.f);
   }
+
+  // A damaged analysis file costs the aliasing figure only, with the reason.
+  { std::ofstream(RunPaths::of(run).analysis + "/analysis.h5", std::ios::trunc) << "not hdf5"; }
+  h = compute_health(run, cfg, opt);
+  EXPECT_FALSE(h.layers[1].has_aliasing());
+  EXPECT_NE(h.aliasing_note.find("could not be read"), std::string::npos) << h.aliasing_note;
 }
 
 TEST_F(HealthRun, RunWithoutSnapshotsIsRefused) {
