@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what deconvscope needs from Debian 12's packages (idempotent: quick when
 # everything is there). Runs apt-get as root, through sudo when not root.
+#   tools/install-deps.sh          what building and running needs
+#   tools/install-deps.sh --test   plus clang and libFuzzer, for the test suite's fuzzing run
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev libhdf5-dev libopencv-dev libboost-program-options-dev
-      libgtest-dev zlib1g-dev dataset-fashion-mnist clang libclang-rt-14-dev)
+      libgtest-dev zlib1g-dev dataset-fashion-mnist)
+[ "${1:-}" = "--test" ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

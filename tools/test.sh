@@ -4,7 +4,7 @@
 # so that its summary closes the output; a fuzzing failure still fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install-deps.sh
+tools/install-deps.sh --test
 tools/build.sh
 fuzz_status=0
 if command -v clang++ >/dev/null; then
