@@ -4,6 +4,7 @@
 // snapshot) and <out>/verdicts.csv. See include/deconvscope/report/compare.hpp.
 // Left out: matching filters across runs (filter 3 of one run is unrelated to filter 3 of
 // another), and significance (one run per setting).
+#include "deconvscope/report/style.hpp"
 #include "deconvscope/report/compare.hpp"
 
 #include <algorithm>
@@ -429,7 +430,7 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
   p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope compare: ";
   for (size_t i = 0; i < runs.size(); ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
-  p << "</title>\n<style>" << health_html::kCss << "</style>\n</head>\n<body>\n<main>\n<h1>";
+  p << "</title>\n<style>" << kReportCss << "</style>\n</head>\n<body>\n<main>\n<h1>";
   for (size_t i = 0; i < runs.size(); ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
   p << "</h1>\n<p class=\"sub\">Comparing architectures by filter health, after Zeiler &amp; Fergus Sec. 4.1 and Fig. "
        "6. "

@@ -11,8 +11,6 @@
 
 namespace ds::health_html {
 
-// Inline CSS of both pages (no external files, no scripts).
-extern const char* kCss;
 
 // "12.5%" for a fraction, "n/a" for NaN.
 std::string pct(float fraction);

@@ -4,6 +4,7 @@
 // and the filters that died and stayed dead. One self-contained file (pictures are data
 // URIs); a link to it is added to the run's index.html.
 // Left out: anything needing the probe images (the health figures are already computed).
+#include "deconvscope/report/style.hpp"
 #include "deconvscope/report/health_page.hpp"
 
 #include <algorithm>
@@ -82,7 +83,7 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
   std::ostringstream p;
   p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope health: "
-    << html_escape(name) << "</title>\n<style>" << health_html::kCss << "</style>\n</head>\n<body>\n<main>\n";
+    << html_escape(name) << "</title>\n<style>" << kReportCss << "</style>\n</head>\n<body>\n<main>\n";
   p << "<h1>Filter health: " << html_escape(name) << "</h1>\n<p class=\"sub\">Dead, dominating, redundant and "
     << "aliased filters of every conv layer at every snapshot, after Zeiler &amp; Fergus Sec. 4.1 and Fig. 6. "
     << "Definitions in docs/health-format.md; the figures are also in analysis/health.h5 and "

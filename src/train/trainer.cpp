@@ -29,6 +29,7 @@
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/io/text_file.hpp"
 #include "deconvscope/model/loss.hpp"
 #include "deconvscope/model/network.hpp"
 #include "deconvscope/train/evaluate.hpp"
@@ -78,18 +79,6 @@ class SignalScope {
   void (*old_term_)(int);
 };
 
-void write_text_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = temp_path_for(path);
-  TempFileGuard guard(tmp);
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f << text;
-    f.flush();
-    if (!f) throw Error(ErrorKind::io, path, "could not write the file", "check free space and permissions");
-  }
-  commit_file(tmp, path);
-  guard.dismiss();
-}
 
 bool holds_run(const RunPaths& p) {
   return fs::exists(p.config) || fs::exists(p.metrics) || fs::exists(p.last) ||
