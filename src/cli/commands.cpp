@@ -34,8 +34,9 @@ const char* kUsage =
     "  compare  RUN RUN [RUN ...] [--out DIR]\n"
     "           compare runs by filter health: one self-contained HTML page plus CSV\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
-    "  bench    --run DIR [--analysis.key VALUE ...]\n"
     "           print train_images_per_s and infer_images_per_s on random data\n"
+    "  bench    --run DIR [--analysis.key VALUE ...]\n"
+    "           time the analysis of a run's newest snapshot against a plain forward pass\n"
     "\n"
     "`deconvscope <command> --help` lists that command's options and every config key.\n";
 
