@@ -232,6 +232,23 @@ Tensor read_param(const h5::Group& g, const std::string& name, const std::vector
   return g.read_tensor(name);
 }
 
+// The weights and bias of every layer with parameters, from `parent`/<layer name>, each
+// checked against the shape its layer attributes imply. Used for /layers and for
+// /optimizer/momentum alike.
+std::vector<LayerParams> read_layer_params(const h5::Group& parent, const Snapshot& s,
+                                           const std::vector<LayerShape>& shapes) {
+  std::vector<LayerParams> out(s.layers.size());
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const LayerSpec& l = s.layers[i];
+    if (!l.has_params()) continue;
+    const ParamDims d = param_dims(l, input_of(i, shapes, s.input));
+    const h5::Group g = parent.open_group(l.name);
+    out[i].weights = read_param(g, "weights", d.weights);
+    out[i].bias = read_param(g, "bias", d.bias);
+  }
+  return out;
+}
+
 void read_optimizer(const h5::Group& root, Snapshot& s, const std::vector<LayerShape>& shapes) {
   h5::Group g = root.open_group("optimizer");
   OptimizerState& o = s.optimizer;
@@ -240,16 +257,7 @@ void read_optimizer(const h5::Group& root, Snapshot& s, const std::vector<LayerS
   o.epochs_since_best = g.read_attr_int("epochs_since_best");
   o.rng_state = g.read_attr_string("rng_state");
   if (!g.exists("momentum")) return;
-  h5::Group m = g.open_group("momentum");
-  o.momentum.assign(s.layers.size(), LayerParams{});
-  for (size_t i = 0; i < s.layers.size(); ++i) {
-    const LayerSpec& l = s.layers[i];
-    if (!l.has_params()) continue;
-    ParamDims d = param_dims(l, input_of(i, shapes, s.input));
-    h5::Group lg = m.open_group(l.name);
-    o.momentum[i].weights = read_param(lg, "weights", d.weights);
-    o.momentum[i].bias = read_param(lg, "bias", d.bias);
-  }
+  o.momentum = read_layer_params(g.open_group("momentum"), s, shapes);
 }
 
 Snapshot read_contents(const h5::Group& root, const std::string& path) {
@@ -314,15 +322,7 @@ Snapshot read_contents(const h5::Group& root, const std::string& path) {
                 "the layer attributes and input_shape do not form a valid network");
   }
 
-  s.params.assign(s.layers.size(), LayerParams{});
-  for (size_t i = 0; i < s.layers.size(); ++i) {
-    const LayerSpec& l = s.layers[i];
-    if (!l.has_params()) continue;
-    ParamDims d = param_dims(l, input_of(i, shapes, s.input));
-    h5::Group g = layers.open_group(l.name);
-    s.params[i].weights = read_param(g, "weights", d.weights);
-    s.params[i].bias = read_param(g, "bias", d.bias);
-  }
+  s.params = read_layer_params(layers, s, shapes);
   read_optimizer(root, s, shapes);
   return s;
 }

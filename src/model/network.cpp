@@ -51,7 +51,6 @@ Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, i
     if (specs_[i + 1].type == LayerType::relu && layers_[i]->accept_relu_post_op()) layers_[i + 1]->set_fused(true);
   for (size_t i = 0; i < specs_.size(); ++i) md = layers_[i]->init(ctx_, md, shapes_[i]);
   diff_logits_mem_ = memory(md, ctx_.eng);  // plain (N, classes): fc output is nc
-  logits_plain_.resize(size_t(batch) * num_classes());
 }
 
 int Network::find(const std::string& name) const {

@@ -36,8 +36,8 @@ class Network {
   void forward(const float* input, Mode mode, int last = -1);
   // (N, classes) plain, valid after a full forward.
   const float* logits() const;
-  // diff_logits: (N, classes) plain. Fills every layer's grads(). `step` seeds dropout
-  // masks and must be the step of the preceding forward(train).
+  // diff_logits: (N, classes) plain. Fills every layer's grads(). Requires the preceding
+  // forward(train) of the same batch (dropout reuses its masks).
   void backward(const float* diff_logits);
   // Dropout masks are drawn from (seed, step): set before forward(train).
   void set_step(uint64_t step) { ctx_.step = step; }
@@ -76,7 +76,6 @@ class Network {
   std::vector<std::unique_ptr<Layer>> layers_;
   dnnl::memory input_mem_, diff_logits_mem_, signal_mem_;
   dnnl::memory::desc input_md_;
-  std::vector<float> logits_plain_;
   bool profiling_ = false;
   std::vector<LayerTime> times_;
 };
