@@ -9,11 +9,6 @@
 
 namespace ds {
 
-int rectified_output_layer(const std::vector<LayerSpec>& specs, int conv) {
-  const size_t next = size_t(conv) + 1;
-  return next < specs.size() && specs[next].type == LayerType::relu ? int(next) : conv;
-}
-
 Window receptive_field(const std::vector<LayerSpec>& specs, const InputShape& in, int layer, int y, int x) {
   // Walk the inclusive range [lo, hi] of positions down to the input, unclipped.
   int64_t y_lo = y, y_hi = y, x_lo = x, x_hi = x;

@@ -30,43 +30,6 @@ namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// Per conv layer (aligned with convs), the share of the first `total` probe images on
-// which each filter's rectified output is positive somewhere. (O) per layer.
-std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, const Normalization& norm, int64_t total,
-                                           const std::vector<int>& convs, Progress* bar) {
-  std::vector<int> out_layer;
-  int last = 0;
-  std::vector<std::vector<int64_t>> fired;
-  for (int c : convs) {
-    out_layer.push_back(rectified_output_layer(net.specs(), c));
-    last = std::max(last, out_layer.back());
-    fired.emplace_back(size_t(net.shapes()[size_t(c)].channels), 0);
-  }
-  std::vector<float> input;
-  std::vector<int32_t> labels;
-  Tensor act;
-  const int B = net.batch();
-  for (int64_t first = 0; first < total; first += B) {
-    const int n = int(std::min<int64_t>(B, total - first));
-    fill_batch(probe, first, n, norm, B, input, labels);
-    net.forward(input.data(), Mode::infer, last);
-    for (size_t l = 0; l < convs.size(); ++l) {
-      net.read_output(out_layer[l], act);  // (B, C, H, W) plain
-      const int64_t C = act.dims[1], HW = act.dims[2] * act.dims[3];
-      for (int b = 0; b < n; ++b)  // padding rows past n are not images
-        for (int64_t c = 0; c < C; ++c) {
-          const float* p = act.ptr() + (b * C + c) * HW;
-          if (std::any_of(p, p + HW, [](float v) { return v > 0.f; })) ++fired[l][size_t(c)];
-        }
-    }
-    if (bar) bar->update(first + n);
-  }
-  std::vector<std::vector<float>> rates(convs.size());
-  for (size_t l = 0; l < convs.size(); ++l)
-    for (int64_t f : fired[l]) rates[l].push_back(total > 0 ? float(double(f) / double(total)) : kNaN);
-  return rates;
-}
-
 // Aliasing of the second conv layer from analysis.h5: per analysed epoch, every feature's
 // mean share over its top-k projections where the epoch has top-k, else the followed
 // features' strongest projection. Fills l.aliasing_*; returns a note if it cannot.

@@ -53,6 +53,11 @@ Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, i
   diff_logits_mem_ = memory(md, ctx_.eng);  // plain (N, classes): fc output is nc
 }
 
+int rectified_output_layer(const std::vector<LayerSpec>& specs, int conv) {
+  const size_t next = size_t(conv) + 1;
+  return next < specs.size() && specs[next].type == LayerType::relu ? int(next) : conv;
+}
+
 int Network::find(const std::string& name) const {
   for (size_t i = 0; i < specs_.size(); ++i)
     if (specs_[i].name == name) return static_cast<int>(i);

@@ -141,45 +141,17 @@ void check_resumable(const Snapshot& s, const std::string& path, const Config& c
                 "no optimizer state to resume from", "start over with --force");
 }
 
-// The layer after which a conv layer's output counts as "fired": its ReLU if it has one.
-int activation_layer(const Network& net, size_t conv) {
-  return conv + 1 < net.size() && net.specs()[conv + 1].type == LayerType::relu ? int(conv + 1) : int(conv);
-}
-
 // Per conv layer: fraction of feature maps that are zero at every position of every
 // image of the probe batch.
 std::vector<double> dead_fractions(Network& net, const Dataset& d, const Normalization& norm, int64_t probe) {
+  std::vector<int> convs;
+  for (size_t i = 0; i < net.size(); ++i)
+    if (net.specs()[i].type == LayerType::conv) convs.push_back(int(i));
+  const auto rates = fire_rates(net, d, norm, std::min<int64_t>(probe, int64_t(d.size())), convs);
   std::vector<double> out(net.size(), 0.0);
-  std::vector<std::vector<char>> fired(net.size());
-  for (size_t i = 0; i < net.size(); ++i)
-    if (net.specs()[i].type == LayerType::conv) fired[i].assign(size_t(net.shapes()[i].channels), 0);
-  const int64_t total = std::min<int64_t>(probe, int64_t(d.size()));
-  std::vector<float> input;
-  std::vector<int32_t> labels;
-  Tensor act;
-  int last_conv = -1;
-  for (size_t i = 0; i < net.size(); ++i)
-    if (net.specs()[i].type == LayerType::conv) last_conv = activation_layer(net, i);
-  if (last_conv < 0) return out;
-  for (int64_t first = 0; first < total; first += net.batch()) {
-    const int n = int(std::min<int64_t>(net.batch(), total - first));
-    fill_batch(d, first, n, norm, net.batch(), input, labels);
-    net.forward(input.data(), Mode::infer, last_conv);
-    for (size_t i = 0; i < net.size(); ++i) {
-      if (fired[i].empty()) continue;
-      net.read_output(activation_layer(net, i), act);  // (N, C, H, W)
-      const size_t C = size_t(act.dims[1]), HW = size_t(act.dims[2] * act.dims[3]);
-      for (int b = 0; b < n; ++b)
-        for (size_t c = 0; c < C; ++c) {
-          if (fired[i][c]) continue;
-          const float* p = act.ptr() + (size_t(b) * C + c) * HW;
-          fired[i][c] = std::any_of(p, p + HW, [](float v) { return v > 0.f; });
-        }
-    }
-  }
-  for (size_t i = 0; i < net.size(); ++i)
-    if (!fired[i].empty())
-      out[i] = 1.0 - double(std::count(fired[i].begin(), fired[i].end(), 1)) / double(fired[i].size());
+  for (size_t l = 0; l < convs.size(); ++l)
+    out[size_t(convs[l])] =
+        double(std::count(rates[l].begin(), rates[l].end(), 0.f)) / double(std::max<size_t>(1, rates[l].size()));
   return out;
 }
 

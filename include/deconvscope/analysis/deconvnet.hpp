@@ -22,9 +22,6 @@
 
 namespace ds {
 
-// The layer whose output is conv layer `conv`'s rectified output.
-int rectified_output_layer(const std::vector<LayerSpec>& specs, int conv);
-
 // Input pixels seen by output position (y, x) of layer `layer`, clipped to the image.
 Window receptive_field(const std::vector<LayerSpec>& specs, const InputShape& in, int layer, int y, int x);
 

@@ -16,6 +16,11 @@
 
 namespace ds {
 
+// The layer whose output is conv layer `conv`'s rectified output: the ReLU directly
+// after it, or the conv itself when none follows. "The activation of a feature" and
+// "a feature that fired" are read there.
+int rectified_output_layer(const std::vector<LayerSpec>& specs, int conv);
+
 class Network {
  public:
   // Throws ds::Error(shape) naming the layer when shapes do not fit, ds::Error(config)

@@ -6,6 +6,7 @@
 
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/model/network.hpp"
+#include "deconvscope/train/progress.hpp"
 
 namespace ds {
 
@@ -19,6 +20,12 @@ struct EvalResult {
 // labels (padding rows: zero image, label -1). No augmentation.
 void fill_batch(const Dataset& d, int64_t first, int n, const Normalization& norm, int batch,
                 std::vector<float>& input, std::vector<int32_t>& labels);
+
+// Per conv layer in `convs` (layer indices), the share of the first `total` images of
+// `probe` on which each feature's rectified output is positive somewhere: (O) per layer,
+// NaN when total is 0. A feature with rate 0 never fired.
+std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, const Normalization& norm,
+                                           int64_t total, const std::vector<int>& convs, Progress* bar = nullptr);
 
 // Loss and accuracy over the first `limit` images of d (0 = all), evaluation mode.
 EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, int64_t limit = 0);
