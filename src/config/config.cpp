@@ -43,7 +43,7 @@ const char* kDefaultFashionPath = "/usr/share/datasets/fashion-mnist";
 const char* kLayerKey = "model.layer";
 const char* kKeysHint = "docs/config.md lists every key";
 
-// The zfnet-mini benchmark network (/work/shared/bench/README.md), used when a config
+// The zfnet-mini benchmark network (docs/benchmark.md), used when a config
 // has no [model] section so that a bare `deconvscope train` runs.
 const char* const kDefaultNetwork[] = {
     "conv1 conv out=32 kernel=5 stride=1 pad=2",

@@ -1,4 +1,4 @@
-// The benchmark of ../shared/bench/README.md: full training steps (forward, backward,
+// The benchmark of docs/benchmark.md: full training steps (forward, backward,
 // SGD with momentum and weight decay) and evaluation-mode forward passes on random
 // data, at the config's batch and threads; warm-up first, then timed iterations.
 #pragma once
