@@ -1,6 +1,8 @@
-// The two plots of a run: training curves from metrics.csv (loss and accuracy vs epoch,
-// train and val, side by side) and filter convergence from the analysis (mean cosine to
-// the final filters vs epoch, a line per layer, the threshold dashed).
+// The plots of a run: training curves from metrics.csv (loss and accuracy vs epoch, train
+// and val, side by side), per-layer training health from metrics.csv (gradient RMS,
+// update ratio, dead share: a line per layer), and filter convergence from the analysis
+// (mean cosine to the final filters vs epoch, a line per layer, the threshold dashed).
+#include <algorithm>
 #include <cmath>
 
 #include <opencv2/core.hpp>
@@ -57,6 +59,59 @@ void plot_training_curves(const std::string& metrics_csv, const std::string& png
   cv::Mat both;
   cv::hconcat(plot_lines(loss), plot_lines(acc), both);
   write_png(both, png_path);
+}
+
+bool plot_layer_stats(const std::string& metrics_csv, const std::string& png_path) {
+  const CsvTable t = read_csv(metrics_csv);
+  // Layers in the order of their columns: "<layer>_grad_rms" names a parameter layer.
+  const std::string kGrad = "_grad_rms";
+  std::vector<std::string> layers;
+  for (const auto& h : t.header)
+    if (h.size() > kGrad.size() && h.compare(h.size() - kGrad.size(), kGrad.size(), kGrad) == 0)
+      layers.push_back(h.substr(0, h.size() - kGrad.size()));
+  if (layers.empty()) return false;
+  const std::vector<double> epoch = csv_column(t, metrics_csv, "epoch");
+
+  // Gradients and update ratios span decades between layers and epochs: log10, with a
+  // zero (epoch 0 has no update) left as a gap rather than drawn at -infinity.
+  auto log10_of = [](std::vector<double> v) {
+    for (double& x : v) x = x > 0 ? std::log10(x) : NAN;
+    return v;
+  };
+  PlotSpec grad;
+  grad.title = "Gradient RMS";
+  grad.x_label = "epoch";
+  grad.y_label = "log10 gradient RMS";
+  grad.size = cv::Size(492, 330);
+  grad.legend_outside = true;  // a line per layer: the corner would cover data
+  PlotSpec update = grad, dead = grad;
+  update.title = "Update / weight RMS";
+  update.y_label = "log10 update ratio";
+  dead.title = "Dead feature maps";
+  dead.y_label = "dead (%)";
+  dead.y_min = 0;
+  double dead_max = 0;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const std::string& name = layers[l];
+    grad.series.push_back({name, epoch, log10_of(csv_column(t, metrics_csv, name + "_grad_rms")), plot_color(l)});
+    if (t.column(name + "_update_ratio") >= 0)
+      update.series.push_back(
+          {name, epoch, log10_of(csv_column(t, metrics_csv, name + "_update_ratio")), plot_color(l)});
+    if (t.column(name + "_dead_fraction") >= 0) {
+      std::vector<double> v = csv_column(t, metrics_csv, name + "_dead_fraction");
+      for (double& x : v) {
+        x *= 100;
+        if (std::isfinite(x)) dead_max = std::max(dead_max, x);
+      }
+      dead.series.push_back({name, epoch, v, plot_color(l)});
+    }
+  }
+  // Nothing dead: a 0..10 % axis shows the flat zero line plainly, not an axis around it.
+  if (dead_max <= 0) dead.y_max = 10;
+  cv::Mat row;
+  cv::hconcat(std::vector<cv::Mat>{plot_lines(grad), plot_lines(update), plot_lines(dead)}, row);
+  write_png(row, png_path);
+  return true;
 }
 
 void plot_convergence(const AnalysisResult& r, const std::string& png_path) {

@@ -3,9 +3,12 @@
 // activation, cropped to its receptive field, beside the image patch it came from. A red
 // frame marks a jump arriving at that epoch (new strongest image and a dissimilar
 // projection), a thin amber frame a new image with a similar projection. A feature with
-// no positive activation on the probe set gets a light "inactive" cell: its image would be
-// arbitrary.
+// no positive activation on the probe set (image -1) gets a light "inactive" cell: its
+// image would be arbitrary. Cells grow to fill the report's width (StripLayout), and
+// projections are stretched by a high percentile of |value| (kProjectionPercentile).
 // Left out: activation values (they are in analysis.h5 and the report's tables).
+#include <algorithm>
+
 #include <opencv2/imgproc.hpp>
 
 #include "deconvscope/core/error.hpp"
@@ -19,11 +22,6 @@ using namespace report_layout;
 
 namespace {
 
-cv::Size cell_size(int H, int W) {
-  const cv::Size d = display_size(H, W);
-  return cv::Size(2 * d.width + kInnerGap, d.height);
-}
-
 Error bad(const AnalysisResult& r, size_t layer, const std::string& what, const std::string& expected,
           const std::string& found) {
   const std::string name = layer < r.layers.size() ? r.layers[layer] : std::to_string(layer);
@@ -33,16 +31,35 @@ Error bad(const AnalysisResult& r, size_t layer, const std::string& what, const 
 
 }  // namespace
 
-cv::Size evolution_strip_size(int epochs, int features, int H, int W) {
-  const cv::Size c = cell_size(H, W);
-  return cv::Size(kLabelWidth + epochs * (c.width + 2 * kPad) + kMargin,
-                  kHeaderHeight + features * (c.height + 2 * kPad) + kMargin);
-}
-
-cv::Rect evolution_cell_rect(int e, int f, int H, int W) {
-  const cv::Size c = cell_size(H, W);
+cv::Rect StripLayout::cell(int e, int f) const {
+  const cv::Size c(2 * tile.width + kInnerGap, tile.height);
   return cv::Rect(kLabelWidth + e * (c.width + 2 * kPad) + kPad, kHeaderHeight + f * (c.height + 2 * kPad) + kPad,
                   c.width, c.height);
+}
+
+cv::Rect StripLayout::row(int f) const {
+  return cv::Rect(0, kHeaderHeight + f * (tile.height + 2 * kPad), size.width, tile.height + 2 * kPad);
+}
+
+StripLayout evolution_strip_layout(int epochs, int features, int H, int W) {
+  StripLayout s;
+  s.epochs = std::max(0, epochs);
+  s.features = std::max(0, features);
+  // The largest side whose strip still fits the page, never below the plain display size
+  // (many epochs then make a wider picture, which the page scales down).
+  const cv::Size base = display_size(H, W);
+  const int per_epoch = (kPageWidth - kLabelWidth - kMargin) / std::max(1, s.epochs) - 2 * kPad - kInnerGap;
+  const int fit = std::min(per_epoch / 2, kStripMaxSide);
+  const int base_side = std::max(base.width, base.height);
+  if (fit > base_side) {
+    const double grow = double(fit) / base_side;
+    s.tile = cv::Size(std::max(1, int(base.width * grow)), std::max(1, int(base.height * grow)));
+  } else {
+    s.tile = base;
+  }
+  const int cell_w = 2 * s.tile.width + kInnerGap + 2 * kPad, cell_h = s.tile.height + 2 * kPad;
+  s.size = cv::Size(kLabelWidth + s.epochs * cell_w + kMargin, kHeaderHeight + s.features * cell_h + kMargin);
+  return s;
 }
 
 cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, const Dataset& probe) {
@@ -69,8 +86,9 @@ cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, cons
 
   const int C = int(d[2]), H = int(d[3]), W = int(d[4]);
   const size_t chw = size_t(C) * H * W;
-  const cv::Size disp = display_size(H, W);
-  cv::Mat out(evolution_strip_size(E, F, H, W), CV_8UC3, draw::kWhite);
+  const StripLayout lay = evolution_strip_layout(E, F, H, W);
+  const cv::Size disp = lay.tile;
+  cv::Mat out(lay.size, CV_8UC3, draw::kWhite);
 
   // Header: title, a short legend if it fits, then the epoch of every column.
   const std::string title = ev.layer.empty() ? r.layers[layer] : ev.layer;
@@ -86,26 +104,24 @@ cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, cons
     draw::text(out, "new image", cv::Point(lx + 16, 20), 0.4, draw::kMutedInk);
   }
   for (int e = 0; e < E; ++e) {
-    const cv::Rect c = evolution_cell_rect(e, 0, H, W);
+    const cv::Rect c = lay.cell(e, 0);
     draw::text_centered(out, "epoch " + std::to_string(r.epochs[e]), c.x + c.width / 2, kHeaderHeight - 8);
   }
 
   for (int f = 0; f < F; ++f) {
-    const cv::Rect row0 = evolution_cell_rect(0, f, H, W);
+    const cv::Rect row0 = lay.cell(0, f);
     const std::string label = "#" + std::to_string(ev.features[f]);
     const cv::Size ls = draw::text_size(label, draw::kTextScale);
     draw::text(out, label, cv::Point(kLabelWidth - 6 - ls.width, row0.y + row0.height / 2 + ls.height / 2));
     for (int e = 0; e < E; ++e) {
-      const cv::Rect c = evolution_cell_rect(e, f, H, W);
+      const cv::Rect c = lay.cell(e, f);
       const size_t i = size_t(e) * F + f;
       const Activation& a = ev.strongest[i];
-      if (a.image < 0) {
-        draw::paste(out, draw::empty_tile(c.size(), "no activation"), c.tl());
-      } else if (!(a.value > 0.f)) {
-        // No positive activation anywhere in the probe set: the "strongest" image is arbitrary.
+      if (inactive(a)) {
+        // No positive activation anywhere in the probe set: any "strongest" image would be arbitrary.
         draw::paste(out, draw::empty_tile(c.size(), "inactive"), c.tl());
       } else {
-        const cv::Mat proj = projection_to_image(ev.projections.ptr() + i * chw, C, H, W);
+        const cv::Mat proj = projection_to_image(ev.projections.ptr() + i * chw, C, H, W, kProjectionPercentile);
         draw::paste(out, crop_to_window(proj, ev.windows[i], disp.height, disp.width), c.tl());
         draw::paste(out, patch_image(probe, a.image, ev.windows[i], disp.height, disp.width),
                     cv::Point(c.x + disp.width + kInnerGap, c.y));

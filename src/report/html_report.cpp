@@ -1,7 +1,10 @@
 // The run report: renders every picture into <run_dir>/report/ and writes one static
 // index.html beside them (relative <img> paths, inline CSS, no scripts, no network), so
-// the folder opens from disk in any browser and can be copied elsewhere whole.
-// Left out: interactivity, and pictures of layers that were not analysed.
+// the folder opens from disk in any browser and can be copied elsewhere whole. Links
+// from evolution-strip rows to top-k grids are transparent boxes placed over the picture
+// in percent, so they stay on their rows at any zoom. While a live run is still training
+// the page reloads itself. Pictures of layers or epochs no longer analysed are removed.
+// Left out: interactivity beyond links, and pictures of layers that were not analysed.
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/style.hpp"
 #include "deconvscope/report/html_report.hpp"
@@ -13,8 +16,11 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
 
+#include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/snapshot.hpp"
@@ -55,28 +61,46 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-// run.name from the run's config.cfg ([run] name = ...); "" if absent.
-std::string run_name_from_config(const std::string& text) {
-  std::istringstream in(text);
-  std::string line, section;
-  while (std::getline(in, line)) {
-    const auto b = line.find_first_not_of(" \t\r");
-    if (b == std::string::npos || line[b] == '#' || line[b] == ';') continue;
-    line = line.substr(b, line.find_last_not_of(" \t\r") + 1 - b);
-    if (line.front() == '[') {
-      section = line.substr(1, line.find(']') - 1);
-      continue;
-    }
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
-    key.erase(key.find_last_not_of(" \t") + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    if ((section == "run" && key == "name") || (section.empty() && key == "run.name")) return value;
+// The run's own config.cfg, for run.name, train.epochs and analysis.live; defaults if it
+// is missing or unreadable (the page still shows its text).
+Config run_config(const std::string& text, const std::string& path) {
+  if (text.empty()) return Config{};
+  try {
+    return parse_config_text(text, path);
+  } catch (const Error&) {
+    return Config{};
   }
-  return {};
 }
 
+// "3, 17, 40" (at most `limit` shown, then "... (N more)").
+std::string index_list(const std::vector<int>& v, size_t limit = 40) {
+  std::string out;
+  for (size_t i = 0; i < v.size() && i < limit; ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+  if (v.size() > limit) out += ", ... (" + std::to_string(v.size() - limit) + " more)";
+  return out;
+}
+
+// A CSS length in percent of `whole`, for overlays that scale with their picture.
+std::string css_pct(double part, double whole) { return fmt("%.3f%%", whole > 0 ? 100.0 * part / whole : 0.0); }
+
+// The pictures write_report names, and only those: the stale ones may be removed.
+bool is_report_picture(const std::string& name) {
+  static const std::regex own(
+      "(training_curves|layer_stats|convergence)\\.png|evolution_[A-Za-z0-9_-]+\\.png|"
+      "topk_[A-Za-z0-9_-]+_epoch[0-9]{4,}(_p[0-9]+)?\\.png|filters_epoch[0-9]{4,}\\.png");
+  return std::regex_match(name, own);
+}
+
+// Per conv layer, features dead at the last epoch: from metrics.csv (never fired on the
+// trainer's probe batch) and from the analysis (no positive activation over the probe
+// images at the latest top-k epoch).
+struct DeadRow {
+  std::string layer;
+  int features = -1;                   // -1: unknown (the layer has no top-k)
+  double metrics_fraction = -1;        // -1: no column
+  int topk_epoch = -1;                 // -1: no top-k of this layer
+  std::vector<int> inactive_features;  // at topk_epoch
+};
 
 void check_result(const AnalysisResult& r, const Dataset& probe) {
   const size_t L = r.layers.size();
@@ -112,6 +136,14 @@ class Page {
     if (!caption.empty()) h << "<figcaption>" << html_escape(caption) << "</figcaption>";
     h << "</figure>\n";
   }
+  // A picture with positioned overlays (links, anchors) in a box of the picture's size.
+  void pic(const std::string& file, const std::string& alt, const std::string& caption, const std::string& overlay,
+           const std::string& id = "") {
+    h << "<figure" << (id.empty() ? "" : " id=\"" + html_escape(id) + "\"") << "><div class=\"pic\"><img src=\""
+      << html_escape(file) << "\" alt=\"" << html_escape(alt) << "\">" << overlay << "</div>";
+    if (!caption.empty()) h << "<figcaption>" << html_escape(caption) << "</figcaption>";
+    h << "</figure>\n";
+  }
   void note(const std::string& text) { h << "<p class=\"note\">" << html_escape(text) << "</p>\n"; }
   void kv(const std::string& key, const std::string& value) {
     h << "<tr><th>" << html_escape(key) << "</th><td>" << html_escape(value) << "</td></tr>\n";
@@ -123,6 +155,20 @@ class Page {
   }
 };
 
+// Extra rules of this page only: overlays on pictures (strip rows linking to top-k
+// grids, the anchors they land on) and the live-run banner.
+const char* const kOverlayCss = R"(
+.pic { position: relative; display: inline-block; max-width: 100%; line-height: 0; }
+.pic img { display: block; }
+.pic a.rowlink { position: absolute; left: 0; width: 100%; }
+.pic a.rowlink:hover, .pic a.rowlink:focus { outline: 2px solid #1f5fa8; background: rgba(31,95,168,.07); }
+.pic .anchor { position: absolute; pointer-events: none; }
+.pic .anchor:target { outline: 3px solid #f0c040; }
+p.live { color: #1f5fa8; background: #eef4fb; border-left: 4px solid #1f5fa8; padding: 8px 12px; }
+)";
+
+constexpr int kRefreshSeconds = 30;  // a live run's report changes once per snapshot
+
 }  // namespace
 
 void write_report(const std::string& run_dir, const AnalysisResult& r, const Dataset& probe) {
@@ -131,14 +177,20 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
-  auto out = [&](const std::string& name) { return (dir / name).string(); };
+  std::set<std::string> written;  // the pictures of this report; any other of ours is stale
+  auto out = [&](const std::string& name) {
+    written.insert(name);
+    return (dir / name).string();
+  };
 
   const std::string metrics_path = (fs::path(run_dir) / "metrics.csv").string();
   const std::string config_path = (fs::path(run_dir) / "config.cfg").string();
   const std::string config_text = fs::exists(config_path) ? read_text(config_path) : std::string();
-  std::string run_name = run_name_from_config(config_text);
-  if (run_name.empty()) run_name = fs::path(run_dir).lexically_normal().filename().string();
-  if (run_name.empty() || run_name == ".") run_name = fs::absolute(run_dir).lexically_normal().filename().string();
+  const Config cfg = run_config(config_text, config_path);
+  // Titled by the folder: runs made with --run.dir share run.name but not the folder.
+  std::string title = fs::path(run_dir).lexically_normal().filename().string();
+  if (title.empty() || title == ".") title = fs::absolute(run_dir).lexically_normal().parent_path().filename().string();
+  if (title.empty()) title = cfg.run.name;
 
   // Metrics: a missing or malformed file is reported on the page, not fatal.
   CsvTable metrics;
@@ -153,24 +205,73 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
       metrics_problem = std::string("metrics.csv could not be read: ") + e.what();
     }
   }
-  bool curves = false;
+  bool curves = false, layer_stats = false;
   if (metrics_problem.empty()) {
     try {
       plot_training_curves(metrics_path, out("training_curves.png"));
       curves = true;
+      layer_stats = plot_layer_stats(metrics_path, out("layer_stats.png"));
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::data) throw;
       metrics_problem = std::string("Training curves could not be drawn: ") + e.what();
     }
   }
+  if (!curves) written.erase("training_curves.png");  // an old one is stale now
+  if (!layer_stats) written.erase("layer_stats.png");
   std::string final_val = "n/a", epochs_trained = "n/a";
+  int last_epoch = -1;
   if (!metrics.rows.empty()) {
     const int ce = metrics.column("epoch"), cv = metrics.column("val_accuracy");
-    if (ce >= 0) epochs_trained = metrics.rows.back()[ce];
+    if (ce >= 0) {
+      epochs_trained = metrics.rows.back()[ce];
+      last_epoch = std::atoi(epochs_trained.c_str());
+    }
     if (cv >= 0) {
       const double v = std::strtod(metrics.rows.back()[cv].c_str(), nullptr);
       final_val = v <= 1.0 ? fmt("%.2f%%", 100 * v) : metrics.rows.back()[cv];
     }
+  }
+  // Still training: the trainer re-analyses after each snapshot (analysis.live) and has
+  // not reached train.epochs. A finished run's page never reloads.
+  const bool in_progress = cfg.analysis.live && last_epoch >= 0 && last_epoch < cfg.train.epochs;
+
+  // Dead features per conv layer at the last epoch.
+  std::vector<DeadRow> dead;
+  auto dead_row = [&](const std::string& layer) -> DeadRow& {
+    for (auto& d : dead)
+      if (d.layer == layer) return d;
+    dead.emplace_back();
+    dead.back().layer = layer;
+    return dead.back();
+  };
+  const std::string kDead = "_dead_fraction";
+  for (size_t c = 0; c < metrics.header.size() && !metrics.rows.empty(); ++c) {
+    const std::string& col = metrics.header[c];
+    if (col.size() <= kDead.size() || col.compare(col.size() - kDead.size(), kDead.size(), kDead) != 0) continue;
+    const double v = std::strtod(metrics.rows.back()[c].c_str(), nullptr);
+    dead_row(col.substr(0, col.size() - kDead.size())).metrics_fraction = std::isfinite(v) ? v : -1;
+  }
+  for (size_t l = 0; l < r.layers.size(); ++l)
+    for (auto it = r.topk.rbegin(); it != r.topk.rend(); ++it) {  // the latest epoch with top-k of this layer
+      if (l >= it->second.size() || it->second[l].k <= 0) continue;
+      const LayerTopK& t = it->second[l];
+      DeadRow& d = dead_row(r.layers[l]);
+      d.features = t.features;
+      d.topk_epoch = it->first;
+      for (int f = 0; f < t.features; ++f)
+        if (size_t(f) * t.k < t.acts.size() && inactive(t.acts[size_t(f) * t.k])) d.inactive_features.push_back(f);
+      break;
+    }
+  std::string dead_summary;
+  for (const auto& d : dead) {
+    std::string s;
+    if (d.metrics_fraction >= 0 && d.features > 0)
+      s = std::to_string(int(std::lround(d.metrics_fraction * d.features))) + "/" + std::to_string(d.features);
+    else if (d.metrics_fraction >= 0)
+      s = fmt("%.0f%%", 100 * d.metrics_fraction);
+    else if (d.topk_epoch >= 0)
+      s = std::to_string(d.inactive_features.size()) + "/" + std::to_string(d.features) + " inactive";
+    if (!s.empty()) dead_summary += (dead_summary.empty() ? "" : ", ") + d.layer + " " + s;
   }
 
   const bool have_convergence = !r.convergence.empty() && !r.epochs.empty();
@@ -179,12 +280,16 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   Page p;
   auto& h = p.h;
   h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    << "<title>deconvscope: " << html_escape(run_name) << "</title>\n<style>" << kReportCss
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  if (in_progress) h << "<meta http-equiv=\"refresh\" content=\"" << kRefreshSeconds << "\">\n";
+  h << "<title>deconvscope: " << html_escape(title) << "</title>\n<style>" << kReportCss << kOverlayCss
     << "</style>\n</head>\n<body>\n<main>\n";
-  h << "<h1>" << html_escape(run_name) << "</h1>\n<p class=\"sub\">deconvscope report: how the features of a "
+  h << "<h1>" << html_escape(title) << "</h1>\n<p class=\"sub\">deconvscope report: how the features of a "
     << "convnet evolve during training, seen through the Zeiler &amp; Fergus deconvnet.</p>\n";
-  h << "<nav><a href=\"#summary\">Summary</a><a href=\"#training\">Training</a><a "
+  if (in_progress)
+    h << "<p class=\"live\">Training in progress: epoch " << last_epoch << " of " << cfg.train.epochs
+      << ". This page reloads every " << kRefreshSeconds << " s; the analysis follows each snapshot.</p>\n";
+  h << "<nav><a href=\"#summary\">Summary</a><a href=\"#dead\">Dead features</a><a href=\"#training\">Training</a><a "
        "href=\"#convergence\">Convergence</a>";
   for (const auto& l : r.layers)
     h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
@@ -197,23 +302,60 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   std::string layers_list;
   for (size_t i = 0; i < r.layers.size(); ++i) layers_list += (i ? ", " : "") + r.layers[i];
   h << "<h2 id=\"summary\">Summary</h2>\n<table class=\"kv\">\n";
-  p.kv("Run", run_name);
+  p.kv("Run", title);
+  if (!cfg.run.name.empty() && cfg.run.name != title) p.kv("run.name", cfg.run.name);
   p.kv("Run folder", run_dir);
   p.kv("Dataset", r.dataset_path.empty() ? probe.source : r.dataset_path);
   p.kv("Probe images", std::to_string(r.probe_count) + " (first of the " + r.split + " split)");
   p.kv("Input", std::to_string(r.input.channels) + " x " + std::to_string(r.input.height) + " x " +
                     std::to_string(r.input.width));
-  p.kv("Epochs trained", epochs_trained);
+  p.kv("Epochs trained", epochs_trained + (in_progress ? " of " + std::to_string(cfg.train.epochs) + " (training)" : ""));
   p.kv("Final val accuracy", final_val);
+  p.kv("Dead features (last epoch)", dead_summary.empty() ? "n/a" : dead_summary);
   p.kv("Snapshots analysed (epochs)", epochs_list);
   p.kv("Analysed layers", layers_list);
   p.kv("Jump threshold", "strongest image changed and projection cosine < " + fmt("%.2f", r.jump_threshold));
   p.kv("Convergence threshold", "filter similarity to the final snapshot >= " + fmt("%.2f", r.convergence_threshold));
   h << "</table>\n";
 
+  // --- Dead features at the last epoch
+  h << "<h3 id=\"dead\">Dead features</h3>\n";
+  if (dead.empty()) {
+    p.note("Neither metrics.csv nor the analysis has dead-feature figures.");
+  } else {
+    h << "<p class=\"hint\">Dead in metrics.csv: the share of the layer's feature maps that never fired on the "
+         "trainer's probe batch (train.probe_batch = "
+      << cfg.train.probe_batch << " images) at epoch " << (last_epoch >= 0 ? std::to_string(last_epoch) : "?")
+      << ". Inactive in the analysis: features with no positive activation over the " << r.probe_count
+      << " probe images at the latest top-k epoch. The two use different images, so they can differ.</p>\n";
+    h << "<div class=\"scroll\"><table>\n";
+    p.row({"layer", "features", "dead (metrics.csv)", "inactive (analysis)", "inactive features"}, true);
+    for (const auto& d : dead) {
+      const std::string n = d.features > 0 ? std::to_string(d.features) : std::string("?");
+      std::string m = "n/a";
+      if (d.metrics_fraction >= 0)
+        m = (d.features > 0 ? std::to_string(int(std::lround(d.metrics_fraction * d.features))) + " of " + n + " (" : "(") +
+            fmt("%.1f%%", 100 * d.metrics_fraction) + ")";
+      const std::string a = d.topk_epoch < 0 ? std::string("n/a")
+                                             : std::to_string(d.inactive_features.size()) + " of " + n + " at epoch " +
+                                                   std::to_string(d.topk_epoch);
+      h << "<tr><td>" << html_escape(d.layer) << "</td><td class=\"num\">" << n << "</td><td class=\"num\">"
+        << html_escape(m) << "</td><td class=\"num\">" << html_escape(a) << "</td><td>"
+        << html_escape(d.inactive_features.empty() ? std::string(d.topk_epoch < 0 ? "" : "none")
+                                                   : index_list(d.inactive_features))
+        << "</td></tr>\n";
+    }
+    h << "</table></div>\n";
+  }
+
   // --- Training curves
   h << "<h2 id=\"training\">Training</h2>\n";
   if (curves) p.img("training_curves.png", "training curves", "Loss and accuracy per epoch, from metrics.csv.");
+  if (layer_stats)
+    p.img("layer_stats.png", "gradient RMS, update ratio and dead share per layer",
+          "Per layer, from metrics.csv: the RMS of the weight gradient, the RMS of the update over the RMS of the "
+          "weights (both log10; epoch 0 has no update and is left out), and the share of the layer's feature maps "
+          "that never fired on the probe batch.");
   if (!metrics_problem.empty()) p.note(metrics_problem);
 
   // --- Convergence
@@ -255,32 +397,80 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
           "|W_first - W_final|: free of the random start, which keeps the cosine high in short runs.",
           [](const LayerConvergence& c) -> const std::vector<float>& { return c.weight_progress; },
           [](const LayerConvergence& c) { return c.progress_converged_at; });
-    h << "</table></div>\n<p class=\"hint\">Green: at or above the threshold.</p>\n";
+    h << "<p class=\"hint\">Green: at or above the threshold.</p>\n";
   }
 
   // --- Per layer: evolution strip and top-k grids
+  auto topk_anchor = [](const std::string& safe, int epoch, int feature) {
+    return "topk-" + safe + "-" + epoch_tag(epoch) + "-f" + std::to_string(feature);
+  };
   for (size_t l = 0; l < r.layers.size(); ++l) {
     const std::string name = r.layers[l], safe = file_safe(name);
     h << "<h2 id=\"layer-" << html_escape(safe) << "\">Layer " << html_escape(name) << "</h2>\n";
+    // The latest epoch with top-k of this layer: where a strip row links to.
+    int link_epoch = -1, link_features = 0;
+    for (const auto& [epoch, layers] : r.topk)
+      if (l < layers.size() && layers[l].k > 0) link_epoch = epoch, link_features = layers[l].features;
+
     h << "<h3>Evolution of the strongest activation</h3>\n";
     const std::string strip = "evolution_" + safe + ".png";
     render_evolution_strip(r, l, probe, out(strip));
-    p.img(strip, "evolution of " + name,
+    const LayerEvolution& ev = r.evolution[l];
+    const auto& pd = ev.projections.dims;  // (E, F, C, H, W), checked by the renderer
+    const StripLayout lay = evolution_strip_layout(int(r.epochs.size()), int(ev.features.size()), int(pd[3]), int(pd[4]));
+    std::ostringstream rows;
+    for (size_t f = 0; f < ev.features.size() && link_epoch >= 0; ++f) {
+      if (ev.features[f] < 0 || ev.features[f] >= link_features) continue;
+      const cv::Rect row = lay.row(int(f));
+      rows << "<a class=\"rowlink\" href=\"#" << topk_anchor(safe, link_epoch, ev.features[f]) << "\" title=\"feature "
+           << ev.features[f] << ": top " << "activations at epoch " << link_epoch << "\" style=\"top:"
+           << css_pct(row.y, lay.size.height) << ";height:" << css_pct(row.height, lay.size.height) << "\"></a>";
+    }
+    p.pic(strip, "evolution of " + name,
           "Each row a feature, each column a snapshot: the deconvnet projection of the feature's strongest "
           "activation over the probe images (left) beside the image patch it came from (right), both cropped to "
           "the receptive field. Red frame: a jump (new strongest image, projection cosine below " +
-              fmt("%.2f", r.jump_threshold) + "); amber: new image, similar projection.");
+              fmt("%.2f", r.jump_threshold) + "); amber: new image, similar projection." +
+              (link_epoch >= 0 ? " Click a row for that feature's top activations at epoch " +
+                                     std::to_string(link_epoch) + "."
+                               : ""),
+          rows.str());
     for (const auto& [epoch, layers] : r.topk) {
       if (l >= layers.size()) continue;
       const LayerTopK& t = layers[l];
-      const std::string grid = "topk_" + safe + "_" + epoch_tag(epoch) + ".png";
-      render_topk_grid(t, r, probe, out(grid));
+      const auto pages = topk_grid_pages(t.features);
+      const auto& td = t.projections.dims;  // (features, k, C, H, W)
       h << "<h3>Top " << t.k << " activations at epoch " << epoch << "</h3>\n";
-      p.img(grid, "top-k of " + name + " at epoch " + std::to_string(epoch),
-            "For each feature, its " + std::to_string(t.k) +
-                " strongest activations over the probe images, each "
-                "projected separately (left block) beside the image patches (right block)" +
-                (t.features > 64 ? "; the first 64 of " + std::to_string(t.features) + " features." : "."));
+      if (pages.size() > 1) {
+        h << "<p class=\"hint\">" << t.features << " features on " << pages.size() << " pictures:";
+        for (size_t pg = 0; pg < pages.size(); ++pg)
+          h << " <a href=\"#topk-" << safe << "-" << epoch_tag(epoch) << "-p" << pg + 1 << "\">" << pages[pg].first
+            << "-" << pages[pg].first + pages[pg].second - 1 << "</a>";
+        h << "</p>\n";
+      }
+      for (size_t pg = 0; pg < pages.size(); ++pg) {
+        const auto [first, count] = pages[pg];
+        const std::string grid =
+            "topk_" + safe + "_" + epoch_tag(epoch) + (pg ? "_p" + std::to_string(pg + 1) : std::string()) + ".png";
+        render_topk_grid(t, r, probe, out(grid), first, count);
+        const TopkGridLayout g = topk_grid_layout(t.k, int(td[3]), int(td[4]), first, count);
+        std::ostringstream anchors;
+        for (int i = 0; i < count; ++i) {
+          const cv::Rect b = g.feature_box(i);
+          anchors << "<span class=\"anchor\" id=\"" << topk_anchor(safe, epoch, first + i) << "\" style=\"left:"
+                  << css_pct(b.x, g.size.width) << ";top:" << css_pct(b.y, g.size.height)
+                  << ";width:" << css_pct(b.width, g.size.width) << ";height:" << css_pct(b.height, g.size.height)
+                  << "\"></span>";
+        }
+        p.pic(grid, "top-k of " + name + " at epoch " + std::to_string(epoch) + ", features " + std::to_string(first) +
+                        "-" + std::to_string(first + count - 1),
+              "For each feature, its " + std::to_string(t.k) +
+                  " strongest activations over the probe images, each projected separately (left block) beside the "
+                  "image patches (right block); features " +
+                  std::to_string(first) + "-" + std::to_string(first + count - 1) + " of " +
+                  std::to_string(t.features) + ".",
+              anchors.str(), "topk-" + safe + "-" + epoch_tag(epoch) + "-p" + std::to_string(pg + 1));
+      }
     }
   }
 
@@ -300,7 +490,8 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
         ++jump_count;
         auto img = [&](size_t ei) {
           const size_t k = ei * F + f;
-          return k < ev.strongest.size() ? std::to_string(ev.strongest[k].image) : std::string("?");
+          if (k >= ev.strongest.size()) return std::string("?");
+          return inactive(ev.strongest[k]) ? std::string("inactive") : std::to_string(ev.strongest[k].image);
         };
         rows << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">" << ev.features[f]
              << "</td><td class=\"num\">" << r.epochs[e - 1] << " &rarr; " << r.epochs[e] << "</td><td class=\"num\">"
@@ -316,7 +507,6 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
          "<th>filter change</th><th>strongest image</th></tr>\n"
       << rows.str() << "</table></div>\n";
   }
-
   // --- First-layer filters of each analysed snapshot, when the snapshots are there.
   h << "<h2 id=\"filters\">First-layer filters</h2>\n";
   const fs::path snap_dir = fs::path(run_dir) / "snapshots";
@@ -384,7 +574,15 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   char when[64] = "";
   std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
   h << "<footer>Generated by deconvscope on " << when << ".</footer>\n</main>\n</body>\n</html>\n";
-  write_text_atomic(out("index.html"), h.str());
+  write_text_atomic((dir / "index.html").string(), h.str());
+
+  // Pictures of layers or epochs no longer analysed (and grid pages no longer needed) go,
+  // once the page no longer shows them. Only names this function writes are touched.
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file(ec) || written.count(name) || !is_report_picture(name)) continue;
+    fs::remove(entry.path(), ec);  // best effort: a file we cannot remove is only clutter
+  }
 }
 
 }  // namespace ds

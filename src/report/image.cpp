@@ -2,6 +2,7 @@
 // receptive field: the building blocks of the strip and the grid. Left out: layout.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
@@ -12,19 +13,12 @@ namespace ds {
 
 namespace {
 
-// 0 -> 128, +m -> 255, -m -> 0, rounded, so the test of exact values holds.
+// 0 -> 128, +m -> 255, -m -> 0, beyond m clipped, rounded, so the test of exact values holds.
 uint8_t stretch(float v, float m) {
   if (!(m > 0.f) || !std::isfinite(v)) return 128;
   const float s = v / m;
   const float p = s >= 0.f ? 128.f + 127.f * s : 128.f + 128.f * s;
   return static_cast<uint8_t>(std::clamp(std::floor(p + 0.5f), 0.f, 255.f));
-}
-
-float max_abs(const float* v, size_t n) {
-  float m = 0.f;
-  for (size_t i = 0; i < n; ++i)
-    if (std::isfinite(v[i])) m = std::max(m, std::fabs(v[i]));
-  return m;
 }
 
 }  // namespace
@@ -40,7 +34,20 @@ cv::Size display_size(int H, int W, int max_side) {
   return cv::Size(std::max(1, int(std::lround(W * s))), std::max(1, int(std::lround(H * s))));
 }
 
-cv::Mat projection_to_image(const float* proj, int C, int H, int W) {
+float robust_scale(const float* values, size_t n, float percentile) {
+  std::vector<float> mag;
+  mag.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    if (std::isfinite(values[i]) && values[i] != 0.f) mag.push_back(std::fabs(values[i]));
+  if (mag.empty()) return 0.f;
+  // Nearest rank: the smallest value with at least percentile % of the values at or below it.
+  const double p = std::clamp(double(percentile), 0.0, 100.0) / 100.0;
+  const size_t rank = std::clamp<size_t>(size_t(std::ceil(p * double(mag.size()))), 1, mag.size());
+  std::nth_element(mag.begin(), mag.begin() + (rank - 1), mag.end());
+  return mag[rank - 1];
+}
+
+cv::Mat projection_to_image(const float* proj, int C, int H, int W, float percentile) {
   if (!proj || C <= 0 || H <= 0 || W <= 0)
     throw Error(ErrorKind::shape, "projection picture",
                 expected_found("a non-empty (C, H, W) projection",
@@ -48,7 +55,7 @@ cv::Mat projection_to_image(const float* proj, int C, int H, int W) {
   const size_t plane = size_t(H) * W;
   if (C == 3) {
     // One scale for all three channels keeps the colours' balance.
-    const float m = max_abs(proj, 3 * plane);
+    const float m = robust_scale(proj, 3 * plane, percentile);
     cv::Mat out(H, W, CV_8UC3);
     for (int y = 0; y < H; ++y) {
       auto* row = out.ptr<cv::Vec3b>(y);
@@ -63,7 +70,7 @@ cv::Mat projection_to_image(const float* proj, int C, int H, int W) {
   std::vector<float> mean(plane, 0.f);  // (H, W)
   for (int c = 0; c < C; ++c)
     for (size_t i = 0; i < plane; ++i) mean[i] += proj[c * plane + i] / float(C);
-  const float m = max_abs(mean.data(), plane);
+  const float m = robust_scale(mean.data(), plane, percentile);
   cv::Mat out(H, W, CV_8UC1);
   for (int y = 0; y < H; ++y) {
     auto* row = out.ptr<uint8_t>(y);

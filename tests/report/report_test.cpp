@@ -1,10 +1,13 @@
 // Tests of the report stage: projection contrast (0 -> 128, +max -> 255, -max -> 0,
-// RGB -> BGR), patches, the filter mosaic, the evolution strip's size and jump frames
-// from the layout constants, the top-k grid, plots, the CSV reader on good and malformed
-// files, HTML escaping, and a whole report on a small synthetic analysis (2 layers, 3
-// epochs, top-k at one epoch, 10 images) whose page references only PNGs that exist and
-// leaves no temporary files. DECONVSCOPE_KEEP_REPORT=<dir> keeps a rendered report there
-// for looking at.
+// RGB -> BGR, the robust percentile scale that ignores one extreme pixel), patches, the
+// filter mosaic, the evolution strip's size and jump frames from its layout, the paged
+// top-k grid, plots (the per-layer health curves too), the CSV reader on good and
+// malformed files, HTML escaping, and a whole report on a small synthetic analysis (2
+// layers, 3 epochs, top-k at one epoch, 10 images) whose page references only PNGs that
+// exist, links only to anchors it has, leaves no temporary files, is titled by its
+// folder, summarises dead features, reloads only while a live run trains, and removes
+// only its own stale pictures. DECONVSCOPE_KEEP_REPORT=<dir> keeps a rendered report
+// there for looking at.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -253,6 +256,40 @@ TEST(ProjectionToImage, RejectsEmptyShapes) {
   EXPECT_THROW(projection_to_image(nullptr, 1, 1, 1), Error);
 }
 
+TEST(ProjectionToImage, RobustScaleIgnoresOneExtremePixel) {
+  // A 20x20 projection of +-1 with one pixel at 1000: stretched by its largest value the
+  // rest would be grey (128 +- 0.1); by the 99.5th percentile it keeps full contrast.
+  std::vector<float> proj(400);
+  for (size_t i = 0; i < proj.size(); ++i) proj[i] = i % 2 ? 1.f : -1.f;
+  proj[210] = 1000.f;
+  const float p = report_layout::kProjectionPercentile;
+  EXPECT_FLOAT_EQ(robust_scale(proj.data(), proj.size(), p), 1.f);
+  EXPECT_FLOAT_EQ(robust_scale(proj.data(), proj.size(), 100.f), 1000.f);
+  const cv::Mat robust = projection_to_image(proj.data(), 1, 20, 20, p);
+  EXPECT_EQ(robust.at<uint8_t>(0, 1), 255);
+  EXPECT_EQ(robust.at<uint8_t>(0, 0), 0);
+  EXPECT_EQ(robust.at<uint8_t>(10, 10), 255);  // the extreme pixel clipped
+  const cv::Mat by_max = projection_to_image(proj.data(), 1, 20, 20, 100.f);
+  EXPECT_EQ(by_max.at<uint8_t>(0, 1), 128);  // flattened: what the robust scale avoids
+  // Colour: one scale over the three channels, the same rule.
+  std::vector<float> rgb(3 * 400, 0.5f);
+  rgb[5] = -500.f;
+  const cv::Mat c = projection_to_image(rgb.data(), 3, 20, 20, p);
+  EXPECT_EQ(c.at<cv::Vec3b>(3, 3), cv::Vec3b(255, 255, 255));
+  EXPECT_EQ(c.at<cv::Vec3b>(0, 5)[2], 0);  // R plane, clipped
+}
+
+TEST(ProjectionToImage, RobustScaleIsANearestRankPercentileOfNonZeros) {
+  std::vector<float> v(1000, 0.f);  // zeros outside a receptive field do not count
+  for (int i = 0; i < 200; ++i) v[i * 5] = float(i + 1);
+  EXPECT_FLOAT_EQ(robust_scale(v.data(), v.size(), 99.5f), 199.f);
+  EXPECT_FLOAT_EQ(robust_scale(v.data(), v.size(), 50.f), 100.f);
+  EXPECT_FLOAT_EQ(robust_scale(v.data(), v.size(), 100.f), 200.f);
+  const float few[3] = {0.f, NAN, -2.f};
+  EXPECT_FLOAT_EQ(robust_scale(few, 3, 99.5f), 2.f);  // small samples: the largest
+  EXPECT_FLOAT_EQ(robust_scale(few, 1, 99.5f), 0.f);  // nothing but zeros
+}
+
 TEST(PatchImage, CropsTheWindowAndScales) {
   Dataset d;
   d.channels = 1;
@@ -300,12 +337,31 @@ TEST(EvolutionStrip, SizeIsRowsTimesColumnsOfCells) {
   const Dataset d = synthetic_dataset(1);
   cv::Mat m = render_evolution_strip_image(r, 0, d);
   using namespace report_layout;
-  const cv::Size cell = display_size(kSide, kSide);
-  EXPECT_EQ(cell, cv::Size(56, 56));  // 28 px enlarged twice
-  const int cell_w = 2 * cell.width + kInnerGap + 2 * kPad, cell_h = cell.height + 2 * kPad;
+  EXPECT_EQ(display_size(kSide, kSide), cv::Size(56, 56));  // 28 px enlarged twice
+  const StripLayout lay = evolution_strip_layout(3, 4, kSide, kSide);
+  const int cell_w = 2 * lay.tile.width + kInnerGap + 2 * kPad, cell_h = lay.tile.height + 2 * kPad;
   EXPECT_EQ(m.cols, kLabelWidth + 3 * cell_w + kMargin);
   EXPECT_EQ(m.rows, kHeaderHeight + 4 * cell_h + kMargin);
-  EXPECT_EQ(m.size(), evolution_strip_size(3, 4, kSide, kSide));
+  EXPECT_EQ(m.size(), lay.size);
+  EXPECT_EQ(lay.row(2).y + lay.row(2).height, lay.row(3).y);  // rows tile the picture
+  EXPECT_TRUE(lay.row(1).contains(lay.cell(2, 1).tl()));
+}
+
+TEST(EvolutionStrip, CellsGrowToFillThePageWithinLimits) {
+  using namespace report_layout;
+  // Three epochs of 28x28 would make a 400 px strip at the plain display size: the cells
+  // grow to the cap instead.
+  EXPECT_EQ(evolution_strip_layout(3, 8, kSide, kSide).tile, cv::Size(kStripMaxSide, kStripMaxSide));
+  // Five epochs (the quickstart's): as large as fits the page.
+  const StripLayout five = evolution_strip_layout(5, 8, kSide, kSide);
+  EXPECT_LE(five.size.width, kPageWidth);
+  EXPECT_GT(five.size.width, kPageWidth - 5 * 12);
+  EXPECT_GT(five.tile.width, 2 * display_size(kSide, kSide).width);
+  // Thirty epochs cannot fit: never below the plain display size.
+  EXPECT_EQ(evolution_strip_layout(30, 8, kSide, kSide).tile, display_size(kSide, kSide));
+  // Non-square inputs keep their aspect.
+  const StripLayout wide = evolution_strip_layout(4, 2, 28, 56);
+  EXPECT_EQ(wide.tile.width, 2 * wide.tile.height);
 }
 
 TEST(EvolutionStrip, JumpCellHasTheRedFrame) {
@@ -314,8 +370,9 @@ TEST(EvolutionStrip, JumpCellHasTheRedFrame) {
   ASSERT_FALSE(r.jumps[0].jump[0 * 4 + 1]);  // epoch index 1, same row
   ASSERT_FALSE(r.jumps[0].image_changed[0 * 4 + 0]);
   cv::Mat m = render_evolution_strip_image(r, 0, synthetic_dataset(1));
+  const StripLayout lay = evolution_strip_layout(3, 4, kSide, kSide);
   using report_layout::kFrame;
-  const cv::Rect jump = evolution_cell_rect(2, 1, kSide, kSide);
+  const cv::Rect jump = lay.cell(2, 1);
   // The frame: kFrame pixels on every side of the cell, white beyond.
   for (const cv::Point p : {cv::Point(jump.x - kFrame, jump.y - kFrame), cv::Point(jump.x - 1, jump.y + 10),
                             cv::Point(jump.br().x, jump.br().y), cv::Point(jump.x + 20, jump.br().y + kFrame - 1),
@@ -324,9 +381,9 @@ TEST(EvolutionStrip, JumpCellHasTheRedFrame) {
   for (const cv::Point p :
        {cv::Point(jump.x - kFrame - 1, jump.y - kFrame - 1), cv::Point(jump.br().x + kFrame, jump.y)})
     EXPECT_TRUE(is_white(m.at<cv::Vec3b>(p))) << p;
-  const cv::Rect plain = evolution_cell_rect(1, 0, kSide, kSide);  // no change at all
+  const cv::Rect plain = lay.cell(1, 0);  // no change at all
   EXPECT_TRUE(is_white(m.at<cv::Vec3b>(plain.y - 2, plain.x - 2)));
-  const cv::Rect first = evolution_cell_rect(0, 1, kSide, kSide);  // the first epoch has nothing to jump from
+  const cv::Rect first = lay.cell(0, 1);  // the first epoch has nothing to jump from
   EXPECT_TRUE(is_white(m.at<cv::Vec3b>(first.y - 2, first.x - 2)));
   // The content is drawn: the projection's zero background is grey somewhere.
   EXPECT_GT(cv::countNonZero(m(jump).reshape(1) != 255), 0);
@@ -335,10 +392,11 @@ TEST(EvolutionStrip, JumpCellHasTheRedFrame) {
 TEST(EvolutionStrip, InactiveAndMissingCellsAreLightTiles) {
   AnalysisResult r = synthetic_result(1);
   r.evolution[0].strongest[0].value = 0.f;  // epoch index 0, feature row 0: nothing fired
-  r.evolution[0].strongest[1].image = -1;   // epoch index 0, feature row 1: no activation
+  r.evolution[0].strongest[1].image = -1;   // epoch index 0, feature row 1: inactive as the analysis stores it
   cv::Mat m = render_evolution_strip_image(r, 0, synthetic_dataset(1));
+  const StripLayout lay = evolution_strip_layout(3, 4, kSide, kSide);
   for (int f : {0, 1}) {
-    const cv::Rect c = evolution_cell_rect(0, f, kSide, kSide);
+    const cv::Rect c = lay.cell(0, f);
     EXPECT_EQ(m.at<cv::Vec3b>(c.y + 2, c.x + 2), cv::Vec3b(225, 225, 225));
     EXPECT_EQ(m.at<cv::Vec3b>(c.br().y - 3, c.br().x - 3), cv::Vec3b(225, 225, 225));
   }
@@ -366,12 +424,33 @@ TEST(TopkGrid, RendersAndChecksShapes) {
   const Dataset d = synthetic_dataset(3);
   const LayerTopK& t = r.topk.at(5)[0];
   cv::Mat all = render_topk_grid_image(t, r, d);
-  cv::Mat two = render_topk_grid_image(t, r, d, 2);
+  cv::Mat two = render_topk_grid_image(t, r, d, 0, 2);
   EXPECT_EQ(all.type(), CV_8UC3);
   EXPECT_GT(all.rows, two.rows);  // 6 features need two rows of 4, 2 features one
+  EXPECT_EQ(all.size(), topk_grid_layout(9, kSide, kSide, 0, 6).size);
+  // A page past the first: features 4 and 5.
+  EXPECT_EQ(render_topk_grid_image(t, r, d, 4, 64).size(), topk_grid_layout(9, kSide, kSide, 4, 2).size);
+  EXPECT_THROW(render_topk_grid_image(t, r, d, 6, 1), Error);  // no feature 6
   LayerTopK bad = t;
   bad.windows.pop_back();
   EXPECT_THROW(render_topk_grid_image(bad, r, d), Error);
+}
+
+TEST(TopkGrid, PagesCoverEveryFeatureExactlyOnce) {
+  for (int features : {1, 6, 63, 64, 65, 96, 200, 256, 384}) {
+    const auto pages = topk_grid_pages(features);
+    int next = 0;
+    for (const auto& [first, count] : pages) {
+      EXPECT_EQ(first, next) << features;
+      EXPECT_GT(count, 0) << features;
+      EXPECT_LE(count, report_layout::kGridPageFeatures) << features;
+      next = first + count;
+    }
+    EXPECT_EQ(next, features);
+    EXPECT_EQ(int(pages.size()), (features + report_layout::kGridPageFeatures - 1) / report_layout::kGridPageFeatures);
+  }
+  EXPECT_EQ(topk_grid_pages(96), (std::vector<std::pair<int, int>>{{0, 48}, {48, 48}}));  // balanced
+  EXPECT_TRUE(topk_grid_pages(0).empty());
 }
 
 TEST(Plot, DrawsWithAndWithoutData) {
@@ -385,6 +464,39 @@ TEST(Plot, DrawsWithAndWithoutData) {
   PlotSpec flat;
   flat.series.push_back({"flat", {3}, {0.5}, plot_color(1)});
   EXPECT_NO_THROW(plot_lines(flat));
+}
+
+TEST(Plot, LayerStatsDrawALinePerLayerInEachPanel) {
+  const fs::path dir = fs::temp_directory_path() / ("ds_layer_stats_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string csv = (dir / "metrics.csv").string();
+  std::ofstream(csv) << "epoch,train_loss,conv1_weight_rms,conv1_grad_rms,conv1_update_ratio,conv1_dead_fraction,"
+                        "fc2_weight_rms,fc2_grad_rms,fc2_update_ratio\n"
+                        "0,2.3,0.01,0,0,0,0.01,0,0\n"
+                        "1,1.1,0.02,0.01,0.002,0.25,0.02,0.003,0.0005\n"
+                        "2,0.8,0.03,0.005,0.001,0.5,0.03,0.002,0.0004\n";
+  const std::string png = (dir / "layer_stats.png").string();
+  ASSERT_TRUE(plot_layer_stats(csv, png));
+  const cv::Mat m = cv::imread(png);
+  ASSERT_FALSE(m.empty());
+  // Three panels side by side; conv1's colour in every one, fc2's in the first two only
+  // (an fc layer has no dead fraction).
+  auto has = [&](int panel, const cv::Scalar& bgr) {
+    const cv::Mat part = m(cv::Rect(panel * m.cols / 3, 0, m.cols / 3, m.rows));
+    cv::Mat mask;
+    cv::inRange(part, bgr, bgr, mask);
+    return cv::countNonZero(mask) > 20;
+  };
+  for (int panel : {0, 1, 2}) EXPECT_TRUE(has(panel, plot_color(0))) << panel;
+  EXPECT_TRUE(has(0, plot_color(1)));
+  EXPECT_TRUE(has(1, plot_color(1)));
+  EXPECT_FALSE(has(2, plot_color(1)));
+  // No per-layer columns: nothing to draw, nothing written.
+  std::ofstream(csv) << "epoch,train_loss\n0,2.3\n";
+  fs::remove(png);
+  EXPECT_FALSE(plot_layer_stats(csv, png));
+  EXPECT_FALSE(fs::exists(png));
+  fs::remove_all(dir);
 }
 
 TEST_F(ReportTest, WritePngIsAtomicAndRefusesEmpty) {
@@ -453,6 +565,13 @@ void expect_complete_report(const fs::path& report) {
     const std::string name = e.path().filename().string();
     EXPECT_NE(name[0], '.') << "leftover temporary " << name;
   }
+  // Every in-page link lands on an id of the page.
+  const std::regex href("href=\"#([^\"]+)\""), id("id=\"([^\"]+)\"");
+  std::set<std::string> ids;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), id); it != std::sregex_iterator(); ++it)
+    ids.insert((*it)[1]);
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), href); it != std::sregex_iterator(); ++it)
+    EXPECT_TRUE(ids.count((*it)[1])) << "link to a missing anchor #" << (*it)[1];
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("http"), std::string::npos);  // nothing fetched from the network
 }
@@ -461,7 +580,7 @@ TEST_F(ReportTest, WriteReportOnSyntheticAnalysis) {
   const std::string run = file("my-run");
   fs::create_directories(run);
   std::ofstream(run + "/metrics.csv") << kMetrics;
-  std::ofstream(run + "/config.cfg") << "[run]\nname = fancy <run>\n[train]\nepochs = 5\n";
+  std::ofstream(run + "/config.cfg") << "[run]\nname = quickstart\n[train]\nepochs = 5\n";
   fs::create_directories(run + "/snapshots");
   for (int e : {0, 2, 5}) write_tiny_snapshot(run + "/snapshots/" + snapshot_file_name(e), e);
   const AnalysisResult r = synthetic_result(1);
@@ -470,7 +589,20 @@ TEST_F(ReportTest, WriteReportOnSyntheticAnalysis) {
   const fs::path report = fs::path(run) / "report";
   expect_complete_report(report);
   const std::string html = read_all((report / "index.html").string());
-  EXPECT_NE(html.find("fancy &lt;run&gt;"), std::string::npos);  // escaped run name
+  EXPECT_NE(html.find("<tr><th>run.name</th><td>quickstart</td></tr>"), std::string::npos);  // in the summary
+  // Titled by the folder, not run.name: runs made with --run.dir differ by folder.
+  EXPECT_NE(html.find("<title>deconvscope: my-run</title>"), std::string::npos);
+  EXPECT_NE(html.find("<h1>my-run</h1>"), std::string::npos);
+  EXPECT_EQ(html.find("http-equiv=\"refresh\""), std::string::npos);  // not a live run
+  EXPECT_NE(html.find("src=\"layer_stats.png\""), std::string::npos);
+  // Every strip row links to its feature's top-9 at the top-k epoch, which has an anchor.
+  for (const char* layer : {"conv1", "conv2"})
+    for (int f : {0, 3, 5}) {
+      const std::string anchor = std::string("topk-") + layer + "-epoch0005-f" + std::to_string(f);
+      EXPECT_NE(html.find("href=\"#" + anchor + "\""), std::string::npos) << anchor;
+      EXPECT_NE(html.find("id=\"" + anchor + "\""), std::string::npos) << anchor;
+    }
+  EXPECT_EQ(html.find("href=\"#topk-conv1-epoch0005-f7\""), std::string::npos);  // top-k has features 0-5 only
   EXPECT_NE(html.find("81.50%"), std::string::npos);             // final val accuracy
   for (const char* png :
        {"training_curves.png", "convergence.png", "evolution_conv1.png", "evolution_conv2.png",
@@ -485,6 +617,100 @@ TEST_F(ReportTest, WriteReportOnSyntheticAnalysis) {
     fs::copy(run, keep, fs::copy_options::recursive);
     write_report(std::string(keep) + "/rgb", synthetic_result(3), synthetic_dataset(3));
   }
+}
+
+// A copy of synthetic_result whose conv1 top-k at epoch 5 has `features` features, the
+// ones in `silent` inactive as the analysis stores them (image -1, value 0).
+AnalysisResult with_topk_features(int features, const std::set<int>& silent) {
+  AnalysisResult r = synthetic_result(1);
+  LayerTopK& t = r.topk.at(5)[0];
+  const LayerTopK one = t;
+  const size_t chw = size_t(kSide) * kSide;
+  t.features = features;
+  t.acts.clear();
+  t.windows.clear();
+  t.projections = Tensor({features, 9, 1, kSide, kSide});
+  for (int f = 0; f < features; ++f)
+    for (int k = 0; k < 9; ++k) {
+      const size_t src = size_t(f % 5) * 9 + k, dst = size_t(f) * 9 + k;
+      t.acts.push_back(silent.count(f) ? Activation{} : one.acts[src]);
+      t.windows.push_back(one.windows[src]);
+      std::copy(one.projections.ptr() + src * chw, one.projections.ptr() + (src + 1) * chw,
+                t.projections.ptr() + dst * chw);
+    }
+  return r;
+}
+
+TEST_F(ReportTest, TopkGridsArePagedSoThatEveryFeatureIsShown) {
+  const std::string run = file("paged");
+  const AnalysisResult r = with_topk_features(100, {});
+  write_report(run, r, synthetic_dataset(1));
+  const fs::path report = fs::path(run) / "report";
+  expect_complete_report(report);
+  const std::string html = read_all((report / "index.html").string());
+  // 100 features: two pictures of 50, every feature with an anchor.
+  EXPECT_NE(html.find("src=\"topk_conv1_epoch0005.png\""), std::string::npos);
+  EXPECT_NE(html.find("src=\"topk_conv1_epoch0005_p2.png\""), std::string::npos);
+  EXPECT_FALSE(fs::exists(report / "topk_conv1_epoch0005_p3.png"));
+  for (int f = 0; f < 100; ++f)
+    EXPECT_NE(html.find("id=\"topk-conv1-epoch0005-f" + std::to_string(f) + "\""), std::string::npos) << f;
+  EXPECT_EQ(html.find("first 64"), std::string::npos);
+  const cv::Mat second = cv::imread((report / "topk_conv1_epoch0005_p2.png").string());
+  EXPECT_EQ(second.size(), topk_grid_layout(9, kSide, kSide, 50, 50).size);
+}
+
+TEST_F(ReportTest, DeadFeaturesAreSummarisedPerLayer) {
+  const std::string run = file("dead");
+  fs::create_directories(run);
+  std::ofstream(run + "/metrics.csv") << kMetrics;  // conv1_dead_fraction 0.03 at the last epoch
+  write_report(run, with_topk_features(100, {2, 40, 77}), synthetic_dataset(1));
+  const std::string html = read_all(run + "/report/index.html");
+  EXPECT_NE(html.find("id=\"dead\""), std::string::npos);
+  EXPECT_NE(html.find("conv1 3/100"), std::string::npos);                // summary line: 3% of 100 features
+  EXPECT_NE(html.find("3 of 100 (3.0%)"), std::string::npos);            // metrics.csv's figure
+  EXPECT_NE(html.find("3 of 100 at epoch 5"), std::string::npos);        // the analysis' inactive features
+  EXPECT_NE(html.find("<td>2, 40, 77</td>"), std::string::npos);         // which ones
+  EXPECT_NE(html.find("<td>conv2</td><td class=\"num\">6</td>"), std::string::npos);  // analysed, no metrics column
+}
+
+TEST_F(ReportTest, PageReloadsOnlyWhileALiveRunTrains) {
+  const std::string run = file("live");
+  fs::create_directories(run);
+  std::ofstream(run + "/metrics.csv") << kMetrics;  // up to epoch 5
+  const AnalysisResult r = synthetic_result(1);
+  auto page_for = [&](const std::string& config) {
+    std::ofstream(run + "/config.cfg") << config;
+    write_report(run, r, synthetic_dataset(1));
+    return read_all(run + "/report/index.html");
+  };
+  const std::string refresh = "<meta http-equiv=\"refresh\"";
+  const std::string live = page_for("[train]\nepochs = 10\n[analysis]\nlive = true\n");
+  EXPECT_NE(live.find(refresh), std::string::npos);
+  EXPECT_NE(live.find("Training in progress: epoch 5 of 10"), std::string::npos);
+  EXPECT_EQ(page_for("[train]\nepochs = 5\n[analysis]\nlive = true\n").find(refresh), std::string::npos);  // done
+  EXPECT_EQ(page_for("[train]\nepochs = 10\n[analysis]\nlive = false\n").find(refresh),
+            std::string::npos);  // nothing would rewrite the page
+}
+
+TEST_F(ReportTest, StalePicturesOfOursAreRemovedAndNothingElse) {
+  const std::string run = file("stale");
+  const fs::path report = fs::path(run) / "report";
+  fs::create_directories(report);
+  const cv::Mat dot(4, 4, CV_8UC3, cv::Scalar(1, 2, 3));
+  const std::vector<std::string> ours = {"evolution_conv9.png", "topk_conv9_epoch0003.png",
+                                         "topk_conv1_epoch0005_p3.png", "topk_conv1_epoch0002.png",
+                                         "filters_epoch0099.png", "training_curves.png", "layer_stats.png"};
+  const std::vector<std::string> theirs = {"notes.png", "my_topk.png", "evolution_conv1.png.bak", "health.html",
+                                           "topk_conv1_epoch05.png", "evolution_conv1.jpg", "filters.png"};
+  for (const auto& n : ours) write_png(dot, (report / n).string());
+  for (const auto& n : theirs) std::ofstream((report / n).string()) << "x";
+  fs::create_directories(report / "evolution_dir.png");  // a folder is never removed
+  write_report(run, synthetic_result(1), synthetic_dataset(1));  // no metrics, no snapshots
+  for (const auto& n : ours) EXPECT_FALSE(fs::exists(report / n)) << n;
+  for (const auto& n : theirs) EXPECT_TRUE(fs::exists(report / n)) << n;
+  EXPECT_TRUE(fs::is_directory(report / "evolution_dir.png"));
+  for (const char* n : {"evolution_conv1.png", "topk_conv1_epoch0005.png", "convergence.png"})  // this report's
+    EXPECT_TRUE(fs::exists(report / n)) << n;
 }
 
 TEST_F(ReportTest, WriteReportWithoutMetricsSaysSo) {

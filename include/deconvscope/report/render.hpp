@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -28,8 +30,15 @@ constexpr int kHeaderHeight = 50;     // top of the strip: title line, then epoc
 constexpr int kMargin = 8;            // right and bottom edge
 constexpr int kMinSide = 56;          // small inputs (28x28) are enlarged by a whole factor to at least this
 constexpr int kMaxSide = 112;         // large inputs are shrunk to at most this
+constexpr int kPageWidth = 1480;      // the report's content width: strips grow their cells to fill it
+constexpr int kStripMaxSide = 160;    // ... up to this side per projection or patch
 constexpr int kGridColumns = 4;       // features per row of a top-k grid
 constexpr int kGridTileMaxSide = 64;  // top-k tiles are 3x3 blocks, so kept smaller
+constexpr int kGridPageFeatures = 64; // at most this many features per top-k grid picture
+// Projections are stretched by this percentile of their non-zero |values|, not by the
+// largest: one extreme pixel would otherwise flatten the rest to grey. Values beyond it
+// are clipped (to 0 or 255).
+constexpr float kProjectionPercentile = 99.5f;
 }  // namespace report_layout
 
 // Size a projection or patch of an H x W input is shown at: enlarged by the smallest
@@ -37,11 +46,18 @@ constexpr int kGridTileMaxSide = 64;  // top-k tiles are 3x3 blocks, so kept sma
 // to max_side, aspect kept.
 cv::Size display_size(int H, int W, int max_side = report_layout::kMaxSide);
 
+// The scale a picture of `values` is stretched by: the `percentile` (0, 100] of the
+// finite non-zero |values| by nearest rank (100 = the largest |value|); 0 if there are
+// none. Zeros are left out because a projection is zero outside its receptive field.
+float robust_scale(const float* values, size_t n, float percentile);
+
 // A projection (C, H, W) in network-input units as an 8-bit picture: 0 is grey 128, the
-// largest |value| of this projection maps to 255 (positive) or 0 (negative), the paper's
-// contrast enhancement. C=3 is RGB and comes back BGR (CV_8UC3); C=1 grey (CV_8UC1);
-// other C are averaged to grey.
-cv::Mat projection_to_image(const float* proj, int C, int H, int W);
+// scale (robust_scale at `percentile`) maps to 255 (positive) or 0 (negative), values
+// beyond it clipped: the paper's contrast enhancement. The report's projections use
+// report_layout::kProjectionPercentile; 100 (the default) stretches by the largest |value|,
+// as filters are shown. C=3 is RGB and comes back BGR (CV_8UC3), one scale over the three
+// channels; C=1 grey (CV_8UC1); other C are averaged to grey.
+cv::Mat projection_to_image(const float* proj, int C, int H, int W, float percentile = 100.f);
 
 // Dataset image `image` ((C, H, W) planar bytes, RGB) as an OpenCV picture: BGR for C=3,
 // grey otherwise (mean over channels). Throws ds::Error(data) naming d.source if `image`
@@ -63,27 +79,60 @@ cv::Mat patch_image(const Dataset& d, int64_t image, Window w, int H, int W);
 // tensor is not 4-d.
 cv::Mat filter_mosaic(const Tensor& weights, int cell);
 
+// An activation the pictures show as "inactive": no image (the analysis stores -1 for a
+// feature that never fires on the probe set) or no positive value, where any image
+// would be arbitrary.
+inline bool inactive(const Activation& a) { return a.image < 0 || !(a.value > 0.f); }
+
 // --- Evolution strip (Fig. 4): a row per followed feature, a column per epoch, each cell
 // the projection of the strongest activation (cropped to its receptive field) beside the
 // image patch. A red frame marks a jump arriving at that epoch (r.jumps), a thin amber
-// one a new strongest image whose projection stayed similar.
-cv::Size evolution_strip_size(int epochs, int features, int H, int W);
-// The content (projection + gap + patch) of the cell at epoch index e, feature row f.
-cv::Rect evolution_cell_rect(int e, int f, int H, int W);
+// one a new strongest image whose projection stayed similar. The cells grow with the
+// page: as large as fits kPageWidth for this many epochs, between display_size and
+// kStripMaxSide.
+struct StripLayout {
+  int epochs = 0, features = 0;
+  cv::Size tile;  // one projection or one patch
+  cv::Size size;  // the whole picture
+  // The content (projection + gap + patch) of the cell at epoch index e, feature row f.
+  cv::Rect cell(int e, int f) const;
+  // Feature row f across the whole picture, its label included.
+  cv::Rect row(int f) const;
+};
+StripLayout evolution_strip_layout(int epochs, int features, int H, int W);
 cv::Mat render_evolution_strip_image(const AnalysisResult& r, size_t layer, const Dataset& probe);
 void render_evolution_strip(const AnalysisResult& r, size_t layer, const Dataset& probe, const std::string& png_path);
 
 // --- Top-k grid (Fig. 2): per feature, a sqrt(k) x sqrt(k) block of projections beside
 // the same block of patches, features laid out kGridColumns to a row with their index.
-cv::Mat render_topk_grid_image(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe,
-                               int max_features = 64);
+// A layer's features are split into pages of at most kGridPageFeatures, one picture each,
+// so that every feature is shown.
+struct TopkGridLayout {
+  int first = 0, count = 0, columns = 0;  // features [first, first + count) of the layer
+  cv::Size tile, block, feature, size;
+  // The box of feature first + i (its label line and both blocks).
+  cv::Rect feature_box(int i) const;
+};
+TopkGridLayout topk_grid_layout(int k, int H, int W, int first, int count);
+// Pages of a layer with `features` features: [first, count) of each, balanced.
+std::vector<std::pair<int, int>> topk_grid_pages(int features);
+// Features [first, first + count) of t (clipped to t.features); throws ds::Error(snapshot)
+// naming the layer if t is inconsistent.
+cv::Mat render_topk_grid_image(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe, int first = 0,
+                               int count = report_layout::kGridPageFeatures);
 void render_topk_grid(const LayerTopK& t, const AnalysisResult& r, const Dataset& probe, const std::string& png_path,
-                      int max_features = 64);
+                      int first = 0, int count = report_layout::kGridPageFeatures);
 
 // --- Plots, drawn with OpenCV lines and text.
 // Loss and accuracy vs epoch, train and val, from a run's metrics.csv. Throws
 // ds::Error(data) naming the file if it is missing, malformed or lacks a column.
 void plot_training_curves(const std::string& metrics_csv, const std::string& png_path);
+// Per-layer training health from metrics.csv, three small plots side by side with a line
+// per layer and the legend beside the axes: log10 of the gradient RMS, log10 of the
+// update-to-weight ratio, and the share of dead feature maps (conv layers). Returns false
+// (and writes nothing) if the file has no per-layer columns; throws ds::Error(data)
+// naming the file if a value is malformed.
+bool plot_layer_stats(const std::string& metrics_csv, const std::string& png_path);
 // Mean cosine of each layer's filters to the final snapshot's, vs epoch, one line per
 // layer, with the convergence threshold dashed.
 void plot_convergence(const AnalysisResult& r, const std::string& png_path);
