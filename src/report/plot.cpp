@@ -1,5 +1,6 @@
 // A line-plot renderer on OpenCV (see report/plot.hpp): round-number ticks, light grid,
-// anti-aliased sub-pixel lines, dashes, markers, a legend in the emptiest corner.
+// anti-aliased sub-pixel lines, dashes, markers, a legend in the emptiest corner (or right of
+// the axes when every corner would hide data).
 #include "deconvscope/report/plot.hpp"
 
 #include <algorithm>
@@ -41,8 +42,15 @@ struct Axis {
 
 // Widens [lo, hi] to whole steps, except at ends the caller fixed.
 Axis make_axis(double lo, double hi, bool fixed_lo, bool fixed_hi, bool integer) {
-  if (!(hi > lo)) {
-    const double pad = lo == 0 ? 1.0 : std::fabs(lo) * 0.1;
+  // A spread that is float rounding around the values (1.0 and 1.0000001) counts as none:
+  // ticks at that resolution would be unreadable digits of noise.
+  if (!fixed_lo && !fixed_hi && hi > lo && hi - lo <= 1e-6 * std::max(std::fabs(lo), std::fabs(hi))) hi = lo;
+  if (!(hi > lo) && lo == 0) {
+    // Every value 0 (no dead features, 0 %): 0 to 1, not -1 to 1, which would show a
+    // negative range the quantity cannot take.
+    if (!fixed_hi || !(hi > lo)) hi = 1;
+  } else if (!(hi > lo)) {
+    const double pad = std::fabs(lo) * 0.1;
     if (!fixed_lo) lo -= pad;
     if (!fixed_hi || !(hi > lo)) hi = lo + 2 * pad;
   }
@@ -96,7 +104,14 @@ cv::Scalar plot_color(size_t i) {
   return kTab10[i % kTab10.size()];
 }
 
-cv::Mat plot_lines(const PlotSpec& spec) {
+namespace {
+
+// Draws the plot with the legend right of the axes when `want_outside` and there is room
+// (`placed_outside` says), else in the corner covering the fewest drawn points;
+// `legend_hits` is how many it covers there.
+cv::Mat draw_plot(const PlotSpec& spec, bool want_outside, bool& placed_outside, size_t& legend_hits) {
+  placed_outside = false;
+  legend_hits = 0;
   const cv::Size size(std::max(spec.size.width, kLeft + kRight + 100), std::max(spec.size.height, kTop + kBottom + 80));
   cv::Mat img(size, CV_8UC3, draw::kWhite);
 
@@ -110,7 +125,7 @@ cv::Mat plot_lines(const PlotSpec& spec) {
       text_w = std::max(text_w, draw::text_size(s.label, 0.42).width);
     }
   const cv::Size box(text_w + kSample + 24, int(listed.size()) * kRow + 10);
-  const bool outside = spec.legend_outside && !listed.empty() && size.width - box.width - 12 - kLeft - kRight > 100;
+  const bool outside = want_outside && !listed.empty() && size.width - box.width - 12 - kLeft - kRight > 100;
   const int right = kRight + (outside ? box.width + 12 : 0);
   const cv::Rect area(kLeft, kTop, size.width - kLeft - right, size.height - kTop - kBottom);
 
@@ -182,7 +197,9 @@ cv::Mat plot_lines(const PlotSpec& spec) {
         cv::Point a(prev), b(p);
         if (cv::clipLine(area, a, b)) {
           draw_series_line(img, prev, p, s, phase);
-          for (int k = 0; k <= 16; ++k) drawn.push_back(prev + (p - prev) * (k / 16.0));
+          // A sample every 3 px or closer, so that no line slips between samples under a legend.
+          const int n = std::max(16, int(cv::norm(p - prev) / 3));
+          for (int k = 0; k <= n; ++k) drawn.push_back(prev + (p - prev) * (double(k) / n));
         }
       }
       drawn.push_back(p);
@@ -216,7 +233,9 @@ cv::Mat plot_lines(const PlotSpec& spec) {
       for (const auto& p : drawn) hits += r.contains(cv::Point(p)) ? 1 : 0;
       if (hits < best_hits) best_hits = hits, best = r;
     }
+    legend_hits = best_hits;
   }
+  placed_outside = outside;
   cv::rectangle(img, best, draw::kWhite, cv::FILLED);
   cv::rectangle(img, best, cv::Scalar(200, 200, 200), 1);
   for (size_t i = 0; i < listed.size(); ++i) {
@@ -229,6 +248,19 @@ cv::Mat plot_lines(const PlotSpec& spec) {
     draw::text(img, s.label, cv::Point(best.x + kSample + 16, int(y) + 5), 0.42);
   }
   return img;
+}
+
+}  // namespace
+
+cv::Mat plot_lines(const PlotSpec& spec) {
+  bool outside = false;
+  size_t hits = 0;
+  cv::Mat img = draw_plot(spec, spec.legend_outside, outside, hits);
+  if (outside || hits == 0) return img;
+  // Every corner of the axes covers data: the legend goes right of them if it fits,
+  // narrowing the axes, rather than hide a line.
+  cv::Mat beside = draw_plot(spec, true, outside, hits);
+  return outside ? beside : img;
 }
 
 }  // namespace ds

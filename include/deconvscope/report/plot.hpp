@@ -1,6 +1,7 @@
 // A small line-plot renderer on OpenCV: axes with round-number ticks, light grid, axis
-// titles, markers, dashed lines, and a legend placed in the emptiest corner. Enough for
-// training curves and convergence figures; no log axes, no bars.
+// titles, markers, dashed lines, and a legend placed in the emptiest corner, or right of
+// the axes when every corner would hide data. Enough for training curves and
+// convergence figures; no log axes, no bars.
 #pragma once
 
 #include <limits>

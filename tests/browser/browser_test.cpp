@@ -1,0 +1,86 @@
+// The pages a person opens, opened in headless Chromium (tests/browser/check_pages.py):
+// a tiny run trained, analysed and health-checked by the real binary, and a comparison
+// of it with a second run; every page must show all its pictures, have no broken local
+// link and no script error. Screenshots are kept in build/browser/shots.
+// Skips where chromium or python3 is absent.
+// Leaves out: judging how the pages look (a person looks at the screenshots).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/cli_util.hpp"
+
+namespace ds {
+namespace {
+
+using namespace clitest;
+
+// The first executable called `name` on PATH, or "" when there is none.
+std::string on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "";
+  for (size_t start = 0; start <= dirs.size();) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    const fs::path candidate = fs::path(dirs.substr(start, end - start)) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    start = end + 1;
+  }
+  return "";
+}
+
+TEST(Browser, EveryPageShowsItsPicturesLinksAndRunsWithoutErrors) {
+  const std::string chromium = on_path("chromium");
+  const std::string python = on_path("python3");
+  if (chromium.empty() || python.empty())
+    GTEST_SKIP() << (chromium.empty() ? "chromium" : "python3")
+                 << " not found (tools/install-deps.sh --test installs it)";
+
+  // Under build/ rather than /tmp, so that the pages behind a failure can be opened.
+  const std::string out = DS_BROWSER_OUT;
+  const std::string work = out + "/work";
+  std::error_code ec;
+  fs::remove_all(work, ec);
+  fs::remove_all(out + "/shots", ec);
+  const std::string data = work + "/data";
+  write_mnist(data);
+  // Two runs of 3 epochs, snapshots 0 to 3, so that curves and strips have a few points.
+  for (const std::string name : {"run-a", "run-b"}) {
+    const std::string dir = work + "/" + name, cfg = dir + ".cfg", log = dir;
+    write_file(cfg, tiny_config(data, dir, 3, "0,1,2,3"));
+    std::vector<std::string> train{"train", "--config", cfg};
+    if (name == "run-b") train.insert(train.end(), {"--train.lr", "0.02"});
+    Result r = run(train, log + "-train");
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run({"analyze", "--run", dir, "--analysis.features", "4"}, log + "-analyze");
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run({"health", "--run", dir}, log + "-health");
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  Result r = run({"compare", work + "/run-a", work + "/run-b", "--out", work + "/compare"}, work + "/compare");
+  ASSERT_EQ(r.code, 0) << r.err;
+
+  const std::vector<std::string> pages{work + "/run-a/report/index.html", work + "/run-a/report/health.html",
+                                       work + "/compare/index.html"};
+  std::string cmd = "'" + python + "' '" DS_BROWSER_CHECK "' --chromium '" + chromium + "' --shots '" + out +
+                    "/shots' --base '" + work + "'";
+  for (const std::string& p : pages) {
+    ASSERT_TRUE(fs::exists(p)) << p << " was not written";
+    cmd += " '" + p + "'";
+  }
+  cmd += " > '" + out + "/check.log' 2>&1";
+  const int status = std::system(cmd.c_str());
+  const std::string log = read_file(out + "/check.log");
+  ASSERT_TRUE(WIFEXITED(status)) << cmd;
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << log;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << log;
+  for (const std::string shot : {"run-a-report-index.png", "run-a-report-health.png", "compare-index.png"})
+    EXPECT_GT(fs::file_size(out + "/shots/" + shot, ec), 1000u) << shot << " (a screenshot per page)";
+  std::cout << log;
+}
+
+}  // namespace
+}  // namespace ds
