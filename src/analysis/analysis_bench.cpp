@@ -35,11 +35,15 @@ AnalysisBenchResult bench_analysis(const Config& cfg, const std::string& run_dir
   std::vector<ScanRequest> req;
   for (int c : plan.convs) req.push_back(ScanRequest{c, plan.k});
   t = clock::now();
-  scan_topk(net, probe, norm, 0, req);
+  const auto tops = scan_topk(net, probe, norm, 0, req);
   r.scan_s = std::chrono::duration<double>(clock::now() - t).count();
 
+  std::vector<LayerEvolution> followed = plan.followed;
+  if (plan.follow_alive)
+    for (size_t l = 0; l < followed.size(); ++l)
+      followed[l].features = choose_followed(tops[l], plan.k, cfg.analysis.features);
   t = clock::now();
-  analyse_snapshot(net, probe, norm, plan.convs, plan.followed, plan.k, /*want_topk =*/true, nullptr);
+  analyse_snapshot(net, probe, norm, plan.convs, followed, plan.k, /*want_topk =*/true, nullptr);
   r.analysis_s = std::chrono::duration<double>(clock::now() - t).count();
   return r;
 }

@@ -1,7 +1,7 @@
-// analysis.h5 (format "deconvscope.analysis", format_version 1; docs/analysis-format.md)
+// analysis.h5 (format "deconvscope.analysis", format_version 2; docs/analysis-format.md)
 // and the CSV tables next to it. Writing checks the in-memory result first, so a file on
 // disk always matches the documented shapes; reading checks every type and shape before
-// it allocates. Both go through io/h5.hpp, except the two uint8 flag datasets, which the
+// it allocates. Both go through io/h5.hpp, except the uint8 flag datasets, which the
 // wrapper has no type for and which are written here with the C API directly.
 // Left out: partial reads (the report reads the whole file; it is tens of MiB at most).
 #include "deconvscope/analysis/analysis_file.hpp"
@@ -147,6 +147,8 @@ class Checker {
     expect_count(jat + "/projection_similarity", "entries ((E-1) * F)", rows, j.projection_similarity.size());
     expect_count(jat + "/filter_change", "entries ((E-1) * F)", rows, j.filter_change.size());
     expect_count(jat + "/jump", "entries ((E-1) * F)", rows, j.jump.size());
+    expect_count(jat + "/went_silent", "entries ((E-1) * F)", rows, j.went_silent.size());
+    expect_count(jat + "/came_back", "entries ((E-1) * F)", rows, j.came_back.size());
 
     const LayerConvergence& c = r.convergence[l];
     const std::string cat = "metrics/convergence/" + name;
@@ -297,6 +299,8 @@ void write_contents(const h5::Group& root, const AnalysisResult& r) {
     jg.write_dataset("projection_similarity", {E - 1, F}, j.projection_similarity);
     jg.write_dataset("filter_change", {E - 1, F}, j.filter_change);
     write_u8(jg, "jump", {E - 1, F}, j.jump);
+    write_u8(jg, "went_silent", {E - 1, F}, j.went_silent);
+    write_u8(jg, "came_back", {E - 1, F}, j.came_back);
 
     const LayerConvergence& c = r.convergence[l];
     h5::Group cg = convergence.create_group(r.layers[l]);
@@ -365,9 +369,13 @@ void check_format(const h5::Group& root, const std::string& path) {
                 "written by a newer deconvscope (format_version " + std::to_string(version) +
                     "; this build reads up to " + std::to_string(kAnalysisFormatVersion) + ")",
                 "upgrade deconvscope, or analyse the run again with this build");
-  if (version < 1)
+  // Version 1 stored a feature that never fired as image 0 with activation 0, which no
+  // reader can tell from a real image 0: such a file is refused, not misread.
+  if (version < kAnalysisFormatVersion)
     throw Error(ErrorKind::snapshot, at_root + " attribute format_version",
-                expected_found("1", std::to_string(version)));
+                "written by an older deconvscope: " +
+                    expected_found(std::to_string(kAnalysisFormatVersion), std::to_string(version)),
+                "analyse the run again: deconvscope analyze --run <run folder> --force");
 }
 
 AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
@@ -446,6 +454,8 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
     expect_dims(jg, "filter_change", {E - 1, F});
     j.filter_change = jg.read_dataset_f32("filter_change");
     j.jump = read_u8(jg, "jump", {E - 1, F});
+    j.went_silent = read_u8(jg, "went_silent", {E - 1, F});
+    j.came_back = read_u8(jg, "came_back", {E - 1, F});
     r.jumps.push_back(std::move(j));
 
     h5::Group cg = convergence.open_group(r.layers[l]);
@@ -501,6 +511,34 @@ void write_csv(const std::string& path, const std::string& header,
 
 }  // namespace
 
+const char* transition_kind(const LayerEvolution& ev, const LayerJumps& j, size_t e, size_t f) {
+  const size_t F = ev.features.size(), row = (e - 1) * F + f;
+  if (j.went_silent[row]) return "went_silent";
+  if (j.came_back[row]) return "came_back";
+  if (ev.strongest[e * F + f].image < 0) return "inactive";
+  if (j.jump[row]) return "jump";
+  return j.image_changed[row] ? "changed" : "same";
+}
+
+TransitionCounts count_transitions(const LayerEvolution& ev, const LayerJumps& j, size_t E) {
+  const size_t F = ev.features.size();
+  TransitionCounts n;
+  n.jumps.assign(E, 0);
+  n.went_silent.assign(E, 0);
+  n.came_back.assign(E, 0);
+  n.inactive.assign(E, 0);
+  for (size_t e = 0; e < E; ++e)
+    for (size_t f = 0; f < F; ++f) {
+      if (ev.strongest[e * F + f].image < 0) ++n.inactive[e];
+      if (e == 0) continue;
+      const size_t row = (e - 1) * F + f;
+      n.jumps[e] += j.jump[row];
+      n.went_silent[e] += j.went_silent[row];
+      n.came_back[e] += j.came_back[row];
+    }
+  return n;
+}
+
 void write_analysis(const std::string& path, const AnalysisResult& r) {
   Checker(ErrorKind::shape, path, "a deconvscope bug: the analysis results are inconsistent").check(r);
   const std::string temp = temp_path_for(path);
@@ -534,7 +572,7 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
 
   write_csv((d / "jumps.csv").string(),
             "layer,feature,epoch_from,epoch_to,image_from,image_to,image_changed,projection_similarity,"
-            "filter_change,jump",
+            "filter_change,jump,kind",
             [&](std::ostream& out) {
               for (size_t l = 0; l < r.layers.size(); ++l) {
                 const LayerEvolution& ev = r.evolution[l];
@@ -547,21 +585,23 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
                         << r.epochs[e] << ',' << ev.strongest[(e - 1) * F + f].image << ','
                         << ev.strongest[e * F + f].image << ',' << int(j.image_changed[row]) << ','
                         << num(j.projection_similarity[row]) << ',' << num(j.filter_change[row]) << ','
-                        << int(j.jump[row]) << '\n';
+                        << int(j.jump[row]) << ',' << transition_kind(ev, j, e, f) << '\n';
                   }
               }
             });
   write_csv((d / "convergence.csv").string(),
             "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
-            "progress_converged_at",
+            "progress_converged_at,jumps,went_silent,came_back,inactive",
             [&](std::ostream& out) {
               for (size_t l = 0; l < r.layers.size(); ++l) {
                 const LayerConvergence& c = r.convergence[l];
+                const TransitionCounts n = count_transitions(r.evolution[l], r.jumps[l], E);
                 for (size_t e = 0; e < E; ++e)
                   out << csv_field(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e])
                       << ',' << num(c.weight_change[e]) << ',' << num(c.final_image_share[e]) << ','
                       << c.converged_at << ',' << num(c.weight_progress[e]) << ',' << c.progress_converged_at
-                      << '\n';
+                      << ',' << n.jumps[e] << ',' << n.went_silent[e] << ',' << n.came_back[e] << ','
+                      << n.inactive[e] << '\n';
               }
             });
   write_csv((d / "evolution.csv").string(), "layer,feature,epoch,image_index,y,x,activation",

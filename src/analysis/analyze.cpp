@@ -2,14 +2,14 @@
 // run's architecture at analysis.batch) serves every snapshot: its weights are swapped
 // per epoch. Per snapshot: one forward scan of the probe set for the top-k of every
 // feature of every analysed layer, then batched projections of the followed features'
-// strongest activations, and of every feature's top-k at the top-k epochs.
+// strongest activations, and of every feature's top-k at the top-k epochs. The last
+// snapshot is scanned first when its live features choose the followed ones.
 #include "deconvscope/analysis/analyze.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
-#include <random>
 
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/deconvnet.hpp"
@@ -27,17 +27,10 @@ namespace ds {
 
 namespace {
 
-std::vector<int32_t> followed_features(int channels, int wanted, uint64_t seed, const std::string& layer) {
-  std::vector<int32_t> all(static_cast<size_t>(channels));
-  std::iota(all.begin(), all.end(), 0);
-  if (wanted < 0 || wanted >= channels) return all;
-  uint64_t h = seed;
-  for (unsigned char c : layer) h = h * 1099511628211ull + c;
-  std::mt19937_64 rng(h);
-  std::shuffle(all.begin(), all.end(), rng);
-  all.resize(size_t(wanted));
-  std::sort(all.begin(), all.end());
-  return all;
+std::vector<ScanRequest> scan_requests(const std::vector<int>& convs, int k) {
+  std::vector<ScanRequest> req;
+  for (int c : convs) req.push_back(ScanRequest{c, k});
+  return req;
 }
 
 std::vector<Window> windows_of(const Network& net, int conv, const std::vector<Activation>& acts) {
@@ -63,14 +56,33 @@ bool compatible(const AnalysisResult& old, const AnalysisResult& now, int topk) 
 
 }  // namespace
 
+std::vector<int32_t> choose_followed(const std::vector<Activation>& tops, int k, int wanted) {
+  const int channels = k > 0 ? int(tops.size() / size_t(k)) : 0;
+  std::vector<int32_t> all(static_cast<size_t>(channels)), alive;
+  std::iota(all.begin(), all.end(), 0);
+  for (int32_t c : all)
+    if (tops[size_t(c) * size_t(k)].image >= 0) alive.push_back(c);
+  if (wanted < 0) return all;
+  // A layer with no live feature still gets rows, which then read "inactive" throughout.
+  const std::vector<int32_t>& pool = alive.empty() ? all : alive;
+  if (size_t(wanted) >= pool.size()) return pool;
+  std::vector<int32_t> picked;
+  for (size_t i = 0; i < size_t(wanted); ++i) picked.push_back(pool[i * pool.size() / size_t(wanted)]);
+  return picked;
+}
+
 SnapshotAnalysis analyse_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
                                   const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
                                   bool want_topk, Progress* bar) {
+  return project_snapshot(net, probe, norm, convs, followed, k, want_topk,
+                          scan_topk(net, probe, norm, 0, scan_requests(convs, k), bar));
+}
+
+SnapshotAnalysis project_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
+                                  const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
+                                  bool want_topk, const std::vector<std::vector<Activation>>& tops) {
   const InputShape& in = net.input();
   const size_t image_size = size_t(in.channels) * in.height * in.width;
-  std::vector<ScanRequest> req;
-  for (int c : convs) req.push_back(ScanRequest{c, k});
-  const auto tops = scan_topk(net, probe, norm, 0, req, bar);
   SnapshotAnalysis a;
   a.strongest.resize(convs.size());
   a.projections.resize(convs.size());
@@ -106,10 +118,11 @@ AnalysisPlan plan_analysis(const Config& cfg, const std::string& dir) {
   p.first = read_snapshot(p.snapshots.front().second);
   const Snapshot& first = p.first;
 
-  // The probe: the first probe_limit images of the chosen split, as the run's data.
+  // The probe: the first probe_limit images of the chosen split, as the run's data; by
+  // default the images the run itself used (data.train_limit or data.test_limit).
   DataConfig data = cfg.data;
   p.on_train = cfg.analysis.probe == "train";
-  (p.on_train ? data.train_limit : data.test_limit) = cfg.analysis.probe_limit;
+  if (cfg.analysis.probe_limit > 0) (p.on_train ? data.train_limit : data.test_limit) = cfg.analysis.probe_limit;
   (p.on_train ? data.test_limit : data.train_limit) = 1;  // the other split is not needed
   p.splits = load_dataset(data);
   const Dataset& probe = p.probe();
@@ -136,9 +149,23 @@ AnalysisPlan plan_analysis(const Config& cfg, const std::string& dir) {
     p.convs.push_back(i);
     LayerEvolution ev;
     ev.layer = n;
-    ev.features = followed_features(shapes[size_t(i)].channels, cfg.analysis.features, cfg.run.seed, n);
+    const int channels = shapes[size_t(i)].channels;
+    for (int f : cfg.analysis.feature_list)
+      if (f >= channels)
+        throw Error(ErrorKind::config, "analysis.features",
+                    "feature " + std::to_string(f) + " of layer " + n + ": " +
+                        expected_found("an index below its " + std::to_string(channels) + " channels (0.." +
+                                           std::to_string(channels - 1) + ")",
+                                       std::to_string(f)),
+                    "list features every analysed layer has, or choose the layers with analysis.layers");
+    if (!cfg.analysis.feature_list.empty()) ev.features.assign(cfg.analysis.feature_list.begin(), cfg.analysis.feature_list.end());
+    else if (cfg.analysis.features < 0) {
+      ev.features.resize(size_t(channels));
+      std::iota(ev.features.begin(), ev.features.end(), 0);
+    }
     p.followed.push_back(std::move(ev));
   }
+  p.follow_alive = cfg.analysis.feature_list.empty() && cfg.analysis.features >= 0;
   if (p.convs.empty()) throw Error(ErrorKind::config, "analysis.layers", "the run has no conv layer to analyse");
   p.names = names;
   p.k = std::max(1, cfg.analysis.topk);
@@ -165,9 +192,31 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
   r.input_mean = first.input_mean;
   r.input_std = first.input_std;
   const int k = plan.k;
-  r.evolution = plan.followed;
   std::vector<int> topk_epochs = cfg.analysis.topk_epochs;
   if (topk_epochs.empty()) topk_epochs.push_back(snaps.back().first);
+  // load_config has checked them against snapshot.epochs; a run that stopped early, or one
+  // still training (live analysis), lacks the later snapshots.
+  for (int e : topk_epochs)
+    if (!opt.quiet && std::none_of(snaps.begin(), snaps.end(), [&](const auto& s) { return s.first == e; }))
+      std::fprintf(stderr, "warning: analysis.topk_epochs: epoch %d has no snapshot in %s (the newest is epoch %d); no top-k for it\n",
+                   e, paths.snapshots.c_str(), snaps.back().first);
+
+  // The followed features: by default those alive in the last snapshot, which is scanned
+  // first for it; its scan is kept for its own projections below.
+  r.evolution = plan.followed;
+  std::vector<std::vector<Activation>> last_tops;
+  if (plan.follow_alive) {
+    const Snapshot s = read_snapshot(snaps.back().second);
+    net.import_params(s.params);
+    std::unique_ptr<Progress> bar;
+    if (!opt.quiet)
+      bar = std::make_unique<Progress>("scan epoch " + std::to_string(s.epoch) + " for live features",
+                                       int64_t(probe.size()));
+    last_tops = scan_topk(net, probe, Normalization{s.input_mean, s.input_std}, 0, scan_requests(convs, k), bar.get());
+    if (bar) bar->finish();
+    for (size_t l = 0; l < convs.size(); ++l)
+      r.evolution[l].features = choose_followed(last_tops[l], k, cfg.analysis.features);
+  }
 
   // Reuse what an earlier analysis with the same settings computed.
   const std::string file = (fs::path(paths.analysis) / "analysis.h5").string();
@@ -216,12 +265,15 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
     // A snapshot's weights and its own normalisation (the same for every epoch of a run).
     net.import_params(s.params);
     norm = Normalization{s.input_mean, s.input_std};
+    const bool scanned = !last_tops.empty() && epoch == snaps.back().first;
     std::unique_ptr<Progress> bar;
-    if (!opt.quiet)
-      bar = std::make_unique<Progress>("analyse epoch " + std::to_string(epoch) + " (" + std::to_string(++done) + "/" +
+    ++done;
+    if (!opt.quiet && !scanned)
+      bar = std::make_unique<Progress>("analyse epoch " + std::to_string(epoch) + " (" + std::to_string(done) + "/" +
                                            std::to_string(snaps.size()) + ")",
                                        int64_t(probe.size()));
-    SnapshotAnalysis a = analyse_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, bar.get());
+    SnapshotAnalysis a = scanned ? project_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, last_tops)
+                                 : analyse_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, bar.get());
     for (size_t l = 0; l < convs.size(); ++l) {
       strongest[l].insert(strongest[l].end(), a.strongest[l].begin(), a.strongest[l].end());
       projections[l].insert(projections[l].end(), a.projections[l].begin(), a.projections[l].end());

@@ -54,7 +54,9 @@ struct TopK {
 // One batch of a layer's output, read where oneDNN left it (plain nchw, or channels
 // blocked by 8/16 as in nChw16c): each image's best position per channel is offered to
 // that channel's top-k. No reorder to plain: this pass runs over the whole probe set.
-void scan_output(const dnnl::memory& mem, int64_t first, int n, int k, std::vector<TopK>& top) {
+// rectified: the output is a ReLU's, where 0 everywhere means the feature did not fire on
+// that image; such an image is not offered, so a feature that never fired keeps image -1.
+void scan_output(const dnnl::memory& mem, int64_t first, int n, int k, bool rectified, std::vector<TopK>& top) {
   const dnnl::memory::desc md = mem.get_desc();
   const auto& blk = md.data.format_desc.blocking;
   const dnnl::memory::dims d = md.dims();  // (N, C, H, W)
@@ -84,9 +86,11 @@ void scan_output(const dnnl::memory& mem, int64_t first, int n, int k, std::vect
               where[size_t(j)] = y * W + x;
             }
         }
-      for (int64_t j = 0; j < width; ++j)
+      for (int64_t j = 0; j < width; ++j) {
+        if (rectified && !(best[size_t(j)] > 0.f)) continue;
         top[size_t(c0 + j)].offer(Activation{first + b, int32_t(where[size_t(j)] / W), int32_t(where[size_t(j)] % W),
                                              best[size_t(j)]}, k);
+      }
     }
   }
 }
@@ -113,7 +117,8 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
     fill_batch(probe, first, n, norm, B, input, labels);
     net.forward(input.data(), Mode::infer, last);
     for (size_t r = 0; r < requests.size(); ++r)
-      scan_output(net.layer(size_t(out_layer[r])).dst(), first, n, requests[r].k, tops[r]);
+      scan_output(net.layer(size_t(out_layer[r])).dst(), first, n, requests[r].k, out_layer[r] != requests[r].conv,
+                  tops[r]);
     if (bar) bar->update(first + n);
   }
   std::vector<std::vector<Activation>> result(requests.size());
@@ -121,7 +126,7 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
     const int k = requests[r].k;
     for (TopK& t : tops[r]) {
       std::sort(t.heap.begin(), t.heap.end(), stronger);
-      t.heap.resize(size_t(k));  // missing ranks: image -1
+      t.heap.resize(size_t(k));  // missing ranks (fewer images fired than k): image -1
       result[r].insert(result[r].end(), t.heap.begin(), t.heap.end());
     }
   }

@@ -147,14 +147,18 @@ void compute_jumps(AnalysisResult& r, const std::vector<std::vector<Tensor>>& fi
     j.projection_similarity.assign(rows, 0.f);
     j.filter_change.assign(rows, 0.f);
     j.jump.assign(rows, 0);
+    j.went_silent.assign(rows, 0);
+    j.came_back.assign(rows, 0);
     if (F == 0) continue;
     // Every filter (O, I, kh, kw) is contiguous: I * kh * kw values.
     const size_t filter_size = filters[l][0].size() / static_cast<size_t>(filters[l][0].dims[0]);
     for (size_t e = 1; e < E; ++e) {
       for (size_t f = 0; f < F; ++f) {
         const size_t row = (e - 1) * F + f;
-        const bool changed = ev.strongest[e * F + f].image != ev.strongest[(e - 1) * F + f].image;
         const size_t now = e * F + f, before = (e - 1) * F + f;
+        const bool active_now = ev.strongest[now].image >= 0, active_before = ev.strongest[before].image >= 0;
+        // Falling silent or coming back is not a new strongest image: counted apart.
+        const bool changed = active_now && active_before && ev.strongest[now].image != ev.strongest[before].image;
         const bool have_windows = ev.windows.size() == E * F;
         const float sim = aligned_cosine(p.ptr() + now * plane, have_windows ? ev.windows[now] : Window{},
                                          p.ptr() + before * plane, have_windows ? ev.windows[before] : Window{},
@@ -167,6 +171,8 @@ void compute_jumps(AnalysisResult& r, const std::vector<std::vector<Tensor>>& fi
         j.projection_similarity[row] = sim;
         j.filter_change[row] = static_cast<float>(change);
         j.jump[row] = changed && sim < r.jump_threshold ? 1 : 0;
+        j.went_silent[row] = active_before && !active_now ? 1 : 0;
+        j.came_back[row] = !active_before && active_now ? 1 : 0;
       }
     }
   }

@@ -283,13 +283,30 @@ const std::vector<KeySpec>& keys() {
       {"analysis.layers", "(empty: every conv layer)", "comma list of conv layers to analyse",
        [](const Config& c) { return join(c.analysis.layers); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.layers = to_name_list(v, w); }},
-      {"analysis.features", nullptr, "features per layer followed through the snapshots; all = every one",
-       [](const Config& c) { return c.analysis.features < 0 ? std::string("all") : std::to_string(c.analysis.features); },
+      {"analysis.features", nullptr,
+       "features per layer followed through the snapshots: N = N of those alive in the last snapshot, "
+       "spread evenly; all = every one; a comma list such as 3,17,40 (one feature: 5,) = those",
+       [](const Config& c) {
+         if (!c.analysis.feature_list.empty())
+           return join(c.analysis.feature_list) + (c.analysis.feature_list.size() == 1 ? "," : "");
+         return c.analysis.features < 0 ? std::string("all") : std::to_string(c.analysis.features);
+       },
        [](Config& c, const std::string& v, const std::string& w) {
          long long x = 0;
-         if (trim(v) == "all") c.analysis.features = -1;
+         c.analysis.feature_list.clear();
+         if (v.find(',') != std::string::npos) {
+           std::vector<std::string> parts = split(v, ',');
+           if (parts.size() > 1 && parts.back().empty()) parts.pop_back();  // "5," = feature 5
+           for (const std::string& part : parts) {
+             if (!parse_int(part, x) || x < 0 || x > std::numeric_limits<int>::max())
+               bad_value(w, "a comma list of feature indices >= 0 such as 3,17,40", quote(part) + " in " + quote(trim(v)));
+             if (std::count(c.analysis.feature_list.begin(), c.analysis.feature_list.end(), int(x)))
+               bad_value(w, "each feature once", quote(part) + " twice in " + quote(trim(v)));
+             c.analysis.feature_list.push_back(int(x));
+           }
+         } else if (trim(v) == "all") c.analysis.features = -1;
          else if (parse_int(v, x) && x >= 1 && x <= 1000000) c.analysis.features = int(x);
-         else bad_value(w, "an integer >= 1 or all", quote(v));
+         else bad_value(w, "an integer >= 1, all, or a comma list of feature indices such as 3,17,40", quote(v));
        }},
       {"analysis.probe", nullptr, "train | test: the split searched for the strongest activations",
        [](const Config& c) { return c.analysis.probe; },
@@ -300,7 +317,7 @@ const std::vector<KeySpec>& keys() {
       {"analysis.topk", nullptr, "strongest activations kept per feature",
        [](const Config& c) { return std::to_string(c.analysis.topk); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.topk = to_int(v, w, 1, 10000); }},
-      {"analysis.topk_epochs", "(empty: the last snapshot)", "comma list of snapshot epochs to compute the top-k grids for; those past train.epochs are dropped",
+      {"analysis.topk_epochs", "(empty: the last snapshot)", "comma list of snapshot epochs to compute the top-k grids for; each must be in snapshot.epochs",
        [](const Config& c) { return join(c.analysis.topk_epochs); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.topk_epochs = to_epoch_list(v, w); }},
       {"analysis.live", nullptr, "the trainer analyses each snapshot as soon as it is written",
@@ -490,12 +507,15 @@ Config build_config(const po::variables_map& vm, const Sources& src) {
   auto past_end = [&](int e) { return e > cfg.train.epochs; };
   snaps.erase(std::remove_if(snaps.begin(), snaps.end(), past_end), snaps.end());
   if (snaps.empty() || snaps.back() != cfg.train.epochs) snaps.push_back(cfg.train.epochs);
-  auto& topk = cfg.analysis.topk_epochs;
-  topk.erase(std::remove_if(topk.begin(), topk.end(), past_end), topk.end());
-  for (int e : topk)
+  // Top-k epochs are not dropped like snapshot epochs: an epoch the user named that no
+  // snapshot will have is refused rather than silently left without its grids.
+  for (int e : cfg.analysis.topk_epochs)
     if (std::find(snaps.begin(), snaps.end(), e) == snaps.end())
       throw Error(ErrorKind::config, src.where("analysis.topk_epochs"),
-                  expected_found("epochs that have a snapshot (snapshot.epochs = " + join(snaps) + ")", std::to_string(e)));
+                  expected_found("epochs that have a snapshot (snapshot.epochs = " + join(snaps) + " with train.epochs = " +
+                                     std::to_string(cfg.train.epochs) + ")",
+                                 std::to_string(e)),
+                  "name snapshot epochs only, or leave analysis.topk_epochs empty for the last snapshot");
 
   for (const std::string& name : cfg.analysis.layers) {
     auto it = index_of.find(name);

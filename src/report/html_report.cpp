@@ -477,7 +477,9 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   // --- Jumps
   h << "<h2 id=\"jumps\">Jumps</h2>\n<p class=\"hint\">\"Sudden jumps in appearance result from a change in the image "
        "from which the strongest activation originates\" (Zeiler &amp; Fergus, Fig. 4).</p>\n";
-  size_t jump_count = 0;
+  // Falling silent and coming back are listed with the jumps but counted apart: they are
+  // not a new strongest image (docs/analysis-format.md).
+  size_t jump_count = 0, silent_count = 0, back_count = 0;
   std::ostringstream rows;
   for (size_t l = 0; l < r.layers.size() && l < r.jumps.size(); ++l) {
     const LayerJumps& j = r.jumps[l];
@@ -486,25 +488,29 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
     for (size_t e = 1; e < r.epochs.size(); ++e)
       for (size_t f = 0; f < F; ++f) {
         const size_t i = (e - 1) * F + f;
-        if (i >= j.jump.size() || !j.jump[i]) continue;
-        ++jump_count;
+        const bool jump = i < j.jump.size() && j.jump[i];
+        const bool silent = i < j.went_silent.size() && j.went_silent[i];
+        const bool back = i < j.came_back.size() && j.came_back[i];
+        if (!jump && !silent && !back) continue;
+        (jump ? jump_count : silent ? silent_count : back_count) += 1;
         auto img = [&](size_t ei) {
           const size_t k = ei * F + f;
           if (k >= ev.strongest.size()) return std::string("?");
           return inactive(ev.strongest[k]) ? std::string("inactive") : std::to_string(ev.strongest[k].image);
         };
         rows << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">" << ev.features[f]
-             << "</td><td class=\"num\">" << r.epochs[e - 1] << " &rarr; " << r.epochs[e] << "</td><td class=\"num\">"
-             << (i < j.projection_similarity.size() ? fmt("%.3f", j.projection_similarity[i]) : "")
+             << "</td><td class=\"num\">" << r.epochs[e - 1] << " &rarr; " << r.epochs[e] << "</td><td>"
+             << (jump ? "jump" : silent ? "went silent" : "came back") << "</td><td class=\"num\">"
+             << (jump && i < j.projection_similarity.size() ? fmt("%.3f", j.projection_similarity[i]) : "")
              << "</td><td class=\"num\">" << (i < j.filter_change.size() ? fmt("%.3f", j.filter_change[i]) : "")
              << "</td><td class=\"num\">" << img(e - 1) << " &rarr; " << img(e) << "</td></tr>\n";
       }
   }
-  if (jump_count == 0) {
-    h << "<p>No jumps among the followed features.</p>\n";
-  } else {
-    h << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>feature</th><th>epochs</th><th>projection cosine</th>"
-         "<th>filter change</th><th>strongest image</th></tr>\n"
+  h << "<p>" << jump_count << (jump_count == 1 ? " jump" : " jumps") << " among the followed features; apart from them, "
+    << silent_count << " went silent (fired on no probe image) and " << back_count << " came back.</p>\n";
+  if (jump_count + silent_count + back_count > 0) {
+    h << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>feature</th><th>epochs</th><th>what</th>"
+         "<th>projection cosine</th><th>filter change</th><th>strongest image</th></tr>\n"
       << rows.str() << "</table></div>\n";
   }
   // --- First-layer filters of each analysed snapshot, when the snapshots are there.

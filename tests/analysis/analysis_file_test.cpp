@@ -76,6 +76,8 @@ AnalysisResult sample(std::vector<int> epochs = {1, 2, 5}) {
       j.projection_similarity.push_back(0.1f * static_cast<float>(i));
       j.filter_change.push_back(0.01f * static_cast<float>(i));
       j.jump.push_back(static_cast<uint8_t>((i + 1) % 2));
+      j.went_silent.push_back(0);
+      j.came_back.push_back(0);
     }
     r.jumps.push_back(j);
 
@@ -153,6 +155,8 @@ void expect_same(const AnalysisResult& a, const AnalysisResult& b) {
     EXPECT_EQ(a.jumps[l].projection_similarity, b.jumps[l].projection_similarity);
     EXPECT_EQ(a.jumps[l].filter_change, b.jumps[l].filter_change);
     EXPECT_EQ(a.jumps[l].jump, b.jumps[l].jump);
+    EXPECT_EQ(a.jumps[l].went_silent, b.jumps[l].went_silent);
+    EXPECT_EQ(a.jumps[l].came_back, b.jumps[l].came_back);
     EXPECT_EQ(a.convergence[l].filter_similarity, b.convergence[l].filter_similarity);
     EXPECT_EQ(a.convergence[l].weight_change, b.convergence[l].weight_change);
     EXPECT_EQ(a.convergence[l].final_image_share, b.convergence[l].final_image_share);
@@ -305,6 +309,8 @@ TEST_F(AnalysisFileTest, SchemaAsDocumented) {
     expect_dataset(f, j + "projection_similarity", "float32", {E - 1, F});
     expect_dataset(f, j + "filter_change", "float32", {E - 1, F});
     expect_dataset(f, j + "jump", "uint8", {E - 1, F});
+    expect_dataset(f, j + "went_silent", "uint8", {E - 1, F});
+    expect_dataset(f, j + "came_back", "uint8", {E - 1, F});
 
     const std::string c = "/metrics/convergence/" + name;
     expect_dataset(f, c + "/filter_similarity", "float32", {E});
@@ -320,7 +326,7 @@ TEST_F(AnalysisFileTest, SchemaAsDocumented) {
   h5::File file = h5::File::open_read(path);
   h5::Group root = file.root();
   EXPECT_EQ(root.read_attr_string("format"), "deconvscope.analysis");
-  EXPECT_EQ(root.read_attr_int("format_version"), 1);
+  EXPECT_EQ(root.read_attr_int("format_version"), 2);
   EXPECT_EQ(root.read_attr_ints("epochs"), (std::vector<int32_t>{1, 2, 5}));
   EXPECT_EQ(root.read_attr_strings("layers"), (std::vector<std::string>{"conv1", "conv2"}));
   EXPECT_EQ(root.open_group("metrics/convergence/conv2").read_attr_int("converged_at"), -1);
@@ -380,11 +386,24 @@ TEST_F(AnalysisFileTest, NewerVersion) {
   write_analysis(path, sample());
   {
     h5::File f = h5::File::open_readwrite(path);
-    f.root().write_attr_int("format_version", 2);
+    f.root().write_attr_int("format_version", 3);
     f.close();
   }
   expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute format_version",
                "newer");
+}
+
+TEST_F(AnalysisFileTest, VersionOneIsRefused) {
+  // Version 1 wrote a feature that never fired as image 0: refused rather than misread.
+  const std::string path = file("analysis.h5");
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    f.root().write_attr_int("format_version", 1);
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute format_version",
+               "older deconvscope");
 }
 
 TEST_F(AnalysisFileTest, WrongShapeNamesTheDataset) {
@@ -473,19 +492,20 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
   ASSERT_FALSE(jumps.empty());
   EXPECT_EQ(jumps[0],
             "layer,feature,epoch_from,epoch_to,image_from,image_to,image_changed,projection_similarity,"
-            "filter_change,jump");
+            "filter_change,jump,kind");
   EXPECT_EQ(jumps.size(), 1u + 2 * (2 + 3));  // (E-1) * F per layer
   // conv1, feature 7 (f = 1), epochs 1 -> 2: images 1 -> 3, row 1 of the jump arrays.
-  EXPECT_EQ(jumps[2], "conv1,7,1,2,1,3,1,0.1,0.01,0");
+  EXPECT_EQ(jumps[2], "conv1,7,1,2,1,3,1,0.1,0.01,0,changed");
+  EXPECT_EQ(jumps[1], "conv1,3,1,2,0,2,0,0,0,1,jump");
 
   std::vector<std::string> conv = lines_of(out / "convergence.csv");
   ASSERT_FALSE(conv.empty());
   EXPECT_EQ(conv[0],
             "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
-            "progress_converged_at");
+            "progress_converged_at,jumps,went_silent,came_back,inactive");
   EXPECT_EQ(conv.size(), 1u + 2 * 3);
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5");
-  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5");
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0");
+  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0");
 
   std::vector<std::string> evo = lines_of(out / "evolution.csv");
   ASSERT_FALSE(evo.empty());
@@ -501,6 +521,36 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
 
   // Only the four tables: no temporary files left.
   EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 4);
+}
+
+TEST_F(AnalysisFileTest, InactiveIsMinusOneInTheFileAndEveryTable) {
+  // conv1 feature 7 (f = 1) fired on no image at epoch 2 (index 1): it went silent 1 -> 2
+  // and came back 2 -> 5. Its projection there is zero, as the analysis leaves it.
+  AnalysisResult r = sample();
+  LayerEvolution& ev = r.evolution[0];
+  ev.strongest[1 * 2 + 1] = Activation{};  // image -1, position (0, 0), value 0
+  ev.windows[1 * 2 + 1] = Window{};
+  LayerJumps& j = r.jumps[0];
+  j.image_changed[1] = j.jump[1] = 0, j.went_silent[1] = 1;  // row (1-1) * F + 1
+  j.image_changed[3] = j.jump[3] = 0, j.came_back[3] = 1;    // row (2-1) * F + 1
+
+  const std::string path = file("analysis.h5");
+  write_analysis(path, r);
+  const AnalysisResult back = read_analysis(path);
+  expect_same(back, r);
+  EXPECT_EQ(back.evolution[0].strongest[3].image, -1);
+  EXPECT_EQ(back.topk.at(2)[0].acts[3].image, -1);  // an empty top-k slot
+
+  const fs::path out = dir_ / "tables";
+  write_analysis_csv(out.string(), r);
+  const std::vector<std::string> evo = lines_of(out / "evolution.csv");
+  EXPECT_EQ(evo[4], "conv1,7,2,-1,0,0,0");  // layer, feature, epoch, image_index, y, x, activation
+  const std::vector<std::string> jumps = lines_of(out / "jumps.csv");
+  EXPECT_EQ(jumps[2], "conv1,7,1,2,1,-1,0,0.1,0.01,0,went_silent");
+  EXPECT_EQ(jumps[4], "conv1,7,2,5,-1,5,0,0.3,0.03,0,came_back");
+  const std::vector<std::string> conv = lines_of(out / "convergence.csv");
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,1,0,1");  // 1 jump, 1 went silent, 1 inactive
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,1,0");       // 1 jump, 1 came back
 }
 
 }  // namespace

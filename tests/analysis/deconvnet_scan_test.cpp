@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/analyze.hpp"
@@ -106,11 +107,12 @@ std::vector<std::vector<Activation>> per_image_best(Network& net, const Dataset&
   return best;
 }
 
-// The documented top-k: by value descending, exact ties to the lower image; image -1
-// where fewer than k images exist.
+// The documented top-k: the images where the feature fired (best value > 0) by value
+// descending, exact ties to the lower image; image -1 where fewer than k images fired.
 std::vector<Activation> brute_topk(const std::vector<std::vector<Activation>>& best, int k) {
   std::vector<Activation> out;
   for (std::vector<Activation> f : best) {
+    f.erase(std::remove_if(f.begin(), f.end(), [](const Activation& a) { return !(a.value > 0.f); }), f.end());
     std::sort(f.begin(), f.end(), [](const Activation& a, const Activation& b) {
       return a.value > b.value || (a.value == b.value && a.image < b.image);
     });
@@ -142,16 +144,20 @@ TEST(ScanTopK, MatchesABruteForceScan) {
   expect_same_acts(tops[0], brute_topk(best1, 3), 3);
   expect_same_acts(tops[1], brute_topk(best2, 60), 60);
 
-  // k = 60 > 50 images: every image once, ranks 50..59 empty; the twin images are
-  // neighbours, the lower index first.
+  // k = 60 > 50 images: every image where the feature fired once, the other ranks empty;
+  // the twin images are neighbours, the lower index first.
   for (int f = 0; f < 5; ++f) {
     const Activation* t = tops[1].data() + f * 60;
-    std::vector<int64_t> images;
-    for (int r = 0; r < 50; ++r) images.push_back(t[r].image);
+    std::vector<int64_t> images, fired;
+    for (int i = 0; i < 50; ++i)
+      if (best2[size_t(f)][size_t(i)].value > 0) fired.push_back(i);
+    const int n = int(fired.size());
+    for (int r = 0; r < n; ++r) images.push_back(t[r].image);
     std::sort(images.begin(), images.end());
-    for (int r = 0; r < 50; ++r) EXPECT_EQ(images[size_t(r)], r);
-    for (int r = 50; r < 60; ++r) EXPECT_EQ(t[r].image, -1) << "feature " << f << " rank " << r;
+    EXPECT_EQ(images, fired) << "feature " << f;
+    for (int r = n; r < 60; ++r) EXPECT_EQ(t[r].image, -1) << "feature " << f << " rank " << r;
     ASSERT_EQ(best2[size_t(f)][7].value, best2[size_t(f)][23].value) << "twin images must give equal values";
+    if (best2[size_t(f)][7].value <= 0) continue;  // neither twin fired
     auto rank_of = [&](int64_t image) {
       return int(std::find_if(t, t + 50, [&](const Activation& a) { return a.image == image; }) - t);
     };
@@ -161,19 +167,68 @@ TEST(ScanTopK, MatchesABruteForceScan) {
   }
 }
 
+TEST(ScanTopK, AFeatureThatNeverFiresIsAllMinusOneAndProjectsToZero) {
+  const Dataset d = random_dataset(20, 11);
+  const Normalization norm = compute_normalization(d);
+  Network net = scan_network(/*batch=*/8, 12);
+  net.layer(0).params().bias.data[2] = -1e6f;  // c1 feature 2: below zero everywhere, ReLU gives 0
+  net.sync_params();
+  const auto tops = scan_topk(net, d, norm, 0, {{0, 3}});
+  for (int r = 0; r < 3; ++r) {
+    const Activation& a = tops[0][size_t(2 * 3 + r)];
+    EXPECT_EQ(a.image, -1) << "rank " << r;
+    EXPECT_EQ(a.value, 0.f);
+    EXPECT_GE(tops[0][size_t(r)].image, 0) << "feature 0 fires";
+  }
+  std::vector<float> out(size_t(2) * 100, 1.f);
+  project_activations(net, d, norm, 0, {2, 2}, {tops[0][6], tops[0][7]}, out.data());
+  for (float v : out) EXPECT_EQ(v, 0.f);
+}
+
+// Top-k lists of `channels` features (k = 2) where feature c fired iff alive[c].
+std::vector<Activation> tops_with(const std::vector<bool>& alive) {
+  std::vector<Activation> t(alive.size() * 2);
+  for (size_t c = 0; c < alive.size(); ++c)
+    if (alive[c]) t[c * 2] = Activation{int64_t(c), 0, 0, 1.f};
+  return t;
+}
+
+TEST(ChooseFollowed, SpreadsEvenlyOverTheAliveFeatures) {
+  // 12 features, alive: 1, 2, 4, 5, 7, 8, 10, 11 (m = 8).
+  std::vector<bool> alive(12, true);
+  for (int c : {0, 3, 6, 9}) alive[size_t(c)] = false;
+  const auto t = tops_with(alive);
+  EXPECT_EQ(choose_followed(t, 2, 4), (std::vector<int32_t>{1, 4, 7, 10}));  // alive[0, 2, 4, 6]
+  EXPECT_EQ(choose_followed(t, 2, 3), (std::vector<int32_t>{1, 4, 8}));      // alive[0, 2, 5]
+  EXPECT_EQ(choose_followed(t, 2, 8), (std::vector<int32_t>{1, 2, 4, 5, 7, 8, 10, 11}));
+  EXPECT_EQ(choose_followed(t, 2, 20), (std::vector<int32_t>{1, 2, 4, 5, 7, 8, 10, 11}));  // all alive, no dead
+  EXPECT_EQ(choose_followed(t, 2, -1).size(), 12u);  // all: every feature, dead ones too
+}
+
+TEST(ChooseFollowed, ALayerWithoutLiveFeaturesSpreadsOverAll) {
+  const auto t = tops_with(std::vector<bool>(6, false));
+  EXPECT_EQ(choose_followed(t, 2, 3), (std::vector<int32_t>{0, 2, 4}));
+  EXPECT_EQ(choose_followed(t, 2, 9).size(), 6u);
+}
+
 TEST(ScanTopK, TiesGoToTheLowerImage) {
-  // Six copies of one image in one batch: every feature's ranking is 0, 1, 2, ...
+  // Six copies of one image in one batch: the ranking of every feature that fires on it
+  // is 0, 1, 2, ...; one that does not fire has only empty ranks.
   const Dataset d = random_dataset(6, 3, {{1, 0}, {2, 0}, {3, 0}, {4, 0}, {5, 0}});
   const Normalization norm = compute_normalization(d);
   Network net = scan_network(/*batch=*/8, 4);
   const auto tops = scan_topk(net, d, norm, 0, {{0, 4}, {3, 6}});
-  for (int f = 0; f < 4; ++f)
-    for (int r = 0; r < 4; ++r) EXPECT_EQ(tops[0][size_t(f * 4 + r)].image, r) << "c1 feature " << f;
-  for (int f = 0; f < 5; ++f)
-    for (int r = 0; r < 6; ++r) {
-      EXPECT_EQ(tops[1][size_t(f * 6 + r)].image, r) << "c2 feature " << f;
-      EXPECT_EQ(tops[1][size_t(f * 6 + r)].value, tops[1][size_t(f * 6)].value);
+  int firing = 0;
+  for (const auto& [request, k, features] : {std::tuple<size_t, int, int>{0, 4, 4}, {1, 6, 5}})
+    for (int f = 0; f < features; ++f) {
+      const bool fires = tops[request][size_t(f * k)].image >= 0;
+      firing += fires;
+      for (int r = 0; r < k; ++r) {
+        EXPECT_EQ(tops[request][size_t(f * k + r)].image, fires ? r : -1) << "request " << request << " feature " << f;
+        EXPECT_EQ(tops[request][size_t(f * k + r)].value, tops[request][size_t(f * k)].value);
+      }
     }
+  EXPECT_GE(firing, 5) << "too few features fire to test ties";
 }
 
 TEST(ScanTopK, CountLimitsTheProbeAndAPartialBatchIsIgnoredBeyondIt) {
@@ -441,8 +496,12 @@ TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
     int fired = 0;
     for (size_t i = 0; i < 9; ++i) {
       const Activation& a = ev.strongest[i];
-      EXPECT_GE(a.image, 0);
+      // Followed features are alive in the last snapshot; earlier they may be inactive.
+      EXPECT_GE(a.image, i >= 6 ? 0 : -1);
       EXPECT_LT(a.image, 40);
+      if (a.image < 0) {
+        EXPECT_EQ(a.value, 0.f);
+      }
       const float* p = ev.projections.ptr() + i * image_size;
       const float m = std::abs(*std::max_element(p, p + image_size, [](float x, float y) { return std::abs(x) < std::abs(y); }));
       if (a.value > 0) {
@@ -477,6 +536,8 @@ TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
     const Activation& a = r.evolution[0].strongest[2 * 3 + j];
     EXPECT_EQ(a.image, tops[0][size_t(r.evolution[0].features[j]) * 4].image);
   }
+  // The documented choice of followed features, from that scan.
+  EXPECT_EQ(r.evolution[0].features, choose_followed(tops[0], 4, 3));
 
   // Again: everything is reused.
   const AnalyzeSummary s2 = run_analysis(cfg_, run_dir_, opt);
@@ -492,6 +553,47 @@ TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
   EXPECT_EQ(s3.computed, (std::vector<int>{0, 1, 2}));
   const AnalysisResult r3 = read_analysis(s3.analysis_file);
   EXPECT_EQ(r3.evolution[0].projections.data, r.evolution[0].projections.data);
+}
+
+TEST_F(AnalyzeRun, AnExplicitFeatureListIsFollowedAsGivenAndChecked) {
+  Config cfg = cfg_;
+  cfg.analysis.feature_list = {3, 0};
+  AnalysisPlan plan = plan_analysis(cfg, run_dir_);
+  EXPECT_FALSE(plan.follow_alive);
+  ASSERT_EQ(plan.followed.size(), 2u);
+  for (const LayerEvolution& ev : plan.followed) EXPECT_EQ(ev.features, (std::vector<int32_t>{3, 0})) << ev.layer;
+
+  cfg.analysis.feature_list = {0, 5};  // c1 has 4 features, c2 6
+  try {
+    plan_analysis(cfg, run_dir_);
+    FAIL() << "expected ds::Error(config)";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::config);
+    EXPECT_NE(std::string(e.what()).find("analysis.features"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("layer c1"), std::string::npos) << e.what();
+  }
+  cfg.analysis.layers = {"c2"};  // fine there
+  EXPECT_EQ(plan_analysis(cfg, run_dir_).followed[0].features, (std::vector<int32_t>{0, 5}));
+
+  cfg.analysis.feature_list.clear();
+  cfg.analysis.features = -1;  // all
+  EXPECT_EQ(plan_analysis(cfg, run_dir_).followed[0].features, (std::vector<int32_t>{0, 1, 2, 3, 4, 5}));
+}
+
+TEST_F(AnalyzeRun, TheProbeIsTheRunsOwnTrainingImagesByDefault) {
+  Config cfg = cfg_;
+  cfg.analysis.probe_limit = 0;
+  cfg.data.train_limit = 50;  // as if the run had trained on 50 of the 160 images
+  EXPECT_EQ(plan_analysis(cfg, run_dir_).probe().size(), 50u);
+  cfg.data.train_limit = 0;
+  EXPECT_EQ(plan_analysis(cfg, run_dir_).probe().size(), 160u);
+  cfg.analysis.probe_limit = 70;  // asked for: more than the run used
+  cfg.data.train_limit = 50;
+  EXPECT_EQ(plan_analysis(cfg, run_dir_).probe().size(), 70u);
+  cfg.analysis.probe = "test";
+  cfg.analysis.probe_limit = 0;
+  cfg.data.test_limit = 30;
+  EXPECT_EQ(plan_analysis(cfg, run_dir_).probe().size(), 30u);
 }
 
 TEST(Analyze, ARunWithoutSnapshotsIsASnapshotError) {

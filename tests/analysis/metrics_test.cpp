@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/evolution_metrics.hpp"
 #include "deconvscope/core/error.hpp"
 
@@ -101,6 +102,45 @@ TEST(Jumps, ThresholdDecides) {
   r.jump_threshold = 0.4f;
   compute_jumps(r, filters);
   EXPECT_EQ(r.jumps[0].jump[0], 0);
+}
+
+TEST(Jumps, FallingSilentAndComingBackAreCountedApartFromJumps) {
+  // Epochs 0, 1, 2, 3; image -1 = inactive (fired on no probe image), projection zero.
+  //   f0: 5 -> -1 -> -1 -> 8   went silent into 1, inactive 1 -> 2, came back into 3
+  //   f1: 3 ->  4 ->  4 -> -1  jump into 1 (orthogonal projections), same, went silent into 3
+  AnalysisResult r = one_layer({0, 1, 2, 3}, {0, 1});
+  auto& s = r.evolution[0].strongest;  // [E * F]
+  const int64_t images[4][2] = {{5, 3}, {-1, 4}, {-1, 4}, {8, -1}};
+  for (size_t e = 0; e < 4; ++e)
+    for (size_t f = 0; f < 2; ++f) {
+      s[e * 2 + f].image = images[e][f];
+      s[e * 2 + f].value = images[e][f] < 0 ? 0.f : 1.f;
+    }
+  set_projection(r, 0, 0, 1.f, 0.f), set_projection(r, 3, 0, 1.f, 0.f);  // f0 comes back looking the same
+  set_projection(r, 0, 1, 1.f, 0.f), set_projection(r, 1, 1, 0.f, 1.f), set_projection(r, 2, 1, 0.f, 1.f);
+  const Tensor w = weights({{1, 0}, {0, 1}});
+  const std::vector<std::vector<Tensor>> filters = {{w, w, w, w}};
+  compute_jumps(r, filters);
+  compute_convergence(r, filters);
+  const LayerJumps& j = r.jumps[0];
+  // Rows (e-1) * F + f: [1<-0: f0, f1], [2<-1: f0, f1], [3<-2: f0, f1].
+  EXPECT_EQ(j.went_silent, (std::vector<uint8_t>{1, 0, 0, 0, 0, 1}));
+  EXPECT_EQ(j.came_back, (std::vector<uint8_t>{0, 0, 0, 0, 1, 0}));
+  EXPECT_EQ(j.image_changed, (std::vector<uint8_t>{0, 1, 0, 0, 0, 0}));
+  EXPECT_EQ(j.jump, (std::vector<uint8_t>{0, 1, 0, 0, 0, 0}));  // 5 -> inactive, projection cosine 0, is no jump
+
+  const char* kinds[3][2] = {{"went_silent", "jump"}, {"inactive", "same"}, {"came_back", "went_silent"}};
+  for (size_t e = 1; e < 4; ++e)
+    for (size_t f = 0; f < 2; ++f) EXPECT_STREQ(transition_kind(r.evolution[0], j, e, f), kinds[e - 1][f]) << e << f;
+
+  const TransitionCounts n = count_transitions(r.evolution[0], j, 4);
+  EXPECT_EQ(n.jumps, (std::vector<int>{0, 1, 0, 0}));
+  EXPECT_EQ(n.went_silent, (std::vector<int>{0, 1, 0, 1}));
+  EXPECT_EQ(n.came_back, (std::vector<int>{0, 0, 0, 1}));
+  EXPECT_EQ(n.inactive, (std::vector<int>{0, 1, 1, 1}));
+
+  // Final images (8, -1): f0 counts where it has image 8, f1 where it is inactive too.
+  EXPECT_EQ(r.convergence[0].final_image_share, (std::vector<float>{0.f, 0.f, 0.f, 1.f}));
 }
 
 // The same 3x3 pattern at two places of an 8x8 picture: the same appearance.

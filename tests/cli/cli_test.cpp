@@ -309,6 +309,17 @@ TEST_F(BadSnapshot, ResumeWithAnotherNetwork) {
   refuse({"train", "--config", other, "--resume"}, dir, {dir + "/last.h5", "conv2", "expected", "found"});
 }
 
+// analysis keys that do not fit the trained run: refused before anything is written.
+TEST_F(BadSnapshot, AnalyzeKeysThatDoNotFitTheRun) {
+  const std::string dir = copy("keys");
+  // conv1 has 4 channels (0..3), conv2 6: feature 5 exists only in conv2.
+  refuse({"analyze", "--run", dir, "--analysis.features", "1,5"}, dir,
+         {"analysis.features", "feature 5 of layer conv1", "4 channels"});
+  // The run snapshotted epochs 0 and 1: a top-k epoch 2 would never have grids.
+  refuse({"analyze", "--run", dir, "--analysis.topk_epochs", "1,2"}, dir,
+         {"--analysis.topk_epochs", "snapshot.epochs = 0,1", "found 2"});
+}
+
 // --- an occupied run folder ---------------------------------------------------------------
 
 TEST(RunFolder, OccupiedFolderNeedsResumeOrForce) {

@@ -197,6 +197,28 @@ TEST(Config, BadValueNamesKeyAndLine) {
   EXPECT_CONTAINS(msg, "run.seed");
   msg = error_of([&] { ds::load_config({"--analysis.features", "0"}); });
   EXPECT_CONTAINS(msg, "analysis.features");
+  msg = error_of([&] { ds::load_config({"--analysis.features", "3,x"}); });
+  EXPECT_CONTAINS(msg, "'x' in '3,x'");
+  msg = error_of([&] { ds::load_config({"--analysis.features", "3,-1"}); });
+  EXPECT_CONTAINS(msg, "analysis.features");
+  msg = error_of([&] { ds::load_config({"--analysis.features", "3,17,3"}); });
+  EXPECT_CONTAINS(msg, "each feature once");
+}
+
+TEST(Config, AnalysisFeaturesTakesACountAllOrAList) {
+  EXPECT_EQ(ds::load_config({"--analysis.features", "5"}).analysis.features, 5);
+  EXPECT_TRUE(ds::load_config({"--analysis.features", "5"}).analysis.feature_list.empty());
+  EXPECT_EQ(ds::load_config({"--analysis.features", "all"}).analysis.features, -1);
+  EXPECT_EQ(ds::load_config({"--analysis.features", "3, 17,40"}).analysis.feature_list,
+            (std::vector<int>{3, 17, 40}));
+  EXPECT_EQ(ds::load_config({"--analysis.features", "5,"}).analysis.feature_list, (std::vector<int>{5}));
+  // The effective text reloads to the same choice.
+  for (const char* v : {"3,17,40", "5,", "all", "7"}) {
+    const ds::Config a = ds::load_config({"--analysis.features", v});
+    const ds::Config b = ds::parse_config_text(a.text, "effective");
+    EXPECT_EQ(b.analysis.feature_list, a.analysis.feature_list) << v;
+    EXPECT_EQ(b.analysis.features, a.analysis.features) << v;
+  }
 }
 
 TEST(Config, RepeatedKeyAndBadSyntax) {
@@ -307,13 +329,18 @@ TEST(Config, SnapshotEpochsValidation) {
   std::string fashion = std::string(DS_SOURCE_DIR) + "/configs/zfnet-fashion.cfg";
   EXPECT_EQ(ds::load_config({"--config", fashion, "--train.epochs", "10"}).snapshot.epochs,
             (std::vector<int>{0, 1, 2, 5, 10}));
-  // top-k epochs must have a snapshot; those past the run are dropped like snapshot epochs.
+  // top-k epochs must have a snapshot; unlike snapshot epochs, those past the run are
+  // refused, not dropped: they were asked for.
   path = write_file("t.cfg", "[train]\nepochs = 10\n[snapshot]\nepochs = 0,5,10\n");
   msg = error_of([&] { ds::load_config({"--config", path, "--analysis.topk_epochs", "3"}); });
   EXPECT_CONTAINS(msg, "analysis.topk_epochs");
-  EXPECT_EQ(ds::load_config({"--config", path, "--analysis.topk_epochs", "5,10", "--train.epochs", "6"})
+  msg = error_of([&] { ds::load_config({"--config", path, "--analysis.topk_epochs", "5,10", "--train.epochs", "6"}); });
+  EXPECT_CONTAINS(msg, "command line: --analysis.topk_epochs");
+  EXPECT_CONTAINS(msg, "snapshot.epochs = 0,5,6 with train.epochs = 6");
+  EXPECT_CONTAINS(msg, "found 10");
+  EXPECT_EQ(ds::load_config({"--config", path, "--analysis.topk_epochs", "5,6", "--train.epochs", "6"})
                 .analysis.topk_epochs,
-            (std::vector<int>{5}));
+            (std::vector<int>{5, 6}));
   ds::Config c = ds::load_config({"--train.epochs", "5", "--snapshot.epochs", " 0, 1 ,5"});
   EXPECT_EQ(c.snapshot.epochs, (std::vector<int>{0, 1, 5}));
 }

@@ -1,6 +1,6 @@
 // analysis.h5: the analysis stage's results on disk, and CSV exports of its tables. The
 // HDF5 layout is a contract with other readers (h5py) and is written down in
-// docs/analysis-format.md: format "deconvscope.analysis", format_version 1.
+// docs/analysis-format.md: format "deconvscope.analysis", format_version 2.
 // Left out: appending to or updating an existing file (a run is analysed in one go), and
 // reading only part of a file.
 #pragma once
@@ -11,9 +11,10 @@
 
 namespace ds {
 
-// "deconvscope.analysis", version 1: what write_analysis writes and read_analysis accepts.
+// "deconvscope.analysis", version 2: what write_analysis writes and read_analysis accepts
+// (version 1 stored features that never fired as image 0; it is refused).
 inline constexpr const char* kAnalysisFormat = "deconvscope.analysis";
-inline constexpr int kAnalysisFormatVersion = 1;
+inline constexpr int kAnalysisFormatVersion = 2;
 
 // Writes r to `path` atomically (a temporary file in the same folder, renamed over
 // `path` once complete). Checks first that r is consistent (layers, epochs, every array
@@ -21,7 +22,7 @@ inline constexpr int kAnalysisFormatVersion = 1;
 // Disk failures are ds::Error(io) naming the file.
 void write_analysis(const std::string& path, const AnalysisResult& r);
 
-// Reads a file written by write_analysis. Checks the format and version attributes and
+// Reads a file written by write_analysis (this version only). Checks the format and version attributes and
 // every dataset's type and dims before reading it; a missing or malformed file is
 // ds::Error(snapshot) whose `where` is "<file>: <object path>".
 AnalysisResult read_analysis(const std::string& path);
@@ -30,5 +31,17 @@ AnalysisResult read_analysis(const std::string& path);
 // needed), each atomically. Columns are in docs/analysis-format.md; epochs are epoch
 // numbers, features are filter indices, rank 0 is the strongest.
 void write_analysis_csv(const std::string& dir, const AnalysisResult& r);
+
+// What happened to followed feature f between epochs e-1 and e (e >= 1), one word as in
+// jumps.csv's kind column: went_silent, came_back, inactive (at both), jump, changed (new
+// image, similar projection) or same.
+const char* transition_kind(const LayerEvolution& ev, const LayerJumps& j, size_t e, size_t f);
+
+// Per epoch e of E, among the followed features of one layer: jumps, went silent, came
+// back (into e from e-1; 0 at e = 0), and inactive at e.
+struct TransitionCounts {
+  std::vector<int> jumps, went_silent, came_back, inactive;  // [E]
+};
+TransitionCounts count_transitions(const LayerEvolution& ev, const LayerJumps& j, size_t E);
 
 }  // namespace ds

@@ -42,6 +42,19 @@ SnapshotAnalysis analyse_snapshot(Network& net, const Dataset& probe, const Norm
                                   const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
                                   bool want_topk, Progress* bar);
 
+// analyse_snapshot after the scan: tops is scan_topk's result for convs at this k on the
+// snapshot loaded into net.
+SnapshotAnalysis project_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
+                                  const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
+                                  bool want_topk, const std::vector<std::vector<Activation>>& tops);
+
+// The default choice of followed features of one layer (analysis.features = N), from the
+// last snapshot's scan tops ([channels * k], as scan_topk): the features alive there
+// (fired on at least one probe image), N of them spread evenly over the alive ones in
+// index order (alive[i * m / N] for i < N, m alive), or all alive ones if m <= N; when no
+// feature is alive, the same over every feature. wanted < 0: every feature.
+std::vector<int32_t> choose_followed(const std::vector<Activation>& tops, int k, int wanted);
+
 // What an analysis of a run works on, checked: its snapshots, the probe split, the
 // analysed conv layers and the features the evolution follows.
 struct AnalysisPlan {
@@ -51,7 +64,8 @@ struct AnalysisPlan {
   bool on_train = true;
   std::vector<int> convs;            // analysed conv layers (indices)
   std::vector<std::string> names;    // their names
-  std::vector<LayerEvolution> followed;  // per analysed layer: name and followed features
+  std::vector<LayerEvolution> followed;  // per analysed layer: name and followed features (empty if follow_alive)
+  bool follow_alive = false;             // analysis.features = N: choose_followed on the last snapshot
   int k = 9;
   const Dataset& probe() const { return on_train ? splits.train : splits.test; }
 };
@@ -60,7 +74,9 @@ AnalysisPlan plan_analysis(const Config& cfg, const std::string& run_dir);
 
 // cfg: the run's effective config (its config.cfg) with any overrides; run_dir: the
 // run folder. Throws ds::Error(snapshot) when the run has no snapshots, ds::Error(config)
-// for analysis keys that do not fit the run.
+// for analysis keys that do not fit the run (a layer that is not a conv layer, a listed
+// feature past a layer's channels). A top-k epoch without a snapshot on disk (a run that
+// stopped early) gets a warning on stderr unless opt.quiet.
 AnalyzeSummary run_analysis(const Config& cfg, const std::string& run_dir, const AnalyzeOptions& opt);
 
 }  // namespace ds

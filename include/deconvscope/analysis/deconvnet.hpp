@@ -9,7 +9,9 @@
 // - an image's best position for a feature is its maximum; on exact ties the first in
 //   row-major order (y, then x);
 // - top-k ranks images by that best value, descending; exact ties go to the lower image
-//   index; each image appears at most once per feature;
+//   index; each image appears at most once per feature; on a rectified output only images
+//   where the feature fired (best value > 0) are ranked, so a feature that fired on fewer
+//   than k images has empty ranks (image -1), and one that never fired is all -1;
 // - a projection keeps that one value at (f, y, x), zeros elsewhere, and walks down.
 #pragma once
 
@@ -31,8 +33,8 @@ struct ScanRequest {
 };
 
 // For each request, the k strongest activations of every feature over the first
-// `count` images of `probe`: result[r] is [features * k], strongest first (image -1
-// where fewer than k images exist).
+// `count` images of `probe`: result[r] is [features * k], strongest first (image -1,
+// value 0 where fewer than k images exist or, on a rectified output, fired).
 std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& probe, const Normalization& norm,
                                                int64_t count, const std::vector<ScanRequest>& requests,
                                                Progress* bar = nullptr);

@@ -7,8 +7,9 @@
 //
 // Definitions (also in docs/analysis-format.md). cos(a, b) is the cosine similarity of two
 // flattened vectors, with cos = 1 if both are all zero and cos = 0 if exactly one is.
+// A feature is inactive at an epoch when it fired on no probe image (strongest image -1).
 // Jumps, rows e = 1..E-1, per followed feature f (filter o = evolution.features[f]):
-//   image_changed         = strongest image at e != strongest image at e-1
+//   image_changed         = active at e and e-1, and strongest image at e != at e-1
 //   projection_similarity = cos(projection[e][f], projection[e-1][f] shifted so that the two
 //                           receptive fields coincide): the appearance, wherever it sits.
 //                           The shift lines up the windows' starts, or their ends on an
@@ -16,12 +17,13 @@
 //                           Without windows, no shift.
 //   filter_change         = ||w_e[o] - w_{e-1}[o]|| / max(||w_{e-1}[o]||, 1e-12)
 //   jump                  = image_changed && projection_similarity < jump_threshold
+//   went_silent           = active at e-1 and inactive at e; came_back = the reverse
 // Convergence, per layer and epoch index e (final = the last analysed epoch):
 //   filter_similarity = mean over all filters o of cos(w_e[o], w_final[o]); exactly 1 at the
 //                       final epoch
 //   weight_change     = ||W_e - W_{e-1}|| / max(||W_{e-1}||, 1e-12) over the whole layer; 0 at e = 0
 //   final_image_share = share of followed features whose strongest image at e is the one at
-//                       the final epoch (0 if no feature is followed)
+//                       the final epoch, inactive (-1) at both included (0 if none is followed)
 //   converged_at      = the first epoch (a value of r.epochs, not an index) from which
 //                       filter_similarity stays >= convergence_threshold through the final
 //                       epoch; -1 if never (only when the threshold is above 1)

@@ -17,7 +17,7 @@ namespace ds {
 
 // One activation of one feature: where it is and how strong.
 struct Activation {
-  int64_t image = -1;  // index into the probe split; -1: none (fewer images than k)
+  int64_t image = -1;  // index into the probe split; -1: none (the feature fired on fewer images than k)
   int32_t y = 0, x = 0;  // position in the layer's output
   float value = 0.f;     // the ReLU output there
 };
@@ -48,18 +48,22 @@ struct LayerEvolution {
 };
 
 // Between consecutive epochs e-1 and e (rows e = 1..E-1), for each followed feature.
+// A feature is inactive at an epoch when it fired on no probe image (strongest image -1).
+// Each row is at most one of: image changed, went silent, came back.
 struct LayerJumps {
-  std::vector<uint8_t> image_changed;         // [(E-1) * F] the strongest image differs
+  std::vector<uint8_t> image_changed;         // [(E-1) * F] active at both, and the strongest image differs
   std::vector<float> projection_similarity;   // [(E-1) * F] cosine of the two projections
   std::vector<float> filter_change;           // [(E-1) * F] ||w_e - w_{e-1}|| / ||w_{e-1}|| of that filter
   std::vector<uint8_t> jump;                  // [(E-1) * F] image_changed && similarity < threshold
+  std::vector<uint8_t> went_silent;           // [(E-1) * F] active at e-1, inactive at e
+  std::vector<uint8_t> came_back;             // [(E-1) * F] inactive at e-1, active at e
 };
 
 // Per epoch of the layer.
 struct LayerConvergence {
   std::vector<float> filter_similarity;  // [E] mean cosine of filters to the final snapshot's
   std::vector<float> weight_change;      // [E] ||W_e - W_{e-1}|| / ||W_{e-1}|| (0 for the first)
-  std::vector<float> final_image_share;  // [E] share of followed features whose strongest image is the final one
+  std::vector<float> final_image_share;  // [E] share of followed features whose strongest image is the final one (or inactive at both)
   int converged_at = -1;                 // first epoch from which filter_similarity stays >= threshold; -1 never
   // Share of the way from the first analysed snapshot's weights to the final ones:
   // 1 - ||W_e - W_final|| / ||W_first - W_final||. Free of the random initialisation,

@@ -51,6 +51,7 @@ struct SnapshotConfig {
 struct AnalysisConfig {
   std::vector<std::string> layers;  // empty = every conv layer
   int features = 8;                 // features per layer followed by the evolution; -1 = all
+  std::vector<int> feature_list;    // explicit features to follow (features = 3,17,40); overrides the count
   std::string probe = "train";      // train | test
   int64_t probe_limit = 0;          // first N images of that split; 0 = all
   int topk = 9;
