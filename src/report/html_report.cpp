@@ -164,6 +164,7 @@ const char* const kOverlayCss = R"(
 .pic a.rowlink:hover, .pic a.rowlink:focus { outline: 2px solid #1f5fa8; background: rgba(31,95,168,.07); }
 .pic .anchor { position: absolute; pointer-events: none; }
 .pic .anchor:target { outline: 3px solid #f0c040; }
+td.wrap { white-space: normal; min-width: 240px; }
 p.live { color: #1f5fa8; background: #eef4fb; border-left: 4px solid #1f5fa8; padding: 8px 12px; }
 )";
 
@@ -340,7 +341,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
                                              : std::to_string(d.inactive_features.size()) + " of " + n + " at epoch " +
                                                    std::to_string(d.topk_epoch);
       h << "<tr><td>" << html_escape(d.layer) << "</td><td class=\"num\">" << n << "</td><td class=\"num\">"
-        << html_escape(m) << "</td><td class=\"num\">" << html_escape(a) << "</td><td>"
+        << html_escape(m) << "</td><td class=\"num\">" << html_escape(a) << "</td><td class=\"wrap\">"
         << html_escape(d.inactive_features.empty() ? std::string(d.topk_epoch < 0 ? "" : "none")
                                                    : index_list(d.inactive_features))
         << "</td></tr>\n";
@@ -408,9 +409,9 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
     const std::string name = r.layers[l], safe = file_safe(name);
     h << "<h2 id=\"layer-" << html_escape(safe) << "\">Layer " << html_escape(name) << "</h2>\n";
     // The latest epoch with top-k of this layer: where a strip row links to.
-    int link_epoch = -1, link_features = 0;
+    int link_epoch = -1, link_features = 0, link_k = 0;
     for (const auto& [epoch, layers] : r.topk)
-      if (l < layers.size() && layers[l].k > 0) link_epoch = epoch, link_features = layers[l].features;
+      if (l < layers.size() && layers[l].k > 0) link_epoch = epoch, link_features = layers[l].features, link_k = layers[l].k;
 
     h << "<h3>Evolution of the strongest activation</h3>\n";
     const std::string strip = "evolution_" + safe + ".png";
@@ -423,7 +424,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
       if (ev.features[f] < 0 || ev.features[f] >= link_features) continue;
       const cv::Rect row = lay.row(int(f));
       rows << "<a class=\"rowlink\" href=\"#" << topk_anchor(safe, link_epoch, ev.features[f]) << "\" title=\"feature "
-           << ev.features[f] << ": top " << "activations at epoch " << link_epoch << "\" style=\"top:"
+           << ev.features[f] << ": top " << link_k << " activations at epoch " << link_epoch << "\" style=\"top:"
            << css_pct(row.y, lay.size.height) << ";height:" << css_pct(row.height, lay.size.height) << "\"></a>";
     }
     p.pic(strip, "evolution of " + name,

@@ -669,7 +669,7 @@ TEST_F(ReportTest, DeadFeaturesAreSummarisedPerLayer) {
   EXPECT_NE(html.find("conv1 3/100"), std::string::npos);                // summary line: 3% of 100 features
   EXPECT_NE(html.find("3 of 100 (3.0%)"), std::string::npos);            // metrics.csv's figure
   EXPECT_NE(html.find("3 of 100 at epoch 5"), std::string::npos);        // the analysis' inactive features
-  EXPECT_NE(html.find("<td>2, 40, 77</td>"), std::string::npos);         // which ones
+  EXPECT_NE(html.find("<td class=\"wrap\">2, 40, 77</td>"), std::string::npos);  // which ones
   EXPECT_NE(html.find("<td>conv2</td><td class=\"num\">6</td>"), std::string::npos);  // analysed, no metrics column
 }
 
