@@ -22,21 +22,26 @@ bool take_flag(std::vector<std::string>& args, const std::string& flag) {
   return found;
 }
 
-std::string take_value(std::vector<std::string>& args, const std::string& name, const std::string& fallback) {
-  std::string value = fallback;
+std::vector<std::string> take_values(std::vector<std::string>& args, const std::string& name) {
+  std::vector<std::string> values;
   for (size_t i = 0; i < args.size();) {
     if (args[i] == name) {
       if (i + 1 >= args.size()) throw Error(ErrorKind::usage, name, "expected a value after " + name);
-      value = args[i + 1];
+      values.push_back(args[i + 1]);
       args.erase(args.begin() + long(i), args.begin() + long(i) + 2);
     } else if (args[i].rfind(name + "=", 0) == 0) {
-      value = args[i].substr(name.size() + 1);
+      values.push_back(args[i].substr(name.size() + 1));
       args.erase(args.begin() + long(i));
     } else {
       ++i;
     }
   }
-  return value;
+  return values;
+}
+
+std::string take_value(std::vector<std::string>& args, const std::string& name, const std::string& fallback) {
+  const std::vector<std::string> values = take_values(args, name);
+  return values.empty() ? fallback : values.back();
 }
 
 int parse_int(const std::string& s, const std::string& what) {

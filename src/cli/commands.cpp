@@ -1,6 +1,6 @@
-// Subcommand dispatch: train, bench (and, as their stages land, analyze, health,
-// compare). Each parses its own flags, hands the rest to the config loader, and calls
-// one library function.
+// Subcommand dispatch: train, analyze, health, compare (cli/health_commands.cpp) and
+// bench, and --version. Each parses its own flags, hands the rest to the config loader,
+// and calls one library function.
 #include "deconvscope/cli/commands.hpp"
 
 #include <cstdio>
@@ -25,33 +25,55 @@ const char* kUsage =
     "usage: deconvscope <command> [options]\n"
     "\n"
     "commands:\n"
-    "  train    --config FILE [--resume | --force] [--section.key VALUE ...]\n"
+    "  train    --config FILE [--force] [--section.key VALUE ...]\n"
     "           train the network a config describes; snapshots go to runs/<run.name>/snapshots/\n"
+    "  train    --run DIR --resume [--train.epochs N]\n"
+    "           continue the run in DIR with its own config (DIR/config.cfg)\n"
     "  analyze  --run DIR [--force] [--analysis.key VALUE ...]\n"
     "           deconvnet over every snapshot of a run: analysis/analysis.h5, CSVs, report/index.html\n"
     "  health   --run DIR [--probe N] [--section.key VALUE ...]\n"
     "           dead, dominating, redundant and aliased filters of every snapshot: analysis/health.h5, report/health.html\n"
-    "  compare  RUN RUN [RUN ...] [--out DIR]\n"
+    "  compare  --run DIR --run DIR [--run DIR ...] [--out DIR]   (or the folders without --run)\n"
     "           compare runs by filter health: one self-contained HTML page plus CSV\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
     "           print train_images_per_s and infer_images_per_s on random data\n"
     "  bench    --run DIR [--analysis.key VALUE ...]\n"
     "           time the analysis of a run's newest snapshot against a plain forward pass\n"
     "\n"
-    "`deconvscope <command> --help` lists that command's options and every config key.\n";
+    "`deconvscope <command> --help` lists that command's options and every config key;\n"
+    "`deconvscope --version` prints the version.\n";
 
 int cmd_train(std::vector<std::string> args) {
   if (take_flag(args, "--help") || take_flag(args, "-h")) {
-    std::cout << "usage: deconvscope train --config FILE [--resume | --force] [--section.key VALUE ...]\n\n"
-                 "  --resume   continue the run in run.dir from its newest complete state\n"
-                 "  --force    start over in a run.dir that already holds a run\n\n"
+    std::cout << "usage: deconvscope train --config FILE [--force] [--section.key VALUE ...]\n"
+                 "       deconvscope train --run DIR --resume [--train.epochs N] [--section.key VALUE ...]\n\n"
+                 "  --force    start over in a run.dir that already holds a run\n"
+                 "  --resume   continue a run from its newest complete state, with its own config.cfg;\n"
+                 "             a value that differs from it and changes the weights is refused (train.epochs,\n"
+                 "             snapshot.epochs, analysis.*, run.threads may change)\n"
+                 "  --run DIR  the run to resume (else run.dir of --config FILE)\n\n"
               << config_help();
     return 0;
   }
   TrainOptions opt;
   opt.resume = take_flag(args, "--resume");
   opt.force = take_flag(args, "--force");
-  const Config cfg = load_config(args);
+  const std::string run = take_value(args, "--run", "");
+  Config cfg;
+  if (run.empty()) {
+    cfg = load_config(args);
+  } else {
+    // The run's own config, in the folder as given now (it may have moved since).
+    if (!opt.resume)
+      throw Error(ErrorKind::usage, "train --run " + run, "--run DIR continues a run and goes with --resume",
+                  "a new run: deconvscope train --config FILE --run.dir " + run);
+    for (const std::string& a : args)
+      if (a == "--config" || a.rfind("--config=", 0) == 0 || a == "--run.dir" || a.rfind("--run.dir=", 0) == 0)
+        throw Error(ErrorKind::usage, "train --run " + run, "--run DIR takes the run's own config; " + a + " contradicts it",
+                    "deconvscope train --run " + run + " --resume, with overrides such as --train.epochs N");
+    args.insert(args.end(), {"--run.dir", run});
+    cfg = load_run_config(run, args);
+  }
   if (cfg.analysis.live) {
     // The report grows while training runs; an analysis failure is reported, not fatal.
     opt.on_snapshot = [&cfg](int epoch, const std::string&) {
@@ -131,6 +153,10 @@ int cli_run(const std::vector<std::string>& all) {
     if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
       std::cout << kUsage;
       return all.empty() ? 2 : 0;
+    }
+    if (all[0] == "--version" || all[0] == "version") {
+      std::cout << "deconvscope " << DECONVSCOPE_VERSION << "\n";
+      return 0;
     }
     const std::string cmd = all[0];
     std::vector<std::string> args(all.begin() + 1, all.end());

@@ -116,7 +116,8 @@ int cmd_health(std::vector<std::string> args) {
 
 int cmd_compare(std::vector<std::string> args) {
   if (take_flag(args, "--help") || take_flag(args, "-h")) {
-    std::cout << "usage: deconvscope compare RUN RUN [RUN ...] [--out DIR] [options]\n\n"
+    std::cout << "usage: deconvscope compare --run DIR --run DIR [--run DIR ...] [--out DIR] [options]\n"
+                 "       deconvscope compare DIR DIR [DIR ...] [--out DIR] [options]\n\n"
                  "Compares two or more runs by filter health: first-layer mosaics side by side, second-layer\n"
                  "projections, a health table per conv layer, validation curves, a verdict per metric.\n"
                  "Writes DIR/index.html (self-contained), DIR/compare.csv and DIR/verdicts.csv.\n"
@@ -131,6 +132,8 @@ int cmd_compare(std::vector<std::string> args) {
   opt.health = take_health_options(args);
   opt.recompute_health = take_flag(args, "--recompute-health");
   const std::string out = take_value(args, "--out", "runs/compare");
+  // `--run A --run B` as analyze and health spell it; bare folders still work (after them).
+  std::vector<std::string> runs = take_values(args, "--run");
   const std::string labels = take_value(args, "--labels", "");
   if (!labels.empty()) {
     std::stringstream in(labels);
@@ -139,7 +142,8 @@ int cmd_compare(std::vector<std::string> args) {
   for (const std::string& a : args)
     if (a.rfind("--", 0) == 0)
       throw Error(ErrorKind::usage, "compare", "unknown option " + a, "deconvscope compare --help lists the options");
-  const CompareSummary s = compare_runs(args, out, opt);
+  runs.insert(runs.end(), args.begin(), args.end());
+  const CompareSummary s = compare_runs(runs, out, opt);
   for (const std::string& r : s.computed) std::printf("computed the health of %s\n", r.c_str());
   std::printf("verdicts:\n");
   for (const std::string& v : s.verdicts) std::printf("  - %s\n", v.c_str());

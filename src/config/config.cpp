@@ -650,6 +650,34 @@ Config load_config(const std::vector<std::string>& args) {
   return finish(vm, src);
 }
 
+std::vector<ConfigDifference> config_differences(const Config& a, const Config& b) {
+  std::vector<ConfigDifference> out;
+  bool layers_done = false;
+  auto compare_layers = [&] {
+    layers_done = true;
+    const size_t n = std::max(a.layers.size(), b.layers.size());
+    for (size_t i = 0; i < n; ++i) {
+      const std::string la = i < a.layers.size() ? format_layer_line(a.layers[i]) : "(none)";
+      const std::string lb = i < b.layers.size() ? format_layer_line(b.layers[i]) : "(none)";
+      if (la == lb) continue;
+      // The first differing line says more than the whole list; the count says the rest.
+      std::string suffix;
+      if (a.layers.size() != b.layers.size())
+        suffix = " (" + std::to_string(a.layers.size()) + " against " + std::to_string(b.layers.size()) + " layers)";
+      out.push_back({std::string(kLayerKey) + " #" + std::to_string(i + 1), quote(la) + suffix, quote(lb)});
+      return;
+    }
+  };
+  for (const auto& k : keys()) {
+    // The [model] section sits between [data] and [train], as in the effective config.
+    if (!layers_done && section_of(k.key) == "train") compare_layers();
+    const std::string va = k.get(a), vb = k.get(b);
+    if (va != vb) out.push_back({k.key, va, vb});
+  }
+  if (!layers_done) compare_layers();
+  return out;
+}
+
 std::string config_help() {
   std::ostringstream s;
   s << "Config keys. In a file: [section] then key = value ('#' starts a comment).\n"

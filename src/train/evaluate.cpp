@@ -22,7 +22,7 @@ void fill_batch(const Dataset& d, int64_t first, int n, const Normalization& nor
   std::fill(labels.begin() + n, labels.end(), -1);
 }
 
-EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, int64_t limit) {
+EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, int64_t limit, Progress* bar) {
   const int64_t total = limit > 0 ? std::min<int64_t>(limit, int64_t(d.size())) : int64_t(d.size());
   const int B = net.batch();
   std::vector<float> input;
@@ -37,6 +37,7 @@ EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, i
     const LossResult lr = softmax_cross_entropy(net.logits(), labels.data(), B, net.num_classes(), nullptr);
     loss += lr.loss_sum;
     correct += lr.correct;
+    if (bar) bar->update(first + n);
   }
   r.count = total;
   r.loss = total ? loss / double(total) : 0;

@@ -1,15 +1,17 @@
-// Progress bar; see include/deconvscope/train/progress.hpp.
+// Progress bar and run log; see include/deconvscope/train/progress.hpp.
 #include "deconvscope/train/progress.hpp"
 
 #include <unistd.h>
 
-#include <cstdio>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
 
 namespace ds {
 
-Progress::Progress(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(is_terminal()),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+Progress::Progress(std::string label, int64_t total, std::string unit, std::string rate_label)
+    : label_(std::move(label)), unit_(std::move(unit)), rate_label_(std::move(rate_label)), total_(total),
+      tty_(is_terminal()), start_(std::chrono::steady_clock::now()), last_draw_(start_), last_update_(start_) {}
 
 bool Progress::is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
@@ -22,10 +24,16 @@ std::string Progress::format_duration(double s) {
   return buf;
 }
 
+void Progress::set_run_rest(int later_bars, double overhead_s) {
+  later_bars_ = later_bars;
+  overhead_s_ = overhead_s > 0 ? overhead_s : 0;
+}
+
 void Progress::update(int64_t done, const std::string& note, int64_t rate_units) {
   rate_units_ = rate_units < 0 ? done : rate_units;
   last_done_ = done;
   const auto now = std::chrono::steady_clock::now();
+  last_update_ = now;
   const double since = std::chrono::duration<double>(now - last_draw_).count();
   if (since < (tty_ ? 0.1 : 10.0)) return;
   last_draw_ = now;
@@ -34,14 +42,34 @@ void Progress::update(int64_t done, const std::string& note, int64_t rate_units)
 
 void Progress::finish(const std::string& note) { draw(last_done_ < total_ ? last_done_ : total_, note, true); }
 
+void Progress::clear() {
+  if (!tty_) return;
+  std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+}
+
 void Progress::draw(int64_t done, const std::string& note, bool final_line) {
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double rate = elapsed > 0 ? double(rate_units_) / elapsed : 0;
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  // The rate counts the work the bar measures, up to its last update: what follows the
+  // last update (an evaluation, say) is not in it.
+  const double worked = std::chrono::duration<double>(last_update_ - start_).count();
+  const double rate = worked > 0 ? double(rate_units_) / worked : 0;
   const double frac = total_ > 0 ? double(done) / double(total_) : 1.0;
   const double eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
-  std::string timing = final_line ? "in " + format_duration(elapsed) : "ETA " + format_duration(eta);
-  char rate_buf[48];
-  std::snprintf(rate_buf, sizeof rate_buf, "%.0f %s/s", rate, unit_.c_str());
+  std::string timing;
+  if (final_line) {
+    timing = "in " + format_duration(elapsed);
+  } else if (later_bars_ < 0) {
+    timing = "ETA " + format_duration(eta);
+  } else {
+    const double bar_s = frac > 0 ? elapsed / frac : 0;  // this bar's projected length
+    const double run = eta + overhead_s_ + double(later_bars_) * (bar_s + overhead_s_);
+    timing = "ETA epoch " + format_duration(eta) + ", run " + format_duration(run);
+  }
+  char rate_buf[64];
+  std::snprintf(rate_buf, sizeof rate_buf, "%s%s%.0f %s/s", rate_label_.c_str(), rate_label_.empty() ? "" : " ",
+                rate, unit_.c_str());
   if (tty_) {
     const int width = 24, fill = int(frac * width + 0.5);
     std::string bar(size_t(fill), '#');
@@ -54,6 +82,49 @@ void Progress::draw(int64_t done, const std::string& note, bool final_line) {
                  note.c_str(), rate_buf, timing.c_str());
   }
   std::fflush(stderr);
+}
+
+RunLog::~RunLog() {
+  if (file_) std::fclose(file_);
+}
+
+void RunLog::open(const std::string& path) {
+  path_ = path;
+  file_ = std::fopen(path.c_str(), "a");
+  if (!file_) {
+    failed_ = true;
+    std::fprintf(stderr, "warning: cannot open %s (%s); the run goes on without its log\n", path.c_str(),
+                 std::strerror(errno));
+    return;
+  }
+  for (const std::string& l : pending_) append(l);
+  pending_.clear();
+}
+
+void RunLog::append(const std::string& line) {
+  if (failed_ || !file_) return;
+  char when[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+  if (std::fprintf(file_, "%s %s\n", when, line.c_str()) < 0 || std::fflush(file_) != 0) {
+    failed_ = true;
+    std::fprintf(stderr, "warning: cannot write %s (%s); the run goes on without its log\n", path_.c_str(),
+                 std::strerror(errno));
+  }
+}
+
+void RunLog::say(const std::string& line) {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+  if (file_ || failed_) append(line);
+  else pending_.push_back(line);
+}
+
+void RunLog::warn(const std::string& line) {
+  warnings_.push_back(line);
+  say("warning: " + line);
 }
 
 }  // namespace ds

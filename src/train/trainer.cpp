@@ -4,7 +4,12 @@
 // - every file lands atomically (snapshots, last.h5, metrics.csv, config.cfg);
 // - a resumed run is bit-for-bit the uninterrupted one (same threads): state at each
 //   epoch's end (weights, momentum, schedule, RNG) goes to last.h5;
-// - SIGINT/SIGTERM stop between steps; a non-finite loss stops with the layer named.
+// - SIGINT/SIGTERM stop between steps; a non-finite loss stops with the layer named;
+// - a resume continues with the run's own config.cfg: a given value that would change the
+//   weights is refused, naming the key and both values;
+// - it says what it is doing from the start (reading data, building, evaluating), with
+//   an ETA for the whole run, and warns when a layer's gradients vanish or too many of
+//   its features are dead; what it says also goes to the run's train.log.
 // Left out: multi-process training, mixed precision.
 #include "deconvscope/train/trainer.hpp"
 
@@ -14,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -33,6 +39,7 @@
 #include "deconvscope/model/loss.hpp"
 #include "deconvscope/model/network.hpp"
 #include "deconvscope/train/evaluate.hpp"
+#include "deconvscope/train/layer_warnings.hpp"
 #include "deconvscope/train/progress.hpp"
 #include "deconvscope/train/sgd.hpp"
 
@@ -49,6 +56,7 @@ RunPaths RunPaths::of(const std::string& dir) {
   p.last = (fs::path(dir) / "last.h5").string();
   p.analysis = (fs::path(dir) / "analysis").string();
   p.report = (fs::path(dir) / "report").string();
+  p.log = (fs::path(dir) / "train.log").string();
   return p;
 }
 
@@ -88,7 +96,7 @@ bool holds_run(const RunPaths& p) {
 // Removes only the files a run of ours writes, never anything else in the folder.
 void clear_run(const RunPaths& p) {
   std::error_code ec;
-  for (const auto& f : {p.config, p.metrics, p.last}) fs::remove(f, ec);
+  for (const auto& f : {p.config, p.metrics, p.last, p.log}) fs::remove(f, ec);
   for (const auto& d : {p.snapshots, p.analysis, p.report}) fs::remove_all(d, ec);
 }
 
@@ -141,6 +149,42 @@ void check_resumable(const Snapshot& s, const std::string& path, const Config& c
                 "no optimizer state to resume from", "start over with --force");
 }
 
+// Keys a resume may change: where the files go, how many epochs, which are snapshotted
+// or analysed, and the thread count. None changes the weights of the epochs to come.
+bool resume_may_change(const std::string& key) {
+  return key == "run.name" || key == "run.dir" || key == "run.threads" || key == "train.epochs" ||
+         key == "snapshot.epochs" || key.rfind("analysis.", 0) == 0;
+}
+
+// A resume continues the run in the folder with the run's own config (config.cfg). A
+// given value that differs and would change the weights is refused, every such key named
+// with both values; the others are taken and said.
+void check_resume_config(const RunPaths& paths, const Config& given, RunLog& log) {
+  const Config stored = load_config({"--config", paths.config});
+  std::string refused;
+  std::vector<std::string> notes;
+  for (const ConfigDifference& d : config_differences(stored, given)) {
+    if (!resume_may_change(d.key)) {
+      refused += (refused.empty() ? "" : "; ") + d.key + " is " + d.a + " in the run, " + d.b + " given";
+    } else if (d.key == "train.epochs") {
+      notes.push_back(std::string(given.train.epochs > stored.train.epochs ? "extending" : "shortening") +
+                      " the run: train.epochs " + d.a + " -> " + d.b + " (config.cfg said " + d.a + ")");
+    } else if (d.key == "run.threads") {
+      notes.push_back("run.threads " + d.a + " -> " + d.b + ": the weights can differ in the last bits from a run that "
+                      "kept " + d.a + " threads");
+    } else {
+      notes.push_back(d.key + " " + (d.a.empty() ? "(empty)" : d.a) + " -> " + (d.b.empty() ? "(empty)" : d.b));
+    }
+  }
+  if (!refused.empty())
+    throw Error(ErrorKind::config, paths.config,
+                "a resume continues the run with its own values, and the given config differs: " + refused,
+                "resume with the run's own config: deconvscope train --run " + paths.dir +
+                    " --resume (add --train.epochs N to extend it); other values need a new run (--run.dir elsewhere, "
+                    "or --force to start over here)");
+  for (const std::string& n : notes) log.say("resume: " + n);
+}
+
 // Per conv layer: fraction of feature maps that are zero at every position of every
 // image of the probe batch.
 std::vector<double> dead_fractions(Network& net, const Dataset& d, const Normalization& norm, int64_t probe) {
@@ -153,6 +197,16 @@ std::vector<double> dead_fractions(Network& net, const Dataset& d, const Normali
     out[size_t(convs[l])] =
         double(std::count(rates[l].begin(), rates[l].end(), 0.f)) / double(std::max<size_t>(1, rates[l].size()));
   return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
 }
 
 // Names the first layer whose weights or gradients hold a non-finite value.
@@ -261,14 +315,24 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   const RunPaths paths = RunPaths::of(run_dir(cfg));
   // From here on SIGINT/SIGTERM only set a flag, so no write is ever cut in half by them.
   SignalScope signals;
-  const std::string resume_hint = "continue with: deconvscope train --config " + paths.config + " --resume";
+  RunLog log;
+  const std::string resume_hint = "continue with: deconvscope train --run " + paths.dir + " --resume";
 
   // Everything that can be wrong with the input is found before anything is written.
   if (opt.resume && opt.force)
     throw Error(ErrorKind::usage, "train", "--resume and --force contradict each other", "pick one");
   if (!opt.resume && !opt.force && holds_run(paths))
     throw Error(ErrorKind::usage, paths.dir, "this folder already holds a run",
-                "add --resume to continue it, --force to start over, or set --run.dir elsewhere");
+                "continue it with: deconvscope train --run " + paths.dir +
+                    " --resume; or add --force to start over, or set --run.dir elsewhere");
+  if (opt.resume && fs::exists(paths.config)) check_resume_config(paths, cfg, log);
+  // Reading (and resizing) a large dataset takes a while: say so, and how long it took.
+  log.say("reading " + cfg.data.dataset + " from " + cfg.data.path +
+          (cfg.data.resize > 0 ? " (resizing to " + std::to_string(cfg.data.resize) + "x" +
+                                     std::to_string(cfg.data.resize) + ")"
+                               : std::string()) +
+          " ...");
+  const auto t_read = std::chrono::steady_clock::now();
   DataSplits data;
   try {
     data = load_dataset(cfg.data);
@@ -280,7 +344,12 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   const InputShape in_shape{data.train.channels, data.train.height, data.train.width};
   const int64_t n_train = int64_t(data.train.size());
   if (n_train == 0) throw Error(ErrorKind::data, data.path, "the training split is empty");
+  log.say("read " + std::to_string(n_train) + " training and " + std::to_string(data.test.size()) + " test images (" +
+          std::to_string(in_shape.channels) + "x" + std::to_string(in_shape.height) + "x" +
+          std::to_string(in_shape.width) + ") in " + fixed(seconds_since(t_read), 1) + " s");
   const int batch = int(std::min<int64_t>(cfg.train.batch, n_train));
+  log.say("building the network: " + std::to_string(cfg.layers.size()) + " layers, batch " + std::to_string(batch) +
+          ", " + std::to_string(cfg.run.threads) + " threads");
   // Shapes fit only once the dataset's image size is known; name the config file too.
   std::unique_ptr<Network> net_owner;
   try {
@@ -324,11 +393,17 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     }
     // Nothing complete yet (killed before the first state landed): starting over is exactly
     // what the interrupted run would have done.
-    if (!have_resume)
-      std::fprintf(stderr, "nothing to resume in %s (no snapshot and no last.h5): starting from epoch 0\n",
-                   paths.dir.c_str());
-    else
+    if (!have_resume) {
+      log.say("nothing to resume in " + paths.dir + " (no snapshot and no last.h5): starting from epoch 0");
+    } else {
       check_resumable(resumed, resumed_from, cfg, in_shape);
+      if (cfg.train.epochs < resumed.epoch)
+        throw Error(ErrorKind::config, "key train.epochs",
+                    expected_found("at least " + std::to_string(resumed.epoch) + ", the epochs " + paths.dir +
+                                       " has trained",
+                                   std::to_string(cfg.train.epochs)),
+                    "a run cannot be shortened below the epochs it has done");
+    }
   }
   std::mt19937_64 rng(cfg.run.seed);
   if (have_resume) {
@@ -351,6 +426,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   remove_stale_temps(paths);
   check_writable_dir(paths.snapshots, 0);
   write_text_atomic(paths.config, cfg.text);
+  log.open(paths.log);
 
   OptimizerState state;
   state.lr = cfg.train.lr;
@@ -358,6 +434,11 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   state.epochs_since_best = -1;  // no validation loss seen yet
   int64_t step = 0;
   int start_epoch = 0;
+  double eval_seconds = 0;       // the latest evaluation after an epoch (val set and probe), for the ETA
+  double epochs_seconds = 0;     // epochs trained by this process, evaluation included
+  int epochs_timed = 0;
+  LayerWarnings layer_warnings;
+  std::vector<double> last_dead;  // the latest epoch's dead fractions, for the closing summary
   std::string metrics_text;
   std::vector<LayerParams> momentum;
 
@@ -385,22 +466,38 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     start_epoch = resumed.epoch;
     metrics_text = metrics_rows_upto(paths.metrics, start_epoch);
     if (refresh_last) write_snapshot(paths.last, resumed);
-    std::fprintf(stderr, "resuming %s from epoch %d (step %lld, %s)\n", paths.dir.c_str(), start_epoch,
-                 (long long)step, resumed_from.c_str());
+    log.say("resuming " + paths.dir + " from epoch " + std::to_string(start_epoch) + " (step " +
+            std::to_string(step) + ", " + resumed_from + ")");
   } else {
     init_params(net, cfg.train, rng);
     EpochRow row;
     row.lr = state.lr;
-    row.train = evaluate(net, data.train, norm);
-    row.val = evaluate(net, data.test, norm);
+    // Epoch 0's row: the loss of the initialisation over both splits, the first long pass.
+    log.say("epoch 0: evaluating the initial network (" + cfg.train.init + " init) on " + std::to_string(n_train) +
+            " training and " + std::to_string(data.test.size()) + " test images");
+    {
+      Progress train_bar("epoch 0 training set", n_train, "img", "eval");
+      row.train = evaluate(net, data.train, norm, 0, &train_bar);
+      train_bar.clear();
+    }
+    const auto t_val = std::chrono::steady_clock::now();
+    {
+      Progress val_bar("epoch 0 test set", int64_t(data.test.size()), "img", "eval");
+      row.val = evaluate(net, data.test, norm, 0, &val_bar);
+      val_bar.clear();
+    }
     row.dead = dead_fractions(net, data.train, norm, cfg.train.probe_batch);
+    eval_seconds = seconds_since(t_val);
+    for (const std::string& w : layer_warnings.check(net, 0, {}, row.dead, std::min<int64_t>(cfg.train.probe_batch, n_train)))
+      log.warn(w);
     row.stats.assign(net.size(), UpdateStats{});
     for (size_t i = 0; i < net.size(); ++i) row.stats[i].weight_rms = rms(net.layer(i).params().weights.data);
     metrics_text = metrics_row(net, row);
     write_text_atomic(paths.metrics, metrics_header(net) + metrics_text);
     save(row, snap_epochs.count(0) > 0);
-    std::fprintf(stderr, "epoch 0: val_loss %.4f val_accuracy %.4f (before training)\n", row.val.loss,
-                 row.val.accuracy);
+    log.say("epoch 0 (before training): train loss " + fixed(row.train.loss, 4) + " acc " +
+            fixed(row.train.accuracy, 4) + " | val loss " + fixed(row.val.loss, 4) + " acc " +
+            fixed(row.val.accuracy, 4));
   }
 
   const int64_t steps_per_epoch = n_train / batch;  // the last partial batch is dropped
@@ -428,7 +525,9 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     const auto t0 = std::chrono::steady_clock::now();
-    Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.train.epochs), steps_per_epoch, "img");
+    Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.train.epochs), steps_per_epoch, "img",
+                 "train");
+    bar.set_run_rest(cfg.train.epochs - epoch, eval_seconds);
     for (int64_t b = 0; b < steps_per_epoch; ++b) {
       if (g_stop_signal)
         throw Error(ErrorKind::interrupted, paths.dir,
@@ -466,12 +565,27 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     row.train.loss = seen ? loss_sum / double(seen) : 0;
     row.train.accuracy = seen ? double(correct) / double(seen) : 0;
     row.train.count = seen;
+    const auto t_val = std::chrono::steady_clock::now();
     row.val = evaluate(net, data.test, norm);
     row.dead = dead_fractions(net, data.train, norm, cfg.train.probe_batch);
-    char note[96];
-    std::snprintf(note, sizeof note, "loss %.4f val_loss %.4f val_acc %.4f", row.train.loss, row.val.loss,
-                  row.val.accuracy);
-    bar.finish(note);
+    eval_seconds = seconds_since(t_val);
+    epochs_seconds += row.seconds + eval_seconds;
+    ++epochs_timed;
+    // The same figures as metrics.csv: training images/s over the training steps alone.
+    bar.clear();
+    std::string line = "epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.train.epochs) + ": train loss " +
+                       fixed(row.train.loss, 4) + " acc " + fixed(row.train.accuracy, 4) + " | val loss " +
+                       fixed(row.val.loss, 4) + " acc " + fixed(row.val.accuracy, 4) + " | train " +
+                       fixed(row.images_per_s, 0) + " img/s, " + fixed(row.seconds, 1) + " s; evaluation " +
+                       fixed(eval_seconds, 1) + " s";
+    if (epoch < cfg.train.epochs)
+      line += " | run ETA " +
+              Progress::format_duration(double(cfg.train.epochs - epoch) * epochs_seconds / double(epochs_timed));
+    log.say(line);
+    for (const std::string& w :
+         layer_warnings.check(net, epoch, row.stats, row.dead, std::min<int64_t>(cfg.train.probe_batch, n_train)))
+      log.warn(w);
+    last_dead = row.dead;
     if (cfg.train.lr_schedule == "plateau") plateau_update(cfg.train, float(row.val.loss), state);
     metrics_text += metrics_row(net, row);
     write_text_atomic(paths.metrics, metrics_header(net) + metrics_text);
@@ -480,6 +594,11 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     summary.val_loss = row.val.loss;
     summary.val_accuracy = row.val.accuracy;
   }
+  // Dead features at the end, for the log (the report and `health` have more).
+  if (last_dead.empty()) last_dead = dead_fractions(net, data.train, norm, cfg.train.probe_batch);
+  log.say("dead features at epoch " + std::to_string(summary.last_epoch) + " (never fired on the " +
+          std::to_string(std::min<int64_t>(cfg.train.probe_batch, n_train)) +
+          "-image probe batch): " + dead_feature_summary(net, last_dead));
   return summary;
 }
 

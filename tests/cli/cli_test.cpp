@@ -306,6 +306,11 @@ TEST_F(BadSnapshot, ResumeWithAnotherNetwork) {
   const std::string dir = copy("a");
   const std::string other = tmp / "other.cfg";
   write_file(other, replace_once(tiny_config(data, dir, 2), "conv2 conv out=6", "conv2 conv out=8"));
+  // The run's own config.cfg tells first.
+  refuse({"train", "--config", other, "--resume"}, dir,
+         {dir + "/config.cfg", "model.layer #4 is 'conv2 conv out=6", "'conv2 conv out=8"});
+  // Without it (lost, or written by hand), the snapshot's own layer list still does.
+  fs::remove(dir + "/config.cfg");
   refuse({"train", "--config", other, "--resume"}, dir, {dir + "/last.h5", "conv2", "expected", "found"});
 }
 
@@ -346,6 +351,108 @@ TEST(RunFolder, OccupiedFolderNeedsResumeOrForce) {
   EXPECT_EQ(force.code, 0) << force.err;
   EXPECT_EQ(read_file(run_dir + "/notes.txt"), "mine\n");
   EXPECT_TRUE(fs::exists(run_dir + "/snapshots/epoch-0001.h5"));
+}
+
+// --- a resume continues the run with its own config ------------------------------------
+
+TEST(Resume, ADifferingValueIsRefusedNamingTheKeyAndBothValues) {
+  TempDir tmp("resume-differ");
+  write_mnist(tmp / "data");
+  const std::string dir = tmp / "run", cfg = tmp / "tiny.cfg";
+  write_file(cfg, tiny_config(tmp / "data", dir, 1));
+  ASSERT_EQ(run({"train", "--config", cfg, "--data.train_limit", "160"}, tmp / "first").code, 0);
+  const Tree before = tree(dir);
+  // The case: resumed with the config file alone, the run would go on with all images.
+  Result r = run({"train", "--config", cfg, "--resume", "--train.epochs", "2"}, tmp / "file");
+  EXPECT_EQ(r.code, 2) << r.err;
+  expect_contains(r.err, {dir + "/config.cfg", "data.train_limit is 160 in the run, 0 given",
+                          "train --run " + dir + " --resume"});
+  EXPECT_EQ(r.err.find("train.epochs is"), std::string::npos) << "extending train.epochs is allowed:\n" << r.err;
+  EXPECT_EQ(tree(dir), before) << tree_diff(before, tree(dir));
+  // Overrides on the safe form are compared too, each differing key named.
+  r = run({"train", "--run", dir, "--resume", "--train.lr", "0.1", "--run.seed", "8"}, tmp / "override");
+  EXPECT_EQ(r.code, 2) << r.err;
+  expect_contains(r.err, {"train.lr is 0.05 in the run, 0.1 given", "run.seed is 7 in the run, 8 given"});
+  EXPECT_EQ(tree(dir), before) << tree_diff(before, tree(dir));
+  // --run names a run to resume: alone, or with a second config, it is refused.
+  r = run({"train", "--run", dir}, tmp / "norresume");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.err, {"--resume"});
+  r = run({"train", "--run", dir, "--resume", "--config", cfg}, tmp / "twoconfigs");
+  EXPECT_EQ(r.code, 2);
+  expect_contains(r.err, {"--config"});
+  EXPECT_EQ(tree(dir), before) << tree_diff(before, tree(dir));
+}
+
+TEST(Resume, ExtendingTheEpochsIsAllowedAndSaidAndTheFolderMayMove) {
+  TempDir tmp("resume-extend");
+  write_mnist(tmp / "data");
+  const std::string first = tmp / "run", dir = tmp / "moved", cfg = tmp / "tiny.cfg";
+  write_file(cfg, tiny_config(tmp / "data", first, 1));
+  ASSERT_EQ(run({"train", "--config", cfg, "--data.train_limit", "160"}, tmp / "first").code, 0);
+  fs::rename(first, dir);
+  // No config given: the run's own, with train.epochs extended.
+  const Result r = run({"train", "--run", dir, "--resume", "--train.epochs", "2"}, tmp / "extend");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_contains(r.err, {"extending the run: train.epochs 1 -> 2", "resuming " + dir + " from epoch 1"});
+  const std::string log = read_file(dir + "/train.log");
+  expect_contains(log, {"extending the run: train.epochs 1 -> 2", "epoch 1/1:", "epoch 2/2:"});
+  expect_contains(read_file(dir + "/config.cfg"), {"epochs = 2\n", "train_limit = 160\n", "dir = " + dir + "\n"});
+  EXPECT_EQ(read_snapshot(dir + "/snapshots/epoch-0002.h5").epoch, 2);
+  const std::string metrics = read_file(dir + "/metrics.csv");
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 4) << metrics;  // header, epochs 0, 1, 2
+  // Below the epochs done there is nothing to resume to.
+  const Result shorter = run({"train", "--run", dir, "--resume", "--train.epochs", "1"}, tmp / "shorter");
+  EXPECT_EQ(shorter.code, 2) << shorter.err;
+  expect_contains(shorter.err, {"train.epochs", "at least 2"});
+}
+
+// --- the command line ----------------------------------------------------------------------
+
+TEST(CommandLine, VersionIsTheProjectVersion) {
+  TempDir tmp("version");
+  const Result r = run({"--version"}, tmp / "v");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, std::string("deconvscope ") + DECONVSCOPE_VERSION + "\n");
+  expect_contains(run({"--help"}, tmp / "h").out, {"--version"});
+}
+
+// compare takes --run like analyze and health; bare folders still work, also mixed.
+TEST(CommandLine, CompareTakesRunLikeAnalyzeAndHealth) {
+  TempDir tmp("compare-run");
+  write_mnist(tmp / "data");
+  const std::string a = tmp / "a", b = tmp / "b";
+  write_file(tmp / "a.cfg", tiny_config(tmp / "data", a, 1));
+  write_file(tmp / "b.cfg", replace_once(tiny_config(tmp / "data", b, 1), "seed = 7", "seed = 8"));
+  ASSERT_EQ(run({"train", "--config", tmp / "a.cfg"}, tmp / "ta").code, 0);
+  ASSERT_EQ(run({"train", "--config", tmp / "b.cfg"}, tmp / "tb").code, 0);
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--run", a, "--run", b}, {a, b}, {"--run", a, b}}) {
+    const std::string out = tmp / ("out" + std::to_string(args.size()) + args[0].substr(0, 2));
+    std::vector<std::string> cmd{"compare"};
+    cmd.insert(cmd.end(), args.begin(), args.end());
+    cmd.insert(cmd.end(), {"--out", out});
+    const Result r = run(cmd, out + "-log");
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(fs::exists(out + "/index.html")) << out;
+    const std::string csv = read_file(out + "/compare.csv");
+    expect_contains(csv, {"a", "b"});
+  }
+  const Result one = run({"compare", "--run", a, "--out", tmp / "one"}, tmp / "one-log");
+  EXPECT_EQ(one.code, 2) << one.err;
+}
+
+// `cmake --install` puts the binary in bin/ under the prefix, and it runs from there.
+TEST(CommandLine, InstallPutsTheBinaryInBin) {
+  TempDir tmp("install");
+  const std::string cmd = std::string("'") + DS_CMAKE_COMMAND + "' --install '" + DS_BINARY_DIR + "' --prefix '" +
+                          tmp.path() + "' > '" + (tmp / "install.log") + "' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(tmp / "install.log");
+  const std::string bin = tmp / "bin/deconvscope";
+  ASSERT_TRUE(fs::exists(bin)) << read_file(tmp / "install.log");
+  const std::string out = tmp / "version.out";
+  ASSERT_EQ(std::system(("'" + bin + "' --version > '" + out + "'").c_str()), 0);
+  EXPECT_EQ(read_file(out), std::string("deconvscope ") + DECONVSCOPE_VERSION + "\n");
+  EXPECT_TRUE(fs::exists(tmp / "share/doc/deconvscope/docs/config.md"));
 }
 
 // check_writable_dir is what the trainer calls before the first epoch: refused, it leaves
@@ -587,7 +694,7 @@ TEST(Signals, SigintAndSigtermStopCleanlyAndResume) {
     const int code = wait_child(c);
     const std::string err = read_file(c.err_path);
     EXPECT_EQ(code, 130) << err;
-    expect_contains(err, {"stopped by signal " + std::to_string(sig), "--resume", dir + "/config.cfg"});
+    expect_contains(err, {"stopped by signal " + std::to_string(sig), "train --run " + dir + " --resume"});
     EXPECT_TRUE(temp_files(dir).empty());
     EXPECT_NO_THROW(read_snapshot(dir + "/last.h5"));
     const Result res = run({"train", "--config", cfg, "--resume"}, dir + "-resumed");

@@ -97,6 +97,51 @@ TEST(Config, DefaultsWithoutArguments) {
   EXPECT_EQ(c.layers.back().out, 10);
 }
 
+// Without a config the run must learn: He init (the paper's gaussian 0.01 leaves the
+// default network's loss at ln 10; tests/train checks that the default learns).
+TEST(Config, DefaultInitIsHe) {
+  EXPECT_EQ(ds::load_config({}).train.init, "he");
+  EXPECT_EQ(ds::load_config({"--train.init", "gaussian"}).train.init, "gaussian");
+}
+
+// What `train --resume` compares: every key, and the layer list line by line.
+TEST(ConfigDifferences, NamesEachDifferingKeyWithBothValues) {
+  const ds::Config a = ds::load_config({"--train.epochs", "4", "--data.train_limit", "2000"});
+  EXPECT_TRUE(ds::config_differences(a, a).empty());
+  EXPECT_TRUE(ds::config_differences(a, ds::parse_config_text(a.text, "config.cfg")).empty());
+
+  const ds::Config b = ds::load_config({"--train.epochs", "64", "--train.lr", "0.05"});
+  const auto d = ds::config_differences(a, b);
+  ASSERT_EQ(d.size(), 4u);  // data.train_limit, train.epochs, train.lr and snapshot.epochs (cut to 4 in a)
+  EXPECT_EQ(d[0].key, "data.train_limit");
+  EXPECT_EQ(d[0].a, "2000");
+  EXPECT_EQ(d[0].b, "0");
+  EXPECT_EQ(d[1].key, "train.epochs");
+  EXPECT_EQ(d[1].a, "4");
+  EXPECT_EQ(d[1].b, "64");
+  EXPECT_EQ(d[2].key, "train.lr");
+  EXPECT_EQ(d[2].b, "0.05");
+  EXPECT_EQ(d[3].key, "snapshot.epochs");
+  EXPECT_EQ(d[3].a, "0,1,2,4");
+  EXPECT_EQ(d[3].b, "0,1,2,5,10,64");
+}
+
+TEST(ConfigDifferences, LayerListsCompareLineByLine) {
+  const ds::Config a = ds::load_config({});
+  ds::Config b = a;
+  b.layers[4].out = 48;  // conv2
+  auto d = ds::config_differences(a, b);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].key, "model.layer #5");
+  EXPECT_NE(d[0].a.find("conv2 conv out=64"), std::string::npos) << d[0].a;
+  EXPECT_NE(d[0].b.find("conv2 conv out=48"), std::string::npos) << d[0].b;
+  b = a;
+  b.layers.pop_back();
+  d = ds::config_differences(a, b);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_NE(d[0].a.find("22 against 21 layers"), std::string::npos) << d[0].a;
+}
+
 TEST(Config, SnapshotDefaultFollowsShorterRun) {
   ds::Config c = ds::load_config({"--train.epochs", "3"});
   EXPECT_EQ(c.snapshot.epochs, (std::vector<int>{0, 1, 2, 3}));

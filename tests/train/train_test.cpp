@@ -2,7 +2,9 @@
 // synthetic_run.hpp): the loss falls and validation accuracy rises far above chance,
 // metrics.csv has its columns and one row per epoch, snapshots land at the chosen
 // epochs and give back the network that was trained, config.cfg reloads to the same
-// config; and the bench runs. No timing assertions anywhere.
+// config; train.log says what the console says, with the figures of metrics.csv; the
+// default config learns, the gaussian init that does not is warned about; and the bench
+// runs. No timing assertions anywhere.
 // Leaves out: resume and signals (the trainer's reliability tests), divergence.
 #include <gtest/gtest.h>
 
@@ -17,6 +19,7 @@
 #include "deconvscope/model/network.hpp"
 #include "deconvscope/train/bench.hpp"
 #include "deconvscope/train/evaluate.hpp"
+#include "deconvscope/train/layer_warnings.hpp"
 #include "deconvscope/train/sgd.hpp"
 #include "deconvscope/train/trainer.hpp"
 #include "model/test_util.hpp"
@@ -182,6 +185,108 @@ TEST_F(TrainRun, AFolderThatHoldsARunIsNotOverwrittenSilently) {
     EXPECT_EQ(e.kind(), ErrorKind::usage);
   }
   EXPECT_EQ(list_snapshots(RunPaths::of(run_dir_).snapshots).size(), 3u);
+}
+
+// What the console says is in train.log too, with the figures of metrics.csv: training
+// images/s (evaluation left out), and an ETA of the whole run.
+TEST_F(TrainRun, LogSaysWhatLoadsAndLabelsTheFiguresAsMetricsDoes) {
+  const RunPaths p = RunPaths::of(run_dir_);
+  const std::string log = read_text(p.log);
+  for (const std::string& part : std::vector<std::string>{"reading mnist from " + data_dir_, "read 300 training and 100 test images (1x12x12)",
+                                  "building the network: 6 layers", "epoch 0: evaluating the initial network",
+                                  "epoch 1/4: train loss", "| run ETA ", "dead features at epoch 4"})
+    EXPECT_NE(log.find(part), std::string::npos) << "'" << part << "' missing from:\n" << log;
+  const Csv m = read_csv_file(p.metrics);
+  for (size_t e = 1; e <= 4; ++e) {
+    const size_t at = log.find("epoch " + std::to_string(e) + "/4: ");
+    ASSERT_NE(at, std::string::npos) << log;
+    const std::string line = log.substr(at, log.find('\n', at) - at);
+    char want[64];
+    std::snprintf(want, sizeof want, "| train %.0f img/s, %.1f s;", m.at(e, "images_per_s"), m.at(e, "seconds"));
+    EXPECT_NE(line.find(want), std::string::npos) << "'" << want << "' missing from: " << line;
+    EXPECT_EQ(line.find("run ETA") == std::string::npos, e == 4) << line;  // none after the last epoch
+  }
+}
+
+// The default config (no file) must learn: He init. A few hundred steps of the built-in
+// network on the synthetic data take the loss well below ln 10 = 2.3026, where the
+// paper's gaussian 0.01 leaves it, with a warning that names the layer.
+class DefaultConfig : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_dir_ = testutil::make_temp_dir("default-data");
+    testutil::write_synthetic_mnist(data_dir_, /*n_train=*/1280, /*n_test=*/100);
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(data_dir_, ec);
+  }
+  // Trains the default config on the synthetic data (10 steps of 128 per epoch); returns
+  // the run folder.
+  static std::string train_default(const std::string& tag, int epochs, std::vector<std::string> extra = {}) {
+    const std::string run = testutil::make_temp_dir(tag);
+    std::vector<std::string> args = {"--run.dir", run, "--data.dataset", "mnist", "--data.path", data_dir_,
+                                     "--train.epochs", std::to_string(epochs)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    train(load_config(args), TrainOptions{});
+    return run;
+  }
+  static std::string data_dir_;
+};
+std::string DefaultConfig::data_dir_;
+
+TEST_F(DefaultConfig, LearnsWithoutAConfigFile) {
+  const std::string run = train_default("default-run", 20);
+  const Csv m = read_csv_file(RunPaths::of(run).metrics);
+  ASSERT_EQ(m.rows.size(), 21u);
+  EXPECT_EQ(m.at(20, "step"), 200.0);
+  EXPECT_LT(m.at(20, "train_loss"), 1.5) << "ln 10 = 2.3026 is chance";
+  EXPECT_GT(m.at(20, "val_accuracy"), 0.5);
+  const std::string log = read_text(RunPaths::of(run).log);
+  EXPECT_EQ(log.find("gradients vanish"), std::string::npos) << log;
+  std::error_code ec;
+  fs::remove_all(run, ec);
+}
+
+TEST_F(DefaultConfig, GaussianInitStallsAndIsWarnedAbout) {
+  const std::string run = train_default("gauss-run", 2, {"--train.init", "gaussian"});
+  const Csv m = read_csv_file(RunPaths::of(run).metrics);
+  EXPECT_GT(m.at(2, "train_loss"), 2.29);  // stuck at ln 10: what the warning is for
+  const std::string log = read_text(RunPaths::of(run).log);
+  EXPECT_NE(log.find("warning: epoch 1: conv1's gradients vanish"), std::string::npos) << log;
+  // Said when it starts, not again at epoch 2.
+  EXPECT_EQ(log.find("warning: epoch 2: conv1's gradients vanish"), std::string::npos) << log;
+  std::error_code ec;
+  fs::remove_all(run, ec);
+}
+
+// The warnings' rules on made-up figures: thresholds, once per state, the layer named.
+TEST(LayerWarnings, VanishingGradientsAndDeadFeatures) {
+  const std::vector<LayerSpec> layers = {parse_layer_line("c1 conv out=8 kernel=3 pad=1", "test"),
+                                         parse_layer_line("r1 relu", "test"),
+                                         parse_layer_line("f2 fc out=10", "test")};
+  const Network net(layers, InputShape{1, 6, 6}, 2);
+  LayerWarnings w;
+  std::vector<UpdateStats> stats(3);
+  stats[0] = {/*weight_rms=*/0.1, /*grad_rms=*/1e-3, /*update_rms=*/0};
+  stats[2] = {/*weight_rms=*/0.1, /*grad_rms=*/1e-3, /*update_rms=*/0};
+  std::vector<double> dead = {0.125, 0, 0};  // 1 of 8
+  EXPECT_TRUE(w.check(net, 0, {}, dead, 32).empty());
+  EXPECT_TRUE(w.check(net, 1, stats, dead, 32).empty());
+  stats[2].grad_rms = 1e-7;  // 1e-6 of its weights
+  dead[0] = 0.375;           // 3 of 8
+  auto lines = w.check(net, 2, stats, dead, 32);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("epoch 2: c1 has 3 of 8 features dead (38%"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("32-image probe batch"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("epoch 2: f2's gradients vanish"), std::string::npos) << lines[1];
+  EXPECT_TRUE(w.check(net, 3, stats, dead, 32).empty());  // still so: not said again
+  stats[2].grad_rms = 1e-3;
+  dead[0] = 0;
+  EXPECT_TRUE(w.check(net, 4, stats, dead, 32).empty());
+  stats[2].grad_rms = 1e-7;  // back: said again
+  EXPECT_EQ(w.check(net, 5, stats, dead, 32).size(), 1u);
+  EXPECT_EQ(dead_feature_summary(net, {0.375, 0, 0}), "c1 3/8");
 }
 
 // Builds the network a snapshot describes, at `batch`, with its weights.

@@ -17,6 +17,9 @@ bool take_flag(std::vector<std::string>& args, const std::string& flag);
 // name without a value is ds::Error(usage).
 std::string take_value(std::vector<std::string>& args, const std::string& name, const std::string& fallback);
 
+// Takes every `--name VALUE` (or --name=VALUE) out of args, in order.
+std::vector<std::string> take_values(std::vector<std::string>& args, const std::string& name);
+
 // The whole of s as an int; ds::Error(usage) naming `what` otherwise.
 int parse_int(const std::string& s, const std::string& what);
 // The whole of s as a finite number; ds::Error(usage) naming `what` otherwise.

@@ -10,7 +10,7 @@ namespace ds {
 // deconvscope health --run DIR [--probe N] [--dominating-ratio X] [--collapsed-ratio X]
 //                    [--redundant-correlation X] [--section.key VALUE ...]
 int cmd_health(std::vector<std::string> args);
-// deconvscope compare RUN RUN [RUN ...] [--out DIR] [--labels A,B,...] [--recompute-health] [--probe N]
+// deconvscope compare --run DIR --run DIR [...] (or DIR DIR [...]) [--out DIR] [--labels A,B,...] [--recompute-health] [--probe N]
 int cmd_compare(std::vector<std::string> args);
 
 }  // namespace ds

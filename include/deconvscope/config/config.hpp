@@ -39,7 +39,7 @@ struct TrainConfig {
   float lr_gamma = 0.1f;
   int lr_patience = 3;               // plateau: epochs without val-loss improvement before lowering
   float renorm_radius = 0.1f;        // conv filters with RMS above this are scaled back; 0 = off
-  std::string init = "gaussian";     // gaussian | he
+  std::string init = "he";           // he | gaussian (the paper's; at 0.01 a deep net without a config barely learns)
   float init_std = 0.01f;            // gaussian init std (the paper's 1e-2)
   int probe_batch = 256;             // images in the fixed probe batch for dead-feature counts
 };
@@ -77,6 +77,14 @@ struct Config {
 Config load_config(const std::vector<std::string>& args);
 // Parses the INI text of an effective config (as stored in a snapshot's `config`).
 Config parse_config_text(const std::string& text, const std::string& where);
+// One key whose value differs between two configs: `train --resume` compares the run's
+// own config.cfg (a) with the config it is given (b).
+struct ConfigDifference {
+  std::string key;  // "train.lr"; "model.layer" for the layer list
+  std::string a, b; // the values as config text ("model.layer": the first differing line, or the count)
+};
+// Every key whose value differs between a and b, in the order of docs/config.md.
+std::vector<ConfigDifference> config_differences(const Config& a, const Config& b);
 // Help text listing every key, its default and meaning.
 std::string config_help();
 // Parses one layer line ("conv1 conv out=32 kernel=5 stride=1 pad=2"); `where` names the

@@ -27,7 +27,9 @@ void fill_batch(const Dataset& d, int64_t first, int n, const Normalization& nor
 std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, const Normalization& norm,
                                            int64_t total, const std::vector<int>& convs, Progress* bar = nullptr);
 
-// Loss and accuracy over the first `limit` images of d (0 = all), evaluation mode.
-EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, int64_t limit = 0);
+// Loss and accuracy over the first `limit` images of d (0 = all), evaluation mode; `bar`
+// (if any) counts images.
+EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, int64_t limit = 0,
+                    Progress* bar = nullptr);
 
 }  // namespace ds

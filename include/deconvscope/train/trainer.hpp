@@ -19,6 +19,7 @@ struct RunPaths {
   std::string last;       // dir/last.h5: rolling state of the newest epoch, for --resume
   std::string analysis;   // dir/analysis/
   std::string report;     // dir/report/
+  std::string log;        // dir/train.log: what train said, warnings included (appended)
   static RunPaths of(const std::string& dir);
 };
 
@@ -38,6 +39,10 @@ struct TrainSummary {
   std::string dir;
 };
 
+// With opt.resume on a folder that holds a config.cfg, `cfg` may differ from it only in
+// keys that do not change the weights (train.epochs, snapshot.epochs, analysis.*,
+// run.name, run.dir, run.threads); any other difference is ds::Error(config) naming the
+// keys and both values.
 // Throws ds::Error: config/data/shape for bad input (before anything is written),
 // io when the disk refuses, divergence on non-finite values, interrupted on a signal.
 TrainSummary train(const Config& cfg, const TrainOptions& opt);
