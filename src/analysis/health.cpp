@@ -33,21 +33,31 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // Aliasing of the second conv layer from analysis.h5: per analysed epoch, every feature's
 // mean share over its top-k projections where the epoch has top-k, else the followed
 // features' strongest projection. Fills l.aliasing_*; returns a note if it cannot.
-std::string measure_aliasing(const std::string& run_dir, const std::vector<int>& epochs, LayerHealth& l,
-                             std::array<int, 2> stride) {
+// The run's analysis.h5, read once for the probe set and the aliasing. Empty with the
+// reason in *problem when there is none or it cannot be read: a damaged or outdated
+// analysis costs the aliasing figure, not the rest of health.
+std::unique_ptr<AnalysisResult> read_run_analysis(const std::string& run_dir, std::string* problem) {
+  const std::string file = (fs::path(RunPaths::of(run_dir).analysis) / "analysis.h5").string();
+  if (!fs::exists(file)) {
+    *problem = "the run was not analysed (no " + file + "); run deconvscope analyze --run " + run_dir + " first";
+    return nullptr;
+  }
+  try {
+    return std::make_unique<AnalysisResult>(read_analysis(file));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::snapshot) throw;
+    *problem = std::string("the analysis could not be read (") + e.what() + "); re-run deconvscope analyze --run " +
+               run_dir + " --force";
+    return nullptr;
+  }
+}
+
+std::string measure_aliasing(const std::string& run_dir, const AnalysisResult* analysis, const std::string& problem,
+                             const std::vector<int>& epochs, LayerHealth& l, std::array<int, 2> stride) {
   const std::string file = (fs::path(RunPaths::of(run_dir).analysis) / "analysis.h5").string();
   if (stride[0] == 1 && stride[1] == 1) return "the first conv layer has stride 1: there is no stride to alias";
-  if (!fs::exists(file))
-    return "the run was not analysed (no " + file + "); run deconvscope analyze --run " + run_dir + " first";
-  AnalysisResult r;
-  try {
-    r = read_analysis(file);
-  } catch (const Error& e) {
-    // A damaged or outdated analysis costs the aliasing figure, not the rest of health.
-    if (e.kind() != ErrorKind::snapshot) throw;
-    return std::string("the analysis could not be read (") + e.what() + "); re-run deconvscope analyze --run " +
-           run_dir + " --force";
-  }
+  if (!analysis) return problem;
+  const AnalysisResult& r = *analysis;
   const auto it = std::find(r.layers.begin(), r.layers.end(), l.layer);
   if (it == r.layers.end())
     return "the analysis in " + file + " does not include layer " + l.layer + " (see analysis.layers)";
@@ -116,6 +126,39 @@ std::string measure_aliasing(const std::string& run_dir, const std::vector<int>&
 
 }  // namespace
 
+ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const AnalysisResult* analysis) {
+  ProbeSet p;
+  if (opt.probe_limit >= 0) {
+    p.split = cfg.analysis.probe;
+    p.limit = opt.probe_limit;
+    p.source = "--probe " + std::to_string(opt.probe_limit) + (opt.probe_limit == 0 ? " (the whole split)" : "");
+    return p;
+  }
+  if (analysis && (analysis->split == "train" || analysis->split == "test") && analysis->probe_count > 0) {
+    p.split = analysis->split;
+    p.limit = analysis->probe_count;
+    p.source = "the images deconvscope analyze searched (analysis/analysis.h5)";
+    return p;
+  }
+  // No analysis yet: the rule analyze follows, so that a later analysis searches these.
+  p.split = cfg.analysis.probe;
+  const bool on_train = p.split == "train";
+  const int64_t own = on_train ? cfg.data.train_limit : cfg.data.test_limit;
+  if (cfg.analysis.probe_limit > 0) {
+    p.limit = cfg.analysis.probe_limit;
+    p.source = "analysis.probe_limit = " + std::to_string(p.limit);
+  } else if (own > 0) {
+    p.limit = own;
+    p.source = std::string(on_train ? "the run's training images (data.train_limit = "
+                                    : "the run's test images (data.test_limit = ") +
+               std::to_string(own) + ")";
+  } else {
+    p.source = on_train ? "the run's training images (all of the split)" : "the run's test images (all of the split)";
+  }
+  p.source += "; the run has no readable analysis.h5 to take the images from";
+  return p;
+}
+
 HealthResult compute_health(const std::string& run_dir, const Config& cfg, const HealthOptions& opt) {
   set_threads(cfg.run.threads);
   const RunPaths paths = RunPaths::of(run_dir);
@@ -149,10 +192,13 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
     h.layers.push_back(std::move(lh));
   }
 
-  // The probe, as the analysis takes it: the first images of the chosen split.
+  // The probe: the images the analysis searched (health_probe), the first of the split.
+  std::string analysis_problem;
+  const std::unique_ptr<AnalysisResult> analysis = read_run_analysis(run_dir, &analysis_problem);
+  const ProbeSet ps = health_probe(cfg, opt, analysis.get());
   DataConfig data = cfg.data;
-  const bool on_train = cfg.analysis.probe == "train";
-  (on_train ? data.train_limit : data.test_limit) = std::max<int64_t>(0, opt.probe_limit);
+  const bool on_train = ps.split == "train";
+  (on_train ? data.train_limit : data.test_limit) = ps.limit;
   (on_train ? data.test_limit : data.train_limit) = 1;  // the other split is not needed
   DataSplits splits = load_dataset(data);
   const Dataset& probe = on_train ? splits.train : splits.test;
@@ -163,9 +209,14 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
                                        "x" + std::to_string(first.input.width),
                                    std::to_string(probe.channels) + "x" + std::to_string(probe.height) + "x" +
                                        std::to_string(probe.width)));
-  h.split = cfg.analysis.probe;
+  h.split = ps.split;
   h.dataset_path = splits.path;
   h.probe_count = int64_t(probe.size());
+  h.probe_source = ps.source;
+  if (ps.limit > h.probe_count)
+    h.probe_source += " (the split holds only " + std::to_string(h.probe_count) + " images)";
+  if (analysis && !analysis->dataset_path.empty() && analysis->dataset_path != splits.path)
+    h.probe_source += "; note: the analysis read " + analysis->dataset_path + ", the config names " + splits.path;
 
   Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed);
   const HealthThresholds& t = opt.thresholds;
@@ -233,7 +284,8 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
   } else {
     h.aliasing_layer = h.layers[1].layer;
     h.aliasing_stride = h.layers[0].stride;
-    h.aliasing_note = measure_aliasing(run_dir, h.epochs, h.layers[1], h.aliasing_stride);
+    h.aliasing_note =
+        measure_aliasing(run_dir, analysis.get(), analysis_problem, h.epochs, h.layers[1], h.aliasing_stride);
   }
   return h;
 }

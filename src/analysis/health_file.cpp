@@ -83,6 +83,7 @@ void write_health(const std::string& path, const HealthResult& h) {
     root.write_attr_string("split", h.split);
     root.write_attr_string("dataset_path", h.dataset_path);
     root.write_attr_int64("probe_count", h.probe_count);
+    root.write_attr_string("probe_source", h.probe_source);
     root.write_attr_ints("input_shape", {h.input.channels, h.input.height, h.input.width});
     const HealthThresholds& t = h.thresholds;
     root.write_attr_float("collapsed_ratio", t.collapsed_ratio);
@@ -154,6 +155,8 @@ HealthResult read_health(const std::string& path) {
   h.split = root.read_attr_string("split");
   h.dataset_path = root.read_attr_string("dataset_path");
   h.probe_count = root.read_attr_int64("probe_count");
+  // Optional: files written before it existed lack it.
+  if (root.has_attr("probe_source")) h.probe_source = root.read_attr_string("probe_source");
   const std::vector<int32_t> in = root.read_attr_ints("input_shape");
   if (in.size() != 3)
     throw Error(ErrorKind::snapshot, root.where() + " attribute input_shape",

@@ -24,7 +24,9 @@ namespace ds {
 namespace {
 
 const char* kThresholdHelp =
-    "  --probe N                  images of the analysis.probe split scanned for fire rates (default 2000; 0 = all)\n"
+    "  --probe N                  scan the first N images of the analysis.probe split for fire rates (0 = all);\n"
+    "                             default: the images deconvscope analyze searched (analysis/analysis.h5), or\n"
+    "                             without an analysis the run's own (analysis.probe_limit, else data.train_limit)\n"
     "  --dominating-ratio X       RMS above X x the layer's median RMS is dominating (default 3)\n"
     "  --collapsed-ratio X        RMS below X x the layer's median RMS is collapsed, i.e. dead (default 0.1)\n"
     "  --redundant-correlation X  max |cosine| with another filter at or above X is redundant (default 0.9)\n";
@@ -62,8 +64,8 @@ std::string pct(float f) {
 // The final snapshot's health, a line per conv layer.
 void print_table(const HealthResult& h) {
   const size_t last = h.epochs.size() - 1;
-  std::printf("filter health at epoch %d (probe: first %lld %s images)\n", h.epochs[last], (long long)h.probe_count,
-              h.split.c_str());
+  std::printf("filter health at epoch %d (probe: first %lld %s images, %s)\n", h.epochs[last],
+              (long long)h.probe_count, h.split.c_str(), h.probe_source.c_str());
   std::printf("%-10s %7s %7s %7s %9s %10s %8s %9s %9s %9s %9s\n", "layer", "filters", "dead", "never", "collapsed",
               "dominating", "max/med", "redundant", "mid cov", "mid freq", "aliasing");
   for (const LayerHealth& l : h.layers) {
@@ -124,6 +126,8 @@ int cmd_compare(std::vector<std::string> args) {
                  "A run whose analysis/health.h5 is missing or older than its snapshots gets it computed first.\n\n"
                  "  --out DIR           output folder (default runs/compare)\n"
                  "  --labels A,B,...    names of the runs on the page (default: their folder names)\n"
+                 "  --epoch N|last      the snapshot epoch judged (default: the latest epoch every run has a\n"
+                 "                      snapshot of; last: each run's own last snapshot)\n"
                  "  --recompute-health  recompute every run's health\n"
               << kThresholdHelp << "\nDefinitions: docs/health-format.md.\n";
     return 0;
@@ -131,6 +135,13 @@ int cmd_compare(std::vector<std::string> args) {
   CompareOptions opt;
   opt.health = take_health_options(args);
   opt.recompute_health = take_flag(args, "--recompute-health");
+  const std::string epoch = take_value(args, "--epoch", "");
+  if (epoch == "last") {
+    opt.epoch = CompareOptions::kEachLastEpoch;
+  } else if (!epoch.empty()) {
+    opt.epoch = parse_int(epoch, "--epoch");
+    if (opt.epoch < 0) throw Error(ErrorKind::usage, "--epoch", expected_found("an epoch >= 0, or last", epoch));
+  }
   const std::string out = take_value(args, "--out", "runs/compare");
   // `--run A --run B` as analyze and health spell it; bare folders still work (after them).
   std::vector<std::string> runs = take_values(args, "--run");
@@ -145,6 +156,13 @@ int cmd_compare(std::vector<std::string> args) {
   runs.insert(runs.end(), args.begin(), args.end());
   const CompareSummary s = compare_runs(runs, out, opt);
   for (const std::string& r : s.computed) std::printf("computed the health of %s\n", r.c_str());
+  std::printf("compared at epoch");
+  for (size_t i = 0; i < s.epochs.size(); ++i) std::printf("%s %d", i ? "," : "", s.epochs[i]);
+  std::printf("\n");
+  if (!s.differences.empty()) {
+    std::printf("settings that change results differ:\n");
+    for (const std::string& d : s.differences) std::printf("  ! %s\n", d.c_str());
+  }
   std::printf("verdicts:\n");
   for (const std::string& v : s.verdicts) std::printf("  - %s\n", v.c_str());
   std::printf("not compared:\n");

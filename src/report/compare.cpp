@@ -11,6 +11,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -85,30 +86,22 @@ HealthResult load_health(const std::string& dir, const CompareOptions& opt, bool
   return h;
 }
 
-std::string run_name_of(const std::string& config_path) {
-  try {
-    return load_config({"--config", config_path}).run.name;
-  } catch (const Error&) {
-    return {};
-  }
-}
-
 RunData load_run(const std::string& dir, const std::string& label, const CompareOptions& opt, bool* computed) {
   RunData r;
   r.dir = dir;
   r.label = label;
   r.health = load_health(dir, opt, computed);
   const RunPaths paths = RunPaths::of(dir);
-  r.name = run_name_of(paths.config);
-  const auto snaps = list_snapshots(paths.snapshots);
-  const Snapshot s = read_snapshot(snaps.back().second);
-  r.final_epoch = s.epoch;
-  for (const LayerHealth& l : r.health.layers) {
-    Tensor w;
-    for (size_t i = 0; i < s.layers.size(); ++i)
-      if (s.layers[i].name == l.layer) w = s.params[i].weights;
-    r.final_weights.push_back(std::move(w));
+  try {
+    const Config cfg = load_config({"--config", paths.config});
+    r.name = cfg.run.name;
+    r.config_text = cfg.text;
+    r.train_limit = cfg.data.train_limit;
+    r.dataset = cfg.data.dataset;
+  } catch (const Error&) {
+    // An unreadable config costs the settings check; the page says so.
   }
+  r.final_epoch = r.health.epochs.back();
   const std::string analysis = (fs::path(paths.analysis) / "analysis.h5").string();
   if (fs::exists(analysis)) {
     try {
@@ -134,6 +127,55 @@ RunData load_run(const std::string& dir, const std::string& label, const Compare
   return r;
 }
 
+std::string join_epochs(const std::vector<int>& epochs) {
+  std::string s;
+  for (int e : epochs) s += (s.empty() ? "" : ", ") + std::to_string(e);
+  return s;
+}
+
+// The snapshot epoch every run is judged at: opt.epoch if every run has it, the latest
+// epoch all runs have a snapshot of by default, or each run's own last one.
+void choose_epoch(std::vector<RunData>& runs, int wanted) {
+  std::vector<int> common = runs[0].health.epochs;
+  for (const RunData& r : runs) {
+    std::vector<int> both;
+    std::set_intersection(common.begin(), common.end(), r.health.epochs.begin(), r.health.epochs.end(),
+                          std::back_inserter(both));
+    common = both;
+  }
+  std::string each;
+  for (const RunData& r : runs) each += (each.empty() ? "" : "; ") + r.label + ": " + join_epochs(r.health.epochs);
+  if (wanted == CompareOptions::kLatestCommonEpoch && common.empty())
+    throw Error(ErrorKind::usage, "compare",
+                "the runs have no snapshot epoch in common (" + each + ")",
+                "choose --epoch last to judge each run at its own last snapshot");
+  if (wanted >= 0 && !std::binary_search(common.begin(), common.end(), wanted))
+    throw Error(ErrorKind::usage, "compare --epoch",
+                expected_found("an epoch every run has a snapshot of (" +
+                                   (common.empty() ? std::string("none in common") : join_epochs(common)) + ")",
+                               std::to_string(wanted)),
+                "snapshot epochs: " + each);
+  for (RunData& r : runs) {
+    r.epoch = wanted >= 0 ? wanted : wanted == CompareOptions::kEachLastEpoch ? r.final_epoch : common.back();
+    r.epoch_index = size_t(std::find(r.health.epochs.begin(), r.health.epochs.end(), r.epoch) - r.health.epochs.begin());
+  }
+}
+
+// The conv weights of the run's snapshot at its compared epoch, aligned with health.layers.
+void load_weights(RunData& r) {
+  for (const auto& [epoch, path] : list_snapshots(RunPaths::of(r.dir).snapshots)) {
+    if (epoch != r.epoch) continue;
+    const Snapshot s = read_snapshot(path);
+    for (const LayerHealth& l : r.health.layers) {
+      Tensor w;
+      for (size_t i = 0; i < s.layers.size(); ++i)
+        if (s.layers[i].name == l.layer) w = s.params[i].weights;
+      r.weights.push_back(std::move(w));
+    }
+    return;
+  }
+}
+
 // A column of metrics.csv as numbers (NaN where unreadable); empty if absent.
 std::vector<double> metric_column(const CsvTable& t, const std::string& name) {
   std::vector<double> v;
@@ -149,9 +191,10 @@ std::vector<double> metric_column(const CsvTable& t, const std::string& name) {
   return v;
 }
 
-// The second conv layer's strongest projection per feature at the latest top-k epoch (or
-// the followed features' at the last analysed epoch), each cropped to its receptive field.
-cv::Mat top_projections(const RunData& r, const std::string& layer, int* epoch_out, std::string* problem) {
+// The second conv layer's strongest projection per feature at the compared epoch (from its
+// top-k if the analysis has them there, else the followed features'), each cropped to its
+// receptive field.
+cv::Mat top_projections(const RunData& r, const std::string& layer, std::string* problem) {
   if (!r.has_analysis) {
     *problem = r.analysis_problem;
     return {};
@@ -167,28 +210,29 @@ cv::Mat top_projections(const RunData& r, const std::string& layer, int* epoch_o
   const size_t image = size_t(C) * H * W;
   std::vector<std::pair<const float*, Window>> tiles;
   std::vector<int> ids;
-  if (!a.topk.empty() && li < a.topk.rbegin()->second.size()) {
-    const LayerTopK& t = a.topk.rbegin()->second[li];
-    *epoch_out = a.topk.rbegin()->first;
+  const auto top = a.topk.find(r.epoch);
+  const auto analysed = std::find(a.epochs.begin(), a.epochs.end(), r.epoch);
+  if (top != a.topk.end() && li < top->second.size()) {
+    const LayerTopK& t = top->second[li];
     for (int f = 0; f < t.features && f < 64; ++f) {
       const size_t i = size_t(f) * size_t(t.k);
       if (t.acts[i].image < 0) continue;
       tiles.push_back({t.projections.ptr() + i * image, t.windows[i]});
       ids.push_back(f);
     }
-  } else if (li < a.evolution.size() && !a.epochs.empty()) {
+  } else if (li < a.evolution.size() && analysed != a.epochs.end()) {
     const LayerEvolution& ev = a.evolution[li];
-    const size_t E = a.epochs.size(), F = ev.features.size();
-    *epoch_out = a.epochs.back();
+    const size_t e = size_t(analysed - a.epochs.begin()), F = ev.features.size();
     for (size_t f = 0; f < F; ++f) {
-      const size_t i = (E - 1) * F + f;
+      const size_t i = e * F + f;
       if (ev.strongest[i].image < 0) continue;
       tiles.push_back({ev.projections.ptr() + i * image, ev.windows[i]});
       ids.push_back(ev.features[f]);
     }
   }
   if (tiles.empty()) {
-    *problem = "the analysis holds no projections of " + layer;
+    *problem = "the analysis holds no projections of " + layer + " at epoch " + std::to_string(r.epoch) +
+               " (analysed epochs: " + join_epochs(a.epochs) + ")";
     return {};
   }
   constexpr int kTile = 48, kGap = 4;
@@ -213,11 +257,12 @@ cv::Mat peak_histogram(const std::vector<RunData>& runs) {
   spec.y_label = "filters (%)";
   spec.integer_x = false;
   spec.size = cv::Size(560, 360);
+  spec.legend_outside = true;  // never over the bars or lines
   for (size_t r = 0; r < runs.size(); ++r) {
     const HealthResult& h = runs[r].health;
     if (h.layers.empty() || !h.layers[0].is_first() || h.epochs.empty()) continue;
     const LayerHealth& l = h.layers[0];
-    const size_t base = (h.epochs.size() - 1) * size_t(l.filters);
+    const size_t base = runs[r].epoch_index * size_t(l.filters);
     std::vector<double> count(kBins, 0.0);
     double n = 0;
     for (int o = 0; o < l.filters; ++o) {
@@ -247,11 +292,12 @@ cv::Mat rms_profile(const std::vector<RunData>& runs) {
   spec.y_label = "RMS / median RMS";
   spec.integer_x = false;
   spec.size = cv::Size(560, 360);
+  spec.legend_outside = true;  // never over the bars or lines
   for (size_t r = 0; r < runs.size(); ++r) {
     const HealthResult& h = runs[r].health;
     if (h.layers.empty() || h.epochs.empty()) continue;
     const LayerHealth& l = h.layers[0];
-    const size_t e = h.epochs.size() - 1, O = size_t(l.filters);
+    const size_t e = runs[r].epoch_index, O = size_t(l.filters);
     const float med = l.median_rms[e];
     if (!(med > 0) || O == 0) continue;
     std::vector<float> v(l.rms.begin() + long(e * O), l.rms.begin() + long((e + 1) * O));
@@ -300,6 +346,9 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
                 expected_found("at least two run folders", std::to_string(run_dirs.size())),
                 "e.g. deconvscope compare runs/zfnet-fashion runs/alexnet-fashion --out runs/compare");
   if (out_dir.empty()) throw Error(ErrorKind::usage, "compare", "expected an output folder (--out DIR)");
+  if (opt.epoch < CompareOptions::kEachLastEpoch)
+    throw Error(ErrorKind::usage, "compare --epoch",
+                expected_found("an epoch >= 0, or last", std::to_string(opt.epoch)));
   std::set<std::string> seen;
   for (const std::string& d : run_dirs)
     if (!seen.insert(fs::weakly_canonical(d).string()).second)
@@ -324,6 +373,66 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
   }
   std::vector<std::string> labels;
   for (const RunData& r : runs) labels.push_back(r.label);
+  choose_epoch(runs, opt.epoch);
+  for (RunData& r : runs) {
+    load_weights(r);
+    sum.epochs.push_back(r.epoch);
+  }
+  const bool one_epoch = std::all_of(runs.begin(), runs.end(), [&](const RunData& r) { return r.epoch == runs[0].epoch; });
+  std::string at_epoch;  // "at epoch 2", or each run's
+  if (one_epoch) {
+    at_epoch = "at epoch " + std::to_string(runs[0].epoch);
+  } else {
+    for (const RunData& r : runs) at_epoch += (at_epoch.empty() ? "at epoch " : ", ") + std::to_string(r.epoch) + " (" + r.label + ")";
+  }
+  std::string epoch_rule;
+  if (opt.epoch >= 0)
+    epoch_rule = "the epoch chosen with --epoch";
+  else if (opt.epoch == CompareOptions::kEachLastEpoch)
+    epoch_rule = "each run's own last snapshot (--epoch last)";
+  else
+    epoch_rule = "the latest epoch every run has a snapshot of";
+
+  // --- Settings that change results, and the images dead filters were counted on.
+  {
+    std::set<std::string> sets;
+    std::string each;
+    for (const RunData& r : runs) {
+      const std::string set = r.dataset + ": " + (r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all"));
+      sets.insert(set);
+      each += (each.empty() ? "" : "; ") + r.label + " on " +
+              (r.train_limit > 0 ? "the first " + std::to_string(r.train_limit) + " training images"
+                                 : std::string("every training image")) +
+              " of " + r.dataset;
+    }
+    if (sets.size() > 1)
+      sum.differences.push_back("Different training sets (data.train_limit / data.dataset): " + each +
+                                ". A run that saw fewer images has taken fewer steps by the same epoch; its figures "
+                                "differ for that reason too, not only for what the comparison is about.");
+    std::vector<std::string> texts;
+    bool all_read = true;
+    for (const RunData& r : runs) {
+      texts.push_back(r.config_text);
+      all_read = all_read && !r.config_text.empty();
+    }
+    if (all_read) {
+      for (const std::string& d : compare_detail::setting_differences(labels, texts)) sum.differences.push_back(d);
+    } else {
+      for (const RunData& r : runs)
+        if (r.config_text.empty())
+          sum.notes.push_back(r.label + ": its config.cfg could not be read, so its settings were not checked.");
+    }
+    std::set<std::string> probes;
+    std::string probe_each;
+    for (const RunData& r : runs) {
+      probes.insert(r.health.split + " " + std::to_string(r.health.probe_count) + " " + r.health.dataset_path);
+      probe_each += (probe_each.empty() ? "" : "; ") + r.label + " the first " + std::to_string(r.health.probe_count) +
+                    " " + r.health.split + " images of " + r.health.dataset_path;
+    }
+    if (probes.size() > 1)
+      sum.differences.push_back("Dead filters were counted on different probe images: " + probe_each +
+                                ". A filter that fires rarely is more likely to look dead on fewer images.");
+  }
 
   // --- What cannot be compared.
   size_t depth = 0;
@@ -355,8 +464,12 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
       sum.notes.push_back("Conv position " + std::to_string(k + 1) + " has different shapes in different runs: " +
                           "its figures are compared as shares of each layer's own filters, not filter by filter.");
   }
-  if (finals.size() > 1)
-    sum.notes.push_back("The runs end at different epochs; each is judged at its own final snapshot.");
+  if (!one_epoch)
+    sum.notes.push_back("The runs are judged at different epochs (" + at_epoch +
+                        "): a run that trained longer has had more time to learn and to lose filters.");
+  else if (finals.size() > 1)
+    sum.notes.push_back("The runs end at different epochs; all are judged " + at_epoch +
+                        ", the latest one they share. Choose another with --epoch N.");
   if (inputs.size() > 1)
     sum.notes.push_back(
         "The runs' inputs differ in size: frequencies are in cycles per input pixel of each run's own "
@@ -367,10 +480,25 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     if (!r.metrics_problem.empty()) sum.notes.push_back(r.label + ": no validation curve: " + r.metrics_problem + ".");
   }
 
-  // --- Verdicts at each run's final snapshot: the first two conv positions, where the
-  // paper's failures show, and the whole network.
-  auto at_final = [](const RunData& r, size_t k) {
-    return summarize(r.health.layers[k], r.health.thresholds, r.health.epochs.size() - 1);
+  // --- Verdicts at the compared epoch: the first two conv positions, where the paper's
+  // failures show, and the whole network.
+  auto at = [](const RunData& r, size_t k) { return summarize(r.health.layers[k], r.health.thresholds, r.epoch_index); };
+  // Whether a raw figure may be judged at conv position k: its docs call it incomparable
+  // across filter shapes (redundancy) or first-layer strides (aliasing).
+  auto comparable = [&](const health_html::Figure& f, size_t k, std::string* why) {
+    std::set<std::string> keys;
+    for (const RunData& r : runs) {
+      if (k >= r.health.layers.size()) continue;
+      const LayerHealth& l = r.health.layers[k];
+      if (f.across == health_html::Across::filter_shape)
+        keys.insert(std::to_string(l.filters) + "x" + std::to_string(l.in_channels) + "x" + std::to_string(l.kernel[0]) +
+                    "x" + std::to_string(l.kernel[1]));
+      else if (f.across == health_html::Across::stride)
+        keys.insert(std::to_string(r.health.aliasing_stride[0]) + "x" + std::to_string(r.health.aliasing_stride[1]));
+    }
+    if (keys.size() < 2) return true;
+    *why = f.across == health_html::Across::filter_shape ? "the layers' filter shapes differ" : "the first-layer strides differ";
+    return false;
   };
   std::vector<Verdict> verdicts;
   for (size_t k = 0; k < std::min<size_t>(depth, 2); ++k) {
@@ -386,19 +514,34 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
                                                   "correlation_above_chance"};
     for (const auto& f : figures()) {
       if (f.better == 0 || !(k == 0 ? kFirst : kSecond).count(f.key)) continue;
+      std::string why;
+      if (!comparable(f, k, &why)) {
+        Verdict v;
+        v.scope = scope;
+        v.metric = f.key;
+        v.title = f.title;
+        v.better = f.better;
+        v.text = std::string(f.title) + " (" + scope + "): not judged: " + why + ", and the raw figure depends on them (" +
+                 f.fair + " is the fair one).";
+        verdicts.push_back(v);
+        continue;
+      }
       std::vector<float> v;
-      for (const RunData& r : runs) v.push_back(k < r.health.layers.size() ? f.get(at_final(r, k)) : kNaN);
+      for (const RunData& r : runs) v.push_back(k < r.health.layers.size() ? f.get(at(r, k)) : kNaN);
       verdicts.push_back(judge(scope, f.key, f.title, f.better, f.percent, labels, v));
     }
   }
-  std::vector<float> dead_all, final_acc;
+  std::vector<float> dead_all, acc;
   for (const RunData& r : runs) {
-    dead_all.push_back(network_dead(r.health, r.health.epochs.size() - 1));
-    const std::vector<double> va = metric_column(r.metrics, "val_accuracy");
-    final_acc.push_back(va.empty() ? kNaN : float(va.back()));
+    dead_all.push_back(network_dead(r.health, r.epoch_index));
+    const std::vector<double> ep = metric_column(r.metrics, "epoch"), va = metric_column(r.metrics, "val_accuracy");
+    float a = kNaN;
+    for (size_t j = 0; j < ep.size() && j < va.size(); ++j)
+      if (ep[j] == r.epoch) a = float(va[j]);
+    acc.push_back(a);
   }
   verdicts.push_back(judge("every conv layer", "dead_fraction", "dead filters", -1, true, labels, dead_all));
-  verdicts.push_back(judge("final epoch", "val_accuracy", "validation accuracy", +1, true, labels, final_acc));
+  verdicts.push_back(judge(at_epoch, "val_accuracy", "validation accuracy", +1, true, labels, acc));
   for (const Verdict& v : verdicts) sum.verdicts.push_back(v.text);
 
   // --- CSV files.
@@ -412,73 +555,97 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     for (const RunData& r : runs)
       for (size_t k = 0; k < r.health.layers.size(); ++k) {
         const LayerHealth& l = r.health.layers[k];
-        const LayerEpochSummary s = at_final(r, k);
+        const LayerEpochSummary s = at(r, k);
         for (const auto& f : figures()) {
           const float v = f.get(s);
           if (!std::isfinite(v)) continue;
           c << csv_quote(r.label) << ',' << csv_quote(r.dir) << ',' << k + 1 << ',' << csv_quote(l.layer) << ','
             << l.filters << ',' << l.kernel[0] << 'x' << l.kernel[1] << ',' << l.stride[0] << 'x' << l.stride[1] << ','
-            << r.health.epochs.back() << ',' << f.key << ',' << num("%.7g", v) << '\n';
+            << r.epoch << ',' << f.key << ',' << num("%.7g", v) << '\n';
         }
       }
     sum.csv = (fs::path(out_dir) / "compare.csv").string();
     write_text_atomic(sum.csv, c.str());
   }
 
-  // --- The page.
+  // --- The page. Its own layout rules (grids, wrapping tables) are inline: they are for
+  // this page only.
+  const size_t R = runs.size();
   std::ostringstream p;
   p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope compare: ";
-  for (size_t i = 0; i < runs.size(); ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
-  p << "</title>\n<style>" << kReportCss << "</style>\n</head>\n<body>\n<main>\n<h1>";
-  for (size_t i = 0; i < runs.size(); ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
+  for (size_t i = 0; i < R; ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
+  p << "</title>\n<style>" << kReportCss
+    << "\n.mosaics { display: grid; grid-template-columns: repeat(" << R
+    << ", minmax(0, 1fr)); gap: 16px 20px; align-items: start; margin: 10px 0 18px; }\n"
+       ".mosaics figure { margin: 0; }\n"
+       ".mosaics img { width: 100%; max-width: 440px; }\n"
+       ".mosaics .missing { color: #888; font-style: italic; }\n"
+       "table.fit { max-width: 100%; }\n"
+       "table.fit th, table.fit td { white-space: normal; overflow-wrap: anywhere; }\n"
+       "table.fit td.num { white-space: nowrap; }\n"
+       "td.unjudged { color: #777; }\n"
+       "p.epoch { font-size: 16px; font-weight: 600; }\n"
+       "</style>\n</head>\n<body>\n<main>\n<h1>";
+  for (size_t i = 0; i < R; ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
   p << "</h1>\n<p class=\"sub\">Comparing architectures by filter health, after Zeiler &amp; Fergus Sec. 4.1 and Fig. "
-       "6. "
-       "Definitions of every figure are in docs/health-format.md.</p>\n";
+       "6. Definitions of every figure are in docs/health-format.md.</p>\n";
+  p << "<p class=\"epoch\" id=\"epoch\">Compared " << html_escape(at_epoch) << ": " << html_escape(epoch_rule)
+    << ".</p>\n";
   p << "<nav><a href=\"#runs\">Runs</a><a href=\"#verdicts\">Verdicts</a><a href=\"#filters\">First-layer filters</a>"
        "<a href=\"#projections\">Second-layer projections</a><a href=\"#health\">Health per layer</a>"
        "<a href=\"#curves\">Curves</a><a href=\"#limits\">What is not compared</a></nav>\n";
 
-  p << "<h2 id=\"runs\">Runs</h2>\n<div class=\"scroll\"><table>\n<tr><th>run</th><th>folder</th><th>run.name</th>"
-       "<th>input</th><th>conv layers</th><th>first layer</th><th>final snapshot</th><th>final val "
-       "accuracy</th></tr>\n";
-  for (size_t i = 0; i < runs.size(); ++i) {
+  p << "<h2 id=\"runs\">Runs</h2>\n<table class=\"fit\">\n<tr><th>run</th><th>folder</th><th>run.name</th>"
+       "<th>input</th><th>conv layers</th><th>first layer</th><th>training images</th><th>probe images</th>"
+       "<th>compared epoch (last)</th><th>val accuracy there</th></tr>\n";
+  for (size_t i = 0; i < R; ++i) {
     const RunData& r = runs[i];
     const HealthResult& h = r.health;
     p << "<tr><td>" << html_escape(r.label) << "</td><td>" << html_escape(r.dir) << "</td><td>" << html_escape(r.name)
       << "</td><td class=\"num\">" << h.input.channels << "x" << h.input.height << "x" << h.input.width
-      << "</td><td class=\"num\">" << h.layers.size() << "</td><td class=\"num\">"
-      << (h.layers.empty() ? std::string("-") : html_escape(shape_text(h.layers[0]))) << "</td><td class=\"num\">epoch "
-      << r.final_epoch << "</td><td class=\"num\">" << pct(final_acc[i]) << "</td></tr>\n";
+      << "</td><td class=\"num\">" << h.layers.size() << "</td><td>"
+      << (h.layers.empty() ? std::string("-") : html_escape(shape_text(h.layers[0]))) << "</td><td>"
+      << html_escape((r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all")) + " of " +
+                     r.dataset)
+      << "</td><td>" << h.probe_count << " " << html_escape(h.split) << "</td><td class=\"num\">" << r.epoch << " ("
+      << r.final_epoch << ")</td><td class=\"num\">" << pct(acc[i]) << "</td></tr>\n";
   }
-  p << "</table></div>\n";
+  p << "</table>\n";
+  if (!sum.differences.empty()) {
+    p << "<div class=\"note\" id=\"differences\"><strong>Settings that change results differ between the runs</strong>"
+         " (besides the architecture):\n<ul>\n";
+    for (const std::string& d : sum.differences) p << "<li>" << html_escape(d) << "</li>\n";
+    p << "</ul></div>\n";
+  }
 
-  p << "<h2 id=\"verdicts\">Verdicts</h2>\n<p class=\"hint\">At each run's final snapshot. Differences under half a "
-       "percentage point (0.01 for cosines, 2% for ratios) are called ties: one run per setting cannot separate "
-       "smaller ones from "
-       "chance.</p>\n<ul class=\"verdicts\">\n";
+  p << "<h2 id=\"verdicts\">Verdicts</h2>\n<p class=\"hint\">" << html_escape(at_epoch)
+    << ". Differences under half a percentage point (0.01 for cosines, 2% for ratios) are called ties: one run per "
+       "setting cannot separate smaller ones from chance.</p>\n<ul class=\"verdicts\">\n";
   for (const std::string& v : sum.verdicts) p << "<li>" << html_escape(v) << "</li>\n";
   p << "</ul>\n";
 
-  // First-layer mosaics side by side, per-filter contrast and on one scale.
-  p << "<h2 id=\"filters\">First-layer filters at the final snapshot</h2>\n<p class=\"hint\">Top row: each filter "
+  // First-layer mosaics in a grid: a column per run, a row per scale.
+  p << "<h2 id=\"filters\">First-layer filters " << html_escape(at_epoch)
+    << "</h2>\n<p class=\"hint\">Top row: each filter "
        "stretched by its own largest weight (shape and frequency). Bottom row: every filter on its layer's largest "
-       "weight (strength; a dominating filter stands out, as in Fig. 6 a). Red: dead; amber: dominating.</p>\n";
+       "weight (strength; a dominating filter stands out, as in Fig. 6 a). Red: dead; amber: dominating.</p>\n"
+       "<div class=\"mosaics\">\n";
   for (bool shared : {false, true}) {
-    p << "<div class=\"row\">\n";
     for (const RunData& r : runs) {
-      if (r.health.layers.empty() || r.final_weights.empty() || r.final_weights[0].dims.size() != 4) continue;
+      if (r.health.layers.empty() || r.weights.empty() || r.weights[0].dims.size() != 4) {
+        p << "<p class=\"missing\">" << html_escape(r.label) << ": no first-layer weights at epoch " << r.epoch
+          << ".</p>\n";
+        continue;
+      }
       const LayerHealth& l = r.health.layers[0];
-      figure(p,
-             health_mosaic(r.final_weights[0], mosaic_cell(l.kernel[0], l.kernel[1]), shared, &l,
-                           r.health.epochs.size() - 1),
+      figure(p, health_mosaic(r.weights[0], mosaic_cell(l.kernel[0], l.kernel[1]), shared, &l, r.epoch_index),
              r.label + " " + l.layer,
-             r.label + ": " + l.layer + ", " + shape_text(l) + ", epoch " + std::to_string(r.final_epoch) +
-                 (shared ? ", one scale" : ""));
+             r.label + ": " + l.layer + ", " + shape_text(l) + ", epoch " + std::to_string(r.epoch) +
+                 (shared ? ", one scale" : ", each filter on its own scale"));
     }
-    p << "</div>\n";
   }
-  p << "<div class=\"row\">\n";
+  p << "</div>\n<div class=\"row\">\n";
   figure(p, peak_histogram(runs), "peak frequencies",
          "Distribution of the live first-layer filters' spectral peaks. The mid band is between " +
              num("%.2f", runs[0].health.thresholds.low_band) + " and " +
@@ -488,37 +655,39 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
   p << "</div>\n";
 
   // Second-layer top projections side by side.
-  p << "<h2 id=\"projections\">Second-layer projections</h2>\n<p class=\"hint\">Each tile: a feature's strongest "
+  p << "<h2 id=\"projections\">Second-layer projections " << html_escape(at_epoch)
+    << "</h2>\n<p class=\"hint\">Each tile: a feature's strongest "
        "activation over the probe images, projected to pixels by the deconvnet and cropped to its receptive field "
        "(first 64 features). Stride aliasing shows as a grid that repeats with the first layer's stride.</p>\n"
-       "<div class=\"row\">\n";
+       "<div class=\"mosaics\">\n";
   for (const RunData& r : runs) {
     if (r.health.layers.size() < 2) {
       p << "<p class=\"note\">" << html_escape(r.label) << ": only one conv layer.</p>\n";
       continue;
     }
-    int epoch = -1;
     std::string problem;
-    const cv::Mat m = top_projections(r, r.health.layers[1].layer, &epoch, &problem);
+    const cv::Mat m = top_projections(r, r.health.layers[1].layer, &problem);
     if (m.empty()) {
       p << "<p class=\"note\">" << html_escape(r.label) << ": no projections of "
         << html_escape(r.health.layers[1].layer) << ": " << html_escape(problem) << ".</p>\n";
       continue;
     }
-    const LayerEpochSummary s = at_final(r, 1);
+    const LayerEpochSummary s = at(r, 1);
     figure(p, m, r.label + " projections",
-           r.label + ": " + r.health.layers[1].layer + ", epoch " + std::to_string(epoch) + "; stride aliasing " +
+           r.label + ": " + r.health.layers[1].layer + ", epoch " + std::to_string(r.epoch) + "; stride aliasing " +
                pct(s.aliasing) + " (noise floor " + pct(s.aliasing_noise) + ", first-layer stride " +
                std::to_string(r.health.aliasing_stride[0]) + ")");
   }
   p << "</div>\n";
 
-  // Health table per conv position.
-  p << "<h2 id=\"health\">Health per conv layer at the final snapshot</h2>\n<p class=\"hint\">Green: the healthiest "
-       "value of a row (where one direction is healthier). &ndash;: the run has no such layer or the figure does not "
-       "apply.</p>\n";
+  // Health table per conv position: a column per run; the healthiest marked only where
+  // the verdict rule names one, and raw figures that cannot be compared left unmarked.
+  p << "<h2 id=\"health\">Health per conv layer " << html_escape(at_epoch)
+    << "</h2>\n<p class=\"hint\">Green: the healthiest value of a row, where one direction is healthier and the "
+       "difference is beyond the tie thresholds of the verdicts. &ndash;: the run has no such layer or the figure "
+       "does not apply. <em>not judged</em>: a raw figure that is not comparable between these layers.</p>\n";
   for (size_t k = 0; k < depth; ++k) {
-    p << "<h3>Conv position " << k + 1 << "</h3>\n<div class=\"scroll\"><table>\n<tr><th></th>";
+    p << "<h3>Conv position " << k + 1 << "</h3>\n<table class=\"fit\">\n<tr><th></th>";
     for (const RunData& r : runs) p << "<th>" << html_escape(r.label) << "</th>";
     p << "</tr>\n<tr><td>layer</td>";
     for (const RunData& r : runs)
@@ -528,31 +697,32 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     p << "</tr>\n";
     for (const auto& f : figures()) {
       std::vector<float> v;
-      for (const RunData& r : runs) v.push_back(k < r.health.layers.size() ? f.get(at_final(r, k)) : kNaN);
+      for (const RunData& r : runs) v.push_back(k < r.health.layers.size() ? f.get(at(r, k)) : kNaN);
       if (std::none_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); })) continue;
-      float best = kNaN;
-      size_t finite = 0;
-      for (float x : v)
-        if (std::isfinite(x)) {
-          ++finite;
-          best = !std::isfinite(best) ? x : (f.better < 0 ? std::min(best, x) : std::max(best, x));
-        }
-      p << "<tr><td title=\"" << html_escape(f.help) << "\">" << html_escape(f.title) << "</td>";
-      for (float x : v) {
-        if (!std::isfinite(x)) {
+      std::string why;
+      const bool fair = comparable(f, k, &why);
+      std::vector<std::string> leaders;
+      if (f.better != 0 && fair) leaders = judge("", f.key, f.title, f.better, f.percent, labels, v).leaders;
+      p << "<tr data-metric=\"" << f.key << "\"><td title=\"" << html_escape(f.help) << "\">" << html_escape(f.title);
+      if (!fair) p << " <em title=\"" << html_escape(why + "; see " + f.fair) << "\">not judged</em>";
+      p << "</td>";
+      for (size_t i = 0; i < R; ++i) {
+        if (!std::isfinite(v[i])) {
           p << "<td class=\"none\">&ndash;</td>";
           continue;
         }
-        const bool mark = f.better != 0 && finite > 1 && x == best;
-        p << "<td class=\"num" << (mark ? " best" : "") << "\">" << (f.percent ? pct(x) : num("%.3f", x)) << "</td>";
+        const bool mark = std::find(leaders.begin(), leaders.end(), runs[i].label) != leaders.end();
+        p << "<td class=\"num" << (mark ? " best" : !fair ? " unjudged" : "") << "\">"
+          << (f.percent ? pct(v[i]) : num("%.3f", v[i])) << "</td>";
       }
       p << "</tr>\n";
     }
-    p << "</table></div>\n";
+    p << "</table>\n";
   }
 
   // Curves: validation, and health across the snapshots.
-  p << "<h2 id=\"curves\">Curves</h2>\n<div class=\"row\">\n";
+  p << "<h2 id=\"curves\">Curves</h2>\n<p class=\"hint\">Every epoch of each run; the figures above are "
+    << html_escape(at_epoch) << ".</p>\n<div class=\"row\">\n";
   for (const auto& [col, title, percent] :
        {std::tuple<const char*, const char*, bool>{"val_accuracy", "Validation accuracy", true},
         {"val_loss", "Validation loss", false}}) {
@@ -561,7 +731,8 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     spec.x_label = "epoch";
     spec.y_label = percent ? std::string(title) + " (%)" : title;
     spec.size = cv::Size(560, 360);
-    for (size_t i = 0; i < runs.size(); ++i) {
+    spec.legend_outside = true;
+    for (size_t i = 0; i < R; ++i) {
       PlotSeries s;
       s.label = runs[i].label;
       s.color = plot_color(i);
@@ -576,25 +747,25 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
   }
   {
     std::vector<std::vector<int>> xs;
-    std::vector<std::vector<float>> dead0, dead_all, alias, midc;
+    std::vector<std::vector<float>> dead0, dead_every, alias, midc;
     for (const RunData& r : runs) {
       xs.push_back(r.health.epochs);
       dead0.emplace_back();
-      dead_all.emplace_back();
+      dead_every.emplace_back();
       alias.emplace_back();
       midc.emplace_back();
       for (size_t e = 0; e < r.health.epochs.size(); ++e) {
         const LayerEpochSummary s0 = summarize(r.health.layers[0], r.health.thresholds, e);
         dead0.back().push_back(s0.dead);
         midc.back().push_back(s0.mid_coverage);
-        dead_all.back().push_back(network_dead(r.health, e));
+        dead_every.back().push_back(network_dead(r.health, e));
         alias.back().push_back(
             r.health.layers.size() > 1 ? summarize(r.health.layers[1], r.health.thresholds, e).aliasing : kNaN);
       }
     }
     figure(p, health_html::plot_over_epochs("Dead filters, first conv layer", "dead", labels, xs, dead0, true),
            "dead first layer", "Share of the first conv layer's filters that are dead, per snapshot.");
-    figure(p, health_html::plot_over_epochs("Dead filters, every conv layer", "dead", labels, xs, dead_all, true),
+    figure(p, health_html::plot_over_epochs("Dead filters, every conv layer", "dead", labels, xs, dead_every, true),
            "dead all", "Share of all conv filters that are dead, per snapshot.");
     figure(p,
            health_html::plot_over_epochs("Mid-band coverage, first conv layer", "mid coverage", labels, xs, midc, true),
@@ -624,9 +795,9 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     c << "scope,metric,healthier,best_run,best_value,worst_run,worst_value,verdict\n";
     for (const Verdict& v : verdicts)
       c << csv_quote(v.scope) << ',' << v.metric << ',' << (v.better < 0 ? "lower" : "higher") << ','
-        << csv_quote(v.runs.empty() ? "" : v.runs.front()) << ','
+        << csv_quote(v.leaders.empty() ? "" : v.leaders.front()) << ','
         << (v.values.empty() ? "nan" : num("%.7g", v.values.front())) << ','
-        << csv_quote(v.runs.empty() ? "" : v.runs.back()) << ','
+        << csv_quote(v.leaders.empty() ? "" : v.runs.back()) << ','
         << (v.values.empty() ? "nan" : num("%.7g", v.values.back())) << ',' << csv_quote(v.text) << '\n';
     sum.verdicts_csv = (fs::path(out_dir) / "verdicts.csv").string();
     write_text_atomic(sum.verdicts_csv, c.str());

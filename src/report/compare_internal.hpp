@@ -15,8 +15,13 @@ namespace ds::compare_detail {
 struct RunData {
   std::string dir, label, name;  // folder, label on the page, run.name of its config
   HealthResult health;
-  int final_epoch = 0;
-  std::vector<Tensor> final_weights;  // aligned with health.layers: conv weights at the final snapshot
+  int final_epoch = 0;              // the run's last snapshot
+  int epoch = 0;                    // the compared snapshot epoch
+  size_t epoch_index = 0;           // its index in health.epochs
+  std::vector<Tensor> weights;      // aligned with health.layers: conv weights at the compared epoch
+  std::string config_text;          // the effective config (config.cfg), "" if unreadable
+  int64_t train_limit = 0;          // data.train_limit of the run (0 = every image)
+  std::string dataset;              // data.dataset
   bool has_analysis = false;
   AnalysisResult analysis;
   std::string analysis_problem;  // why there is no analysis
@@ -31,14 +36,23 @@ struct Verdict {
   std::string title;   // on the page
   int better = -1;     // -1 lower is healthier, +1 higher
   bool percent = false;
-  std::vector<std::string> runs;  // labels of the runs with a value, best first
-  std::vector<float> values;      // same order
-  std::string text;               // the sentence on the page
+  std::vector<std::string> runs;     // labels of the runs with a value, best first
+  std::vector<float> values;         // same order
+  std::vector<std::string> leaders;  // the healthiest runs (within noise of the best); empty on a tie
+  std::string text;                  // the sentence on the page
 };
 
 // Ranks the runs' values (NaN = that run has no value) and writes the sentence. With
-// fewer than two values, text says why nothing can be compared.
+// fewer than two values, text says why nothing can be compared. When the best and the
+// worst are within noise (a tie), nobody leads: the page marks only `leaders`.
 Verdict judge(const std::string& scope, const std::string& metric, const std::string& title, int better, bool percent,
               const std::vector<std::string>& labels, const std::vector<float>& values);
+
+// Settings of the runs' effective configs (INI text) that change what training produces
+// and differ between the runs: a sentence per key naming each run's value. Left out:
+// the architecture (what is compared), the run's name, folder and threads, the number of
+// epochs (runs are compared at one epoch), snapshot and analysis settings.
+std::vector<std::string> setting_differences(const std::vector<std::string>& labels,
+                                             const std::vector<std::string>& config_texts);
 
 }  // namespace ds::compare_detail

@@ -33,7 +33,8 @@ const std::vector<Figure>& figures() {
        [](const LayerEpochSummary& s) { return s.max_rms_ratio; }},
       {"mean_max_correlation", "mean max |cos|", -1, false,
        "mean over filters of the largest |cosine| with another filter of the layer",
-       [](const LayerEpochSummary& s) { return s.mean_max_correlation; }},
+       [](const LayerEpochSummary& s) { return s.mean_max_correlation; }, Across::filter_shape,
+       "max |cos| above chance"},
       {"chance_correlation", "max |cos| by chance", 0, false,
        "mean max |cosine| of as many random Gaussian filters of the same size: the floor of the figure above",
        [](const LayerEpochSummary& s) { return s.chance_correlation; }},
@@ -56,7 +57,7 @@ const std::vector<Figure>& figures() {
        [](const LayerEpochSummary& s) { return s.mid_coverage; }},
       {"aliasing", "stride aliasing", -1, true,
        "second layer: mean share of a projection's energy periodic with the first layer's stride",
-       [](const LayerEpochSummary& s) { return s.aliasing; }},
+       [](const LayerEpochSummary& s) { return s.aliasing; }, Across::stride, "aliasing above noise"},
       {"aliasing_noise", "aliasing noise floor", 0, true,
        "what white noise in the same receptive-field windows would give for the stride aliasing figure",
        [](const LayerEpochSummary& s) { return s.aliasing_noise; }},
@@ -75,7 +76,8 @@ cv::Mat plot_over_epochs(const std::string& title, const std::string& y_label, c
   spec.x_label = "epoch";
   spec.y_label = percent ? y_label + " (%)" : y_label;
   spec.size = cv::Size(560, 360);
-  spec.legend_outside = labels.size() > 4;
+  // Right of the axes, never over the lines (a corner can hold data).
+  spec.legend_outside = labels.size() > 1;
   for (size_t i = 0; i < labels.size() && i < epochs.size() && i < values.size(); ++i) {
     PlotSeries s;
     s.label = labels[i];

@@ -17,6 +17,11 @@ std::string pct(float fraction);
 // printf-style number, "n/a" for NaN.
 std::string num(const char* format, float v);
 
+// What a raw figure depends on besides health, so that it is judged across runs only
+// where that is the same (docs/health-format.md): redundancy on the filters' shape (its
+// chance level), stride aliasing on the first layer's stride (its noise floor).
+enum class Across { any, filter_shape, stride };
+
 // One figure of LayerEpochSummary: its column title, how to print it, which way is
 // healthier, and a one-line definition for the page.
 struct Figure {
@@ -26,6 +31,8 @@ struct Figure {
   bool percent;       // print as a percentage
   const char* help;
   float (*get)(const LayerEpochSummary&);
+  Across across = Across::any;  // judged across runs only where this is the same
+  const char* fair = "";        // the figure to look at instead where it is not
 };
 const std::vector<Figure>& figures();
 

@@ -43,6 +43,25 @@ std::string cell(const health_html::Figure& f, const LayerEpochSummary& s) {
   return "<td class=\"num\">" + (f.percent ? pct(v) : num("%.3f", v)) + "</td>";
 }
 
+// A table with a row per figure and a column per entry of `sums` (layers or epochs),
+// split into blocks of kColumns columns: it never needs a horizontal scroll bar.
+void figure_table(std::ostringstream& p, const std::string& corner, const std::vector<std::string>& heads,
+                  const std::vector<const health_html::Figure*>& figs, const std::vector<LayerEpochSummary>& sums) {
+  constexpr size_t kColumns = 10;
+  for (size_t from = 0; from < heads.size(); from += kColumns) {
+    const size_t to = std::min(heads.size(), from + kColumns);
+    p << "<table>\n<tr><th>" << html_escape(corner) << "</th>";
+    for (size_t c = from; c < to; ++c) p << "<th>" << heads[c] << "</th>";
+    p << "</tr>\n";
+    for (const auto* f : figs) {
+      p << "<tr><td title=\"" << html_escape(f->help) << "\">" << html_escape(f->title) << "</td>";
+      for (size_t c = from; c < to; ++c) p << cell(*f, sums[c]);
+      p << "</tr>\n";
+    }
+    p << "</table>\n";
+  }
+}
+
 // Figures that have a value in this layer at some epoch (frequency only in the first layer...).
 std::vector<const health_html::Figure*> present_figures(const LayerHealth& l, const HealthResult& h) {
   std::vector<const health_html::Figure*> out;
@@ -90,25 +109,31 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
        "analysis/health*.csv.</p>\n";
   p << "<nav>";
   if (fs::exists(dir / "index.html")) p << "<a href=\"index.html\">&larr; Report</a>";
-  p << "<a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across snapshots</a><a href=\"#filters\">"
+  p << "<a href=\"#probe\">Probe images</a><a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across snapshots</a><a href=\"#filters\">"
     << "First-layer filters</a><a href=\"#died\">Died and stayed dead</a><a "
        "href=\"#definitions\">Definitions</a></nav>\n";
 
-  // --- Final snapshot: a row per layer.
+  // --- Which images the fire rates come from: "dead" means "never fired on these".
+  p << "<p class=\"note\" id=\"probe\">Probe images (fire rates, never fires, dead): the first " << h.probe_count
+    << " images of the " << html_escape(h.split) << " split of " << html_escape(h.dataset_path);
+  if (!h.probe_source.empty()) p << ": " << html_escape(h.probe_source);
+  p << ".</p>\n";
+
+  // --- Final snapshot: a column per layer (a row per figure fits any window).
   p << "<h2 id=\"final\">At the final snapshot (epoch " << (E ? h.epochs[last] : 0) << ")</h2>\n";
-  p << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>filters</th><th>kernel / stride</th>";
-  for (const auto& f : figures())
-    p << "<th title=\"" << html_escape(f.help) << "\">" << html_escape(f.title) << "</th>";
-  p << "</tr>\n";
+  std::vector<std::string> heads;
+  std::vector<LayerEpochSummary> sums;
   for (const LayerHealth& l : h.layers) {
-    const LayerEpochSummary s = summarize(l, t, last);
-    p << "<tr><td>" << html_escape(l.layer) << "</td><td class=\"num\">" << l.filters << "</td><td class=\"num\">"
-      << l.kernel[0] << "x" << l.kernel[1] << " / " << l.stride[0] << "</td>";
-    for (const auto& f : figures()) p << cell(f, s);
-    p << "</tr>\n";
+    heads.push_back(html_escape(l.layer) + "<br><small>" + std::to_string(l.filters) + " &times; " +
+                    std::to_string(l.kernel[0]) + "x" + std::to_string(l.kernel[1]) + " / " +
+                    std::to_string(l.stride[0]) + "</small>");
+    sums.push_back(summarize(l, t, last));
   }
-  p << "</table></div>\n<p class=\"hint\">Fire rates from the first " << h.probe_count << " images of the "
-    << html_escape(h.split) << " split. &ndash; = does not apply to this layer.</p>\n";
+  std::vector<const health_html::Figure*> all;
+  for (const auto& f : figures()) all.push_back(&f);
+  figure_table(p, "figure", heads, all, sums);
+  p << "<p class=\"hint\">Columns: layer, filters &times; kernel / stride. &ndash; = does not apply to this "
+       "layer.</p>\n";
   if (!h.aliasing_note.empty())
     p << "<p class=\"note\">Stride aliasing not measured: " << html_escape(h.aliasing_note) << ".</p>\n";
 
@@ -159,17 +184,14 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
             std::to_string(h.aliasing_stride[0]) + "x" + std::to_string(h.aliasing_stride[1]) + " pixels).");
   p << "</div>\n";
   for (const LayerHealth& l : h.layers) {
-    const auto figs = present_figures(l, h);
-    p << "<h3>" << html_escape(l.layer) << "</h3>\n<div class=\"scroll\"><table>\n<tr><th>epoch</th>";
-    for (const auto* f : figs) p << "<th title=\"" << html_escape(f->help) << "\">" << html_escape(f->title) << "</th>";
-    p << "</tr>\n";
+    p << "<h3>" << html_escape(l.layer) << "</h3>\n";
+    std::vector<std::string> epochs;
+    std::vector<LayerEpochSummary> per_epoch;
     for (size_t e = 0; e < E; ++e) {
-      const LayerEpochSummary s = summarize(l, t, e);
-      p << "<tr><td class=\"num\">" << h.epochs[e] << "</td>";
-      for (const auto* f : figs) p << cell(*f, s);
-      p << "</tr>\n";
+      epochs.push_back("epoch " + std::to_string(h.epochs[e]));
+      per_epoch.push_back(summarize(l, t, e));
     }
-    p << "</table></div>\n";
+    figure_table(p, "figure", epochs, present_figures(l, h), per_epoch);
   }
 
   // --- First-layer filters of every snapshot, marked.

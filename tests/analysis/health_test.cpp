@@ -10,12 +10,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 
 #include "deconvscope/analysis/analyze.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/report/csv.hpp"
+#include "deconvscope/report/health_page.hpp"
 #include "deconvscope/train/trainer.hpp"
 #include "train/synthetic_run.hpp"
 
@@ -23,6 +25,14 @@ namespace fs = std::filesystem;
 
 namespace ds {
 namespace {
+
+// Cells (<td or <th) in a table row of HTML.
+size_t count_cells(const std::string& row) {
+  size_t n = 0;
+  for (const char* tag : {"<td", "<th"})
+    for (size_t at = row.find(tag); at != std::string::npos; at = row.find(tag, at + 1)) ++n;
+  return n;
+}
 
 // One filter (1, 1, k, k) from a function of (y, x).
 template <class F>
@@ -324,6 +334,82 @@ TEST_F(HealthRun, AliasingFromTheAnalysisOfAStridedRun) {
   h = compute_health(run, cfg, opt);
   EXPECT_FALSE(h.layers[1].has_aliasing());
   EXPECT_NE(h.aliasing_note.find("could not be read"), std::string::npos) << h.aliasing_note;
+}
+
+TEST(HealthProbe, TheAnalysisImagesByDefault) {
+  Config cfg;
+  cfg.data.train_limit = 2000;
+  HealthOptions opt;
+  // No analysis: the run's own training images, as analyze would take them.
+  ProbeSet p = health_probe(cfg, opt, nullptr);
+  EXPECT_EQ(p.split, "train");
+  EXPECT_EQ(p.limit, 2000);
+  EXPECT_NE(p.source.find("data.train_limit = 2000"), std::string::npos) << p.source;
+  cfg.analysis.probe_limit = 500;
+  EXPECT_EQ(health_probe(cfg, opt, nullptr).limit, 500);
+  cfg.analysis.probe_limit = 0;
+  cfg.data.train_limit = 0;
+  EXPECT_EQ(health_probe(cfg, opt, nullptr).limit, 0) << "0 = every training image";
+  // An analysis: exactly its images.
+  AnalysisResult a;
+  a.split = "test";
+  a.probe_count = 321;
+  p = health_probe(cfg, opt, &a);
+  EXPECT_EQ(p.split, "test");
+  EXPECT_EQ(p.limit, 321);
+  EXPECT_NE(p.source.find("analyze searched"), std::string::npos) << p.source;
+  // --probe N overrides both.
+  opt.probe_limit = 64;
+  p = health_probe(cfg, opt, &a);
+  EXPECT_EQ(p.split, "train");
+  EXPECT_EQ(p.limit, 64);
+  EXPECT_EQ(p.source, "--probe 64");
+}
+
+TEST_F(HealthRun, ProbesTheImagesTheAnalysisSearched) {
+  // Trained on the first 120 of 300 images, no analysis.probe_limit: analyze and health
+  // should both look at those 120.
+  const std::string run = root_ + "/limited";
+  const Config cfg = load_config(testutil::tiny_run_args(
+      data_, run, {"--train.epochs", "1", "--snapshot.epochs", "0,1", "--data.train_limit", "120",
+                   "--analysis.features", "2", "--analysis.batch", "32"}));
+  train(cfg, TrainOptions{});
+  HealthOptions opt;
+  opt.quiet = true;
+  HealthResult h = compute_health(run, cfg, opt);
+  EXPECT_EQ(h.split, "train");
+  EXPECT_EQ(h.probe_count, 120) << h.probe_source;
+  EXPECT_NE(h.probe_source.find("data.train_limit = 120"), std::string::npos) << h.probe_source;
+
+  // Analysed on 70 images (a command-line override analyze does not store in config.cfg):
+  // health follows the analysis file, with the run's unchanged config.
+  Config analysed = cfg;
+  analysed.analysis.probe_limit = 70;
+  AnalyzeOptions aopt;
+  aopt.quiet = true;
+  run_analysis(analysed, run, aopt);
+  h = compute_health(run, cfg, opt);
+  EXPECT_EQ(h.probe_count, 70);
+  EXPECT_NE(h.probe_source.find("analyze searched"), std::string::npos) << h.probe_source;
+  const std::string file = root_ + "/limited-health.h5";
+  write_health(file, h);
+  EXPECT_EQ(read_health(file).probe_source, h.probe_source);
+
+  // The page says which images were probed.
+  write_health_page(run, h);
+  std::ifstream in(run + "/report/health.html");
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(page.find("Probe images (fire rates, never fires, dead): the first 70 images of the train split"),
+            std::string::npos);
+  EXPECT_NE(page.find("analyze searched"), std::string::npos);
+  // Tables fit a window: no table wider than 11 columns.
+  for (size_t at = page.find("<tr>"); at != std::string::npos; at = page.find("<tr>", at + 1)) {
+    const std::string row = page.substr(at, page.find("</tr>", at) - at);
+    EXPECT_LE(count_cells(row), 11u) << row.substr(0, 200);
+  }
+
+  opt.probe_limit = 30;
+  EXPECT_EQ(compute_health(run, cfg, opt).probe_count, 30) << "--probe overrides";
 }
 
 TEST_F(HealthRun, RunWithoutSnapshotsIsRefused) {

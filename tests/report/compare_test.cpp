@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "deconvscope/analysis/health.hpp"
@@ -19,6 +20,7 @@
 #include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/train/trainer.hpp"
 #include "train/synthetic_run.hpp"
+#include "../../src/report/compare_internal.hpp"
 
 namespace fs = std::filesystem;
 
@@ -30,6 +32,16 @@ std::string read_text(const std::string& path) {
   std::ostringstream s;
   s << f.rdbuf();
   return s.str();
+}
+
+// The row of the health table of conv position `position` whose data-metric is `metric`.
+std::string table_row(const std::string& html, int position, const std::string& metric) {
+  const size_t table = html.find("<h3>Conv position " + std::to_string(position) + "</h3>");
+  if (table == std::string::npos) return {};
+  const size_t row = html.find("<tr data-metric=\"" + metric + "\">", table);
+  const size_t end = html.find("</table>", table);
+  if (row == std::string::npos || row > end) return {};
+  return html.substr(row, html.find("</tr>", row) - row);
 }
 
 size_t count(const std::string& text, const std::string& what) {
@@ -78,10 +90,17 @@ class CompareRuns : public ::testing::Test {
     train(load_config(args(shallow_, {"c1 conv out=4 kernel=3 stride=2 pad=1", "r1 relu",
                                       "c2 conv out=6 kernel=3 pad=1", "r2 relu", "f3 fc out=10"})),
           TrainOptions{});
-    train(load_config(args(deep_, {"conv1 conv out=6 kernel=5 pad=2", "relu1 relu", "pool1 maxpool kernel=2",
-                                   "conv2 conv out=6 kernel=3 pad=1", "relu2 relu", "conv3 conv out=8 kernel=3 pad=1",
-                                   "relu3 relu", "fc4 fc out=10"})),
-          TrainOptions{});
+    // The deep run trains one epoch longer (snapshots 0, 1, 2) on fewer images.
+    std::vector<std::string> deep = args(deep_, {"conv1 conv out=6 kernel=5 pad=2", "relu1 relu",
+                                                 "pool1 maxpool kernel=2", "conv2 conv out=6 kernel=3 pad=1",
+                                                 "relu2 relu", "conv3 conv out=8 kernel=3 pad=1", "relu3 relu",
+                                                 "fc4 fc out=10"});
+    for (size_t i = 0; i + 1 < deep.size(); ++i) {
+      if (deep[i] == "--train.epochs") deep[i + 1] = "2";
+      if (deep[i] == "--snapshot.epochs") deep[i + 1] = "0,1,2";
+    }
+    deep.insert(deep.end(), {"--data.train_limit", "200"});
+    train(load_config(deep), TrainOptions{});
     // The shallow run's first layer gets a filter 50 times stronger than the others.
     const auto snaps = list_snapshots(RunPaths::of(shallow_).snapshots);
     Snapshot s = read_snapshot(snaps.back().second);
@@ -164,6 +183,127 @@ TEST_F(CompareRuns, AliasingAppearsOnceTheRunIsAnalysed) {
   bool deep_note = false;
   for (const std::string& n : s.notes) deep_note = deep_note || n.find("deep: stride aliasing not measured") == 0;
   EXPECT_TRUE(deep_note) << "the deep run has stride 1";
+}
+
+TEST_F(CompareRuns, JudgesAtTheLatestCommonEpochAndSaysSo) {
+  // shallow has snapshots 0 and 1, deep 0, 1 and 2: epoch 1 is the latest both have.
+  const CompareSummary s = compare_runs({shallow_, deep_}, root_ + "/epoch", quiet());
+  EXPECT_EQ(s.epochs, (std::vector<int>{1, 1}));
+  const std::string html = read_text(s.html);
+  EXPECT_NE(html.find("Compared at epoch 1: the latest epoch every run has a snapshot of."), std::string::npos);
+  EXPECT_NE(html.find("deep: conv1, 6 x 5x5 / 1, epoch 1, one scale"), std::string::npos) << "mosaic of epoch 1";
+  const CsvTable csv = read_csv(s.csv);
+  const int epoch = csv.column("epoch");
+  ASSERT_GE(epoch, 0);
+  for (const auto& row : csv.rows) EXPECT_EQ(row[size_t(epoch)], "1");
+
+  CompareOptions o = quiet();
+  o.epoch = 0;
+  EXPECT_EQ(compare_runs({shallow_, deep_}, root_ + "/epoch0", o).epochs, (std::vector<int>{0, 0}));
+  o.epoch = 2;  // shallow has no epoch 2
+  try {
+    compare_runs({shallow_, deep_}, root_ + "/epoch2", o);
+    ADD_FAILURE() << "expected ds::Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::usage);
+    EXPECT_NE(std::string(e.what()).find("0, 1"), std::string::npos) << e.what();
+  }
+  o.epoch = CompareOptions::kEachLastEpoch;
+  const CompareSummary last = compare_runs({shallow_, deep_}, root_ + "/epochlast", o);
+  EXPECT_EQ(last.epochs, (std::vector<int>{1, 2}));
+  bool said = false;
+  for (const std::string& n : last.notes) said = said || n.find("judged at different epochs") != std::string::npos;
+  EXPECT_TRUE(said);
+  EXPECT_EQ(cli_run({"compare", shallow_, deep_, "--epoch", "2", "--out", root_ + "/cli2"}), 2);
+  EXPECT_EQ(cli_run({"compare", shallow_, deep_, "--epoch", "soon", "--out", root_ + "/cli2"}), 2);
+  EXPECT_EQ(cli_run({"compare", shallow_, deep_, "--epoch", "last", "--out", root_ + "/cli2"}), 0);
+}
+
+TEST_F(CompareRuns, FlagsDifferentTrainingSetsVisibly) {
+  const CompareSummary s = compare_runs({shallow_, deep_}, root_ + "/sizes", quiet());
+  ASSERT_FALSE(s.differences.empty());
+  EXPECT_EQ(s.differences[0].rfind("Different training sets", 0), 0u) << s.differences[0];
+  EXPECT_NE(s.differences[0].find("deep on the first 200 training images"), std::string::npos) << s.differences[0];
+  EXPECT_NE(s.differences[0].find("shallow on every training image"), std::string::npos) << s.differences[0];
+  bool key = false, epochs = false;
+  for (const std::string& d : s.differences) {
+    key = key || d == "data.train_limit: shallow 0, deep 200";
+    epochs = epochs || d.rfind("train.epochs", 0) == 0;
+  }
+  EXPECT_TRUE(key) << "each differing setting is named with its values";
+  EXPECT_FALSE(epochs) << "runs are compared at one epoch: their length does not change the figures";
+  const std::string html = read_text(s.html);
+  const size_t box = html.find("<div class=\"note\" id=\"differences\">");
+  ASSERT_NE(box, std::string::npos);
+  EXPECT_LT(box, html.find("id=\"verdicts\"")) << "the warning comes before the verdicts";
+}
+
+TEST_F(CompareRuns, NoWinnerMarkedOnATieAndNoColourOnIncomparableFigures) {
+  const CompareSummary s = compare_runs({shallow_, deep_}, root_ + "/marks", quiet());
+  const std::string html = read_text(s.html);
+  // Every row: if the verdict rule calls it a tie, no cell is marked best.
+  size_t ties = 0;
+  for (int position : {1, 2, 3})
+    for (const char* metric : {"dead_fraction", "never_fires_fraction", "collapsed_fraction", "dominating_fraction",
+                               "redundant_fraction"}) {
+      const std::string row = table_row(html, position, metric);
+      if (row.empty()) continue;
+      // Percentages: a tie when every cell shows the same value (well under half a point apart).
+      std::set<std::string> shown;
+      for (size_t at = row.find("<td class=\"num"); at != std::string::npos; at = row.find("<td class=\"num", at + 1))
+        shown.insert(row.substr(row.find('>', at) + 1, row.find("</td>", at) - row.find('>', at) - 1));
+      if (shown.size() != 1) continue;
+      ++ties;
+      EXPECT_EQ(row.find(" best"), std::string::npos) << "a tie marked as a win: " << row;
+    }
+  EXPECT_GT(ties, 0u) << "collapsed filters are 0% in both runs";
+  // Raw redundancy of 3x3 against 5x5 filters is not comparable: shown, not coloured.
+  const std::string raw = table_row(html, 1, "mean_max_correlation");
+  ASSERT_FALSE(raw.empty());
+  EXPECT_NE(raw.find("not judged"), std::string::npos) << raw;
+  EXPECT_EQ(raw.find(" best"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("unjudged"), std::string::npos) << raw;
+  EXPECT_EQ(table_row(html, 1, "correlation_above_chance").find("not judged"), std::string::npos);
+  // Raw aliasing of a stride-2 first layer against a stride-1 one: not judged either.
+  bool alias = false;
+  for (const std::string& v : s.verdicts)
+    if (v.rfind("stride aliasing (conv position 2", 0) == 0) {
+      alias = true;
+      EXPECT_NE(v.find("not judged: the first-layer strides differ"), std::string::npos) << v;
+    }
+  EXPECT_TRUE(alias);
+  // The dominating verdict names deep; its row marks deep's cell and not shallow's.
+  const std::string dom = table_row(html, 1, "dominating_fraction");
+  ASSERT_FALSE(dom.empty());
+  EXPECT_EQ(count(dom, " best"), 1u) << dom;
+}
+
+TEST(CompareVerdicts, TiesNameNoWinner) {
+  using compare_detail::judge;
+  const auto tie = judge("position 1", "dead_fraction", "dead", -1, true, {"a", "b"}, {0.250f, 0.252f});
+  EXPECT_TRUE(tie.leaders.empty());
+  EXPECT_NE(tie.text.find("no clear difference"), std::string::npos) << tie.text;
+  EXPECT_EQ(tie.text.find("healthier:"), std::string::npos) << tie.text;
+  const auto win = judge("position 1", "dead_fraction", "dead", -1, true, {"a", "b"}, {0.30f, 0.10f});
+  EXPECT_EQ(win.leaders, (std::vector<std::string>{"b"}));
+  EXPECT_NE(win.text.find("b is healthier"), std::string::npos) << win.text;
+  // Two runs within noise of each other, both clearly ahead of the third: both lead.
+  const auto two = judge("position 1", "dead_fraction", "dead", -1, true, {"a", "b", "c"}, {0.100f, 0.102f, 0.4f});
+  EXPECT_EQ(two.leaders, (std::vector<std::string>{"a", "b"}));
+  EXPECT_NE(two.text.find("a and b are healthier"), std::string::npos) << two.text;
+  const auto cos = judge("position 1", "correlation_above_chance", "above chance", -1, false, {"a", "b"},
+                         {0.120f, 0.125f});
+  EXPECT_TRUE(cos.leaders.empty()) << "cosines within 0.01 are a tie";
+}
+
+TEST(CompareSettings, ResultChangingDifferencesOnly) {
+  const std::string a = "[run]\nname = a\nseed = 1\nthreads = 2\n[data]\ntrain_limit = 0\nresize = 56\n"
+                        "[model]\nlayer = c1 conv out=4\n[train]\nepochs = 10\nlr = 0.01\n[analysis]\nprobe_limit = 0\n";
+  const std::string b = "[run]\nname = b\nseed = 1\nthreads = 4\n[data]\ntrain_limit = 2000\nresize = 56\n"
+                        "[model]\nlayer = c1 conv out=8\n[train]\nepochs = 4\nlr = 0.02  # faster\n[analysis]\n"
+                        "probe_limit = 500\n";
+  const auto d = compare_detail::setting_differences({"A", "B"}, {a, b});
+  EXPECT_EQ(d, (std::vector<std::string>{"data.train_limit: A 0, B 2000", "train.lr: A 0.01, B 0.02"}));
 }
 
 TEST_F(CompareRuns, BadInputIsRefused) {

@@ -120,7 +120,8 @@ struct HealthResult {
   HealthThresholds thresholds;
   std::string split;  // probe split for fire rates: train | test
   std::string dataset_path;
-  int64_t probe_count = 0;  // first probe_count images of the split
+  int64_t probe_count = 0;   // first probe_count images of the split
+  std::string probe_source;  // why these images, in words ("" in files written before it existed)
   InputShape input;
   // Aliasing: of which layer, at which period, and why it is missing if it is.
   std::string aliasing_layer;                // the second conv layer; "" if the network has one conv layer
@@ -145,12 +146,27 @@ LayerEpochSummary summarize(const LayerHealth& l, const HealthThresholds& t, siz
 
 struct HealthOptions {
   HealthThresholds thresholds;
-  int64_t probe_limit = 2000;  // images scanned for fire rates; 0 = the whole split
-  bool quiet = false;          // no progress bars
+  // Images scanned for fire rates: -1 = the analysis' probe set (health_probe()); N >= 0 =
+  // the first N images of the analysis.probe split, 0 = all of it.
+  int64_t probe_limit = -1;
+  bool quiet = false;  // no progress bars
 };
 
-// Reads every snapshot of the run in run_dir, scans the first probe_limit images of the
-// cfg.analysis.probe split for fire rates (one Network, Mode::infer), and, if
+// Which images health scans for fire rates. By default the images `deconvscope analyze`
+// searched, so that the analysis' "inactive" and health's "dead" are about the same
+// images: the split and count recorded in the run's analysis.h5 when there is one, else
+// the config's rule (analysis.probe split; analysis.probe_limit images, or, when that is
+// 0, the run's own limit for the split: data.train_limit for train, data.test_limit for
+// test; 0 = all). opt.probe_limit >= 0 overrides the count.
+struct ProbeSet {
+  std::string split;   // train | test
+  int64_t limit = 0;   // first `limit` images; 0 = the whole split
+  std::string source;  // the reason, for the page and health.h5
+};
+ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const AnalysisResult* analysis);
+
+// Reads every snapshot of the run in run_dir, scans the health_probe() images for fire
+// rates (one Network, Mode::infer), and, if
 // run_dir/analysis/analysis.h5 exists and holds the second conv layer, measures stride
 // aliasing in its projections. cfg: the run's effective config (its config.cfg).
 // Throws ds::Error(snapshot) when the run has no snapshots or they differ in layers.

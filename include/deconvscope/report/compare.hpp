@@ -19,6 +19,9 @@
 namespace ds {
 
 struct CompareOptions {
+  static constexpr int kLatestCommonEpoch = -1;  // the latest epoch every run has a snapshot of
+  static constexpr int kEachLastEpoch = -2;      // each run at its own last snapshot
+  int epoch = kLatestCommonEpoch;   // the snapshot epoch judged; >= 0: that epoch, which every run must have
   bool recompute_health = false;    // recompute each run's health even if analysis/health.h5 is current
   HealthOptions health;             // how a missing or stale health.h5 is computed
   std::vector<std::string> labels;  // names of the runs on the page; default: their folder names
@@ -27,16 +30,20 @@ struct CompareOptions {
 struct CompareSummary {
   std::string html;                   // <out_dir>/index.html
   std::string csv, verdicts_csv;      // <out_dir>/compare.csv, <out_dir>/verdicts.csv
+  std::vector<int> epochs;            // the compared snapshot epoch of each run, in run order
   std::vector<std::string> verdicts;  // one line per metric, as on the page
+  std::vector<std::string> differences;  // result-changing settings that differ (training-set size first)
   std::vector<std::string> notes;     // what could not be compared
   std::vector<std::string> computed;  // runs whose health was (re)computed now
 };
 
 // Reads each run's analysis/health.h5, computing it first (with the run's config.cfg)
 // when it is missing, older than the snapshots or the analysis, or when asked; reads the
-// final snapshot, metrics.csv and, if present, analysis.h5. Throws ds::Error(usage) for
-// fewer than two runs, a run folder given twice or one without config.cfg, ds::Error(
-// snapshot) for a run without snapshots, ds::Error(io) if out_dir cannot be written.
+// snapshot of the compared epoch (opt.epoch), metrics.csv and, if present, analysis.h5.
+// Throws ds::Error(usage) for fewer than two runs, a run folder given twice or one
+// without config.cfg, an opt.epoch some run has no snapshot of, or runs without a common
+// snapshot epoch (by default); ds::Error(snapshot) for a run without snapshots,
+// ds::Error(io) if out_dir cannot be written.
 CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std::string& out_dir,
                             const CompareOptions& opt = {});
 
