@@ -5,7 +5,7 @@
 #   tools/install-deps.sh --test   plus clang and libFuzzer, for the test suite's fuzzing run
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev libhdf5-dev libopencv-dev libboost-program-options-dev
-      libgtest-dev zlib1g-dev dataset-fashion-mnist)
+      libgtest-dev zlib1g-dev libssl-dev dataset-fashion-mnist)
 [ "${1:-}" = "--test" ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -328,7 +328,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
       std::fprintf(stderr, "nothing to resume in %s (no snapshot and no last.h5): starting from epoch 0\n",
                    paths.dir.c_str());
     else
-      check_resumable(resumed, resumed_from, cfg, in_shape);
+      check_resumable(resumed, resumed_from, cfg, in_shape), check_resume_position(resumed, resumed_from, cfg.train.epochs, n_train / batch);
   }
   std::mt19937_64 rng(cfg.run.seed);
   if (have_resume) {

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -501,6 +502,67 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
 
   // Only the four tables: no temporary files left.
   EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 4);
+}
+
+}  // namespace
+}  // namespace ds
+
+// --- values checked on read and before writing (issue 10) ------------------------------
+
+namespace ds {
+namespace {
+
+class AnalysisValueTest : public AnalysisFileTest {};
+
+TEST_F(AnalysisValueTest, ImageIndexOutsideTheProbeAndNaNActivationsAreRefused) {
+  const std::string path = file("analysis.h5");
+  for (int64_t bad : {int64_t(1000000000), int64_t(-5)}) {
+    write_analysis(path, sample());
+    {
+      h5::File f = h5::File::open_readwrite(path);
+      {
+        h5::Group g = f.root().open_group("evolution/conv1");
+        std::vector<int64_t> dims;
+        std::vector<int64_t> idx = g.read_dataset_i64("image_index", &dims);
+        idx[1] = bad;
+        g.write_dataset("image_index", dims, idx);
+      }
+      f.close();
+    }
+    expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /evolution/conv1/image_index",
+                 "found " + std::to_string(bad) + " at entry 1");
+  }
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    {
+      h5::Group g = f.root().open_group("evolution/conv2");
+      std::vector<int64_t> dims;
+      std::vector<float> v = g.read_dataset_f32("activation", &dims);
+      v[0] = NAN;
+      g.write_dataset("activation", dims, v);
+    }
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /evolution/conv2/activation", "finite");
+}
+
+TEST_F(AnalysisValueTest, UnvalidatedValuesAreNeverWritten) {
+  const std::string path = file("analysis.h5");
+  AnalysisResult r = sample();
+  r.evolution[0].strongest[0].image = r.probe_count;  // one past the probe
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, path + ": /evolution/conv1/image_index", "");
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST_F(AnalysisValueTest, SnapshotChecksumsRoundTrip) {
+  const std::string path = file("analysis.h5");
+  AnalysisResult r = sample();
+  r.snapshot_sha256.assign(r.epochs.size(), std::string(64, 'a'));
+  write_analysis(path, r);
+  EXPECT_EQ(read_analysis(path).snapshot_sha256, r.snapshot_sha256);
+  r.snapshot_sha256[0] = "not hex";
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, path + ": / attribute snapshot_sha256", "64 hex");
 }
 
 }  // namespace
