@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (tests/fuzz: config + layer lines, IDX, CIFAR-10) with clang,
+# Builds the libFuzzer targets (tests/fuzz: config + layer lines, IDX, CIFAR-10, snapshot files) with clang,
 # AddressSanitizer and UBSan into build-fuzz/, and runs each for N seconds (default 10):
 #   tools/fuzz.sh        # 10 s each
 #   tools/fuzz.sh 600    # 10 minutes each
@@ -17,7 +17,7 @@ CC=clang CXX=clang++ cmake -S tests/fuzz -B build-fuzz -DCMAKE_BUILD_TYPE=RelWit
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_targets >/dev/null
 mkdir -p build-fuzz/artifacts
 status=0
-for t in config idx cifar; do
+for t in config idx cifar snapshot; do
   corpus=build-fuzz/corpus/$t
   mkdir -p "$corpus"
   seeds=(tests/fuzz/seeds/$t)

@@ -11,7 +11,7 @@
 # freshly bootstrapped Debian 12.
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libhdf5-dev libopencv-dev
-      libboost-program-options-dev libgtest-dev zlib1g-dev dataset-fashion-mnist)
+      libboost-program-options-dev libgtest-dev zlib1g-dev libssl-dev dataset-fashion-mnist)
 case "${1:-}" in
   "") ;;
   --test) pkgs+=(clang libclang-rt-14-dev chromium) ;;

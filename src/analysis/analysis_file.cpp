@@ -7,6 +7,7 @@
 #include "deconvscope/analysis/analysis_file.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <set>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/escape.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/h5.hpp"
 
@@ -95,6 +97,16 @@ class Checker {
     if (r.input_std.size() != static_cast<size_t>(in.channels))
       fail_attr("input_std", expected_found(std::to_string(in.channels) + " values (one per channel)",
                                             std::to_string(r.input_std.size())));
+    for (float v : r.input_std)
+      if (!std::isfinite(v) || !(v > 0)) fail_attr("input_std", expected_found("finite values > 0", std::to_string(v)));
+    for (float v : r.input_mean)
+      if (!std::isfinite(v)) fail_attr("input_mean", expected_found("finite values", std::to_string(v)));
+    if (!r.snapshot_sha256.empty()) {
+      expect_count("snapshot_sha256", "checksums (one per epoch)", r.epochs.size(), r.snapshot_sha256.size());
+      for (const std::string& h : r.snapshot_sha256)
+        if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos)
+          fail_attr("snapshot_sha256", expected_found("64 hex digits", quote_untrusted(h)));
+    }
   }
 
   void check(const AnalysisResult& r) const {
@@ -122,6 +134,7 @@ class Checker {
         const size_t n = static_cast<size_t>(t.features) * static_cast<size_t>(t.k);
         expect_count(lat + "/activation", "entries (features * k)", n, t.acts.size());
         expect_count(lat + "/window", "entries (features * k)", n, t.windows.size());
+        check_activations(lat, r, t.acts, t.windows);
         expect_dims(lat + "/projection", dims5(t.features, t.k, in), t.projections);
       }
     }
@@ -138,7 +151,12 @@ class Checker {
       if (f < 0) fail(at + "/features", expected_found("feature indices >= 0", std::to_string(f)));
     expect_count(at + "/activation", "entries (E * F)", E * F, ev.strongest.size());
     expect_count(at + "/window", "entries (E * F)", E * F, ev.windows.size());
+    check_activations(at, r, ev.strongest, ev.windows);
     expect_dims(at + "/projection", dims5(i64(E), i64(F), r.input), ev.projections);
+    for (size_t i = 0; i < ev.projections.data.size(); ++i)
+      if (!std::isfinite(ev.projections.data[i]))
+        fail(at + "/projection", expected_found("finite values", std::to_string(ev.projections.data[i]) +
+                                                                    " at flat index " + std::to_string(i)));
 
     const LayerJumps& j = r.jumps[l];
     const std::string jat = "metrics/jumps/" + name;
@@ -159,6 +177,30 @@ class Checker {
     for (auto [attr, at] : {std::pair{"converged_at", c.converged_at}, std::pair{"progress_converged_at", c.progress_converged_at}})
       if (at != -1 && std::find(r.epochs.begin(), r.epochs.end(), at) == r.epochs.end())
         fail(cat + " attribute " + attr, expected_found("-1 or one of the analysed epochs", std::to_string(at)));
+  }
+
+  // Every activation names a probe image (or -1: none), a position >= 0 and a finite value,
+  // and its window is ordered: what the report and CSVs index with.
+  void check_activations(const std::string& at, const AnalysisResult& r, const std::vector<Activation>& acts,
+                         const std::vector<Window>& windows) const {
+    for (size_t i = 0; i < acts.size(); ++i) {
+      const Activation& a = acts[i];
+      if (a.image < -1 || a.image >= r.probe_count)
+        fail(at + "/image_index", expected_found("-1 or an image index below probe_count (" + std::to_string(r.probe_count) + ")",
+                                                 std::to_string(a.image) + " at entry " + std::to_string(i)));
+      if (a.y < 0 || a.x < 0)
+        fail(at + "/position", expected_found("positions >= 0", std::to_string(a.y) + "," + std::to_string(a.x) +
+                                                                      " at entry " + std::to_string(i)));
+      if (!std::isfinite(a.value))
+        fail(at + "/activation", expected_found("finite values", std::to_string(a.value) + " at entry " + std::to_string(i)));
+    }
+    for (size_t i = 0; i < windows.size(); ++i) {
+      const Window& w = windows[i];
+      if (w.y0 < 0 || w.x0 < 0 || w.y0 > w.y1 || w.x0 > w.x1)
+        fail(at + "/window", expected_found("y0 <= y1 and x0 <= x1, all >= 0",
+                                            std::to_string(w.y0) + "," + std::to_string(w.x0) + "," + std::to_string(w.y1) +
+                                                "," + std::to_string(w.x1) + " at entry " + std::to_string(i)));
+    }
   }
 
   void expect_count(const std::string& at, const std::string& what, size_t expected, size_t found) const {
@@ -262,6 +304,7 @@ void write_contents(const h5::Group& root, const AnalysisResult& r) {
   root.write_attr_ints("input_shape", {r.input.channels, r.input.height, r.input.width});
   root.write_attr_floats("input_mean", r.input_mean);
   root.write_attr_floats("input_std", r.input_std);
+  if (!r.snapshot_sha256.empty()) root.write_attr_strings("snapshot_sha256", r.snapshot_sha256);
   root.write_attr_float("jump_threshold", r.jump_threshold);
   root.write_attr_float("convergence_threshold", r.convergence_threshold);
 
@@ -394,6 +437,7 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
   r.input = InputShape{in[0], in[1], in[2]};
   r.input_mean = root.read_attr_floats("input_mean");
   r.input_std = root.read_attr_floats("input_std");
+  if (root.has_attr("snapshot_sha256")) r.snapshot_sha256 = root.read_attr_strings("snapshot_sha256");
   r.jump_threshold = root.read_attr_float("jump_threshold");
   r.convergence_threshold = root.read_attr_float("convergence_threshold");
   // Checked before the shapes below are built from them.
@@ -558,6 +602,7 @@ AnalysisResult read_analysis(const std::string& path) {
     throw Error(ErrorKind::snapshot, path, "not an HDF5 file",
                 "pass the analysis.h5 that `deconvscope analyze` wrote; the file may be truncated");
   h5::File f = h5::File::open_read(path);
+  h5::vet_unsealed(f, [&] { read_contents(f.root(), path); });
   return read_contents(f.root(), path);
 }
 

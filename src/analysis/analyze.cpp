@@ -242,15 +242,19 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
   size_t done = 0;
   for (const auto& [epoch, path] : snaps) {
     const Snapshot s = read_snapshot(path);
-    if (s.layers.size() != first.layers.size())
-      throw Error(ErrorKind::snapshot, path, "its layers differ from " + snaps.front().second + "'s");
+    check_same_network(s, path, first.layers, first.input, snaps.front().second);
     for (size_t l = 0; l < convs.size(); ++l) filters[l].push_back(s.params[size_t(convs[l])].weights);
     r.epochs.push_back(epoch);
+    r.snapshot_sha256.push_back(s.content_sha256);
     summary.epochs.push_back(epoch);
     const bool want_topk = std::count(topk_epochs.begin(), topk_epochs.end(), epoch) > 0;
     const auto old_e = std::find(old.epochs.begin(), old.epochs.end(), epoch);
-    if (reuse && old_e != old.epochs.end() && (!want_topk || old.topk.count(epoch))) {
-      const size_t e = size_t(old_e - old.epochs.begin());
+    const size_t e = size_t(old_e - old.epochs.begin());
+    // Keyed on the snapshot's content: a snapshot changed since (or an old file without
+    // checksums) is analysed again.
+    const bool same_snapshot = reuse && old_e != old.epochs.end() && e < old.snapshot_sha256.size() &&
+                               old.snapshot_sha256[e] == s.content_sha256;
+    if (same_snapshot && (!want_topk || old.topk.count(epoch))) {
       for (size_t l = 0; l < convs.size(); ++l) {
         const LayerEvolution& ev = old.evolution[l];
         const size_t F = ev.features.size();

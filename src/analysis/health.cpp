@@ -222,9 +222,7 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
   const HealthThresholds& t = opt.thresholds;
   for (const auto& [epoch, path] : snaps) {
     const Snapshot s = read_snapshot(path);
-    if (s.layers.size() != first.layers.size())
-      throw Error(ErrorKind::snapshot, path, "its layers differ from " + snaps.front().second + "'s",
-                  "a run folder holds the snapshots of one network");
+    check_same_network(s, path, first.layers, first.input, snaps.front().second);
     h.epochs.push_back(epoch);
     net.import_params(s.params);
     std::unique_ptr<Progress> bar;

@@ -5,14 +5,19 @@
 #include "deconvscope/io/h5.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/h5_checksum.hpp"
 
 namespace ds::h5 {
 
@@ -122,6 +127,38 @@ std::string last_error_message() {
   return msg;
 }
 
+void vet_unsealed(const File& file, const std::function<void()>& parse, int timeout_s) {
+  if (file.sealed()) return;
+  const std::string hint = "the file carries no deconvscope checksum: it was written by another program, or damaged";
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) throw Error(ErrorKind::io, file.path(), std::string("cannot fork to check the file: ") + std::strerror(errno));
+  if (child == 0) {
+    try {
+      parse();
+    } catch (...) {
+    }
+    ::_exit(0);  // no atexit handlers: HDF5's would close the parent's copies of its files
+  }
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  for (;;) {
+    const pid_t r = ::waitpid(child, &status, WNOHANG);
+    if (r == child) break;
+    if (r < 0 && errno != EINTR) return;  // not ours to reap (SIGCHLD ignored): parse in-process
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+      throw Error(ErrorKind::snapshot, file.path(),
+                  "libhdf5 did not finish parsing the file within " + std::to_string(timeout_s) + " s", hint);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (WIFSIGNALED(status))
+    throw Error(ErrorKind::snapshot, file.path(),
+                "libhdf5 crashed parsing the file (signal " + std::to_string(WTERMSIG(status)) + ")", hint);
+}
+
 bool is_hdf5(const std::string& path) {
   quiet_hdf5();
   htri_t r = H5Fis_hdf5(path.c_str());
@@ -158,6 +195,8 @@ File File::create(const std::string& path) {
   if (fd < 0) fail_write(path, std::string("cannot create HDF5 file: ") + std::strerror(errno));
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
   H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  // Room for the checksum header that close() writes before the HDF5 content.
+  H5Pset_userblock(fcpl.get(), kUserBlockSize);
   // In memory, grown 1 MiB at a time, never written by HDF5 (backing_store = 0).
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_fapl_core(fapl.get(), size_t(1) << 20, 0);
@@ -176,6 +215,8 @@ File& File::operator=(File&& o) noexcept {
     path_ = std::move(o.path_);
     writable_ = o.writable_;
     fd_ = o.fd_;
+    sealed_ = o.sealed_;
+    content_sha256_ = std::move(o.content_sha256_);
     o.fd_ = -1;
   }
   return *this;
@@ -185,18 +226,59 @@ File::~File() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+namespace {
+
+// Opens a verified file image read-only in memory (core driver), so that HDF5 parses
+// exactly the bytes whose checksum was checked, not whatever the path holds a moment later.
+Handle open_image(const std::string& path, std::vector<char>& image) {
+  // A file image starts at the superblock (as H5Fget_file_image makes them): skip the user
+  // block, found where HDF5 itself looks for the signature (0, 512, 1024, 2048, ...).
+  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  size_t at = 0;
+  while (at + 8 <= image.size() && std::memcmp(image.data() + at, kSignature, 8) != 0) at = at ? 2 * at : 512;
+  if (at + 8 > image.size()) fail_read(path, "not an HDF5 file: no HDF5 signature");
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_core(fapl.get(), size_t(1) << 20, 0);
+  if (H5Pset_file_image(fapl.get(), image.data() + at, image.size() - at) < 0)  // HDF5 keeps a copy
+    fail_read(path, "cannot hand the file to HDF5");
+  std::vector<char>().swap(image);
+  // The core driver refuses an image under the name of a file that exists, and would share
+  // one open file between two opens of a name: a name below the (regular) file, which can
+  // never exist, made unique per open.
+  static unsigned long opens = 0;
+  const std::string name = path + "/in-memory-" + std::to_string(++opens);
+  return Handle(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+}
+
+}  // namespace
+
 File File::open_read(const std::string& path) {
   quiet_hdf5();
-  Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  std::vector<char> image = read_whole_file(path);
+  const VerifiedImage v = verify_image(path, image);  // before HDF5 sees one byte
+  Handle f = open_image(path, image);
   if (!f.valid()) fail_read(path, "cannot open HDF5 file", "is it a complete file written by deconvscope?");
-  return File(std::move(f), path, false);
+  File file(std::move(f), path, false);
+  file.sealed_ = v.sealed;
+  file.content_sha256_ = v.content_sha256;
+  return file;
 }
 
 File File::open_readwrite(const std::string& path) {
   quiet_hdf5();
+  std::vector<char> image;
+  VerifiedImage v;
+  try {
+    image = read_whole_file(path);
+    v = verify_image(path, image);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::io, e.where(), e.problem(), e.hint());
+  }
   Handle f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
   if (!f.valid()) fail_write(path, "cannot open HDF5 file for writing");
-  return File(std::move(f), path, true);
+  File file(std::move(f), path, true);
+  file.sealed_ = v.sealed;  // close() rewrites the checksum of a sealed file
+  return file;
 }
 
 Group File::root() const {
@@ -230,13 +312,17 @@ void File::close() {
     image.resize(size_t(size));
     if (H5Fget_file_image(handle_.get(), image.data(), image.size()) != size)
       fail_write(path_, "cannot take the HDF5 file's image");
+    seal_image(image);
   }
   hid_t id = handle_.release();  // closed here, so that the result can be checked
   if (H5Fclose(id) < 0) {
     if (writable_) fail_write(path_, "cannot close HDF5 file");
     fail_read(path_, "cannot close HDF5 file");
   }
-  if (fd_ < 0) return;
+  if (fd_ < 0) {
+    if (writable_ && sealed_) reseal_file(path_);  // changed in place: its checksum follows
+    return;
+  }
   // Our own write: a full disk is an ordinary error here, reported with errno's words.
   const int fd = fd_;
   fd_ = -1;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,7 +16,9 @@
 #include <system_error>
 #include <thread>
 
+#include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/escape.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/h5.hpp"
 
@@ -187,8 +190,33 @@ LayerType read_type(const h5::Group& g) {
   for (LayerType lt : kAllTypes)
     if (t == layer_type_name(lt)) return lt;
   throw Error(ErrorKind::snapshot, g.where() + " attribute type",
-              expected_found("one of conv, relu, maxpool, lrn, fc, dropout", "'" + t + "'"),
+              expected_found("one of conv, relu, maxpool, lrn, fc, dropout", quote_untrusted(t)),
               "the file may come from a newer deconvscope");
+}
+
+std::string number_text(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+// A float attribute that must be finite and above (or at least) `low`.
+float read_number(const h5::Group& g, const std::string& name, double low, bool strictly, const char* meaning) {
+  const float v = g.read_attr_float(name);
+  if (!std::isfinite(v) || (strictly ? !(v > low) : !(v >= low)))
+    throw Error(ErrorKind::snapshot, g.where() + " attribute " + name,
+                expected_found(std::string("a finite number ") + meaning, number_text(v)));
+  return v;
+}
+
+// Weights, bias and momentum of a network that trained (training stops at the first
+// non-finite value) are finite: anything else is damage, and would poison every result.
+void check_finite(const Tensor& t, const std::string& where) {
+  for (size_t i = 0; i < t.data.size(); ++i)
+    if (!std::isfinite(t.data[i]))
+      throw Error(ErrorKind::snapshot, where,
+                  expected_found("finite values", number_text(t.data[i]) + " at flat index " + std::to_string(i)),
+                  "deconvscope never writes non-finite weights (training stops first): the file was changed");
 }
 
 LayerSpec read_layer(const h5::Group& g, const std::string& name) {
@@ -212,12 +240,20 @@ LayerSpec read_layer(const h5::Group& g, const std::string& name) {
       if (l.size < 1)
         throw Error(ErrorKind::snapshot, g.where() + " attribute size",
                     expected_found("size >= 1", std::to_string(l.size)));
-      l.alpha = g.read_attr_float("alpha");
-      l.beta = g.read_attr_float("beta");
-      l.k = g.read_attr_float("k");
+      if (l.size % 2 == 0)
+        throw Error(ErrorKind::snapshot, g.where() + " attribute size",
+                    expected_found("an odd window size", std::to_string(l.size)));
+      l.alpha = read_number(g, "alpha", 0, false, ">= 0");
+      l.beta = read_number(g, "beta", 0, false, ">= 0");
+      l.k = read_number(g, "k", 0, true, "> 0");
       break;
     case LayerType::fc: l.out = g.read_attr_int("out_features"); break;
-    case LayerType::dropout: l.rate = g.read_attr_float("rate"); break;
+    case LayerType::dropout:
+      l.rate = g.read_attr_float("rate");
+      if (!(l.rate >= 0 && l.rate < 1))
+        throw Error(ErrorKind::snapshot, g.where() + " attribute rate",
+                    expected_found("a rate in [0, 1)", number_text(l.rate)));
+      break;
     case LayerType::relu: break;
   }
   return l;
@@ -229,7 +265,9 @@ Tensor read_param(const h5::Group& g, const std::string& name, const std::vector
   if (found != expected)
     throw Error(ErrorKind::snapshot, g.where(name), expected_found(shape_str(expected), shape_str(found)),
                 "the dataset does not fit the layer attributes and input_shape");
-  return g.read_tensor(name);
+  Tensor t = g.read_tensor(name);
+  check_finite(t, g.where(name));
+  return t;
 }
 
 // The weights and bias of every layer with parameters, from `parent`/<layer name>, each
@@ -252,9 +290,16 @@ std::vector<LayerParams> read_layer_params(const h5::Group& parent, const Snapsh
 void read_optimizer(const h5::Group& root, Snapshot& s, const std::vector<LayerShape>& shapes) {
   h5::Group g = root.open_group("optimizer");
   OptimizerState& o = s.optimizer;
-  o.lr = g.read_attr_float("lr");
+  o.lr = read_number(g, "lr", 0, false, ">= 0");
   o.best_val_loss = g.read_attr_float("best_val_loss");
+  if (!(o.best_val_loss >= 0))  // +inf stands for "none yet"
+    throw Error(ErrorKind::snapshot, g.where() + " attribute best_val_loss",
+                expected_found("a loss >= 0 (or inf)", number_text(o.best_val_loss)));
   o.epochs_since_best = g.read_attr_int("epochs_since_best");
+  if (o.epochs_since_best < -1 || o.epochs_since_best > s.epoch)
+    throw Error(ErrorKind::snapshot, g.where() + " attribute epochs_since_best",
+                expected_found("-1 (no validation yet) up to the epoch (" + std::to_string(s.epoch) + ")",
+                               std::to_string(o.epochs_since_best)));
   o.rng_state = g.read_attr_string("rng_state");
   if (!g.exists("momentum")) return;
   o.momentum = read_layer_params(g.open_group("momentum"), s, shapes);
@@ -283,6 +328,23 @@ Snapshot read_contents(const h5::Group& root, const std::string& path) {
   Snapshot s;
   s.epoch = root.read_attr_int("epoch");
   s.step = root.read_attr_int64("step");
+  if (s.epoch < 0)
+    throw Error(ErrorKind::snapshot, path + ": / attribute epoch", expected_found("an epoch >= 0", std::to_string(s.epoch)));
+  if (s.step < 0)
+    throw Error(ErrorKind::snapshot, path + ": / attribute step", expected_found("a step >= 0", std::to_string(s.step)));
+  const std::string file_name = fs::path(path).filename().string();
+  if (file_name.size() == 13 && file_name.compare(0, 6, "epoch-") == 0 && file_name.compare(10, 3, ".h5") == 0 &&
+      file_name.find_first_not_of("0123456789", 6) == 10 && file_name != snapshot_file_name(s.epoch))
+    throw Error(ErrorKind::snapshot, path + ": / attribute epoch",
+                "the epoch contradicts the file name: " + expected_found(std::to_string(std::stoi(file_name.substr(6, 4))),
+                                                                        std::to_string(s.epoch)),
+                "a snapshot is named after its epoch; the file was renamed or changed");
+  // Every epoch takes at least one step, and epoch 0 (before training) none.
+  if (s.step < s.epoch || (s.epoch == 0 && s.step != 0))
+    throw Error(ErrorKind::snapshot, path + ": / attributes epoch and step",
+                "epoch " + std::to_string(s.epoch) + " after step " + std::to_string(s.step) + ": " +
+                    expected_found(s.epoch == 0 ? std::string("step 0 at epoch 0") : "at least one step per epoch",
+                                   "fewer"));
   s.config = root.read_attr_string("config");
   std::vector<std::string> names = root.read_attr_strings("layers");
   std::vector<int32_t> in = root.read_attr_ints("input_shape");
@@ -290,7 +352,13 @@ Snapshot read_contents(const h5::Group& root, const std::string& path) {
     throw Error(ErrorKind::snapshot, path + ": / attribute input_shape",
                 expected_found("3 integers (C, H, W)", std::to_string(in.size())));
   s.input = InputShape{in[0], in[1], in[2]};
+  if (s.input.channels < 1 || s.input.height < 1 || s.input.width < 1)
+    throw Error(ErrorKind::snapshot, path + ": / attribute input_shape",
+                expected_found("(C, H, W) each >= 1", std::to_string(in[0]) + "x" + std::to_string(in[1]) + "x" + std::to_string(in[2])));
   s.num_classes = root.read_attr_int("num_classes");
+  if (s.num_classes < 1)
+    throw Error(ErrorKind::snapshot, path + ": / attribute num_classes",
+                expected_found("a class count >= 1", std::to_string(s.num_classes)));
   s.input_mean = root.read_attr_floats("input_mean");
   s.input_std = root.read_attr_floats("input_std");
   for (const auto& [name, values] : {std::pair<const char*, const std::vector<float>*>{"input_mean", &s.input_mean},
@@ -299,11 +367,24 @@ Snapshot read_contents(const h5::Group& root, const std::string& path) {
       throw Error(ErrorKind::snapshot, path + ": / attribute " + name,
                   expected_found(std::to_string(s.input.channels) + " values (one per input channel)",
                                  std::to_string(values->size())));
+    for (float v : *values)
+      // Inputs are normalised as (x - mean) / std: a std of 0 or a non-finite value
+      // silently changes every activation.
+      if (!std::isfinite(v) || (values == &s.input_std && !(v > 0)))
+        throw Error(ErrorKind::snapshot, path + ": / attribute " + name,
+                    expected_found(values == &s.input_std ? "finite values > 0" : "finite values", number_text(v)));
   }
   s.train_loss = root.read_attr_float("train_loss");
   s.train_accuracy = root.read_attr_float("train_accuracy");
   s.val_loss = root.read_attr_float("val_loss");
   s.val_accuracy = root.read_attr_float("val_accuracy");
+  for (const auto& [name, v, is_accuracy] : {std::tuple<const char*, float, bool>{"train_loss", s.train_loss, false},
+                                             {"train_accuracy", s.train_accuracy, true},
+                                             {"val_loss", s.val_loss, false},
+                                             {"val_accuracy", s.val_accuracy, true}})
+    if (!std::isfinite(v) || v < 0 || (is_accuracy && v > 1))
+      throw Error(ErrorKind::snapshot, path + ": / attribute " + name,
+                  expected_found(is_accuracy ? "an accuracy in [0, 1]" : "a finite loss >= 0", number_text(v)));
 
   h5::Group layers = root.open_group("layers");
   for (const std::string& name : names) {
@@ -322,6 +403,12 @@ Snapshot read_contents(const h5::Group& root, const std::string& path) {
                 "the layer attributes and input_shape do not form a valid network");
   }
 
+  if (shapes.back().channels != s.num_classes || shapes.back().height != 1 || shapes.back().width != 1)
+    throw Error(ErrorKind::snapshot, path + ": / attribute num_classes",
+                "the last layer does not output one score per class: " +
+                    expected_found(std::to_string(s.num_classes) + " features",
+                                   std::to_string(shapes.back().channels) + "x" + std::to_string(shapes.back().height) +
+                                       "x" + std::to_string(shapes.back().width)));
   s.params = read_layer_params(layers, s, shapes);
   read_optimizer(root, s, shapes);
   return s;
@@ -373,7 +460,48 @@ Snapshot read_snapshot(const std::string& path) {
     throw Error(ErrorKind::snapshot, path, "not an HDF5 file",
                 "snapshots are the epoch-NNNN.h5 files deconvscope writes");
   h5::File file = h5::File::open_read(path);
-  return read_contents(file.root(), path);
+  h5::vet_unsealed(file, [&] { read_contents(file.root(), path); });
+  Snapshot s = read_contents(file.root(), path);
+  s.content_sha256 = file.content_sha256();
+  return s;
+}
+
+void check_same_network(const Snapshot& s, const std::string& path, const std::vector<LayerSpec>& expected,
+                        const InputShape& expected_input, const std::string& expected_from) {
+  const std::string hint = "a run folder holds the snapshots of one network; move this one out of the run";
+  const auto shape_text = [](const InputShape& i) {
+    return std::to_string(i.channels) + "x" + std::to_string(i.height) + "x" + std::to_string(i.width);
+  };
+  if (shape_text(s.input) != shape_text(expected_input))
+    throw Error(ErrorKind::snapshot, path + ": / attribute input_shape",
+                "differs from " + expected_from + ": " + expected_found(shape_text(expected_input), shape_text(s.input)), hint);
+  if (s.layers.size() != expected.size())
+    throw Error(ErrorKind::snapshot, path + ": / attribute layers",
+                "the network differs from " + expected_from + ": " +
+                    expected_found(std::to_string(expected.size()) + " layers", std::to_string(s.layers.size())),
+                hint);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const std::string want = format_layer_line(expected[i]), have = format_layer_line(s.layers[i]);
+    if (want != have)
+      throw Error(ErrorKind::snapshot, path + ": /layers/" + escape_untrusted(s.layers[i].name),
+                  "the layer differs from " + expected_from + ": " +
+                      expected_found(quote_untrusted(want), quote_untrusted(have)),
+                  hint);
+  }
+}
+
+void check_resume_position(const Snapshot& s, const std::string& path, int max_epoch, int64_t steps_per_epoch) {
+  const std::string hint = "resume with the run's own config, or start over with --force";
+  if (s.epoch > max_epoch)
+    throw Error(ErrorKind::snapshot, path + ": / attribute epoch",
+                expected_found("an epoch up to train.epochs (" + std::to_string(max_epoch) + ")", std::to_string(s.epoch)),
+                hint);
+  if (steps_per_epoch > 0 && s.step != int64_t(s.epoch) * steps_per_epoch)
+    throw Error(ErrorKind::snapshot, path + ": / attribute step",
+                expected_found(std::to_string(int64_t(s.epoch) * steps_per_epoch) + " (epoch " + std::to_string(s.epoch) +
+                                   " x " + std::to_string(steps_per_epoch) + " steps per epoch)",
+                               std::to_string(s.step)),
+                hint);
 }
 
 std::vector<std::pair<int, std::string>> list_snapshots(const std::string& snapshots_dir) {

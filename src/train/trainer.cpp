@@ -397,6 +397,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
       log.say("nothing to resume in " + paths.dir + " (no snapshot and no last.h5): starting from epoch 0");
     } else {
       check_resumable(resumed, resumed_from, cfg, in_shape);
+      check_resume_position(resumed, resumed_from, cfg.train.epochs, n_train / batch);
       if (cfg.train.epochs < resumed.epoch)
         throw Error(ErrorKind::config, "key train.epochs",
                     expected_found("at least " + std::to_string(resumed.epoch) + ", the epochs " + paths.dir +

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -551,6 +552,67 @@ TEST_F(AnalysisFileTest, InactiveIsMinusOneInTheFileAndEveryTable) {
   const std::vector<std::string> conv = lines_of(out / "convergence.csv");
   EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,1,0,1");  // 1 jump, 1 went silent, 1 inactive
   EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,1,0");       // 1 jump, 1 came back
+}
+
+}  // namespace
+}  // namespace ds
+
+// --- values checked on read and before writing (issue 10) ------------------------------
+
+namespace ds {
+namespace {
+
+class AnalysisValueTest : public AnalysisFileTest {};
+
+TEST_F(AnalysisValueTest, ImageIndexOutsideTheProbeAndNaNActivationsAreRefused) {
+  const std::string path = file("analysis.h5");
+  for (int64_t bad : {int64_t(1000000000), int64_t(-5)}) {
+    write_analysis(path, sample());
+    {
+      h5::File f = h5::File::open_readwrite(path);
+      {
+        h5::Group g = f.root().open_group("evolution/conv1");
+        std::vector<int64_t> dims;
+        std::vector<int64_t> idx = g.read_dataset_i64("image_index", &dims);
+        idx[1] = bad;
+        g.write_dataset("image_index", dims, idx);
+      }
+      f.close();
+    }
+    expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /evolution/conv1/image_index",
+                 "found " + std::to_string(bad) + " at entry 1");
+  }
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    {
+      h5::Group g = f.root().open_group("evolution/conv2");
+      std::vector<int64_t> dims;
+      std::vector<float> v = g.read_dataset_f32("activation", &dims);
+      v[0] = NAN;
+      g.write_dataset("activation", dims, v);
+    }
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": /evolution/conv2/activation", "finite");
+}
+
+TEST_F(AnalysisValueTest, UnvalidatedValuesAreNeverWritten) {
+  const std::string path = file("analysis.h5");
+  AnalysisResult r = sample();
+  r.evolution[0].strongest[0].image = r.probe_count;  // one past the probe
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, path + ": /evolution/conv1/image_index", "");
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST_F(AnalysisValueTest, SnapshotChecksumsRoundTrip) {
+  const std::string path = file("analysis.h5");
+  AnalysisResult r = sample();
+  r.snapshot_sha256.assign(r.epochs.size(), std::string(64, 'a'));
+  write_analysis(path, r);
+  EXPECT_EQ(read_analysis(path).snapshot_sha256, r.snapshot_sha256);
+  r.snapshot_sha256[0] = "not hex";
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, path + ": / attribute snapshot_sha256", "64 hex");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <opencv2/imgcodecs.hpp>
 
 #include "cli/cli_util.hpp"
@@ -323,6 +324,129 @@ TEST_F(BadSnapshot, AnalyzeKeysThatDoNotFitTheRun) {
   // The run snapshotted epochs 0 and 1: a top-k epoch 2 would never have grids.
   refuse({"analyze", "--run", dir, "--analysis.topk_epochs", "1,2"}, dir,
          {"--analysis.topk_epochs", "snapshot.epochs = 0,1", "found 2"});
+}
+
+// --- issue 10: checksums, changed snapshots, values without meaning -------------------
+
+TEST_F(BadSnapshot, OneFlippedByteIsRefusedBeforeHdf5ParsesIt) {
+  const std::string dir = copy("a");
+  const std::string f = dir + "/snapshots/epoch-0001.h5";
+  std::string bytes = read_file(f);
+  // Offset 494 of the issue's report crashed libhdf5 before files carried a checksum;
+  // 512 + 494 is the same byte of the HDF5 content now that it follows the header.
+  for (size_t at : {size_t(494), size_t(512 + 494), bytes.size() - 3}) {
+    std::string b = bytes;
+    b[at] = char(b[at] ^ 0x82);
+    write_file(f, b);
+    refuse({"analyze", "--run", dir}, dir, {f});
+    refuse({"health", "--run", dir}, dir, {f});
+  }
+  write_file(f, bytes);
+  std::string last = read_file(dir + "/last.h5");
+  last[600] = char(last[600] ^ 1);
+  write_file(dir + "/last.h5", last);
+  refuse({"train", "--config", cfg_path, "--run.dir", dir, "--resume", "--train.epochs", "2"}, dir,
+         {dir + "/last.h5", "checksum mismatch"});
+  write_file(dir + "/last.h5", last.substr(0, last.size() / 2));
+  refuse({"train", "--config", cfg_path, "--run.dir", dir, "--resume", "--train.epochs", "2"}, dir,
+         {dir + "/last.h5", "wrong length"});
+}
+
+TEST_F(BadSnapshot, AChangedSnapshotIsAnalysedAgain) {
+  const std::string dir = copy("a");
+  Result r = run({"analyze", "--run", dir}, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(2 computed now)"), std::string::npos) << r.out;
+  r = run({"analyze", "--run", dir}, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(0 computed now)"), std::string::npos) << r.out;
+  {
+    h5::File file = h5::File::open_readwrite(dir + "/snapshots/epoch-0001.h5");
+    {
+      h5::Group g = file.root().open_group("layers/conv1");
+      std::vector<int64_t> dims;
+      std::vector<float> w = g.read_dataset_f32("weights", &dims);
+      for (float& v : w) v = -v;
+      g.write_dataset("weights", dims, w);
+    }
+    file.close();  // re-seals: a valid file, with other weights
+  }
+  r = run({"analyze", "--run", dir}, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("(1 computed now)"), std::string::npos) << r.out;
+}
+
+TEST_F(BadSnapshot, FieldsWithoutMeaningAreRefused) {
+  const std::string dir = copy("a");
+  const std::string f1 = dir + "/snapshots/epoch-0001.h5";
+  const auto edit = [](const std::string& f, const std::function<void(const h5::Group&)>& change) {
+    h5::File file = h5::File::open_readwrite(f);
+    {
+      const h5::Group root = file.root();
+      change(root);
+    }
+    file.close();
+  };
+  const std::string good = read_file(f1), good_last = read_file(dir + "/last.h5");
+  // A later snapshot whose network differs from the run's, with the same shapes.
+  edit(f1, [](const h5::Group& r) {
+    r.open_group("layers/pool1").write_attr_ints("kernel", {3, 3});
+    r.open_group("layers/pool1").write_attr_ints("pad", {1, 1});
+  });
+  refuse({"analyze", "--run", dir}, dir, {f1 + ": /layers/pool1", "differs from", "kernel=2", "kernel=3"});
+  refuse({"health", "--run", dir}, dir, {f1 + ": /layers/pool1", "differs from"});
+  write_file(f1, good);
+  edit(f1, [](const h5::Group& r) { r.write_attr_floats("input_std", {0.f}); });
+  refuse({"analyze", "--run", dir}, dir, {f1 + ": / attribute input_std", "found 0"});
+  write_file(f1, good);
+  edit(f1, [](const h5::Group& r) { r.write_attr_int("epoch", 99); });
+  refuse({"analyze", "--run", dir}, dir, {f1 + ": / attribute epoch", "contradicts the file name"});
+  write_file(f1, good);
+  edit(f1, [](const h5::Group& r) { r.write_attr_int("num_classes", -1); });
+  refuse({"analyze", "--run", dir}, dir, {f1 + ": / attribute num_classes", "found -1"});
+  write_file(f1, good);
+
+  const std::string last = dir + "/last.h5";
+  const std::vector<std::string> resume = {"train", "--config", cfg_path, "--run.dir", dir, "--resume", "--train.epochs", "2"};
+  edit(last, [](const h5::Group& r) { r.write_attr_int64("step", -100); });
+  refuse(resume, dir, {last + ": / attribute step", "found -100"});
+  write_file(last, good_last);
+  edit(last, [](const h5::Group& r) { r.write_attr_int("epoch", 2000000000); });
+  refuse(resume, dir, {last + ": / attributes epoch and step", "epoch 2000000000"});
+  write_file(last, good_last);
+  edit(last, [](const h5::Group& r) {
+    r.write_attr_int("epoch", 5);
+    r.write_attr_int64("step", 5 * 20);
+  });
+  refuse(resume, dir, {last + ": / attribute epoch", "train.epochs (2)", "found 5"});
+  write_file(last, good_last);
+  edit(last, [](const h5::Group& r) { r.write_attr_int64("step", 3); });
+  refuse(resume, dir, {last + ": / attribute step", "steps per epoch"});
+}
+
+TEST_F(BadSnapshot, CorruptAnalysisFileIsNotTrusted) {
+  const std::string dir = copy("a");
+  Result r = run({"analyze", "--run", dir}, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string file = dir + "/analysis/analysis.h5";
+  const std::string csv = read_file(dir + "/analysis/evolution.csv");
+  {
+    h5::File f = h5::File::open_readwrite(file);
+    {
+      h5::Group g = f.root().open_group("evolution/conv1");
+      std::vector<int64_t> dims;
+      std::vector<int64_t> idx = g.read_dataset_i64("image_index", &dims);
+      idx[0] = 1000000000;
+      g.write_dataset("image_index", dims, idx);
+    }
+    f.close();
+  }
+  // `analyze` does not reuse it: it recomputes, and writes only validated values.
+  r = run({"analyze", "--run", dir}, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_contains(r.err, {"image_index", "recomputing"});
+  EXPECT_NE(r.out.find("(2 computed now)"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(dir + "/analysis/evolution.csv"), csv);
 }
 
 // --- an occupied run folder ---------------------------------------------------------------

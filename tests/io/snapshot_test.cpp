@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -39,7 +40,7 @@ Tensor filled(std::vector<int64_t> dims, float scale) {
 Snapshot make_snapshot(int epoch = 5) {
   Snapshot s;
   s.epoch = epoch;
-  s.step = (int64_t(1) << 33) + 7;
+  s.step = epoch == 0 ? 0 : (int64_t(1) << 33) + 7;  // epoch 0 is before the first step
   s.config = "[run]\nname = t\n[model]\nlayer = conv1 conv out=4 kernel=3x2 pad=1x0\n";
   s.input = InputShape{1, 12, 12};
   s.num_classes = 3;
@@ -78,7 +79,7 @@ Snapshot make_snapshot(int epoch = 5) {
 
   s.optimizer.lr = 0.01f;
   s.optimizer.best_val_loss = 0.6f;
-  s.optimizer.epochs_since_best = 2;
+  s.optimizer.epochs_since_best = epoch == 0 ? -1 : 2;
   s.optimizer.rng_state = "123 456 789";
   s.optimizer.momentum.assign(s.layers.size(), LayerParams{});
   s.optimizer.momentum[0] = {filled({4, 1, 3, 2}, -0.5f), filled({4}, 1.f)};
@@ -632,6 +633,139 @@ TEST_F(AtomicFileTest, CheckWritableDir) {
     EXPECT_EQ(e.kind(), ErrorKind::io);
     EXPECT_NE(e.problem().find("not enough free space"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace ds
+
+namespace ds {
+namespace {
+
+// --- values checked against their meaning (issue 10) ----------------------------------
+
+class SnapshotValueTest : public SnapshotTest {};
+
+TEST_F(SnapshotValueTest, EpochStepAndCountsOutOfRange) {
+  using G = const h5::Group&;
+  expect_read_error(damaged(file("a.h5"), [](G r, hid_t) { r.write_attr_int("epoch", -5); }), "attribute epoch",
+                    "expected an epoch >= 0, found -5");
+  expect_read_error(damaged(file("b.h5"), [](G r, hid_t) { r.write_attr_int64("step", -100); }), "attribute step",
+                    "found -100");
+  expect_read_error(damaged(file("b2.h5"), [](G r, hid_t) {
+                      r.write_attr_int("epoch", 2000000000);
+                      r.write_attr_int64("step", 20);
+                    }),
+                    "attributes epoch and step", "at least one step per epoch");
+  expect_read_error(damaged(file("c.h5"), [](G r, hid_t) { r.write_attr_int("num_classes", -3); }),
+                    "attribute num_classes", "found -3");
+  expect_read_error(damaged(file("d.h5"), [](G r, hid_t) { r.write_attr_int("num_classes", 4); }),
+                    "attribute num_classes", "one score per class");
+  expect_read_error(damaged(file("e.h5"), [](G r, hid_t) { r.write_attr_floats("input_std", {0.f}); }),
+                    "attribute input_std", "expected finite values > 0, found 0");
+  expect_read_error(damaged(file("f.h5"), [](G r, hid_t) { r.write_attr_floats("input_mean", {NAN}); }),
+                    "attribute input_mean", "found nan");
+  expect_read_error(damaged(file("g.h5"), [](G r, hid_t) { r.write_attr_float("val_accuracy", 7.f); }),
+                    "attribute val_accuracy", "an accuracy in [0, 1]");
+  expect_read_error(damaged(file("h.h5"), [](G r, hid_t) { r.write_attr_float("train_loss", INFINITY); }),
+                    "attribute train_loss", "found inf");
+}
+
+TEST_F(SnapshotValueTest, EpochMustMatchTheFileName) {
+  const std::string path = file("epoch-0003.h5");
+  write_snapshot(path, make_snapshot(3));
+  EXPECT_EQ(read_snapshot(path).epoch, 3);
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    f.root().write_attr_int("epoch", 99);
+    f.close();
+  }
+  expect_read_error(path, "attribute epoch", "contradicts the file name: expected 3, found 99");
+}
+
+TEST_F(SnapshotValueTest, LayerParametersWithoutMeaning) {
+  using G = const h5::Group&;
+  expect_read_error(damaged(file("a.h5"), [](G r, hid_t) { r.open_group("layers/norm1").write_attr_float("beta", NAN); }),
+                    "/layers/norm1 attribute beta", "a finite number >= 0");
+  expect_read_error(damaged(file("b.h5"),
+                            [](G r, hid_t) { r.open_group("layers/norm1").write_attr_float("k", 0.f); }),
+                    "/layers/norm1 attribute k", "expected a finite number > 0, found 0");
+  expect_read_error(damaged(file("c.h5"),
+                            [](G r, hid_t) { r.open_group("layers/norm1").write_attr_int("size", 4); }),
+                    "/layers/norm1 attribute size", "odd");
+  expect_read_error(damaged(file("d.h5"),
+                            [](G r, hid_t) { r.open_group("layers/drop1").write_attr_float("rate", 1.5f); }),
+                    "/layers/drop1 attribute rate", "[0, 1)");
+  expect_read_error(damaged(file("e.h5"),
+                            [](G r, hid_t) { r.open_group("optimizer").write_attr_float("lr", -1.f); }),
+                    "/optimizer attribute lr", "found -1");
+}
+
+TEST_F(SnapshotValueTest, NonFiniteWeightsAndMomentumAreRefused) {
+  using G = const h5::Group&;
+  std::vector<float> w(4 * 1 * 3 * 2, 0.5f);
+  w[7] = NAN;
+  expect_read_error(damaged(file("a.h5"), [&](G r, hid_t) { r.write_dataset("layers/conv1/weights", {4, 1, 3, 2}, w); }),
+                    "/layers/conv1/weights", "found nan at flat index 7");
+  expect_read_error(
+      damaged(file("b.h5"), [&](G r, hid_t) { r.write_dataset("optimizer/momentum/fc2/bias", {3}, std::vector<float>{0, INFINITY, 0}); }),
+      "/optimizer/momentum/fc2/bias", "found inf at flat index 1");
+}
+
+TEST_F(SnapshotValueTest, UntrustedTextIsEscaped) {
+  using G = const h5::Group&;
+  const std::string path =
+      damaged(file("a.h5"), [](G r, hid_t) { r.open_group("layers/relu1").write_attr_string("type", "x\x1b[31m\x07y"); });
+  try {
+    read_snapshot(path);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.find('\x1b'), std::string::npos) << m;
+    EXPECT_NE(m.find("'x\\x1b[31m\\x07y'"), std::string::npos) << m;
+  }
+}
+
+TEST_F(SnapshotValueTest, ANetworkThatDiffersFromTheRunsIsRefused) {
+  const Snapshot ref = make_snapshot();
+  Snapshot other = make_snapshot();
+  other.layers[2].kernel = {3, 3};  // pool1
+  try {
+    check_same_network(other, "x/epoch-0006.h5", ref.layers, ref.input, "x/epoch-0000.h5");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::snapshot);
+    EXPECT_EQ(e.where(), "x/epoch-0006.h5: /layers/pool1");
+    EXPECT_NE(std::string(e.what()).find("kernel=2 stride=2"), std::string::npos) << e.what();
+  }
+  other = make_snapshot();
+  other.layers[3].beta = NAN;
+  EXPECT_THROW(check_same_network(other, "p", ref.layers, ref.input, "q"), Error);
+  EXPECT_NO_THROW(check_same_network(ref, "p", ref.layers, ref.input, "q"));
+}
+
+TEST_F(SnapshotValueTest, ResumePositionAgainstTheConfig) {
+  Snapshot s = make_snapshot(4);
+  s.step = 40;
+  EXPECT_NO_THROW(check_resume_position(s, "last.h5", 10, 10));
+  EXPECT_THROW(check_resume_position(s, "last.h5", 3, 10), Error);  // beyond train.epochs
+  s.step = 39;
+  try {
+    check_resume_position(s, "last.h5", 10, 10);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("last.h5: / attribute step: expected 40"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(SnapshotValueTest, ContentChecksumIsReported) {
+  const std::string path = file("a.h5");
+  write_snapshot(path, make_snapshot());
+  const std::string first = read_snapshot(path).content_sha256;
+  EXPECT_EQ(first.size(), 64u);
+  Snapshot changed = make_snapshot();
+  changed.params[0].weights.data[0] += 1;
+  write_snapshot(path, changed);
+  EXPECT_NE(read_snapshot(path).content_sha256, first);
 }
 
 }  // namespace

@@ -80,6 +80,9 @@ struct AnalysisResult {
   std::vector<std::string> layers;  // analysed conv layers, forward order
   InputShape input;
   std::vector<float> input_mean, input_std;  // to turn projections back into pixels
+  // SHA-256 of each analysed snapshot's content, aligned with epochs (empty in files
+  // written before it was recorded): the key under which analyze reuses an epoch.
+  std::vector<std::string> snapshot_sha256;
 
   std::vector<LayerEvolution> evolution;        // aligned with layers
   std::map<int, std::vector<LayerTopK>> topk;   // epoch -> aligned with layers

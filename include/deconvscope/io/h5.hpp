@@ -9,6 +9,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -140,7 +141,8 @@ class Group {
 // An open HDF5 file. Close it with close() when writing, so that flush and close errors
 // are reported; the destructor closes quietly.
 //
-// A created file is built in memory (HDF5's core driver) and written to disk by close():
+// A created file is built in memory (HDF5's core driver) with a 512-byte user block, and
+// written to disk by close() with a checksum header in that block (h5_checksum.hpp):
 // HDF5 never sees a disk error, because after one (a full disk) it can neither close the
 // file nor exit the process cleanly. create() already makes the (empty) file on disk, so
 // a bad path fails at once; a file destroyed without close() stays empty there.
@@ -148,19 +150,27 @@ class File {
  public:
   // Creates (truncating) a file for writing; failures are ErrorKind::io.
   static File create(const std::string& path);
-  // Opens an existing file read-only; failures are ErrorKind::snapshot.
+  // Opens an existing file read-only; failures are ErrorKind::snapshot. The file is read
+  // whole and, if it carries deconvscope's checksum header (h5_checksum.hpp), verified
+  // before HDF5 parses it from memory; a file without the header is read unchecked.
   static File open_read(const std::string& path);
-  // Opens an existing file for reading and writing; failures are ErrorKind::io.
+  // Opens an existing file for reading and writing (tests that edit files); failures are
+  // ErrorKind::io. A file with the checksum header is verified first and re-sealed by close().
   static File open_readwrite(const std::string& path);
 
   File(File&& o) noexcept
-      : handle_(std::move(o.handle_)), path_(std::move(o.path_)), writable_(o.writable_), fd_(o.fd_) {
+      : handle_(std::move(o.handle_)), path_(std::move(o.path_)), writable_(o.writable_), fd_(o.fd_),
+        sealed_(o.sealed_), content_sha256_(std::move(o.content_sha256_)) {
     o.fd_ = -1;
   }
   File& operator=(File&& o) noexcept;
   ~File();
 
   const std::string& path() const { return path_; }
+  // Opened files: did it carry a (verified) checksum header, and the SHA-256 of its content
+  // (the verified one; for a file without the header, of the whole file).
+  bool sealed() const { return sealed_; }
+  const std::string& content_sha256() const { return content_sha256_; }
   hid_t id() const { return handle_.get(); }
   Group root() const;
 
@@ -177,7 +187,16 @@ class File {
   std::string path_;
   bool writable_ = false;
   int fd_ = -1;  // created files: the file on disk that close() fills
+  bool sealed_ = false;
+  std::string content_sha256_;
 };
+
+// For a file opened without a checksum header (another tool's, or one whose header was
+// blanked): runs `parse` first in a forked child, so that a crash or hang of libhdf5 on
+// corrupt metadata costs the child, not this process, and is refused as
+// ds::Error(snapshot) naming the file. Sealed files return at once: their bytes are the
+// ones deconvscope wrote. The child's own errors are left for the caller's real parse.
+void vet_unsealed(const File& file, const std::function<void()>& parse, int timeout_s = 60);
 
 // True if `path` is an HDF5 file (H5Fis_hdf5), without HDF5 printing anything.
 bool is_hdf5(const std::string& path);

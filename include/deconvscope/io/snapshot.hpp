@@ -42,15 +42,29 @@ struct Snapshot {
   std::vector<LayerSpec> layers;
   std::vector<LayerParams> params;  // aligned with layers
   OptimizerState optimizer;
+  // Filled by read_snapshot: SHA-256 of the file's content (its verified checksum), so
+  // that results computed from it can tell when it changed.
+  std::string content_sha256;
 };
 
 // "epoch-0005.h5"
 std::string snapshot_file_name(int epoch);
 // Writes atomically (temp file, fsync, rename). Throws ds::Error(io) naming the path.
 void write_snapshot(const std::string& path, const Snapshot& s);
-// Reads and validates format, version and every shape against the layer attributes.
-// Throws ds::Error(snapshot) naming the path and the attribute or dataset.
+// Verifies the file's checksum (io/h5_checksum.hpp) before HDF5 parses it, then reads and
+// validates format, version, every shape against the layer attributes, and every value
+// against its meaning: epoch >= 0 and equal to the NNNN of an epoch-NNNN.h5 name, step,
+// input_shape, num_classes (= the last layer's outputs), input_std > 0, finite weights,
+// LRN and dropout parameters, losses and accuracies. Throws ds::Error(snapshot) naming
+// the path, the attribute or dataset and the value found.
 Snapshot read_snapshot(const std::string& path);
+// Refuses (ds::Error(snapshot)) a snapshot whose input shape or any layer attribute
+// differs from `expected` (a run's first snapshot), naming both.
+void check_same_network(const Snapshot& s, const std::string& path, const std::vector<LayerSpec>& expected,
+                        const InputShape& expected_input, const std::string& expected_from);
+// What resuming from `s` needs on top of read_snapshot: epoch <= train.epochs and step =
+// epoch * steps per epoch of the run's config. ds::Error(snapshot) naming the attribute.
+void check_resume_position(const Snapshot& s, const std::string& path, int max_epoch, int64_t steps_per_epoch);
 // Complete snapshots in a run's snapshots/ folder, sorted by epoch (temp files ignored).
 std::vector<std::pair<int, std::string>> list_snapshots(const std::string& snapshots_dir);
 
