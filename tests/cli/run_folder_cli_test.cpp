@@ -92,6 +92,33 @@ TEST(RunLock, LeftoversOfDeadWritersInAnalysisAndReportAreRemoved) {
   EXPECT_TRUE(fs::exists(run_dir + "/report/index.html"));
 }
 
+TEST(WriteSet, AnAnalyzeThatFailsMidwaySaysWhichFilesAreMixed) {
+  TempDir tmp("writeset");
+  write_mnist(tmp / "data");
+  const std::string run_dir = tmp / "run", cfg = tmp / "tiny.cfg";
+  write_file(cfg, tiny_config(tmp / "data", run_dir, 1));
+  ASSERT_EQ(run({"train", "--config", cfg}, tmp / "train").code, 0);
+  ASSERT_EQ(run({"analyze", "--run", run_dir}, tmp / "analyze").code, 0);
+  // The last file of the set cannot land (a folder is in its way; on a full disk it is
+  // "No space left on device"): everything before it was rewritten.
+  fs::remove(run_dir + "/report/index.html");
+  fs::create_directories(run_dir + "/report/index.html/in-the-way");
+  Result r = run({"analyze", "--run", run_dir, "--force"}, tmp / "failed");
+  EXPECT_EQ(r.code, 1) << r.err;
+  expect_contains(r.err, {run_dir + "/report/index.html: ", "Is a directory", "the run's files are now a mixed set",
+                          "rewritten: analysis/analysis.h5", "not rewritten (older, now out of step): report/index.html",
+                          run_dir + "/analyze.incomplete"});
+  EXPECT_EQ(r.err.find(".tmp-"), std::string::npos) << r.err;
+  expect_contains(read_file(run_dir + "/analyze.incomplete"), {"stopped before writing all of its files", "Is a directory"});
+  // Room again: the next analyze warns, makes the set whole and removes the marker.
+  fs::remove_all(run_dir + "/report/index.html");
+  r = run({"analyze", "--run", run_dir}, tmp / "again");
+  EXPECT_EQ(r.code, 0) << r.err;
+  expect_contains(r.err, {"an earlier `analyze` stopped before writing all of its files"});
+  EXPECT_FALSE(fs::exists(run_dir + "/analyze.incomplete"));
+  EXPECT_TRUE(fs::is_regular_file(run_dir + "/report/index.html"));
+}
+
 TEST(ConfigEdges, DevicesFifosAndHugeFilesAreRefusedQuickly) {
   TempDir tmp("cfgedge");
   const std::string fifo = tmp / "pipe.cfg";
