@@ -54,6 +54,14 @@ int parse_int(const std::string& s, const std::string& what) {
   throw Error(ErrorKind::usage, what, expected_found("an integer", "'" + s + "'"));
 }
 
+int parse_int_in(const std::string& s, const std::string& what, int lo, int hi) {
+  const int v = parse_int(s, what);
+  if (v < lo || v > hi)
+    throw Error(ErrorKind::usage, what,
+                expected_found("an integer from " + std::to_string(lo) + " to " + std::to_string(hi), s));
+  return v;
+}
+
 double parse_double(const std::string& s, const std::string& what) {
   try {
     size_t used = 0;

@@ -14,6 +14,8 @@
 #include "deconvscope/cli/health_commands.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/run_lock.hpp"
+#include "deconvscope/io/write_set.hpp"
 #include "deconvscope/train/bench.hpp"
 #include "deconvscope/train/trainer.hpp"
 
@@ -74,6 +76,7 @@ int cmd_train(std::vector<std::string> args) {
     args.insert(args.end(), {"--run.dir", run});
     cfg = load_run_config(run, args);
   }
+  const RunLock lock(run_dir(cfg));
   if (cfg.analysis.live) {
     // The report grows while training runs; an analysis failure is reported, not fatal.
     opt.on_snapshot = [&cfg](int epoch, const std::string&) {
@@ -107,7 +110,15 @@ int cmd_analyze(std::vector<std::string> args) {
   const std::string dir = take_value(args, "--run", "");
   if (dir.empty()) throw Error(ErrorKind::usage, "analyze", "expected --run DIR", "e.g. --run runs/quickstart");
   const Config cfg = load_run_config(dir, args);
-  const AnalyzeSummary s = run_analysis(cfg, dir, opt);
+  const RunLock lock(dir);
+  WriteSetMarker marker(dir, "analyze", {"analysis/analysis.h5", "report/index.html"});
+  AnalyzeSummary s;
+  try {
+    s = run_analysis(cfg, dir, opt);
+  } catch (const Error& e) {
+    throw marker.failed(e);
+  }
+  marker.complete();
   std::printf("analysed %zu epochs of %s (%zu computed now): %s\nreport: %s\n", s.epochs.size(), dir.c_str(),
               s.computed.size(), s.analysis_file.c_str(), s.report.c_str());
   return 0;
@@ -127,11 +138,15 @@ int cmd_bench(std::vector<std::string> args) {
     return 0;
   }
   BenchOptions opt;
-  opt.iters = parse_int(take_value(args, "--iters", "30"), "--iters");
-  opt.warmup = parse_int(take_value(args, "--warmup", "5"), "--warmup");
+  const std::string iters = take_value(args, "--iters", ""), warmup = take_value(args, "--warmup", "");
+  opt.iters = parse_int_in(iters.empty() ? "30" : iters, "--iters", 1, 100000);
+  opt.warmup = parse_int_in(warmup.empty() ? "5" : warmup, "--warmup", 0, 100000);
   opt.profile = take_flag(args, "--profile");
   const std::string run = take_value(args, "--run", "");
   if (!run.empty()) {
+    if (!iters.empty() || !warmup.empty() || opt.profile)
+      throw Error(ErrorKind::usage, "bench --run", "--iters, --warmup and --profile time training, not the analysis",
+                  "bench --config FILE takes them");
     const AnalysisBenchResult r = bench_analysis(load_run_config(run, args), run);
     std::printf("analysis of epoch %d over %lld probe images: forward_s=%.2f scan_s=%.2f analysis_s=%.2f "
                 "analysis/forward=%.2f\n",

@@ -13,6 +13,8 @@
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/run_lock.hpp"
+#include "deconvscope/io/write_set.hpp"
 #include "deconvscope/report/compare.hpp"
 #include "deconvscope/report/health_page.hpp"
 #include "deconvscope/train/trainer.hpp"
@@ -103,13 +105,20 @@ int cmd_health(std::vector<std::string> args) {
   if (dir.empty()) throw Error(ErrorKind::usage, "health", "expected --run DIR", "e.g. --run runs/zfnet-fashion");
   const RunPaths paths = RunPaths::of(dir);
   const Config cfg = load_run_config(dir, args);
+  const RunLock lock(dir);
   const HealthResult h = compute_health(dir, cfg, opt);
   std::error_code ec;
   fs::create_directories(paths.analysis, ec);
   const std::string file = (fs::path(paths.analysis) / "health.h5").string();
-  write_health(file, h);
-  write_health_csv(paths.analysis, h);
-  write_health_page(dir, h);
+  WriteSetMarker marker(dir, "health", {"analysis/health.h5", "analysis/health.csv", "report/health.html"});
+  try {
+    write_health(file, h);
+    write_health_csv(paths.analysis, h);
+    write_health_page(dir, h);
+  } catch (const Error& e) {
+    throw marker.failed(e);
+  }
+  marker.complete();
   print_table(h);
   std::printf("wrote %s, %s/health.csv, %s/health_summary.csv\nreport: %s\n", file.c_str(), paths.analysis.c_str(),
               paths.analysis.c_str(), (fs::path(paths.report) / "health.html").string().c_str());
@@ -154,6 +163,9 @@ int cmd_compare(std::vector<std::string> args) {
     if (a.rfind("--", 0) == 0)
       throw Error(ErrorKind::usage, "compare", "unknown option " + a, "deconvscope compare --help lists the options");
   runs.insert(runs.end(), args.begin(), args.end());
+  for (const std::string& run : runs)
+    for (const std::string& w : incomplete_write_sets(run)) std::fprintf(stderr, "warning: %s\n", printable(w).c_str());
+  const RunLock lock(out);  // the runs themselves are read without a lock
   const CompareSummary s = compare_runs(runs, out, opt);
   for (const std::string& r : s.computed) std::printf("computed the health of %s\n", r.c_str());
   std::printf("compared at epoch");

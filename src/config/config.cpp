@@ -9,9 +9,14 @@
 // walk also refuses unknown and repeated keys with the line in the message. No Boost
 // exception leaves this file. Shapes are not checked here: the input shape comes from
 // the dataset, so infer_shapes runs where the dataset is loaded.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <set>
@@ -31,10 +36,14 @@ namespace ds {
 
 namespace {
 
+// Largest config file read: the biggest shipped config is under 4 KiB.
+constexpr uint64_t kMaxConfigBytes = 1u << 20;
+
 using config_detail::format_float;
 using config_detail::parse_float;
 using config_detail::parse_int;
 using config_detail::parse_uint64;
+using config_detail::kMaxNameLength;
 using config_detail::quote;
 using config_detail::split;
 using config_detail::trim;
@@ -179,6 +188,8 @@ const std::vector<KeySpec>& keys() {
            ok = ok && ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
                        ch == '.' || ch == '_' || ch == '-');
          if (!ok) bad_value(w, "a non-empty name of letters, digits, '.', '_' and '-'", quote(v));
+         if (s.size() > kMaxNameLength)
+           bad_value(w, "a name of at most " + std::to_string(kMaxNameLength) + " characters", quote(s));
          c.run.name = s;
        }},
       {"run.dir", "runs/<run.name>", "folder for snapshots, logs and analyses",
@@ -567,6 +578,57 @@ Config finish(const po::variables_map& vm, const Sources& src) {
   return cfg;
 }
 
+// The whole of a config file. Only a regular file of at most kMaxConfigBytes: /dev/zero
+// would grow without end, and a FIFO would block forever (hence O_NONBLOCK on open, and
+// fstat on the opened file, so the checked file is the read file).
+std::string read_config_file(const std::string& path) {
+  const std::string hint = "configs/ holds the shipped configs, e.g. --config configs/quickstart.cfg";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    throw Error(ErrorKind::config, path,
+                expected_found("a readable config file", err == ENOENT ? std::string("none at this path")
+                                                                      : std::string(std::strerror(err))),
+                hint);
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw Error(ErrorKind::config, path, std::string("cannot read the config file: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) {
+    const char* kind = S_ISDIR(st.st_mode)    ? "a folder"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                                              : "not a regular file";
+    throw Error(ErrorKind::config, path, expected_found("a config file (a regular file)", kind), hint);
+  }
+  auto too_big = [&](const std::string& found) {
+    throw Error(ErrorKind::config, path,
+                expected_found("a config file of at most " + std::to_string(kMaxConfigBytes / 1024) + " KiB", found),
+                "a config is a few hundred lines of text; is this the right file?");
+  };
+  if (uint64_t(st.st_size) > kMaxConfigBytes) too_big(std::to_string(st.st_size) + " bytes");
+  // Read one byte past the bound: a file that grows while it is read is still refused.
+  std::string text(kMaxConfigBytes + 1, '\0');
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      throw Error(ErrorKind::config, path, std::string("cannot read the config file: ") + std::strerror(errno));
+    if (n == 0) break;
+    done += size_t(n);
+  }
+  if (done > kMaxConfigBytes) too_big("a file that grows while it is read");
+  text.resize(done);
+  return text;
+}
+
 }  // namespace
 
 Config parse_config_text(const std::string& text, const std::string& where) {
@@ -623,19 +685,9 @@ Config load_config(const std::vector<std::string>& args) {
 
   if (vm.count("config")) {
     src.file = vm["config"].as<std::string>();
-    std::error_code ec;
-    if (std::filesystem::is_directory(src.file, ec))
-      throw Error(ErrorKind::config, src.file, expected_found("a config file", "a folder"),
-                  "configs/ holds the shipped configs, e.g. --config configs/quickstart.cfg");
-    std::ifstream f(src.file, std::ios::binary);
-    if (!f)
-      throw Error(ErrorKind::config, src.file, expected_found("a readable config file", "none at this path"),
-                  "configs/ holds the shipped configs, e.g. --config configs/quickstart.cfg");
-    std::ostringstream text;
-    if (f.peek() != std::ifstream::traits_type::eof()) text << f.rdbuf();  // << of an empty file sets failbit
-    if (f.bad()) throw Error(ErrorKind::config, src.file, "cannot read the config file");
-    scan_ini(text.str(), src);
-    po::parsed_options file_parsed = parse_ini(text.str(), src);
+    const std::string text = read_config_file(src.file);
+    scan_ini(text, src);
+    po::parsed_options file_parsed = parse_ini(text, src);
     try {
       po::store(file_parsed, vm);  // store() keeps the first value: the command line wins
     } catch (const po::error& e) {

@@ -18,6 +18,7 @@ namespace {
 using config_detail::format_float;
 using config_detail::parse_float;
 using config_detail::parse_int;
+using config_detail::kMaxNameLength;
 using config_detail::quote;
 using config_detail::split_ws;
 
@@ -105,6 +106,10 @@ LayerSpec parse_layer_line(const std::string& line, const std::string& where) {
     throw Error(ErrorKind::config, where,
                 expected_found("a layer name of letters, digits, '_' and '-'", quote(spec.name)),
                 std::string("a layer line reads ") + kLineSyntax);
+  if (spec.name.size() > kMaxNameLength)
+    throw Error(ErrorKind::config, where,
+                expected_found("a layer name of at most " + std::to_string(kMaxNameLength) + " characters",
+                               quote(spec.name)));
   if (tokens.size() < 2)
     throw Error(ErrorKind::config, where,
                 "layer " + spec.name + ": " +

@@ -22,8 +22,17 @@ inline std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-// 'text', for messages: the quotes show where an empty or blank value begins and ends.
-inline std::string quote(const std::string& s) { return "'" + s + "'"; }
+// 'text', for messages: the quotes show where an empty or blank value begins and ends. A
+// long text is cut (a 10 MB value must not become a 10 MB message); core/error.cpp
+// escapes what is not printable.
+inline std::string quote(const std::string& s) {
+  if (s.size() <= 80) return "'" + s + "'";
+  return "'" + s.substr(0, 60) + "...' (" + std::to_string(s.size()) + " characters)";
+}
+
+// Longest run.name and layer name: names become folder names, HDF5 group names, CSV
+// cells and HTML headings, so a 10 MB name would be copied into every one of them.
+constexpr size_t kMaxNameLength = 64;
 
 inline bool parse_int(const std::string& text, long long& out) {
   std::string s = trim(text);

@@ -18,6 +18,7 @@
 #include "compare_internal.hpp"
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/data_uri.hpp"
@@ -77,6 +78,7 @@ HealthResult load_health(const std::string& dir, const CompareOptions& opt, bool
   if (!fs::exists(paths.config))
     throw Error(ErrorKind::usage, paths.config, "not a run folder: it has no config.cfg", "check the path");
   const Config cfg = load_config({"--config", paths.config});
+  const RunLock lock(dir);  // health.h5 is written into the run: one writer at a time
   HealthResult h = compute_health(dir, cfg, opt.health);
   std::error_code ec;
   fs::create_directories(paths.analysis, ec);

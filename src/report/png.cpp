@@ -1,7 +1,12 @@
-// Atomic PNG writes: encode to a temporary .png name, then commit_file (fsync + rename).
+// Atomic PNG writes: encode in memory with cv::imencode, then write the bytes through
+// io/atomic_file.hpp (temp file, fsync, rename). Our own write, not cv::imwrite, so that a
+// full disk or a missing folder is reported with the OS error instead of OpenCV's bare
+// "false".
 #include "deconvscope/report/png.hpp"
 
 #include <opencv2/imgcodecs.hpp>
+
+#include <vector>
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/atomic_file.hpp"
@@ -10,20 +15,18 @@ namespace ds {
 
 void write_png(const cv::Mat& picture, const std::string& path) {
   if (picture.empty()) throw Error(ErrorKind::io, path, "refusing to write an empty picture");
-  // cv::imwrite picks the encoder from the extension, hence the .png ending.
-  TempFileGuard temp(temp_path_for(path) + ".png");
-  bool ok = false;
-  std::string why = "the encoder returned false";
+  std::vector<uchar> bytes;
+  std::string why;
   try {
-    ok = cv::imwrite(temp.path(), picture);
+    if (!cv::imencode(".png", picture, bytes))
+      why = "OpenCV's PNG encoder refused a " + std::to_string(picture.cols) + "x" + std::to_string(picture.rows) +
+            " picture with " + std::to_string(picture.channels()) + " channels of depth " +
+            std::to_string(picture.depth());
   } catch (const cv::Exception& e) {
     why = e.what();
   }
-  if (!ok)
-    throw Error(ErrorKind::io, path, "cannot write PNG " + temp.path() + ": " + why,
-                "check the folder's permissions and free space");
-  commit_file(temp.path(), path);
-  temp.dismiss();
+  if (!why.empty()) throw Error(ErrorKind::io, path, "cannot encode the PNG: " + why);
+  write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 }  // namespace ds

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <random>
 
+#include "deconvscope/core/error.hpp"
 #include "deconvscope/model/loss.hpp"
 #include "deconvscope/model/network.hpp"
 #include "deconvscope/train/sgd.hpp"
@@ -53,6 +54,11 @@ std::string profile_table(Network& net, int batch, int iters, Step& train_step, 
 }  // namespace
 
 BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
+  // No steps timed would print a rate of 0/0; negative counts would print negative rates.
+  if (opt.iters < 1 || opt.warmup < 0)
+    throw Error(ErrorKind::usage, "bench",
+                expected_found("iters >= 1 and warmup >= 0",
+                               "iters " + std::to_string(opt.iters) + ", warmup " + std::to_string(opt.warmup)));
   set_threads(cfg.run.threads);
   InputShape in{1, 28, 28};
   if (cfg.data.dataset == "cifar10") in = {3, 32, 32};

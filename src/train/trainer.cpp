@@ -100,23 +100,10 @@ void clear_run(const RunPaths& p) {
   for (const auto& d : {p.snapshots, p.analysis, p.report}) fs::remove_all(d, ec);
 }
 
-// Temporary files of ours ("." + name + ".tmp-<pid>", see temp_path_for) whose writer is
-// gone: a run killed in the middle of a write leaves one behind. A live writer's file is
-// left alone.
+// Temporary files of ours whose writer is gone: a run killed in the middle of a write
+// leaves one behind (io/atomic_file.hpp). A live writer's file is left alone.
 void remove_stale_temps(const RunPaths& p) {
-  std::error_code ec;
-  for (const std::string& dir : {p.dir, p.snapshots}) {
-    if (!fs::is_directory(dir, ec)) continue;
-    for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-      const std::string name = e.path().filename().string();
-      const size_t at = name.rfind(".tmp-");
-      if (name.empty() || name[0] != '.' || at == std::string::npos) continue;
-      const std::string digits = name.substr(at + 5);
-      if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
-      const pid_t pid = pid_t(std::stol(digits));
-      if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove(e.path(), ec);
-    }
-  }
+  for (const std::string& dir : {p.dir, p.snapshots, p.analysis, p.report}) ds::remove_stale_temps(dir);
 }
 
 // A resumed state must come from the same network as the config describes.
@@ -363,7 +350,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   }
   Network& net = *net_owner;
   if (net.num_classes() != data.train.num_classes)
-    throw Error(ErrorKind::shape, "layer " + cfg.layers.back().name,
+    throw Error(ErrorKind::shape, (cfg.source.empty() ? "" : cfg.source + ": ") + "layer " + cfg.layers.back().name,
                 "the last fc layer's out must equal the number of classes: " +
                     expected_found(std::to_string(data.train.num_classes), std::to_string(net.num_classes())));
 

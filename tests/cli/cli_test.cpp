@@ -133,7 +133,7 @@ TEST_F(BadInput, ConvOrPoolAfterFc) {
 
 TEST_F(BadInput, LastFcDoesNotMatchClasses) {
   const std::string cfg = replace_once(good(), "fc3 fc out=10", "fc3 fc out=7");
-  refuse_train(cfg, {"layer fc3", "expected 10", "found 7"});
+  refuse_train(cfg, {cfg_path + ": layer fc3", "expected 10", "found 7"});
 }
 
 TEST_F(BadInput, DatasetPathDoesNotExist) {

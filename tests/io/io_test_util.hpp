@@ -1,6 +1,7 @@
 // Helpers shared by the io tests: a fresh folder per test, removed afterwards.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -27,5 +28,15 @@ class TempDirTest : public ::testing::Test {
  private:
   std::filesystem::path dir_;
 };
+
+// A pid that belonged to a process which has exited and been reaped: what a killed
+// writer leaves in the names of its temporary files.
+inline pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) _exit(0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return pid;
+}
 
 }  // namespace ds::test

@@ -22,6 +22,8 @@ std::vector<std::string> take_values(std::vector<std::string>& args, const std::
 
 // The whole of s as an int; ds::Error(usage) naming `what` otherwise.
 int parse_int(const std::string& s, const std::string& what);
+// parse_int, and lo <= value <= hi; ds::Error(usage) naming `what` and the range otherwise.
+int parse_int_in(const std::string& s, const std::string& what, int lo, int hi);
 // The whole of s as a finite number; ds::Error(usage) naming `what` otherwise.
 double parse_double(const std::string& s, const std::string& what);
 

@@ -3,6 +3,7 @@
 // turns them into exit codes; the library never exits or aborts.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -38,6 +39,13 @@ class Error : public std::runtime_error {
   std::string problem_;
   std::string hint_;
 };
+
+// Bytes made safe for one line of a terminal: control characters, bytes that are not
+// valid UTF-8 (and C1 controls) become \xNN; printable ASCII and valid UTF-8 text stay
+// as they are. Longer than max_bytes: cut, with the full length said. Every Error's
+// what() is built with it, so a NUL no longer cuts a message off and random bytes
+// from a file are never echoed raw.
+std::string printable(const std::string& bytes, size_t max_bytes = 4096);
 
 // Builds "expected X, found Y" so messages read the same everywhere.
 std::string expected_found(const std::string& expected, const std::string& found);
