@@ -167,7 +167,8 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
   h.dataset_path = splits.path;
   h.probe_count = int64_t(probe.size());
 
-  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed);
+  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed,
+              NetworkOptions{cfg.conv_algorithm, Precision::f32});  // the analysis stays f32
   const HealthThresholds& t = opt.thresholds;
   for (const auto& [epoch, path] : snaps) {
     const Snapshot s = read_snapshot(path);
