@@ -16,7 +16,8 @@ AnalysisBenchResult bench_analysis(const Config& cfg, const std::string& run_dir
   const Snapshot last = read_snapshot(plan.snapshots.back().second);
   const Dataset& probe = plan.probe();
   const Normalization norm{last.input_mean, last.input_std};
-  Network net(last.layers, last.input, std::max(1, cfg.analysis.batch), cfg.run.seed);
+  Network net(last.layers, last.input, std::max(1, cfg.analysis.batch), cfg.run.seed,
+              NetworkOptions{cfg.conv_algorithm, Precision::f32});  // the analysis stays f32
   net.import_params(last.params);
   AnalysisBenchResult r;
   r.epoch = last.epoch;

@@ -181,7 +181,8 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
   const Dataset& probe = plan.probe();
   const std::vector<int>& convs = plan.convs;
   const std::vector<std::string>& names = plan.names;
-  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed);
+  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed,
+              NetworkOptions{cfg.conv_algorithm, Precision::f32});  // the analysis stays f32
 
   AnalysisResult r;
   r.split = cfg.analysis.probe;

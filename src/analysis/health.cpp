@@ -218,7 +218,8 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
   if (analysis && !analysis->dataset_path.empty() && analysis->dataset_path != splits.path)
     h.probe_source += "; note: the analysis read " + analysis->dataset_path + ", the config names " + splits.path;
 
-  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed);
+  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed,
+              NetworkOptions{cfg.conv_algorithm, Precision::f32});  // the analysis stays f32
   const HealthThresholds& t = opt.thresholds;
   for (const auto& [epoch, path] : snaps) {
     const Snapshot s = read_snapshot(path);

@@ -231,6 +231,17 @@ const std::vector<KeySpec>& keys() {
        [](const Config& c) { return bool_text(c.data.flip); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.flip = to_bool(v, w); }},
 
+      {"model.conv_algorithm", nullptr,
+       "auto (time direct and Winograd per conv layer and pass when the network is built; keep the faster) "
+       "| direct | winograd (where oneDNN has a kernel: 3x3 stride 1, AVX-512; direct elsewhere)",
+       [](const Config& c) { return std::string(conv_algorithm_name(c.conv_algorithm)); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         const std::string a = to_choice(v, w, {"auto", "direct", "winograd"});
+         c.conv_algorithm = a == "auto" ? ConvAlgorithm::automatic
+                            : a == "direct" ? ConvAlgorithm::direct
+                                            : ConvAlgorithm::winograd;
+       }},
+
       {"train.epochs", nullptr, "passes over the training set",
        [](const Config& c) { return std::to_string(c.train.epochs); },
        [](Config& c, const std::string& v, const std::string& w) { c.train.epochs = to_int(v, w, 1, 1000000); }},
@@ -284,6 +295,13 @@ const std::vector<KeySpec>& keys() {
       {"train.probe_batch", nullptr, "images in the fixed batch used to count dead features each epoch",
        [](const Config& c) { return std::to_string(c.train.probe_batch); },
        [](Config& c, const std::string& v, const std::string& w) { c.train.probe_batch = to_int(v, w, 1, 1 << 20); }},
+      {"train.precision", nullptr,
+       "f32 | bf16: bfloat16 activations, weights and gradients in the compute, f32 master weights, "
+       "momentum, loss and snapshots (needs a CPU with AVX512_BF16)",
+       [](const Config& c) { return std::string(precision_name(c.train.precision)); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.train.precision = to_choice(v, w, {"f32", "bf16"}) == "bf16" ? Precision::bf16 : Precision::f32;
+       }},
 
       {"snapshot.epochs", nullptr,
        "increasing epochs after which weights are saved; 0 = the initialisation. Epochs past "
@@ -552,7 +570,7 @@ std::string effective_text(const Config& cfg) {
         s << "\n[model]\n";
         for (const auto& l : cfg.layers) s << "layer = " << format_layer_line(l) << "\n";
       }
-      s << "\n[" << sec << "]\n";
+      if (sec != "model") s << "\n[" << sec << "]\n";  // [model] was opened just above
       section = sec;
     }
     std::string v = k.get(cfg);
@@ -752,7 +770,7 @@ std::string config_help() {
           << "      dropout [rate=0.5]       rate in [0, 1)\n"
           << "      e.g. layer = conv1 conv out=32 kernel=5 stride=1 pad=2\n";
       }
-      s << "\n[" << sec << "]\n";
+      if (sec != "model") s << "\n[" << sec << "]\n";  // [model] was opened just above
       section = sec;
     }
     std::string def = k.default_text ? k.default_text : k.get(defaults);

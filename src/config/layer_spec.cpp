@@ -73,6 +73,17 @@ const char* layer_type_name(LayerType t) {
   return "unknown";
 }
 
+const char* conv_algorithm_name(ConvAlgorithm a) {
+  switch (a) {
+    case ConvAlgorithm::automatic: return "auto";
+    case ConvAlgorithm::direct: return "direct";
+    case ConvAlgorithm::winograd: return "winograd";
+  }
+  return "unknown";
+}
+
+const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "f32"; }
+
 LayerType parse_layer_type(const std::string& s, const std::string& where) {
   for (const auto& tn : kTypeNames)
     if (s == tn.name) return tn.type;

@@ -1,6 +1,15 @@
 // Convolution layer on oneDNN: forward, backward (data and weights), and the
 // deconvnet's "filter" step, which is the backward-data convolution with the same
 // weights and no bias (the transposed, i.e. flipped, filters of Zeiler & Fergus).
+//
+// Each of the three passes runs oneDNN's direct or Winograd algorithm (Ctx::conv_algorithm):
+// Winograd where asked for and oneDNN has a kernel for this shape and CPU, and under
+// `automatic` only where it timed faster on this layer's own shapes.
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+
 #include "weighted_layer.hpp"
 
 namespace ds {
@@ -8,8 +17,63 @@ namespace ds {
 using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
+using dnnl::algorithm;
 
 namespace {
+
+// A primitive descriptor, or nothing when oneDNN has no implementation for it (the usual
+// case for Winograd: wrong shape, or no kernel on this CPU).
+template <class Make>
+auto try_make(Make make) -> std::optional<decltype(make())> {
+  try {
+    return make();
+  } catch (const dnnl::error&) {
+    return std::nullopt;
+  }
+}
+
+// Best of three timed runs after a warm-up, on zero-filled buffers of each argument's
+// descriptor, in seconds. The least disturbed run, not the mean: the machine may be shared.
+template <class PrimitiveDesc, class Primitive>
+double time_pass(Ctx& ctx, const PrimitiveDesc& pd, std::initializer_list<int> args) {
+  const Primitive prim(pd);
+  std::unordered_map<int, memory> bufs;
+  for (int arg : args) {
+    const memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
+    memory m(md, ctx.eng);
+    std::memset(m.get_data_handle(), 0, md.get_size());
+    bufs.emplace(arg, m);
+  }
+  double best = 1e30;
+  for (int i = 0; i < 4; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    prim.execute(ctx.strm, bufs);
+    ctx.strm.wait();
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (i > 0) best = std::min(best, t);
+  }
+  return best;
+}
+
+// Under `automatic`, Winograd must win by this margin: a near tie keeps direct, whose
+// rounding matches the plain convolution.
+constexpr double kWinogradMargin = 0.95;
+
+// Builds one pass into pd: direct, or Winograd when Ctx asks for it, oneDNN can build it
+// (make throws otherwise) and, under `automatic`, it timed faster. Returns the algorithm.
+template <class Primitive, class PrimitiveDesc, class Make>
+algorithm pick_algorithm(Ctx& ctx, PrimitiveDesc& pd, Make make, std::initializer_list<int> args) {
+  pd = make(algorithm::convolution_direct);
+  if (ctx.conv_algorithm == ConvAlgorithm::direct) return algorithm::convolution_direct;
+  const std::optional<PrimitiveDesc> wino = try_make([&] { return make(algorithm::convolution_winograd); });
+  if (!wino) return algorithm::convolution_direct;
+  if (ctx.conv_algorithm == ConvAlgorithm::automatic &&
+      !(time_pass<PrimitiveDesc, Primitive>(ctx, *wino, args) <
+        kWinogradMargin * time_pass<PrimitiveDesc, Primitive>(ctx, pd, args)))
+    return algorithm::convolution_direct;
+  pd = *wino;
+  return algorithm::convolution_winograd;
+}
 
 class ConvLayer final : public WeightedLayer {
  public:
@@ -25,44 +89,79 @@ class ConvLayer final : public WeightedLayer {
     const memory::dims pad_r{(out.height - 1) * spec_.stride[0] + kh - H - spec_.pad[0],
                              (out.width - 1) * spec_.stride[1] + kw - W - spec_.pad[1]};
     const memory::dims wdims{O, C, kh, kw};
-    auto any_src = memory::desc({N, C, H, W}, dt::f32, tag::any);
-    auto any_w = memory::desc(wdims, dt::f32, tag::any);
+    // Activations and weights in the compute type; bias and weight gradients stay f32
+    // (the optimizer's master copies are f32).
+    auto any_src = memory::desc({N, C, H, W}, ctx.dt, tag::any);
+    auto any_w = memory::desc(wdims, ctx.dt, tag::any);
+    auto any_diff_w = memory::desc(wdims, dt::f32, tag::any);
     auto bias_md = memory::desc({O}, dt::f32, tag::x);
-    auto any_dst = memory::desc({N, O, out.height, out.width}, dt::f32, tag::any);
+    auto any_dst = memory::desc({N, O, out.height, out.width}, ctx.dt, tag::any);
+    const auto plain_w = memory::desc(wdims, dt::f32, tag::oihw);
+    // Winograd counts as available only if the master weights can be reordered into (and
+    // the gradients out of) the layouts its kernels chose.
+    auto reorders = [&](const memory::desc& from, const memory::desc& to) { dnnl::reorder::primitive_desc(ctx.eng, from, ctx.eng, to); };
 
-    fwd_pd_ = dnnl::convolution_forward::primitive_desc(
-        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                        any_src, any_w, bias_md, any_dst, strides, pad_l, pad_r),
-        relu_attr(), ctx.eng);
-    bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
-        // diff_src any: with one input channel the plain layout has only oneDNN's slow
-        // reference kernel; a blocked one and a reorder are far faster.
-        dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, any_src, any_w,
-                                              fwd_pd_.dst_desc(), strides, pad_l, pad_r),
-        ctx.eng, fwd_pd_);
-    bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(
-        dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, fwd_pd_.src_desc(), any_w,
-                                                 bias_md, fwd_pd_.dst_desc(), strides, pad_l, pad_r),
-        ctx.eng, fwd_pd_);
+    auto make_fwd = [&](dnnl::algorithm alg) {
+      dnnl::convolution_forward::primitive_desc pd(
+          dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, any_src, any_w, bias_md, any_dst,
+                                          strides, pad_l, pad_r),
+          relu_attr(), ctx.eng);
+      reorders(plain_w, pd.weights_desc());
+      return pd;
+    };
+    fwd_alg_ = pick_algorithm<dnnl::convolution_forward>(
+        ctx, fwd_pd_, make_fwd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
+
+    auto make_bwd_data = [&](dnnl::algorithm alg) {
+      // diff_src any: with one input channel the plain layout has only oneDNN's slow
+      // reference kernel; a blocked one and a reorder are far faster.
+      dnnl::convolution_backward_data::primitive_desc pd(
+          dnnl::convolution_backward_data::desc(alg, any_src, any_w, fwd_pd_.dst_desc(), strides, pad_l, pad_r),
+          ctx.eng, fwd_pd_);
+      reorders(plain_w, pd.weights_desc());
+      return pd;
+    };
+    bwd_data_alg_ = pick_algorithm<dnnl::convolution_backward_data>(
+        ctx, bwd_data_pd_, make_bwd_data, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC});
+
+    auto make_bwd_w = [&](dnnl::algorithm alg) {
+      dnnl::convolution_backward_weights::primitive_desc pd(
+          dnnl::convolution_backward_weights::desc(alg, fwd_pd_.src_desc(), any_diff_w, bias_md, fwd_pd_.dst_desc(),
+                                                   strides, pad_l, pad_r),
+          ctx.eng, fwd_pd_);
+      reorders(pd.diff_weights_desc(), plain_w);
+      return pd;
+    };
+    bwd_w_alg_ = pick_algorithm<dnnl::convolution_backward_weights>(
+        ctx, bwd_w_pd_, make_bwd_w, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS});
+
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
     bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
     allocate(ctx, src_md, fwd_pd_.weights_desc(), bwd_data_pd_.weights_desc(), bwd_w_pd_.diff_weights_desc(),
-             fwd_pd_.dst_desc(), memory::desc(wdims, dt::f32, tag::oihw), {O, C, kh, kw} /* (O, I, kh, kw) */, O);
+             fwd_pd_.dst_desc(), plain_w, {O, C, kh, kw} /* (O, I, kh, kw) */, O);
     return fwd_pd_.dst_desc();
   }
 
   void forward(Ctx& ctx, const memory& src, Mode) override { run_forward(ctx, fwd_, fwd_pd_.src_desc(), src); }
 
   void backward(Ctx& ctx, const memory&, const memory& diff_dst, bool need_diff_src) override {
-    run_backward_weights(ctx, bwd_w_, bwd_w_pd_.diff_bias_desc(), diff_dst);
-    if (need_diff_src) run_backward_data(ctx, bwd_data_, bwd_data_pd_.diff_src_desc(), diff_dst);
+    const memory dd = diff_dst_as(ctx, diff_dst, bwd_w_pd_.diff_dst_desc());
+    run_backward_weights(ctx, bwd_w_, bwd_w_pd_.diff_bias_desc(), dd);
+    if (need_diff_src) run_backward_data(ctx, bwd_data_, bwd_data_pd_.diff_src_desc(), dd);
   }
 
   // Zeiler & Fergus "filter": the same filters transposed, no bias.
   void deconvnet(Ctx& ctx, const memory& signal) override {
     run_backward_data(ctx, bwd_data_, bwd_data_pd_.diff_src_desc(), signal);
   }
+
+  std::string algorithm() const override {
+    auto name = [](dnnl::algorithm a) { return a == dnnl::algorithm::convolution_winograd ? "winograd" : "direct"; };
+    if (fwd_alg_ == bwd_data_alg_ && fwd_alg_ == bwd_w_alg_) return name(fwd_alg_);
+    return std::string(name(fwd_alg_)) + "/" + name(bwd_data_alg_) + "/" + name(bwd_w_alg_);
+  }
+  std::string impl() const override { return fwd_pd_.impl_info_str(); }
 
  private:
   dnnl::convolution_forward::primitive_desc fwd_pd_;
@@ -71,6 +170,9 @@ class ConvLayer final : public WeightedLayer {
   dnnl::convolution_forward fwd_;
   dnnl::convolution_backward_data bwd_data_;
   dnnl::convolution_backward_weights bwd_w_;
+  dnnl::algorithm fwd_alg_ = dnnl::algorithm::convolution_direct;
+  dnnl::algorithm bwd_data_alg_ = dnnl::algorithm::convolution_direct;
+  dnnl::algorithm bwd_w_alg_ = dnnl::algorithm::convolution_direct;
 };
 
 }  // namespace

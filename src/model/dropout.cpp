@@ -2,6 +2,7 @@
 // evaluation). The mask is a pure function of (seed, step, layer, element), so a resumed
 // run draws exactly the masks the uninterrupted run drew, with no RNG state to save.
 #include <cstring>
+#include <vector>
 
 #include "deconvscope/model/layer.hpp"
 
@@ -24,15 +25,46 @@ uint64_t hash_name(const std::string& s) {
   return h;
 }
 
+// bfloat16 is the upper half of a float32; rounding to nearest even on the way down.
+float bf16_to_f32(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return uint16_t(u >> 16);
+}
+
+// out[i] = in[i] * mask[i] over the raw buffers of an f32 or bf16 memory (same layout).
+void scale_by_mask(const memory& in, const std::vector<float>& mask, memory& out) {
+  const int64_t n = static_cast<int64_t>(mask.size());
+  if (in.get_desc().data_type() == memory::data_type::bf16) {
+    const uint16_t* x = static_cast<const uint16_t*>(in.get_data_handle());
+    uint16_t* y = static_cast<uint16_t*>(out.get_data_handle());
+#pragma omp parallel for
+    for (int64_t i = 0; i < n; ++i) y[i] = f32_to_bf16(bf16_to_f32(x[i]) * mask[size_t(i)]);
+    return;
+  }
+  const float* x = static_cast<const float*>(in.get_data_handle());
+  float* y = static_cast<float*>(out.get_data_handle());
+#pragma omp parallel for
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * mask[size_t(i)];
+}
+
 class DropoutLayer final : public Layer {
  public:
   using Layer::Layer;
 
   memory::desc init(Ctx& ctx, const memory::desc& src_md, const LayerShape&) override {
     own_dst_ = memory(src_md, ctx.eng);
-    mask_ = memory(src_md, ctx.eng);
     grad_ = memory(src_md, ctx.eng);
-    count_ = src_md.get_size() / sizeof(float);
+    // Elements of the buffer (padding of a blocked layout included: the mask is positional).
+    const size_t elem = src_md.data_type() == memory::data_type::bf16 ? 2 : 4;
+    mask_.assign(src_md.get_size() / elem, 0.f);
     return src_md;
   }
 
@@ -43,21 +75,17 @@ class DropoutLayer final : public Layer {
     }
     ctx.strm.wait();
     dst_ = own_dst_;
-    const float* x = static_cast<const float*>(src.get_data_handle());
-    float* y = static_cast<float*>(dst_.get_data_handle());
-    float* m = static_cast<float*>(mask_.get_data_handle());
+    float* m = mask_.data();
     const float keep = 1.f - spec_.rate, scale = 1.f / keep;
     const uint64_t base = splitmix64(ctx.seed ^ splitmix64(ctx.step ^ hash_name(spec_.name)));
     // keep * 2^64 as an integer. A rate so small that 1 - rate is 1 would overflow the
     // conversion (undefined; on x86 it gave 0 and dropped everything): saturate instead.
     const double two64 = 18446744073709551616.0, keep_scaled = (1.0 - double(spec_.rate)) * two64;
     const uint64_t threshold = keep_scaled >= two64 ? UINT64_MAX : static_cast<uint64_t>(keep_scaled);
-    const int64_t n = static_cast<int64_t>(count_);
+    const int64_t n = static_cast<int64_t>(mask_.size());
 #pragma omp parallel for
-    for (int64_t i = 0; i < n; ++i) {
-      m[i] = splitmix64(base + static_cast<uint64_t>(i)) < threshold ? scale : 0.f;
-      y[i] = x[i] * m[i];
-    }
+    for (int64_t i = 0; i < n; ++i) m[i] = splitmix64(base + static_cast<uint64_t>(i)) < threshold ? scale : 0.f;
+    scale_by_mask(src, mask_, dst_);
   }
 
   void backward(Ctx& ctx, const memory&, const memory& diff_dst, bool) override {
@@ -67,19 +95,14 @@ class DropoutLayer final : public Layer {
     }
     ctx.strm.wait();
     diff_src_ = grad_;
-    const float* g = static_cast<const float*>(diff_dst.get_data_handle());
-    const float* m = static_cast<const float*>(mask_.get_data_handle());
-    float* d = static_cast<float*>(diff_src_.get_data_handle());
-    const int64_t n = static_cast<int64_t>(count_);
-#pragma omp parallel for
-    for (int64_t i = 0; i < n; ++i) d[i] = g[i] * m[i];
+    scale_by_mask(diff_dst, mask_, diff_src_);
   }
 
   void deconvnet(Ctx&, const memory& signal) override { diff_src_ = signal; }
 
  private:
-  memory own_dst_, mask_, grad_;
-  size_t count_ = 0;
+  memory own_dst_, grad_;
+  std::vector<float> mask_;  // 0 or 1/(1-rate) per element of the buffer
 };
 
 }  // namespace

@@ -51,6 +51,7 @@ class LrnLayer final : public Layer {
   }
 
   void deconvnet(Ctx&, const memory& signal) override { diff_src_ = signal; }
+  std::string impl() const override { return train_pd_.impl_info_str(); }
 
  private:
   dnnl::lrn_forward::primitive_desc train_pd_, infer_pd_;

@@ -22,7 +22,7 @@ class MaxPoolLayer final : public Layer {
     const memory::dims pad_l{spec_.pad[0], spec_.pad[1]};
     const memory::dims pad_r{(out.height - 1) * spec_.stride[0] + spec_.kernel[0] - sd[2] - spec_.pad[0],
                              (out.width - 1) * spec_.stride[1] + spec_.kernel[1] - sd[3] - spec_.pad[1]};
-    auto dst_any = memory::desc({sd[0], sd[1], out.height, out.width}, memory::data_type::f32,
+    auto dst_any = memory::desc({sd[0], sd[1], out.height, out.width}, src_md.data_type(),  // f32 or bf16
                                 memory::format_tag::any);
     train_pd_ = dnnl::pooling_forward::primitive_desc(
         dnnl::pooling_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::pooling_max, src_md,
@@ -54,6 +54,7 @@ class MaxPoolLayer final : public Layer {
   }
 
   void backward(Ctx& ctx, const memory&, const memory& diff_dst, bool) override { unpool(ctx, diff_dst); }
+  std::string impl() const override { return train_pd_.impl_info_str(); }
 
   void deconvnet(Ctx& ctx, const memory& signal) override { unpool(ctx, signal); }
 

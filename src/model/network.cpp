@@ -2,7 +2,9 @@
 // deconvnet. See include/deconvscope/model/network.hpp.
 #include "deconvscope/model/network.hpp"
 
+#include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "deconvscope/core/error.hpp"
 
@@ -33,8 +35,35 @@ memory::desc plain_md(const LayerShape& s, int64_t batch, bool flat) {
 
 }  // namespace
 
-Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, int batch, uint64_t seed)
-    : specs_(specs), shapes_(infer_shapes(specs, input)), input_(input), batch_(batch) {
+bool cpu_has_bf16() {
+  // cpu_isa values are bit sets, each containing the sets of the ISAs below it.
+  const auto isa = unsigned(dnnl::get_effective_cpu_isa()), bf16 = unsigned(dnnl::cpu_isa::avx512_core_bf16);
+  return (isa & bf16) == bf16;
+}
+
+std::string cpu_isa_name() {
+  using dnnl::cpu_isa;
+  const std::pair<cpu_isa, const char*> names[] = {
+      {cpu_isa::avx512_core_amx, "avx512_core_amx"}, {cpu_isa::avx512_core_bf16, "avx512_core_bf16"},
+      {cpu_isa::avx512_core_vnni, "avx512_core_vnni"}, {cpu_isa::avx512_core, "avx512_core"},
+      {cpu_isa::avx2_vnni, "avx2_vnni"}, {cpu_isa::avx2, "avx2"}, {cpu_isa::avx, "avx"}, {cpu_isa::sse41, "sse41"}};
+  const cpu_isa isa = dnnl::get_effective_cpu_isa();
+  for (const auto& [value, name] : names)
+    if (isa == value) return name;
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "isa 0x%x", unsigned(isa));
+  return hex;
+}
+
+Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, int batch, uint64_t seed,
+                 const NetworkOptions& options)
+    : specs_(specs), shapes_(infer_shapes(specs, input)), input_(input), batch_(batch), options_(options) {
+  if (options_.precision == Precision::bf16 && !cpu_has_bf16())
+    throw Error(ErrorKind::config, "train.precision",
+                expected_found("a CPU with AVX512_BF16 for bf16 (oneDNN " + std::to_string(dnnl_version()->major) + "." +
+                                   std::to_string(dnnl_version()->minor) + " has native bf16 kernels only there)",
+                               "this CPU's " + cpu_isa_name()),
+                "use train.precision = f32 on this machine");
   if (specs_.empty() || specs_.back().type != LayerType::fc)
     throw Error(ErrorKind::config, specs_.empty() ? "model" : "layer " + specs_.back().name,
                 "the last layer must be fc (its out is the number of classes; softmax cross-entropy follows)");
@@ -42,6 +71,8 @@ Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, i
   ctx_.eng = dnnl::engine(dnnl::engine::kind::cpu, 0);
   ctx_.strm = dnnl::stream(ctx_.eng);
   ctx_.seed = seed;
+  ctx_.conv_algorithm = options_.conv_algorithm;
+  ctx_.dt = options_.precision == Precision::bf16 ? dt::bf16 : dt::f32;
 
   input_md_ = memory::desc({batch, input.channels, input.height, input.width}, dt::f32, tag::nchw);
   input_mem_ = memory(input_md_, ctx_.eng);

@@ -27,6 +27,7 @@ class ReluLayer final : public Layer {
   }
 
   void set_fused(bool fused) override { fused_ = fused; }
+  std::string impl() const override { return fused_ ? "fused" : fwd_pd_.impl_info_str(); }
 
   void forward(Ctx& ctx, const memory& src, Mode) override {
     dst_ = src;  // in place

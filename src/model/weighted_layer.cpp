@@ -48,12 +48,16 @@ void WeightedLayer::run_forward(Ctx& ctx, const dnnl::primitive& fwd, const memo
 
 void WeightedLayer::run_backward_weights(Ctx& ctx, const dnnl::primitive& bwd_w, const memory::desc& diff_bias_md,
                                          const memory& diff_dst) {
-  // The bias gradient is written straight into the plain gradient tensor.
+  // The bias gradient is written straight into the plain gradient tensor (f32 in both precisions).
   memory diff_bias(diff_bias_md, ctx.eng, grads_.bias.ptr());
   bwd_w.execute(ctx.strm, {{DNNL_ARG_SRC, src_used_}, {DNNL_ARG_DIFF_DST, diff_dst},
                            {DNNL_ARG_DIFF_WEIGHTS, diff_w_}, {DNNL_ARG_DIFF_BIAS, diff_bias}});
-  // Gradients leave the network in plain layouts, where the optimizer keeps its state.
+  // Gradients leave the network in plain f32 layouts, where the optimizer keeps its state.
   read_plain(ctx, diff_w_, plain_w_md_, grads_.weights);
+}
+
+memory WeightedLayer::diff_dst_as(Ctx& ctx, const memory& diff_dst, const memory::desc& want) {
+  return reorder_if_needed(ctx, diff_dst, want, diff_dst_scratch_);
 }
 
 void WeightedLayer::run_backward_data(Ctx& ctx, const dnnl::primitive& bwd_data, const memory::desc& diff_src_md,

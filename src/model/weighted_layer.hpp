@@ -1,5 +1,5 @@
-// What conv and fc share (private to src/model): weights kept plain as the master copy
-// and reordered into the layouts their primitives chose, an optional ReLU post-op, and
+// What conv and fc share (private to src/model): weights kept plain (f32) as the master
+// copy and reordered into the layouts and data type (f32 or bf16) their primitives chose, an optional ReLU post-op, and
 // the data and weight passes of forward and backward around whichever primitives the
 // subclass built.
 #pragma once
@@ -31,6 +31,9 @@ class WeightedLayer : public Layer {
   // Parameter gradients into grads() (plain) from diff_dst and the src of run_forward.
   void run_backward_weights(Ctx& ctx, const dnnl::primitive& bwd_w, const dnnl::memory::desc& diff_bias_md,
                             const dnnl::memory& diff_dst);
+  // diff_dst in the descriptor the backward primitives want (in bf16, fc receives f32
+  // gradients from the loss or dropout above and computes with bf16 ones).
+  dnnl::memory diff_dst_as(Ctx& ctx, const dnnl::memory& diff_dst, const dnnl::memory::desc& want);
   // diff_src (in the layout the layer below produced) = bwd_data(diff_dst, weights).
   void run_backward_data(Ctx& ctx, const dnnl::primitive& bwd_data, const dnnl::memory::desc& diff_src_md,
                          const dnnl::memory& diff_dst);
@@ -39,7 +42,7 @@ class WeightedLayer : public Layer {
   bool relu_post_op_ = false;
   dnnl::memory::desc in_md_, plain_w_md_;
   dnnl::memory weights_, weights_bwd_, bias_, diff_w_;
-  dnnl::memory src_used_, src_scratch_, diff_src_inner_;
+  dnnl::memory src_used_, src_scratch_, diff_src_inner_, diff_dst_scratch_;
 };
 
 }  // namespace ds

@@ -32,17 +32,23 @@ std::string profile_table(Network& net, int batch, int iters, Step& train_step, 
   const std::vector<Network::LayerTime> infer = net.layer_times();
   net.set_profiling(false);
   std::string out;
-  char line[160];
-  std::snprintf(line, sizeof line, "%-10s %-8s %12s %12s %12s\n", "layer", "type", "train_fwd_ms", "train_bwd_ms",
-                "infer_fwd_ms");
+  char line[256];
+  std::snprintf(line, sizeof line, "precision=%s conv_algorithm=%s cpu_isa=%s\n", precision_name(net.options().precision),
+                conv_algorithm_name(net.options().conv_algorithm), cpu_isa_name().c_str());
+  out += line;
+  std::snprintf(line, sizeof line, "%-10s %-8s %12s %12s %12s  %-5s %-24s %s\n", "layer", "type", "train_fwd_ms",
+                "train_bwd_ms", "infer_fwd_ms", "dtype", "algorithm", "onednn_fwd_impl");
   out += line;
   double sf = 0, sb = 0, si = 0;
   for (size_t i = 0; i < net.size(); ++i) {
     const double f = 1e3 * train[i].forward / iters, b = 1e3 * train[i].backward / iters,
                  inf = 1e3 * infer[i].forward / iters;
     sf += f, sb += b, si += inf;
-    std::snprintf(line, sizeof line, "%-10s %-8s %12.3f %12.3f %12.3f\n", net.specs()[i].name.c_str(),
-                  layer_type_name(net.specs()[i].type), f, b, inf);
+    const Layer& l = net.layer(i);
+    // dtype of the layer's output: bf16 inside a bf16 network, f32 where it leaves it (fc).
+    const char* dtype = l.dst().get_desc().data_type() == dnnl::memory::data_type::bf16 ? "bf16" : "f32";
+    std::snprintf(line, sizeof line, "%-10s %-8s %12.3f %12.3f %12.3f  %-5s %-24s %s\n", net.specs()[i].name.c_str(),
+                  layer_type_name(net.specs()[i].type), f, b, inf, dtype, l.algorithm().c_str(), l.impl().c_str());
     out += line;
   }
   std::snprintf(line, sizeof line, "%-10s %-8s %12.3f\n%-10s %-8s %12.3f\n%-10s %-8s %12.3f %12.3f %12.3f\n", "loss", "",
@@ -64,7 +70,7 @@ BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
   if (cfg.data.dataset == "cifar10") in = {3, 32, 32};
   if (cfg.data.resize > 0) in.height = in.width = cfg.data.resize;
   const int B = cfg.train.batch;
-  Network net(cfg.layers, in, B, cfg.run.seed);
+  Network net(cfg.layers, in, B, cfg.run.seed, NetworkOptions{cfg.conv_algorithm, cfg.train.precision});
   std::mt19937_64 rng(cfg.run.seed);
   init_params(net, cfg.train, rng);
   std::normal_distribution<float> normal;

@@ -340,9 +340,11 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   // Shapes fit only once the dataset's image size is known; name the config file too.
   std::unique_ptr<Network> net_owner;
   try {
-    net_owner = std::make_unique<Network>(cfg.layers, in_shape, batch, cfg.run.seed);
+    net_owner = std::make_unique<Network>(cfg.layers, in_shape, batch, cfg.run.seed,
+                                          NetworkOptions{cfg.conv_algorithm, cfg.train.precision});
   } catch (const Error& e) {
-    if (cfg.source.empty() || e.where().rfind(cfg.source, 0) == 0) throw;
+    // A bf16 refusal is about the CPU, not the shapes: no image size to add.
+    if (cfg.source.empty() || e.where().rfind(cfg.source, 0) == 0 || e.where() == "train.precision") throw;
     throw Error(e.kind(), cfg.source + ": " + e.where(),
                 e.problem() + " (with " + std::to_string(in_shape.channels) + "x" + std::to_string(in_shape.height) +
                     "x" + std::to_string(in_shape.width) + " images from " + data.path + ")",

@@ -431,6 +431,40 @@ TEST(Config, TextRoundTrip) {
   EXPECT_EQ(ds::parse_config_text(d.text, "x").text, d.text);
 }
 
+// model.conv_algorithm and train.precision: defaults, file and command line, the one
+// [model] section of the effective text, and bad values.
+TEST(Config, ConvAlgorithmAndPrecision) {
+  ds::Config d = ds::load_config({});
+  EXPECT_EQ(d.conv_algorithm, ds::ConvAlgorithm::automatic);
+  EXPECT_EQ(d.train.precision, ds::Precision::f32);
+  std::string path = write_file("ap.cfg", "[model]\nconv_algorithm = winograd\nlayer = c1 conv out=4 kernel=3\n"
+                                          "layer = f fc out=2\n[train]\nprecision = bf16\n");
+  ds::Config c = ds::load_config({"--config", path});
+  EXPECT_EQ(c.conv_algorithm, ds::ConvAlgorithm::winograd);
+  EXPECT_EQ(c.train.precision, ds::Precision::bf16);
+  EXPECT_EQ(ds::load_config({"--config", path, "--model.conv_algorithm", "direct"}).conv_algorithm,
+            ds::ConvAlgorithm::direct);
+  EXPECT_EQ(ds::load_config({"--config", path, "--model.conv_algorithm", "auto"}).conv_algorithm,
+            ds::ConvAlgorithm::automatic);
+  // One [model] section holding the layers and the algorithm; the text reads back the same.
+  size_t n = 0;
+  for (size_t at = c.text.find("[model]"); at != std::string::npos; at = c.text.find("[model]", at + 1)) ++n;
+  EXPECT_EQ(n, 1u) << c.text;
+  EXPECT_CONTAINS(c.text, "conv_algorithm = winograd");
+  EXPECT_CONTAINS(c.text, "precision = bf16");
+  ds::Config b = ds::parse_config_text(c.text, "snapshot config");
+  EXPECT_EQ(b.text, c.text);
+  EXPECT_EQ(b.conv_algorithm, ds::ConvAlgorithm::winograd);
+  EXPECT_EQ(b.train.precision, ds::Precision::bf16);
+
+  std::string msg = error_of([&] { ds::load_config({"--model.conv_algorithm", "fft"}); });
+  EXPECT_CONTAINS(msg, "model.conv_algorithm");
+  EXPECT_CONTAINS(msg, "fft");
+  msg = error_of([&] { ds::load_config({"--train.precision", "fp16"}); });
+  EXPECT_CONTAINS(msg, "train.precision");
+  EXPECT_CONTAINS(msg, "bf16");
+}
+
 TEST(Config, LayerLineDefaultsAndFormat) {
   ds::LayerSpec n = ds::parse_layer_line("norm1 lrn", "t");
   EXPECT_EQ(n.size, 5);

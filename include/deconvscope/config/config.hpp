@@ -42,6 +42,7 @@ struct TrainConfig {
   std::string init = "he";           // he | gaussian (the paper's; at 0.01 a deep net without a config barely learns)
   float init_std = 0.01f;            // gaussian init std (the paper's 1e-2)
   int probe_batch = 256;             // images in the fixed probe batch for dead-feature counts
+  Precision precision = Precision::f32;  // f32 | bf16 (mixed precision, f32 master weights)
 };
 
 struct SnapshotConfig {
@@ -65,6 +66,7 @@ struct Config {
   DataConfig data;
   InputShape input;               // filled from the dataset at load time
   std::vector<LayerSpec> layers;  // model.layer lines, in order
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::automatic;  // model.conv_algorithm
   TrainConfig train;
   SnapshotConfig snapshot;
   AnalysisConfig analysis;

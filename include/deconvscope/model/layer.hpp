@@ -32,6 +32,9 @@ struct Ctx {
   dnnl::stream strm;
   uint64_t seed = 0;   // for dropout masks
   uint64_t step = 0;   // dropout masks are a pure function of (seed, step, layer, index)
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::direct;
+  // Data type of activations and weights in the compute (f32, or bf16 for Precision::bf16).
+  dnnl::memory::data_type dt = dnnl::memory::data_type::f32;
 };
 
 class Layer {
@@ -78,6 +81,12 @@ class Layer {
   // nothing forward, and its backward and deconvnet steps are unchanged.
   virtual bool accept_relu_post_op() { return false; }
   virtual void set_fused(bool) {}
+
+  // For `bench --profile`: the algorithm of each pass ("direct", "winograd", or
+  // "fwd/bwd_data/bwd_weights" when they differ; "-" for layers without a choice) and the
+  // oneDNN implementation of the forward primitive (e.g. "jit:avx512_core").
+  virtual std::string algorithm() const { return "-"; }
+  virtual std::string impl() const { return "-"; }
 
  protected:
   LayerSpec spec_;

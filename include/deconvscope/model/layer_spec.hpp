@@ -17,6 +17,20 @@ const char* layer_type_name(LayerType t);
 // Throws ds::Error(config) naming `where` if `s` is not a layer type.
 LayerType parse_layer_type(const std::string& s, const std::string& where);
 
+// How a conv layer computes its three passes (forward, backward data, which is also the
+// deconvnet's filter step, and backward weights). Winograd (F(4x4, 3x3)) needs 3x3
+// stride-1 filters and a CPU oneDNN has a kernel for (avx512_core in oneDNN 2.6); where
+// it has none, a layer falls back to direct. `automatic` times both on the layer's own
+// shapes when the network is built and keeps the faster, pass by pass.
+enum class ConvAlgorithm { automatic, direct, winograd };
+// The compute precision: bf16 = bfloat16 activations, weights and data gradients inside
+// the network, with f32 master weights, weight gradients, input, logits and everything
+// that leaves the network (oneDNN's mixed precision recipe).
+enum class Precision { f32, bf16 };
+
+const char* conv_algorithm_name(ConvAlgorithm a);  // "auto" | "direct" | "winograd"
+const char* precision_name(Precision p);           // "f32" | "bf16"
+
 struct LayerSpec {
   std::string name;
   LayerType type = LayerType::relu;

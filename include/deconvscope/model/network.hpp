@@ -21,13 +21,28 @@ namespace ds {
 // "a feature that fired" are read there.
 int rectified_output_layer(const std::vector<LayerSpec>& specs, int conv);
 
+// How the network computes; the defaults are the exact float32 direct convolution (the
+// config's defaults are model.conv_algorithm = auto, train.precision = f32).
+struct NetworkOptions {
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::direct;
+  Precision precision = Precision::f32;
+};
+
+// Whether this CPU runs oneDNN's bf16 kernels natively (AVX512_BF16 or later); without it
+// oneDNN 2.6 has either no bf16 kernels at all (AVX2) or only slow emulation (AVX-512).
+bool cpu_has_bf16();
+// The instruction set oneDNN uses on this CPU, e.g. "avx2", "avx512_core_bf16".
+std::string cpu_isa_name();
+
 class Network {
  public:
   // Throws ds::Error(shape) naming the layer when shapes do not fit, ds::Error(config)
-  // when the last layer is not fc.
-  Network(const std::vector<LayerSpec>& specs, const InputShape& input, int batch, uint64_t seed = 0);
+  // when the last layer is not fc or precision is bf16 on a CPU without cpu_has_bf16().
+  Network(const std::vector<LayerSpec>& specs, const InputShape& input, int batch, uint64_t seed = 0,
+          const NetworkOptions& options = {});
 
   int batch() const { return batch_; }
+  const NetworkOptions& options() const { return options_; }
   const InputShape& input() const { return input_; }
   int num_classes() const { return shapes_.back().channels; }
   size_t size() const { return layers_.size(); }
@@ -77,6 +92,7 @@ class Network {
   std::vector<LayerShape> shapes_;
   InputShape input_;
   int batch_;
+  NetworkOptions options_;
   Ctx ctx_;
   std::vector<std::unique_ptr<Layer>> layers_;
   dnnl::memory input_mem_, diff_logits_mem_, signal_mem_;
