@@ -596,6 +596,20 @@ TEST_F(AnalyzeRun, TheProbeIsTheRunsOwnTrainingImagesByDefault) {
   EXPECT_EQ(plan_analysis(cfg, run_dir_).probe().size(), 30u);
 }
 
+TEST_F(AnalyzeRun, ATopKEpochWithoutASnapshotOnDiskIsWarnedAbout) {
+  // As if the run had planned a snapshot at epoch 3 and stopped after epoch 2.
+  Config cfg = cfg_;
+  cfg.snapshot.epochs = {0, 1, 2, 3};
+  cfg.analysis.topk_epochs = {1, 3};
+  testing::internal::CaptureStderr();
+  run_analysis(cfg, run_dir_, AnalyzeOptions{});
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("warning: analysis.topk_epochs: epoch 3 has no snapshot"), std::string::npos) << err;
+  const AnalysisResult r = read_analysis((fs::path(RunPaths::of(run_dir_).analysis) / "analysis.h5").string());
+  ASSERT_EQ(r.topk.size(), 1u);
+  EXPECT_EQ(r.topk.count(1), 1u);
+}
+
 TEST(Analyze, ARunWithoutSnapshotsIsASnapshotError) {
   const std::string dir = testutil::make_temp_dir("analyze-empty");
   const Config cfg = load_config({"--run.dir", dir});

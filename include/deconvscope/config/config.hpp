@@ -54,7 +54,7 @@ struct AnalysisConfig {
   int features = 8;                 // features per layer followed by the evolution; -1 = all
   std::vector<int> feature_list;    // explicit features to follow (features = 3,17,40); overrides the count
   std::string probe = "train";      // train | test
-  int64_t probe_limit = 0;          // first N images of that split; 0 = all
+  int64_t probe_limit = 0;          // first N images of that split; 0 = the run's own (data.*_limit)
   int topk = 9;
   std::vector<int> topk_epochs;     // empty = the last snapshot
   bool live = false;                // trainer analyses after each snapshot
