@@ -415,8 +415,10 @@ TEST(CommandLine, CompareTakesRunLikeAnalyzeAndHealth) {
   write_file(tmp / "b.cfg", replace_once(tiny_config(tmp / "data", b, 1), "seed = 7", "seed = 8"));
   ASSERT_EQ(run({"train", "--config", tmp / "a.cfg"}, tmp / "ta").code, 0);
   ASSERT_EQ(run({"train", "--config", tmp / "b.cfg"}, tmp / "tb").code, 0);
-  for (const auto& args : std::vector<std::vector<std::string>>{{"--run", a, "--run", b}, {a, b}, {"--run", a, b}}) {
-    const std::string out = tmp / ("out" + std::to_string(args.size()) + args[0].substr(0, 2));
+  const std::vector<std::vector<std::string>> forms{{"--run", a, "--run", b}, {a, b}, {"--run", a, b}};
+  for (size_t i = 0; i < forms.size(); ++i) {
+    const std::vector<std::string>& args = forms[i];
+    const std::string out = tmp / ("out" + std::to_string(i));
     std::vector<std::string> cmd{"compare"};
     cmd.insert(cmd.end(), args.begin(), args.end());
     cmd.insert(cmd.end(), {"--out", out});
