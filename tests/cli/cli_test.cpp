@@ -686,6 +686,7 @@ TEST(Signals, SigintAndSigtermStopCleanlyAndResume) {
     const std::string err = read_file(c.err_path);
     EXPECT_EQ(code, 130) << err;
     expect_contains(err, {"stopped by signal " + std::to_string(sig), "train --run " + dir + " --resume"});
+    expect_contains(read_file(dir + "/train.log"), {"error: " + dir + ": stopped by signal " + std::to_string(sig)});
     EXPECT_TRUE(temp_files(dir).empty());
     EXPECT_NO_THROW(read_snapshot(dir + "/last.h5"));
     const Result res = run({"train", "--config", cfg, "--resume"}, dir + "-resumed");
