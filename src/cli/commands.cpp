@@ -17,6 +17,7 @@
 #include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/write_set.hpp"
 #include "deconvscope/train/bench.hpp"
+#include "deconvscope/train/progress.hpp"
 #include "deconvscope/train/trainer.hpp"
 
 namespace ds {
@@ -90,7 +91,18 @@ int cmd_train(std::vector<std::string> args) {
       }
     };
   }
-  const TrainSummary s = train(cfg, opt);
+  TrainSummary s;
+  try {
+    s = train(cfg, opt);
+  } catch (const Error& e) {
+    // The run's log keeps why the run stopped. Bad input is refused before the log is
+    // touched (a refused command changes nothing in the folder), so only these kinds.
+    const std::string log = RunPaths::of(run_dir(cfg)).log;
+    const bool stopped = e.kind() == ErrorKind::interrupted || e.kind() == ErrorKind::divergence ||
+                         e.kind() == ErrorKind::io;
+    if (stopped && std::filesystem::exists(log)) RunLog::append_to(log, std::string("error: ") + e.what());
+    throw;
+  }
   std::printf("trained %s to epoch %d: val_loss %.4f val_accuracy %.4f\n", s.dir.c_str(), s.last_epoch,
               s.val_loss, s.val_accuracy);
   return 0;

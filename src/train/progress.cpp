@@ -101,14 +101,27 @@ void RunLog::open(const std::string& path) {
   pending_.clear();
 }
 
-void RunLog::append(const std::string& line) {
-  if (failed_ || !file_) return;
+namespace {
+std::string now_text() {
   char when[32];
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   localtime_r(&now, &tm);
   std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-  if (std::fprintf(file_, "%s %s\n", when, line.c_str()) < 0 || std::fflush(file_) != 0) {
+  return when;
+}
+}  // namespace
+
+void RunLog::append_to(const std::string& path, const std::string& line) {
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  if (!f) return;
+  std::fprintf(f, "%s %s\n", now_text().c_str(), line.c_str());
+  std::fclose(f);
+}
+
+void RunLog::append(const std::string& line) {
+  if (failed_ || !file_) return;
+  if (std::fprintf(file_, "%s %s\n", now_text().c_str(), line.c_str()) < 0 || std::fflush(file_) != 0) {
     failed_ = true;
     std::fprintf(stderr, "warning: cannot write %s (%s); the run goes on without its log\n", path_.c_str(),
                  std::strerror(errno));

@@ -336,7 +336,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
           std::to_string(in_shape.width) + ") in " + fixed(seconds_since(t_read), 1) + " s");
   const int batch = int(std::min<int64_t>(cfg.train.batch, n_train));
   log.say("building the network: " + std::to_string(cfg.layers.size()) + " layers, batch " + std::to_string(batch) +
-          ", " + std::to_string(cfg.run.threads) + " threads");
+          ", " + std::to_string(cfg.run.threads) + (cfg.run.threads == 1 ? " thread" : " threads"));
   // Shapes fit only once the dataset's image size is known; name the config file too.
   std::unique_ptr<Network> net_owner;
   try {

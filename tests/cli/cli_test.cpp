@@ -550,8 +550,10 @@ TEST(CommandLine, CompareTakesRunLikeAnalyzeAndHealth) {
   write_file(tmp / "b.cfg", replace_once(tiny_config(tmp / "data", b, 1), "seed = 7", "seed = 8"));
   ASSERT_EQ(run({"train", "--config", tmp / "a.cfg"}, tmp / "ta").code, 0);
   ASSERT_EQ(run({"train", "--config", tmp / "b.cfg"}, tmp / "tb").code, 0);
-  for (const auto& args : std::vector<std::vector<std::string>>{{"--run", a, "--run", b}, {a, b}, {"--run", a, b}}) {
-    const std::string out = tmp / ("out" + std::to_string(args.size()) + args[0].substr(0, 2));
+  const std::vector<std::vector<std::string>> forms{{"--run", a, "--run", b}, {a, b}, {"--run", a, b}};
+  for (size_t i = 0; i < forms.size(); ++i) {
+    const std::vector<std::string>& args = forms[i];
+    const std::string out = tmp / ("out" + std::to_string(i));
     std::vector<std::string> cmd{"compare"};
     cmd.insert(cmd.end(), args.begin(), args.end());
     cmd.insert(cmd.end(), {"--out", out});
@@ -819,6 +821,7 @@ TEST(Signals, SigintAndSigtermStopCleanlyAndResume) {
     const std::string err = read_file(c.err_path);
     EXPECT_EQ(code, 130) << err;
     expect_contains(err, {"stopped by signal " + std::to_string(sig), "train --run " + dir + " --resume"});
+    expect_contains(read_file(dir + "/train.log"), {"error: " + dir + ": stopped by signal " + std::to_string(sig)});
     EXPECT_TRUE(temp_files(dir).empty());
     EXPECT_NO_THROW(read_snapshot(dir + "/last.h5"));
     const Result res = run({"train", "--config", cfg, "--resume"}, dir + "-resumed");

@@ -208,9 +208,9 @@ TEST_F(TrainRun, LogSaysWhatLoadsAndLabelsTheFiguresAsMetricsDoes) {
   }
 }
 
-// The default config (no file) must learn: He init. A few hundred steps of the built-in
-// network on the synthetic data take the loss well below ln 10 = 2.3026, where the
-// paper's gaussian 0.01 leaves it, with a warning that names the layer.
+// The default config (no file) must learn: He init. Sixty steps of the built-in network
+// on the synthetic data take the loss well below ln 10 = 2.3026, where the paper's
+// gaussian 0.01 leaves it, with a warning that names the layer.
 class DefaultConfig : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -236,12 +236,14 @@ class DefaultConfig : public ::testing::Test {
 std::string DefaultConfig::data_dir_;
 
 TEST_F(DefaultConfig, LearnsWithoutAConfigFile) {
-  const std::string run = train_default("default-run", 20);
+  // 60 steps of 128 images: the loss falls below 1.5 from epoch 4 on (0.13 at epoch 6 when
+  // this was written).
+  const std::string run = train_default("default-run", 6);
   const Csv m = read_csv_file(RunPaths::of(run).metrics);
-  ASSERT_EQ(m.rows.size(), 21u);
-  EXPECT_EQ(m.at(20, "step"), 200.0);
-  EXPECT_LT(m.at(20, "train_loss"), 1.5) << "ln 10 = 2.3026 is chance";
-  EXPECT_GT(m.at(20, "val_accuracy"), 0.5);
+  ASSERT_EQ(m.rows.size(), 7u);
+  EXPECT_EQ(m.at(6, "step"), 60.0);
+  EXPECT_LT(m.at(6, "train_loss"), 1.5) << "ln 10 = 2.3026 is chance";
+  EXPECT_GT(m.at(6, "val_accuracy"), 0.5);
   const std::string log = read_text(RunPaths::of(run).log);
   EXPECT_EQ(log.find("gradients vanish"), std::string::npos) << log;
   std::error_code ec;

@@ -59,6 +59,9 @@ class RunLog {
   void say(const std::string& line);
   void warn(const std::string& line);  // "warning: " + line
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // Appends one timestamped line to an existing log (not the console); quiet on failure.
+  // For what ends a run from outside the trainer: the error that stopped it.
+  static void append_to(const std::string& path, const std::string& line);
 
  private:
   void append(const std::string& line);
