@@ -179,7 +179,7 @@ struct KeySpec {
 // In section order; the [model] section (repeated `layer` lines) is written after [data].
 const std::vector<KeySpec>& keys() {
   static const std::vector<KeySpec> table = {
-      {"run.name", nullptr, "name of the run; letters, digits, '.', '_' and '-'",
+      {"run.name", nullptr, "name of the run; at most 64 letters, digits, '.', '_' and '-'",
        [](const Config& c) { return c.run.name; },
        [](Config& c, const std::string& v, const std::string& w) {
          std::string s = trim(v);
@@ -762,7 +762,7 @@ std::string config_help() {
       if (section == "data") {
         s << "\n[model]\n"
           << "  model.layer  (repeated, one per layer, in order; default: the zfnet-mini benchmark network)\n"
-          << "      layer = NAME TYPE key=value ...   NAME: letters, digits, '_', '-'; unique\n"
+          << "      layer = NAME TYPE key=value ...   NAME: at most 64 letters, digits, '_', '-'; unique\n"
           << "      conv    out=N kernel=K [stride=1] [pad=0]   K, stride, pad: N or HxW (e.g. 5x3)\n"
           << "      maxpool kernel=K [stride=K] [pad=0]         pad < kernel\n"
           << "      relu\n"

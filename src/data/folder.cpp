@@ -125,7 +125,7 @@ std::vector<Dataset> decode_splits(std::vector<Split>& splits, int resize, const
       if (s.limit > 0 && int64_t(s.images.size()) >= s.limit) break;
       cv::Mat img = decode(e.path);
       if (img.empty()) {
-        std::cerr << "deconvscope: warning: skipping unreadable image " << e.path << "\n";
+        std::cerr << "deconvscope: warning: skipping unreadable image " << ds::printable(e.path) << "\n";
         continue;
       }
       if (resize > 0) {

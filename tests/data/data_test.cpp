@@ -388,6 +388,18 @@ TEST_F(DataTest, FolderTrainTestWithUnreadableFile) {
   EXPECT_EQ(ds::load_dataset(cfg).train.labels, (std::vector<int32_t>{0, 1}));
 }
 
+// A file name is untrusted bytes: the warning prints it escaped (issue 10, item 6).
+TEST_F(DataTest, FolderWarningEscapesTheFileName) {
+  const fs::path r = dir_ / "names";
+  write_png(r / "a" / "ok.png", gray(2, 2, 50));
+  std::ofstream((r / "a" / "x\x1b[2Jy.png").string()) << "not an image";
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(ds::read_image_folder(r.string(), 0, 0).size(), 1u);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("skipping unreadable image " + (r / "a").string() + "/x\\x1b[2Jy.png"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\x1b'), std::string::npos) << err;
+}
+
 TEST_F(DataTest, FolderColourIsPlanarRgbAndGrayIsExpanded) {
   const fs::path r = dir_ / "colour";
   write_png(r / "a" / "gray.png", gray(2, 2, 50));

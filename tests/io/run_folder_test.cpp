@@ -4,9 +4,11 @@
 // final file and the OS error, and the write-set marker of a partial set.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -155,6 +157,40 @@ TEST_F(RunLockTest, WriteErrorsNameTheFinalFileAndTheOsError) {
   // And the same write where it can go: a real PNG.
   write_png(cv::Mat(4, 4, CV_8UC3, cv::Scalar(1, 2, 3)), file("ok.png"));
   EXPECT_EQ(slurp(file("ok.png")).substr(1, 3), "PNG");
+}
+
+TEST_F(RunLockTest, FullDiskPngAndTextErrorsSayNoSpace) {
+  // A 64 KiB tmpfs, filled up: needs root and mount, skipped elsewhere.
+  const std::string mnt = file("mnt");
+  fs::create_directories(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=64k") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (not root, or a container): " << std::strerror(errno);
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  {
+    std::ofstream filler(mnt + "/filler", std::ios::binary);
+    const std::string block(4096, 'x');
+    while (filler.write(block.data(), std::streamsize(block.size()))) filler.flush();
+  }
+  cv::Mat noise(256, 256, CV_8UC3);
+  cv::randu(noise, 0, 255);  // incompressible: far more than the room left
+  for (const std::string& name : {std::string("report/curves.png"), std::string("index.html")}) {
+    const std::string path = mnt + "/" + name;
+    fs::create_directories(fs::path(path).parent_path());
+    try {
+      if (name == "index.html") write_text_atomic(path, std::string(1 << 20, 'h'));
+      else write_png(noise, path);
+      ADD_FAILURE() << name << " was written on a full disk";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::io);
+      EXPECT_EQ(e.where(), path);
+      EXPECT_NE(e.problem().find("No space left on device"), std::string::npos) << e.what();
+    }
+    for (const auto& entry : fs::directory_iterator(fs::path(path).parent_path()))
+      EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
 }
 
 // --- the write-set marker ------------------------------------------------------------
