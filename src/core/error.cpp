@@ -3,31 +3,11 @@
 // configs (a layer name, an HDF5 attribute, a path): see printable().
 #include "deconvscope/core/error.hpp"
 
-#include <cstdint>
+#include "deconvscope/core/escape.hpp"
+
 #include <cstdio>
 
 namespace ds {
-
-namespace {
-
-// Length of the valid UTF-8 sequence at s[i] that is not a control character (C1
-// controls U+0080..U+009F move terminals around too), or 0.
-size_t printable_utf8_at(const std::string& s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  const size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  uint32_t cp = c & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3f);
-  }
-  const uint32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f) return 0;
-  return n;
-}
-
-}  // namespace
 
 std::string printable(const std::string& s, size_t max_bytes) {
   std::string out;
@@ -38,7 +18,7 @@ std::string printable(const std::string& s, size_t max_bytes) {
       out += char(c);
       continue;
     }
-    if (const size_t n = c >= 0x80 ? printable_utf8_at(s, i) : 0) {
+    if (const size_t n = c >= 0x80 ? printable_utf8_length(s, i) : 0) {
       out.append(s, i, n);
       i += n - 1;
       continue;

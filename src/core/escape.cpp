@@ -6,10 +6,7 @@
 
 namespace ds {
 
-namespace {
-
-// Length of the well-formed UTF-8 sequence at s[i] for a code point >= U+00A0, else 0.
-size_t utf8_printable_length(std::string_view s, size_t i) {
+size_t printable_utf8_length(std::string_view s, size_t i) {
   const auto b = [&](size_t k) { return uint8_t(s[i + k]); };
   const uint8_t c = b(0);
   size_t n = 0;
@@ -37,8 +34,6 @@ size_t utf8_printable_length(std::string_view s, size_t i) {
   return n;
 }
 
-}  // namespace
-
 std::string escape_untrusted(std::string_view s, size_t max_bytes) {
   std::string out;
   const size_t end = s.size() > max_bytes ? max_bytes : s.size();
@@ -54,7 +49,7 @@ std::string escape_untrusted(std::string_view s, size_t max_bytes) {
       out += "\\t";
     } else if (c >= 0x20 && c < 0x7F) {
       out += char(c);
-    } else if (const size_t n = c >= 0x80 ? utf8_printable_length(s, i) : 0; n > 0 && i + n <= end) {
+    } else if (const size_t n = c >= 0x80 ? printable_utf8_length(s, i) : 0; n > 0 && i + n <= end) {
       out.append(s.substr(i, n));
       i += n;
       continue;
