@@ -3,18 +3,19 @@
 # everything is there). Runs apt-get as root, through sudo when not root.
 #   tools/install-deps.sh              what building and running needs
 #   tools/install-deps.sh --test       plus clang and libFuzzer (the test suite's fuzzing run)
-#                                      and chromium (the browser test of the HTML pages)
+#                                      and chromium with python3 (the browser test of the pages)
 #   tools/install-deps.sh --fresh-root plus mmdebstrap, for tools/fresh-root.sh (maintainers)
 # Installs without recommends, so every package a build needs is named here:
 # ocl-icd-opencl-dev because oneDNN's CMake config (dnnl-config.cmake) requires OpenCL
-# although libdnnl-dev only recommends it. tools/fresh-root.sh checks this list on a
-# freshly bootstrapped Debian 12.
+# although libdnnl-dev only recommends it; fonts-liberation because chromium only
+# recommends a font, and without one its screenshots have no text.
+# tools/fresh-root.sh checks this list on a freshly bootstrapped Debian 12.
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libhdf5-dev libopencv-dev
       libboost-program-options-dev libgtest-dev zlib1g-dev libssl-dev dataset-fashion-mnist)
 case "${1:-}" in
   "") ;;
-  --test) pkgs+=(clang libclang-rt-14-dev chromium) ;;
+  --test) pkgs+=(clang libclang-rt-14-dev chromium fonts-liberation python3) ;;
   --fresh-root) pkgs+=(mmdebstrap) ;;
   *) echo "install-deps.sh: unknown option '$1' (expected --test or --fresh-root)" >&2; exit 2 ;;
 esac

@@ -18,7 +18,7 @@ nav a:hover { text-decoration: underline; }
 .note { color: #6b5500; background: #fff8e1; border-left: 4px solid #f0c040; padding: 8px 12px; }
 .hint { color: #666; font-size: 14px; margin: 4px 0 10px; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13.5px; }
-th, td { padding: 4px 8px; border: 1px solid #e1e4e8; text-align: left; }
+th, td { padding: 4px 6px; border: 1px solid #e1e4e8; text-align: left; }
 /* Headers wrap between words so that a table of many numeric columns fits the page
    without horizontal scrolling; numbers never break. */
 th { background: #f1f3f6; font-weight: 600; vertical-align: bottom; }

@@ -52,11 +52,16 @@ PROBE = """<script>
       if (!imgs[i].complete || imgs[i].naturalWidth === 0)
         problems.push('picture not shown: ' + String(imgs[i].getAttribute('src')).slice(0, 100));
     }
+    // Boxes whose content is wider than they are: a reader has to scroll sideways.
+    var wide = [], boxes = document.querySelectorAll('div, pre, table, figure');
+    for (var j = 0; j < boxes.length; j++)
+      if (boxes[j].scrollWidth > boxes[j].clientWidth + 1 && getComputedStyle(boxes[j]).overflowX !== 'visible')
+        wide.push(boxes[j].scrollWidth + ' px: ' + boxes[j].textContent.replace(/\s+/g, ' ').trim().slice(0, 60));
     var out = document.createElement('pre');
     out.id = '__browser_check__';
     out.textContent = JSON.stringify({problems: problems, images: imgs.length,
       scroll_width: document.documentElement.scrollWidth,
-      client_width: document.documentElement.clientWidth});
+      client_width: document.documentElement.clientWidth, sideways: wide});
     document.body.appendChild(out);
   });
 })();
@@ -188,10 +193,13 @@ def main():
             for p in problems:
                 print(f"{page}: {p}")
             failed |= bool(problems)
-            wide = record.get("scroll_width", 0) > record.get("client_width", 1 << 30)
+            notes = []
+            if record.get("scroll_width", 0) > record.get("client_width", 1 << 30):
+                notes.append(f"the page is {record['scroll_width']} px wide in a {record['client_width']} px window")
+            for box in record.get("sideways", []):
+                notes.append(f"scrolls sideways in a {a.width} px window: {box}")
             print(f"{page}: {'FAIL' if problems else 'ok'}, {record.get('images', '?')} pictures, "
-                  f"screenshot {shot}" + (f"; note: {record['scroll_width']} px wide in a "
-                                          f"{record['client_width']} px window" if wide else ""))
+                  f"screenshot {shot}" + "".join("; note: " + n for n in notes))
     return 1 if failed else 0
 
 
