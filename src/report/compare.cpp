@@ -159,7 +159,8 @@ void choose_epoch(std::vector<RunData>& runs, int wanted) {
                 "snapshot epochs: " + each);
   for (RunData& r : runs) {
     r.epoch = wanted >= 0 ? wanted : wanted == CompareOptions::kEachLastEpoch ? r.final_epoch : common.back();
-    r.epoch_index = size_t(std::find(r.health.epochs.begin(), r.health.epochs.end(), r.epoch) - r.health.epochs.begin());
+    r.epoch_index =
+        size_t(std::find(r.health.epochs.begin(), r.health.epochs.end(), r.epoch) - r.health.epochs.begin());
   }
 }
 
@@ -380,12 +381,14 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     load_weights(r);
     sum.epochs.push_back(r.epoch);
   }
-  const bool one_epoch = std::all_of(runs.begin(), runs.end(), [&](const RunData& r) { return r.epoch == runs[0].epoch; });
+  const bool one_epoch =
+      std::all_of(runs.begin(), runs.end(), [&](const RunData& r) { return r.epoch == runs[0].epoch; });
   std::string at_epoch;  // "at epoch 2", or each run's
   if (one_epoch) {
     at_epoch = "at epoch " + std::to_string(runs[0].epoch);
   } else {
-    for (const RunData& r : runs) at_epoch += (at_epoch.empty() ? "at epoch " : ", ") + std::to_string(r.epoch) + " (" + r.label + ")";
+    for (const RunData& r : runs)
+      at_epoch += (at_epoch.empty() ? "at epoch " : ", ") + std::to_string(r.epoch) + " (" + r.label + ")";
   }
   std::string epoch_rule;
   if (opt.epoch >= 0)
@@ -400,7 +403,8 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     std::set<std::string> sets;
     std::string each;
     for (const RunData& r : runs) {
-      const std::string set = r.dataset + ": " + (r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all"));
+      const std::string set =
+          r.dataset + ": " + (r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all"));
       sets.insert(set);
       each += (each.empty() ? "" : "; ") + r.label + " on " +
               (r.train_limit > 0 ? "the first " + std::to_string(r.train_limit) + " training images"
@@ -484,7 +488,9 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
 
   // --- Verdicts at the compared epoch: the first two conv positions, where the paper's
   // failures show, and the whole network.
-  auto at = [](const RunData& r, size_t k) { return summarize(r.health.layers[k], r.health.thresholds, r.epoch_index); };
+  auto at = [](const RunData& r, size_t k) {
+    return summarize(r.health.layers[k], r.health.thresholds, r.epoch_index);
+  };
   // Whether a raw figure may be judged at conv position k: its docs call it incomparable
   // across filter shapes (redundancy) or first-layer strides (aliasing).
   auto comparable = [&](const health_html::Figure& f, size_t k, std::string* why) {
@@ -493,13 +499,14 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
       if (k >= r.health.layers.size()) continue;
       const LayerHealth& l = r.health.layers[k];
       if (f.across == health_html::Across::filter_shape)
-        keys.insert(std::to_string(l.filters) + "x" + std::to_string(l.in_channels) + "x" + std::to_string(l.kernel[0]) +
-                    "x" + std::to_string(l.kernel[1]));
+        keys.insert(std::to_string(l.filters) + "x" + std::to_string(l.in_channels) + "x" +
+                    std::to_string(l.kernel[0]) + "x" + std::to_string(l.kernel[1]));
       else if (f.across == health_html::Across::stride)
         keys.insert(std::to_string(r.health.aliasing_stride[0]) + "x" + std::to_string(r.health.aliasing_stride[1]));
     }
     if (keys.size() < 2) return true;
-    *why = f.across == health_html::Across::filter_shape ? "the layers' filter shapes differ" : "the first-layer strides differ";
+    *why = f.across == health_html::Across::filter_shape ? "the layers' filter shapes differ"
+                                                         : "the first-layer strides differ";
     return false;
   };
   std::vector<Verdict> verdicts;
@@ -516,20 +523,20 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
                                                   "correlation_above_chance"};
     for (const auto& f : figures()) {
       if (f.better == 0 || !(k == 0 ? kFirst : kSecond).count(f.key)) continue;
-      std::string why;
-      if (!comparable(f, k, &why)) {
-        Verdict v;
-        v.scope = scope;
-        v.metric = f.key;
-        v.title = f.title;
-        v.better = f.better;
-        v.text = std::string(f.title) + " (" + scope + "): not judged: " + why + ", and the raw figure depends on them (" +
-                 f.fair + " is the fair one).";
-        verdicts.push_back(v);
-        continue;
-      }
       std::vector<float> v;
       for (const RunData& r : runs) v.push_back(k < r.health.layers.size() ? f.get(at(r, k)) : kNaN);
+      std::string why;
+      if (std::count_if(v.begin(), v.end(), [](float x) { return std::isfinite(x); }) > 1 && !comparable(f, k, &why)) {
+        Verdict nj;
+        nj.scope = scope;
+        nj.metric = f.key;
+        nj.title = f.title;
+        nj.better = f.better;
+        nj.text = std::string(f.title) + " (" + scope + "): not judged: " + why +
+                  ", and the raw figure depends on them (" + f.fair + " is the fair one).";
+        verdicts.push_back(nj);
+        continue;
+      }
       verdicts.push_back(judge(scope, f.key, f.title, f.better, f.percent, labels, v));
     }
   }
@@ -621,7 +628,7 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     p << "</ul></div>\n";
   }
 
-  p << "<h2 id=\"verdicts\">Verdicts</h2>\n<p class=\"hint\">" << html_escape(at_epoch)
+  p << "<h2 id=\"verdicts\">Verdicts</h2>\n<p class=\"hint\">Judged " << html_escape(at_epoch)
     << ". Differences under half a percentage point (0.01 for cosines, 2% for ratios) are called ties: one run per "
        "setting cannot separate smaller ones from chance.</p>\n<ul class=\"verdicts\">\n";
   for (const std::string& v : sum.verdicts) p << "<li>" << html_escape(v) << "</li>\n";

@@ -109,7 +109,8 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
        "analysis/health*.csv.</p>\n";
   p << "<nav>";
   if (fs::exists(dir / "index.html")) p << "<a href=\"index.html\">&larr; Report</a>";
-  p << "<a href=\"#probe\">Probe images</a><a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across snapshots</a><a href=\"#filters\">"
+  p << "<a href=\"#probe\">Probe images</a><a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across "
+       "snapshots</a><a href=\"#filters\">"
     << "First-layer filters</a><a href=\"#died\">Died and stayed dead</a><a "
        "href=\"#definitions\">Definitions</a></nav>\n";
 
@@ -129,9 +130,11 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
                     std::to_string(l.stride[0]) + "</small>");
     sums.push_back(summarize(l, t, last));
   }
-  std::vector<const health_html::Figure*> all;
-  for (const auto& f : figures()) all.push_back(&f);
-  figure_table(p, "figure", heads, all, sums);
+  std::vector<const health_html::Figure*> any_layer;  // a row only for figures some layer has
+  for (const auto& f : figures())
+    if (std::any_of(sums.begin(), sums.end(), [&](const LayerEpochSummary& s) { return std::isfinite(f.get(s)); }))
+      any_layer.push_back(&f);
+  figure_table(p, "figure", heads, any_layer, sums);
   p << "<p class=\"hint\">Columns: layer, filters &times; kernel / stride. &ndash; = does not apply to this "
        "layer.</p>\n";
   if (!h.aliasing_note.empty())
