@@ -4,6 +4,7 @@
 #   tools/install-deps.sh              what building and running needs
 #   tools/install-deps.sh --test       plus clang and libFuzzer (the test suite's fuzzing run)
 #                                      and chromium with python3 (the browser test of the pages)
+#                                      and h5py (tools/corrupt-campaign.py, h5py reads our files)
 #   tools/install-deps.sh --fresh-root plus mmdebstrap, for tools/fresh-root.sh (maintainers)
 # Installs without recommends, so every package a build needs is named here:
 # ocl-icd-opencl-dev because oneDNN's CMake config (dnnl-config.cmake) requires OpenCL
@@ -15,7 +16,7 @@ pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libhdf5-dev libopencv
       libboost-program-options-dev libgtest-dev zlib1g-dev libssl-dev dataset-fashion-mnist)
 case "${1:-}" in
   "") ;;
-  --test) pkgs+=(clang libclang-rt-14-dev chromium fonts-liberation python3) ;;
+  --test) pkgs+=(clang libclang-rt-14-dev chromium fonts-liberation python3 python3-h5py) ;;
   --fresh-root) pkgs+=(mmdebstrap) ;;
   *) echo "install-deps.sh: unknown option '$1' (expected --test or --fresh-root)" >&2; exit 2 ;;
 esac

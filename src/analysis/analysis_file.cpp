@@ -70,7 +70,7 @@ class Checker {
   // The root attributes: enough to build the shapes of everything else.
   void check_header(const AnalysisResult& r) const {
     if (r.split != "train" && r.split != "test")
-      fail_attr("split", expected_found("'train' or 'test'", "'" + r.split + "'"));
+      fail_attr("split", expected_found("'train' or 'test'", quote_untrusted(r.split)));
     if (r.probe_count < 0)
       fail_attr("probe_count", expected_found("a count >= 0", std::to_string(r.probe_count)));
     if (r.epochs.empty()) fail_attr("epochs", "expected at least one analysed epoch, found none");
@@ -84,8 +84,8 @@ class Checker {
     std::set<std::string> seen;
     for (const std::string& name : r.layers) {
       if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
-        fail_attr("layers", expected_found("a layer name usable as an HDF5 group name", "'" + name + "'"));
-      if (!seen.insert(name).second) fail_attr("layers", "layer '" + name + "' is listed twice");
+        fail_attr("layers", expected_found("a layer name usable as an HDF5 group name", quote_untrusted(name)));
+      if (!seen.insert(name).second) fail_attr("layers", "layer " + quote_untrusted(name) + " is listed twice");
     }
     const InputShape& in = r.input;
     if (in.channels <= 0 || in.height <= 0 || in.width <= 0)
@@ -127,7 +127,7 @@ class Checker {
         const LayerTopK& t = layers[l];
         const std::string lat = at + "/" + r.layers[l];
         if (t.layer != r.layers[l])
-          fail(lat, expected_found("layer '" + r.layers[l] + "'", "'" + t.layer + "'"));
+          fail(lat, expected_found("layer '" + r.layers[l] + "'", quote_untrusted(t.layer)));
         if (t.features < 0 || t.k < 0)
           fail(lat, expected_found("features >= 0 and k >= 0",
                                    std::to_string(t.features) + " and " + std::to_string(t.k)));
@@ -145,7 +145,7 @@ class Checker {
     const std::string& name = r.layers[l];
     const LayerEvolution& ev = r.evolution[l];
     const std::string at = "evolution/" + name;
-    if (ev.layer != name) fail(at, expected_found("layer '" + name + "'", "'" + ev.layer + "'"));
+    if (ev.layer != name) fail(at, expected_found("layer '" + name + "'", quote_untrusted(ev.layer)));
     const size_t F = ev.features.size();
     for (int32_t f : ev.features)
       if (f < 0) fail(at + "/features", expected_found("feature indices >= 0", std::to_string(f)));
@@ -404,7 +404,7 @@ void check_format(const h5::Group& root, const std::string& path) {
   if (format != kAnalysisFormat)
     throw Error(
         ErrorKind::snapshot, at_root + " attribute format",
-        "not an analysis file: " + expected_found(std::string("'") + kAnalysisFormat + "'", "'" + format + "'"),
+        "not an analysis file: " + expected_found(std::string("'") + kAnalysisFormat + "'", quote_untrusted(format)),
         hint);
   const int version = root.read_attr_int("format_version");
   if (version > kAnalysisFormatVersion)
@@ -467,7 +467,7 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
       int epoch = 0;
       if (!parse_epoch_group(child, &epoch))
         throw Error(ErrorKind::snapshot, topk.where(child),
-                    expected_found("a group named epoch-NNNN", "'" + child + "'"));
+                    expected_found("a group named epoch-NNNN", quote_untrusted(child)));
       h5::Group eg = topk.open_group(child);
       std::vector<LayerTopK>& layers = r.topk[epoch];
       for (const std::string& name : r.layers) {

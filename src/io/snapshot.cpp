@@ -58,9 +58,15 @@ LayerShape input_of(size_t i, const std::vector<LayerShape>& shapes, const Input
 void check_names(const std::vector<LayerSpec>& layers, ErrorKind kind, const std::string& where) {
   std::set<std::string> seen;
   for (const LayerSpec& l : layers) {
-    if (l.name.empty() || l.name == "." || l.name == ".." || l.name.find('/') != std::string::npos)
-      throw Error(kind, where, expected_found("a layer name without '/'", "'" + l.name + "'"));
-    if (!seen.insert(l.name).second) throw Error(kind, where, "layer name '" + l.name + "' appears twice");
+    // Names end up in every message about the layer: no control bytes, which would act on
+    // the terminal, and a bound on the length.
+    const bool control = std::any_of(l.name.begin(), l.name.end(), [](char c) { return (unsigned char)c < 0x20 || c == 0x7f; });
+    if (l.name.empty() || l.name == "." || l.name == ".." || l.name.find('/') != std::string::npos || control ||
+        l.name.size() > 256)
+      throw Error(kind, where,
+                  expected_found("a layer name of at most 256 bytes without '/' or control characters",
+                                 quote_untrusted(l.name)));
+    if (!seen.insert(l.name).second) throw Error(kind, where, "layer name " + quote_untrusted(l.name) + " appears twice");
   }
 }
 
@@ -314,7 +320,7 @@ Snapshot read_contents(const h5::Group& root, const std::string& path) {
   if (format != kSnapshotFormat)
     throw Error(ErrorKind::snapshot, at_root,
                 "another program's HDF5 file: format attribute different, " +
-                    expected_found(std::string("'") + kSnapshotFormat + "'", "'" + format + "'"));
+                    expected_found(std::string("'") + kSnapshotFormat + "'", quote_untrusted(format)));
   int version = root.read_attr_int("format_version");
   if (version > kSnapshotFormatVersion)
     throw Error(ErrorKind::snapshot, path + ": / attribute format_version",

@@ -4,7 +4,9 @@
 #include "deconvscope/io/h5_checksum.hpp"
 
 #include <hdf5.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -122,6 +124,34 @@ TEST_F(ChecksumTest, FileWithoutTheHeaderIsReadAsBefore) {
   EXPECT_FALSE(r.sealed());
   EXPECT_EQ(r.content_sha256(), h5::sha256_hex(b.data(), b.size()));
   EXPECT_EQ(r.root().open_group("g").read_attr_string("s"), "some text");
+}
+
+TEST_F(ChecksumTest, AnUnsealedFileIsParsedInAChildFirst) {
+  const std::string path = write_small("a.h5");
+  std::vector<char> b = bytes(path);
+  std::fill(b.begin(), b.begin() + 512, '\0');
+  put(path, b);
+  h5::File r = h5::File::open_read(path);
+  h5::vet_unsealed(r, [&] { r.root().open_group("g").read_attr_string("s"); });
+  // What a libhdf5 crash or hang in the child turns into: a refusal naming the file.
+  try {
+    h5::vet_unsealed(r, [] { ::raise(SIGSEGV); });
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::snapshot);
+    EXPECT_EQ(e.where(), path);
+    EXPECT_NE(std::string(e.what()).find("libhdf5 crashed parsing the file (signal 11)"), std::string::npos) << e.what();
+  }
+  try {
+    h5::vet_unsealed(r, [] { ::sleep(30); }, /*timeout_s=*/1);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("did not finish parsing the file within 1 s"), std::string::npos) << e.what();
+  }
+  // A sealed file is never forked for: its bytes are deconvscope's own.
+  const std::string sealed = write_small("b.h5");
+  h5::File s = h5::File::open_read(sealed);
+  h5::vet_unsealed(s, [] { ::raise(SIGSEGV); });
 }
 
 TEST_F(ChecksumTest, DamagedMagicIsStillRecognised) {

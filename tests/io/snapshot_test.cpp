@@ -757,6 +757,17 @@ TEST_F(SnapshotValueTest, ResumePositionAgainstTheConfig) {
   }
 }
 
+TEST_F(SnapshotValueTest, ASnapshotWithoutChecksumHeaderIsReadAsBefore) {
+  const std::string path = file("a.h5");
+  write_snapshot(path, make_snapshot());
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.write(std::string(512, '\0').data(), 512);  // the user block of a file from another tool
+  f.close();
+  const Snapshot r = read_snapshot(path);  // parsed in a vetting child first, then here
+  expect_same(make_snapshot(), r);
+  EXPECT_EQ(r.content_sha256.size(), 64u);
+}
+
 TEST_F(SnapshotValueTest, ContentChecksumIsReported) {
   const std::string path = file("a.h5");
   write_snapshot(path, make_snapshot());
