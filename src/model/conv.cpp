@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "weighted_layer.hpp"
@@ -125,10 +126,16 @@ class ConvLayer final : public WeightedLayer {
         ctx, bwd_data_pd_, make_bwd_data, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC});
 
     auto make_bwd_w = [&](dnnl::algorithm alg) {
-      dnnl::convolution_backward_weights::primitive_desc pd(
-          dnnl::convolution_backward_weights::desc(alg, fwd_pd_.src_desc(), any_diff_w, bias_md, fwd_pd_.dst_desc(),
-                                                   strides, pad_l, pad_r),
-          ctx.eng, fwd_pd_);
+      // src as the forward pass left it; but with one input channel that plain layout has
+      // only oneDNN's reference kernel on AVX2 (seconds per batch): then src any, reordered.
+      auto make = [&](const memory::desc& src) {
+        return dnnl::convolution_backward_weights::primitive_desc(
+            dnnl::convolution_backward_weights::desc(alg, src, any_diff_w, bias_md, fwd_pd_.dst_desc(), strides, pad_l,
+                                                     pad_r),
+            ctx.eng, fwd_pd_);
+      };
+      auto pd = make(fwd_pd_.src_desc());
+      if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) pd = make(any_src);
       reorders(pd.diff_weights_desc(), plain_w);
       return pd;
     };
@@ -147,7 +154,7 @@ class ConvLayer final : public WeightedLayer {
 
   void backward(Ctx& ctx, const memory&, const memory& diff_dst, bool need_diff_src) override {
     const memory dd = diff_dst_as(ctx, diff_dst, bwd_w_pd_.diff_dst_desc());
-    run_backward_weights(ctx, bwd_w_, bwd_w_pd_.diff_bias_desc(), dd);
+    run_backward_weights(ctx, bwd_w_, bwd_w_pd_.src_desc(), bwd_w_pd_.diff_bias_desc(), dd);
     if (need_diff_src) run_backward_data(ctx, bwd_data_, bwd_data_pd_.diff_src_desc(), dd);
   }
 

@@ -50,7 +50,7 @@ class FcLayer final : public WeightedLayer {
 
   void backward(Ctx& ctx, const memory&, const memory& diff_dst, bool need_diff_src) override {
     const memory dd = diff_dst_as(ctx, diff_dst, bwd_w_pd_.diff_dst_desc());
-    run_backward_weights(ctx, bwd_w_, bwd_w_pd_.diff_bias_desc(), dd);
+    run_backward_weights(ctx, bwd_w_, bwd_w_pd_.src_desc(), bwd_w_pd_.diff_bias_desc(), dd);
     if (need_diff_src) run_backward_data(ctx, bwd_data_, bwd_data_pd_.diff_src_desc(), dd);
   }
 

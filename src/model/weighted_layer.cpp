@@ -46,11 +46,12 @@ void WeightedLayer::run_forward(Ctx& ctx, const dnnl::primitive& fwd, const memo
                          {DNNL_ARG_DST, dst_}});
 }
 
-void WeightedLayer::run_backward_weights(Ctx& ctx, const dnnl::primitive& bwd_w, const memory::desc& diff_bias_md,
-                                         const memory& diff_dst) {
+void WeightedLayer::run_backward_weights(Ctx& ctx, const dnnl::primitive& bwd_w, const memory::desc& src_md,
+                                         const memory::desc& diff_bias_md, const memory& diff_dst) {
   // The bias gradient is written straight into the plain gradient tensor (f32 in both precisions).
   memory diff_bias(diff_bias_md, ctx.eng, grads_.bias.ptr());
-  bwd_w.execute(ctx.strm, {{DNNL_ARG_SRC, src_used_}, {DNNL_ARG_DIFF_DST, diff_dst},
+  const memory src = reorder_if_needed(ctx, src_used_, src_md, bwd_src_scratch_);
+  bwd_w.execute(ctx.strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
                            {DNNL_ARG_DIFF_WEIGHTS, diff_w_}, {DNNL_ARG_DIFF_BIAS, diff_bias}});
   // Gradients leave the network in plain f32 layouts, where the optimizer keeps its state.
   read_plain(ctx, diff_w_, plain_w_md_, grads_.weights);

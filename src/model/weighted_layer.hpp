@@ -28,9 +28,10 @@ class WeightedLayer : public Layer {
 
   // dst = fwd(src reordered to src_md if it came in another layout, weights, bias).
   void run_forward(Ctx& ctx, const dnnl::primitive& fwd, const dnnl::memory::desc& src_md, const dnnl::memory& src);
-  // Parameter gradients into grads() (plain) from diff_dst and the src of run_forward.
-  void run_backward_weights(Ctx& ctx, const dnnl::primitive& bwd_w, const dnnl::memory::desc& diff_bias_md,
-                            const dnnl::memory& diff_dst);
+  // Parameter gradients into grads() (plain) from diff_dst and the src of run_forward
+  // (reordered to src_md if the backward-weights primitive chose another layout).
+  void run_backward_weights(Ctx& ctx, const dnnl::primitive& bwd_w, const dnnl::memory::desc& src_md,
+                            const dnnl::memory::desc& diff_bias_md, const dnnl::memory& diff_dst);
   // diff_dst in the descriptor the backward primitives want (in bf16, fc receives f32
   // gradients from the loss or dropout above and computes with bf16 ones).
   dnnl::memory diff_dst_as(Ctx& ctx, const dnnl::memory& diff_dst, const dnnl::memory::desc& want);
@@ -42,7 +43,7 @@ class WeightedLayer : public Layer {
   bool relu_post_op_ = false;
   dnnl::memory::desc in_md_, plain_w_md_;
   dnnl::memory weights_, weights_bwd_, bias_, diff_w_;
-  dnnl::memory src_used_, src_scratch_, diff_src_inner_, diff_dst_scratch_;
+  dnnl::memory src_used_, src_scratch_, diff_src_inner_, diff_dst_scratch_, bwd_src_scratch_;
 };
 
 }  // namespace ds

@@ -100,6 +100,13 @@ TEST(ConvAlgorithm, WinogradFallsBackToDirectWhereItHasNoKernel) {
   expect_matches_naive(net, kDirectRtol, 1);
 }
 
+// One input channel: the forward reads the plain input, and on AVX2 backward weights then
+// takes a blocked copy of it (oneDNN has only a reference kernel for the plain one).
+TEST(ConvAlgorithm, OneInputChannelBackwardMatchesNaive) {
+  Network net({conv("conv1", 16, 5, 5, 1, 2), relu("relu1"), fc("fc", 3)}, {1, 12, 12}, 4);
+  expect_matches_naive(net, kDirectRtol, 6);
+}
+
 TEST(ConvAlgorithm, WinogradMatchesNaive) {
   Network net(winograd_specs(), kWinogradInput, kBatch, 0, with(ConvAlgorithm::winograd));
   if (!uses_winograd(net)) GTEST_SKIP() << no_winograd_here();
