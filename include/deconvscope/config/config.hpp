@@ -66,7 +66,7 @@ struct Config {
   DataConfig data;
   InputShape input;               // filled from the dataset at load time
   std::vector<LayerSpec> layers;  // model.layer lines, in order
-  ConvAlgorithm conv_algorithm = ConvAlgorithm::automatic;  // model.conv_algorithm
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::direct;  // model.conv_algorithm (auto: see docs/config.md)
   TrainConfig train;
   SnapshotConfig snapshot;
   AnalysisConfig analysis;
