@@ -4,7 +4,7 @@ files in many ways and runs `analyze`, `health` and `train --resume` on each, co
 signals (exit >= 128), hangs (timeouts), exit codes, and refusals that are not exit 2
 naming the damaged file. Exits 1 if any signal, hang or such refusal was seen.
 
-  tools/corrupt-campaign.py                 # 510 cases (1020 damaged files), ~20 min on 1 core
+  tools/corrupt-campaign.py                 # 510 cases (1020 damaged files), ~40 min on 1 core
   tools/corrupt-campaign.py --cases 30      # a quick look
   tools/corrupt-campaign.py --keep DIR      # keep the work folder (and every failing case)
 

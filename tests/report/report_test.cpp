@@ -167,6 +167,7 @@ const char* kMetrics =
 void write_tiny_snapshot(const std::string& path, int epoch) {
   Snapshot s;
   s.epoch = epoch;
+  s.step = int64_t(epoch) * 10;  // read_snapshot checks at least one step per epoch
   s.config = "[run]\nname = tiny\n";
   s.input = InputShape{1, kSide, kSide};
   s.num_classes = 2;
