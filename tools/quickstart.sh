@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
-tools/build.sh
+tools/build.sh --target deconvscope   # the test suite is built by tools/test.sh
 build/deconvscope train --config configs/quickstart.cfg --force "$@"
 build/deconvscope analyze --run runs/quickstart
 echo "open runs/quickstart/report/index.html in a browser"
