@@ -12,14 +12,14 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <functional>
 #include <limits>
 #include <set>
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/escape.hpp"
-#include "deconvscope/io/atomic_file.hpp"
+#include "deconvscope/io/text_file.hpp"
 #include "deconvscope/io/h5.hpp"
 
 namespace fs = std::filesystem;
@@ -537,20 +537,10 @@ std::string num(float v) {
 // Writes one CSV file atomically; fill writes the rows after the header.
 void write_csv(const std::string& path, const std::string& header,
                const std::function<void(std::ostream&)>& fill) {
-  const std::string temp = temp_path_for(path);
-  TempFileGuard guard(temp);
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw Error(ErrorKind::io, path, "cannot create " + temp + ": " + std::strerror(errno),
-                  "check the folder's permissions");
-    out << header << '\n';
-    fill(out);
-    out.close();
-    if (!out) throw Error(ErrorKind::io, path, "cannot write " + temp, "check the free space");
-  }
-  commit_file(temp, path);
-  guard.dismiss();
+  std::ostringstream out;
+  out << header << '\n';
+  fill(out);
+  write_text_atomic(path, out.str());  // errors name `path` and the OS error
 }
 
 }  // namespace
@@ -585,13 +575,7 @@ TransitionCounts count_transitions(const LayerEvolution& ev, const LayerJumps& j
 
 void write_analysis(const std::string& path, const AnalysisResult& r) {
   Checker(ErrorKind::shape, path, "a deconvscope bug: the analysis results are inconsistent").check(r);
-  const std::string temp = temp_path_for(path);
-  TempFileGuard guard(temp);
-  h5::File f = h5::File::create(temp);
-  write_contents(f.root(), r);
-  f.close();
-  commit_file(temp, path);
-  guard.dismiss();
+  h5::write_atomically(path, [&](h5::File& f) { write_contents(f.root(), r); });
 }
 
 AnalysisResult read_analysis(const std::string& path) {

@@ -69,10 +69,7 @@ std::string num(float v) {
 void write_health(const std::string& path, const HealthResult& h) {
   const size_t E = h.epochs.size();
   for (const LayerHealth& l : h.layers) check_layer(l, E, path);
-  const std::string temp = temp_path_for(path);
-  TempFileGuard guard(temp);
-  h5::File f = h5::File::create(temp);
-  {
+  h5::write_atomically(path, [&](h5::File& f) {
     const h5::Group root = f.root();
     root.write_attr_string("format", kHealthFormat);
     root.write_attr_int("format_version", kHealthFormatVersion);
@@ -129,10 +126,7 @@ void write_health(const std::string& path, const HealthResult& h) {
         g.write_dataset("aliasing_noise", {Ei}, l.aliasing_noise);
       }
     }
-  }
-  f.close();
-  commit_file(temp, path);
-  guard.dismiss();
+  });
 }
 
 HealthResult read_health(const std::string& path) {

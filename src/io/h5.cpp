@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/h5_checksum.hpp"
 
 namespace ds::h5 {
@@ -157,6 +158,23 @@ void vet_unsealed(const File& file, const std::function<void()>& parse, int time
   if (WIFSIGNALED(status))
     throw Error(ErrorKind::snapshot, file.path(),
                 "libhdf5 crashed parsing the file (signal " + std::to_string(WTERMSIG(status)) + ")", hint);
+}
+
+void write_atomically(const std::string& path, const std::function<void(File&)>& fill) {
+  const std::string temp = temp_path_for(path);
+  TempFileGuard guard(temp);
+  try {
+    File file = File::create(temp);
+    fill(file);
+    file.close();
+  } catch (const Error& e) {
+    // Name the file the user knows rather than its temporary name.
+    std::string where = e.where();
+    if (where.compare(0, temp.size(), temp) == 0) where = path + where.substr(temp.size());
+    throw Error(e.kind(), where, e.problem(), e.hint());
+  }
+  commit_file(temp, path);
+  guard.dismiss();
 }
 
 bool is_hdf5(const std::string& path) {

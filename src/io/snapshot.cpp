@@ -438,21 +438,10 @@ void write_snapshot(const std::string& path, const Snapshot& s) {
   check_names(s.layers, ErrorKind::shape, path);
   std::vector<LayerShape> shapes = infer_shapes(s.layers, s.input);
 
-  const std::string temp = temp_path_for(path);
-  TempFileGuard guard(temp);
-  try {
-    h5::File file = h5::File::create(temp);
-    test_pause_in_write(temp);
+  h5::write_atomically(path, [&](h5::File& file) {
+    test_pause_in_write(file.path());
     write_contents(file.root(), s, shapes, path);  // every Group is closed when this returns
-    file.close();
-  } catch (const Error& e) {
-    // Name the snapshot the user asked for rather than its temporary name.
-    std::string where = e.where();
-    if (where.compare(0, temp.size(), temp) == 0) where = path + where.substr(temp.size());
-    throw Error(e.kind(), where, e.problem(), e.hint());
-  }
-  commit_file(temp, path);
-  guard.dismiss();
+  });
 }
 
 Snapshot read_snapshot(const std::string& path) {

@@ -386,13 +386,19 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
       log.say("nothing to resume in " + paths.dir + " (no snapshot and no last.h5): starting from epoch 0");
     } else {
       check_resumable(resumed, resumed_from, cfg, in_shape);
-      check_resume_position(resumed, resumed_from, cfg.train.epochs, n_train / batch);
+      // A state beyond every epoch count the run has had is a damaged file; a legit state
+      // beyond the given train.epochs is a request to shorten the run, said as such.
+      const int run_epochs =
+          fs::exists(paths.config) ? load_config({"--config", paths.config}).train.epochs : cfg.train.epochs;
+      if (resumed.epoch > std::max(run_epochs, cfg.train.epochs))
+        check_resume_position(resumed, resumed_from, cfg.train.epochs, n_train / batch);
       if (cfg.train.epochs < resumed.epoch)
         throw Error(ErrorKind::config, "key train.epochs",
                     expected_found("at least " + std::to_string(resumed.epoch) + ", the epochs " + paths.dir +
                                        " has trained",
                                    std::to_string(cfg.train.epochs)),
                     "a run cannot be shortened below the epochs it has done");
+      check_resume_position(resumed, resumed_from, cfg.train.epochs, n_train / batch);
     }
   }
   std::mt19937_64 rng(cfg.run.seed);

@@ -198,6 +198,12 @@ class File {
 // ones deconvscope wrote. The child's own errors are left for the caller's real parse.
 void vet_unsealed(const File& file, const std::function<void()>& parse, int timeout_s = 60);
 
+// Writes the HDF5 file `path` so that no reader ever sees half of it: creates it under a
+// temporary name (io/atomic_file.hpp), lets `fill` write its contents, closes it and
+// renames it into place. On any failure the temporary file is removed and the error names
+// `path`, never the temporary name, with the OS error where there is one.
+void write_atomically(const std::string& path, const std::function<void(File&)>& fill);
+
 // True if `path` is an HDF5 file (H5Fis_hdf5), without HDF5 printing anything.
 bool is_hdf5(const std::string& path);
 
