@@ -6,6 +6,7 @@
 # Prints the medians, our ratio against every mode, and against the peer at its best
 # (the faster mode for each figure).
 #   tools/bench_vs_torch.sh [ROUNDS=5] [extra deconvscope bench args...]
+#   PEER_MODES="default channels-last" tools/bench_vs_torch.sh 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -21,7 +22,13 @@ if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
 fi
 [ -x build/deconvscope ] || tools/build.sh
 
-modes=(default channels-last bf16)
+# PEER_MODES chooses the peer's modes. bf16 autocast runs only where the CPU has bfloat16
+# instructions: without them PyTorch emulates it, and one run takes many minutes.
+read -r -a modes <<<"${PEER_MODES:-default channels-last bf16}"
+if [[ " ${modes[*]} " == *" bf16 "* ]] && ! grep -qw avx512_bf16 /proc/cpuinfo; then
+  echo "bench_vs_torch.sh: this CPU has no AVX512_BF16: leaving out the peer's bf16 mode" >&2
+  read -r -a modes <<<"$(tr ' ' '\n' <<<"${modes[*]}" | grep -vx bf16 | tr '\n' ' ')"
+fi
 declare -A mode_args=([default]="" [channels-last]="--channels-last" [bf16]="--precision bf16")
 declare -A train infer   # "name" -> space-separated figures, one per round
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
