@@ -16,6 +16,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -565,14 +566,51 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   if (!metrics_problem.empty() && metrics.header.empty()) {
     p.note(metrics_problem);
   } else {
-    h << "<div class=\"scroll\"><table>\n";
-    p.row(metrics.header, true);
+    // The run-wide columns in one table; the per-layer ones (LAYER_weight_rms, ...) in a
+    // second with a row per epoch and layer, so that neither needs sideways scrolling.
+    static const std::vector<std::string> kLayerStats = {"_weight_rms", "_grad_rms", "_update_ratio", "_dead_fraction"};
+    std::vector<size_t> run_cols;
+    std::vector<std::string> stat_layers;                  // in column order
+    std::map<std::string, std::vector<int>> stat_columns;  // layer -> column of each kLayerStats, or -1
+    for (size_t c = 0; c < metrics.header.size(); ++c) {
+      const std::string& col = metrics.header[c];
+      bool per_layer = false;
+      for (size_t k = 0; k < kLayerStats.size() && !per_layer; ++k) {
+        const std::string& suffix = kLayerStats[k];
+        if (col.size() <= suffix.size() || col.compare(col.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+        const std::string layer = col.substr(0, col.size() - suffix.size());
+        auto [it, added] = stat_columns.emplace(layer, std::vector<int>(kLayerStats.size(), -1));
+        if (added) stat_layers.push_back(layer);
+        it->second[k] = int(c);
+        per_layer = true;
+      }
+      if (!per_layer) run_cols.push_back(c);
+    }
+    const auto cell = [](const std::vector<std::string>& row, int c) {
+      return "<td class=\"num\">" + (c >= 0 && size_t(c) < row.size() ? html_escape(row[size_t(c)]) : "") + "</td>";
+    };
+    h << "<table>\n<tr>";
+    for (size_t c : run_cols) h << "<th>" << html_escape(metrics.header[c]) << "</th>";
+    h << "</tr>\n";
     for (const auto& row : metrics.rows) {
       h << "<tr>";
-      for (const auto& c : row) h << "<td class=\"num\">" << html_escape(c) << "</td>";
+      for (size_t c : run_cols) h << cell(row, int(c));
       h << "</tr>\n";
     }
-    h << "</table></div>\n";
+    h << "</table>\n";
+    const int ce = metrics.column("epoch");
+    if (!stat_layers.empty()) {
+      h << "<details><summary>Per layer and epoch: weight RMS, gradient RMS, update ratio, dead fraction (the "
+           "curves above; also in metrics.csv)</summary>\n<table>\n";
+      p.row({"epoch", "layer", "weight RMS", "gradient RMS", "update ratio", "dead fraction"}, true);
+      for (const auto& row : metrics.rows)
+        for (const std::string& layer : stat_layers) {
+          h << "<tr>" << cell(row, ce) << "<td>" << html_escape(layer) << "</td>";
+          for (int c : stat_columns[layer]) h << cell(row, c);
+          h << "</tr>\n";
+        }
+      h << "</table></details>\n";
+    }
   }
   if (!config_text.empty())
     h << "<details><summary>config.cfg</summary><pre>" << html_escape(config_text) << "</pre></details>\n";

@@ -674,6 +674,28 @@ TEST_F(ReportTest, DeadFeaturesAreSummarisedPerLayer) {
   EXPECT_NE(html.find("<td>conv2</td><td class=\"num\">6</td>"), std::string::npos);  // analysed, no metrics column
 }
 
+// The metrics table keeps the run-wide columns; per-layer statistics go to a narrow table
+// with a row per epoch and layer, so the page never scrolls sideways.
+TEST_F(ReportTest, MetricsTableSplitsPerLayerColumnsIntoRows) {
+  const std::string run = file("metrics-split");
+  fs::create_directories(run);
+  std::ofstream(run + "/metrics.csv") << kMetrics;
+  write_report(run, with_topk_features(4, {}), synthetic_dataset(1));
+  const std::string html = read_all(run + "/report/index.html");
+  const size_t at = html.find("id=\"metrics\"");
+  ASSERT_NE(at, std::string::npos);
+  const std::string section = html.substr(at);
+  const size_t details = section.find("<details><summary>Per layer and epoch");
+  ASSERT_NE(details, std::string::npos);
+  const std::string run_table = section.substr(0, details);
+  EXPECT_NE(run_table.find("<th>val_accuracy</th>"), std::string::npos);
+  EXPECT_EQ(run_table.find("conv1_grad_rms"), std::string::npos);  // not a column any more
+  // epoch 2's conv1 row: weight RMS 0.04, gradient RMS 0.01, update ratio 0.002, dead 0.04.
+  EXPECT_NE(section.find("<tr><td class=\"num\">2</td><td>conv1</td><td class=\"num\">0.04</td>"
+                         "<td class=\"num\">0.01</td><td class=\"num\">0.002</td><td class=\"num\">0.04</td></tr>"),
+            std::string::npos);
+}
+
 TEST_F(ReportTest, PageReloadsOnlyWhileALiveRunTrains) {
   const std::string run = file("live");
   fs::create_directories(run);
