@@ -1,8 +1,9 @@
 // Tests of the streamed image folder (data.streaming) on a folder of a few thousand small
 // JPEG and PNG files written here: the same images, labels, normalisation and batches
 // (augmented, bit for bit) as the in-memory reader for the same seed, every image once
-// per epoch, the prefetch queue within its bound, the automatic switch on the memory
-// budget, and a corrupt file stopping the read by name or skipped and counted.
+// per epoch, the prefetch queue within its bound, the report's image crops, the
+// automatic switch on the memory budget, and a corrupt file stopping the read by name
+// or skipped and counted.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/data/streaming_folder.hpp"
+#include "deconvscope/report/render.hpp"
 
 namespace fs = std::filesystem;
 
@@ -136,6 +138,10 @@ TEST_F(StreamingTest, SameEpochsAsInMemory) {
   ds::make_batch(str.test, first.data(), batch, snorm, ds::Augmentation{}, unused, b.data(), lb.data());
   EXPECT_EQ(la, lb);
   EXPECT_TRUE(a == b);
+  // The report's crops of a streamed probe image.
+  const cv::Mat ma = ds::dataset_image(mem.test, 17), mb = ds::dataset_image(str.test, 17);
+  ASSERT_EQ(ma.size(), mb.size());
+  EXPECT_EQ(cv::norm(ma, mb, cv::NORM_INF), 0.0);
 }
 
 TEST_F(StreamingTest, AutoStreamsOverTheMemoryBudget) {
