@@ -110,60 +110,24 @@ cv::Mat decode(const std::string& path) {
 }
 
 // Decodes all splits together so that size and channel decisions cover every image.
-std::vector<Dataset> decode_splits(std::vector<Split>& splits, int resize, const std::vector<std::string>& classes,
-                                   bool skip_bad, int64_t& skipped) {
-  bool any_colour = false;
-  int height = resize, width = resize;
-  std::string first_file;  // the image that fixed the size when resize is 0
+std::vector<Dataset> decode_splits(std::vector<Split>& splits, const FolderListing& listing, FolderReadState& st) {
   for (Split& s : splits) {
     const FolderSplit& f = *s.files;
     for (const FolderEntry& e : f.entries) {
       if (f.limit > 0 && int64_t(s.images.size()) >= f.limit) break;
-      cv::Mat img = decode_folder_image(e.path, resize);
-      if (img.empty()) {
-        if (!skip_bad) throw_bad_image(e.path);
-        std::cerr << "deconvscope: warning: skipping unreadable image " << e.path << "\n";
-        ++skipped;
-        continue;
-      }
-      if (resize <= 0) {
-        if (first_file.empty()) {
-          height = img.rows;
-          width = img.cols;
-          first_file = e.path;
-        } else if (img.rows != height || img.cols != width) {
-          throw Error(ErrorKind::data, e.path,
-                      "image size differs from the others: " +
-                          expected_found(std::to_string(width) + "x" + std::to_string(height) + " (as " +
-                                             first_file + ")",
-                                         std::to_string(img.cols) + "x" + std::to_string(img.rows)),
-                      "set data.resize to bring every image to one size");
-        }
-      }
-      any_colour = any_colour || img.channels() == 3;
+      cv::Mat img = decode_folder_image(e.path, st.resize);
+      if (!st.accept(e.path, !img.empty(), img.rows, img.cols, img.channels())) continue;
       s.images.push_back(img);
       s.labels.push_back(e.label);
     }
-    if (s.images.empty())
-      throw Error(ErrorKind::data, f.folder,
-                  f.entries.empty() ? "no image files found" : "none of the image files could be read",
-                  "each class subfolder should hold images OpenCV can decode (png, jpg, ...)");
+    st.check_split(f, s.images.size());
   }
-
-  const int channels = any_colour ? 3 : 1;
   std::vector<Dataset> out;
   for (Split& s : splits) {
-    Dataset d;
-    d.channels = channels;
-    d.height = height;
-    d.width = width;
-    d.num_classes = int(classes.size());
-    d.class_names = classes;
-    d.source = s.files->folder;
-    d.labels = std::move(s.labels);
+    Dataset d = st.dataset(listing, *s.files, std::move(s.labels));
     d.pixels.resize(d.labels.size() * d.image_bytes());
     for (size_t i = 0; i < s.images.size(); ++i) {
-      folder_image_to_planar(s.images[i], channels, d.pixels.data() + i * d.image_bytes());
+      folder_image_to_planar(s.images[i], d.channels, d.pixels.data() + i * d.image_bytes());
       s.images[i].release();  // as we go, to keep the peak lower
     }
     out.push_back(std::move(d));
@@ -200,22 +164,70 @@ void folder_image_to_planar(const cv::Mat& image, int channels, uint8_t* dst) {
   }
 }
 
-void throw_bad_image(const std::string& path) {
-  throw Error(ErrorKind::data, path, "OpenCV cannot decode this image (corrupt, truncated, unreadable or not an image)",
-              "remove or replace it, or set data.bad_images = skip to leave such images out (they are counted in "
-              "the log)");
+bool FolderReadState::accept(const std::string& path, bool readable, int rows, int cols, int channels) {
+  if (!readable) {
+    if (!skip_bad)
+      throw Error(ErrorKind::data, path,
+                  "OpenCV cannot decode this image (corrupt, truncated, unreadable or not an image)",
+                  "remove or replace it, or set data.bad_images = skip to leave such images out (they are counted "
+                  "in the log)");
+    std::cerr << "deconvscope: warning: skipping unreadable image " << path << "\n";
+    ++skipped;
+    return false;
+  }
+  if (resize <= 0) {
+    if (first_file.empty()) {
+      height = rows;
+      width = cols;
+      first_file = path;
+    } else if (rows != height || cols != width) {
+      throw Error(ErrorKind::data, path,
+                  "image size differs from the others: " +
+                      expected_found(std::to_string(width) + "x" + std::to_string(height) + " (as " + first_file + ")",
+                                     std::to_string(cols) + "x" + std::to_string(rows)),
+                  "set data.resize to bring every image to one size");
+    }
+  }
+  any_colour = any_colour || channels == 3;
+  return true;
+}
+
+void FolderReadState::check_split(const FolderSplit& f, size_t accepted) const {
+  if (accepted == 0)
+    throw Error(ErrorKind::data, f.folder,
+                f.entries.empty() ? "no image files found" : "none of the image files could be read",
+                "each class subfolder should hold images OpenCV can decode (png, jpg, ...)");
+}
+
+Dataset FolderReadState::dataset(const FolderListing& listing, const FolderSplit& f, std::vector<int32_t> labels) const {
+  Dataset d;
+  d.channels = any_colour ? 3 : 1;
+  d.height = height;
+  d.width = width;
+  d.num_classes = int(listing.classes.size());
+  d.class_names = listing.classes;
+  d.source = f.folder;
+  d.labels = std::move(labels);
+  return d;
+}
+
+void FolderReadState::add_notes(DataSplits& s) const {
+  if (skipped > 0)
+    s.notes.push_back("skipped " + std::to_string(skipped) + " unreadable image" + (skipped == 1 ? "" : "s") +
+                      " (data.bad_images = skip; each is named on stderr)");
 }
 
 Dataset read_image_folder(const std::string& folder, int resize, int64_t limit) {
+  FolderListing listing;
   const ClassFiles cf = list_class_folders(folder);
-  FolderSplit files;
-  files.folder = folder;
-  files.entries = interleave(cf);
-  files.limit = limit;
+  listing.classes = cf.classes;
+  listing.train.folder = folder;
+  listing.train.entries = interleave(cf);
+  listing.train.limit = limit;
   std::vector<Split> splits(1);
-  splits[0].files = &files;
-  int64_t skipped = 0;
-  return std::move(decode_splits(splits, resize, cf.classes, /*skip_bad=*/true, skipped)[0]);
+  splits[0].files = &listing.train;
+  FolderReadState st(resize, /*skip_bad=*/true);
+  return std::move(decode_splits(splits, listing, st)[0]);
 }
 
 FolderListing list_image_folder_splits(const std::string& root, int64_t train_limit, int64_t test_limit) {
@@ -273,15 +285,13 @@ DataSplits read_image_folder_splits(const FolderListing& listing, const std::str
   std::vector<Split> splits(2);
   splits[0].files = &listing.train;
   splits[1].files = &listing.test;
-  int64_t skipped = 0;
-  std::vector<Dataset> sets = decode_splits(splits, resize, listing.classes, skip_bad, skipped);
+  FolderReadState st(resize, skip_bad);
+  std::vector<Dataset> sets = decode_splits(splits, listing, st);
   DataSplits out;
   out.train = std::move(sets[0]);
   out.test = std::move(sets[1]);
   out.path = root;
-  if (skipped > 0)
-    out.notes.push_back("skipped " + std::to_string(skipped) + " unreadable image" + (skipped == 1 ? "" : "s") +
-                        " (data.bad_images = skip; each is named on stderr)");
+  st.add_notes(out);
   return out;
 }
 

@@ -40,8 +40,28 @@ cv::Mat decode_folder_image(const std::string& path, int resize);
 // img (H, W, 1 or 3 BGR) to dst (channels, H, W), planar RGB; gray is copied to every plane.
 void folder_image_to_planar(const cv::Mat& img, int channels, uint8_t* dst);
 
-// The error for an image OpenCV cannot decode under data.bad_images = stop.
-[[noreturn]] void throw_bad_image(const std::string& path);
+// What both readers decide image by image, in listing order, so that they agree: the first
+// readable image fixes the size when resize is 0 (another size is an error naming the
+// file), any colour image makes the set RGB, and an unreadable image stops the read
+// (data.bad_images = stop) or is left out, warned about on stderr and counted.
+struct FolderReadState {
+  int resize = 0;
+  bool skip_bad = false;
+  int height = 0, width = 0;
+  std::string first_file;  // the image that fixed the size when resize is 0
+  bool any_colour = false;
+  int64_t skipped = 0;
+
+  FolderReadState(int resize_, bool skip_bad_) : resize(resize_), skip_bad(skip_bad_), height(resize_), width(resize_) {}
+  // False when the image is left out; throws ds::Error(data) naming it when it must stop the read.
+  bool accept(const std::string& path, bool readable, int rows, int cols, int channels);
+  // After a split: an error naming its folder if no image of it was accepted.
+  void check_split(const FolderSplit& f, size_t accepted) const;
+  // A dataset of the split's accepted labels, with shape and classes but no pixels.
+  Dataset dataset(const FolderListing& listing, const FolderSplit& f, std::vector<int32_t> labels) const;
+  // For the run's log: how many images were skipped, if any.
+  void add_notes(DataSplits& s) const;
+};
 
 // Reads every image of the listing into memory.
 DataSplits read_image_folder_splits(const FolderListing& listing, const std::string& root, int resize,

@@ -5,7 +5,6 @@
 #include "deconvscope/data/streaming_folder.hpp"
 
 #include <algorithm>
-#include <iostream>
 #include <numeric>
 #include <utility>
 
@@ -198,12 +197,8 @@ struct Accepted {
 }  // namespace
 
 DataSplits stream_image_folder_splits(const FolderListing& listing, const std::string& root, const DataConfig& cfg) {
-  const bool skip_bad = cfg.bad_images == "skip";
-  int height = cfg.resize, width = cfg.resize;
-  std::string first_file;  // the image that fixed the size when resize is 0
-  bool any_colour = false;
+  FolderReadState st(cfg.resize, cfg.bad_images == "skip");
   uint64_t gray_sum = 0, gray_sq = 0, rgb_sum[3] = {0, 0, 0}, rgb_sq[3] = {0, 0, 0};  // training set
-  int64_t skipped = 0;
   Accepted accepted[2];
   const FolderSplit* splits[2] = {&listing.train, &listing.test};
   for (int si = 0; si < 2; ++si) {
@@ -222,27 +217,7 @@ DataSplits stream_image_folder_splits(const FolderListing& listing, const std::s
         if (f.limit > 0 && int64_t(acc.paths.size()) >= f.limit) break;
         const FolderEntry& e = f.entries[first + i];
         const Scan& s = scans[i];
-        if (!s.ok) {
-          if (!skip_bad) throw_bad_image(e.path);
-          std::cerr << "deconvscope: warning: skipping unreadable image " << e.path << "\n";
-          ++skipped;
-          continue;
-        }
-        if (cfg.resize <= 0) {
-          if (first_file.empty()) {
-            height = s.rows;
-            width = s.cols;
-            first_file = e.path;
-          } else if (s.rows != height || s.cols != width) {
-            throw Error(ErrorKind::data, e.path,
-                        "image size differs from the others: " +
-                            expected_found(std::to_string(width) + "x" + std::to_string(height) + " (as " +
-                                               first_file + ")",
-                                           std::to_string(s.cols) + "x" + std::to_string(s.rows)),
-                        "set data.resize to bring every image to one size");
-          }
-        }
-        any_colour = any_colour || s.channels == 3;
+        if (!st.accept(e.path, s.ok, s.rows, s.cols, s.channels)) continue;
         if (si == 0) {
           if (s.channels == 1) {
             gray_sum += s.sum[0];
@@ -258,30 +233,20 @@ DataSplits stream_image_folder_splits(const FolderListing& listing, const std::s
         acc.labels.push_back(e.label);
       }
     }
-    if (acc.paths.empty())
-      throw Error(ErrorKind::data, f.folder,
-                  f.entries.empty() ? "no image files found" : "none of the image files could be read",
-                  "each class subfolder should hold images OpenCV can decode (png, jpg, ...)");
+    st.check_split(f, acc.paths.size());
   }
 
-  const int channels = any_colour ? 3 : 1;
   DataSplits out;
   out.path = root;
   Dataset* sets[2] = {&out.train, &out.test};
   for (int si = 0; si < 2; ++si) {
-    Dataset& d = *sets[si];
-    d.channels = channels;
-    d.height = height;
-    d.width = width;
-    d.num_classes = int(listing.classes.size());
-    d.class_names = listing.classes;
-    d.source = splits[si]->folder;
-    d.labels = accepted[si].labels;
-    d.stream = std::make_shared<ImageStream>(std::move(accepted[si].paths), accepted[si].labels, channels, height,
-                                             width, cfg.resize, cfg.reader_threads, cfg.prefetch_batches);
+    Dataset& d = *sets[si] = st.dataset(listing, *splits[si], accepted[si].labels);
+    d.stream = std::make_shared<ImageStream>(std::move(accepted[si].paths), std::move(accepted[si].labels), d.channels,
+                                             d.height, d.width, cfg.resize, cfg.reader_threads, cfg.prefetch_batches);
   }
   // A gray image in a colour set is the same bytes in each of the three planes.
   ImageStream& train = *out.train.stream;
+  const int channels = out.train.channels;
   for (int c = 0; c < channels; ++c) {
     train.sum.push_back(gray_sum + (channels == 3 ? rgb_sum[c] : 0));
     train.sum_sq.push_back(gray_sq + (channels == 3 ? rgb_sq[c] : 0));
@@ -289,9 +254,7 @@ DataSplits stream_image_folder_splits(const FolderListing& listing, const std::s
   out.notes.push_back("streaming the images from disk (data.streaming = " + cfg.streaming + "): " +
                       std::to_string(cfg.reader_threads) + " reader threads, " +
                       std::to_string(cfg.prefetch_batches) + " batches ahead");
-  if (skipped > 0)
-    out.notes.push_back("skipped " + std::to_string(skipped) + " unreadable image" + (skipped == 1 ? "" : "s") +
-                        " (data.bad_images = skip; each is named on stderr)");
+  st.add_notes(out);
   return out;
 }
 
