@@ -5,13 +5,18 @@
 // order (crop y, crop x, flip), straight from the engine's bits rather than through
 // std::uniform_int_distribution, whose output differs between standard libraries: the
 // same rng state gives the same batch anywhere, which resuming a run relies on.
+// A streamed dataset (streaming_folder.hpp) gives the same values through the same code.
 // Leaves out colour jitter, scaling and the paper's ten-crop testing.
 #include <algorithm>
+#include <exception>
+#include <numeric>
 #include <string>
 #include <vector>
 
+#include "batch_bytes.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/data/dataset.hpp"
+#include "deconvscope/data/streaming_folder.hpp"
 
 namespace ds {
 
@@ -51,10 +56,59 @@ void copy_plane(const uint8_t* src, const float* lut, int H, int W, const Draw& 
   }
 }
 
+void check_indices(const Dataset& d, const int64_t* indices, int n) {
+  const int64_t N = int64_t(d.size());
+  for (int i = 0; i < n; ++i)
+    if (indices[i] < 0 || indices[i] >= N)
+      throw Error(ErrorKind::data, d.source,
+                  "batch index out of range: " +
+                      expected_found("0.." + std::to_string(N - 1), std::to_string(indices[i])));
+}
+
 }  // namespace
+
+uint64_t batch_draws(const Augmentation& aug, int n) {
+  if (!aug.enabled() || n <= 0) return 0;
+  return uint64_t(n) * uint64_t((aug.crop_pad > 0 ? 2 : 0) + (aug.flip ? 1 : 0));
+}
 
 void make_batch(const Dataset& d, const int64_t* indices, int n, const Normalization& norm,
                 const Augmentation& aug, std::mt19937_64& rng, float* out, int32_t* labels_out) {
+  if (!d.stream) return make_batch_bytes(d, indices, n, norm, aug, rng, out, labels_out, /*threads=*/true);
+  check_indices(d, indices, n);
+  if (d.stream->take_planned(indices, n, rng, out, labels_out)) return;
+  // Not the epoch's next batch (evaluation, probes): decode these images now.
+  Dataset bytes;
+  bytes.channels = d.channels;
+  bytes.height = d.height;
+  bytes.width = d.width;
+  bytes.source = d.source;
+  bytes.pixels.resize(size_t(std::max(n, 0)) * d.image_bytes());
+  bytes.labels.resize(size_t(std::max(n, 0)));
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic)
+  for (int i = 0; i < n; ++i) {
+    try {
+      d.stream->decode(indices[i], bytes.pixels.data() + size_t(i) * d.image_bytes());
+    } catch (...) {
+#pragma omp critical
+      if (!error) error = std::current_exception();
+    }
+    bytes.labels[size_t(i)] = d.labels[size_t(indices[i])];
+  }
+  if (error) std::rethrow_exception(error);
+  std::vector<int64_t> local(bytes.labels.size());
+  std::iota(local.begin(), local.end(), 0);
+  make_batch_bytes(bytes, local.data(), n, norm, aug, rng, out, labels_out, /*threads=*/true);
+}
+
+void prefetch_epoch(const Dataset& d, const std::vector<int64_t>& order, int batch, const Normalization& norm,
+                    const Augmentation& aug, const std::mt19937_64& rng) {
+  if (d.stream) d.stream->plan(order, batch, norm, aug, rng);
+}
+
+void make_batch_bytes(const Dataset& d, const int64_t* indices, int n, const Normalization& norm,
+                      const Augmentation& aug, std::mt19937_64& rng, float* out, int32_t* labels_out, bool threads) {
   const int C = d.channels, H = d.height, W = d.width;
   if (int(norm.mean.size()) != C || int(norm.std.size()) != C)
     throw Error(ErrorKind::data, d.source,
@@ -73,13 +127,9 @@ void make_batch(const Dataset& d, const int64_t* indices, int n, const Normaliza
     for (int v = 0; v < 256; ++v) lut[size_t(c) * 256 + size_t(v)] = float(v) * scale + shift;
   }
 
+  check_indices(d, indices, n);
   std::vector<Draw> draws(size_t(std::max(n, 0)));
-  const int64_t N = int64_t(d.size());
   for (int i = 0; i < n; ++i) {
-    if (indices[i] < 0 || indices[i] >= N)
-      throw Error(ErrorKind::data, d.source,
-                  "batch index out of range: " +
-                      expected_found("0.." + std::to_string(N - 1), std::to_string(indices[i])));
     if (!aug.enabled()) continue;
     Draw& dr = draws[size_t(i)];
     if (aug.crop_pad > 0) {
@@ -93,7 +143,7 @@ void make_batch(const Dataset& d, const int64_t* indices, int n, const Normaliza
 
   const size_t plane = size_t(H) * W;
   const size_t image = size_t(C) * plane;
-  const bool parallel = size_t(std::max(n, 0)) * image >= (size_t(1) << 18);
+  const bool parallel = threads && size_t(std::max(n, 0)) * image >= (size_t(1) << 18);
 #pragma omp parallel for schedule(static) if (parallel)
   for (int i = 0; i < n; ++i) {
     const uint8_t* src = d.image(size_t(indices[i]));  // (C, H, W) bytes

@@ -1,7 +1,8 @@
 // load_dataset: turns data.* config keys into train and test sets (picking the reader,
 // the default path, the files inside the folder, limits and resizing), and the per-channel
 // normalisation computed from the training set. The formats themselves live in idx.cpp,
-// cifar.cpp and folder.cpp.
+// cifar.cpp, folder.cpp and streaming_folder.cpp (a folder too large for memory).
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/data/dataset.hpp"
+#include "deconvscope/data/streaming_folder.hpp"
 #include "folder_splits.hpp"
 
 namespace fs = std::filesystem;
@@ -89,6 +91,35 @@ void check_limit(int64_t v, const char* key) {
                 expected_found("0 (all) or a positive number of images", std::to_string(v)));
 }
 
+// Held in memory, or streamed when data.streaming says so or the decoded set would not fit
+// in data.memory_budget_mb.
+DataSplits load_folder(const DataConfig& cfg, const std::string& path) {
+  if (cfg.streaming != "auto" && cfg.streaming != "on" && cfg.streaming != "off")
+    throw Error(ErrorKind::config, "key data.streaming", expected_found("auto, on or off", "'" + cfg.streaming + "'"));
+  if (cfg.bad_images != "stop" && cfg.bad_images != "skip")
+    throw Error(ErrorKind::config, "key data.bad_images", expected_found("stop or skip", "'" + cfg.bad_images + "'"));
+  if (cfg.memory_budget_mb < 1)
+    throw Error(ErrorKind::config, "key data.memory_budget_mb",
+                expected_found("1 or more MiB", std::to_string(cfg.memory_budget_mb)));
+  if (cfg.reader_threads < 1 || cfg.prefetch_batches < 1)
+    throw Error(ErrorKind::config, cfg.reader_threads < 1 ? "key data.reader_threads" : "key data.prefetch_batches",
+                expected_found("1 or more", std::to_string(std::min(cfg.reader_threads, cfg.prefetch_batches))));
+  const FolderListing listing = list_image_folder_splits(path, cfg.train_limit, cfg.test_limit);
+  bool stream = cfg.streaming == "on";
+  std::string why;
+  if (cfg.streaming == "auto") {
+    const uint64_t bytes = estimate_folder_bytes(listing, cfg.resize);
+    stream = bytes > uint64_t(cfg.memory_budget_mb) << 20;
+    if (stream)
+      why = "the decoded images would take about " + std::to_string(bytes >> 20) + " MiB, over data.memory_budget_mb = " +
+            std::to_string(cfg.memory_budget_mb);
+  }
+  if (!stream) return read_image_folder_splits(listing, path, cfg.resize, cfg.bad_images == "skip");
+  DataSplits s = stream_image_folder_splits(listing, path, cfg);
+  if (!why.empty()) s.notes.push_back(why);
+  return s;
+}
+
 }  // namespace
 
 DataSplits load_dataset(const DataConfig& cfg) {
@@ -124,7 +155,7 @@ DataSplits load_dataset(const DataConfig& cfg) {
   } else if (name == "cifar10") {
     s = load_cifar(cfg, path);
   } else {
-    s = read_image_folder_splits(path, cfg.resize, cfg.train_limit, cfg.test_limit);
+    s = load_folder(cfg, path);
   }
   if (name != "folder" && cfg.resize > 0) {
     resize_dataset(s.train, cfg.resize);
@@ -148,7 +179,11 @@ Normalization compute_normalization(const Dataset& train) {
   const size_t plane = size_t(train.height) * train.width;
   // Integer sums are exact: 255^2 * 2^40 pixels still fits in 64 bits.
   std::vector<uint64_t> sum(size_t(C), 0), sum_sq(size_t(C), 0);
-  for (size_t i = 0; i < train.size(); ++i) {
+  if (train.stream) {  // summed when the folder was listed
+    sum = train.stream->sum;
+    sum_sq = train.stream->sum_sq;
+  }
+  for (size_t i = 0; !train.stream && i < train.size(); ++i) {
     const uint8_t* img = train.image(i);  // (C, H, W)
     for (int c = 0; c < C; ++c) {
       const uint8_t* p = img + size_t(c) * plane;

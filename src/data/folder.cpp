@@ -4,8 +4,9 @@
 // data.train_limit / test_limit ("the first N images") keep every class represented.
 // Images stay 1-channel when every image of both splits is grayscale; otherwise all become
 // RGB (converted from OpenCV's BGR; alpha dropped). Stored planar (C, H, W).
-// Leaves out: 16-bit precision (scaled to 8 bits), streaming (the decoded set is held in
-// memory, briefly twice while it is packed), nested class folders.
+// This file holds the listing, the decoding shared with streaming_folder.cpp and the
+// in-memory reader (the decoded set is held in memory, briefly twice while it is packed).
+// Leaves out: 16-bit precision (scaled to 8 bits), nested class folders.
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -66,14 +67,9 @@ ClassFiles list_class_folders(const std::string& folder) {
   return cf;
 }
 
-struct Entry {
-  std::string path;
-  int32_t label;
-};
-
 // Round-robin over classes: see the file comment.
-std::vector<Entry> interleave(const ClassFiles& cf) {
-  std::vector<Entry> out;
+std::vector<FolderEntry> interleave(const ClassFiles& cf) {
+  std::vector<FolderEntry> out;
   size_t longest = 0;
   for (const auto& f : cf.files) longest = std::max(longest, f.size());
   for (size_t i = 0; i < longest; ++i)
@@ -83,9 +79,7 @@ std::vector<Entry> interleave(const ClassFiles& cf) {
 }
 
 struct Split {
-  std::string folder;          // for messages and Dataset::source
-  std::vector<Entry> entries;  // candidates in order; unreadable ones are skipped
-  int64_t limit = 0;
+  const FolderSplit* files = nullptr;
   std::vector<cv::Mat> images; // decoded, HWC, 8-bit, 1 or 3 (BGR) channels
   std::vector<int32_t> labels;
 };
@@ -116,75 +110,25 @@ cv::Mat decode(const std::string& path) {
 }
 
 // Decodes all splits together so that size and channel decisions cover every image.
-std::vector<Dataset> decode_splits(std::vector<Split>& splits, int resize, const std::vector<std::string>& classes) {
-  bool any_colour = false;
-  int height = resize, width = resize;
-  std::string first_file;  // the image that fixed the size when resize is 0
+std::vector<Dataset> decode_splits(std::vector<Split>& splits, const FolderListing& listing, FolderReadState& st) {
   for (Split& s : splits) {
-    for (const Entry& e : s.entries) {
-      if (s.limit > 0 && int64_t(s.images.size()) >= s.limit) break;
-      cv::Mat img = decode(e.path);
-      if (img.empty()) {
-        std::cerr << "deconvscope: warning: skipping unreadable image " << ds::printable(e.path) << "\n";
-        continue;
-      }
-      if (resize > 0) {
-        if (img.rows != resize || img.cols != resize) {
-          const bool shrink = img.rows >= resize && img.cols >= resize;
-          cv::Mat resized;
-          cv::resize(img, resized, cv::Size(resize, resize), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
-          img = resized;
-        }
-      } else if (first_file.empty()) {
-        height = img.rows;
-        width = img.cols;
-        first_file = e.path;
-      } else if (img.rows != height || img.cols != width) {
-        throw Error(ErrorKind::data, e.path,
-                    "image size differs from the others: " +
-                        expected_found(std::to_string(width) + "x" + std::to_string(height) + " (as " +
-                                           first_file + ")",
-                                       std::to_string(img.cols) + "x" + std::to_string(img.rows)),
-                    "set data.resize to bring every image to one size");
-      }
-      any_colour = any_colour || img.channels() == 3;
+    const FolderSplit& f = *s.files;
+    for (const FolderEntry& e : f.entries) {
+      if (f.limit > 0 && int64_t(s.images.size()) >= f.limit) break;
+      cv::Mat img = decode_folder_image(e.path, st.resize);
+      if (!st.accept(e.path, !img.empty(), img.rows, img.cols, img.channels())) continue;
       s.images.push_back(img);
       s.labels.push_back(e.label);
     }
-    if (s.images.empty())
-      throw Error(ErrorKind::data, s.folder,
-                  s.entries.empty() ? "no image files found" : "none of the image files could be read",
-                  "each class subfolder should hold images OpenCV can decode (png, jpg, ...)");
+    st.check_split(f, s.images.size());
   }
-
-  const int channels = any_colour ? 3 : 1;
   std::vector<Dataset> out;
   for (Split& s : splits) {
-    Dataset d;
-    d.channels = channels;
-    d.height = height;
-    d.width = width;
-    d.num_classes = int(classes.size());
-    d.class_names = classes;
-    d.source = s.folder;
-    d.labels = std::move(s.labels);
-    const size_t plane = size_t(height) * width;
-    d.pixels.resize(d.labels.size() * channels * plane);
+    Dataset d = st.dataset(listing, *s.files, std::move(s.labels));
+    d.pixels.resize(d.labels.size() * d.image_bytes());
     for (size_t i = 0; i < s.images.size(); ++i) {
-      cv::Mat& img = s.images[i];
-      if (!img.isContinuous()) img = img.clone();
-      uint8_t* dst = d.pixels.data() + i * channels * plane;  // (C, H, W)
-      const uint8_t* src = img.ptr<uint8_t>();               // (H, W, 1 or 3 BGR)
-      if (img.channels() == 1) {
-        for (int c = 0; c < channels; ++c) std::copy(src, src + plane, dst + c * plane);
-      } else {
-        for (size_t p = 0; p < plane; ++p) {
-          dst[p] = src[3 * p + 2];              // R
-          dst[plane + p] = src[3 * p + 1];      // G
-          dst[2 * plane + p] = src[3 * p + 0];  // B
-        }
-      }
-      img.release();  // as we go, to keep the peak lower
+      folder_image_to_planar(s.images[i], d.channels, d.pixels.data() + i * d.image_bytes());
+      s.images[i].release();  // as we go, to keep the peak lower
     }
     out.push_back(std::move(d));
   }
@@ -193,17 +137,100 @@ std::vector<Dataset> decode_splits(std::vector<Split>& splits, int resize, const
 
 }  // namespace
 
-Dataset read_image_folder(const std::string& folder, int resize, int64_t limit) {
-  const ClassFiles cf = list_class_folders(folder);
-  std::vector<Split> splits(1);
-  splits[0].folder = folder;
-  splits[0].entries = interleave(cf);
-  splits[0].limit = limit;
-  return std::move(decode_splits(splits, resize, cf.classes)[0]);
+cv::Mat decode_folder_image(const std::string& path, int resize) {
+  cv::Mat img = decode(path);
+  if (img.empty() || resize <= 0 || (img.rows == resize && img.cols == resize)) return img;
+  const bool shrink = img.rows >= resize && img.cols >= resize;
+  cv::Mat resized;
+  cv::resize(img, resized, cv::Size(resize, resize), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return resized;
 }
 
-DataSplits read_image_folder_splits(const std::string& root, int resize, int64_t train_limit,
-                                    int64_t test_limit) {
+void folder_image_to_planar(const cv::Mat& image, int channels, uint8_t* dst) {
+  const cv::Mat img = image.isContinuous() ? image : image.clone();
+  const size_t plane = size_t(img.rows) * img.cols;
+  const uint8_t* src = img.ptr<uint8_t>();  // (H, W, 1 or 3 BGR)
+  if (img.channels() == 1) {
+    for (int c = 0; c < channels; ++c) std::copy(src, src + plane, dst + c * plane);
+  } else if (channels == 3) {
+    for (size_t p = 0; p < plane; ++p) {
+      dst[p] = src[3 * p + 2];              // R
+      dst[plane + p] = src[3 * p + 1];      // G
+      dst[2 * plane + p] = src[3 * p + 0];  // B
+    }
+  } else {
+    cv::Mat gray(img.rows, img.cols, CV_8UC1, dst);  // writes straight into dst
+    cv::cvtColor(img, gray, cv::COLOR_BGR2GRAY);
+  }
+}
+
+bool FolderReadState::accept(const std::string& path, bool readable, int rows, int cols, int channels) {
+  if (!readable) {
+    if (!skip_bad)
+      throw Error(ErrorKind::data, path,
+                  "OpenCV cannot decode this image (corrupt, truncated, unreadable or not an image)",
+                  "remove or replace it, or set data.bad_images = skip to leave such images out (they are counted "
+                  "in the log)");
+    std::cerr << "deconvscope: warning: skipping unreadable image " << ds::printable(path) << "\n";
+    ++skipped;
+    return false;
+  }
+  if (resize <= 0) {
+    if (first_file.empty()) {
+      height = rows;
+      width = cols;
+      first_file = path;
+    } else if (rows != height || cols != width) {
+      throw Error(ErrorKind::data, path,
+                  "image size differs from the others: " +
+                      expected_found(std::to_string(width) + "x" + std::to_string(height) + " (as " + first_file + ")",
+                                     std::to_string(cols) + "x" + std::to_string(rows)),
+                  "set data.resize to bring every image to one size");
+    }
+  }
+  any_colour = any_colour || channels == 3;
+  return true;
+}
+
+void FolderReadState::check_split(const FolderSplit& f, size_t accepted) const {
+  if (accepted == 0)
+    throw Error(ErrorKind::data, f.folder,
+                f.entries.empty() ? "no image files found" : "none of the image files could be read",
+                "each class subfolder should hold images OpenCV can decode (png, jpg, ...)");
+}
+
+Dataset FolderReadState::dataset(const FolderListing& listing, const FolderSplit& f, std::vector<int32_t> labels) const {
+  Dataset d;
+  d.channels = any_colour ? 3 : 1;
+  d.height = height;
+  d.width = width;
+  d.num_classes = int(listing.classes.size());
+  d.class_names = listing.classes;
+  d.source = f.folder;
+  d.labels = std::move(labels);
+  return d;
+}
+
+void FolderReadState::add_notes(DataSplits& s) const {
+  if (skipped > 0)
+    s.notes.push_back("skipped " + std::to_string(skipped) + " unreadable image" + (skipped == 1 ? "" : "s") +
+                      " (data.bad_images = skip; each is named on stderr)");
+}
+
+Dataset read_image_folder(const std::string& folder, int resize, int64_t limit) {
+  FolderListing listing;
+  const ClassFiles cf = list_class_folders(folder);
+  listing.classes = cf.classes;
+  listing.train.folder = folder;
+  listing.train.entries = interleave(cf);
+  listing.train.limit = limit;
+  std::vector<Split> splits(1);
+  splits[0].files = &listing.train;
+  FolderReadState st(resize, /*skip_bad=*/true);
+  return std::move(decode_splits(splits, listing, st)[0]);
+}
+
+FolderListing list_image_folder_splits(const std::string& root, int64_t train_limit, int64_t test_limit) {
   std::error_code ec;
   if (!fs::is_directory(root, ec))
     throw Error(ErrorKind::data, root, "no such folder",
@@ -211,7 +238,7 @@ DataSplits read_image_folder_splits(const std::string& root, int resize, int64_t
   const fs::path train_dir = fs::path(root) / "train", test_dir = fs::path(root) / "test";
   const bool has_train = fs::is_directory(train_dir, ec), has_test = fs::is_directory(test_dir, ec);
 
-  std::vector<Split> splits(2);
+  FolderListing out;
   ClassFiles train_cf, test_cf;
   if (has_train || has_test) {
     if (!has_train || !has_test)
@@ -230,8 +257,8 @@ DataSplits read_image_folder_splits(const std::string& root, int resize, int64_t
                     "train/ and test/ must have the same class subfolders");
       test_cf.files[size_t(it - train_cf.classes.begin())] = raw_test.files[c];
     }
-    splits[0].folder = train_dir.string();
-    splits[1].folder = test_dir.string();
+    out.train.folder = train_dir.string();
+    out.test.folder = test_dir.string();
   } else {
     // No train/ and test/: the whole folder is the training set, minus every 10th image of
     // each class (files 9, 19, 29, ... in name order), which becomes the test set. It is
@@ -243,20 +270,41 @@ DataSplits read_image_folder_splits(const std::string& root, int resize, int64_t
     for (size_t c = 0; c < all.files.size(); ++c)
       for (size_t i = 0; i < all.files[c].size(); ++i)
         (i % 10 == 9 ? test_cf : train_cf).files[c].push_back(all.files[c][i]);
-    splits[0].folder = root;
-    splits[1].folder = root + " (every 10th image held out as test)";
+    out.train.folder = root;
+    out.test.folder = root + " (every 10th image held out as test)";
   }
-  splits[0].entries = interleave(train_cf);
-  splits[0].limit = train_limit;
-  splits[1].entries = interleave(test_cf);
-  splits[1].limit = test_limit;
+  out.classes = train_cf.classes;
+  out.train.entries = interleave(train_cf);
+  out.train.limit = train_limit;
+  out.test.entries = interleave(test_cf);
+  out.test.limit = test_limit;
+  return out;
+}
 
-  std::vector<Dataset> sets = decode_splits(splits, resize, train_cf.classes);
+DataSplits read_image_folder_splits(const FolderListing& listing, const std::string& root, int resize, bool skip_bad) {
+  std::vector<Split> splits(2);
+  splits[0].files = &listing.train;
+  splits[1].files = &listing.test;
+  FolderReadState st(resize, skip_bad);
+  std::vector<Dataset> sets = decode_splits(splits, listing, st);
   DataSplits out;
   out.train = std::move(sets[0]);
   out.test = std::move(sets[1]);
   out.path = root;
+  st.add_notes(out);
   return out;
+}
+
+uint64_t estimate_folder_bytes(const FolderListing& listing, int resize) {
+  auto count = [](const FolderSplit& s) {
+    return s.limit > 0 ? std::min<uint64_t>(uint64_t(s.limit), s.entries.size()) : uint64_t(s.entries.size());
+  };
+  for (const FolderEntry& e : listing.train.entries) {
+    const cv::Mat img = decode_folder_image(e.path, resize);
+    if (img.empty()) continue;  // the real read reports it
+    return (count(listing.train) + count(listing.test)) * uint64_t(img.total()) * uint64_t(img.channels());
+  }
+  return 0;
 }
 
 void resize_dataset(Dataset& d, int size) {

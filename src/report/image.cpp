@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/data/streaming_folder.hpp"
 #include "deconvscope/report/render.hpp"
 
 namespace ds {
@@ -81,13 +82,18 @@ cv::Mat projection_to_image(const float* proj, int C, int H, int W, float percen
 
 cv::Mat dataset_image(const Dataset& d, int64_t image) {
   const size_t n = d.image_bytes();
-  if (image < 0 || size_t(image) >= d.size() || d.pixels.size() < (size_t(image) + 1) * n || n == 0)
+  if (image < 0 || size_t(image) >= d.size() || (!d.stream && d.pixels.size() < (size_t(image) + 1) * n) || n == 0)
     throw Error(ErrorKind::data, d.source.empty() ? "probe dataset" : d.source,
                 "image index " + expected_found("in [0, " + std::to_string(d.size()) + ")", std::to_string(image)),
                 "the analysis may have been made on another dataset or probe split");
   const int H = d.height, W = d.width, C = d.channels;
   const size_t plane = size_t(H) * W;
-  const uint8_t* src = d.image(size_t(image));  // (C, H, W)
+  std::vector<uint8_t> decoded;  // a streamed folder's image, read now
+  if (d.stream) {
+    decoded.resize(n);
+    d.stream->decode(image, decoded.data());
+  }
+  const uint8_t* src = d.stream ? decoded.data() : d.image(size_t(image));  // (C, H, W)
   if (C == 3) {
     cv::Mat out(H, W, CV_8UC3);
     for (int y = 0; y < H; ++y) {

@@ -1,6 +1,6 @@
 // The benchmark; see include/deconvscope/train/bench.hpp. Input shape comes from the
 // data section's dataset without loading it: 1x28x28 for (fashion-)mnist, 3x32x32 for
-// cifar10 (data.resize applies).
+// cifar10, 3 x resize x resize for an image folder (data.resize applies).
 #include "deconvscope/train/bench.hpp"
 
 #include <chrono>
@@ -67,7 +67,7 @@ BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
                                "iters " + std::to_string(opt.iters) + ", warmup " + std::to_string(opt.warmup)));
   set_threads(cfg.run.threads);
   InputShape in{1, 28, 28};
-  if (cfg.data.dataset == "cifar10") in = {3, 32, 32};
+  if (cfg.data.dataset == "cifar10" || cfg.data.dataset == "folder") in = {3, 32, 32};
   if (cfg.data.resize > 0) in.height = in.width = cfg.data.resize;
   const int B = cfg.train.batch;
   Network net(cfg.layers, in, B, cfg.run.seed, NetworkOptions{cfg.conv_algorithm, cfg.train.precision});

@@ -140,7 +140,8 @@ void check_resumable(const Snapshot& s, const std::string& path, const Config& c
 // or analysed, and the thread count. None changes the weights of the epochs to come.
 bool resume_may_change(const std::string& key) {
   return key == "run.name" || key == "run.dir" || key == "run.threads" || key == "train.epochs" ||
-         key == "snapshot.epochs" || key.rfind("analysis.", 0) == 0;
+         key == "snapshot.epochs" || key.rfind("analysis.", 0) == 0 || key == "data.streaming" ||
+         key == "data.memory_budget_mb" || key == "data.reader_threads" || key == "data.prefetch_batches";
 }
 
 // A resume continues the run in the folder with the run's own config (config.cfg). A
@@ -328,6 +329,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     if (e.kind() != ErrorKind::config || cfg.source.empty()) throw;
     throw Error(e.kind(), cfg.source + ": " + e.where(), e.problem(), e.hint());
   }
+  for (const std::string& note : data.notes) log.say(note);
   const InputShape in_shape{data.train.channels, data.train.height, data.train.width};
   const int64_t n_train = int64_t(data.train.size());
   if (n_train == 0) throw Error(ErrorKind::data, data.path, "the training split is empty");
@@ -515,6 +517,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     if (cfg.train.lr_schedule == "step") state.lr = step_schedule_lr(cfg.train, epoch);
     std::iota(order.begin(), order.end(), 0);
     std::shuffle(order.begin(), order.end(), rng);
+    prefetch_epoch(data.train, order, batch, norm, aug, rng);  // a streamed folder's readers start here
     EpochRow row;
     row.epoch = epoch;
     row.lr = state.lr;

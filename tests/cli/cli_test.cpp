@@ -206,15 +206,19 @@ TEST_F(BadInput, ImageFolderWithUnreadableImages) {
   const std::string cfg = replace_once(
       replace_once(replace_once(good(), "dataset = mnist", "dataset = folder"), "path = " + data, "path = " + images),
       "fc3 fc out=10", "fc3 fc out=2");
-  // Skipped with a warning naming the image; training goes on.
+  // By default (data.bad_images = stop) the run stops before training, naming the image.
+  refuse_train(cfg, {images + "/dark/broken.png", "data.bad_images"});
+  // Skipped with a warning naming the image and counted in the log; training goes on.
   write_file(cfg_path, cfg);
-  const Result ok = run({"train", "--config", cfg_path, "--run.dir", tmp / "folder-run"}, tmp / "log");
+  const Result ok =
+      run({"train", "--config", cfg_path, "--run.dir", tmp / "folder-run", "--data.bad_images", "skip"}, tmp / "log");
   EXPECT_EQ(ok.code, 0) << ok.err;
-  expect_contains(ok.err, {"warning", images + "/dark/broken.png"});
+  expect_contains(ok.err, {"warning", images + "/dark/broken.png", "skipped 1 unreadable image"});
   // Nothing readable left: an error naming the folder.
   const std::string junk = tmp / "junk";
   for (const char* cls : {"a", "b"}) write_file(junk + "/" + cls + "/x.png", "not an image");
-  refuse_train(replace_once(cfg, "path = " + images, "path = " + junk), {junk, "none of the image files could be read"});
+  refuse_train(replace_once(cfg, "path = " + images, "path = " + junk), {junk, "none of the image files could be read"},
+               {"--data.bad_images", "skip"});
 }
 
 TEST_F(BadInput, AnalyzeWithoutSnapshots) {

@@ -370,6 +370,7 @@ TEST_F(DataTest, FolderTrainTestWithUnreadableFile) {
   ds::DataConfig cfg;
   cfg.dataset = "folder";
   cfg.path = r.string();
+  cfg.bad_images = "skip";  // the default, stop, is tested in streaming_test.cpp
   const ds::DataSplits s = ds::load_dataset(cfg);
   ASSERT_EQ(s.train.size(), 5u);  // zz_broken.png skipped
   EXPECT_EQ(s.train.channels, 1);

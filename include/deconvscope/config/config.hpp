@@ -26,6 +26,12 @@ struct DataConfig {
   int resize = 0;                         // resize images to resize x resize; 0 = keep
   int crop_pad = 0;                       // augmentation: random crop after zero padding by this
   bool flip = false;                      // augmentation: random horizontal flip
+  // folder only: decode on demand instead of holding the set (auto: when it exceeds the budget)
+  std::string streaming = "auto";         // auto | on | off
+  int64_t memory_budget_mb = 1024;        // auto streams when the decoded set would exceed this
+  int reader_threads = 2;                 // streaming: threads decoding images
+  int prefetch_batches = 3;               // streaming: batches decoded ahead of the trainer
+  std::string bad_images = "stop";        // folder: stop | skip an image OpenCV cannot decode
 };
 
 struct TrainConfig {

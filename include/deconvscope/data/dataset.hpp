@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -12,6 +13,8 @@
 
 namespace ds {
 
+class ImageStream;  // deconvscope/data/streaming_folder.hpp
+
 struct Dataset {
   int channels = 0, height = 0, width = 0;
   std::vector<uint8_t> pixels;   // (N, C, H, W)
@@ -19,6 +22,9 @@ struct Dataset {
   int num_classes = 0;
   std::vector<std::string> class_names;
   std::string source;            // file or folder it came from, for messages and reports
+  // A streamed folder (data.streaming): pixels stays empty and images are decoded on demand
+  // by make_batch; image(i) must not be called.
+  std::shared_ptr<ImageStream> stream;
 
   size_t size() const { return labels.size(); }
   size_t image_bytes() const { return size_t(channels) * height * width; }
@@ -29,6 +35,7 @@ struct DataSplits {
   Dataset train;
   Dataset test;
   std::string path;  // resolved data.path
+  std::vector<std::string> notes;  // for the run's log: streaming on, images skipped
 };
 
 // Loads the dataset a config names (data.dataset, data.path, limits, resize). Throws
@@ -43,6 +50,7 @@ Dataset read_idx_pair(const std::string& images_path, const std::string& labels_
 Dataset read_cifar_batches(const std::vector<std::string>& paths, int64_t limit);
 // A folder of class subfolders of images, decoded with OpenCV; classes sorted by name.
 // Unreadable images are skipped with a warning on stderr; an error if none is left.
+// (load_dataset follows data.bad_images instead and may stream; see streaming_folder.hpp.)
 Dataset read_image_folder(const std::string& folder, int resize, int64_t limit);
 // Resizes every image to size x size (OpenCV, area interpolation when shrinking).
 void resize_dataset(Dataset& d, int size);
@@ -60,8 +68,16 @@ struct Augmentation {
 };
 
 // Writes n normalised images (indices[0..n)) into out (n, C, H, W) and their labels into
-// labels_out; augments with rng when aug is enabled.
+// labels_out; augments with rng when aug is enabled. A streamed dataset gives the same
+// values and leaves rng in the same state, from its prefetch queue when the indices are
+// the next batch of the epoch given to prefetch_epoch, else decoding them now.
 void make_batch(const Dataset& d, const int64_t* indices, int n, const Normalization& norm,
                 const Augmentation& aug, std::mt19937_64& rng, float* out, int32_t* labels_out);
+
+// Hands a streamed dataset the epoch's order (batches of `batch` taken in turn from it,
+// the last partial one dropped) and the rng as make_batch will find it, so that its
+// readers decode and augment a few batches ahead. Does nothing for an in-memory dataset.
+void prefetch_epoch(const Dataset& d, const std::vector<int64_t>& order, int batch, const Normalization& norm,
+                    const Augmentation& aug, const std::mt19937_64& rng);
 
 }  // namespace ds
