@@ -146,8 +146,8 @@ bool resume_may_change(const std::string& key) {
 
 // A resume continues the run in the folder with the run's own config (config.cfg). A
 // given value that differs and would change the weights is refused, every such key named
-// with both values; the others are taken and said.
-void check_resume_config(const RunPaths& paths, const Config& given, RunLog& log) {
+// with both values; the others are taken and said. Returns the run's own train.epochs.
+int check_resume_config(const RunPaths& paths, const Config& given, RunLog& log) {
   const Config stored = load_config({"--config", paths.config});
   std::string refused;
   std::vector<std::string> notes;
@@ -171,6 +171,7 @@ void check_resume_config(const RunPaths& paths, const Config& given, RunLog& log
                     " --resume (add --train.epochs N to extend it); other values need a new run (--run.dir elsewhere, "
                     "or --force to start over here)");
   for (const std::string& n : notes) log.say("resume: " + n);
+  return stored.train.epochs;
 }
 
 // Per conv layer: fraction of feature maps that are zero at every position of every
@@ -313,7 +314,9 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     throw Error(ErrorKind::usage, paths.dir, "this folder already holds a run",
                 "continue it with: deconvscope train --run " + paths.dir +
                     " --resume; or add --force to start over, or set --run.dir elsewhere");
-  if (opt.resume && fs::exists(paths.config)) check_resume_config(paths, cfg, log);
+  // The epochs the run was configured for: a resumed state beyond them is a damaged file.
+  int run_epochs = cfg.train.epochs;
+  if (opt.resume && fs::exists(paths.config)) run_epochs = check_resume_config(paths, cfg, log);
   // Reading (and resizing) a large dataset takes a while: say so, and how long it took.
   log.say("reading " + cfg.data.dataset + " from " + cfg.data.path +
           (cfg.data.resize > 0 ? " (resizing to " + std::to_string(cfg.data.resize) + "x" +
@@ -390,8 +393,6 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
       check_resumable(resumed, resumed_from, cfg, in_shape);
       // A state beyond every epoch count the run has had is a damaged file; a legit state
       // beyond the given train.epochs is a request to shorten the run, said as such.
-      const int run_epochs =
-          fs::exists(paths.config) ? load_config({"--config", paths.config}).train.epochs : cfg.train.epochs;
       if (resumed.epoch > std::max(run_epochs, cfg.train.epochs))
         check_resume_position(resumed, resumed_from, cfg.train.epochs, n_train / batch);
       if (cfg.train.epochs < resumed.epoch)
