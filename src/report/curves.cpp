@@ -64,7 +64,7 @@ void plot_training_curves(const std::string& metrics_csv, const std::string& png
 bool plot_layer_stats(const std::string& metrics_csv, const std::string& png_path) {
   const CsvTable t = read_csv(metrics_csv);
   // Layers in the order of their columns: "<layer>_grad_rms" names a parameter layer.
-  const std::string kGrad = "_grad_rms";
+  const std::string& kGrad = kGradRmsSuffix;
   std::vector<std::string> layers;
   for (const auto& h : t.header)
     if (h.size() > kGrad.size() && h.compare(h.size() - kGrad.size(), kGrad.size(), kGrad) == 0)
@@ -93,12 +93,12 @@ bool plot_layer_stats(const std::string& metrics_csv, const std::string& png_pat
   double dead_max = 0;
   for (size_t l = 0; l < layers.size(); ++l) {
     const std::string& name = layers[l];
-    grad.series.push_back({name, epoch, log10_of(csv_column(t, metrics_csv, name + "_grad_rms")), plot_color(l)});
-    if (t.column(name + "_update_ratio") >= 0)
+    grad.series.push_back({name, epoch, log10_of(csv_column(t, metrics_csv, name + kGradRmsSuffix)), plot_color(l)});
+    if (t.column(name + kUpdateRatioSuffix) >= 0)
       update.series.push_back(
-          {name, epoch, log10_of(csv_column(t, metrics_csv, name + "_update_ratio")), plot_color(l)});
-    if (t.column(name + "_dead_fraction") >= 0) {
-      std::vector<double> v = csv_column(t, metrics_csv, name + "_dead_fraction");
+          {name, epoch, log10_of(csv_column(t, metrics_csv, name + kUpdateRatioSuffix)), plot_color(l)});
+    if (t.column(name + kDeadFractionSuffix) >= 0) {
+      std::vector<double> v = csv_column(t, metrics_csv, name + kDeadFractionSuffix);
       for (double& x : v) {
         x *= 100;
         if (std::isfinite(x)) dead_max = std::max(dead_max, x);

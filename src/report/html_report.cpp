@@ -246,7 +246,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
     dead.back().layer = layer;
     return dead.back();
   };
-  const std::string kDead = "_dead_fraction";
+  const std::string& kDead = kDeadFractionSuffix;
   for (size_t c = 0; c < metrics.header.size() && !metrics.rows.empty(); ++c) {
     const std::string& col = metrics.header[c];
     if (col.size() <= kDead.size() || col.compare(col.size() - kDead.size(), kDead.size(), kDead) != 0) continue;
@@ -568,7 +568,8 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   } else {
     // The run-wide columns in one table; the per-layer ones (LAYER_weight_rms, ...) in a
     // second with a row per epoch and layer, so that neither needs sideways scrolling.
-    static const std::vector<std::string> kLayerStats = {"_weight_rms", "_grad_rms", "_update_ratio", "_dead_fraction"};
+    const std::vector<std::string> kLayerStats = {kWeightRmsSuffix, kGradRmsSuffix, kUpdateRatioSuffix,
+                                                  kDeadFractionSuffix};
     std::vector<size_t> run_cols;
     std::vector<std::string> stat_layers;                  // in column order
     std::map<std::string, std::vector<int>> stat_columns;  // layer -> column of each kLayerStats, or -1

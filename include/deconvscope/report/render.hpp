@@ -82,6 +82,13 @@ cv::Mat filter_mosaic(const Tensor& weights, int cell);
 // An activation the pictures show as "inactive": no image (the analysis stores -1 for a
 // feature that never fires on the probe set) or no positive value, where any image
 // would be arbitrary.
+// metrics.csv's per-layer columns are "<layer>" + one of these suffixes (written by the
+// trainer, docs/config.md); the report's curves and tables find the layers by them.
+inline const std::string kWeightRmsSuffix = "_weight_rms";
+inline const std::string kGradRmsSuffix = "_grad_rms";
+inline const std::string kUpdateRatioSuffix = "_update_ratio";
+inline const std::string kDeadFractionSuffix = "_dead_fraction";
+
 inline bool inactive(const Activation& a) { return a.image < 0 || !(a.value > 0.f); }
 
 // --- Evolution strip (Fig. 4): a row per followed feature, a column per epoch, each cell
