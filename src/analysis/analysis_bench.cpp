@@ -5,8 +5,8 @@
 
 #include "deconvscope/analysis/analyze.hpp"
 #include "deconvscope/analysis/deconvnet.hpp"
+#include "deconvscope/model/evaluate.hpp"
 #include "deconvscope/model/network.hpp"
-#include "deconvscope/train/evaluate.hpp"
 
 namespace ds {
 

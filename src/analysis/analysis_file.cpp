@@ -19,8 +19,8 @@
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/escape.hpp"
-#include "deconvscope/io/text_file.hpp"
 #include "deconvscope/io/h5.hpp"
+#include "deconvscope/io/text_file.hpp"
 
 namespace fs = std::filesystem;
 

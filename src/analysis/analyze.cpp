@@ -15,11 +15,12 @@
 #include "deconvscope/analysis/deconvnet.hpp"
 #include "deconvscope/analysis/evolution_metrics.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/progress.hpp"
+#include "deconvscope/core/threads.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/model/network.hpp"
 #include "deconvscope/report/html_report.hpp"
-#include "deconvscope/train/progress.hpp"
-#include "deconvscope/train/trainer.hpp"
 
 namespace fs = std::filesystem;
 

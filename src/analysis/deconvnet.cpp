@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "deconvscope/core/error.hpp"
-#include "deconvscope/train/evaluate.hpp"
+#include "deconvscope/model/evaluate.hpp"
 
 namespace ds {
 

@@ -16,11 +16,12 @@
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/deconvnet.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/progress.hpp"
+#include "deconvscope/core/threads.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/model/evaluate.hpp"
 #include "deconvscope/model/network.hpp"
-#include "deconvscope/train/evaluate.hpp"
-#include "deconvscope/train/progress.hpp"
-#include "deconvscope/train/trainer.hpp"
 
 namespace fs = std::filesystem;
 

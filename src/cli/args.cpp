@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "deconvscope/core/error.hpp"
-#include "deconvscope/train/trainer.hpp"
+#include "deconvscope/io/run_folder.hpp"
 
 namespace ds {
 

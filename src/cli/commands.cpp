@@ -14,10 +14,10 @@
 #include "deconvscope/cli/health_commands.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/progress.hpp"
 #include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/write_set.hpp"
 #include "deconvscope/train/bench.hpp"
-#include "deconvscope/train/progress.hpp"
 #include "deconvscope/train/trainer.hpp"
 
 namespace ds {

@@ -13,11 +13,11 @@
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/write_set.hpp"
 #include "deconvscope/report/compare.hpp"
 #include "deconvscope/report/health_page.hpp"
-#include "deconvscope/train/trainer.hpp"
 
 namespace fs = std::filesystem;
 

@@ -4,8 +4,8 @@
 // builds the primitives and checks its own shapes against these.
 #include <string>
 
+#include "deconvscope/config/layer_spec.hpp"
 #include "deconvscope/core/error.hpp"
-#include "deconvscope/model/layer_spec.hpp"
 
 namespace ds {
 

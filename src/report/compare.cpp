@@ -4,8 +4,8 @@
 // snapshot) and <out>/verdicts.csv. See include/deconvscope/report/compare.hpp.
 // Left out: matching filters across runs (filter 3 of one run is unrelated to filter 3 of
 // another), and significance (one run per setting).
-#include "deconvscope/report/style.hpp"
 #include "deconvscope/report/compare.hpp"
+#include "deconvscope/report/style.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +18,7 @@
 #include "compare_internal.hpp"
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/io/text_file.hpp"
@@ -26,7 +27,6 @@
 #include "deconvscope/report/html_escape.hpp"
 #include "deconvscope/report/plot.hpp"
 #include "deconvscope/report/render.hpp"
-#include "deconvscope/train/trainer.hpp"
 #include "draw.hpp"
 #include "health_html.hpp"
 

@@ -4,8 +4,8 @@
 // and the filters that died and stayed dead. One self-contained file (pictures are data
 // URIs); a link to it is added to the run's index.html.
 // Left out: anything needing the probe images (the health figures are already computed).
-#include "deconvscope/report/style.hpp"
 #include "deconvscope/report/health_page.hpp"
+#include "deconvscope/report/style.hpp"
 
 #include <algorithm>
 #include <cmath>

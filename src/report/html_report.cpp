@@ -6,8 +6,8 @@
 // the page reloads itself. Pictures of layers or epochs no longer analysed are removed.
 // Left out: interactivity beyond links, and pictures of layers that were not analysed.
 #include "deconvscope/io/text_file.hpp"
-#include "deconvscope/report/style.hpp"
 #include "deconvscope/report/html_report.hpp"
+#include "deconvscope/report/style.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/threads.hpp"
 #include "deconvscope/model/loss.hpp"
 #include "deconvscope/model/network.hpp"
 #include "deconvscope/train/sgd.hpp"

@@ -13,7 +13,6 @@
 // Left out: multi-process training, mixed precision.
 #include "deconvscope/train/trainer.hpp"
 
-#include <omp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -32,37 +31,21 @@
 #include <sstream>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/progress.hpp"
+#include "deconvscope/core/threads.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/io/text_file.hpp"
+#include "deconvscope/model/evaluate.hpp"
 #include "deconvscope/model/loss.hpp"
 #include "deconvscope/model/network.hpp"
-#include "deconvscope/train/evaluate.hpp"
 #include "deconvscope/train/layer_warnings.hpp"
-#include "deconvscope/train/progress.hpp"
 #include "deconvscope/train/sgd.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ds {
-
-RunPaths RunPaths::of(const std::string& dir) {
-  RunPaths p;
-  p.dir = dir;
-  p.config = (fs::path(dir) / "config.cfg").string();
-  p.metrics = (fs::path(dir) / "metrics.csv").string();
-  p.snapshots = (fs::path(dir) / "snapshots").string();
-  p.last = (fs::path(dir) / "last.h5").string();
-  p.analysis = (fs::path(dir) / "analysis").string();
-  p.report = (fs::path(dir) / "report").string();
-  p.log = (fs::path(dir) / "train.log").string();
-  return p;
-}
-
-std::string run_dir(const Config& cfg) { return cfg.run.dir.empty() ? "runs/" + cfg.run.name : cfg.run.dir; }
-
-void set_threads(int threads) { omp_set_num_threads(std::max(1, threads)); }
 
 namespace {
 

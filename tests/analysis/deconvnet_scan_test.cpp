@@ -18,7 +18,7 @@
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/snapshot.hpp"
-#include "deconvscope/train/evaluate.hpp"
+#include "deconvscope/model/evaluate.hpp"
 #include "deconvscope/train/trainer.hpp"
 #include "model/naive.hpp"
 #include "model/test_util.hpp"

@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "deconvscope/config/layer_spec.hpp"
 #include "deconvscope/core/tensor.hpp"
 #include "deconvscope/io/snapshot.hpp"
-#include "deconvscope/model/layer_spec.hpp"
 
 namespace ds::naive {
 

@@ -9,8 +9,8 @@
 #include <random>
 
 #include "deconvscope/config/config.hpp"
+#include "deconvscope/core/progress.hpp"
 #include "deconvscope/model/network.hpp"
-#include "deconvscope/train/progress.hpp"
 #include "deconvscope/train/sgd.hpp"
 #include "model/test_util.hpp"
 

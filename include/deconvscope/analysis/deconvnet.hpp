@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "deconvscope/analysis/results.hpp"
+#include "deconvscope/core/progress.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/model/network.hpp"
-#include "deconvscope/train/progress.hpp"
 
 namespace ds {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "deconvscope/config/layer_spec.hpp"
 #include "deconvscope/core/tensor.hpp"
-#include "deconvscope/model/layer_spec.hpp"
 
 namespace ds {
 

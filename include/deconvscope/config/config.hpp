@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "deconvscope/model/layer_spec.hpp"
+#include "deconvscope/config/layer_spec.hpp"
 
 namespace ds {
 

@@ -8,19 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "deconvscope/config/layer_spec.hpp"
+#include "deconvscope/core/layer_params.hpp"
 #include "deconvscope/core/tensor.hpp"
-#include "deconvscope/model/layer_spec.hpp"
 
 namespace ds {
 
 constexpr const char* kSnapshotFormat = "deconvscope.snapshot";
 constexpr int kSnapshotFormatVersion = 1;
-
-// Parameters of one layer in plain layouts; empty for layers without parameters.
-struct LayerParams {
-  Tensor weights;  // conv (O, I, kh, kw); fc (O, I) with I over the flattened (C, H, W)
-  Tensor bias;     // (O)
-};
 
 // What resuming needs beyond the weights.
 struct OptimizerState {

@@ -15,9 +15,9 @@
 
 #include <dnnl.hpp>
 
+#include "deconvscope/config/layer_spec.hpp"
+#include "deconvscope/core/layer_params.hpp"
 #include "deconvscope/core/tensor.hpp"
-#include "deconvscope/model/layer_spec.hpp"
-#include "deconvscope/io/snapshot.hpp"
 
 namespace ds {
 

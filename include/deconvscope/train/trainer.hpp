@@ -7,24 +7,9 @@
 #include <string>
 
 #include "deconvscope/config/config.hpp"
+#include "deconvscope/io/run_folder.hpp"
 
 namespace ds {
-
-// Where a run keeps its files.
-struct RunPaths {
-  std::string dir;        // runs/<name>
-  std::string config;     // dir/config.cfg: the effective config
-  std::string metrics;    // dir/metrics.csv
-  std::string snapshots;  // dir/snapshots/
-  std::string last;       // dir/last.h5: rolling state of the newest epoch, for --resume
-  std::string analysis;   // dir/analysis/
-  std::string report;     // dir/report/
-  std::string log;        // dir/train.log: what train said, warnings included (appended)
-  static RunPaths of(const std::string& dir);
-};
-
-// The run folder a config trains into: run.dir, or runs/<run.name>.
-std::string run_dir(const Config& cfg);
 
 struct TrainOptions {
   bool resume = false;  // continue from the newest complete snapshot or last.h5
@@ -46,8 +31,5 @@ struct TrainSummary {
 // Throws ds::Error: config/data/shape for bad input (before anything is written),
 // io when the disk refuses, divergence on non-finite values, interrupted on a signal.
 TrainSummary train(const Config& cfg, const TrainOptions& opt);
-
-// Sets oneDNN's (OpenMP's) thread count for the process.
-void set_threads(int threads);
 
 }  // namespace ds

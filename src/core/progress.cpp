@@ -1,5 +1,5 @@
-// Progress bar and run log; see include/deconvscope/train/progress.hpp.
-#include "deconvscope/train/progress.hpp"
+// Progress bar and run log; see include/deconvscope/core/progress.hpp.
+#include "deconvscope/core/progress.hpp"
 
 #include <unistd.h>
 

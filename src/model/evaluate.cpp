@@ -1,5 +1,5 @@
-// Evaluation passes; see include/deconvscope/train/evaluate.hpp.
-#include "deconvscope/train/evaluate.hpp"
+// Evaluation passes; see include/deconvscope/model/evaluate.hpp.
+#include "deconvscope/model/evaluate.hpp"
 
 #include <algorithm>
 #include <limits>

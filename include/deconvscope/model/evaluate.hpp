@@ -4,9 +4,9 @@
 
 #include <functional>
 
+#include "deconvscope/core/progress.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/model/network.hpp"
-#include "deconvscope/train/progress.hpp"
 
 namespace ds {
 
