@@ -12,12 +12,13 @@ namespace ds {
 
 AnalysisBenchResult bench_analysis(const Config& cfg, const std::string& run_dir) {
   using clock = std::chrono::steady_clock;
-  const AnalysisPlan plan = plan_analysis(cfg, run_dir);
-  const Snapshot last = read_snapshot(plan.snapshots.back().second);
+  const Run run = Run::open(run_dir, cfg, "benchmark");
+  const AnalysisPlan plan = plan_analysis(run);
+  const Snapshot last = run.read(run.snapshots().size() - 1);
   const Dataset& probe = plan.probe();
   const Normalization norm{last.input_mean, last.input_std};
-  Network net(last.layers, last.input, std::max(1, cfg.analysis.batch), cfg.run.seed,
-              NetworkOptions{cfg.conv_algorithm, Precision::f32});  // the analysis stays f32
+  const std::unique_ptr<Network> net_owner = run.network(cfg.analysis.batch);
+  Network& net = *net_owner;
   net.import_params(last.params);
   AnalysisBenchResult r;
   r.epoch = last.epoch;

@@ -16,11 +16,9 @@
 #include "deconvscope/analysis/evolution_metrics.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
-#include "deconvscope/core/threads.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/model/network.hpp"
-#include "deconvscope/report/html_report.hpp"
 
 namespace fs = std::filesystem;
 
@@ -108,33 +106,12 @@ SnapshotAnalysis project_snapshot(Network& net, const Dataset& probe, const Norm
   return a;
 }
 
-AnalysisPlan plan_analysis(const Config& cfg, const std::string& dir) {
-  set_threads(cfg.run.threads);
+AnalysisPlan plan_analysis(const Run& run) {
+  const Config& cfg = run.config();
   AnalysisPlan p;
-  const RunPaths paths = RunPaths::of(dir);
-  if (fs::exists(paths.snapshots)) p.snapshots = list_snapshots(paths.snapshots);
-  if (p.snapshots.empty())
-    throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots to analyse",
-                "train first: deconvscope train --config <file> (snapshots land in " + paths.snapshots + ")");
-  p.first = read_snapshot(p.snapshots.front().second);
+  p.snapshots = run.snapshots();
+  p.first = run.first();
   const Snapshot& first = p.first;
-
-  // The probe: the first probe_limit images of the chosen split, as the run's data; by
-  // default the images the run itself used (data.train_limit or data.test_limit).
-  DataConfig data = cfg.data;
-  p.on_train = cfg.analysis.probe == "train";
-  if (cfg.analysis.probe_limit > 0) (p.on_train ? data.train_limit : data.test_limit) = cfg.analysis.probe_limit;
-  (p.on_train ? data.test_limit : data.train_limit) = 1;  // the other split is not needed
-  p.splits = load_dataset(data);
-  const Dataset& probe = p.probe();
-  if (probe.channels != first.input.channels || probe.height != first.input.height ||
-      probe.width != first.input.width)
-    throw Error(ErrorKind::data, p.splits.path,
-                "probe images do not fit the network: " +
-                    expected_found(std::to_string(first.input.channels) + "x" + std::to_string(first.input.height) +
-                                       "x" + std::to_string(first.input.width),
-                                   std::to_string(probe.channels) + "x" + std::to_string(probe.height) + "x" +
-                                       std::to_string(probe.width)));
 
   // Analysed layers: analysis.layers, or every conv layer.
   std::vector<std::string> names = cfg.analysis.layers;
@@ -143,10 +120,7 @@ AnalysisPlan plan_analysis(const Config& cfg, const std::string& dir) {
       if (s.type == LayerType::conv) names.push_back(s.name);
   const std::vector<LayerShape> shapes = infer_shapes(first.layers, first.input);
   for (const std::string& n : names) {
-    const auto it = std::find_if(first.layers.begin(), first.layers.end(), [&](const LayerSpec& s) { return s.name == n; });
-    if (it == first.layers.end() || it->type != LayerType::conv)
-      throw Error(ErrorKind::config, "analysis.layers", "'" + n + "' is not a conv layer of the run in " + dir);
-    const int i = int(it - first.layers.begin());
+    const int i = run.layer_index(n, "analysis.layers", "conv");
     p.convs.push_back(i);
     LayerEvolution ev;
     ev.layer = n;
@@ -170,24 +144,28 @@ AnalysisPlan plan_analysis(const Config& cfg, const std::string& dir) {
   if (p.convs.empty()) throw Error(ErrorKind::config, "analysis.layers", "the run has no conv layer to analyse");
   p.names = names;
   p.k = std::max(1, cfg.analysis.topk);
+  // The keys are checked before the images are loaded, which may take long.
+  p.images = run.probe();
   return p;
 }
 
-AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const AnalyzeOptions& opt) {
-  const RunPaths paths = RunPaths::of(dir);
-  AnalysisPlan plan = plan_analysis(cfg, dir);
+AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
+  const Config& cfg = run.config();
+  const RunPaths& paths = run.paths();
+  const std::string& dir = run.dir();
+  AnalyzeSummary summary;
+  AnalysisPlan plan = plan_analysis(run);
   const auto& snaps = plan.snapshots;
   const Snapshot& first = plan.first;
-  const DataSplits& splits = plan.splits;
   const Dataset& probe = plan.probe();
   const std::vector<int>& convs = plan.convs;
   const std::vector<std::string>& names = plan.names;
-  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed,
-              NetworkOptions{cfg.conv_algorithm, Precision::f32});  // the analysis stays f32
+  const std::unique_ptr<Network> net_owner = run.network(cfg.analysis.batch);
+  Network& net = *net_owner;
 
-  AnalysisResult r;
+  AnalysisResult& r = summary.result;
   r.split = cfg.analysis.probe;
-  r.dataset_path = splits.path;
+  r.dataset_path = plan.images.path();
   r.probe_count = int64_t(probe.size());
   r.layers = names;
   r.input = first.input;
@@ -208,7 +186,7 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
   r.evolution = plan.followed;
   std::vector<std::vector<Activation>> last_tops;
   if (plan.follow_alive) {
-    const Snapshot s = read_snapshot(snaps.back().second);
+    const Snapshot s = run.read(snaps.size() - 1);
     net.import_params(s.params);
     std::unique_ptr<Progress> bar;
     if (!opt.quiet)
@@ -221,7 +199,7 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
   }
 
   // Reuse what an earlier analysis with the same settings computed.
-  const std::string file = (fs::path(paths.analysis) / "analysis.h5").string();
+  const std::string& file = paths.analysis_file;
   AnalysisResult old;
   bool reuse = false;
   if (!opt.force && fs::exists(file)) {
@@ -240,11 +218,10 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
   std::vector<std::vector<Tensor>> filters(convs.size());
   std::vector<std::vector<Activation>> strongest(convs.size());  // [layer][E * F]
   std::vector<std::vector<float>> projections(convs.size());     // [layer][E * F * image]
-  AnalyzeSummary summary;
   size_t done = 0;
-  for (const auto& [epoch, path] : snaps) {
-    const Snapshot s = read_snapshot(path);
-    check_same_network(s, path, first.layers, first.input, snaps.front().second);
+  for (size_t i = 0; i < snaps.size(); ++i) {
+    const int epoch = snaps[i].first;
+    const Snapshot s = run.read(i);
     for (size_t l = 0; l < convs.size(); ++l) filters[l].push_back(s.params[size_t(convs[l])].weights);
     r.epochs.push_back(epoch);
     r.snapshot_sha256.push_back(s.content_sha256);
@@ -303,9 +280,8 @@ AnalyzeSummary run_analysis(const Config& cfg, const std::string& dir, const Ana
   fs::create_directories(paths.analysis);
   write_analysis(file, r);
   write_analysis_csv(paths.analysis, r);
-  write_report(dir, r, probe);
   summary.analysis_file = file;
-  summary.report = (fs::path(paths.report) / "index.html").string();
+  summary.probe = std::move(plan.images);
   return summary;
 }
 

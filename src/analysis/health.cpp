@@ -17,8 +17,8 @@
 #include "deconvscope/analysis/deconvnet.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
-#include "deconvscope/core/threads.hpp"
 #include "deconvscope/io/run_folder.hpp"
+#include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/model/evaluate.hpp"
 #include "deconvscope/model/network.hpp"
@@ -37,8 +37,9 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // The run's analysis.h5, read once for the probe set and the aliasing. Empty with the
 // reason in *problem when there is none or it cannot be read: a damaged or outdated
 // analysis costs the aliasing figure, not the rest of health.
-std::unique_ptr<AnalysisResult> read_run_analysis(const std::string& run_dir, std::string* problem) {
-  const std::string file = (fs::path(RunPaths::of(run_dir).analysis) / "analysis.h5").string();
+std::unique_ptr<AnalysisResult> read_run_analysis(const RunPaths& paths, std::string* problem) {
+  const std::string& file = paths.analysis_file;
+  const std::string& run_dir = paths.dir;
   if (!fs::exists(file)) {
     *problem = "the run was not analysed (no " + file + "); run deconvscope analyze --run " + run_dir + " first";
     return nullptr;
@@ -53,9 +54,9 @@ std::unique_ptr<AnalysisResult> read_run_analysis(const std::string& run_dir, st
   }
 }
 
-std::string measure_aliasing(const std::string& run_dir, const AnalysisResult* analysis, const std::string& problem,
+std::string measure_aliasing(const RunPaths& paths, const AnalysisResult* analysis, const std::string& problem,
                              const std::vector<int>& epochs, LayerHealth& l, std::array<int, 2> stride) {
-  const std::string file = (fs::path(RunPaths::of(run_dir).analysis) / "analysis.h5").string();
+  const std::string& file = paths.analysis_file;
   if (stride[0] == 1 && stride[1] == 1) return "the first conv layer has stride 1: there is no stride to alias";
   if (!analysis) return problem;
   const AnalysisResult& r = *analysis;
@@ -160,15 +161,10 @@ ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const Analysi
   return p;
 }
 
-HealthResult compute_health(const std::string& run_dir, const Config& cfg, const HealthOptions& opt) {
-  set_threads(cfg.run.threads);
-  const RunPaths paths = RunPaths::of(run_dir);
-  const auto snaps =
-      fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots) : std::vector<std::pair<int, std::string>>{};
-  if (snaps.empty())
-    throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots to measure",
-                "train first: deconvscope train --config <file> (snapshots land in " + paths.snapshots + ")");
-  const Snapshot first = read_snapshot(snaps.front().second);
+HealthResult compute_health(const Run& run, const HealthOptions& opt) {
+  const Config& cfg = run.config();
+  const auto& snaps = run.snapshots();
+  const Snapshot& first = run.first();
 
   HealthResult h;
   h.thresholds = opt.thresholds;
@@ -195,36 +191,25 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
 
   // The probe: the images the analysis searched (health_probe), the first of the split.
   std::string analysis_problem;
-  const std::unique_ptr<AnalysisResult> analysis = read_run_analysis(run_dir, &analysis_problem);
+  const std::unique_ptr<AnalysisResult> analysis = read_run_analysis(run.paths(), &analysis_problem);
   const ProbeSet ps = health_probe(cfg, opt, analysis.get());
-  DataConfig data = cfg.data;
-  const bool on_train = ps.split == "train";
-  (on_train ? data.train_limit : data.test_limit) = ps.limit;
-  (on_train ? data.test_limit : data.train_limit) = 1;  // the other split is not needed
-  DataSplits splits = load_dataset(data);
-  const Dataset& probe = on_train ? splits.train : splits.test;
-  if (probe.channels != first.input.channels || probe.height != first.input.height || probe.width != first.input.width)
-    throw Error(ErrorKind::data, splits.path,
-                "probe images do not fit the network: " +
-                    expected_found(std::to_string(first.input.channels) + "x" + std::to_string(first.input.height) +
-                                       "x" + std::to_string(first.input.width),
-                                   std::to_string(probe.channels) + "x" + std::to_string(probe.height) + "x" +
-                                       std::to_string(probe.width)));
+  const RunImages images = run.images(ps.split == "train", ps.limit);
+  const Dataset& probe = images.images();
   h.split = ps.split;
-  h.dataset_path = splits.path;
+  h.dataset_path = images.path();
   h.probe_count = int64_t(probe.size());
   h.probe_source = ps.source;
   if (ps.limit > h.probe_count)
     h.probe_source += " (the split holds only " + std::to_string(h.probe_count) + " images)";
-  if (analysis && !analysis->dataset_path.empty() && analysis->dataset_path != splits.path)
-    h.probe_source += "; note: the analysis read " + analysis->dataset_path + ", the config names " + splits.path;
+  if (analysis && !analysis->dataset_path.empty() && analysis->dataset_path != images.path())
+    h.probe_source += "; note: the analysis read " + analysis->dataset_path + ", the config names " + images.path();
 
-  Network net(first.layers, first.input, std::max(1, cfg.analysis.batch), cfg.run.seed,
-              NetworkOptions{cfg.conv_algorithm, Precision::f32});  // the analysis stays f32
+  const std::unique_ptr<Network> net_owner = run.network(cfg.analysis.batch);
+  Network& net = *net_owner;
   const HealthThresholds& t = opt.thresholds;
-  for (const auto& [epoch, path] : snaps) {
-    const Snapshot s = read_snapshot(path);
-    check_same_network(s, path, first.layers, first.input, snaps.front().second);
+  for (size_t si = 0; si < snaps.size(); ++si) {
+    const int epoch = snaps[si].first;
+    const Snapshot s = run.read(si);
     h.epochs.push_back(epoch);
     net.import_params(s.params);
     std::unique_ptr<Progress> bar;
@@ -285,8 +270,52 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
     h.aliasing_layer = h.layers[1].layer;
     h.aliasing_stride = h.layers[0].stride;
     h.aliasing_note =
-        measure_aliasing(run_dir, analysis.get(), analysis_problem, h.epochs, h.layers[1], h.aliasing_stride);
+        measure_aliasing(run.paths(), analysis.get(), analysis_problem, h.epochs, h.layers[1], h.aliasing_stride);
   }
+  return h;
+}
+
+namespace {
+
+fs::file_time_type newest(const std::vector<std::pair<int, std::string>>& snaps) {
+  auto t = fs::file_time_type::min();  // not {}: libstdc++'s file clock starts in 2174
+  for (const auto& s : snaps) t = std::max(t, fs::last_write_time(s.second));
+  return t;
+}
+
+}  // namespace
+
+HealthResult current_health(const std::string& dir, const HealthOptions& opt, bool recompute, bool* computed) {
+  const RunPaths paths = RunPaths::of(dir);
+  const auto snaps =
+      fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots) : std::vector<std::pair<int, std::string>>{};
+  if (snaps.empty())
+    throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots: not a trained run",
+                "train it first: deconvscope train --config <file> --run.dir " + dir);
+  *computed = false;
+  if (!recompute && fs::exists(paths.health_file)) {
+    try {
+      HealthResult h = read_health(paths.health_file);
+      std::vector<int> epochs;
+      for (const auto& s : snaps) epochs.push_back(s.first);
+      const auto when = fs::last_write_time(paths.health_file);
+      const bool current = h.epochs == epochs && when >= newest(snaps) &&
+                           (!fs::exists(paths.analysis_file) || when >= fs::last_write_time(paths.analysis_file));
+      if (current) return h;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::snapshot) throw;  // unreadable: recompute it below
+    }
+  }
+  if (!fs::exists(paths.config))
+    throw Error(ErrorKind::usage, paths.config, "not a run folder: it has no config.cfg", "check the path");
+  const Config cfg = load_config({"--config", paths.config});
+  const RunLock lock(dir);  // health.h5 is written into the run: one writer at a time
+  HealthResult h = compute_health(Run::open(dir, cfg, "measure"), opt);
+  std::error_code ec;
+  fs::create_directories(paths.analysis, ec);
+  write_health(paths.health_file, h);
+  write_health_csv(paths.analysis, h);
+  *computed = true;
   return h;
 }
 

@@ -12,6 +12,7 @@
 #include "deconvscope/analysis/analyze.hpp"
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/cli/health_commands.hpp"
+#include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
@@ -84,7 +85,7 @@ int cmd_train(std::vector<std::string> args) {
       try {
         AnalyzeOptions quiet;
         quiet.quiet = true;
-        const AnalyzeSummary a = run_analysis(cfg, run_dir(cfg), quiet);
+        const AnalyzeOutcome a = analyze_and_report(cfg, run_dir(cfg), quiet);
         std::fprintf(stderr, "analysed epoch %d: %s\n", epoch, a.report.c_str());
       } catch (const Error& e) {
         std::fprintf(stderr, "warning: live analysis of epoch %d failed: %s\n", epoch, e.what());
@@ -124,15 +125,16 @@ int cmd_analyze(std::vector<std::string> args) {
   const Config cfg = load_run_config(dir, args);
   const RunLock lock(dir);
   WriteSetMarker marker(dir, "analyze", {"analysis/analysis.h5", "report/index.html"});
-  AnalyzeSummary s;
+  AnalyzeOutcome o;
   try {
-    s = run_analysis(cfg, dir, opt);
+    o = analyze_and_report(cfg, dir, opt);
   } catch (const Error& e) {
     throw marker.failed(e);
   }
   marker.complete();
+  const AnalyzeSummary& s = o.analysis;
   std::printf("analysed %zu epochs of %s (%zu computed now): %s\nreport: %s\n", s.epochs.size(), dir.c_str(),
-              s.computed.size(), s.analysis_file.c_str(), s.report.c_str());
+              s.computed.size(), s.analysis_file.c_str(), o.report.c_str());
   return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/cli/args.hpp"
+#include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/run_folder.hpp"
@@ -106,10 +107,10 @@ int cmd_health(std::vector<std::string> args) {
   const RunPaths paths = RunPaths::of(dir);
   const Config cfg = load_run_config(dir, args);
   const RunLock lock(dir);
-  const HealthResult h = compute_health(dir, cfg, opt);
+  const HealthResult h = compute_health(Run::open(dir, cfg, "measure"), opt);
   std::error_code ec;
   fs::create_directories(paths.analysis, ec);
-  const std::string file = (fs::path(paths.analysis) / "health.h5").string();
+  const std::string& file = paths.health_file;
   WriteSetMarker marker(dir, "health", {"analysis/health.h5", "analysis/health.csv", "report/health.html"});
   try {
     write_health(file, h);
@@ -121,7 +122,7 @@ int cmd_health(std::vector<std::string> args) {
   marker.complete();
   print_table(h);
   std::printf("wrote %s, %s/health.csv, %s/health_summary.csv\nreport: %s\n", file.c_str(), paths.analysis.c_str(),
-              paths.analysis.c_str(), (fs::path(paths.report) / "health.html").string().c_str());
+              paths.analysis.c_str(), paths.health_page.c_str());
   return 0;
 }
 
@@ -166,7 +167,7 @@ int cmd_compare(std::vector<std::string> args) {
   for (const std::string& run : runs)
     for (const std::string& w : incomplete_write_sets(run)) std::fprintf(stderr, "warning: %s\n", printable(w).c_str());
   const RunLock lock(out);  // the runs themselves are read without a lock
-  const CompareSummary s = compare_runs(runs, out, opt);
+  const CompareSummary s = compare_command(runs, out, opt);
   for (const std::string& r : s.computed) std::printf("computed the health of %s\n", r.c_str());
   std::printf("compared at epoch");
   for (size_t i = 0; i < s.epochs.size(); ++i) std::printf("%s %d", i ? "," : "", s.epochs[i]);

@@ -19,7 +19,6 @@
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/run_folder.hpp"
-#include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/data_uri.hpp"
@@ -45,54 +44,12 @@ namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-fs::file_time_type newest(const std::vector<std::pair<int, std::string>>& snaps) {
-  auto t = fs::file_time_type::min();  // not {}: libstdc++'s file clock starts in 2174
-  for (const auto& s : snaps) t = std::max(t, fs::last_write_time(s.second));
-  return t;
-}
-
-// The run's health: analysis/health.h5 when it is current, else computed and written.
-HealthResult load_health(const std::string& dir, const CompareOptions& opt, bool* computed) {
-  const RunPaths paths = RunPaths::of(dir);
-  const auto snaps =
-      fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots) : std::vector<std::pair<int, std::string>>{};
-  if (snaps.empty())
-    throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots: not a trained run",
-                "train it first: deconvscope train --config <file> --run.dir " + dir);
-  const fs::path file = fs::path(paths.analysis) / "health.h5";
-  const fs::path analysis = fs::path(paths.analysis) / "analysis.h5";
-  *computed = false;
-  if (!opt.recompute_health && fs::exists(file)) {
-    try {
-      HealthResult h = read_health(file.string());
-      std::vector<int> epochs;
-      for (const auto& s : snaps) epochs.push_back(s.first);
-      const auto when = fs::last_write_time(file);
-      const bool current = h.epochs == epochs && when >= newest(snaps) &&
-                           (!fs::exists(analysis) || when >= fs::last_write_time(analysis));
-      if (current) return h;
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::snapshot) throw;  // unreadable: recompute it below
-    }
-  }
-  if (!fs::exists(paths.config))
-    throw Error(ErrorKind::usage, paths.config, "not a run folder: it has no config.cfg", "check the path");
-  const Config cfg = load_config({"--config", paths.config});
-  const RunLock lock(dir);  // health.h5 is written into the run: one writer at a time
-  HealthResult h = compute_health(dir, cfg, opt.health);
-  std::error_code ec;
-  fs::create_directories(paths.analysis, ec);
-  write_health(file.string(), h);
-  write_health_csv(paths.analysis, h);
-  *computed = true;
-  return h;
-}
-
-RunData load_run(const std::string& dir, const std::string& label, const CompareOptions& opt, bool* computed) {
+RunData load_run(const ComparedRun& run, const std::string& label) {
   RunData r;
-  r.dir = dir;
+  r.dir = run.dir;
   r.label = label;
-  r.health = load_health(dir, opt, computed);
+  r.health = run.health;
+  const std::string& dir = run.dir;
   const RunPaths paths = RunPaths::of(dir);
   try {
     const Config cfg = load_config({"--config", paths.config});
@@ -104,7 +61,7 @@ RunData load_run(const std::string& dir, const std::string& label, const Compare
     // An unreadable config costs the settings check; the page says so.
   }
   r.final_epoch = r.health.epochs.back();
-  const std::string analysis = (fs::path(paths.analysis) / "analysis.h5").string();
+  const std::string& analysis = paths.analysis_file;
   if (fs::exists(analysis)) {
     try {
       r.analysis = read_analysis(analysis);
@@ -342,20 +299,26 @@ void figure(std::ostringstream& p, const cv::Mat& picture, const std::string& al
 
 }  // namespace
 
-CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std::string& out_dir,
-                            const CompareOptions& opt) {
+void check_compare_runs(const std::vector<std::string>& run_dirs) {
   if (run_dirs.size() < 2)
     throw Error(ErrorKind::usage, "compare",
                 expected_found("at least two run folders", std::to_string(run_dirs.size())),
                 "e.g. deconvscope compare runs/zfnet-fashion runs/alexnet-fashion --out runs/compare");
-  if (out_dir.empty()) throw Error(ErrorKind::usage, "compare", "expected an output folder (--out DIR)");
-  if (opt.epoch < CompareOptions::kEachLastEpoch)
-    throw Error(ErrorKind::usage, "compare --epoch",
-                expected_found("an epoch >= 0, or last", std::to_string(opt.epoch)));
   std::set<std::string> seen;
   for (const std::string& d : run_dirs)
     if (!seen.insert(fs::weakly_canonical(d).string()).second)
       throw Error(ErrorKind::usage, d, "the same run folder is given twice", "compare different runs");
+}
+
+CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std::string& out_dir,
+                            const CompareOptions& opt) {
+  std::vector<std::string> run_dirs;
+  for (const ComparedRun& c : compared) run_dirs.push_back(c.dir);
+  check_compare_runs(run_dirs);
+  if (out_dir.empty()) throw Error(ErrorKind::usage, "compare", "expected an output folder (--out DIR)");
+  if (opt.epoch < CompareOptions::kEachLastEpoch)
+    throw Error(ErrorKind::usage, "compare --epoch",
+                expected_found("an epoch >= 0, or last", std::to_string(opt.epoch)));
   if (!opt.labels.empty() && opt.labels.size() != run_dirs.size())
     throw Error(
         ErrorKind::usage, "compare --labels",
@@ -370,9 +333,7 @@ CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std:
     if (label.empty() || label == ".") label = fs::weakly_canonical(run_dirs[i]).filename().string();
     if (!labels_used.insert(label).second) label += " (" + std::to_string(i + 1) + ")";
     labels_used.insert(label);
-    bool computed = false;
-    runs.push_back(load_run(run_dirs[i], label, opt, &computed));
-    if (computed) sum.computed.push_back(run_dirs[i]);
+    runs.push_back(load_run(compared[i], label));
   }
   std::vector<std::string> labels;
   for (const RunData& r : runs) labels.push_back(r.label);

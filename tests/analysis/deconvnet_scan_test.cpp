@@ -15,6 +15,7 @@
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/analyze.hpp"
 #include "deconvscope/analysis/deconvnet.hpp"
+#include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/snapshot.hpp"
@@ -502,12 +503,13 @@ Config AnalyzeRun::cfg_;
 TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
   AnalyzeOptions opt;
   opt.quiet = true;
-  const AnalyzeSummary s1 = run_analysis(cfg_, run_dir_, opt);
+  const AnalyzeOutcome o1 = analyze_and_report(cfg_, run_dir_, opt);
+  const AnalyzeSummary& s1 = o1.analysis;
   EXPECT_EQ(s1.epochs, (std::vector<int>{0, 1, 2}));
   EXPECT_EQ(s1.computed, (std::vector<int>{0, 1, 2}));
   ASSERT_TRUE(fs::exists(s1.analysis_file));
-  EXPECT_TRUE(fs::exists(s1.report));
-  EXPECT_EQ(fs::path(s1.report).filename(), "index.html");
+  EXPECT_TRUE(fs::exists(o1.report));
+  EXPECT_EQ(fs::path(o1.report).filename(), "index.html");
 
   const AnalysisResult r = read_analysis(s1.analysis_file);
   EXPECT_EQ(r.epochs, (std::vector<int>{0, 1, 2}));
@@ -568,7 +570,7 @@ TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
   EXPECT_EQ(r.evolution[0].features, choose_followed(tops[0], 4, 3));
 
   // Again: everything is reused.
-  const AnalyzeSummary s2 = run_analysis(cfg_, run_dir_, opt);
+  const AnalyzeSummary s2 = run_analysis(Run::open(run_dir_, cfg_), opt);
   EXPECT_EQ(s2.epochs, (std::vector<int>{0, 1, 2}));
   EXPECT_TRUE(s2.computed.empty());
   const AnalysisResult r2 = read_analysis(s2.analysis_file);
@@ -577,7 +579,7 @@ TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
 
   // Forced: everything again, with the same results.
   opt.force = true;
-  const AnalyzeSummary s3 = run_analysis(cfg_, run_dir_, opt);
+  const AnalyzeSummary s3 = run_analysis(Run::open(run_dir_, cfg_), opt);
   EXPECT_EQ(s3.computed, (std::vector<int>{0, 1, 2}));
   const AnalysisResult r3 = read_analysis(s3.analysis_file);
   EXPECT_EQ(r3.evolution[0].projections.data, r.evolution[0].projections.data);
@@ -586,14 +588,14 @@ TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
 TEST_F(AnalyzeRun, AnExplicitFeatureListIsFollowedAsGivenAndChecked) {
   Config cfg = cfg_;
   cfg.analysis.feature_list = {3, 0};
-  AnalysisPlan plan = plan_analysis(cfg, run_dir_);
+  AnalysisPlan plan = plan_analysis(Run::open(run_dir_, cfg));
   EXPECT_FALSE(plan.follow_alive);
   ASSERT_EQ(plan.followed.size(), 2u);
   for (const LayerEvolution& ev : plan.followed) EXPECT_EQ(ev.features, (std::vector<int32_t>{3, 0})) << ev.layer;
 
   cfg.analysis.feature_list = {0, 5};  // c1 has 4 features, c2 6
   try {
-    plan_analysis(cfg, run_dir_);
+    plan_analysis(Run::open(run_dir_, cfg));
     FAIL() << "expected ds::Error(config)";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::config);
@@ -601,27 +603,27 @@ TEST_F(AnalyzeRun, AnExplicitFeatureListIsFollowedAsGivenAndChecked) {
     EXPECT_NE(std::string(e.what()).find("layer c1"), std::string::npos) << e.what();
   }
   cfg.analysis.layers = {"c2"};  // fine there
-  EXPECT_EQ(plan_analysis(cfg, run_dir_).followed[0].features, (std::vector<int32_t>{0, 5}));
+  EXPECT_EQ(plan_analysis(Run::open(run_dir_, cfg)).followed[0].features, (std::vector<int32_t>{0, 5}));
 
   cfg.analysis.feature_list.clear();
   cfg.analysis.features = -1;  // all
-  EXPECT_EQ(plan_analysis(cfg, run_dir_).followed[0].features, (std::vector<int32_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(plan_analysis(Run::open(run_dir_, cfg)).followed[0].features, (std::vector<int32_t>{0, 1, 2, 3, 4, 5}));
 }
 
 TEST_F(AnalyzeRun, TheProbeIsTheRunsOwnTrainingImagesByDefault) {
   Config cfg = cfg_;
   cfg.analysis.probe_limit = 0;
   cfg.data.train_limit = 50;  // as if the run had trained on 50 of the 160 images
-  EXPECT_EQ(plan_analysis(cfg, run_dir_).probe().size(), 50u);
+  EXPECT_EQ(plan_analysis(Run::open(run_dir_, cfg)).probe().size(), 50u);
   cfg.data.train_limit = 0;
-  EXPECT_EQ(plan_analysis(cfg, run_dir_).probe().size(), 160u);
+  EXPECT_EQ(plan_analysis(Run::open(run_dir_, cfg)).probe().size(), 160u);
   cfg.analysis.probe_limit = 70;  // asked for: more than the run used
   cfg.data.train_limit = 50;
-  EXPECT_EQ(plan_analysis(cfg, run_dir_).probe().size(), 70u);
+  EXPECT_EQ(plan_analysis(Run::open(run_dir_, cfg)).probe().size(), 70u);
   cfg.analysis.probe = "test";
   cfg.analysis.probe_limit = 0;
   cfg.data.test_limit = 30;
-  EXPECT_EQ(plan_analysis(cfg, run_dir_).probe().size(), 30u);
+  EXPECT_EQ(plan_analysis(Run::open(run_dir_, cfg)).probe().size(), 30u);
 }
 
 TEST_F(AnalyzeRun, ATopKEpochWithoutASnapshotOnDiskIsWarnedAbout) {
@@ -630,7 +632,7 @@ TEST_F(AnalyzeRun, ATopKEpochWithoutASnapshotOnDiskIsWarnedAbout) {
   cfg.snapshot.epochs = {0, 1, 2, 3};
   cfg.analysis.topk_epochs = {1, 3};
   testing::internal::CaptureStderr();
-  run_analysis(cfg, run_dir_, AnalyzeOptions{});
+  run_analysis(Run::open(run_dir_, cfg), AnalyzeOptions{});
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("warning: analysis.topk_epochs: epoch 3 has no snapshot"), std::string::npos) << err;
   const AnalysisResult r = read_analysis((fs::path(RunPaths::of(run_dir_).analysis) / "analysis.h5").string());
@@ -643,7 +645,7 @@ TEST(Analyze, ARunWithoutSnapshotsIsASnapshotError) {
   const Config cfg = load_config({"--run.dir", dir});
   for (int pass = 0; pass < 2; ++pass) {  // no snapshots folder, then an empty one
     try {
-      run_analysis(cfg, dir, AnalyzeOptions{});
+      run_analysis(Run::open(dir, cfg), AnalyzeOptions{});
       ADD_FAILURE() << "expected ds::Error(snapshot), pass " << pass;
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::snapshot) << e.what();

@@ -245,7 +245,7 @@ TEST_F(HealthRun, DoctoredSnapshotShowsDeadDominatingAndCopiedFilters) {
   HealthOptions opt;
   opt.quiet = true;
   opt.probe_limit = 100;
-  const HealthResult h = compute_health(run, cfg, opt);
+  const HealthResult h = compute_health(Run::open(run, cfg), opt);
   ASSERT_EQ(h.epochs, (std::vector<int>{0, 1, 2}));
   ASSERT_EQ(h.layers.size(), 2u);
   EXPECT_EQ(h.probe_count, 100);
@@ -309,14 +309,14 @@ TEST_F(HealthRun, AliasingFromTheAnalysisOfAStridedRun) {
   HealthOptions opt;
   opt.quiet = true;
   opt.probe_limit = 64;
-  HealthResult h = compute_health(run, cfg, opt);
+  HealthResult h = compute_health(Run::open(run, cfg), opt);
   EXPECT_FALSE(h.layers[1].has_aliasing());
   EXPECT_NE(h.aliasing_note.find("not analysed"), std::string::npos) << h.aliasing_note;
 
   AnalyzeOptions aopt;
   aopt.quiet = true;
-  run_analysis(cfg, run, aopt);
-  h = compute_health(run, cfg, opt);
+  run_analysis(Run::open(run, cfg), aopt);
+  h = compute_health(Run::open(run, cfg), opt);
   EXPECT_EQ(h.aliasing_note, "");
   EXPECT_EQ(h.aliasing_layer, "c2");
   EXPECT_EQ(h.aliasing_stride, (std::array<int, 2>{2, 2}));
@@ -331,7 +331,7 @@ TEST_F(HealthRun, AliasingFromTheAnalysisOfAStridedRun) {
 
   // A damaged analysis file costs the aliasing figure only, with the reason.
   { std::ofstream(RunPaths::of(run).analysis + "/analysis.h5", std::ios::trunc) << "not hdf5"; }
-  h = compute_health(run, cfg, opt);
+  h = compute_health(Run::open(run, cfg), opt);
   EXPECT_FALSE(h.layers[1].has_aliasing());
   EXPECT_NE(h.aliasing_note.find("could not be read"), std::string::npos) << h.aliasing_note;
 }
@@ -376,7 +376,7 @@ TEST_F(HealthRun, ProbesTheImagesTheAnalysisSearched) {
   train(cfg, TrainOptions{});
   HealthOptions opt;
   opt.quiet = true;
-  HealthResult h = compute_health(run, cfg, opt);
+  HealthResult h = compute_health(Run::open(run, cfg), opt);
   EXPECT_EQ(h.split, "train");
   EXPECT_EQ(h.probe_count, 120) << h.probe_source;
   EXPECT_NE(h.probe_source.find("data.train_limit = 120"), std::string::npos) << h.probe_source;
@@ -387,8 +387,8 @@ TEST_F(HealthRun, ProbesTheImagesTheAnalysisSearched) {
   analysed.analysis.probe_limit = 70;
   AnalyzeOptions aopt;
   aopt.quiet = true;
-  run_analysis(analysed, run, aopt);
-  h = compute_health(run, cfg, opt);
+  run_analysis(Run::open(run, analysed), aopt);
+  h = compute_health(Run::open(run, cfg), opt);
   EXPECT_EQ(h.probe_count, 70);
   EXPECT_NE(h.probe_source.find("analyze searched"), std::string::npos) << h.probe_source;
   const std::string file = root_ + "/limited-health.h5";
@@ -409,14 +409,14 @@ TEST_F(HealthRun, ProbesTheImagesTheAnalysisSearched) {
   }
 
   opt.probe_limit = 30;
-  EXPECT_EQ(compute_health(run, cfg, opt).probe_count, 30) << "--probe overrides";
+  EXPECT_EQ(compute_health(Run::open(run, cfg), opt).probe_count, 30) << "--probe overrides";
 }
 
 TEST_F(HealthRun, RunWithoutSnapshotsIsRefused) {
   const std::string run = root_ + "/empty";
   fs::create_directories(run);
   try {
-    compute_health(run, config(run));
+    compute_health(Run::open(run, config(run)));
     FAIL() << "expected ds::Error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::snapshot);

@@ -17,6 +17,7 @@
 
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/cli/commands.hpp"
+#include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/report/csv.hpp"
@@ -128,7 +129,7 @@ TEST_F(CompareRuns, RunsOfDifferentDepthsOnOneSelfContainedPage) {
   // ctest runs each test in its own process, gtest all in one: start without health either way.
   for (const std::string& run : {shallow_, deep_}) fs::remove(RunPaths::of(run).analysis + "/health.h5");
   const std::string out = root_ + "/cmp";
-  const CompareSummary s = compare_runs({shallow_, deep_}, out, quiet());
+  const CompareSummary s = compare_command({shallow_, deep_}, out, quiet());
   EXPECT_EQ(s.computed.size(), 2u) << "neither run had its health yet";
   EXPECT_TRUE(fs::exists(RunPaths::of(shallow_).analysis + "/health.h5"));
 
@@ -171,15 +172,15 @@ TEST_F(CompareRuns, RunsOfDifferentDepthsOnOneSelfContainedPage) {
   EXPECT_EQ(verdicts.rows.size(), s.verdicts.size());
 
   // Health is current now: a second comparison reuses it.
-  const CompareSummary again = compare_runs({deep_, shallow_}, root_ + "/cmp2", quiet());
+  const CompareSummary again = compare_command({deep_, shallow_}, root_ + "/cmp2", quiet());
   EXPECT_TRUE(again.computed.empty());
 }
 
 TEST_F(CompareRuns, AliasingAppearsOnceTheRunIsAnalysed) {
-  compare_runs({shallow_, deep_}, root_ + "/cmp3", quiet());  // both runs' health is current now
+  compare_command({shallow_, deep_}, root_ + "/cmp3", quiet());  // both runs' health is current now
   ASSERT_EQ(cli_run({"analyze", "--run", shallow_, "--analysis.probe_limit", "60"}), 0);
   CompareOptions o = quiet();
-  const CompareSummary s = compare_runs({shallow_, deep_}, root_ + "/cmp3", o);
+  const CompareSummary s = compare_command({shallow_, deep_}, root_ + "/cmp3", o);
   EXPECT_EQ(s.computed.size(), 1u) << "the shallow run's analysis is newer than its health";
   const std::string html = read_text(s.html);
   EXPECT_NE(html.find("shallow: c2, epoch 1; stride aliasing"), std::string::npos);
@@ -190,7 +191,7 @@ TEST_F(CompareRuns, AliasingAppearsOnceTheRunIsAnalysed) {
 
 TEST_F(CompareRuns, JudgesAtTheLatestCommonEpochAndSaysSo) {
   // shallow has snapshots 0 and 1, deep 0, 1 and 2: epoch 1 is the latest both have.
-  const CompareSummary s = compare_runs({shallow_, deep_}, root_ + "/epoch", quiet());
+  const CompareSummary s = compare_command({shallow_, deep_}, root_ + "/epoch", quiet());
   EXPECT_EQ(s.epochs, (std::vector<int>{1, 1}));
   const std::string html = read_text(s.html);
   EXPECT_NE(html.find("Compared at epoch 1: the latest epoch every run has a snapshot of."), std::string::npos);
@@ -202,17 +203,17 @@ TEST_F(CompareRuns, JudgesAtTheLatestCommonEpochAndSaysSo) {
 
   CompareOptions o = quiet();
   o.epoch = 0;
-  EXPECT_EQ(compare_runs({shallow_, deep_}, root_ + "/epoch0", o).epochs, (std::vector<int>{0, 0}));
+  EXPECT_EQ(compare_command({shallow_, deep_}, root_ + "/epoch0", o).epochs, (std::vector<int>{0, 0}));
   o.epoch = 2;  // shallow has no epoch 2
   try {
-    compare_runs({shallow_, deep_}, root_ + "/epoch2", o);
+    compare_command({shallow_, deep_}, root_ + "/epoch2", o);
     ADD_FAILURE() << "expected ds::Error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::usage);
     EXPECT_NE(std::string(e.what()).find("0, 1"), std::string::npos) << e.what();
   }
   o.epoch = CompareOptions::kEachLastEpoch;
-  const CompareSummary last = compare_runs({shallow_, deep_}, root_ + "/epochlast", o);
+  const CompareSummary last = compare_command({shallow_, deep_}, root_ + "/epochlast", o);
   EXPECT_EQ(last.epochs, (std::vector<int>{1, 2}));
   bool said = false;
   for (const std::string& n : last.notes) said = said || n.find("judged at different epochs") != std::string::npos;
@@ -225,7 +226,7 @@ TEST_F(CompareRuns, JudgesAtTheLatestCommonEpochAndSaysSo) {
 // One page (to train the runs once): the differing training sets flagged visibly, no
 // winner marked on a tie, no colour on a raw figure that is not comparable.
 TEST_F(CompareRuns, FlagsSettingsAndMarksOnlyRealWinners) {
-  const CompareSummary s = compare_runs({shallow_, deep_}, root_ + "/marks", quiet());
+  const CompareSummary s = compare_command({shallow_, deep_}, root_ + "/marks", quiet());
   const std::string html = read_text(s.html);
 
   ASSERT_FALSE(s.differences.empty());
@@ -318,11 +319,11 @@ TEST_F(CompareRuns, BadInputIsRefused) {
     }
     return ErrorKind::interrupted;  // "no error"
   };
-  EXPECT_EQ(kind([&] { compare_runs({shallow_}, root_ + "/x", quiet()); }), ErrorKind::usage);
-  EXPECT_EQ(kind([&] { compare_runs({shallow_, shallow_ + "/"}, root_ + "/x", quiet()); }), ErrorKind::usage);
+  EXPECT_EQ(kind([&] { compare_command({shallow_}, root_ + "/x", quiet()); }), ErrorKind::usage);
+  EXPECT_EQ(kind([&] { compare_command({shallow_, shallow_ + "/"}, root_ + "/x", quiet()); }), ErrorKind::usage);
   const std::string empty = root_ + "/empty";
   fs::create_directories(empty);
-  EXPECT_EQ(kind([&] { compare_runs({shallow_, empty}, root_ + "/x", quiet()); }), ErrorKind::snapshot);
+  EXPECT_EQ(kind([&] { compare_command({shallow_, empty}, root_ + "/x", quiet()); }), ErrorKind::snapshot);
   EXPECT_EQ(cli_run({"compare", shallow_}), 2);
   EXPECT_EQ(cli_run({"compare", shallow_, deep_, "--bogus"}), 2);
   EXPECT_EQ(cli_run({"health"}), 2);

@@ -1,12 +1,13 @@
 // The analysis stage of a run: the deconvnet over every snapshot, incremental (epochs
 // already in analysis.h5 are kept unless forced), then the jump and convergence
-// figures, analysis.h5, the CSV files and the HTML report.
+// figures, analysis.h5 and the CSV files.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "deconvscope/analysis/results.hpp"
+#include "deconvscope/analysis/run.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/io/snapshot.hpp"
@@ -21,7 +22,9 @@ struct AnalyzeOptions {
 struct AnalyzeSummary {
   std::vector<int> epochs;    // every analysed epoch
   std::vector<int> computed;  // those computed in this call
-  std::string analysis_file, report;
+  std::string analysis_file;  // analysis/analysis.h5, written
+  AnalysisResult result;      // what it holds
+  RunImages probe;            // the images searched (the report shows them)
 };
 
 class Network;
@@ -60,23 +63,23 @@ std::vector<int32_t> choose_followed(const std::vector<Activation>& tops, int k,
 struct AnalysisPlan {
   std::vector<std::pair<int, std::string>> snapshots;  // (epoch, path), ascending
   Snapshot first;                                      // the first snapshot: layers, input, normalisation
-  DataSplits splits;
-  bool on_train = true;
+  RunImages images;                                    // the probe images
   std::vector<int> convs;            // analysed conv layers (indices)
   std::vector<std::string> names;    // their names
   std::vector<LayerEvolution> followed;  // per analysed layer: name and followed features (empty if follow_alive)
   bool follow_alive = false;             // analysis.features = N: choose_followed on the last snapshot
   int k = 9;
-  const Dataset& probe() const { return on_train ? splits.train : splits.test; }
+  const Dataset& probe() const { return images.images(); }
 };
-// Throws the errors run_analysis documents.
-AnalysisPlan plan_analysis(const Config& cfg, const std::string& run_dir);
+// Throws the errors run_analysis documents; the keys are checked before any image loads.
+AnalysisPlan plan_analysis(const Run& run);
 
-// cfg: the run's effective config (its config.cfg) with any overrides; run_dir: the
-// run folder. Throws ds::Error(snapshot) when the run has no snapshots, ds::Error(config)
-// for analysis keys that do not fit the run (a layer that is not a conv layer, a listed
-// feature past a layer's channels). A top-k epoch without a snapshot on disk (a run that
-// stopped early) gets a warning on stderr unless opt.quiet.
-AnalyzeSummary run_analysis(const Config& cfg, const std::string& run_dir, const AnalyzeOptions& opt);
+// Analyses every snapshot of the run (run.config(): its effective config with any
+// overrides) and writes analysis/analysis.h5 and its CSV files; the report is the
+// caller's next step (report/html_report.hpp). Throws ds::Error(config) for analysis
+// keys that do not fit the run (a layer that is not a conv layer, a listed feature past
+// a layer's channels), the errors of Run::probe(). A top-k epoch without a snapshot on
+// disk (a run that stopped early) gets a warning on stderr unless opt.quiet.
+AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt);
 
 }  // namespace ds

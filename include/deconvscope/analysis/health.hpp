@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "deconvscope/analysis/results.hpp"
+#include "deconvscope/analysis/run.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/tensor.hpp"
 
@@ -165,12 +166,18 @@ struct ProbeSet {
 };
 ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const AnalysisResult* analysis);
 
-// Reads every snapshot of the run in run_dir, scans the health_probe() images for fire
-// rates (one Network, Mode::infer), and, if
-// run_dir/analysis/analysis.h5 exists and holds the second conv layer, measures stride
-// aliasing in its projections. cfg: the run's effective config (its config.cfg).
-// Throws ds::Error(snapshot) when the run has no snapshots or they differ in layers.
-HealthResult compute_health(const std::string& run_dir, const Config& cfg, const HealthOptions& opt = {});
+// Reads every snapshot of the run, scans the health_probe() images for fire rates (one
+// Network, Mode::infer), and, if the run's analysis/analysis.h5 exists and holds the
+// second conv layer, measures stride aliasing in its projections. Throws
+// ds::Error(snapshot) when the snapshots differ in layers or the network has no conv layer.
+HealthResult compute_health(const Run& run, const HealthOptions& opt = {});
+
+// The run's health as `compare` needs it: analysis/health.h5 when it is current (the same
+// snapshot epochs, written after the newest snapshot and after analysis.h5) and not
+// `recompute`, else computed with the run's config.cfg and written (health.h5 and its
+// CSV files, under the run's lock); *computed says which. ds::Error(snapshot) for a run
+// without snapshots, ds::Error(usage) for a folder without config.cfg.
+HealthResult current_health(const std::string& run_dir, const HealthOptions& opt, bool recompute, bool* computed);
 
 // health.h5 (docs/health-format.md), written atomically; read back with schema checks
 // (ds::Error(snapshot) "<file>: <object>").

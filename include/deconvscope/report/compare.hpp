@@ -37,14 +37,22 @@ struct CompareSummary {
   std::vector<std::string> computed;  // runs whose health was (re)computed now
 };
 
-// Reads each run's analysis/health.h5, computing it first (with the run's config.cfg)
-// when it is missing, older than the snapshots or the analysis, or when asked; reads the
-// snapshot of the compared epoch (opt.epoch), metrics.csv and, if present, analysis.h5.
-// Throws ds::Error(usage) for fewer than two runs, a run folder given twice or one
-// without config.cfg, an opt.epoch some run has no snapshot of, or runs without a common
-// snapshot epoch (by default); ds::Error(snapshot) for a run without snapshots,
-// ds::Error(io) if out_dir cannot be written.
-CompareSummary compare_runs(const std::vector<std::string>& run_dirs, const std::string& out_dir,
+// A run to compare and its health (analysis/health.hpp current_health()).
+struct ComparedRun {
+  std::string dir;
+  HealthResult health;
+};
+
+// ds::Error(usage) for fewer than two runs or a run folder given twice.
+void check_compare_runs(const std::vector<std::string>& run_dirs);
+
+// Writes the comparison of the runs into out_dir: reads the snapshot of the compared
+// epoch (opt.epoch), metrics.csv and, if present, analysis.h5 of each run (the health
+// comes with it; opt.health and opt.recompute_health are for the caller that computes
+// it, cli/pipelines.hpp). Throws ds::Error(usage) as check_compare_runs, for an opt.epoch
+// some run has no snapshot of, or runs without a common snapshot epoch (by default);
+// ds::Error(io) if out_dir cannot be written. CompareSummary::computed is left empty.
+CompareSummary compare_runs(const std::vector<ComparedRun>& runs, const std::string& out_dir,
                             const CompareOptions& opt = {});
 
 }  // namespace ds

@@ -1,0 +1,80 @@
+// One trained run opened for analysis: its folder's paths, its effective config, its
+// snapshots (checked to be one network), and its images on demand. Every analysis
+// (analyze, health, and those to come) takes a Run instead of opening the folder itself,
+// so the snapshot listing, the "no snapshots" and "images do not fit" errors and the
+// probe-split rule exist once. The report takes the same Run for what it shows.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "deconvscope/config/config.hpp"
+#include "deconvscope/data/dataset.hpp"
+#include "deconvscope/io/run_folder.hpp"
+#include "deconvscope/io/snapshot.hpp"
+
+namespace ds {
+
+class Network;
+
+// Images of one split of the run's data, checked to fit the network.
+struct RunImages {
+  DataSplits splits;     // the other split holds at most one image
+  bool on_train = true;  // which split `images()` is
+  const Dataset& images() const { return on_train ? splits.train : splits.test; }
+  const std::string& path() const { return splits.path; }  // resolved data.path
+};
+
+class Run {
+ public:
+  // Lists dir's snapshots and reads the first. cfg: the run's effective config (its
+  // config.cfg, with any command-line overrides); sets the process's thread count from
+  // it. Throws ds::Error(snapshot) when the run has no snapshot ("no snapshots to
+  // <purpose>"), or the first snapshot cannot be read.
+  static Run open(const std::string& dir, const Config& cfg, const std::string& purpose = "analyse");
+
+  const std::string& dir() const { return paths_.dir; }
+  const RunPaths& paths() const { return paths_; }
+  const Config& config() const { return cfg_; }
+  const std::vector<std::pair<int, std::string>>& snapshots() const { return snapshots_; }  // (epoch, path), ascending
+  std::vector<int> epochs() const;
+  const Snapshot& first() const { return *first_; }  // layers, input, normalisation
+  const std::vector<LayerSpec>& layers() const { return first_->layers; }
+  const InputShape& input() const { return first_->input; }
+  Normalization normalization() const { return Normalization{first_->input_mean, first_->input_std}; }
+
+  // Snapshot i of snapshots(), checked to hold the same network as the first
+  // (ds::Error(snapshot) naming both files otherwise).
+  Snapshot read(size_t i) const;
+
+  // The first `limit` images (0 = all) of the training or test split of the run's data;
+  // the other split is not loaded. ds::Error(data) naming the data path when the images'
+  // shape is not the network's input.
+  RunImages images(bool train_split, int64_t limit) const;
+  // Both splits with their own limits (0 = all), checked the same way.
+  DataSplits data(int64_t train_limit, int64_t test_limit) const;
+  // The images `analyze` searches: analysis.probe's split, its first analysis.probe_limit
+  // images, by default as many as the run itself used (data.train_limit / data.test_limit).
+  RunImages probe() const;
+
+  // The run's network at `batch` images, float32 whatever train.precision was (analyses
+  // stay float32), with the run's conv algorithm. Load weights with import_params.
+  std::unique_ptr<Network> network(int batch) const;
+
+  // Index of the layer called `name`, or ds::Error(config) naming `key` and listing the
+  // run's layers of the wanted kind ("conv", "fc", or "" for any) when there is none.
+  int layer_index(const std::string& name, const std::string& key, const std::string& kind = "") const;
+
+ private:
+  void check_fits(const Dataset& d, const std::string& path) const;
+
+  RunPaths paths_;
+  Config cfg_;
+  std::vector<std::pair<int, std::string>> snapshots_;
+  std::shared_ptr<const Snapshot> first_;
+};
+
+}  // namespace ds

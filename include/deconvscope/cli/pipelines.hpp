@@ -1,0 +1,29 @@
+// The sequences the commands run: an analysis, then the report of what it found. The
+// analysis stage never calls the report stage; the command layer (and the trainer's
+// live-analysis hook, set up in cli/commands.cpp) calls one after the other.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "deconvscope/analysis/analyze.hpp"
+#include "deconvscope/report/compare.hpp"
+
+namespace ds {
+
+struct AnalyzeOutcome {
+  AnalyzeSummary analysis;
+  std::string report;  // report/index.html, written
+};
+
+// Opens the run in `dir` with its effective config `cfg`, analyses it (run_analysis) and
+// writes its report (write_report). Throws what those throw.
+AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, const AnalyzeOptions& opt);
+
+// `deconvscope compare`: checks the list of runs, brings each run's health up to date
+// (current_health: read when current, else computed and written into the run), then
+// writes the comparison (compare_runs). Fills CompareSummary::computed.
+CompareSummary compare_command(const std::vector<std::string>& run_dirs, const std::string& out_dir,
+                               const CompareOptions& opt = {});
+
+}  // namespace ds

@@ -1,0 +1,101 @@
+// See include/deconvscope/analysis/run.hpp.
+#include "deconvscope/analysis/run.hpp"
+
+#include <filesystem>
+
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/core/threads.hpp"
+#include "deconvscope/model/network.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+std::string shape_text(int c, int h, int w) {
+  return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
+}
+
+}  // namespace
+
+Run Run::open(const std::string& dir, const Config& cfg, const std::string& purpose) {
+  set_threads(cfg.run.threads);
+  Run r;
+  r.paths_ = RunPaths::of(dir);
+  r.cfg_ = cfg;
+  if (fs::is_directory(r.paths_.snapshots)) r.snapshots_ = list_snapshots(r.paths_.snapshots);
+  if (r.snapshots_.empty())
+    throw Error(ErrorKind::snapshot, r.paths_.snapshots, "no snapshots to " + purpose,
+                "train first: deconvscope train --config <file> (snapshots land in " + r.paths_.snapshots + ")");
+  r.first_ = std::make_shared<const Snapshot>(read_snapshot(r.snapshots_.front().second));
+  return r;
+}
+
+std::vector<int> Run::epochs() const {
+  std::vector<int> e;
+  for (const auto& s : snapshots_) e.push_back(s.first);
+  return e;
+}
+
+Snapshot Run::read(size_t i) const {
+  if (i == 0) return *first_;
+  const std::string& path = snapshots_.at(i).second;
+  Snapshot s = read_snapshot(path);
+  check_same_network(s, path, first_->layers, first_->input, snapshots_.front().second);
+  return s;
+}
+
+void Run::check_fits(const Dataset& d, const std::string& path) const {
+  const InputShape& in = first_->input;
+  if (d.channels != in.channels || d.height != in.height || d.width != in.width)
+    throw Error(ErrorKind::data, path,
+                "images do not fit the network: " + expected_found(shape_text(in.channels, in.height, in.width),
+                                                                   shape_text(d.channels, d.height, d.width)));
+}
+
+DataSplits Run::data(int64_t train_limit, int64_t test_limit) const {
+  DataConfig d = cfg_.data;
+  d.train_limit = train_limit;
+  d.test_limit = test_limit;
+  DataSplits s = load_dataset(d);
+  check_fits(s.train, s.path);
+  check_fits(s.test, s.path);
+  return s;
+}
+
+RunImages Run::images(bool train_split, int64_t limit) const {
+  RunImages r;
+  r.on_train = train_split;
+  // The other split is not needed: one image of it keeps the loaders' checks.
+  r.splits = train_split ? data(limit, 1) : data(1, limit);
+  return r;
+}
+
+RunImages Run::probe() const {
+  const bool on_train = cfg_.analysis.probe == "train";
+  int64_t limit = on_train ? cfg_.data.train_limit : cfg_.data.test_limit;
+  if (cfg_.analysis.probe_limit > 0) limit = cfg_.analysis.probe_limit;
+  return images(on_train, limit);
+}
+
+std::unique_ptr<Network> Run::network(int batch) const {
+  return std::make_unique<Network>(first_->layers, first_->input, std::max(1, batch), cfg_.run.seed,
+                                   NetworkOptions{cfg_.conv_algorithm, Precision::f32});
+}
+
+int Run::layer_index(const std::string& name, const std::string& key, const std::string& kind) const {
+  const std::vector<LayerSpec>& specs = first_->layers;
+  std::string names;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const bool right_kind = kind.empty() || kind == layer_type_name(specs[i].type);
+    if (specs[i].name == name && right_kind) return int(i);
+    if (right_kind) names += (names.empty() ? "" : ", ") + specs[i].name;
+  }
+  throw Error(ErrorKind::config, key,
+              "'" + name + "' is not a" + (kind.empty() ? "" : kind == "fc" ? "n fc" : " " + kind) +
+                  " layer of the run in " + dir(),
+              "its " + (kind.empty() ? std::string() : kind + " ") + "layers: " + (names.empty() ? "none" : names));
+}
+
+}  // namespace ds
