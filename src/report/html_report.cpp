@@ -25,7 +25,9 @@
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/report/csv.hpp"
+#include "deconvscope/report/pages.hpp"
 #include "deconvscope/report/png.hpp"
 #include "deconvscope/report/render.hpp"
 
@@ -296,7 +298,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   for (const auto& l : r.layers)
     h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
   h << "<a href=\"#jumps\">Jumps</a><a href=\"#filters\">Filters</a><a href=\"#metrics\">Metrics</a>"
-    << (fs::exists(dir / "health.html") ? "<a href=\"health.html\">Filter health</a>" : "") << "</nav>\n";
+    << page_links(RunPaths::of(run_dir)) << "</nav>\n";
 
   // --- Summary
   std::string epochs_list;
