@@ -218,10 +218,15 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
   std::vector<std::vector<Tensor>> filters(convs.size());
   std::vector<std::vector<Activation>> strongest(convs.size());  // [layer][E * F]
   std::vector<std::vector<float>> projections(convs.size());     // [layer][E * F * image]
+  int first_conv = -1;
+  for (size_t i = 0; i < first.layers.size() && first_conv < 0; ++i)
+    if (first.layers[i].type == LayerType::conv) first_conv = int(i);
+  if (first_conv >= 0) summary.first_conv = first.layers[size_t(first_conv)].name;
   size_t done = 0;
   for (size_t i = 0; i < snaps.size(); ++i) {
     const int epoch = snaps[i].first;
     const Snapshot s = run.read(i);
+    if (first_conv >= 0) summary.first_filters.emplace_back(epoch, s.params[size_t(first_conv)].weights);
     for (size_t l = 0; l < convs.size(); ++l) filters[l].push_back(s.params[size_t(convs[l])].weights);
     r.epochs.push_back(epoch);
     r.snapshot_sha256.push_back(s.content_sha256);

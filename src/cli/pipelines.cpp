@@ -11,7 +11,13 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
   const Run run = Run::open(dir, cfg);
   AnalyzeOutcome o;
   o.analysis = run_analysis(run, opt);
-  write_report(dir, o.analysis.result, o.analysis.probe.images());
+  ReportContext ctx;
+  ctx.paths = run.paths();
+  ctx.config = run.config();
+  ctx.config_text = run.config().text;
+  ctx.first_filters_layer = o.analysis.first_conv;
+  ctx.first_filters = o.analysis.first_filters;
+  write_report(ctx, o.analysis.result, o.analysis.probe.images());
   o.report = run.paths().report_index;
   return o;
 }

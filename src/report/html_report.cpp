@@ -24,7 +24,6 @@
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/atomic_file.hpp"
-#include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/report/csv.hpp"
 #include "deconvscope/report/pages.hpp"
@@ -55,24 +54,6 @@ std::string epoch_tag(int e) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "epoch%04d", e);
   return buf;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// The run's own config.cfg, for run.name, train.epochs and analysis.live; defaults if it
-// is missing or unreadable (the page still shows its text).
-Config run_config(const std::string& text, const std::string& path) {
-  if (text.empty()) return Config{};
-  try {
-    return parse_config_text(text, path);
-  } catch (const Error&) {
-    return Config{};
-  }
 }
 
 // "3, 17, 40" (at most `limit` shown, then "... (N more)").
@@ -175,9 +156,10 @@ constexpr int kRefreshSeconds = 30;  // a live run's report changes once per sna
 
 }  // namespace
 
-void write_report(const std::string& run_dir, const AnalysisResult& r, const Dataset& probe) {
+void write_report(const ReportContext& ctx, const AnalysisResult& r, const Dataset& probe) {
   check_result(r, probe);
-  const fs::path dir = fs::path(run_dir) / "report";
+  const std::string& run_dir = ctx.paths.dir;
+  const fs::path dir = ctx.paths.report;
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
@@ -187,13 +169,10 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
     return (dir / name).string();
   };
 
-  const std::string metrics_path = (fs::path(run_dir) / "metrics.csv").string();
-  const std::string config_path = (fs::path(run_dir) / "config.cfg").string();
-  const std::string config_text = fs::exists(config_path) ? read_text(config_path) : std::string();
-  const Config cfg = run_config(config_text, config_path);
+  const std::string& metrics_path = ctx.paths.metrics;
+  const Config& cfg = ctx.config;
   // Titled by the folder: runs made with --run.dir share run.name but not the folder.
-  std::string title = fs::path(run_dir).lexically_normal().filename().string();
-  if (title.empty() || title == ".") title = fs::absolute(run_dir).lexically_normal().parent_path().filename().string();
+  std::string title = run_title(run_dir);
   if (title.empty()) title = cfg.run.name;
 
   // Metrics: a missing or malformed file is reported on the page, not fatal.
@@ -298,7 +277,7 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   for (const auto& l : r.layers)
     h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
   h << "<a href=\"#jumps\">Jumps</a><a href=\"#filters\">Filters</a><a href=\"#metrics\">Metrics</a>"
-    << page_links(RunPaths::of(run_dir)) << "</nav>\n";
+    << page_links(ctx.paths) << "</nav>\n";
 
   // --- Summary
   std::string epochs_list;
@@ -519,49 +498,25 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
   }
   // --- First-layer filters of each analysed snapshot, when the snapshots are there.
   h << "<h2 id=\"filters\">First-layer filters</h2>\n";
-  const fs::path snap_dir = fs::path(run_dir) / "snapshots";
-  std::vector<std::pair<int, std::string>> snaps;
-  std::string snap_problem;
-  if (fs::is_directory(snap_dir)) {
-    try {
-      snaps = list_snapshots(snap_dir.string());
-    } catch (const Error& e) {
-      snap_problem = e.what();
-    }
-  }
   Page row;  // the mosaics side by side, emitted only if there are any
   size_t mosaics = 0;
-  for (const auto& [epoch, path] : snaps) {
-    if (std::find(r.epochs.begin(), r.epochs.end(), epoch) == r.epochs.end()) continue;
-    Snapshot s;
-    try {
-      s = read_snapshot(path);
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::snapshot) throw;
-      snap_problem = e.what();
-      continue;
-    }
-    for (size_t i = 0; i < s.layers.size() && i < s.params.size(); ++i) {
-      if (s.layers[i].type != LayerType::conv) continue;
-      const Tensor& w = s.params[i].weights;  // (O, I, kh, kw)
-      if (w.dims.size() != 4) break;
-      const int k = int(std::max(w.dims[2], w.dims[3]));
-      const std::string file = "filters_" + epoch_tag(epoch) + ".png";
-      write_png(filter_mosaic(w, k * std::max(1, 48 / std::max(1, k))), out(file));
-      row.img(file, s.layers[i].name + " filters at epoch " + std::to_string(epoch),
-              s.layers[i].name + ", epoch " + std::to_string(epoch));
-      ++mosaics;
-      break;
-    }
+  for (const auto& [epoch, w] : ctx.first_filters) {  // (O, I, kh, kw)
+    if (std::find(r.epochs.begin(), r.epochs.end(), epoch) == r.epochs.end() || w.dims.size() != 4) continue;
+    const int k = int(std::max(w.dims[2], w.dims[3]));
+    const std::string file = "filters_" + epoch_tag(epoch) + ".png";
+    write_png(filter_mosaic(w, k * std::max(1, 48 / std::max(1, k))), out(file));
+    row.img(file, ctx.first_filters_layer + " filters at epoch " + std::to_string(epoch),
+            ctx.first_filters_layer + ", epoch " + std::to_string(epoch));
+    ++mosaics;
   }
   if (mosaics == 0) {
-    p.note("No snapshots of the analysed epochs in " + snap_dir.string() + ".");
+    p.note("No snapshots of the analysed epochs in " + ctx.paths.snapshots + ".");
   } else {
     h << "<p class=\"hint\">Each filter stretched around grey = 0 by its own largest weight.</p>\n"
       << "<div class=\"row\">\n"
       << row.h.str() << "</div>\n";
   }
-  if (!snap_problem.empty()) p.note(snap_problem);
+  if (!ctx.filters_problem.empty()) p.note(ctx.filters_problem);
 
   // --- Metrics table
   h << "<h2 id=\"metrics\">Metrics per epoch</h2>\n";
@@ -615,14 +570,14 @@ void write_report(const std::string& run_dir, const AnalysisResult& r, const Dat
       h << "</table></details>\n";
     }
   }
-  if (!config_text.empty())
-    h << "<details><summary>config.cfg</summary><pre>" << html_escape(config_text) << "</pre></details>\n";
+  if (!ctx.config_text.empty())
+    h << "<details><summary>config.cfg</summary><pre>" << html_escape(ctx.config_text) << "</pre></details>\n";
 
   const std::time_t now = std::time(nullptr);
   char when[64] = "";
   std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
   h << "<footer>Generated by deconvscope on " << when << ".</footer>\n</main>\n</body>\n</html>\n";
-  write_text_atomic((dir / "index.html").string(), h.str());
+  write_text_atomic(ctx.paths.report_index, h.str());
 
   // Pictures of layers or epochs no longer analysed (and grid pages no longer needed) go,
   // once the page no longer shows them. Only names this function writes are touched.

@@ -22,7 +22,9 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/report/csv.hpp"
 #include "deconvscope/report/html_report.hpp"
@@ -198,6 +200,31 @@ void write_tiny_snapshot(const std::string& path, int epoch) {
   pf.bias = Tensor({2});
   s.params = {pc, LayerParams{}, pf};
   write_snapshot(path, s);
+}
+
+// What cli/pipelines.cpp hands the report, gathered here from the files the test wrote:
+// the run's config.cfg (defaults without one) and its snapshots' first conv filters.
+ReportContext context_of(const std::string& run) {
+  ReportContext ctx;
+  ctx.paths = RunPaths::of(run);
+  if (fs::exists(ctx.paths.config)) {
+    std::ifstream in(ctx.paths.config, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    ctx.config_text = text.str();
+    ctx.config = parse_config_text(ctx.config_text, ctx.paths.config);
+  }
+  if (fs::is_directory(ctx.paths.snapshots))
+    for (const auto& [epoch, path] : list_snapshots(ctx.paths.snapshots)) {
+      const Snapshot s = read_snapshot(path);
+      for (size_t i = 0; i < s.layers.size(); ++i)
+        if (s.layers[i].type == LayerType::conv) {
+          ctx.first_filters_layer = s.layers[i].name;
+          ctx.first_filters.emplace_back(epoch, s.params[i].weights);
+          break;
+        }
+    }
+  return ctx;
 }
 
 std::string read_all(const std::string& path) {
@@ -585,7 +612,7 @@ TEST_F(ReportTest, WriteReportOnSyntheticAnalysis) {
   fs::create_directories(run + "/snapshots");
   for (int e : {0, 2, 5}) write_tiny_snapshot(run + "/snapshots/" + snapshot_file_name(e), e);
   const AnalysisResult r = synthetic_result(1);
-  write_report(run, r, synthetic_dataset(1));
+  write_report(context_of(run), r, synthetic_dataset(1));
 
   const fs::path report = fs::path(run) / "report";
   expect_complete_report(report);
@@ -616,7 +643,7 @@ TEST_F(ReportTest, WriteReportOnSyntheticAnalysis) {
     fs::remove_all(keep);
     fs::create_directories(keep);
     fs::copy(run, keep, fs::copy_options::recursive);
-    write_report(std::string(keep) + "/rgb", synthetic_result(3), synthetic_dataset(3));
+    write_report(context_of(std::string(keep) + "/rgb"), synthetic_result(3), synthetic_dataset(3));
   }
 }
 
@@ -645,7 +672,7 @@ AnalysisResult with_topk_features(int features, const std::set<int>& silent) {
 TEST_F(ReportTest, TopkGridsArePagedSoThatEveryFeatureIsShown) {
   const std::string run = file("paged");
   const AnalysisResult r = with_topk_features(100, {});
-  write_report(run, r, synthetic_dataset(1));
+  write_report(context_of(run), r, synthetic_dataset(1));
   const fs::path report = fs::path(run) / "report";
   expect_complete_report(report);
   const std::string html = read_all((report / "index.html").string());
@@ -664,7 +691,7 @@ TEST_F(ReportTest, DeadFeaturesAreSummarisedPerLayer) {
   const std::string run = file("dead");
   fs::create_directories(run);
   std::ofstream(run + "/metrics.csv") << kMetrics;  // conv1_dead_fraction 0.03 at the last epoch
-  write_report(run, with_topk_features(100, {2, 40, 77}), synthetic_dataset(1));
+  write_report(context_of(run), with_topk_features(100, {2, 40, 77}), synthetic_dataset(1));
   const std::string html = read_all(run + "/report/index.html");
   EXPECT_NE(html.find("id=\"dead\""), std::string::npos);
   EXPECT_NE(html.find("conv1 3/100"), std::string::npos);                // summary line: 3% of 100 features
@@ -680,7 +707,7 @@ TEST_F(ReportTest, MetricsTableSplitsPerLayerColumnsIntoRows) {
   const std::string run = file("metrics-split");
   fs::create_directories(run);
   std::ofstream(run + "/metrics.csv") << kMetrics;
-  write_report(run, with_topk_features(4, {}), synthetic_dataset(1));
+  write_report(context_of(run), with_topk_features(4, {}), synthetic_dataset(1));
   const std::string html = read_all(run + "/report/index.html");
   const size_t at = html.find("id=\"metrics\"");
   ASSERT_NE(at, std::string::npos);
@@ -703,7 +730,7 @@ TEST_F(ReportTest, PageReloadsOnlyWhileALiveRunTrains) {
   const AnalysisResult r = synthetic_result(1);
   auto page_for = [&](const std::string& config) {
     std::ofstream(run + "/config.cfg") << config;
-    write_report(run, r, synthetic_dataset(1));
+    write_report(context_of(run), r, synthetic_dataset(1));
     return read_all(run + "/report/index.html");
   };
   const std::string refresh = "<meta http-equiv=\"refresh\"";
@@ -728,7 +755,7 @@ TEST_F(ReportTest, StalePicturesOfOursAreRemovedAndNothingElse) {
   for (const auto& n : ours) write_png(dot, (report / n).string());
   for (const auto& n : theirs) std::ofstream((report / n).string()) << "x";
   fs::create_directories(report / "evolution_dir.png");  // a folder is never removed
-  write_report(run, synthetic_result(1), synthetic_dataset(1));  // no metrics, no snapshots
+  write_report(context_of(run), synthetic_result(1), synthetic_dataset(1));  // no metrics, no snapshots
   for (const auto& n : ours) EXPECT_FALSE(fs::exists(report / n)) << n;
   for (const auto& n : theirs) EXPECT_TRUE(fs::exists(report / n)) << n;
   EXPECT_TRUE(fs::is_directory(report / "evolution_dir.png"));
@@ -739,7 +766,7 @@ TEST_F(ReportTest, StalePicturesOfOursAreRemovedAndNothingElse) {
 TEST_F(ReportTest, WriteReportWithoutMetricsSaysSo) {
   const std::string run = file("bare");
   fs::create_directories(run);
-  write_report(run, synthetic_result(3), synthetic_dataset(3));
+  write_report(context_of(run), synthetic_result(3), synthetic_dataset(3));
   const fs::path report = fs::path(run) / "report";
   expect_complete_report(report);
   const std::string html = read_all((report / "index.html").string());
@@ -753,8 +780,8 @@ TEST_F(ReportTest, WriteReportNotesMalformedMetricsAndRejectsAWrongProbe) {
   fs::create_directories(run);
   std::ofstream(run + "/metrics.csv") << "epoch,val_accuracy\n1,0.5\n2\n";
   const AnalysisResult r = synthetic_result(1);
-  write_report(run, r, synthetic_dataset(1));
+  write_report(context_of(run), r, synthetic_dataset(1));
   const std::string html = read_all(run + "/report/index.html");
   EXPECT_NE(html.find("could not be read"), std::string::npos);
-  EXPECT_THROW(write_report(run, r, synthetic_dataset(3)), Error);  // 3 channels, analysed 1
+  EXPECT_THROW(write_report(context_of(run), r, synthetic_dataset(3)), Error);  // 3 channels, analysed 1
 }

@@ -25,6 +25,10 @@ struct AnalyzeSummary {
   std::string analysis_file;  // analysis/analysis.h5, written
   AnalysisResult result;      // what it holds
   RunImages probe;            // the images searched (the report shows them)
+  // The first conv layer's weights (O, I, kh, kw) at every analysed epoch, for the
+  // report's filter mosaics (read with the snapshots anyway).
+  std::string first_conv;
+  std::vector<std::pair<int, Tensor>> first_filters;
 };
 
 class Network;

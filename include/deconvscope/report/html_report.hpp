@@ -7,18 +7,35 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "deconvscope/analysis/results.hpp"
+#include "deconvscope/config/config.hpp"
+#include "deconvscope/core/tensor.hpp"
 #include "deconvscope/data/dataset.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/report/html_escape.hpp"
 
 namespace ds {
 
-// Renders every picture into <run_dir>/report/ and writes index.html last, each file
-// atomically. A missing or malformed metrics.csv or missing snapshots are noted on the
-// page, not fatal. Throws ds::Error(data) if `probe` does not match r (shape, too few
-// images), ds::Error(snapshot) if r is inconsistent, ds::Error(io) if the folder or a
-// file cannot be written.
-void write_report(const std::string& run_dir, const AnalysisResult& r, const Dataset& probe);
+// What the page shows beside the analysis result, gathered by the caller from the run it
+// has open (cli/pipelines.hpp report_context): the report reads nothing else from the run
+// folder but metrics.csv, which only training writes.
+struct ReportContext {
+  RunPaths paths;
+  Config config;            // the run's effective config (run.name, train.epochs, analysis.live)
+  std::string config_text;  // shown on the page as config.cfg; empty: not shown
+  std::string first_filters_layer;                    // the first conv layer's name
+  std::vector<std::pair<int, Tensor>> first_filters;  // (epoch, its weights (O, I, kh, kw)) per analysed epoch
+  std::string filters_problem;                        // why some are missing, noted on the page
+};
+
+// Renders every picture into report/ and writes index.html last, each file atomically.
+// A missing or malformed metrics.csv or missing filters are noted on the page, not
+// fatal. Throws ds::Error(data) if `probe` does not match r (shape, too few images),
+// ds::Error(snapshot) if r is inconsistent, ds::Error(io) if the folder or a file cannot
+// be written.
+void write_report(const ReportContext& ctx, const AnalysisResult& r, const Dataset& probe);
 
 }  // namespace ds
