@@ -51,48 +51,25 @@ struct TopK {
   }
 };
 
-// One batch of a layer's output, read where oneDNN left it (plain nchw, or channels
-// blocked by 8/16 as in nChw16c): each image's best position per channel is offered to
-// that channel's top-k. No reorder to plain: this pass runs over the whole probe set.
+// One batch of layer `out`'s output: each image's best position per channel (the model's
+// channel_maxima, read where oneDNN left it) is offered to that channel's top-k.
 // rectified: the output is a ReLU's, where 0 everywhere means the feature did not fire on
 // that image; such an image is not offered, so a feature that never fired keeps image -1.
-void scan_output(const dnnl::memory& mem, int64_t first, int n, int k, bool rectified, std::vector<TopK>& top) {
-  const dnnl::memory::desc md = mem.get_desc();
-  const auto& blk = md.data.format_desc.blocking;
-  const dnnl::memory::dims d = md.dims();  // (N, C, H, W)
-  if (md.data.format_kind != dnnl_blocked || d.size() != 4 || blk.inner_nblks > 1 ||
-      (blk.inner_nblks == 1 && blk.inner_idxs[0] != 1))
-    throw Error(ErrorKind::usage, "scan", "unexpected layout of a conv layer's output");
-  const int64_t C = d[1], H = d[2], W = d[3];
-  const int64_t B = blk.inner_nblks == 1 ? blk.inner_blks[0] : 1;  // channels per block
-  const int64_t s_n = blk.strides[0], s_cb = blk.strides[1], s_h = blk.strides[2], s_w = blk.strides[3];
-  const float* base = static_cast<const float*>(mem.get_data_handle()) + md.data.offset0;
-  const int64_t blocks = (C + B - 1) / B;
+void scan_output(const Network& net, int out, int64_t first, int n, int k, bool rectified, std::vector<TopK>& top,
+                 std::vector<float>& best, std::vector<int32_t>& where) {
+  const LayerShape& s = net.shapes()[size_t(out)];
+  const int64_t C = s.channels, W = s.width;
+  best.resize(size_t(n) * size_t(C));
+  where.resize(best.size());
+  net.channel_maxima(out, n, best.data(), where.data());
 #pragma omp parallel for schedule(static)
-  for (int64_t cb = 0; cb < blocks; ++cb) {
-    const int64_t c0 = cb * B, width = std::min(B, C - c0);
-    std::vector<float> best(static_cast<size_t>(B));
-    std::vector<int64_t> where(static_cast<size_t>(B));
+  for (int64_t c = 0; c < C; ++c)
     for (int b = 0; b < n; ++b) {
-      const float* p = base + b * s_n + cb * s_cb;
-      std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-      std::fill(where.begin(), where.end(), 0);
-      for (int64_t y = 0; y < H; ++y)
-        for (int64_t x = 0; x < W; ++x) {
-          const float* q = p + y * s_h + x * s_w;
-          for (int64_t j = 0; j < width; ++j)
-            if (q[j] > best[size_t(j)]) {  // strict: the first maximum in row-major order wins
-              best[size_t(j)] = q[j];
-              where[size_t(j)] = y * W + x;
-            }
-        }
-      for (int64_t j = 0; j < width; ++j) {
-        if (rectified && !(best[size_t(j)] > 0.f)) continue;
-        top[size_t(c0 + j)].offer(Activation{first + b, int32_t(where[size_t(j)] / W), int32_t(where[size_t(j)] % W),
-                                             best[size_t(j)]}, k);
-      }
+      const float v = best[size_t(b * C + c)];
+      if (rectified && !(v > 0.f)) continue;
+      const int32_t at = where[size_t(b * C + c)];
+      top[size_t(c)].offer(Activation{first + b, int32_t(at / W), int32_t(at % W), v}, k);
     }
-  }
 }
 
 }  // namespace
@@ -109,16 +86,15 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
     last = std::max(last, out_layer.back());
     tops.emplace_back(size_t(net.shapes()[size_t(r.conv)].channels));
   }
-  std::vector<float> input;
-  std::vector<int32_t> labels;
+  std::vector<float> input, best;
+  std::vector<int32_t> labels, where;
   const int B = net.batch();
   for (int64_t first = 0; first < total; first += B) {
     const int n = int(std::min<int64_t>(B, total - first));
     fill_batch(probe, first, n, norm, B, input, labels);
     net.forward(input.data(), Mode::infer, last);
     for (size_t r = 0; r < requests.size(); ++r)
-      scan_output(net.layer(size_t(out_layer[r])).dst(), first, n, requests[r].k, out_layer[r] != requests[r].conv,
-                  tops[r]);
+      scan_output(net, out_layer[r], first, n, requests[r].k, out_layer[r] != requests[r].conv, tops[r], best, where);
     if (bar) bar->update(first + n);
   }
   std::vector<std::vector<Activation>> result(requests.size());

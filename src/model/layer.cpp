@@ -29,4 +29,8 @@ void read_plain(Ctx& ctx, const memory& src, const memory::desc& plain_md, Tenso
   ctx.strm.wait();
 }
 
+std::string Layer::output_type() const {
+  return dst().get_desc().data_type() == dnnl::memory::data_type::bf16 ? "bf16" : "f32";
+}
+
 }  // namespace ds

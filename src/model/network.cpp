@@ -2,8 +2,10 @@
 // deconvnet. See include/deconvscope/model/network.hpp.
 #include "deconvscope/model/network.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "deconvscope/core/error.hpp"
@@ -135,6 +137,42 @@ void Network::read_output(int i, Tensor& out) {
   out.dims = flat ? std::vector<int64_t>{batch_, s.channels} : std::vector<int64_t>{batch_, s.channels, s.height, s.width};
   out.data.resize(Tensor::count(out.dims));
   read_plain(ctx_, layers_[size_t(i)]->dst(), plain_md(s, batch_, flat), out);
+}
+
+void Network::channel_maxima(int i, int n, float* best, int32_t* where) const {
+  const memory& mem = layers_.at(size_t(i))->dst();
+  const memory::desc md = mem.get_desc();
+  const auto& blk = md.data.format_desc.blocking;
+  const memory::dims d = md.dims();  // (N, C, H, W)
+  if (md.data.format_kind != dnnl_blocked || d.size() != 4 || md.data_type() != memory::data_type::f32 ||
+      blk.inner_nblks > 1 || (blk.inner_nblks == 1 && blk.inner_idxs[0] != 1))
+    throw Error(ErrorKind::usage, "layer " + specs_[size_t(i)].name,
+                "channel_maxima: an output layout other than plain or channel-blocked float32");
+  const int64_t C = d[1], H = d[2], W = d[3];
+  const int64_t B = blk.inner_nblks == 1 ? blk.inner_blks[0] : 1;  // channels per block
+  const int64_t s_n = blk.strides[0], s_cb = blk.strides[1], s_h = blk.strides[2], s_w = blk.strides[3];
+  const float* base = static_cast<const float*>(mem.get_data_handle()) + md.data.offset0;
+  const int64_t blocks = (C + B - 1) / B;
+#pragma omp parallel for schedule(static)
+  for (int64_t cb = 0; cb < blocks; ++cb) {
+    const int64_t c0 = cb * B, width = std::min(B, C - c0);
+    for (int b = 0; b < n; ++b) {
+      float* bb = best + b * C + c0;
+      int32_t* wb = where + b * C + c0;
+      std::fill(bb, bb + width, -std::numeric_limits<float>::infinity());
+      std::fill(wb, wb + width, 0);
+      const float* p = base + b * s_n + cb * s_cb;
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+          const float* q = p + y * s_h + x * s_w;
+          for (int64_t j = 0; j < width; ++j)
+            if (q[j] > bb[j]) {  // strict: the first maximum in row-major order wins
+              bb[j] = q[j];
+              wb[j] = int32_t(y * W + x);
+            }
+        }
+    }
+  }
 }
 
 void Network::project(int top, const float* signal, float* out) {

@@ -46,10 +46,9 @@ std::string profile_table(Network& net, int batch, int iters, Step& train_step, 
                  inf = 1e3 * infer[i].forward / iters;
     sf += f, sb += b, si += inf;
     const Layer& l = net.layer(i);
-    // dtype of the layer's output: bf16 inside a bf16 network, f32 where it leaves it (fc).
-    const char* dtype = l.dst().get_desc().data_type() == dnnl::memory::data_type::bf16 ? "bf16" : "f32";
+    const std::string dtype = l.output_type();
     std::snprintf(line, sizeof line, "%-10s %-8s %12.3f %12.3f %12.3f  %-5s %-24s %s\n", net.specs()[i].name.c_str(),
-                  layer_type_name(net.specs()[i].type), f, b, inf, dtype, l.algorithm().c_str(), l.impl().c_str());
+                  layer_type_name(net.specs()[i].type), f, b, inf, dtype.c_str(), l.algorithm().c_str(), l.impl().c_str());
     out += line;
   }
   std::snprintf(line, sizeof line, "%-10s %-8s %12.3f\n%-10s %-8s %12.3f\n%-10s %-8s %12.3f %12.3f %12.3f\n", "loss", "",

@@ -87,6 +87,9 @@ class Layer {
   // oneDNN implementation of the forward primitive (e.g. "jit:avx512_core").
   virtual std::string algorithm() const { return "-"; }
   virtual std::string impl() const { return "-"; }
+  // "bf16" or "f32": the data type of the output (bf16 inside a bf16 network, f32 where
+  // it leaves it), for `bench --profile`.
+  std::string output_type() const;
 
  protected:
   LayerSpec spec_;

@@ -64,6 +64,11 @@ class Network {
 
   // Output of layer i, reordered to plain (N, C, H, W) (or (N, C) for fc).
   void read_output(int i, Tensor& out);
+  // Per image b < n and channel c of layer i's 4-d output, read where oneDNN left it
+  // (plain, or channels blocked by 8/16; no reorder, as this runs over whole probe sets):
+  // the largest value, best[b * C + c], and its first position in row-major order,
+  // where[b * C + c] = y * W + x. ds::Error(internal) for a layout it does not know.
+  void channel_maxima(int i, int n, float* best, int32_t* where) const;
   // The deconvnet: signal is plain (N, C, H, W) at the output of layer `top` (usually
   // a ReLU, "the rectified output of a conv layer"); walks down to pixels and writes
   // the reconstruction, plain (N, C, H, W) in network-input units, to `out`. Requires
