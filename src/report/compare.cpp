@@ -297,6 +297,493 @@ void figure(std::ostringstream& p, const cv::Mat& picture, const std::string& al
   p << "</figure>\n";
 }
 
+// A comparison in the making: the runs at their compared epoch and what is found.
+struct Comparison {
+  std::vector<RunData> runs;
+  std::vector<std::string> labels;  // the runs' labels, in order
+  std::string at_epoch;             // "at epoch 2", or each run's
+  std::string epoch_rule;           // why that epoch
+  bool one_epoch = true;            // every run judged at the same epoch
+  size_t depth = 0;                 // conv positions of the deepest run
+  std::vector<Verdict> verdicts;
+  std::vector<float> acc;           // validation accuracy at the compared epoch, per run
+  CompareSummary sum;
+};
+
+// A run's health figures at conv position k and its compared epoch.
+LayerEpochSummary at(const RunData& r, size_t k) {
+  return summarize(r.health.layers[k], r.health.thresholds, r.epoch_index);
+}
+
+// Whether a raw figure may be judged at conv position k: its docs call it incomparable
+// across filter shapes (redundancy) or first-layer strides (aliasing).
+bool comparable(const std::vector<RunData>& runs, const health_html::Figure& f, size_t k, std::string* why) {
+  std::set<std::string> keys;
+  for (const RunData& r : runs) {
+    if (k >= r.health.layers.size()) continue;
+    const LayerHealth& l = r.health.layers[k];
+    if (f.across == health_html::Across::filter_shape)
+      keys.insert(std::to_string(l.filters) + "x" + std::to_string(l.in_channels) + "x" +
+                  std::to_string(l.kernel[0]) + "x" + std::to_string(l.kernel[1]));
+    else if (f.across == health_html::Across::stride)
+      keys.insert(std::to_string(r.health.aliasing_stride[0]) + "x" + std::to_string(r.health.aliasing_stride[1]));
+  }
+  if (keys.size() < 2) return true;
+  *why = f.across == health_html::Across::filter_shape ? "the layers' filter shapes differ"
+                                                       : "the first-layer strides differ";
+  return false;
+}
+
+// The runs, labelled and loaded, at the epoch they are judged at.
+Comparison gather(const std::vector<ComparedRun>& compared, const std::vector<std::string>& run_dirs,
+                  const CompareOptions& opt) {
+  Comparison c;
+  std::set<std::string> labels_used;
+  for (size_t i = 0; i < run_dirs.size(); ++i) {
+    std::string label =
+        opt.labels.empty() ? fs::path(run_dirs[i]).lexically_normal().filename().string() : opt.labels[i];
+    if (label.empty() || label == ".") label = fs::weakly_canonical(run_dirs[i]).filename().string();
+    if (!labels_used.insert(label).second) label += " (" + std::to_string(i + 1) + ")";
+    labels_used.insert(label);
+    c.runs.push_back(load_run(compared[i], label));
+  }
+  for (const RunData& r : c.runs) c.labels.push_back(r.label);
+  choose_epoch(c.runs, opt.epoch);
+  for (RunData& r : c.runs) {
+    load_weights(r);
+    c.sum.epochs.push_back(r.epoch);
+  }
+  c.one_epoch =
+      std::all_of(c.runs.begin(), c.runs.end(), [&](const RunData& r) { return r.epoch == c.runs[0].epoch; });
+  if (c.one_epoch) {
+    c.at_epoch = "at epoch " + std::to_string(c.runs[0].epoch);
+  } else {
+    for (const RunData& r : c.runs)
+      c.at_epoch += (c.at_epoch.empty() ? "at epoch " : ", ") + std::to_string(r.epoch) + " (" + r.label + ")";
+  }
+  if (opt.epoch >= 0)
+    c.epoch_rule = "the epoch chosen with --epoch";
+  else if (opt.epoch == CompareOptions::kEachLastEpoch)
+    c.epoch_rule = "each run's own last snapshot (--epoch last)";
+  else
+    c.epoch_rule = "the latest epoch every run has a snapshot of";
+
+  for (const RunData& r : c.runs) c.depth = std::max(c.depth, r.health.layers.size());
+  return c;
+}
+
+// Settings that change results, and the images dead filters were counted on.
+void note_differences(Comparison& c) {
+  std::set<std::string> sets;
+  std::string each;
+  for (const RunData& r : c.runs) {
+    const std::string set =
+        r.dataset + ": " + (r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all"));
+    sets.insert(set);
+    each += (each.empty() ? "" : "; ") + r.label + " on " +
+            (r.train_limit > 0 ? "the first " + std::to_string(r.train_limit) + " training images"
+                               : std::string("every training image")) +
+            " of " + r.dataset;
+  }
+  if (sets.size() > 1)
+    c.sum.differences.push_back("Different training sets (data.train_limit / data.dataset): " + each +
+                              ". A run that saw fewer images has taken fewer steps by the same epoch; its figures "
+                              "differ for that reason too, not only for what the comparison is about.");
+  std::vector<std::string> texts;
+  bool all_read = true;
+  for (const RunData& r : c.runs) {
+    texts.push_back(r.config_text);
+    all_read = all_read && !r.config_text.empty();
+  }
+  if (all_read) {
+    for (const std::string& d : compare_detail::setting_differences(c.labels, texts)) c.sum.differences.push_back(d);
+  } else {
+    for (const RunData& r : c.runs)
+      if (r.config_text.empty())
+        c.sum.notes.push_back(r.label + ": its config.cfg could not be read, so its settings were not checked.");
+  }
+  std::set<std::string> probes;
+  std::string probe_each;
+  for (const RunData& r : c.runs) {
+    probes.insert(r.health.split + " " + std::to_string(r.health.probe_count) + " " + r.health.dataset_path);
+    probe_each += (probe_each.empty() ? "" : "; ") + r.label + " the first " + std::to_string(r.health.probe_count) +
+                  " " + r.health.split + " images of " + r.health.dataset_path;
+  }
+  if (probes.size() > 1)
+    c.sum.differences.push_back("Dead filters were counted on different probe images: " + probe_each +
+                              ". A filter that fires rarely is more likely to look dead on fewer images.");
+}
+
+// What cannot be compared.
+void note_limits(Comparison& c) {
+  std::set<size_t> depths;
+  std::set<int> finals;
+  std::set<std::string> inputs;
+  for (const RunData& r : c.runs) {
+    depths.insert(r.health.layers.size());
+    finals.insert(r.final_epoch);
+    inputs.insert(std::to_string(r.health.input.channels) + "x" + std::to_string(r.health.input.height) + "x" +
+                  std::to_string(r.health.input.width));
+  }
+  c.sum.notes.push_back(
+      "Filters are not matched across runs: filter 3 of one run has nothing to do with filter 3 of "
+      "another, so every figure is a share or a mean over a layer's filters.");
+  if (depths.size() > 1) {
+    std::string d;
+    for (const RunData& r : c.runs) d += (d.empty() ? "" : ", ") + r.label + " " + std::to_string(r.health.layers.size());
+    c.sum.notes.push_back("The runs differ in depth (conv layers: " + d +
+                        "). Layers are matched by position; a position "
+                        "only some runs have is compared among those.");
+  }
+  for (size_t k = 0; k < c.depth; ++k) {
+    std::set<std::string> shapes;
+    for (const RunData& r : c.runs)
+      if (k < r.health.layers.size()) shapes.insert(shape_text(r.health.layers[k]));
+    if (shapes.size() > 1)
+      c.sum.notes.push_back("Conv position " + std::to_string(k + 1) + " has different shapes in different runs: " +
+                          "its figures are compared as shares of each layer's own filters, not filter by filter.");
+  }
+  if (!c.one_epoch)
+    c.sum.notes.push_back("The runs are judged at different epochs (" + c.at_epoch +
+                        "): a run that trained longer has had more time to learn and to lose filters.");
+  else if (finals.size() > 1)
+    c.sum.notes.push_back("The runs end at different epochs; all are judged " + c.at_epoch +
+                        ", the latest one they share. Choose another with --epoch N.");
+  if (inputs.size() > 1)
+    c.sum.notes.push_back(
+        "The runs' inputs differ in size: frequencies are in cycles per input pixel of each run's own "
+        "input, so the first layers' frequency figures describe different image scales.");
+  for (const RunData& r : c.runs) {
+    if (!r.health.aliasing_note.empty())
+      c.sum.notes.push_back(r.label + ": stride aliasing not measured: " + r.health.aliasing_note + ".");
+    if (!r.metrics_problem.empty()) c.sum.notes.push_back(r.label + ": no validation curve: " + r.metrics_problem + ".");
+  }
+}
+
+// Verdicts at the compared epoch: the first two conv positions, where the paper's failures
+// show, and the whole network.
+void judge_runs(Comparison& c) {
+  for (size_t k = 0; k < std::min<size_t>(c.depth, 2); ++k) {
+    std::string names;
+    for (const RunData& r : c.runs)
+      names +=
+          (names.empty() ? "" : " / ") + (k < r.health.layers.size() ? r.health.layers[k].layer : std::string("none"));
+    const std::string scope = "conv position " + std::to_string(k + 1) + ": " + names;
+    static const std::set<std::string> kFirst = {"dead_fraction", "dominating_fraction",
+                                                 "max_rms_ratio", "correlation_above_chance",
+                                                 "mid_coverage",  "mid_share"};
+    static const std::set<std::string> kSecond = {"dead_fraction", "aliasing", "aliasing_excess",
+                                                  "correlation_above_chance"};
+    for (const auto& f : figures()) {
+      if (f.better == 0 || !(k == 0 ? kFirst : kSecond).count(f.key)) continue;
+      std::vector<float> v;
+      for (const RunData& r : c.runs) v.push_back(k < r.health.layers.size() ? f.get(at(r, k)) : kNaN);
+      std::string why;
+      if (std::count_if(v.begin(), v.end(), [](float x) { return std::isfinite(x); }) > 1 && !comparable(c.runs, f, k, &why)) {
+        Verdict nj;
+        nj.scope = scope;
+        nj.metric = f.key;
+        nj.title = f.title;
+        nj.better = f.better;
+        nj.text = std::string(f.title) + " (" + scope + "): not judged: " + why +
+                  ", and the raw figure depends on them (" + f.fair + " is the fair one).";
+        c.verdicts.push_back(nj);
+        continue;
+      }
+      c.verdicts.push_back(judge(scope, f.key, f.title, f.better, f.percent, c.labels, v));
+    }
+  }
+  std::vector<float> dead_all;
+  for (const RunData& r : c.runs) {
+    dead_all.push_back(network_dead(r.health, r.epoch_index));
+    const std::vector<double> ep = metric_column(r.metrics, "epoch"), va = metric_column(r.metrics, "val_accuracy");
+    float a = kNaN;
+    for (size_t j = 0; j < ep.size() && j < va.size(); ++j)
+      if (ep[j] == r.epoch) a = float(va[j]);
+    c.acc.push_back(a);
+  }
+  c.verdicts.push_back(judge("every conv layer", "dead_fraction", "dead filters", -1, true, c.labels, dead_all));
+  c.verdicts.push_back(judge(c.at_epoch, "val_accuracy", "validation accuracy", +1, true, c.labels, c.acc));
+  for (const Verdict& v : c.verdicts) c.sum.verdicts.push_back(v.text);
+}
+
+// compare.csv: every figure of every run's conv layers at its compared epoch.
+void write_figures_csv(Comparison& c, const std::string& out_dir) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec)
+    throw Error(ErrorKind::io, out_dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
+  std::ostringstream csv;
+  csv << "run,run_dir,conv_position,layer,filters,kernel,stride,epoch,metric,value\n";
+  for (const RunData& r : c.runs)
+    for (size_t k = 0; k < r.health.layers.size(); ++k) {
+      const LayerHealth& l = r.health.layers[k];
+      const LayerEpochSummary s = at(r, k);
+      for (const auto& f : figures()) {
+        const float v = f.get(s);
+        if (!std::isfinite(v)) continue;
+        csv << csv_quote(r.label) << ',' << csv_quote(r.dir) << ',' << k + 1 << ',' << csv_quote(l.layer) << ','
+          << l.filters << ',' << l.kernel[0] << 'x' << l.kernel[1] << ',' << l.stride[0] << 'x' << l.stride[1] << ','
+          << r.epoch << ',' << f.key << ',' << num("%.7g", v) << '\n';
+      }
+    }
+  c.sum.csv = (fs::path(out_dir) / "compare.csv").string();
+  write_text_atomic(c.sum.csv, csv.str());
+}
+
+// verdicts.csv: the verdicts as a table.
+void write_verdicts_csv(Comparison& c, const std::string& out_dir) {
+  std::ostringstream csv;
+  csv << "scope,metric,healthier,best_run,best_value,worst_run,worst_value,verdict\n";
+  for (const Verdict& v : c.verdicts)
+    csv << csv_quote(v.scope) << ',' << v.metric << ',' << (v.better < 0 ? "lower" : "higher") << ','
+      << csv_quote(v.leaders.empty() ? "" : v.leaders.front()) << ','
+      << (v.values.empty() ? "nan" : num("%.7g", v.values.front())) << ','
+      << csv_quote(v.leaders.empty() ? "" : v.runs.back()) << ','
+      << (v.values.empty() ? "nan" : num("%.7g", v.values.back())) << ',' << csv_quote(v.text) << '\n';
+  c.sum.verdicts_csv = (fs::path(out_dir) / "verdicts.csv").string();
+  write_text_atomic(c.sum.verdicts_csv, csv.str());
+}
+
+// index.html of the comparison. Its own layout rules (grids, wrapping tables) are inline:
+// they are for this page only.
+// First-layer mosaics in a grid: a column per run, a row per scale; the peak-frequency
+// histogram and RMS profile beside them.
+void section_filters(std::ostringstream& p, const Comparison& c) {
+  p << "<h2 id=\"filters\">First-layer filters " << html_escape(c.at_epoch)
+    << "</h2>\n<p class=\"hint\">Top row: each filter "
+       "stretched by its own largest weight (shape and frequency). Bottom row: every filter on its layer's largest "
+       "weight (strength; a dominating filter stands out, as in Fig. 6 a). Red: dead; amber: dominating.</p>\n"
+       "<div class=\"mosaics\">\n";
+  for (bool shared : {false, true}) {
+    for (const RunData& r : c.runs) {
+      if (r.health.layers.empty() || r.weights.empty() || r.weights[0].dims.size() != 4) {
+        p << "<p class=\"missing\">" << html_escape(r.label) << ": no first-layer weights at epoch " << r.epoch
+          << ".</p>\n";
+        continue;
+      }
+      const LayerHealth& l = r.health.layers[0];
+      figure(p, health_mosaic(r.weights[0], mosaic_cell(l.kernel[0], l.kernel[1]), shared, &l, r.epoch_index),
+             r.label + " " + l.layer,
+             r.label + ": " + l.layer + ", " + shape_text(l) + ", epoch " + std::to_string(r.epoch) +
+                 (shared ? ", one scale" : ", each filter on its own scale"));
+    }
+  }
+  p << "</div>\n<div class=\"row\">\n";
+  figure(p, peak_histogram(c.runs), "peak frequencies",
+         "Distribution of the live first-layer filters' spectral peaks. The mid band is between " +
+             num("%.2f", c.runs[0].health.thresholds.low_band) + " and " +
+             num("%.2f", c.runs[0].health.thresholds.mid_band) + " of Nyquist.");
+  figure(p, rms_profile(c.runs), "RMS profile",
+         "A flat curve: filters of similar strength; a spike at the right: dominating filters.");
+  p << "</div>\n";
+}
+
+// Second-layer top projections side by side.
+void section_projections(std::ostringstream& p, const Comparison& c) {
+  p << "<h2 id=\"projections\">Second-layer projections " << html_escape(c.at_epoch)
+    << "</h2>\n<p class=\"hint\">Each tile: a feature's strongest "
+       "activation over the probe images, projected to pixels by the deconvnet and cropped to its receptive field "
+       "(first 64 features). Stride aliasing shows as a grid that repeats with the first layer's stride.</p>\n"
+       "<div class=\"mosaics\">\n";
+  for (const RunData& r : c.runs) {
+    if (r.health.layers.size() < 2) {
+      p << "<p class=\"note\">" << html_escape(r.label) << ": only one conv layer.</p>\n";
+      continue;
+    }
+    std::string problem;
+    const cv::Mat m = top_projections(r, r.health.layers[1].layer, &problem);
+    if (m.empty()) {
+      p << "<p class=\"note\">" << html_escape(r.label) << ": no projections of "
+        << html_escape(r.health.layers[1].layer) << ": " << html_escape(problem) << ".</p>\n";
+      continue;
+    }
+    const LayerEpochSummary s = at(r, 1);
+    figure(p, m, r.label + " projections",
+           r.label + ": " + r.health.layers[1].layer + ", epoch " + std::to_string(r.epoch) + "; stride aliasing " +
+               pct(s.aliasing) + " (noise floor " + pct(s.aliasing_noise) + ", first-layer stride " +
+               std::to_string(r.health.aliasing_stride[0]) + ")");
+  }
+  p << "</div>\n";
+}
+
+// Health table per conv position: a column per run; the healthiest marked only where
+// the verdict rule names one, and raw figures that cannot be compared left unmarked.
+void section_health(std::ostringstream& p, const Comparison& c) {
+  const size_t R = c.runs.size();
+  p << "<h2 id=\"health\">Health per conv layer " << html_escape(c.at_epoch)
+    << "</h2>\n<p class=\"hint\">Green: the healthiest value of a row, where one direction is healthier and the "
+       "difference is beyond the tie thresholds of the verdicts. &ndash;: the run has no such layer or the figure "
+       "does not apply. <em>not judged</em>: a raw figure that is not comparable between these layers.</p>\n";
+  for (size_t k = 0; k < c.depth; ++k) {
+    p << "<h3>Conv position " << k + 1 << "</h3>\n<table class=\"fit\">\n<tr><th></th>";
+    for (const RunData& r : c.runs) p << "<th>" << html_escape(r.label) << "</th>";
+    p << "</tr>\n<tr><td>layer</td>";
+    for (const RunData& r : c.runs)
+      p << (k < r.health.layers.size()
+                ? "<td>" + html_escape(r.health.layers[k].layer + " (" + shape_text(r.health.layers[k]) + ")") + "</td>"
+                : std::string("<td class=\"none\">&ndash;</td>"));
+    p << "</tr>\n";
+    for (const auto& f : figures()) {
+      std::vector<float> v;
+      for (const RunData& r : c.runs) v.push_back(k < r.health.layers.size() ? f.get(at(r, k)) : kNaN);
+      if (std::none_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); })) continue;
+      std::string why;
+      const bool fair = comparable(c.runs, f, k, &why);
+      std::vector<std::string> leaders;
+      if (f.better != 0 && fair) leaders = judge("", f.key, f.title, f.better, f.percent, c.labels, v).leaders;
+      p << "<tr data-metric=\"" << f.key << "\"><td title=\"" << html_escape(f.help) << "\">" << html_escape(f.title);
+      if (!fair) p << " <em title=\"" << html_escape(why + "; see " + f.fair) << "\">not judged</em>";
+      p << "</td>";
+      for (size_t i = 0; i < R; ++i) {
+        if (!std::isfinite(v[i])) {
+          p << "<td class=\"none\">&ndash;</td>";
+          continue;
+        }
+        const bool mark = std::find(leaders.begin(), leaders.end(), c.runs[i].label) != leaders.end();
+        p << "<td class=\"num" << (mark ? " best" : !fair ? " unjudged" : "") << "\">"
+          << (f.percent ? pct(v[i]) : num("%.3f", v[i])) << "</td>";
+      }
+      p << "</tr>\n";
+    }
+    p << "</table>\n";
+  }
+}
+
+// Curves: validation, and health across the snapshots.
+void section_curves(std::ostringstream& p, const Comparison& c) {
+  const size_t R = c.runs.size();
+  p << "<h2 id=\"curves\">Curves</h2>\n<p class=\"hint\">Every epoch of each run; the figures above are "
+    << html_escape(c.at_epoch) << ".</p>\n<div class=\"row\">\n";
+  for (const auto& [col, title, percent] :
+       {std::tuple<const char*, const char*, bool>{"val_accuracy", "Validation accuracy", true},
+        {"val_loss", "Validation loss", false}}) {
+    PlotSpec spec;
+    spec.title = title;
+    spec.x_label = "epoch";
+    spec.y_label = percent ? std::string(title) + " (%)" : title;
+    spec.size = cv::Size(560, 360);
+    spec.legend_outside = true;
+    for (size_t i = 0; i < R; ++i) {
+      PlotSeries s;
+      s.label = c.runs[i].label;
+      s.color = plot_color(i);
+      const std::vector<double> ep = metric_column(c.runs[i].metrics, "epoch"), v = metric_column(c.runs[i].metrics, col);
+      for (size_t j = 0; j < ep.size() && j < v.size(); ++j) {
+        s.x.push_back(ep[j]);
+        s.y.push_back(percent ? 100 * v[j] : v[j]);
+      }
+      spec.series.push_back(std::move(s));
+    }
+    figure(p, plot_lines(spec), title, std::string(title) + " per epoch, from each run's metrics.csv.");
+  }
+  {
+    std::vector<std::vector<int>> xs;
+    std::vector<std::vector<float>> dead0, dead_every, alias, midc;
+    for (const RunData& r : c.runs) {
+      xs.push_back(r.health.epochs);
+      dead0.emplace_back();
+      dead_every.emplace_back();
+      alias.emplace_back();
+      midc.emplace_back();
+      for (size_t e = 0; e < r.health.epochs.size(); ++e) {
+        const LayerEpochSummary s0 = summarize(r.health.layers[0], r.health.thresholds, e);
+        dead0.back().push_back(s0.dead);
+        midc.back().push_back(s0.mid_coverage);
+        dead_every.back().push_back(network_dead(r.health, e));
+        alias.back().push_back(
+            r.health.layers.size() > 1 ? summarize(r.health.layers[1], r.health.thresholds, e).aliasing : kNaN);
+      }
+    }
+    figure(p, health_html::plot_over_epochs("Dead filters, first conv layer", "dead", c.labels, xs, dead0, true),
+           "dead first layer", "Share of the first conv layer's filters that are dead, per snapshot.");
+    figure(p, health_html::plot_over_epochs("Dead filters, every conv layer", "dead", c.labels, xs, dead_every, true),
+           "dead all", "Share of all conv filters that are dead, per snapshot.");
+    figure(p,
+           health_html::plot_over_epochs("Mid-band coverage, first conv layer", "mid coverage", c.labels, xs, midc, true),
+           "mid coverage", "Share of live first-layer filters whose spectral peak is in the mid band.");
+    figure(
+        p,
+        health_html::plot_over_epochs("Stride aliasing, second conv layer", "periodic share", c.labels, xs, alias, true),
+        "aliasing",
+        "Share of the second layer's projection energy that repeats with the first layer's stride (analysed "
+        "epochs only).");
+  }
+  p << "</div>\n";
+}
+
+void write_page(Comparison& c, const std::string& out_dir) {
+  const size_t R = c.runs.size();
+  std::ostringstream p;
+  p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope compare: ";
+  for (size_t i = 0; i < R; ++i) p << (i ? " vs " : "") << html_escape(c.runs[i].label);
+  p << "</title>\n<style>" << kReportCss
+    << "\n.mosaics { display: grid; grid-template-columns: repeat(" << R
+    << ", minmax(0, 1fr)); gap: 16px 20px; align-items: start; margin: 10px 0 18px; }\n"
+       ".mosaics figure { margin: 0; }\n"
+       ".mosaics img { width: 100%; max-width: 440px; }\n"
+       ".mosaics .missing { color: #888; font-style: italic; }\n"
+       "table.fit { max-width: 100%; }\n"
+       "table.fit th, table.fit td { white-space: normal; overflow-wrap: anywhere; }\n"
+       "table.fit td.num { white-space: nowrap; }\n"
+       "td.unjudged { color: #777; }\n"
+       "p.epoch { font-size: 16px; font-weight: 600; }\n"
+       "</style>\n</head>\n<body>\n<main>\n<h1>";
+  for (size_t i = 0; i < R; ++i) p << (i ? " vs " : "") << html_escape(c.runs[i].label);
+  p << "</h1>\n<p class=\"sub\">Comparing architectures by filter health, after Zeiler &amp; Fergus Sec. 4.1 and Fig. "
+       "6. Definitions of every figure are in docs/health-format.md.</p>\n";
+  p << "<p class=\"epoch\" id=\"epoch\">Compared " << html_escape(c.at_epoch) << ": " << html_escape(c.epoch_rule)
+    << ".</p>\n";
+  p << "<nav><a href=\"#runs\">Runs</a><a href=\"#verdicts\">Verdicts</a><a href=\"#filters\">First-layer filters</a>"
+       "<a href=\"#projections\">Second-layer projections</a><a href=\"#health\">Health per layer</a>"
+       "<a href=\"#curves\">Curves</a><a href=\"#limits\">What is not compared</a></nav>\n";
+
+  p << "<h2 id=\"runs\">Runs</h2>\n<table class=\"fit\">\n<tr><th>run</th><th>folder</th><th>run.name</th>"
+       "<th>input</th><th>conv layers</th><th>first layer</th><th>training images</th><th>probe images</th>"
+       "<th>compared epoch (last)</th><th>val accuracy there</th></tr>\n";
+  for (size_t i = 0; i < R; ++i) {
+    const RunData& r = c.runs[i];
+    const HealthResult& h = r.health;
+    p << "<tr><td>" << html_escape(r.label) << "</td><td>" << html_escape(r.dir) << "</td><td>" << html_escape(r.name)
+      << "</td><td class=\"num\">" << h.input.channels << "x" << h.input.height << "x" << h.input.width
+      << "</td><td class=\"num\">" << h.layers.size() << "</td><td>"
+      << (h.layers.empty() ? std::string("-") : html_escape(shape_text(h.layers[0]))) << "</td><td>"
+      << html_escape((r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all")) + " of " +
+                     r.dataset)
+      << "</td><td>" << h.probe_count << " " << html_escape(h.split) << "</td><td class=\"num\">" << r.epoch << " ("
+      << r.final_epoch << ")</td><td class=\"num\">" << pct(c.acc[i]) << "</td></tr>\n";
+  }
+  p << "</table>\n";
+  if (!c.sum.differences.empty()) {
+    p << "<div class=\"note\" id=\"differences\"><strong>Settings that change results differ between the runs</strong>"
+         " (besides the architecture):\n<ul>\n";
+    for (const std::string& d : c.sum.differences) p << "<li>" << html_escape(d) << "</li>\n";
+    p << "</ul></div>\n";
+  }
+
+  p << "<h2 id=\"verdicts\">Verdicts</h2>\n<p class=\"hint\">Judged " << html_escape(c.at_epoch)
+    << ". Differences under half a percentage point (0.01 for cosines, 2% for ratios) are called ties: one run per "
+       "setting cannot separate smaller ones from chance.</p>\n<ul class=\"verdicts\">\n";
+  for (const std::string& v : c.sum.verdicts) p << "<li>" << html_escape(v) << "</li>\n";
+  p << "</ul>\n";
+
+  section_filters(p, c);
+  section_projections(p, c);
+  section_health(p, c);
+  section_curves(p, c);
+
+  p << "<h2 id=\"limits\">What is not compared</h2>\n<ul>\n";
+  for (const std::string& n : c.sum.notes) p << "<li>" << html_escape(n) << "</li>\n";
+  p << "</ul>\n";
+  const std::time_t now = std::time(nullptr);
+  char when[64] = "";
+  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
+  p << "<footer>Generated by deconvscope compare on " << when << ".</footer>\n</main>\n</body>\n</html>\n";
+  c.sum.html = (fs::path(out_dir) / "index.html").string();
+  write_text_atomic(c.sum.html, p.str());
+}
+
 }  // namespace
 
 void check_compare_runs(const std::vector<std::string>& run_dirs) {
@@ -324,455 +811,18 @@ CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std:
         ErrorKind::usage, "compare --labels",
         expected_found(std::to_string(run_dirs.size()) + " labels (one per run)", std::to_string(opt.labels.size())));
 
-  CompareSummary sum;
-  std::vector<RunData> runs;
-  std::set<std::string> labels_used;
-  for (size_t i = 0; i < run_dirs.size(); ++i) {
-    std::string label =
-        opt.labels.empty() ? fs::path(run_dirs[i]).lexically_normal().filename().string() : opt.labels[i];
-    if (label.empty() || label == ".") label = fs::weakly_canonical(run_dirs[i]).filename().string();
-    if (!labels_used.insert(label).second) label += " (" + std::to_string(i + 1) + ")";
-    labels_used.insert(label);
-    runs.push_back(load_run(compared[i], label));
-  }
-  std::vector<std::string> labels;
-  for (const RunData& r : runs) labels.push_back(r.label);
-  choose_epoch(runs, opt.epoch);
-  for (RunData& r : runs) {
-    load_weights(r);
-    sum.epochs.push_back(r.epoch);
-  }
-  const bool one_epoch =
-      std::all_of(runs.begin(), runs.end(), [&](const RunData& r) { return r.epoch == runs[0].epoch; });
-  std::string at_epoch;  // "at epoch 2", or each run's
-  if (one_epoch) {
-    at_epoch = "at epoch " + std::to_string(runs[0].epoch);
-  } else {
-    for (const RunData& r : runs)
-      at_epoch += (at_epoch.empty() ? "at epoch " : ", ") + std::to_string(r.epoch) + " (" + r.label + ")";
-  }
-  std::string epoch_rule;
-  if (opt.epoch >= 0)
-    epoch_rule = "the epoch chosen with --epoch";
-  else if (opt.epoch == CompareOptions::kEachLastEpoch)
-    epoch_rule = "each run's own last snapshot (--epoch last)";
-  else
-    epoch_rule = "the latest epoch every run has a snapshot of";
-
-  // --- Settings that change results, and the images dead filters were counted on.
-  {
-    std::set<std::string> sets;
-    std::string each;
-    for (const RunData& r : runs) {
-      const std::string set =
-          r.dataset + ": " + (r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all"));
-      sets.insert(set);
-      each += (each.empty() ? "" : "; ") + r.label + " on " +
-              (r.train_limit > 0 ? "the first " + std::to_string(r.train_limit) + " training images"
-                                 : std::string("every training image")) +
-              " of " + r.dataset;
-    }
-    if (sets.size() > 1)
-      sum.differences.push_back("Different training sets (data.train_limit / data.dataset): " + each +
-                                ". A run that saw fewer images has taken fewer steps by the same epoch; its figures "
-                                "differ for that reason too, not only for what the comparison is about.");
-    std::vector<std::string> texts;
-    bool all_read = true;
-    for (const RunData& r : runs) {
-      texts.push_back(r.config_text);
-      all_read = all_read && !r.config_text.empty();
-    }
-    if (all_read) {
-      for (const std::string& d : compare_detail::setting_differences(labels, texts)) sum.differences.push_back(d);
-    } else {
-      for (const RunData& r : runs)
-        if (r.config_text.empty())
-          sum.notes.push_back(r.label + ": its config.cfg could not be read, so its settings were not checked.");
-    }
-    std::set<std::string> probes;
-    std::string probe_each;
-    for (const RunData& r : runs) {
-      probes.insert(r.health.split + " " + std::to_string(r.health.probe_count) + " " + r.health.dataset_path);
-      probe_each += (probe_each.empty() ? "" : "; ") + r.label + " the first " + std::to_string(r.health.probe_count) +
-                    " " + r.health.split + " images of " + r.health.dataset_path;
-    }
-    if (probes.size() > 1)
-      sum.differences.push_back("Dead filters were counted on different probe images: " + probe_each +
-                                ". A filter that fires rarely is more likely to look dead on fewer images.");
-  }
-
-  // --- What cannot be compared.
-  size_t depth = 0;
-  std::set<size_t> depths;
-  std::set<int> finals;
-  std::set<std::string> inputs;
-  for (const RunData& r : runs) {
-    depth = std::max(depth, r.health.layers.size());
-    depths.insert(r.health.layers.size());
-    finals.insert(r.final_epoch);
-    inputs.insert(std::to_string(r.health.input.channels) + "x" + std::to_string(r.health.input.height) + "x" +
-                  std::to_string(r.health.input.width));
-  }
-  sum.notes.push_back(
-      "Filters are not matched across runs: filter 3 of one run has nothing to do with filter 3 of "
-      "another, so every figure is a share or a mean over a layer's filters.");
-  if (depths.size() > 1) {
-    std::string d;
-    for (const RunData& r : runs) d += (d.empty() ? "" : ", ") + r.label + " " + std::to_string(r.health.layers.size());
-    sum.notes.push_back("The runs differ in depth (conv layers: " + d +
-                        "). Layers are matched by position; a position "
-                        "only some runs have is compared among those.");
-  }
-  for (size_t k = 0; k < depth; ++k) {
-    std::set<std::string> shapes;
-    for (const RunData& r : runs)
-      if (k < r.health.layers.size()) shapes.insert(shape_text(r.health.layers[k]));
-    if (shapes.size() > 1)
-      sum.notes.push_back("Conv position " + std::to_string(k + 1) + " has different shapes in different runs: " +
-                          "its figures are compared as shares of each layer's own filters, not filter by filter.");
-  }
-  if (!one_epoch)
-    sum.notes.push_back("The runs are judged at different epochs (" + at_epoch +
-                        "): a run that trained longer has had more time to learn and to lose filters.");
-  else if (finals.size() > 1)
-    sum.notes.push_back("The runs end at different epochs; all are judged " + at_epoch +
-                        ", the latest one they share. Choose another with --epoch N.");
-  if (inputs.size() > 1)
-    sum.notes.push_back(
-        "The runs' inputs differ in size: frequencies are in cycles per input pixel of each run's own "
-        "input, so the first layers' frequency figures describe different image scales.");
-  for (const RunData& r : runs) {
-    if (!r.health.aliasing_note.empty())
-      sum.notes.push_back(r.label + ": stride aliasing not measured: " + r.health.aliasing_note + ".");
-    if (!r.metrics_problem.empty()) sum.notes.push_back(r.label + ": no validation curve: " + r.metrics_problem + ".");
-  }
-
-  // --- Verdicts at the compared epoch: the first two conv positions, where the paper's
-  // failures show, and the whole network.
-  auto at = [](const RunData& r, size_t k) {
-    return summarize(r.health.layers[k], r.health.thresholds, r.epoch_index);
-  };
-  // Whether a raw figure may be judged at conv position k: its docs call it incomparable
-  // across filter shapes (redundancy) or first-layer strides (aliasing).
-  auto comparable = [&](const health_html::Figure& f, size_t k, std::string* why) {
-    std::set<std::string> keys;
-    for (const RunData& r : runs) {
-      if (k >= r.health.layers.size()) continue;
-      const LayerHealth& l = r.health.layers[k];
-      if (f.across == health_html::Across::filter_shape)
-        keys.insert(std::to_string(l.filters) + "x" + std::to_string(l.in_channels) + "x" +
-                    std::to_string(l.kernel[0]) + "x" + std::to_string(l.kernel[1]));
-      else if (f.across == health_html::Across::stride)
-        keys.insert(std::to_string(r.health.aliasing_stride[0]) + "x" + std::to_string(r.health.aliasing_stride[1]));
-    }
-    if (keys.size() < 2) return true;
-    *why = f.across == health_html::Across::filter_shape ? "the layers' filter shapes differ"
-                                                         : "the first-layer strides differ";
-    return false;
-  };
-  std::vector<Verdict> verdicts;
-  for (size_t k = 0; k < std::min<size_t>(depth, 2); ++k) {
-    std::string names;
-    for (const RunData& r : runs)
-      names +=
-          (names.empty() ? "" : " / ") + (k < r.health.layers.size() ? r.health.layers[k].layer : std::string("none"));
-    const std::string scope = "conv position " + std::to_string(k + 1) + ": " + names;
-    static const std::set<std::string> kFirst = {"dead_fraction", "dominating_fraction",
-                                                 "max_rms_ratio", "correlation_above_chance",
-                                                 "mid_coverage",  "mid_share"};
-    static const std::set<std::string> kSecond = {"dead_fraction", "aliasing", "aliasing_excess",
-                                                  "correlation_above_chance"};
-    for (const auto& f : figures()) {
-      if (f.better == 0 || !(k == 0 ? kFirst : kSecond).count(f.key)) continue;
-      std::vector<float> v;
-      for (const RunData& r : runs) v.push_back(k < r.health.layers.size() ? f.get(at(r, k)) : kNaN);
-      std::string why;
-      if (std::count_if(v.begin(), v.end(), [](float x) { return std::isfinite(x); }) > 1 && !comparable(f, k, &why)) {
-        Verdict nj;
-        nj.scope = scope;
-        nj.metric = f.key;
-        nj.title = f.title;
-        nj.better = f.better;
-        nj.text = std::string(f.title) + " (" + scope + "): not judged: " + why +
-                  ", and the raw figure depends on them (" + f.fair + " is the fair one).";
-        verdicts.push_back(nj);
-        continue;
-      }
-      verdicts.push_back(judge(scope, f.key, f.title, f.better, f.percent, labels, v));
-    }
-  }
-  std::vector<float> dead_all, acc;
-  for (const RunData& r : runs) {
-    dead_all.push_back(network_dead(r.health, r.epoch_index));
-    const std::vector<double> ep = metric_column(r.metrics, "epoch"), va = metric_column(r.metrics, "val_accuracy");
-    float a = kNaN;
-    for (size_t j = 0; j < ep.size() && j < va.size(); ++j)
-      if (ep[j] == r.epoch) a = float(va[j]);
-    acc.push_back(a);
-  }
-  verdicts.push_back(judge("every conv layer", "dead_fraction", "dead filters", -1, true, labels, dead_all));
-  verdicts.push_back(judge(at_epoch, "val_accuracy", "validation accuracy", +1, true, labels, acc));
-  for (const Verdict& v : verdicts) sum.verdicts.push_back(v.text);
-
-  // --- CSV files.
+  Comparison c = gather(compared, run_dirs, opt);
+  note_differences(c);
+  note_limits(c);
+  judge_runs(c);
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec)
     throw Error(ErrorKind::io, out_dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
-  {
-    std::ostringstream c;
-    c << "run,run_dir,conv_position,layer,filters,kernel,stride,epoch,metric,value\n";
-    for (const RunData& r : runs)
-      for (size_t k = 0; k < r.health.layers.size(); ++k) {
-        const LayerHealth& l = r.health.layers[k];
-        const LayerEpochSummary s = at(r, k);
-        for (const auto& f : figures()) {
-          const float v = f.get(s);
-          if (!std::isfinite(v)) continue;
-          c << csv_quote(r.label) << ',' << csv_quote(r.dir) << ',' << k + 1 << ',' << csv_quote(l.layer) << ','
-            << l.filters << ',' << l.kernel[0] << 'x' << l.kernel[1] << ',' << l.stride[0] << 'x' << l.stride[1] << ','
-            << r.epoch << ',' << f.key << ',' << num("%.7g", v) << '\n';
-        }
-      }
-    sum.csv = (fs::path(out_dir) / "compare.csv").string();
-    write_text_atomic(sum.csv, c.str());
-  }
-
-  // --- The page. Its own layout rules (grids, wrapping tables) are inline: they are for
-  // this page only.
-  const size_t R = runs.size();
-  std::ostringstream p;
-  p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope compare: ";
-  for (size_t i = 0; i < R; ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
-  p << "</title>\n<style>" << kReportCss
-    << "\n.mosaics { display: grid; grid-template-columns: repeat(" << R
-    << ", minmax(0, 1fr)); gap: 16px 20px; align-items: start; margin: 10px 0 18px; }\n"
-       ".mosaics figure { margin: 0; }\n"
-       ".mosaics img { width: 100%; max-width: 440px; }\n"
-       ".mosaics .missing { color: #888; font-style: italic; }\n"
-       "table.fit { max-width: 100%; }\n"
-       "table.fit th, table.fit td { white-space: normal; overflow-wrap: anywhere; }\n"
-       "table.fit td.num { white-space: nowrap; }\n"
-       "td.unjudged { color: #777; }\n"
-       "p.epoch { font-size: 16px; font-weight: 600; }\n"
-       "</style>\n</head>\n<body>\n<main>\n<h1>";
-  for (size_t i = 0; i < R; ++i) p << (i ? " vs " : "") << html_escape(runs[i].label);
-  p << "</h1>\n<p class=\"sub\">Comparing architectures by filter health, after Zeiler &amp; Fergus Sec. 4.1 and Fig. "
-       "6. Definitions of every figure are in docs/health-format.md.</p>\n";
-  p << "<p class=\"epoch\" id=\"epoch\">Compared " << html_escape(at_epoch) << ": " << html_escape(epoch_rule)
-    << ".</p>\n";
-  p << "<nav><a href=\"#runs\">Runs</a><a href=\"#verdicts\">Verdicts</a><a href=\"#filters\">First-layer filters</a>"
-       "<a href=\"#projections\">Second-layer projections</a><a href=\"#health\">Health per layer</a>"
-       "<a href=\"#curves\">Curves</a><a href=\"#limits\">What is not compared</a></nav>\n";
-
-  p << "<h2 id=\"runs\">Runs</h2>\n<table class=\"fit\">\n<tr><th>run</th><th>folder</th><th>run.name</th>"
-       "<th>input</th><th>conv layers</th><th>first layer</th><th>training images</th><th>probe images</th>"
-       "<th>compared epoch (last)</th><th>val accuracy there</th></tr>\n";
-  for (size_t i = 0; i < R; ++i) {
-    const RunData& r = runs[i];
-    const HealthResult& h = r.health;
-    p << "<tr><td>" << html_escape(r.label) << "</td><td>" << html_escape(r.dir) << "</td><td>" << html_escape(r.name)
-      << "</td><td class=\"num\">" << h.input.channels << "x" << h.input.height << "x" << h.input.width
-      << "</td><td class=\"num\">" << h.layers.size() << "</td><td>"
-      << (h.layers.empty() ? std::string("-") : html_escape(shape_text(h.layers[0]))) << "</td><td>"
-      << html_escape((r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all")) + " of " +
-                     r.dataset)
-      << "</td><td>" << h.probe_count << " " << html_escape(h.split) << "</td><td class=\"num\">" << r.epoch << " ("
-      << r.final_epoch << ")</td><td class=\"num\">" << pct(acc[i]) << "</td></tr>\n";
-  }
-  p << "</table>\n";
-  if (!sum.differences.empty()) {
-    p << "<div class=\"note\" id=\"differences\"><strong>Settings that change results differ between the runs</strong>"
-         " (besides the architecture):\n<ul>\n";
-    for (const std::string& d : sum.differences) p << "<li>" << html_escape(d) << "</li>\n";
-    p << "</ul></div>\n";
-  }
-
-  p << "<h2 id=\"verdicts\">Verdicts</h2>\n<p class=\"hint\">Judged " << html_escape(at_epoch)
-    << ". Differences under half a percentage point (0.01 for cosines, 2% for ratios) are called ties: one run per "
-       "setting cannot separate smaller ones from chance.</p>\n<ul class=\"verdicts\">\n";
-  for (const std::string& v : sum.verdicts) p << "<li>" << html_escape(v) << "</li>\n";
-  p << "</ul>\n";
-
-  // First-layer mosaics in a grid: a column per run, a row per scale.
-  p << "<h2 id=\"filters\">First-layer filters " << html_escape(at_epoch)
-    << "</h2>\n<p class=\"hint\">Top row: each filter "
-       "stretched by its own largest weight (shape and frequency). Bottom row: every filter on its layer's largest "
-       "weight (strength; a dominating filter stands out, as in Fig. 6 a). Red: dead; amber: dominating.</p>\n"
-       "<div class=\"mosaics\">\n";
-  for (bool shared : {false, true}) {
-    for (const RunData& r : runs) {
-      if (r.health.layers.empty() || r.weights.empty() || r.weights[0].dims.size() != 4) {
-        p << "<p class=\"missing\">" << html_escape(r.label) << ": no first-layer weights at epoch " << r.epoch
-          << ".</p>\n";
-        continue;
-      }
-      const LayerHealth& l = r.health.layers[0];
-      figure(p, health_mosaic(r.weights[0], mosaic_cell(l.kernel[0], l.kernel[1]), shared, &l, r.epoch_index),
-             r.label + " " + l.layer,
-             r.label + ": " + l.layer + ", " + shape_text(l) + ", epoch " + std::to_string(r.epoch) +
-                 (shared ? ", one scale" : ", each filter on its own scale"));
-    }
-  }
-  p << "</div>\n<div class=\"row\">\n";
-  figure(p, peak_histogram(runs), "peak frequencies",
-         "Distribution of the live first-layer filters' spectral peaks. The mid band is between " +
-             num("%.2f", runs[0].health.thresholds.low_band) + " and " +
-             num("%.2f", runs[0].health.thresholds.mid_band) + " of Nyquist.");
-  figure(p, rms_profile(runs), "RMS profile",
-         "A flat curve: filters of similar strength; a spike at the right: dominating filters.");
-  p << "</div>\n";
-
-  // Second-layer top projections side by side.
-  p << "<h2 id=\"projections\">Second-layer projections " << html_escape(at_epoch)
-    << "</h2>\n<p class=\"hint\">Each tile: a feature's strongest "
-       "activation over the probe images, projected to pixels by the deconvnet and cropped to its receptive field "
-       "(first 64 features). Stride aliasing shows as a grid that repeats with the first layer's stride.</p>\n"
-       "<div class=\"mosaics\">\n";
-  for (const RunData& r : runs) {
-    if (r.health.layers.size() < 2) {
-      p << "<p class=\"note\">" << html_escape(r.label) << ": only one conv layer.</p>\n";
-      continue;
-    }
-    std::string problem;
-    const cv::Mat m = top_projections(r, r.health.layers[1].layer, &problem);
-    if (m.empty()) {
-      p << "<p class=\"note\">" << html_escape(r.label) << ": no projections of "
-        << html_escape(r.health.layers[1].layer) << ": " << html_escape(problem) << ".</p>\n";
-      continue;
-    }
-    const LayerEpochSummary s = at(r, 1);
-    figure(p, m, r.label + " projections",
-           r.label + ": " + r.health.layers[1].layer + ", epoch " + std::to_string(r.epoch) + "; stride aliasing " +
-               pct(s.aliasing) + " (noise floor " + pct(s.aliasing_noise) + ", first-layer stride " +
-               std::to_string(r.health.aliasing_stride[0]) + ")");
-  }
-  p << "</div>\n";
-
-  // Health table per conv position: a column per run; the healthiest marked only where
-  // the verdict rule names one, and raw figures that cannot be compared left unmarked.
-  p << "<h2 id=\"health\">Health per conv layer " << html_escape(at_epoch)
-    << "</h2>\n<p class=\"hint\">Green: the healthiest value of a row, where one direction is healthier and the "
-       "difference is beyond the tie thresholds of the verdicts. &ndash;: the run has no such layer or the figure "
-       "does not apply. <em>not judged</em>: a raw figure that is not comparable between these layers.</p>\n";
-  for (size_t k = 0; k < depth; ++k) {
-    p << "<h3>Conv position " << k + 1 << "</h3>\n<table class=\"fit\">\n<tr><th></th>";
-    for (const RunData& r : runs) p << "<th>" << html_escape(r.label) << "</th>";
-    p << "</tr>\n<tr><td>layer</td>";
-    for (const RunData& r : runs)
-      p << (k < r.health.layers.size()
-                ? "<td>" + html_escape(r.health.layers[k].layer + " (" + shape_text(r.health.layers[k]) + ")") + "</td>"
-                : std::string("<td class=\"none\">&ndash;</td>"));
-    p << "</tr>\n";
-    for (const auto& f : figures()) {
-      std::vector<float> v;
-      for (const RunData& r : runs) v.push_back(k < r.health.layers.size() ? f.get(at(r, k)) : kNaN);
-      if (std::none_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); })) continue;
-      std::string why;
-      const bool fair = comparable(f, k, &why);
-      std::vector<std::string> leaders;
-      if (f.better != 0 && fair) leaders = judge("", f.key, f.title, f.better, f.percent, labels, v).leaders;
-      p << "<tr data-metric=\"" << f.key << "\"><td title=\"" << html_escape(f.help) << "\">" << html_escape(f.title);
-      if (!fair) p << " <em title=\"" << html_escape(why + "; see " + f.fair) << "\">not judged</em>";
-      p << "</td>";
-      for (size_t i = 0; i < R; ++i) {
-        if (!std::isfinite(v[i])) {
-          p << "<td class=\"none\">&ndash;</td>";
-          continue;
-        }
-        const bool mark = std::find(leaders.begin(), leaders.end(), runs[i].label) != leaders.end();
-        p << "<td class=\"num" << (mark ? " best" : !fair ? " unjudged" : "") << "\">"
-          << (f.percent ? pct(v[i]) : num("%.3f", v[i])) << "</td>";
-      }
-      p << "</tr>\n";
-    }
-    p << "</table>\n";
-  }
-
-  // Curves: validation, and health across the snapshots.
-  p << "<h2 id=\"curves\">Curves</h2>\n<p class=\"hint\">Every epoch of each run; the figures above are "
-    << html_escape(at_epoch) << ".</p>\n<div class=\"row\">\n";
-  for (const auto& [col, title, percent] :
-       {std::tuple<const char*, const char*, bool>{"val_accuracy", "Validation accuracy", true},
-        {"val_loss", "Validation loss", false}}) {
-    PlotSpec spec;
-    spec.title = title;
-    spec.x_label = "epoch";
-    spec.y_label = percent ? std::string(title) + " (%)" : title;
-    spec.size = cv::Size(560, 360);
-    spec.legend_outside = true;
-    for (size_t i = 0; i < R; ++i) {
-      PlotSeries s;
-      s.label = runs[i].label;
-      s.color = plot_color(i);
-      const std::vector<double> ep = metric_column(runs[i].metrics, "epoch"), v = metric_column(runs[i].metrics, col);
-      for (size_t j = 0; j < ep.size() && j < v.size(); ++j) {
-        s.x.push_back(ep[j]);
-        s.y.push_back(percent ? 100 * v[j] : v[j]);
-      }
-      spec.series.push_back(std::move(s));
-    }
-    figure(p, plot_lines(spec), title, std::string(title) + " per epoch, from each run's metrics.csv.");
-  }
-  {
-    std::vector<std::vector<int>> xs;
-    std::vector<std::vector<float>> dead0, dead_every, alias, midc;
-    for (const RunData& r : runs) {
-      xs.push_back(r.health.epochs);
-      dead0.emplace_back();
-      dead_every.emplace_back();
-      alias.emplace_back();
-      midc.emplace_back();
-      for (size_t e = 0; e < r.health.epochs.size(); ++e) {
-        const LayerEpochSummary s0 = summarize(r.health.layers[0], r.health.thresholds, e);
-        dead0.back().push_back(s0.dead);
-        midc.back().push_back(s0.mid_coverage);
-        dead_every.back().push_back(network_dead(r.health, e));
-        alias.back().push_back(
-            r.health.layers.size() > 1 ? summarize(r.health.layers[1], r.health.thresholds, e).aliasing : kNaN);
-      }
-    }
-    figure(p, health_html::plot_over_epochs("Dead filters, first conv layer", "dead", labels, xs, dead0, true),
-           "dead first layer", "Share of the first conv layer's filters that are dead, per snapshot.");
-    figure(p, health_html::plot_over_epochs("Dead filters, every conv layer", "dead", labels, xs, dead_every, true),
-           "dead all", "Share of all conv filters that are dead, per snapshot.");
-    figure(p,
-           health_html::plot_over_epochs("Mid-band coverage, first conv layer", "mid coverage", labels, xs, midc, true),
-           "mid coverage", "Share of live first-layer filters whose spectral peak is in the mid band.");
-    figure(
-        p,
-        health_html::plot_over_epochs("Stride aliasing, second conv layer", "periodic share", labels, xs, alias, true),
-        "aliasing",
-        "Share of the second layer's projection energy that repeats with the first layer's stride (analysed "
-        "epochs only).");
-  }
-  p << "</div>\n";
-
-  p << "<h2 id=\"limits\">What is not compared</h2>\n<ul>\n";
-  for (const std::string& n : sum.notes) p << "<li>" << html_escape(n) << "</li>\n";
-  p << "</ul>\n";
-  const std::time_t now = std::time(nullptr);
-  char when[64] = "";
-  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
-  p << "<footer>Generated by deconvscope compare on " << when << ".</footer>\n</main>\n</body>\n</html>\n";
-  sum.html = (fs::path(out_dir) / "index.html").string();
-  write_text_atomic(sum.html, p.str());
-
-  // Verdicts as a table.
-  {
-    std::ostringstream c;
-    c << "scope,metric,healthier,best_run,best_value,worst_run,worst_value,verdict\n";
-    for (const Verdict& v : verdicts)
-      c << csv_quote(v.scope) << ',' << v.metric << ',' << (v.better < 0 ? "lower" : "higher") << ','
-        << csv_quote(v.leaders.empty() ? "" : v.leaders.front()) << ','
-        << (v.values.empty() ? "nan" : num("%.7g", v.values.front())) << ','
-        << csv_quote(v.leaders.empty() ? "" : v.runs.back()) << ','
-        << (v.values.empty() ? "nan" : num("%.7g", v.values.back())) << ',' << csv_quote(v.text) << '\n';
-    sum.verdicts_csv = (fs::path(out_dir) / "verdicts.csv").string();
-    write_text_atomic(sum.verdicts_csv, c.str());
-  }
-  return sum;
+  write_figures_csv(c, out_dir);
+  write_page(c, out_dir);
+  write_verdicts_csv(c, out_dir);
+  return c.sum;
 }
 
 }  // namespace ds
