@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -154,71 +155,11 @@ p.live { color: #1f5fa8; background: #eef4fb; border-left: 4px solid #1f5fa8; pa
 
 constexpr int kRefreshSeconds = 30;  // a live run's report changes once per snapshot
 
-}  // namespace
+using PictureName = std::function<std::string(const std::string&)>;  // a picture's file name -> its path, noted as written
 
-void write_report(const ReportContext& ctx, const AnalysisResult& r, const Dataset& probe) {
-  check_result(r, probe);
-  const std::string& run_dir = ctx.paths.dir;
-  const fs::path dir = ctx.paths.report;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
-  std::set<std::string> written;  // the pictures of this report; any other of ours is stale
-  auto out = [&](const std::string& name) {
-    written.insert(name);
-    return (dir / name).string();
-  };
-
-  const std::string& metrics_path = ctx.paths.metrics;
-  const Config& cfg = ctx.config;
-  // Titled by the folder: runs made with --run.dir share run.name but not the folder.
-  std::string title = run_title(run_dir);
-  if (title.empty()) title = cfg.run.name;
-
-  // Metrics: a missing or malformed file is reported on the page, not fatal.
-  CsvTable metrics;
-  std::string metrics_problem;
-  if (!fs::exists(metrics_path)) {
-    metrics_problem = "No metrics.csv in " + run_dir + ": training curves and the metrics table are not available.";
-  } else {
-    try {
-      metrics = read_csv(metrics_path);
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::data) throw;
-      metrics_problem = std::string("metrics.csv could not be read: ") + e.what();
-    }
-  }
-  bool curves = false, layer_stats = false;
-  if (metrics_problem.empty()) {
-    try {
-      plot_training_curves(metrics_path, out("training_curves.png"));
-      curves = true;
-      layer_stats = plot_layer_stats(metrics_path, out("layer_stats.png"));
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::data) throw;
-      metrics_problem = std::string("Training curves could not be drawn: ") + e.what();
-    }
-  }
-  if (!curves) written.erase("training_curves.png");  // an old one is stale now
-  if (!layer_stats) written.erase("layer_stats.png");
-  std::string final_val = "n/a", epochs_trained = "n/a";
-  int last_epoch = -1;
-  if (!metrics.rows.empty()) {
-    const int ce = metrics.column("epoch"), cv = metrics.column("val_accuracy");
-    if (ce >= 0) {
-      epochs_trained = metrics.rows.back()[ce];
-      last_epoch = std::atoi(epochs_trained.c_str());
-    }
-    if (cv >= 0) {
-      const double v = std::strtod(metrics.rows.back()[cv].c_str(), nullptr);
-      final_val = v <= 1.0 ? fmt("%.2f%%", 100 * v) : metrics.rows.back()[cv];
-    }
-  }
-  // Still training: the trainer re-analyses after each snapshot (analysis.live) and has
-  // not reached train.epochs. A finished run's page never reloads.
-  const bool in_progress = cfg.analysis.live && last_epoch >= 0 && last_epoch < cfg.train.epochs;
-
-  // Dead features per conv layer at the last epoch.
+// Dead features per conv layer at the last epoch: from metrics.csv's dead fractions and
+// the analysis' inactive features at the latest top-k epoch.
+std::vector<DeadRow> dead_features(const CsvTable& metrics, const AnalysisResult& r) {
   std::vector<DeadRow> dead;
   auto dead_row = [&](const std::string& layer) -> DeadRow& {
     for (auto& d : dead)
@@ -245,7 +186,12 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
         if (size_t(f) * t.k < t.acts.size() && inactive(t.acts[size_t(f) * t.k])) d.inactive_features.push_back(f);
       break;
     }
-  std::string dead_summary;
+  return dead;
+}
+
+// "conv1 3/100, conv2 4%" for the summary table.
+std::string dead_summary(const std::vector<DeadRow>& dead) {
+  std::string summary;
   for (const auto& d : dead) {
     std::string s;
     if (d.metrics_fraction >= 0 && d.features > 0)
@@ -254,61 +200,22 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
       s = fmt("%.0f%%", 100 * d.metrics_fraction);
     else if (d.topk_epoch >= 0)
       s = std::to_string(d.inactive_features.size()) + "/" + std::to_string(d.features) + " inactive";
-    if (!s.empty()) dead_summary += (dead_summary.empty() ? "" : ", ") + d.layer + " " + s;
+    if (!s.empty()) summary += (summary.empty() ? "" : ", ") + d.layer + " " + s;
   }
 
-  const bool have_convergence = !r.convergence.empty() && !r.epochs.empty();
-  if (have_convergence) plot_convergence(r, out("convergence.png"));
+  return summary;
+}
 
-  Page p;
+// The dead-features table.
+void section_dead(Page& p, const std::vector<DeadRow>& dead, const AnalysisResult& r, int probe_batch, int last_epoch) {
   auto& h = p.h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-  if (in_progress) h << "<meta http-equiv=\"refresh\" content=\"" << kRefreshSeconds << "\">\n";
-  h << "<title>deconvscope: " << html_escape(title) << "</title>\n<style>" << kReportCss << kOverlayCss
-    << "</style>\n</head>\n<body>\n<main>\n";
-  h << "<h1>" << html_escape(title) << "</h1>\n<p class=\"sub\">deconvscope report: how the features of a "
-    << "convnet evolve during training, seen through the Zeiler &amp; Fergus deconvnet.</p>\n";
-  if (in_progress)
-    h << "<p class=\"live\">Training in progress: epoch " << last_epoch << " of " << cfg.train.epochs
-      << ". This page reloads every " << kRefreshSeconds << " s; the analysis follows each snapshot.</p>\n";
-  h << "<nav><a href=\"#summary\">Summary</a><a href=\"#dead\">Dead features</a><a href=\"#training\">Training</a><a "
-       "href=\"#convergence\">Convergence</a>";
-  for (const auto& l : r.layers)
-    h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
-  h << "<a href=\"#jumps\">Jumps</a><a href=\"#filters\">Filters</a><a href=\"#metrics\">Metrics</a>"
-    << page_links(ctx.paths) << "</nav>\n";
-
-  // --- Summary
-  std::string epochs_list;
-  for (size_t i = 0; i < r.epochs.size(); ++i) epochs_list += (i ? ", " : "") + std::to_string(r.epochs[i]);
-  std::string layers_list;
-  for (size_t i = 0; i < r.layers.size(); ++i) layers_list += (i ? ", " : "") + r.layers[i];
-  h << "<h2 id=\"summary\">Summary</h2>\n<table class=\"kv\">\n";
-  p.kv("Run", title);
-  if (!cfg.run.name.empty() && cfg.run.name != title) p.kv("run.name", cfg.run.name);
-  p.kv("Run folder", run_dir);
-  p.kv("Dataset", r.dataset_path.empty() ? probe.source : r.dataset_path);
-  p.kv("Probe images", std::to_string(r.probe_count) + " (first of the " + r.split + " split)");
-  p.kv("Input", std::to_string(r.input.channels) + " x " + std::to_string(r.input.height) + " x " +
-                    std::to_string(r.input.width));
-  p.kv("Epochs trained", epochs_trained + (in_progress ? " of " + std::to_string(cfg.train.epochs) + " (training)" : ""));
-  p.kv("Final val accuracy", final_val);
-  p.kv("Dead features (last epoch)", dead_summary.empty() ? "n/a" : dead_summary);
-  p.kv("Snapshots analysed (epochs)", epochs_list);
-  p.kv("Analysed layers", layers_list);
-  p.kv("Jump threshold", "strongest image changed and projection cosine < " + fmt("%.2f", r.jump_threshold));
-  p.kv("Convergence threshold", "filter similarity to the final snapshot >= " + fmt("%.2f", r.convergence_threshold));
-  h << "</table>\n";
-
-  // --- Dead features at the last epoch
   h << "<h3 id=\"dead\">Dead features</h3>\n";
   if (dead.empty()) {
     p.note("Neither metrics.csv nor the analysis has dead-feature figures.");
   } else {
     h << "<p class=\"hint\">Dead in metrics.csv: the share of the layer's feature maps that never fired on the "
          "trainer's probe batch (train.probe_batch = "
-      << cfg.train.probe_batch << " images) at epoch " << (last_epoch >= 0 ? std::to_string(last_epoch) : "?")
+      << probe_batch << " images) at epoch " << (last_epoch >= 0 ? std::to_string(last_epoch) : "?")
       << ". Inactive in the analysis: features with no positive activation over the " << r.probe_count
       << " probe images at the latest top-k epoch. The two use different images, so they can differ.</p>\n";
     h << "<div class=\"scroll\"><table>\n";
@@ -330,18 +237,11 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
     }
     h << "</table></div>\n";
   }
+}
 
-  // --- Training curves
-  h << "<h2 id=\"training\">Training</h2>\n";
-  if (curves) p.img("training_curves.png", "training curves", "Loss and accuracy per epoch, from metrics.csv.");
-  if (layer_stats)
-    p.img("layer_stats.png", "gradient RMS, update ratio and dead share per layer",
-          "Per layer, from metrics.csv: the RMS of the weight gradient, the RMS of the update over the RMS of the "
-          "weights (both log10; epoch 0 has no update and is left out), and the share of the layer's feature maps "
-          "that never fired on the probe batch.");
-  if (!metrics_problem.empty()) p.note(metrics_problem);
-
-  // --- Convergence
+// The convergence plot and tables.
+void section_convergence(Page& p, const AnalysisResult& r, bool have_convergence) {
+  auto& h = p.h;
   h << "<h2 id=\"convergence\">Convergence</h2>\n";
   if (!have_convergence) {
     p.note("The analysis holds no convergence figures.");
@@ -382,8 +282,11 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
           [](const LayerConvergence& c) { return c.progress_converged_at; });
     h << "<p class=\"hint\">Green: at or above the threshold.</p>\n";
   }
+}
 
-  // --- Per layer: evolution strip and top-k grids
+// Per analysed layer: the evolution strip (rows linked to the top-k) and the top-k grids.
+void section_layers(Page& p, const AnalysisResult& r, const Dataset& probe, const PictureName& out) {
+  auto& h = p.h;
   auto topk_anchor = [](const std::string& safe, int epoch, int feature) {
     return "topk-" + safe + "-" + epoch_tag(epoch) + "-f" + std::to_string(feature);
   };
@@ -456,8 +359,11 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
       }
     }
   }
+}
 
-  // --- Jumps
+// The jump list: jumps, and features that went silent or came back.
+void section_jumps(Page& p, const AnalysisResult& r) {
+  auto& h = p.h;
   h << "<h2 id=\"jumps\">Jumps</h2>\n<p class=\"hint\">\"Sudden jumps in appearance result from a change in the image "
        "from which the strongest activation originates\" (Zeiler &amp; Fergus, Fig. 4).</p>\n";
   // Falling silent and coming back are listed with the jumps but counted apart: they are
@@ -496,7 +402,11 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
          "<th>projection cosine</th><th>filter change</th><th>strongest image</th></tr>\n"
       << rows.str() << "</table></div>\n";
   }
-  // --- First-layer filters of each analysed snapshot, when the snapshots are there.
+}
+
+// First-layer filter mosaics of each analysed epoch.
+void section_filters(Page& p, const ReportContext& ctx, const AnalysisResult& r, const PictureName& out) {
+  auto& h = p.h;
   h << "<h2 id=\"filters\">First-layer filters</h2>\n";
   Page row;  // the mosaics side by side, emitted only if there are any
   size_t mosaics = 0;
@@ -517,8 +427,11 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
       << row.h.str() << "</div>\n";
   }
   if (!ctx.filters_problem.empty()) p.note(ctx.filters_problem);
+}
 
-  // --- Metrics table
+// The metrics tables: run-wide columns, and per layer and epoch.
+void section_metrics(Page& p, const CsvTable& metrics, const std::string& metrics_problem) {
+  auto& h = p.h;
   h << "<h2 id=\"metrics\">Metrics per epoch</h2>\n";
   if (!metrics_problem.empty() && metrics.header.empty()) {
     p.note(metrics_problem);
@@ -570,6 +483,141 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
       h << "</table></details>\n";
     }
   }
+}
+
+}  // namespace
+
+void write_report(const ReportContext& ctx, const AnalysisResult& r, const Dataset& probe) {
+  check_result(r, probe);
+  const std::string& run_dir = ctx.paths.dir;
+  const fs::path dir = ctx.paths.report;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
+  std::set<std::string> written;  // the pictures of this report; any other of ours is stale
+  const PictureName out = [&](const std::string& name) {
+    written.insert(name);
+    return (dir / name).string();
+  };
+
+  const std::string& metrics_path = ctx.paths.metrics;
+  const Config& cfg = ctx.config;
+  // Titled by the folder: runs made with --run.dir share run.name but not the folder.
+  std::string title = run_title(run_dir);
+  if (title.empty()) title = cfg.run.name;
+
+  // Metrics: a missing or malformed file is reported on the page, not fatal.
+  CsvTable metrics;
+  std::string metrics_problem;
+  if (!fs::exists(metrics_path)) {
+    metrics_problem = "No metrics.csv in " + run_dir + ": training curves and the metrics table are not available.";
+  } else {
+    try {
+      metrics = read_csv(metrics_path);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::data) throw;
+      metrics_problem = std::string("metrics.csv could not be read: ") + e.what();
+    }
+  }
+  bool curves = false, layer_stats = false;
+  if (metrics_problem.empty()) {
+    try {
+      plot_training_curves(metrics_path, out("training_curves.png"));
+      curves = true;
+      layer_stats = plot_layer_stats(metrics_path, out("layer_stats.png"));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::data) throw;
+      metrics_problem = std::string("Training curves could not be drawn: ") + e.what();
+    }
+  }
+  if (!curves) written.erase("training_curves.png");  // an old one is stale now
+  if (!layer_stats) written.erase("layer_stats.png");
+  std::string final_val = "n/a", epochs_trained = "n/a";
+  int last_epoch = -1;
+  if (!metrics.rows.empty()) {
+    const int ce = metrics.column("epoch"), cv = metrics.column("val_accuracy");
+    if (ce >= 0) {
+      epochs_trained = metrics.rows.back()[ce];
+      last_epoch = std::atoi(epochs_trained.c_str());
+    }
+    if (cv >= 0) {
+      const double v = std::strtod(metrics.rows.back()[cv].c_str(), nullptr);
+      final_val = v <= 1.0 ? fmt("%.2f%%", 100 * v) : metrics.rows.back()[cv];
+    }
+  }
+  // Still training: the trainer re-analyses after each snapshot (analysis.live) and has
+  // not reached train.epochs. A finished run's page never reloads.
+  const bool in_progress = cfg.analysis.live && last_epoch >= 0 && last_epoch < cfg.train.epochs;
+
+  const std::vector<DeadRow> dead = dead_features(metrics, r);
+  const std::string dead_text = dead_summary(dead);
+
+  const bool have_convergence = !r.convergence.empty() && !r.epochs.empty();
+  if (have_convergence) plot_convergence(r, out("convergence.png"));
+
+  Page p;
+  auto& h = p.h;
+  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  if (in_progress) h << "<meta http-equiv=\"refresh\" content=\"" << kRefreshSeconds << "\">\n";
+  h << "<title>deconvscope: " << html_escape(title) << "</title>\n<style>" << kReportCss << kOverlayCss
+    << "</style>\n</head>\n<body>\n<main>\n";
+  h << "<h1>" << html_escape(title) << "</h1>\n<p class=\"sub\">deconvscope report: how the features of a "
+    << "convnet evolve during training, seen through the Zeiler &amp; Fergus deconvnet.</p>\n";
+  if (in_progress)
+    h << "<p class=\"live\">Training in progress: epoch " << last_epoch << " of " << cfg.train.epochs
+      << ". This page reloads every " << kRefreshSeconds << " s; the analysis follows each snapshot.</p>\n";
+  h << "<nav><a href=\"#summary\">Summary</a><a href=\"#dead\">Dead features</a><a href=\"#training\">Training</a><a "
+       "href=\"#convergence\">Convergence</a>";
+  for (const auto& l : r.layers)
+    h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
+  h << "<a href=\"#jumps\">Jumps</a><a href=\"#filters\">Filters</a><a href=\"#metrics\">Metrics</a>"
+    << page_links(ctx.paths) << "</nav>\n";
+
+  // --- Summary
+  std::string epochs_list;
+  for (size_t i = 0; i < r.epochs.size(); ++i) epochs_list += (i ? ", " : "") + std::to_string(r.epochs[i]);
+  std::string layers_list;
+  for (size_t i = 0; i < r.layers.size(); ++i) layers_list += (i ? ", " : "") + r.layers[i];
+  h << "<h2 id=\"summary\">Summary</h2>\n<table class=\"kv\">\n";
+  p.kv("Run", title);
+  if (!cfg.run.name.empty() && cfg.run.name != title) p.kv("run.name", cfg.run.name);
+  p.kv("Run folder", run_dir);
+  p.kv("Dataset", r.dataset_path.empty() ? probe.source : r.dataset_path);
+  p.kv("Probe images", std::to_string(r.probe_count) + " (first of the " + r.split + " split)");
+  p.kv("Input", std::to_string(r.input.channels) + " x " + std::to_string(r.input.height) + " x " +
+                    std::to_string(r.input.width));
+  p.kv("Epochs trained", epochs_trained + (in_progress ? " of " + std::to_string(cfg.train.epochs) + " (training)" : ""));
+  p.kv("Final val accuracy", final_val);
+  p.kv("Dead features (last epoch)", dead_text.empty() ? "n/a" : dead_text);
+  p.kv("Snapshots analysed (epochs)", epochs_list);
+  p.kv("Analysed layers", layers_list);
+  p.kv("Jump threshold", "strongest image changed and projection cosine < " + fmt("%.2f", r.jump_threshold));
+  p.kv("Convergence threshold", "filter similarity to the final snapshot >= " + fmt("%.2f", r.convergence_threshold));
+  h << "</table>\n";
+
+  section_dead(p, dead, r, cfg.train.probe_batch, last_epoch);
+
+  // --- Training curves
+  h << "<h2 id=\"training\">Training</h2>\n";
+  if (curves) p.img("training_curves.png", "training curves", "Loss and accuracy per epoch, from metrics.csv.");
+  if (layer_stats)
+    p.img("layer_stats.png", "gradient RMS, update ratio and dead share per layer",
+          "Per layer, from metrics.csv: the RMS of the weight gradient, the RMS of the update over the RMS of the "
+          "weights (both log10; epoch 0 has no update and is left out), and the share of the layer's feature maps "
+          "that never fired on the probe batch.");
+  if (!metrics_problem.empty()) p.note(metrics_problem);
+
+  section_convergence(p, r, have_convergence);
+
+  section_layers(p, r, probe, out);
+
+  section_jumps(p, r);
+
+  section_filters(p, ctx, r, out);
+
+  section_metrics(p, metrics, metrics_problem);
+
   if (!ctx.config_text.empty())
     h << "<details><summary>config.cfg</summary><pre>" << html_escape(ctx.config_text) << "</pre></details>\n";
 
