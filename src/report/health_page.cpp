@@ -73,40 +73,11 @@ std::vector<const health_html::Figure*> present_figures(const LayerHealth& l, co
   return out;
 }
 
-}  // namespace
-
-void write_health_page(const std::string& run_dir, const HealthResult& h) {
-  const RunPaths paths = RunPaths::of(run_dir);
-  const fs::path dir = paths.report;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
-  const std::string name = run_title(run_dir);
-  const size_t E = h.epochs.size(), last = E ? E - 1 : 0;
+// At the final snapshot: a column per layer (a row per figure fits any window).
+void section_final(std::ostringstream& p, const HealthResult& h) {
+  const size_t E = h.epochs.size();
+  const size_t last = E ? E - 1 : 0;
   const HealthThresholds& t = h.thresholds;
-
-  std::ostringstream p;
-  p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope health: "
-    << html_escape(name) << "</title>\n<style>" << kReportCss << "</style>\n</head>\n<body>\n<main>\n";
-  p << "<h1>Filter health: " << html_escape(name) << "</h1>\n<p class=\"sub\">Dead, dominating, redundant and "
-    << "aliased filters of every conv layer at every snapshot, after Zeiler &amp; Fergus Sec. 4.1 and Fig. 6. "
-    << "Definitions in docs/health-format.md; the figures are also in analysis/health.h5 and "
-       "analysis/health*.csv.</p>\n";
-  p << "<nav>";
-  if (fs::exists(dir / "index.html")) p << "<a href=\"index.html\">&larr; Report</a>";
-  p << "<a href=\"#probe\">Probe images</a><a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across "
-       "snapshots</a><a href=\"#filters\">"
-    << "First-layer filters</a><a href=\"#died\">Died and stayed dead</a><a "
-       "href=\"#definitions\">Definitions</a></nav>\n";
-
-  // --- Which images the fire rates come from: "dead" means "never fired on these".
-  p << "<p class=\"note\" id=\"probe\">Probe images (fire rates, never fires, dead): the first " << h.probe_count
-    << " images of the " << html_escape(h.split) << " split of " << html_escape(h.dataset_path);
-  if (!h.probe_source.empty()) p << ": " << html_escape(h.probe_source);
-  p << ".</p>\n";
-
-  // --- Final snapshot: a column per layer (a row per figure fits any window).
   p << "<h2 id=\"final\">At the final snapshot (epoch " << (E ? h.epochs[last] : 0) << ")</h2>\n";
   std::vector<std::string> heads;
   std::vector<LayerEpochSummary> sums;
@@ -125,8 +96,12 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
        "layer.</p>\n";
   if (!h.aliasing_note.empty())
     p << "<p class=\"note\">Stride aliasing not measured: " << html_escape(h.aliasing_note) << ".</p>\n";
+}
 
-  // --- Across snapshots: plots, then a table per layer.
+// Across the snapshots: plots, then a table per layer.
+void section_epochs(std::ostringstream& p, const HealthResult& h) {
+  const size_t E = h.epochs.size();
+  const HealthThresholds& t = h.thresholds;
   p << "<h2 id=\"epochs\">Across the snapshots</h2>\n<div class=\"row\">\n";
   std::vector<std::string> labels;
   std::vector<std::vector<int>> xs;
@@ -182,8 +157,12 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
     }
     figure_table(p, "figure", epochs, present_figures(l, h), per_epoch);
   }
+}
 
-  // --- First-layer filters of every snapshot, marked.
+// First-layer filters of every snapshot, dead and dominating ones marked.
+void section_filters(std::ostringstream& p, const HealthResult& h, const RunPaths& paths) {
+  const size_t E = h.epochs.size();
+  const size_t last = E ? E - 1 : 0;
   p << "<h2 id=\"filters\">First-layer filters</h2>\n";
   const std::string& snap_dir = paths.snapshots;
   std::vector<std::pair<int, std::string>> snaps;
@@ -223,8 +202,10 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
   }
   if (drawn == 0)
     p << "<p class=\"note\">No snapshots of the measured epochs in " << html_escape(snap_dir) << ".</p>\n";
+}
 
-  // --- Filters that died and stayed dead.
+// Filters that died and stayed dead.
+void section_died(std::ostringstream& p, const HealthResult& h) {
   p << "<h2 id=\"died\">Died and stayed dead</h2>\n";
   size_t died = 0;
   std::ostringstream rows;
@@ -245,8 +226,11 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
   else
     p << "<table>\n<tr><th>layer</th><th>filters</th><th>filter (dead from that epoch through the last)</th></tr>\n"
       << rows.str() << "</table>\n";
+}
 
-  // --- Definitions.
+// The definitions of every figure and the thresholds used.
+void section_definitions(std::ostringstream& p, const HealthResult& h) {
+  const HealthThresholds& t = h.thresholds;
   p << "<h2 id=\"definitions\">Definitions</h2>\n<dl>\n";
   for (const auto& f : figures())
     p << "<dt>" << html_escape(f.title) << "</dt><dd>" << html_escape(f.help) << "</dd>\n";
@@ -255,7 +239,44 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
     << num("%.3g", t.redundant_correlation) << "; frequency bands split at " << num("%.3g", t.low_band) << " and "
     << num("%.3g", t.mid_band) << " of Nyquist (radially), kernels zero-padded to " << t.spectrum_size << "x"
     << t.spectrum_size << ".</p>\n";
+}
 
+}  // namespace
+
+void write_health_page(const std::string& run_dir, const HealthResult& h) {
+  const RunPaths paths = RunPaths::of(run_dir);
+  const fs::path dir = paths.report;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
+  const std::string name = run_title(run_dir);
+
+  std::ostringstream p;
+  p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope health: "
+    << html_escape(name) << "</title>\n<style>" << kReportCss << "</style>\n</head>\n<body>\n<main>\n";
+  p << "<h1>Filter health: " << html_escape(name) << "</h1>\n<p class=\"sub\">Dead, dominating, redundant and "
+    << "aliased filters of every conv layer at every snapshot, after Zeiler &amp; Fergus Sec. 4.1 and Fig. 6. "
+    << "Definitions in docs/health-format.md; the figures are also in analysis/health.h5 and "
+       "analysis/health*.csv.</p>\n";
+  p << "<nav>";
+  if (fs::exists(dir / "index.html")) p << "<a href=\"index.html\">&larr; Report</a>";
+  p << "<a href=\"#probe\">Probe images</a><a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across "
+       "snapshots</a><a href=\"#filters\">"
+    << "First-layer filters</a><a href=\"#died\">Died and stayed dead</a><a "
+       "href=\"#definitions\">Definitions</a></nav>\n";
+
+  // --- Which images the fire rates come from: "dead" means "never fired on these".
+  p << "<p class=\"note\" id=\"probe\">Probe images (fire rates, never fires, dead): the first " << h.probe_count
+    << " images of the " << html_escape(h.split) << " split of " << html_escape(h.dataset_path);
+  if (!h.probe_source.empty()) p << ": " << html_escape(h.probe_source);
+  p << ".</p>\n";
+
+  section_final(p, h);
+  section_epochs(p, h);
+  section_filters(p, h, paths);
+  section_died(p, h);
+  section_definitions(p, h);
   p << page_end("health");
   write_text_atomic(paths.health_page, p.str());
   link_from_index(paths, "health.html");
