@@ -22,6 +22,7 @@
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/atomic_file.hpp"
+#include "deconvscope/io/run_folder.hpp"
 
 namespace fs = std::filesystem;
 
@@ -163,8 +164,7 @@ RunLock::RunLock(const std::string& dir) {
   g_held.emplace(key_, std::move(h));
   // Now the only writer: whatever temporary files other processes left here are theirs
   // from a write that never finished.
-  for (const char* sub : {"", "snapshots", "analysis", "report"})
-    remove_stale_temps((fs::path(dir) / sub).string(), /*any_other_pid=*/true);
+  for (const std::string& folder : RunPaths::of(dir).folders()) remove_stale_temps(folder, /*any_other_pid=*/true);
 }
 
 RunLock::~RunLock() {

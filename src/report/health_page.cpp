@@ -260,7 +260,7 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
     << "Definitions in docs/health-format.md; the figures are also in analysis/health.h5 and "
        "analysis/health*.csv.</p>\n";
   p << "<nav>";
-  if (fs::exists(dir / "index.html")) p << "<a href=\"index.html\">&larr; Report</a>";
+  if (fs::exists(paths.report_index)) p << "<a href=\"index.html\">&larr; Report</a>";
   p << "<a href=\"#probe\">Probe images</a><a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across "
        "snapshots</a><a href=\"#filters\">"
     << "First-layer filters</a><a href=\"#died\">Died and stayed dead</a><a "
