@@ -122,7 +122,10 @@ AnalysisPlan plan_analysis(const Config& cfg, const std::string& dir) {
   // The probe: the first probe_limit images of the chosen split, as the run's data; by
   // default the images the run itself used (data.train_limit or data.test_limit).
   DataConfig data = cfg.data;
-  p.on_train = cfg.analysis.probe == "train";
+  switch (cfg.analysis.probe) {
+    case ProbeSplit::train: p.on_train = true; break;
+    case ProbeSplit::test: p.on_train = false; break;
+  }
   if (cfg.analysis.probe_limit > 0) (p.on_train ? data.train_limit : data.test_limit) = cfg.analysis.probe_limit;
   (p.on_train ? data.test_limit : data.train_limit) = 1;  // the other split is not needed
   p.splits = load_dataset(data);

@@ -135,7 +135,7 @@ ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const Analysi
     p.source = "--probe " + std::to_string(opt.probe_limit) + (opt.probe_limit == 0 ? " (the whole split)" : "");
     return p;
   }
-  if (analysis && (analysis->split == "train" || analysis->split == "test") && analysis->probe_count > 0) {
+  if (analysis && analysis->probe_count > 0) {
     p.split = analysis->split;
     p.limit = analysis->probe_count;
     p.source = "the images deconvscope analyze searched (analysis/analysis.h5)";
@@ -143,7 +143,11 @@ ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const Analysi
   }
   // No analysis yet: the rule analyze follows, so that a later analysis searches these.
   p.split = cfg.analysis.probe;
-  const bool on_train = p.split == "train";
+  bool on_train = true;
+  switch (p.split) {
+    case ProbeSplit::train: on_train = true; break;
+    case ProbeSplit::test: on_train = false; break;
+  }
   const int64_t own = on_train ? cfg.data.train_limit : cfg.data.test_limit;
   if (cfg.analysis.probe_limit > 0) {
     p.limit = cfg.analysis.probe_limit;
@@ -198,7 +202,11 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
   const std::unique_ptr<AnalysisResult> analysis = read_run_analysis(run_dir, &analysis_problem);
   const ProbeSet ps = health_probe(cfg, opt, analysis.get());
   DataConfig data = cfg.data;
-  const bool on_train = ps.split == "train";
+  bool on_train = true;
+  switch (ps.split) {
+    case ProbeSplit::train: on_train = true; break;
+    case ProbeSplit::test: on_train = false; break;
+  }
   (on_train ? data.train_limit : data.test_limit) = ps.limit;
   (on_train ? data.test_limit : data.train_limit) = 1;  // the other split is not needed
   DataSplits splits = load_dataset(data);
@@ -210,7 +218,7 @@ HealthResult compute_health(const std::string& run_dir, const Config& cfg, const
                                        "x" + std::to_string(first.input.width),
                                    std::to_string(probe.channels) + "x" + std::to_string(probe.height) + "x" +
                                        std::to_string(probe.width)));
-  h.split = ps.split;
+  h.split = to_string(ps.split);
   h.dataset_path = splits.path;
   h.probe_count = int64_t(probe.size());
   h.probe_source = ps.source;

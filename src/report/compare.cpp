@@ -99,7 +99,7 @@ RunData load_run(const std::string& dir, const std::string& label, const Compare
     r.name = cfg.run.name;
     r.config_text = cfg.text;
     r.train_limit = cfg.data.train_limit;
-    r.dataset = cfg.data.dataset;
+    r.dataset = to_string(cfg.data.dataset);
   } catch (const Error&) {
     // An unreadable config costs the settings check; the page says so.
   }
