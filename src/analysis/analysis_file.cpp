@@ -1,8 +1,7 @@
 // analysis.h5 (format "deconvscope.analysis", format_version 2; docs/analysis-format.md)
 // and the CSV tables next to it. Writing checks the in-memory result first, so a file on
 // disk always matches the documented shapes; reading checks every type and shape before
-// it allocates. Both go through io/h5.hpp, except the uint8 flag datasets, which the
-// wrapper has no type for and which are written here with the C API directly.
+// it allocates. Both go through io/h5.hpp.
 // Left out: partial reads (the report reads the whole file; it is tens of MiB at most).
 #include "deconvscope/analysis/analysis_file.hpp"
 
@@ -12,15 +11,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <sstream>
-#include <functional>
 #include <limits>
 #include <set>
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/escape.hpp"
 #include "deconvscope/io/h5.hpp"
-#include "deconvscope/io/text_file.hpp"
+#include "deconvscope/io/csv.hpp"
 
 namespace fs = std::filesystem;
 
@@ -69,8 +66,6 @@ class Checker {
 
   // The root attributes: enough to build the shapes of everything else.
   void check_header(const AnalysisResult& r) const {
-    if (r.split != "train" && r.split != "test")
-      fail_attr("split", expected_found("'train' or 'test'", quote_untrusted(r.split)));
     if (r.probe_count < 0)
       fail_attr("probe_count", expected_found("a count >= 0", std::to_string(r.probe_count)));
     if (r.epochs.empty()) fail_attr("epochs", "expected at least one analysed epoch, found none");
@@ -225,48 +220,6 @@ class Checker {
   std::string where_, hint_;
 };
 
-// --- uint8 datasets (not in the h5 wrapper) -----------------------------------------
-
-void write_u8(const h5::Group& g, const std::string& rel, const std::vector<int64_t>& dims,
-              const std::vector<uint8_t>& data) {
-  const std::string w = g.where(rel);
-  std::vector<hsize_t> hd(dims.begin(), dims.end());
-  if (Tensor::count(dims) != data.size())
-    throw Error(ErrorKind::io, w,
-                "dims " + shape_str(dims) + " do not match " + std::to_string(data.size()) + " values",
-                "a deconvscope bug");
-  h5::Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
-  if (!space.valid())
-    throw Error(ErrorKind::io, w,
-                "cannot create dataspace " + shape_str(dims) + ": " + h5::last_error_message());
-  h5::Handle ds(
-      H5Dcreate2(g.id(), rel.c_str(), H5T_STD_U8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-      H5Dclose);
-  if (!ds.valid())
-    throw Error(ErrorKind::io, w, "cannot create dataset: " + h5::last_error_message(),
-                "check the folder's permissions and free space");
-  if (!data.empty() && H5Dwrite(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0)
-    throw Error(ErrorKind::io, w, "cannot write dataset: " + h5::last_error_message(),
-                "check the folder's permissions and free space");
-}
-
-std::vector<uint8_t> read_u8(const h5::Group& g, const std::string& rel, const std::vector<int64_t>& dims) {
-  const std::string w = g.where(rel);
-  if (!g.is_dataset(rel)) throw Error(ErrorKind::snapshot, w, "missing dataset");
-  h5::Handle ds(H5Dopen2(g.id(), rel.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!ds.valid()) throw Error(ErrorKind::snapshot, w, "cannot open dataset: " + h5::last_error_message());
-  h5::Handle type(H5Dget_type(ds.get()), H5Tclose);
-  if (!type.valid() || H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) != 1)
-    throw Error(ErrorKind::snapshot, w,
-                expected_found("uint8", type.valid() ? h5::type_name(type.get()) : "no type"));
-  std::vector<int64_t> found = g.dataset_dims(rel);
-  if (found != dims) throw Error(ErrorKind::snapshot, w, expected_found(shape_str(dims), shape_str(found)));
-  std::vector<uint8_t> v(Tensor::count(dims));
-  if (!v.empty() && H5Dread(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
-    throw Error(ErrorKind::snapshot, w, "cannot read dataset: " + h5::last_error_message());
-  return v;
-}
-
 // --- writing --------------------------------------------------------------------------
 
 // The per-activation arrays shared by /evolution and /topk: n activations, their windows.
@@ -296,7 +249,7 @@ void write_activations(const h5::Group& g, const std::vector<int64_t>& lead,
 void write_contents(const h5::Group& root, const AnalysisResult& r) {
   root.write_attr_string("format", kAnalysisFormat);
   root.write_attr_int("format_version", kAnalysisFormatVersion);
-  root.write_attr_string("split", r.split);
+  root.write_attr_string("split", to_string(r.split));
   root.write_attr_string("dataset_path", r.dataset_path);
   root.write_attr_int64("probe_count", r.probe_count);
   root.write_attr_ints("epochs", std::vector<int32_t>(r.epochs.begin(), r.epochs.end()));
@@ -338,12 +291,12 @@ void write_contents(const h5::Group& root, const AnalysisResult& r) {
     const LayerJumps& j = r.jumps[l];
     h5::Group jg = jumps.create_group(r.layers[l]);
     // With one epoch these are (0, F): HDF5 and h5py take a zero-sized dimension as is.
-    write_u8(jg, "image_changed", {E - 1, F}, j.image_changed);
+    jg.write_dataset("image_changed", {E - 1, F}, j.image_changed);
     jg.write_dataset("projection_similarity", {E - 1, F}, j.projection_similarity);
     jg.write_dataset("filter_change", {E - 1, F}, j.filter_change);
-    write_u8(jg, "jump", {E - 1, F}, j.jump);
-    write_u8(jg, "went_silent", {E - 1, F}, j.went_silent);
-    write_u8(jg, "came_back", {E - 1, F}, j.came_back);
+    jg.write_dataset("jump", {E - 1, F}, j.jump);
+    jg.write_dataset("went_silent", {E - 1, F}, j.went_silent);
+    jg.write_dataset("came_back", {E - 1, F}, j.came_back);
 
     const LayerConvergence& c = r.convergence[l];
     h5::Group cg = convergence.create_group(r.layers[l]);
@@ -362,6 +315,11 @@ void expect_dims(const h5::Group& g, const std::string& rel, const std::vector<i
   std::vector<int64_t> found = g.dataset_dims(rel);
   if (found != dims)
     throw Error(ErrorKind::snapshot, g.where(rel), expected_found(shape_str(dims), shape_str(found)));
+}
+
+std::vector<uint8_t> read_flags(const h5::Group& g, const std::string& rel, const std::vector<int64_t>& dims) {
+  expect_dims(g, rel, dims);
+  return g.read_dataset_u8(rel);
 }
 
 // Reads the per-activation arrays written by write_activations; lead is (E, F) or (features, k).
@@ -394,37 +352,17 @@ Tensor read_projection(const h5::Group& g, const std::vector<int64_t>& dims) {
   return g.read_tensor("projection");
 }
 
-void check_format(const h5::Group& root, const std::string& path) {
-  const std::string at_root = path + ": /";
-  const std::string hint = "pass the analysis.h5 that `deconvscope analyze` wrote in a run folder";
-  if (!root.has_attr("format"))
-    throw Error(ErrorKind::snapshot, at_root, "not an analysis file: the root attribute format is missing",
-                hint);
-  const std::string format = root.read_attr_string("format");
-  if (format != kAnalysisFormat)
-    throw Error(
-        ErrorKind::snapshot, at_root + " attribute format",
-        "not an analysis file: " + expected_found(std::string("'") + kAnalysisFormat + "'", quote_untrusted(format)),
-        hint);
-  const int version = root.read_attr_int("format_version");
-  if (version > kAnalysisFormatVersion)
-    throw Error(ErrorKind::snapshot, at_root + " attribute format_version",
-                "written by a newer deconvscope (format_version " + std::to_string(version) +
-                    "; this build reads up to " + std::to_string(kAnalysisFormatVersion) + ")",
-                "upgrade deconvscope, or analyse the run again with this build");
+AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
   // Version 1 stored a feature that never fired as image 0 with activation 0, which no
   // reader can tell from a real image 0: such a file is refused, not misread.
-  if (version < kAnalysisFormatVersion)
-    throw Error(ErrorKind::snapshot, at_root + " attribute format_version",
-                "written by an older deconvscope: " +
-                    expected_found(std::to_string(kAnalysisFormatVersion), std::to_string(version)),
-                "analyse the run again: deconvscope analyze --run <run folder> --force");
-}
-
-AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
-  check_format(root, path);
+  h5::check_format(root, kAnalysisFormat, {kAnalysisFormatVersion},
+                   {/*other =*/"pass the analysis.h5 that `deconvscope analyze` wrote in a run folder",
+                    /*newer =*/"upgrade deconvscope, or analyse the run again with this build",
+                    /*older =*/"analyse the run again: deconvscope analyze --run <run folder> --force"});
   AnalysisResult r;
-  r.split = root.read_attr_string("split");
+  const std::string split = root.read_attr_string("split");
+  if (!parse_probe_split(split, r.split))
+    throw Error(ErrorKind::snapshot, path + ": / attribute split", expected_found("'train' or 'test'", quote_untrusted(split)));
   r.dataset_path = root.read_attr_string("dataset_path");
   r.probe_count = root.read_attr_int64("probe_count");
   std::vector<int32_t> epochs = root.read_attr_ints("epochs");
@@ -492,14 +430,14 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
     const int64_t F = i64(r.evolution[l].features.size());
     h5::Group jg = jumps.open_group(r.layers[l]);
     LayerJumps j;
-    j.image_changed = read_u8(jg, "image_changed", {E - 1, F});
+    j.image_changed = read_flags(jg, "image_changed", {E - 1, F});
     expect_dims(jg, "projection_similarity", {E - 1, F});
     j.projection_similarity = jg.read_dataset_f32("projection_similarity");
     expect_dims(jg, "filter_change", {E - 1, F});
     j.filter_change = jg.read_dataset_f32("filter_change");
-    j.jump = read_u8(jg, "jump", {E - 1, F});
-    j.went_silent = read_u8(jg, "went_silent", {E - 1, F});
-    j.came_back = read_u8(jg, "came_back", {E - 1, F});
+    j.jump = read_flags(jg, "jump", {E - 1, F});
+    j.went_silent = read_flags(jg, "went_silent", {E - 1, F});
+    j.came_back = read_flags(jg, "came_back", {E - 1, F});
     r.jumps.push_back(std::move(j));
 
     h5::Group cg = convergence.open_group(r.layers[l]);
@@ -521,26 +459,10 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
 
 // --- CSV ------------------------------------------------------------------------------
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
 std::string num(float v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(v));
   return buf;
-}
-
-// Writes one CSV file atomically; fill writes the rows after the header.
-void write_csv(const std::string& path, const std::string& header,
-               const std::function<void(std::ostream&)>& fill) {
-  std::ostringstream out;
-  out << header << '\n';
-  fill(out);
-  write_text_atomic(path, out.str());  // errors name `path` and the OS error
 }
 
 }  // namespace
@@ -610,7 +532,7 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
                 for (size_t e = 1; e < E; ++e)
                   for (size_t f = 0; f < F; ++f) {
                     const size_t row = (e - 1) * F + f;
-                    out << csv_field(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e - 1] << ','
+                    out << csv_quote(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e - 1] << ','
                         << r.epochs[e] << ',' << ev.strongest[(e - 1) * F + f].image << ','
                         << ev.strongest[e * F + f].image << ',' << int(j.image_changed[row]) << ','
                         << num(j.projection_similarity[row]) << ',' << num(j.filter_change[row]) << ','
@@ -626,7 +548,7 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
                 const LayerConvergence& c = r.convergence[l];
                 const TransitionCounts n = count_transitions(r.evolution[l], r.jumps[l], E);
                 for (size_t e = 0; e < E; ++e)
-                  out << csv_field(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e])
+                  out << csv_quote(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e])
                       << ',' << num(c.weight_change[e]) << ',' << num(c.final_image_share[e]) << ','
                       << c.converged_at << ',' << num(c.weight_progress[e]) << ',' << c.progress_converged_at
                       << ',' << n.jumps[e] << ',' << n.went_silent[e] << ',' << n.came_back[e] << ','
@@ -641,7 +563,7 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
                 for (size_t e = 0; e < E; ++e)
                   for (size_t f = 0; f < F; ++f) {
                     const Activation& a = ev.strongest[e * F + f];
-                    out << csv_field(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e] << ','
+                    out << csv_quote(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e] << ','
                         << a.image << ',' << a.y << ',' << a.x << ',' << num(a.value) << '\n';
                   }
               }
@@ -653,7 +575,7 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
                   for (int f = 0; f < t.features; ++f)
                     for (int k = 0; k < t.k; ++k) {
                       const Activation& a = t.acts[static_cast<size_t>(f) * t.k + k];
-                      out << epoch << ',' << csv_field(t.layer) << ',' << f << ',' << k << ',' << a.image << ','
+                      out << epoch << ',' << csv_quote(t.layer) << ',' << f << ',' << k << ',' << a.image << ','
                           << a.y << ',' << a.x << ',' << num(a.value) << '\n';
                     }
             });

@@ -136,7 +136,7 @@ ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const Analysi
     p.source = "--probe " + std::to_string(opt.probe_limit) + (opt.probe_limit == 0 ? " (the whole split)" : "");
     return p;
   }
-  if (analysis && (analysis->split == "train" || analysis->split == "test") && analysis->probe_count > 0) {
+  if (analysis && analysis->probe_count > 0) {
     p.split = analysis->split;
     p.limit = analysis->probe_count;
     p.source = "the images deconvscope analyze searched (analysis/analysis.h5)";
@@ -144,7 +144,11 @@ ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const Analysi
   }
   // No analysis yet: the rule analyze follows, so that a later analysis searches these.
   p.split = cfg.analysis.probe;
-  const bool on_train = p.split == "train";
+  bool on_train = true;
+  switch (p.split) {
+    case ProbeSplit::train: on_train = true; break;
+    case ProbeSplit::test: on_train = false; break;
+  }
   const int64_t own = on_train ? cfg.data.train_limit : cfg.data.test_limit;
   if (cfg.analysis.probe_limit > 0) {
     p.limit = cfg.analysis.probe_limit;
@@ -193,9 +197,9 @@ HealthResult compute_health(const Run& run, const HealthOptions& opt) {
   std::string analysis_problem;
   const std::unique_ptr<AnalysisResult> analysis = read_run_analysis(run.paths(), &analysis_problem);
   const ProbeSet ps = health_probe(cfg, opt, analysis.get());
-  const RunImages images = run.images(ps.split == "train", ps.limit);
+  const RunImages images = run.images(ps.split == ProbeSplit::train, ps.limit);
   const Dataset& probe = images.images();
-  h.split = ps.split;
+  h.split = to_string(ps.split);
   h.dataset_path = images.path();
   h.probe_count = int64_t(probe.size());
   h.probe_source = ps.source;

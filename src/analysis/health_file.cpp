@@ -1,26 +1,23 @@
-// analysis/health.h5 (format "deconvscope.health", format_version 1; docs/health-format.md)
-// and the CSV tables beside it. Flags are stored as int32 0/1 (the HDF5 wrapper has no
-// uint8 datasets, and these files are small). Reading checks the format, the version and
-// every dataset's shape against the root attributes before using it.
+// analysis/health.h5 (format "deconvscope.health", format_version 2; docs/health-format.md)
+// and the CSV tables beside it. Flags are stored as uint8 0/1, as in analysis.h5; version
+// 1 files, whose flags are int32, are still read. Reading checks the format, the version
+// and every dataset's shape against the root attributes before using it.
 // Left out: partial reads and updating a file in place (health is recomputed in one go).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <sstream>
 
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/h5.hpp"
-#include "deconvscope/io/text_file.hpp"
+#include "deconvscope/io/csv.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ds {
 
 namespace {
-
-std::vector<int32_t> to_i32(const std::vector<uint8_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
 
 // Checks that every array of the layer has the documented size (a deconvscope bug if not).
 void check_layer(const LayerHealth& l, size_t E, const std::string& where) {
@@ -106,10 +103,10 @@ void write_health(const std::string& path, const HealthResult& h) {
       g.write_dataset("median_rms", {Ei}, l.median_rms);
       g.write_dataset("rms", {Ei, O}, l.rms);
       g.write_dataset("fire_rate", {Ei, O}, l.fire_rate);
-      g.write_dataset("never_fires", {Ei, O}, to_i32(l.never_fires));
-      g.write_dataset("collapsed", {Ei, O}, to_i32(l.collapsed));
-      g.write_dataset("dominating", {Ei, O}, to_i32(l.dominating));
-      g.write_dataset("dead", {Ei, O}, to_i32(l.dead));
+      g.write_dataset("never_fires", {Ei, O}, l.never_fires);
+      g.write_dataset("collapsed", {Ei, O}, l.collapsed);
+      g.write_dataset("dominating", {Ei, O}, l.dominating);
+      g.write_dataset("dead", {Ei, O}, l.dead);
       g.write_dataset("dead_since", {O}, l.dead_since);
       g.write_dataset("max_correlation", {Ei, O}, l.max_correlation);
       g.write_dataset("partner", {Ei, O}, l.partner);
@@ -134,16 +131,11 @@ HealthResult read_health(const std::string& path) {
     throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope health --run <run folder> first");
   const h5::File f = h5::File::open_read(path);
   const h5::Group root = f.root();
-  const std::string format = root.read_attr_string("format");
-  if (format != kHealthFormat)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute format",
-                expected_found(std::string("'") + kHealthFormat + "'", "'" + format + "'"),
-                "is this a deconvscope health file?");
-  const int version = root.read_attr_int("format_version");
-  if (version < 1 || version > kHealthFormatVersion)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute format_version",
-                expected_found("1 to " + std::to_string(kHealthFormatVersion), std::to_string(version)),
-                "written by a newer deconvscope? recompute it with deconvscope health");
+  const int version =
+      h5::check_format(root, kHealthFormat, {1, kHealthFormatVersion},
+                       {/*other =*/"pass the health.h5 that `deconvscope health` wrote in a run folder's analysis/",
+                        /*newer =*/"upgrade deconvscope, or recompute it: deconvscope health --run <run folder>",
+                        /*older =*/"recompute it: deconvscope health --run <run folder>"});
   HealthResult h;
   for (int32_t e : root.read_attr_ints("epochs")) h.epochs.push_back(e);
   h.split = root.read_attr_string("split");
@@ -205,7 +197,9 @@ HealthResult read_health(const std::string& path) {
       return g.read_dataset_i32(rel);
     };
     auto flags = [&](const std::string& rel) {
-      const std::vector<int32_t> v = i32(rel, {E, O});
+      shape_of(rel, {E, O});
+      if (version >= 2) return g.read_dataset_u8(rel);
+      const std::vector<int32_t> v = g.read_dataset_i32(rel);  // version 1: int32 0/1
       return std::vector<uint8_t>(v.begin(), v.end());
     };
     l.median_rms = f32("median_rms", {E});
@@ -242,41 +236,43 @@ void write_health_csv(const std::string& dir, const HealthResult& h) {
   const size_t E = h.epochs.size();
   for (const LayerHealth& l : h.layers) check_layer(l, E, dir);
 
-  std::ostringstream per;
-  per << "layer,epoch,filter,rms,fire_rate,never_fires,collapsed,dominating,dead,dead_since,max_correlation,partner,"
-         "low_share,mid_share,high_share,peak_frequency,aliasing_share\n";
-  for (const LayerHealth& l : h.layers) {
-    const size_t O = size_t(l.filters);
-    for (size_t e = 0; e < E; ++e)
-      for (size_t o = 0; o < O; ++o) {
-        const size_t i = e * O + o;
-        per << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << o << ',' << num(l.rms[i]) << ','
-            << num(l.fire_rate[i]) << ',' << int(l.never_fires[i]) << ',' << int(l.collapsed[i]) << ','
-            << int(l.dominating[i]) << ',' << int(l.dead[i]) << ',' << l.dead_since[o] << ','
-            << num(l.max_correlation[i]) << ',' << l.partner[i] << ','
-            << (l.is_first() ? num(l.low_share[i]) + ',' + num(l.mid_share[i]) + ',' + num(l.high_share[i]) + ',' +
-                                   num(l.peak_frequency[i])
-                             : std::string("nan,nan,nan,nan"))
-            << ',' << (l.has_aliasing() ? num(l.aliasing_share[i]) : std::string("nan")) << '\n';
-      }
-  }
-  write_text_atomic((fs::path(dir) / "health.csv").string(), per.str());
+  write_csv((fs::path(dir) / "health.csv").string(),
+            "layer,epoch,filter,rms,fire_rate,never_fires,collapsed,dominating,dead,dead_since,max_correlation,partner,"
+            "low_share,mid_share,high_share,peak_frequency,aliasing_share",
+            [&](std::ostream& per) {
+              for (const LayerHealth& l : h.layers) {
+                const size_t O = size_t(l.filters);
+                for (size_t e = 0; e < E; ++e)
+                  for (size_t o = 0; o < O; ++o) {
+                    const size_t i = e * O + o;
+                    per << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << o << ',' << num(l.rms[i]) << ','
+                        << num(l.fire_rate[i]) << ',' << int(l.never_fires[i]) << ',' << int(l.collapsed[i]) << ','
+                        << int(l.dominating[i]) << ',' << int(l.dead[i]) << ',' << l.dead_since[o] << ','
+                        << num(l.max_correlation[i]) << ',' << l.partner[i] << ','
+                        << (l.is_first() ? num(l.low_share[i]) + ',' + num(l.mid_share[i]) + ',' +
+                                               num(l.high_share[i]) + ',' + num(l.peak_frequency[i])
+                                         : std::string("nan,nan,nan,nan"))
+                        << ',' << (l.has_aliasing() ? num(l.aliasing_share[i]) : std::string("nan")) << '\n';
+                  }
+              }
+            });
 
-  std::ostringstream sum;
-  sum << "layer,epoch,filters,median_rms,max_rms_ratio,dead_fraction,never_fires_fraction,collapsed_fraction,"
-         "dominating_fraction,mean_max_correlation,chance_correlation,redundant_fraction,low_share,mid_share,high_share,mid_coverage,"
-         "aliasing,aliasing_noise\n";
-  for (const LayerHealth& l : h.layers)
-    for (size_t e = 0; e < E; ++e) {
-      const LayerEpochSummary s = summarize(l, h.thresholds, e);
-      sum << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << s.filters << ',' << num(s.median_rms) << ','
-          << num(s.max_rms_ratio) << ',' << num(s.dead) << ',' << num(s.never_fires) << ',' << num(s.collapsed) << ','
-          << num(s.dominating) << ',' << num(s.mean_max_correlation) << ',' << num(s.chance_correlation) << ','
-          << num(s.redundant) << ',' << num(s.low)
-          << ',' << num(s.mid) << ',' << num(s.high) << ',' << num(s.mid_coverage) << ',' << num(s.aliasing) << ','
-          << num(s.aliasing_noise) << '\n';
-    }
-  write_text_atomic((fs::path(dir) / "health_summary.csv").string(), sum.str());
+  write_csv((fs::path(dir) / "health_summary.csv").string(),
+            "layer,epoch,filters,median_rms,max_rms_ratio,dead_fraction,never_fires_fraction,collapsed_fraction,"
+            "dominating_fraction,mean_max_correlation,chance_correlation,redundant_fraction,low_share,mid_share,"
+            "high_share,mid_coverage,aliasing,aliasing_noise",
+            [&](std::ostream& sum) {
+              for (const LayerHealth& l : h.layers)
+                for (size_t e = 0; e < E; ++e) {
+                  const LayerEpochSummary s = summarize(l, h.thresholds, e);
+                  sum << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << s.filters << ',' << num(s.median_rms)
+                      << ',' << num(s.max_rms_ratio) << ',' << num(s.dead) << ',' << num(s.never_fires) << ','
+                      << num(s.collapsed) << ',' << num(s.dominating) << ',' << num(s.mean_max_correlation) << ','
+                      << num(s.chance_correlation) << ',' << num(s.redundant) << ',' << num(s.low) << ','
+                      << num(s.mid) << ',' << num(s.high) << ',' << num(s.mid_coverage) << ',' << num(s.aliasing)
+                      << ',' << num(s.aliasing_noise) << '\n';
+                }
+            });
 }
 
 }  // namespace ds

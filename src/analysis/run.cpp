@@ -73,7 +73,11 @@ RunImages Run::images(bool train_split, int64_t limit) const {
 }
 
 RunImages Run::probe() const {
-  const bool on_train = cfg_.analysis.probe == "train";
+  bool on_train = true;
+  switch (cfg_.analysis.probe) {
+    case ProbeSplit::train: on_train = true; break;
+    case ProbeSplit::test: on_train = false; break;
+  }
   int64_t limit = on_train ? cfg_.data.train_limit : cfg_.data.test_limit;
   if (cfg_.analysis.probe_limit > 0) limit = cfg_.analysis.probe_limit;
   return images(on_train, limit);

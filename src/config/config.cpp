@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <set>
@@ -121,13 +122,22 @@ bool to_bool(const std::string& v, const std::string& where) {
   bad_value(where, "true or false", quote(v));
 }
 
-std::string to_choice(const std::string& v, const std::string& where, const std::vector<std::string>& choices) {
-  std::string s = trim(v);
-  for (const auto& c : choices)
-    if (s == c) return s;
+// The value of `choices` whose name (name_of) is v; the message lists every name.
+template <class E>
+E to_choice(const std::string& v, const std::string& where, std::initializer_list<E> choices,
+            const char* (*name_of)(E)) {
+  const std::string s = trim(v);
+  for (E c : choices)
+    if (s == name_of(c)) return c;
   std::string list;
-  for (size_t i = 0; i < choices.size(); ++i) list += (i ? " | " : "") + choices[i];
+  for (E c : choices) list += (list.empty() ? "" : " | ") + std::string(name_of(c));
   bad_value(where, "one of " + list, quote(v));
+}
+
+// The enums of config.hpp, named by their to_string.
+template <class E>
+E to_choice(const std::string& v, const std::string& where, std::initializer_list<E> choices) {
+  return to_choice<E>(v, where, choices, [](E e) { return to_string(e); });
 }
 
 // Paths and names are written back into INI text, where '#' would start a comment.
@@ -207,9 +217,10 @@ const std::vector<KeySpec>& keys() {
        [](Config& c, const std::string& v, const std::string& w) { c.run.threads = to_int(v, w, 1, 1024); }},
 
       {"data.dataset", nullptr, "fashion-mnist | mnist | cifar10 | folder (class subfolders of images)",
-       [](const Config& c) { return c.data.dataset; },
+       [](const Config& c) { return std::string(to_string(c.data.dataset)); },
        [](Config& c, const std::string& v, const std::string& w) {
-         c.data.dataset = to_choice(v, w, {"fashion-mnist", "mnist", "cifar10", "folder"});
+         c.data.dataset = to_choice(v, w, {DatasetKind::fashion_mnist, DatasetKind::mnist, DatasetKind::cifar10,
+                                           DatasetKind::folder});
        }},
       {"data.path", "/usr/share/datasets/fashion-mnist for fashion-mnist; required otherwise",
        "file or folder the dataset is read from",
@@ -233,8 +244,10 @@ const std::vector<KeySpec>& keys() {
       {"data.streaming", nullptr,
        "folder: auto (stream when the decoded set exceeds data.memory_budget_mb) | on (decode images on demand "
        "by reader threads) | off (hold every image in memory)",
-       [](const Config& c) { return c.data.streaming; },
-       [](Config& c, const std::string& v, const std::string& w) { c.data.streaming = to_choice(v, w, {"auto", "on", "off"}); }},
+       [](const Config& c) { return std::string(to_string(c.data.streaming)); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.data.streaming = to_choice(v, w, {Streaming::automatic, Streaming::on, Streaming::off});
+       }},
       {"data.memory_budget_mb", nullptr, "folder, streaming = auto: stream when the decoded images would take more MiB",
        [](const Config& c) { return std::to_string(c.data.memory_budget_mb); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.memory_budget_mb = to_int64(v, w, 1); }},
@@ -246,18 +259,18 @@ const std::vector<KeySpec>& keys() {
        [](Config& c, const std::string& v, const std::string& w) { c.data.prefetch_batches = to_int(v, w, 1, 64); }},
       {"data.bad_images", nullptr,
        "folder: stop (an image OpenCV cannot decode is an error naming it) | skip (leave it out, count it in the log)",
-       [](const Config& c) { return c.data.bad_images; },
-       [](Config& c, const std::string& v, const std::string& w) { c.data.bad_images = to_choice(v, w, {"stop", "skip"}); }},
+       [](const Config& c) { return std::string(to_string(c.data.bad_images)); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.data.bad_images = to_choice(v, w, {BadImages::stop, BadImages::skip});
+       }},
 
       {"model.conv_algorithm", nullptr,
        "auto (time direct and Winograd per conv layer and pass when the network is built; keep the faster) "
        "| direct | winograd (where oneDNN has a kernel: 3x3 stride 1, AVX-512; direct elsewhere)",
        [](const Config& c) { return std::string(conv_algorithm_name(c.conv_algorithm)); },
        [](Config& c, const std::string& v, const std::string& w) {
-         const std::string a = to_choice(v, w, {"auto", "direct", "winograd"});
-         c.conv_algorithm = a == "auto" ? ConvAlgorithm::automatic
-                            : a == "direct" ? ConvAlgorithm::direct
-                                            : ConvAlgorithm::winograd;
+         c.conv_algorithm = to_choice(v, w, {ConvAlgorithm::automatic, ConvAlgorithm::direct, ConvAlgorithm::winograd},
+                                      conv_algorithm_name);
        }},
 
       {"train.epochs", nullptr, "passes over the training set",
@@ -282,9 +295,9 @@ const std::vector<KeySpec>& keys() {
          c.train.weight_decay = to_float(v, w, "a number >= 0", [](float x) { return x >= 0; });
        }},
       {"train.lr_schedule", nullptr, "none | step (x lr_gamma every lr_step epochs) | plateau (x lr_gamma when the test loss stalls)",
-       [](const Config& c) { return c.train.lr_schedule; },
+       [](const Config& c) { return std::string(to_string(c.train.lr_schedule)); },
        [](Config& c, const std::string& v, const std::string& w) {
-         c.train.lr_schedule = to_choice(v, w, {"none", "step", "plateau"});
+         c.train.lr_schedule = to_choice(v, w, {LrSchedule::none, LrSchedule::step, LrSchedule::plateau});
        }},
       {"train.lr_step", nullptr, "step schedule: epochs between lr drops; 0 = never",
        [](const Config& c) { return std::to_string(c.train.lr_step); },
@@ -303,8 +316,10 @@ const std::vector<KeySpec>& keys() {
          c.train.renorm_radius = to_float(v, w, "a number >= 0", [](float x) { return x >= 0; });
        }},
       {"train.init", nullptr, "gaussian (std init_std, as the paper) | he (std sqrt(2/fan_in))",
-       [](const Config& c) { return c.train.init; },
-       [](Config& c, const std::string& v, const std::string& w) { c.train.init = to_choice(v, w, {"gaussian", "he"}); }},
+       [](const Config& c) { return std::string(to_string(c.train.init)); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.train.init = to_choice(v, w, {InitScheme::gaussian, InitScheme::he});
+       }},
       {"train.init_std", nullptr, "std of the gaussian init",
        [](const Config& c) { return format_float(c.train.init_std); },
        [](Config& c, const std::string& v, const std::string& w) {
@@ -318,7 +333,7 @@ const std::vector<KeySpec>& keys() {
        "momentum, loss and snapshots (needs a CPU with AVX512_BF16)",
        [](const Config& c) { return std::string(precision_name(c.train.precision)); },
        [](Config& c, const std::string& v, const std::string& w) {
-         c.train.precision = to_choice(v, w, {"f32", "bf16"}) == "bf16" ? Precision::bf16 : Precision::f32;
+         c.train.precision = to_choice(v, w, {Precision::f32, Precision::bf16}, precision_name);
        }},
 
       {"snapshot.epochs", nullptr,
@@ -356,8 +371,10 @@ const std::vector<KeySpec>& keys() {
          else bad_value(w, "an integer >= 1, all, or a comma list of feature indices such as 3,17,40", quote(v));
        }},
       {"analysis.probe", nullptr, "train | test: the split searched for the strongest activations",
-       [](const Config& c) { return c.analysis.probe; },
-       [](Config& c, const std::string& v, const std::string& w) { c.analysis.probe = to_choice(v, w, {"train", "test"}); }},
+       [](const Config& c) { return std::string(to_string(c.analysis.probe)); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.analysis.probe = to_choice(v, w, {ProbeSplit::train, ProbeSplit::test});
+       }},
       {"analysis.probe_limit", nullptr,
        "search the first N images of that split; 0 = those the run used (data.train_limit or data.test_limit)",
        [](const Config& c) { return std::to_string(c.analysis.probe_limit); },
@@ -510,9 +527,9 @@ Config build_config(const po::variables_map& vm, const Sources& src) {
 
   if (cfg.run.dir.empty()) cfg.run.dir = "runs/" + cfg.run.name;
   if (cfg.data.path.empty()) {
-    if (cfg.data.dataset != "fashion-mnist")
+    if (cfg.data.dataset != DatasetKind::fashion_mnist)
       throw Error(ErrorKind::config, src.where(given.count("data.path") ? "data.path" : "data.dataset"),
-                  expected_found("data.path for dataset " + cfg.data.dataset, "none"),
+                  expected_found("data.path for dataset " + std::string(to_string(cfg.data.dataset)), "none"),
                   "only fashion-mnist has a default path (" + std::string(kDefaultFashionPath) + ")");
     cfg.data.path = kDefaultFashionPath;
   }
@@ -667,6 +684,67 @@ std::string read_config_file(const std::string& path) {
 }
 
 }  // namespace
+
+const char* to_string(DatasetKind d) {
+  switch (d) {
+    case DatasetKind::fashion_mnist: return "fashion-mnist";
+    case DatasetKind::mnist: return "mnist";
+    case DatasetKind::cifar10: return "cifar10";
+    case DatasetKind::folder: return "folder";
+  }
+  return "?";  // not an enumerator: a cast gone wrong
+}
+
+const char* to_string(Streaming s) {
+  switch (s) {
+    case Streaming::automatic: return "auto";
+    case Streaming::on: return "on";
+    case Streaming::off: return "off";
+  }
+  return "?";
+}
+
+const char* to_string(BadImages b) {
+  switch (b) {
+    case BadImages::stop: return "stop";
+    case BadImages::skip: return "skip";
+  }
+  return "?";
+}
+
+const char* to_string(LrSchedule s) {
+  switch (s) {
+    case LrSchedule::none: return "none";
+    case LrSchedule::step: return "step";
+    case LrSchedule::plateau: return "plateau";
+  }
+  return "?";
+}
+
+const char* to_string(InitScheme i) {
+  switch (i) {
+    case InitScheme::gaussian: return "gaussian";
+    case InitScheme::he: return "he";
+  }
+  return "?";
+}
+
+const char* to_string(ProbeSplit p) {
+  switch (p) {
+    case ProbeSplit::train: return "train";
+    case ProbeSplit::test: return "test";
+  }
+  return "?";
+}
+
+bool parse_probe_split(const std::string& text, ProbeSplit& out) {
+  for (ProbeSplit p : {ProbeSplit::train, ProbeSplit::test})
+    if (text == to_string(p)) {
+      out = p;
+      return true;
+    }
+  return false;
+}
 
 Config parse_config_text(const std::string& text, const std::string& where) {
   Sources src;

@@ -49,11 +49,17 @@ Error::Error(ErrorKind kind, std::string where, std::string problem, std::string
 
 int Error::exit_code() const {
   switch (kind_) {
+    case ErrorKind::config:
+    case ErrorKind::data:
+    case ErrorKind::snapshot:
+    case ErrorKind::shape:
+    case ErrorKind::usage: return 2;
     case ErrorKind::io: return 1;
     case ErrorKind::divergence: return 3;
     case ErrorKind::interrupted: return 130;
-    default: return 2;
+    case ErrorKind::internal: return 70;  // sysexits.h EX_SOFTWARE
   }
+  return 70;  // not an enumerator: a cast gone wrong, itself a bug
 }
 
 std::string expected_found(const std::string& expected, const std::string& found) {

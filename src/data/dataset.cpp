@@ -94,10 +94,6 @@ void check_limit(int64_t v, const char* key) {
 // Held in memory, or streamed when data.streaming says so or the decoded set would not fit
 // in data.memory_budget_mb.
 DataSplits load_folder(const DataConfig& cfg, const std::string& path) {
-  if (cfg.streaming != "auto" && cfg.streaming != "on" && cfg.streaming != "off")
-    throw Error(ErrorKind::config, "key data.streaming", expected_found("auto, on or off", "'" + cfg.streaming + "'"));
-  if (cfg.bad_images != "stop" && cfg.bad_images != "skip")
-    throw Error(ErrorKind::config, "key data.bad_images", expected_found("stop or skip", "'" + cfg.bad_images + "'"));
   if (cfg.memory_budget_mb < 1)
     throw Error(ErrorKind::config, "key data.memory_budget_mb",
                 expected_found("1 or more MiB", std::to_string(cfg.memory_budget_mb)));
@@ -105,16 +101,21 @@ DataSplits load_folder(const DataConfig& cfg, const std::string& path) {
     throw Error(ErrorKind::config, cfg.reader_threads < 1 ? "key data.reader_threads" : "key data.prefetch_batches",
                 expected_found("1 or more", std::to_string(std::min(cfg.reader_threads, cfg.prefetch_batches))));
   const FolderListing listing = list_image_folder_splits(path, cfg.train_limit, cfg.test_limit);
-  bool stream = cfg.streaming == "on";
+  bool stream = false;
   std::string why;
-  if (cfg.streaming == "auto") {
-    const uint64_t bytes = estimate_folder_bytes(listing, cfg.resize);
-    stream = bytes > uint64_t(cfg.memory_budget_mb) << 20;
-    if (stream)
-      why = "the decoded images would take about " + std::to_string(bytes >> 20) + " MiB, over data.memory_budget_mb = " +
-            std::to_string(cfg.memory_budget_mb);
+  switch (cfg.streaming) {
+    case Streaming::on: stream = true; break;
+    case Streaming::off: stream = false; break;
+    case Streaming::automatic: {
+      const uint64_t bytes = estimate_folder_bytes(listing, cfg.resize);
+      stream = bytes > uint64_t(cfg.memory_budget_mb) << 20;
+      if (stream)
+        why = "the decoded images would take about " + std::to_string(bytes >> 20) +
+              " MiB, over data.memory_budget_mb = " + std::to_string(cfg.memory_budget_mb);
+      break;
+    }
   }
-  if (!stream) return read_image_folder_splits(listing, path, cfg.resize, cfg.bad_images == "skip");
+  if (!stream) return read_image_folder_splits(listing, path, cfg.resize, skips_bad_images(cfg.bad_images));
   DataSplits s = stream_image_folder_splits(listing, path, cfg);
   if (!why.empty()) s.notes.push_back(why);
   return s;
@@ -128,36 +129,38 @@ DataSplits load_dataset(const DataConfig& cfg) {
   if (cfg.resize < 0)
     throw Error(ErrorKind::config, "key data.resize", expected_found("0 (keep) or a size in pixels", std::to_string(cfg.resize)));
 
-  const std::string& name = cfg.dataset;
-  if (name != "fashion-mnist" && name != "mnist" && name != "cifar10" && name != "folder")
-    throw Error(ErrorKind::config, "key data.dataset",
-                expected_found("fashion-mnist, mnist, cifar10 or folder", "'" + name + "'"));
   std::string path = cfg.path;
   if (path.empty()) {
-    if (name != "fashion-mnist")
-      throw Error(ErrorKind::config, "key data.path", "data.dataset = " + name + " needs data.path",
+    if (cfg.dataset != DatasetKind::fashion_mnist)
+      throw Error(ErrorKind::config, "key data.path",
+                  "data.dataset = " + std::string(to_string(cfg.dataset)) + " needs data.path",
                   "set data.path to the folder holding the dataset");
     path = kFashionMnistPath;
   }
 
+  const std::string idx_hint = path == kFashionMnistPath
+                                   ? "apt-get install dataset-fashion-mnist, or set data.path"
+                                   : "data.path must hold train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                                     "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz)";
   DataSplits s;
-  if (name == "fashion-mnist" || name == "mnist") {
-    const std::string hint = path == kFashionMnistPath
-                                 ? "apt-get install dataset-fashion-mnist, or set data.path"
-                                 : "data.path must hold train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                                   "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (optionally .gz)";
-    s = load_idx(cfg, path, hint);
-    const std::vector<std::string> names =
-        name == "mnist" ? std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
-                        : std::vector<std::string>{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
-    s.train.class_names = s.test.class_names = names;
-  } else if (name == "cifar10") {
-    s = load_cifar(cfg, path);
-  } else {
-    s = load_folder(cfg, path);
+  bool resized = false;  // the folder readers resize while decoding
+  switch (cfg.dataset) {
+    case DatasetKind::fashion_mnist:
+      s = load_idx(cfg, path, idx_hint);
+      s.train.class_names = s.test.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+      break;
+    case DatasetKind::mnist:
+      s = load_idx(cfg, path, idx_hint);
+      s.train.class_names = s.test.class_names = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+      break;
+    case DatasetKind::cifar10: s = load_cifar(cfg, path); break;
+    case DatasetKind::folder:
+      s = load_folder(cfg, path);
+      resized = true;
+      break;
   }
-  if (name != "folder" && cfg.resize > 0) {
+  if (!resized && cfg.resize > 0) {
     resize_dataset(s.train, cfg.resize);
     resize_dataset(s.test, cfg.resize);
   }

@@ -40,6 +40,15 @@ cv::Mat decode_folder_image(const std::string& path, int resize);
 // img (H, W, 1 or 3 BGR) to dst (channels, H, W), planar RGB; gray is copied to every plane.
 void folder_image_to_planar(const cv::Mat& img, int channels, uint8_t* dst);
 
+// data.bad_images as the readers' flag: skip an image OpenCV cannot decode, or stop.
+inline bool skips_bad_images(BadImages b) {
+  switch (b) {
+    case BadImages::stop: return false;
+    case BadImages::skip: return true;
+  }
+  return false;
+}
+
 // What both readers decide image by image, in listing order, so that they agree: the first
 // readable image fixes the size when resize is 0 (another size is an error naming the
 // file), any colour image makes the set RGB, and an unreadable image stops the read

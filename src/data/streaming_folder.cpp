@@ -197,7 +197,7 @@ struct Accepted {
 }  // namespace
 
 DataSplits stream_image_folder_splits(const FolderListing& listing, const std::string& root, const DataConfig& cfg) {
-  FolderReadState st(cfg.resize, cfg.bad_images == "skip");
+  FolderReadState st(cfg.resize, skips_bad_images(cfg.bad_images));
   uint64_t gray_sum = 0, gray_sq = 0, rgb_sum[3] = {0, 0, 0}, rgb_sq[3] = {0, 0, 0};  // training set
   Accepted accepted[2];
   const FolderSplit* splits[2] = {&listing.train, &listing.test};
@@ -251,7 +251,7 @@ DataSplits stream_image_folder_splits(const FolderListing& listing, const std::s
     train.sum.push_back(gray_sum + (channels == 3 ? rgb_sum[c] : 0));
     train.sum_sq.push_back(gray_sq + (channels == 3 ? rgb_sq[c] : 0));
   }
-  out.notes.push_back("streaming the images from disk (data.streaming = " + cfg.streaming + "): " +
+  out.notes.push_back("streaming the images from disk (data.streaming = " + std::string(to_string(cfg.streaming)) + "): " +
                       std::to_string(cfg.reader_threads) + " reader threads, " +
                       std::to_string(cfg.prefetch_batches) + " batches ahead");
   st.add_notes(out);

@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/escape.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/h5_checksum.hpp"
 
@@ -740,6 +741,11 @@ void Group::write_dataset(const std::string& rel, const std::vector<int64_t>& di
   write_dataset_impl(rel, dims, data, H5T_STD_I64LE, H5T_NATIVE_INT64, deflate_level);
 }
 
+void Group::write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                          const std::vector<uint8_t>& data, int deflate_level) const {
+  write_dataset_impl(rel, dims, data, H5T_STD_U8LE, H5T_NATIVE_UINT8, deflate_level);
+}
+
 namespace {
 
 struct OpenDataset {
@@ -804,10 +810,56 @@ std::vector<int64_t> Group::read_dataset_i64(const std::string& rel, std::vector
   return read_dataset_impl<int64_t>(rel, H5T_INTEGER, 8, "int64", H5T_NATIVE_INT64, dims);
 }
 
+std::vector<uint8_t> Group::read_dataset_u8(const std::string& rel, std::vector<int64_t>* dims) const {
+  {
+    const OpenDataset d = open_dataset(*this, rel);
+    if (H5Tget_class(d.type.get()) == H5T_INTEGER && H5Tget_sign(d.type.get()) != H5T_SGN_NONE)
+      throw Error(ErrorKind::snapshot, where(rel), expected_found("uint8", type_name(d.type.get())));
+  }
+  return read_dataset_impl<uint8_t>(rel, H5T_INTEGER, 1, "uint8", H5T_NATIVE_UINT8, dims);
+}
+
 Tensor Group::read_tensor(const std::string& rel) const {
   Tensor t;
   t.data = read_dataset_f32(rel, &t.dims);
   return t;
+}
+
+// --- format check -----------------------------------------------------------------------
+
+int check_format(const Group& root, const std::string& expected_format, const std::vector<int>& supported_versions,
+                 const FormatHints& hints) {
+  const std::string at = root.where() + " attribute ";
+  if (supported_versions.empty())
+    throw Error(ErrorKind::internal, at + "format_version", "check_format was given no supported version");
+  if (!root.has_attr("format"))
+    throw Error(ErrorKind::snapshot, at + "format",
+                "another program's HDF5 file: " + expected_found("'" + expected_format + "'", "no such attribute"),
+                hints.other);
+  const std::string format = root.read_attr_string("format");
+  if (format != expected_format)
+    throw Error(ErrorKind::snapshot, at + "format",
+                "not a " + expected_format + " file: " + expected_found("'" + expected_format + "'", quote_untrusted(format)),
+                hints.other);
+
+  // "1", "1 or 2", "1, 2 or 3"
+  std::string versions;
+  for (size_t i = 0; i < supported_versions.size(); ++i)
+    versions += (i == 0 ? "" : i + 1 == supported_versions.size() ? " or " : ", ") + std::to_string(supported_versions[i]);
+  if (!root.has_attr("format_version"))
+    throw Error(ErrorKind::snapshot, at + "format_version", expected_found(versions, "no such attribute"), hints.other);
+  const int version = root.read_attr_int("format_version");
+  if (version > supported_versions.back())
+    throw Error(ErrorKind::snapshot, at + "format_version",
+                "written by a newer deconvscope: " + expected_found(versions, std::to_string(version)), hints.newer);
+  if (version < 1)
+    throw Error(ErrorKind::snapshot, at + "format_version",
+                "not a version any deconvscope writes: " + expected_found(versions, std::to_string(version)),
+                hints.other);
+  if (std::find(supported_versions.begin(), supported_versions.end(), version) == supported_versions.end())
+    throw Error(ErrorKind::snapshot, at + "format_version",
+                "written by an older deconvscope: " + expected_found(versions, std::to_string(version)), hints.older);
+  return version;
 }
 
 }  // namespace ds::h5

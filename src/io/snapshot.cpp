@@ -312,24 +312,9 @@ void read_optimizer(const h5::Group& root, Snapshot& s, const std::vector<LayerS
 }
 
 Snapshot read_contents(const h5::Group& root, const std::string& path) {
-  const std::string at_root = path + ": /";
-  if (!root.has_attr("format"))
-    throw Error(ErrorKind::snapshot, at_root, "another program's HDF5 file: format attribute missing",
-                std::string("a snapshot has the root attribute format = ") + kSnapshotFormat);
-  std::string format = root.read_attr_string("format");
-  if (format != kSnapshotFormat)
-    throw Error(ErrorKind::snapshot, at_root,
-                "another program's HDF5 file: format attribute different, " +
-                    expected_found(std::string("'") + kSnapshotFormat + "'", quote_untrusted(format)));
-  int version = root.read_attr_int("format_version");
-  if (version > kSnapshotFormatVersion)
-    throw Error(ErrorKind::snapshot, path + ": / attribute format_version",
-                "written by a newer deconvscope (format_version " + std::to_string(version) +
-                    "; this build reads up to " + std::to_string(kSnapshotFormatVersion) + ")",
-                "upgrade deconvscope to read this snapshot");
-  if (version < 1)
-    throw Error(ErrorKind::snapshot, path + ": / attribute format_version",
-                expected_found("1", std::to_string(version)));
+  h5::check_format(root, kSnapshotFormat, {kSnapshotFormatVersion},
+                   {/*other =*/"pass a snapshot deconvscope train wrote (runs/<name>/snapshots/epoch-NNNN.h5)",
+                    /*newer =*/"upgrade deconvscope to read this snapshot", /*older =*/""});
 
   Snapshot s;
   s.epoch = root.read_attr_int("epoch");

@@ -56,7 +56,7 @@ RunData load_run(const ComparedRun& run, const std::string& label) {
     r.name = cfg.run.name;
     r.config_text = cfg.text;
     r.train_limit = cfg.data.train_limit;
-    r.dataset = cfg.data.dataset;
+    r.dataset = to_string(cfg.data.dataset);
   } catch (const Error&) {
     // An unreadable config costs the settings check; the page says so.
   }

@@ -8,7 +8,7 @@
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/analysis/results.hpp"
 #include "deconvscope/core/tensor.hpp"
-#include "deconvscope/report/csv.hpp"
+#include "deconvscope/io/csv.hpp"
 
 namespace ds::compare_detail {
 

@@ -8,7 +8,7 @@
 #include <opencv2/core.hpp>
 
 #include "deconvscope/core/error.hpp"
-#include "deconvscope/report/csv.hpp"
+#include "deconvscope/io/csv.hpp"
 #include "deconvscope/report/plot.hpp"
 #include "deconvscope/report/png.hpp"
 #include "deconvscope/report/render.hpp"

@@ -25,8 +25,8 @@
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/atomic_file.hpp"
+#include "deconvscope/io/csv.hpp"
 #include "deconvscope/io/run_folder.hpp"
-#include "deconvscope/report/csv.hpp"
 #include "deconvscope/report/pages.hpp"
 #include "deconvscope/report/png.hpp"
 #include "deconvscope/report/render.hpp"
@@ -584,7 +584,7 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
   if (!cfg.run.name.empty() && cfg.run.name != title) p.kv("run.name", cfg.run.name);
   p.kv("Run folder", run_dir);
   p.kv("Dataset", r.dataset_path.empty() ? probe.source : r.dataset_path);
-  p.kv("Probe images", std::to_string(r.probe_count) + " (first of the " + r.split + " split)");
+  p.kv("Probe images", std::to_string(r.probe_count) + " (first of the " + std::string(to_string(r.split)) + " split)");
   p.kv("Input", std::to_string(r.input.channels) + " x " + std::to_string(r.input.height) + " x " +
                     std::to_string(r.input.width));
   p.kv("Epochs trained", epochs_trained + (in_progress ? " of " + std::to_string(cfg.train.epochs) + " (training)" : ""));

@@ -67,7 +67,12 @@ BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
                                "iters " + std::to_string(opt.iters) + ", warmup " + std::to_string(opt.warmup)));
   set_threads(cfg.run.threads);
   InputShape in{1, 28, 28};
-  if (cfg.data.dataset == "cifar10" || cfg.data.dataset == "folder") in = {3, 32, 32};
+  switch (cfg.data.dataset) {
+    case DatasetKind::fashion_mnist:
+    case DatasetKind::mnist: break;
+    case DatasetKind::cifar10:
+    case DatasetKind::folder: in = {3, 32, 32}; break;
+  }
   if (cfg.data.resize > 0) in.height = in.width = cfg.data.resize;
   const int B = cfg.train.batch;
   Network net(cfg.layers, in, B, cfg.run.seed, NetworkOptions{cfg.conv_algorithm, cfg.train.precision});

@@ -19,7 +19,11 @@ void init_params(Network& net, const TrainConfig& cfg, std::mt19937_64& rng) {
     LayerParams& p = net.layer(i).params();
     if (p.weights.empty()) continue;
     const int64_t fan_in = int64_t(p.weights.size()) / p.weights.dims[0];
-    const double std = cfg.init == "he" ? std::sqrt(2.0 / double(fan_in)) : double(cfg.init_std);
+    double std = 0;
+    switch (cfg.init) {
+      case InitScheme::he: std = std::sqrt(2.0 / double(fan_in)); break;
+      case InitScheme::gaussian: std = double(cfg.init_std); break;
+    }
     std::normal_distribution<double> normal(0.0, std);
     for (float& w : p.weights.data) w = float(normal(rng));
     std::fill(p.bias.data.begin(), p.bias.data.end(), 0.f);
@@ -94,7 +98,12 @@ int renormalize_filters(Network& net, float radius) {
 }
 
 float step_schedule_lr(const TrainConfig& cfg, int epoch) {
-  if (cfg.lr_schedule != "step" || cfg.lr_step <= 0) return cfg.lr;
+  switch (cfg.lr_schedule) {
+    case LrSchedule::step: break;
+    case LrSchedule::none:
+    case LrSchedule::plateau: return cfg.lr;
+  }
+  if (cfg.lr_step <= 0) return cfg.lr;
   return cfg.lr * float(std::pow(double(cfg.lr_gamma), double((epoch - 1) / cfg.lr_step)));
 }
 

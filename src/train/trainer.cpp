@@ -301,7 +301,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   int run_epochs = cfg.train.epochs;
   if (opt.resume && fs::exists(paths.config)) run_epochs = check_resume_config(paths, cfg, log);
   // Reading (and resizing) a large dataset takes a while: say so, and how long it took.
-  log.say("reading " + cfg.data.dataset + " from " + cfg.data.path +
+  log.say("reading " + std::string(to_string(cfg.data.dataset)) + " from " + cfg.data.path +
           (cfg.data.resize > 0 ? " (resizing to " + std::to_string(cfg.data.resize) + "x" +
                                      std::to_string(cfg.data.resize) + ")"
                                : std::string()) +
@@ -455,7 +455,7 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
     EpochRow row;
     row.lr = state.lr;
     // Epoch 0's row: the loss of the initialisation over both splits, the first long pass.
-    log.say("epoch 0: evaluating the initial network (" + cfg.train.init + " init) on " + std::to_string(n_train) +
+    log.say("epoch 0: evaluating the initial network (" + std::string(to_string(cfg.train.init)) + " init) on " + std::to_string(n_train) +
             " training and " + std::to_string(data.test.size()) + " test images");
     {
       Progress train_bar("epoch 0 training set", n_train, "img", "eval");
@@ -498,7 +498,11 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
   }
 
   for (int epoch = start_epoch + 1; epoch <= cfg.train.epochs; ++epoch) {
-    if (cfg.train.lr_schedule == "step") state.lr = step_schedule_lr(cfg.train, epoch);
+    switch (cfg.train.lr_schedule) {
+      case LrSchedule::step: state.lr = step_schedule_lr(cfg.train, epoch); break;
+      case LrSchedule::none:
+      case LrSchedule::plateau: break;  // plateau lowers the lr after an epoch's validation
+    }
     std::iota(order.begin(), order.end(), 0);
     std::shuffle(order.begin(), order.end(), rng);
     prefetch_epoch(data.train, order, batch, norm, aug, rng);  // a streamed folder's readers start here
@@ -569,7 +573,11 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
          layer_warnings.check(net, epoch, row.stats, row.dead, std::min<int64_t>(cfg.train.probe_batch, n_train)))
       log.warn(w);
     last_dead = row.dead;
-    if (cfg.train.lr_schedule == "plateau") plateau_update(cfg.train, float(row.val.loss), state);
+    switch (cfg.train.lr_schedule) {
+      case LrSchedule::plateau: plateau_update(cfg.train, float(row.val.loss), state); break;
+      case LrSchedule::none:
+      case LrSchedule::step: break;
+    }
     metrics_text += metrics_row(net, row);
     write_text_atomic(paths.metrics, metrics_header(net) + metrics_text);
     save(row, snap_epochs.count(epoch) > 0);

@@ -47,7 +47,7 @@ Tensor ramp(std::vector<int64_t> dims, float start) {
 // at epoch 2 for 4 and 6 features.
 AnalysisResult sample(std::vector<int> epochs = {1, 2, 5}) {
   AnalysisResult r;
-  r.split = "test";
+  r.split = ds::ProbeSplit::test;
   r.dataset_path = "data/cifar10";
   r.probe_count = 500;
   r.epochs = epochs;
@@ -383,6 +383,25 @@ TEST_F(AnalysisFileTest, WrongFormatAttribute) {
                "'deconvscope.snapshot'");
 }
 
+TEST_F(AnalysisFileTest, MissingFormatOrVersionAttribute) {
+  const std::string path = file("analysis.h5");
+  {
+    h5::File f = h5::File::create(path);
+    f.root().write_attr_string("creator", "h5py");
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute format",
+               "another program's HDF5 file: expected 'deconvscope.analysis', found no such attribute");
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    H5Adelete(f.root().id(), "format_version");
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute format_version",
+               "expected 2, found no such attribute");
+}
+
 TEST_F(AnalysisFileTest, NewerAndOlderVersionsAreRefused) {
   // Version 1 wrote a feature that never fired as image 0: refused rather than misread.
   for (const auto& [version, problem] : {std::pair<int, const char*>{3, "newer"}, {1, "older deconvscope"}}) {
@@ -445,6 +464,19 @@ TEST_F(AnalysisFileTest, BadRootAttributeNamesIt) {
   }
   expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute epochs",
                "strictly ascending");
+}
+
+TEST_F(AnalysisFileTest, UnknownSplitIsRefusedNamingIt) {
+  const std::string path = file("analysis.h5");
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    EXPECT_EQ(f.root().read_attr_string("split"), "test");  // the enum stored as its config word
+    f.root().write_attr_string("split", "validation");
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute split",
+               "expected 'train' or 'test', found 'validation'");
 }
 
 TEST_F(AnalysisFileTest, UnwritableFolderIsAnIoError) {

@@ -515,7 +515,7 @@ TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
   EXPECT_EQ(r.epochs, (std::vector<int>{0, 1, 2}));
   EXPECT_EQ(r.layers, (std::vector<std::string>{"c1", "c2"}));
   EXPECT_EQ(r.probe_count, 40);
-  EXPECT_EQ(r.split, "train");
+  EXPECT_EQ(r.split, ds::ProbeSplit::train);
   ASSERT_EQ(r.evolution.size(), 2u);
   const size_t image_size = 12 * 12;
   for (const LayerEvolution& ev : r.evolution) {
@@ -620,7 +620,7 @@ TEST_F(AnalyzeRun, TheProbeIsTheRunsOwnTrainingImagesByDefault) {
   cfg.analysis.probe_limit = 70;  // asked for: more than the run used
   cfg.data.train_limit = 50;
   EXPECT_EQ(plan_analysis(Run::open(run_dir_, cfg)).probe().size(), 70u);
-  cfg.analysis.probe = "test";
+  cfg.analysis.probe = ds::ProbeSplit::test;
   cfg.analysis.probe_limit = 0;
   cfg.data.test_limit = 30;
   EXPECT_EQ(plan_analysis(Run::open(run_dir_, cfg)).probe().size(), 30u);

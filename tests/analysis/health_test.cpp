@@ -13,10 +13,13 @@
 #include <iterator>
 #include <random>
 
+#include <unistd.h>
+
 #include "deconvscope/analysis/analyze.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/h5.hpp"
 #include "deconvscope/io/snapshot.hpp"
-#include "deconvscope/report/csv.hpp"
+#include "deconvscope/io/csv.hpp"
 #include "deconvscope/report/health_page.hpp"
 #include "deconvscope/train/trainer.hpp"
 #include "train/synthetic_run.hpp"
@@ -342,7 +345,7 @@ TEST(HealthProbe, TheAnalysisImagesByDefault) {
   HealthOptions opt;
   // No analysis: the run's own training images, as analyze would take them.
   ProbeSet p = health_probe(cfg, opt, nullptr);
-  EXPECT_EQ(p.split, "train");
+  EXPECT_EQ(p.split, ds::ProbeSplit::train);
   EXPECT_EQ(p.limit, 2000);
   EXPECT_NE(p.source.find("data.train_limit = 2000"), std::string::npos) << p.source;
   cfg.analysis.probe_limit = 500;
@@ -352,16 +355,16 @@ TEST(HealthProbe, TheAnalysisImagesByDefault) {
   EXPECT_EQ(health_probe(cfg, opt, nullptr).limit, 0) << "0 = every training image";
   // An analysis: exactly its images.
   AnalysisResult a;
-  a.split = "test";
+  a.split = ds::ProbeSplit::test;
   a.probe_count = 321;
   p = health_probe(cfg, opt, &a);
-  EXPECT_EQ(p.split, "test");
+  EXPECT_EQ(p.split, ds::ProbeSplit::test);
   EXPECT_EQ(p.limit, 321);
   EXPECT_NE(p.source.find("analyze searched"), std::string::npos) << p.source;
   // --probe N overrides both.
   opt.probe_limit = 64;
   p = health_probe(cfg, opt, &a);
-  EXPECT_EQ(p.split, "train");
+  EXPECT_EQ(p.split, ds::ProbeSplit::train);
   EXPECT_EQ(p.limit, 64);
   EXPECT_EQ(p.source, "--probe 64");
 }
@@ -425,6 +428,133 @@ TEST_F(HealthRun, RunWithoutSnapshotsIsRefused) {
 }
 
 TEST(HealthFile, RefusesOtherFiles) { EXPECT_THROW(read_health("/nonexistent/health.h5"), Error); }
+
+// A health result of one conv layer (not the first), 2 epochs, 3 filters, made by hand.
+HealthResult small_health() {
+  HealthResult h;
+  h.epochs = {0, 4};
+  h.split = "train";
+  h.dataset_path = "/data";
+  h.probe_count = 10;
+  h.aliasing_note = "stride 1";
+  LayerHealth l;
+  l.layer = "conv2";
+  l.conv_index = 1;
+  l.filters = 3;
+  l.in_channels = 2;
+  l.median_rms = {0.5f, 0.25f};
+  l.rms = {0.5f, 0.f, 2.f, 0.25f, 0.f, 1.f};
+  l.fire_rate = {0.5f, 0.f, 1.f, 0.25f, 0.f, 1.f};
+  l.never_fires = {0, 1, 0, 0, 1, 0};
+  l.collapsed = {0, 1, 0, 0, 1, 0};
+  l.dominating = {0, 0, 1, 0, 0, 1};
+  l.dead = {0, 1, 0, 0, 1, 0};
+  l.max_correlation = {0.1f, 0.f, 0.2f, 0.3f, 0.f, 0.3f};
+  l.partner = {2, -1, 0, 2, -1, 0};
+  l.dead_since = {-1, 0, -1};
+  h.layers.push_back(l);
+  return h;
+}
+
+std::string health_scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("deconvscope_health_file_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+
+void expect_health_refused(const std::string& path, const std::string& attr, const std::string& problem) {
+  try {
+    read_health(path);
+    ADD_FAILURE() << "read_health accepted " << path;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::snapshot) << e.what();
+    EXPECT_EQ(e.where(), path + ": / attribute " + attr) << e.what();
+    EXPECT_NE(e.problem().find(problem), std::string::npos) << e.what();
+  }
+}
+
+// Flags are uint8 from format_version 2 on; version-1 files (int32 flags) read the same.
+TEST(HealthFile, FlagsAreUint8AndVersionOneFilesStillRead) {
+  const HealthResult h = small_health();
+  const std::string path = health_scratch("v2.h5");
+  write_health(path, h);
+  {
+    const h5::File f = h5::File::open_read(path);
+    EXPECT_EQ(f.root().read_attr_int("format_version"), 2);
+    const h5::Group g = f.root().open_group("layers/conv2");
+    for (const char* flag : {"never_fires", "collapsed", "dominating", "dead"}) {
+      h5::Handle ds(H5Dopen2(g.id(), flag, H5P_DEFAULT), H5Dclose);
+      h5::Handle type(H5Dget_type(ds.get()), H5Tclose);
+      EXPECT_EQ(h5::type_name(type.get()), "uint8") << flag;
+    }
+  }
+  auto expect_same_flags = [&](const HealthResult& back) {
+    ASSERT_EQ(back.layers.size(), 1u);
+    EXPECT_EQ(back.layers[0].never_fires, h.layers[0].never_fires);
+    EXPECT_EQ(back.layers[0].collapsed, h.layers[0].collapsed);
+    EXPECT_EQ(back.layers[0].dominating, h.layers[0].dominating);
+    EXPECT_EQ(back.layers[0].dead, h.layers[0].dead);
+    EXPECT_EQ(back.layers[0].partner, h.layers[0].partner);
+  };
+  expect_same_flags(read_health(path));
+
+  // The same file as version 1 wrote it: int32 flags, format_version 1.
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    {
+      const h5::Group root = f.root();
+      root.write_attr_int("format_version", 1);
+      const h5::Group g = root.open_group("layers/conv2");
+      const LayerHealth& l = h.layers[0];
+      for (const auto& [name, v] : {std::pair<const char*, const std::vector<uint8_t>*>{"never_fires", &l.never_fires},
+                                    {"collapsed", &l.collapsed},
+                                    {"dominating", &l.dominating},
+                                    {"dead", &l.dead}})
+        g.write_dataset(name, {2, 3}, std::vector<int32_t>(v->begin(), v->end()));
+    }
+    f.close();
+  }
+  expect_same_flags(read_health(path));
+  // ... but int32 flags in a version-2 file are refused, naming the dataset.
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    f.root().write_attr_int("format_version", 2);
+    f.close();
+  }
+  try {
+    read_health(path);
+    ADD_FAILURE() << "int32 flags accepted in a version-2 file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/layers/conv2/never_fires: expected uint8, found int32"), std::string::npos)
+        << e.what();
+  }
+}
+
+// h5::check_format as the health reader uses it (it used to read a file without a format
+// attribute as far as its first missing dataset).
+TEST(HealthFile, FormatAndVersionAreChecked) {
+  const std::string path = health_scratch("fmt.h5");
+  write_health(path, small_health());
+  auto edit = [&](auto&& fn) {
+    h5::File f = h5::File::open_readwrite(path);
+    fn(f.root());
+    f.close();
+  };
+  edit([](const h5::Group& r) { H5Adelete(r.id(), "format"); });
+  expect_health_refused(path, "format", "another program's HDF5 file: expected 'deconvscope.health', found no such attribute");
+  edit([](const h5::Group& r) { r.write_attr_string("format", "deconvscope.analysis"); });
+  expect_health_refused(path, "format", "expected 'deconvscope.health', found 'deconvscope.analysis'");
+  edit([](const h5::Group& r) {
+    r.write_attr_string("format", "deconvscope.health");
+    r.write_attr_int("format_version", 3);
+  });
+  expect_health_refused(path, "format_version", "written by a newer deconvscope: expected 1 or 2, found 3");
+  edit([](const h5::Group& r) { r.write_attr_int("format_version", 0); });
+  expect_health_refused(path, "format_version", "expected 1 or 2, found 0");
+  edit([](const h5::Group& r) { H5Adelete(r.id(), "format_version"); });
+  expect_health_refused(path, "format_version", "expected 1 or 2, found no such attribute");
+  fs::remove_all(fs::path(path).parent_path());
+}
 
 }  // namespace
 }  // namespace ds

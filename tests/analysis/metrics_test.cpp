@@ -17,7 +17,7 @@ namespace {
 // zero and strongest images -1 until the test sets them.
 AnalysisResult one_layer(std::vector<int> epochs, std::vector<int32_t> features) {
   AnalysisResult r;
-  r.split = "train";
+  r.split = ds::ProbeSplit::train;
   r.epochs = epochs;
   r.layers = {"conv1"};
   r.input = InputShape{1, 1, 2};

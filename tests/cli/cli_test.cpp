@@ -282,7 +282,7 @@ TEST_F(BadSnapshot, AnotherProgramsHdf5) {
     file.root().write_attr_string("format", "someone.else");
     file.close();
   }
-  refuse({"analyze", "--run", dir}, dir, {f, "another program's HDF5 file", "found 'someone.else'"});
+  refuse({"analyze", "--run", dir}, dir, {f, "not a deconvscope.snapshot file", "found 'someone.else'"});
 }
 
 TEST_F(BadSnapshot, NewerFormatVersion) {

@@ -3,6 +3,7 @@
 // effective-text round trip, infer_shapes on the benchmark network, and the shipped configs.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -81,7 +82,7 @@ TEST(Config, DefaultsWithoutArguments) {
   EXPECT_EQ(c.run.dir, "runs/run");
   EXPECT_EQ(c.run.seed, d.run.seed);
   EXPECT_EQ(c.run.threads, d.run.threads);
-  EXPECT_EQ(c.data.dataset, "fashion-mnist");
+  EXPECT_EQ(c.data.dataset, ds::DatasetKind::fashion_mnist);
   EXPECT_EQ(c.data.path, "/usr/share/datasets/fashion-mnist");
   EXPECT_EQ(c.train.epochs, d.train.epochs);
   EXPECT_FLOAT_EQ(c.train.lr, d.train.lr);
@@ -100,8 +101,8 @@ TEST(Config, DefaultsWithoutArguments) {
 // Without a config the run must learn: He init (the paper's gaussian 0.01 leaves the
 // default network's loss at ln 10; tests/train checks that the default learns).
 TEST(Config, DefaultInitIsHe) {
-  EXPECT_EQ(ds::load_config({}).train.init, "he");
-  EXPECT_EQ(ds::load_config({"--train.init", "gaussian"}).train.init, "gaussian");
+  EXPECT_EQ(ds::load_config({}).train.init, ds::InitScheme::he);
+  EXPECT_EQ(ds::load_config({"--train.init", "gaussian"}).train.init, ds::InitScheme::gaussian);
 }
 
 // What `train --resume` compares: every key, and the layer list line by line.
@@ -161,13 +162,13 @@ TEST(Config, ParsesFile) {
   EXPECT_EQ(c.run.name, "small");
   EXPECT_EQ(c.run.dir, "runs/small");
   EXPECT_EQ(c.run.seed, 7u);
-  EXPECT_EQ(c.data.dataset, "mnist");
+  EXPECT_EQ(c.data.dataset, ds::DatasetKind::mnist);
   EXPECT_EQ(c.data.path, "/tmp/mnist");
   EXPECT_TRUE(c.data.flip);
   EXPECT_EQ(c.train.epochs, 4);
   EXPECT_FLOAT_EQ(c.train.lr, 0.05f);
-  EXPECT_EQ(c.train.lr_schedule, "plateau");
-  EXPECT_EQ(c.train.init, "he");
+  EXPECT_EQ(c.train.lr_schedule, ds::LrSchedule::plateau);
+  EXPECT_EQ(c.train.init, ds::InitScheme::he);
   EXPECT_EQ(c.snapshot.epochs, (std::vector<int>{0, 2, 4}));
   EXPECT_EQ(c.analysis.layers, (std::vector<std::string>{"conv1"}));
   EXPECT_EQ(c.analysis.features, -1);
@@ -248,6 +249,55 @@ TEST(Config, BadValueNamesKeyAndLine) {
   EXPECT_CONTAINS(msg, "analysis.features");
   msg = error_of([&] { ds::load_config({"--analysis.features", "3,17,3"}); });
   EXPECT_CONTAINS(msg, "each feature once");
+}
+
+// Every closed-choice key parses each of its values to its enum, writes it back as the
+// same word (config.cfg must stay byte-identical), and refuses any other word naming the
+// key, the word and every choice.
+TEST(Config, ChoiceKeysParseToEnumsAndBack) {
+  struct Key {
+    const char* key;
+    std::vector<std::string> values;
+    const char* listed;
+  };
+  const Key keys[] = {
+      {"data.dataset", {"fashion-mnist", "mnist", "cifar10", "folder"}, "fashion-mnist | mnist | cifar10 | folder"},
+      {"data.streaming", {"auto", "on", "off"}, "auto | on | off"},
+      {"data.bad_images", {"stop", "skip"}, "stop | skip"},
+      {"train.lr_schedule", {"none", "step", "plateau"}, "none | step | plateau"},
+      {"train.init", {"gaussian", "he"}, "gaussian | he"},
+      {"analysis.probe", {"train", "test"}, "train | test"},
+      {"model.conv_algorithm", {"auto", "direct", "winograd"}, "auto | direct | winograd"},
+      {"train.precision", {"f32", "bf16"}, "f32 | bf16"},
+  };
+  for (const Key& k : keys) {
+    SCOPED_TRACE(k.key);
+    for (const std::string& v : k.values) {
+      // data.path: every dataset but fashion-mnist needs one.
+      const ds::Config c = ds::load_config({std::string("--") + k.key, v, "--data.path", "/d"});
+      const std::string line = std::string(std::strchr(k.key, '.') + 1) + " = " + v + "\n";
+      EXPECT_CONTAINS(c.text, line);
+      EXPECT_EQ(ds::parse_config_text(c.text, "config.cfg").text, c.text);
+    }
+    const std::string msg = error_of([&] { ds::load_config({std::string("--") + k.key, "Bogus", "--data.path", "/d"}); });
+    EXPECT_CONTAINS(msg, std::string("command line: --") + k.key);
+    EXPECT_CONTAINS(msg, std::string("expected one of ") + k.listed + ", found 'Bogus'");
+  }
+  // The enums themselves, as the use sites see them.
+  const ds::Config c = ds::load_config({"--data.dataset", "cifar10", "--data.path", "/d", "--data.streaming", "off",
+                                        "--data.bad_images", "skip", "--train.lr_schedule", "none",
+                                        "--train.init", "gaussian", "--analysis.probe", "test"});
+  EXPECT_EQ(c.data.dataset, ds::DatasetKind::cifar10);
+  EXPECT_EQ(c.data.streaming, ds::Streaming::off);
+  EXPECT_EQ(c.data.bad_images, ds::BadImages::skip);
+  EXPECT_EQ(c.train.lr_schedule, ds::LrSchedule::none);
+  EXPECT_EQ(c.train.init, ds::InitScheme::gaussian);
+  EXPECT_EQ(c.analysis.probe, ds::ProbeSplit::test);
+  ds::ProbeSplit p = ds::ProbeSplit::train;
+  EXPECT_TRUE(ds::parse_probe_split("test", p));
+  EXPECT_EQ(p, ds::ProbeSplit::test);
+  EXPECT_FALSE(ds::parse_probe_split("Train", p));
+  EXPECT_FALSE(ds::parse_probe_split("", p));
 }
 
 TEST(Config, AnalysisFeaturesTakesACountAllOrAList) {

@@ -246,7 +246,7 @@ void write_mnist_folder(const fs::path& dir) {
 TEST_F(DataTest, LoadMnistFolderWithLimitsAndResize) {
   write_mnist_folder(dir_ / "mnist");
   ds::DataConfig cfg;
-  cfg.dataset = "mnist";
+  cfg.dataset = ds::DatasetKind::mnist;
   cfg.path = path("mnist");
   ds::DataSplits s = ds::load_dataset(cfg);
   EXPECT_EQ(s.train.size(), 6u);
@@ -254,7 +254,7 @@ TEST_F(DataTest, LoadMnistFolderWithLimitsAndResize) {
   EXPECT_EQ(s.train.class_names[3], "3");
   EXPECT_EQ(s.path, path("mnist"));
 
-  cfg.dataset = "fashion-mnist";
+  cfg.dataset = ds::DatasetKind::fashion_mnist;
   cfg.train_limit = 2;
   cfg.test_limit = 3;
   cfg.resize = 14;
@@ -270,7 +270,7 @@ TEST_F(DataTest, LoadMnistFolderWithLimitsAndResize) {
 
 TEST_F(DataTest, LoadMissingPathAndFiles) {
   ds::DataConfig cfg;
-  cfg.dataset = "mnist";
+  cfg.dataset = ds::DatasetKind::mnist;
   cfg.path = path("absent");
   expect_data_error([&] { ds::load_dataset(cfg); }, {path("absent")});
   fs::create_directories(dir_ / "partial");
@@ -337,7 +337,7 @@ TEST_F(DataTest, LoadCifarFolderWithMeta) {
   write_plain((c / "test_batch.bin").string(), cifar_records(3, 0));
   std::ofstream((c / "batches.meta.txt").string()) << "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n\n";
   ds::DataConfig cfg;
-  cfg.dataset = "cifar10";
+  cfg.dataset = ds::DatasetKind::cifar10;
   cfg.path = c.string();
   cfg.train_limit = 7;
   cfg.resize = 16;
@@ -368,9 +368,9 @@ TEST_F(DataTest, FolderTrainTestWithUnreadableFile) {
   std::ofstream((r / "train" / "dog" / "zz_broken.png").string()) << "not an image";
 
   ds::DataConfig cfg;
-  cfg.dataset = "folder";
+  cfg.dataset = ds::DatasetKind::folder;
   cfg.path = r.string();
-  cfg.bad_images = "skip";  // the default, stop, is tested in streaming_test.cpp
+  cfg.bad_images = ds::BadImages::skip;  // the default, stop, is tested in streaming_test.cpp
   const ds::DataSplits s = ds::load_dataset(cfg);
   ASSERT_EQ(s.train.size(), 5u);  // zz_broken.png skipped
   EXPECT_EQ(s.train.channels, 1);
@@ -439,7 +439,7 @@ TEST_F(DataTest, FolderWithoutSplitsHoldsOutEveryTenthImage) {
   for (int i = 0; i < 12; ++i) write_png(r / "x" / ("i" + std::to_string(100 + i) + ".png"), gray(3, 3, i));
   for (int i = 0; i < 10; ++i) write_png(r / "y" / ("i" + std::to_string(100 + i) + ".png"), gray(3, 3, 50 + i));
   ds::DataConfig cfg;
-  cfg.dataset = "folder";
+  cfg.dataset = ds::DatasetKind::folder;
   cfg.path = r.string();
   const ds::DataSplits s = ds::load_dataset(cfg);
   EXPECT_EQ(s.train.size(), 20u);

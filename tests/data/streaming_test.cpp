@@ -55,9 +55,9 @@ class StreamingTest : public ::testing::Test {
     delete root_;
   }
 
-  static ds::DataConfig config(const std::string& streaming) {
+  static ds::DataConfig config(ds::Streaming streaming) {
     ds::DataConfig cfg;
-    cfg.dataset = "folder";
+    cfg.dataset = ds::DatasetKind::folder;
     cfg.path = root_->string();
     cfg.resize = 12;
     cfg.streaming = streaming;
@@ -79,8 +79,8 @@ void expect_same_shape(const ds::Dataset& a, const ds::Dataset& b) {
 }
 
 TEST_F(StreamingTest, SameEpochsAsInMemory) {
-  const ds::DataSplits mem = ds::load_dataset(config("off"));
-  const ds::DataSplits str = ds::load_dataset(config("on"));
+  const ds::DataSplits mem = ds::load_dataset(config(ds::Streaming::off));
+  const ds::DataSplits str = ds::load_dataset(config(ds::Streaming::on));
   ASSERT_EQ(mem.train.stream, nullptr);
   ASSERT_NE(str.train.stream, nullptr);
   EXPECT_TRUE(str.train.pixels.empty());  // nothing decoded is kept
@@ -145,7 +145,7 @@ TEST_F(StreamingTest, SameEpochsAsInMemory) {
 }
 
 TEST_F(StreamingTest, AutoStreamsOverTheMemoryBudget) {
-  ds::DataConfig cfg = config("auto");
+  ds::DataConfig cfg = config(ds::Streaming::automatic);
   cfg.memory_budget_mb = 1024;  // 2100 x 3 x 12 x 12 bytes: far below
   EXPECT_EQ(ds::load_dataset(cfg).train.stream, nullptr);
   cfg.memory_budget_mb = 1;
@@ -181,9 +181,9 @@ class CorruptFolderTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  ds::DataConfig config(const std::string& streaming, const std::string& policy) const {
+  ds::DataConfig config(ds::Streaming streaming, ds::BadImages policy) const {
     ds::DataConfig cfg;
-    cfg.dataset = "folder";
+    cfg.dataset = ds::DatasetKind::folder;
     cfg.path = root_.string();
     cfg.streaming = streaming;
     cfg.bad_images = policy;
@@ -195,17 +195,17 @@ class CorruptFolderTest : public ::testing::Test {
 };
 
 TEST_F(CorruptFolderTest, StopNamesTheFileSkipCountsIt) {
-  for (const char* mode : {"off", "on"}) {
-    SCOPED_TRACE(mode);
+  for (ds::Streaming mode : {ds::Streaming::off, ds::Streaming::on}) {
+    SCOPED_TRACE(ds::to_string(mode));
     try {
-      ds::load_dataset(config(mode, "stop"));
+      ds::load_dataset(config(mode, ds::BadImages::stop));
       ADD_FAILURE() << "a corrupt image did not stop the read";
     } catch (const ds::Error& e) {
       EXPECT_EQ(e.kind(), ds::ErrorKind::data);  // exit code 2
       EXPECT_NE(std::string(e.what()).find(bad_), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("data.bad_images"), std::string::npos) << e.what();
     }
-    const ds::DataSplits s = ds::load_dataset(config(mode, "skip"));
+    const ds::DataSplits s = ds::load_dataset(config(mode, ds::BadImages::skip));
     EXPECT_EQ(s.train.size(), 9u);
     EXPECT_EQ(s.test.size(), 10u);
     bool counted = false;
@@ -216,7 +216,7 @@ TEST_F(CorruptFolderTest, StopNamesTheFileSkipCountsIt) {
 
 TEST_F(CorruptFolderTest, AFileBrokenDuringTheRunStopsTheEpochByName) {
   fs::remove(bad_);
-  const ds::DataSplits s = ds::load_dataset(config("on", "stop"));
+  const ds::DataSplits s = ds::load_dataset(config(ds::Streaming::on, ds::BadImages::stop));
   ASSERT_EQ(s.train.size(), 9u);
   const std::string victim = (root_ / "train" / "c0" / "i3.png").string();
   std::ofstream(victim, std::ios::trunc) << "gone bad";

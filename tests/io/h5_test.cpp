@@ -2,6 +2,8 @@
 // child order, and the typed errors a reader gets for missing or mistyped objects.
 #include "deconvscope/io/h5.hpp"
 
+#include <climits>
+#include <cstdint>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -61,6 +63,8 @@ TEST_F(H5Test, DatasetsRoundTrip) {
       r.write_dataset("f", {2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
       r.write_dataset("i", {3}, std::vector<int32_t>{-1, 0, 1});
       r.write_dataset("l", {1, 1, 2}, std::vector<int64_t>{int64_t(1) << 50, -3});
+      r.write_dataset("u", {2, 2}, std::vector<uint8_t>{0, 1, 255, 7});
+      r.write_dataset("deep/u8", {2, 1}, std::vector<uint8_t>{1, 0}, /*deflate_level=*/1);
       r.write_dataset("deep/er/z", {300, 1000}, big, /*deflate_level=*/4);
       r.write_dataset("none", {0, 4}, std::vector<float>{});
     }
@@ -74,6 +78,14 @@ TEST_F(H5Test, DatasetsRoundTrip) {
   EXPECT_EQ(r.read_dataset_i32("i"), (std::vector<int32_t>{-1, 0, 1}));
   EXPECT_EQ(r.read_dataset_i64("l", &dims), (std::vector<int64_t>{int64_t(1) << 50, -3}));
   EXPECT_EQ(dims, (std::vector<int64_t>{1, 1, 2}));
+  EXPECT_EQ(r.read_dataset_u8("u", &dims), (std::vector<uint8_t>{0, 1, 255, 7}));
+  EXPECT_EQ(dims, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(r.read_dataset_u8("deep/u8"), (std::vector<uint8_t>{1, 0}));
+  {  // stored as HDF5's little-endian uint8, what h5py reads as numpy uint8
+    h5::Handle ds(H5Dopen2(r.id(), "u", H5P_DEFAULT), H5Dclose);
+    h5::Handle type(H5Dget_type(ds.get()), H5Tclose);
+    EXPECT_GT(H5Tequal(type.get(), H5T_STD_U8LE), 0);
+  }
   Tensor t = r.read_tensor("deep/er/z");
   EXPECT_EQ(t.dims, (std::vector<int64_t>{300, 1000}));
   EXPECT_EQ(t.data, big);
@@ -109,6 +121,7 @@ TEST_F(H5Test, ReadErrorsAreTypedAndSayWhatWasExpected) {
       h5::Group r = f.root();
       r.write_dataset("w", {2}, std::vector<float>{1, 2});
       r.write_dataset("ints", {2}, std::vector<int32_t>{1, 2});
+      r.write_dataset("flags", {2}, std::vector<uint8_t>{1, 0});
       r.write_attr_string("name", "x");
       r.write_attr_ints("pair", {1, 2});
     }
@@ -131,12 +144,105 @@ TEST_F(H5Test, ReadErrorsAreTypedAndSayWhatWasExpected) {
   expect_error([&] { r.read_dataset_f32("ints"); }, "/ints", "expected float32, found int32");
   expect_error([&] { r.read_dataset_i64("ints"); }, "/ints", "expected int64, found int32");
   expect_error([&] { r.read_dataset_f32("missing"); }, "/missing", "missing dataset");
+  expect_error([&] { r.read_dataset_u8("w"); }, "/w", "expected uint8, found float32");
+  expect_error([&] { r.read_dataset_u8("ints"); }, "/ints", "expected uint8, found int32");
+  expect_error([&] { r.read_dataset_u8("missing"); }, "/missing", "missing dataset");
+  expect_error([&] { r.read_dataset_i32("flags"); }, "/flags", "expected int32, found uint8");
+  expect_error([&] { r.read_dataset_f32("flags"); }, "/flags", "expected float32, found uint8");
   expect_error([&] { r.open_group("missing/deeper"); }, "/missing/deeper", "missing group");
   expect_error([&] { r.open_group("w"); }, "/w", "found a dataset");
   expect_error([&] { r.read_attr_int("name"); }, "attribute name", "expected an integer, found string");
   expect_error([&] { r.read_attr_string("pair"); }, "attribute pair", "expected a string, found int32");
   expect_error([&] { r.read_attr_int("pair"); }, "attribute pair", "expected one integer, found 2 values");
   expect_error([&] { r.read_attr_float("nope"); }, "attribute nope", "missing attribute");
+}
+
+TEST_F(H5Test, Int8IsNotReadAsUint8) {
+  const std::string path = file("s.h5");
+  {
+    h5::File f = h5::File::create(path);
+    {
+      const h5::Group r = f.root();
+      const std::vector<hsize_t> dims{2};
+      h5::Handle space(H5Screate_simple(1, dims.data(), nullptr), H5Sclose);
+      h5::Handle ds(H5Dcreate2(r.id(), "s", H5T_STD_I8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+      const int8_t v[2] = {-1, 1};
+      ASSERT_GE(H5Dwrite(ds.get(), H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    }
+    f.close();
+  }
+  h5::File f = h5::File::open_read(path);
+  try {
+    f.root().read_dataset_u8("s");
+    ADD_FAILURE() << "int8 read as uint8";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::snapshot);
+    EXPECT_NE(std::string(e.what()).find(path + ": /s: expected uint8, found int8"), std::string::npos) << e.what();
+  }
+}
+
+// The one format/version check of every reader (snapshot, analysis, health): each refusal
+// names the file and the attribute, says what was expected and found, and carries the
+// reader's hint for that case.
+TEST_F(H5Test, CheckFormat) {
+  const h5::FormatHints hints{"other-hint", "newer-hint", "older-hint"};
+  auto root_with = [&](const std::string& name, const char* format, int version) {
+    const std::string path = file(name);
+    h5::File f = h5::File::create(path);
+    {
+      const h5::Group r = f.root();
+      if (format) r.write_attr_string("format", format);
+      if (version != INT32_MIN) r.write_attr_int("format_version", version);
+    }
+    f.close();
+    return path;
+  };
+  auto refused = [&](const std::string& path, const std::string& attr, const std::string& problem,
+                     const std::string& hint) {
+    SCOPED_TRACE(path);
+    h5::File f = h5::File::open_read(path);
+    try {
+      h5::check_format(f.root(), "deconvscope.thing", {2, 3}, hints);
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::snapshot);
+      EXPECT_EQ(e.where(), path + ": / attribute " + attr);
+      EXPECT_EQ(e.problem(), problem);
+      EXPECT_EQ(e.hint(), hint);
+    }
+  };
+  refused(root_with("none.h5", nullptr, 2), "format",
+          "another program's HDF5 file: expected 'deconvscope.thing', found no such attribute", "other-hint");
+  refused(root_with("other.h5", "keras", 2), "format",
+          "not a deconvscope.thing file: expected 'deconvscope.thing', found 'keras'", "other-hint");
+  refused(root_with("nover.h5", "deconvscope.thing", INT32_MIN), "format_version",
+          "expected 2 or 3, found no such attribute", "other-hint");
+  refused(root_with("newer.h5", "deconvscope.thing", 4), "format_version",
+          "written by a newer deconvscope: expected 2 or 3, found 4", "newer-hint");
+  refused(root_with("older.h5", "deconvscope.thing", 1), "format_version",
+          "written by an older deconvscope: expected 2 or 3, found 1", "older-hint");
+  refused(root_with("zero.h5", "deconvscope.thing", -5), "format_version",
+          "not a version any deconvscope writes: expected 2 or 3, found -5", "other-hint");
+  for (int v : {2, 3}) {
+    h5::File f = h5::File::open_read(root_with("ok" + std::to_string(v) + ".h5", "deconvscope.thing", v));
+    EXPECT_EQ(h5::check_format(f.root(), "deconvscope.thing", {2, 3}, hints), v);
+  }
+  // A gap in the supported list (1 and 3, not 2) is refused as older, and "1, 2 or 3" reads right.
+  {
+    h5::File f = h5::File::open_read(root_with("gap.h5", "deconvscope.thing", 2));
+    try {
+      h5::check_format(f.root(), "deconvscope.thing", {1, 3}, hints);
+      ADD_FAILURE() << "accepted a version outside the list";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.problem(), "written by an older deconvscope: expected 1 or 3, found 2");
+    }
+    try {
+      h5::check_format(f.root(), "deconvscope.thing", {3, 4, 5}, hints);
+      ADD_FAILURE() << "accepted an older version";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.problem(), "written by an older deconvscope: expected 3, 4 or 5, found 2");
+    }
+  }
 }
 
 TEST_F(H5Test, ReadsFixedLengthStringsWrittenByOtherTools) {

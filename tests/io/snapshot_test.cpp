@@ -378,7 +378,8 @@ TEST_F(SnapshotTest, HdfFileWithoutFormat) {
     f.root().write_attr_string("creator", "someone else");
     f.close();
   }
-  expect_read_error(path, ": /", "another program's HDF5 file: format attribute missing");
+  expect_read_error(path, ": / attribute format",
+                    "another program's HDF5 file: expected 'deconvscope.snapshot', found no such attribute");
 }
 
 TEST_F(SnapshotTest, HdfFileWithAnotherFormat) {
@@ -388,7 +389,7 @@ TEST_F(SnapshotTest, HdfFileWithAnotherFormat) {
     f.root().write_attr_string("format", "keras");
     f.close();
   }
-  expect_read_error(path, ": /", "format attribute different");
+  expect_read_error(path, ": / attribute format", "not a deconvscope.snapshot file: expected 'deconvscope.snapshot', found 'keras'");
 }
 
 // Writes a valid snapshot, then lets `edit` damage it in place.
@@ -412,6 +413,15 @@ TEST_F(SnapshotTest, NewerFormatVersion) {
   } catch (const Error& e) {
     EXPECT_NE(e.hint().find("upgrade"), std::string::npos) << e.what();
   }
+}
+
+// h5::check_format as the snapshot reader uses it: a version that is missing or that no
+// deconvscope writes is refused naming the attribute.
+TEST_F(SnapshotTest, MissingOrImpossibleFormatVersion) {
+  std::string path = damaged(file("v0.h5"), [](const h5::Group& r, hid_t) { r.write_attr_int("format_version", 0); });
+  expect_read_error(path, ": / attribute format_version", "not a version any deconvscope writes: expected 1, found 0");
+  path = damaged(file("nov.h5"), [](const h5::Group& r, hid_t) { H5Adelete(r.id(), "format_version"); });
+  expect_read_error(path, ": / attribute format_version", "expected 1, found no such attribute");
 }
 
 TEST_F(SnapshotTest, WeightsWithWrongShape) {

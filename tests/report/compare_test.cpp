@@ -20,7 +20,7 @@
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/snapshot.hpp"
-#include "deconvscope/report/csv.hpp"
+#include "deconvscope/io/csv.hpp"
 #include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/train/trainer.hpp"
 #include "train/synthetic_run.hpp"

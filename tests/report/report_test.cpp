@@ -26,7 +26,7 @@
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/snapshot.hpp"
-#include "deconvscope/report/csv.hpp"
+#include "deconvscope/io/csv.hpp"
 #include "deconvscope/report/html_report.hpp"
 #include "deconvscope/report/plot.hpp"
 #include "deconvscope/report/png.hpp"
@@ -92,7 +92,7 @@ void fill_projection(float* dst, int C, const Window& w, int seed) {
 
 AnalysisResult synthetic_result(int C) {
   AnalysisResult r;
-  r.split = "train";
+  r.split = ds::ProbeSplit::train;
   r.dataset_path = "synthetic";
   r.probe_count = 10;
   r.epochs = {0, 2, 5};

@@ -176,7 +176,7 @@ TEST(Renormalize, RadiusZeroIsOff) {
 TEST(Schedule, StepDropsEveryLrStepEpochs) {
   TrainConfig c;
   c.lr = 0.1f;
-  c.lr_schedule = "step";
+  c.lr_schedule = ds::LrSchedule::step;
   c.lr_step = 2;
   c.lr_gamma = 0.5f;
   EXPECT_FLOAT_EQ(step_schedule_lr(c, 1), 0.1f);
@@ -187,13 +187,13 @@ TEST(Schedule, StepDropsEveryLrStepEpochs) {
   c.lr_step = 0;  // never
   EXPECT_FLOAT_EQ(step_schedule_lr(c, 9), 0.1f);
   c.lr_step = 1;
-  c.lr_schedule = "none";
+  c.lr_schedule = ds::LrSchedule::none;
   EXPECT_FLOAT_EQ(step_schedule_lr(c, 9), 0.1f);
 }
 
 TEST(Schedule, PlateauLowersAfterPatienceEpochsWithoutImprovement) {
   TrainConfig c;
-  c.lr_schedule = "plateau";
+  c.lr_schedule = ds::LrSchedule::plateau;
   c.lr_patience = 2;
   c.lr_gamma = 0.1f;
   OptimizerState s;
@@ -238,7 +238,7 @@ TEST(InitParams, HeStdAndZeroBiases) {
   Network net = init_net();
   for (size_t i = 0; i < net.size(); ++i) fill(net.layer(i).params().bias, 3.f);
   TrainConfig c;
-  c.init = "he";
+  c.init = ds::InitScheme::he;
   std::mt19937_64 rng(1);
   init_params(net, c, rng);
   // fan_in: c1 8*3*3 = 72, c2 64*3*3 = 576, f3 32*6*6 = 1152.
@@ -254,7 +254,7 @@ TEST(InitParams, HeStdAndZeroBiases) {
 TEST(InitParams, GaussianStd) {
   Network net = init_net();
   TrainConfig c;
-  c.init = "gaussian";
+  c.init = ds::InitScheme::gaussian;
   c.init_std = 0.02f;
   std::mt19937_64 rng(2);
   init_params(net, c, rng);
@@ -267,7 +267,7 @@ TEST(InitParams, GaussianStd) {
 
 TEST(InitParams, SameSeedSameWeights) {
   TrainConfig c;
-  c.init = "he";
+  c.init = ds::InitScheme::he;
   Network a = init_net(), b = init_net(), other = init_net();
   std::mt19937_64 ra(9), rb(9), ro(10);
   init_params(a, c, ra);
@@ -285,7 +285,7 @@ TEST(InitParams, TheNetworkRunsOnTheNewWeights) {
   // init_params syncs: a forward after it sees the new weights, not the zero ones.
   Network net = small_net();
   TrainConfig c;
-  c.init = "gaussian";
+  c.init = ds::InitScheme::gaussian;
   c.init_std = 1.f;
   std::mt19937_64 rng(4);
   init_params(net, c, rng);

@@ -173,7 +173,7 @@ TEST_F(TrainRun, ConfigFileReloadsToTheSameConfig) {
   EXPECT_EQ(again.train.epochs, 4);
   EXPECT_EQ(again.train.batch, 16);
   EXPECT_FLOAT_EQ(again.train.lr, 0.05f);
-  EXPECT_EQ(again.train.init, "he");
+  EXPECT_EQ(again.train.init, ds::InitScheme::he);
   EXPECT_EQ(again.snapshot.epochs, (std::vector<int>{0, 2, 4}));
 }
 

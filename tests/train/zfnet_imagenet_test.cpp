@@ -59,7 +59,7 @@ TEST(ZfnetImagenet, BuildsWithThePapersShapesAndSteps) {
   EXPECT_FLOAT_EQ(cfg.train.lr, 0.01f);
   EXPECT_FLOAT_EQ(cfg.train.momentum, 0.9f);
   EXPECT_FLOAT_EQ(cfg.train.renorm_radius, 0.1f);
-  EXPECT_EQ(cfg.train.init, "gaussian");
+  EXPECT_EQ(cfg.train.init, InitScheme::gaussian);
   const DataSplits data = load_dataset(cfg.data);
   ASSERT_NE(data.train.stream, nullptr);
   ASSERT_EQ(data.train.size(), 4u);

@@ -26,7 +26,8 @@
 namespace ds {
 
 inline constexpr const char* kHealthFormat = "deconvscope.health";
-inline constexpr int kHealthFormatVersion = 1;
+// Version 2 stores the flags as uint8 (as analysis.h5 does); version 1, as int32, is still read.
+inline constexpr int kHealthFormatVersion = 2;
 
 // The thresholds; written into health.h5 so a reader knows what "dead" meant.
 struct HealthThresholds {
@@ -160,7 +161,7 @@ struct HealthOptions {
 // 0, the run's own limit for the split: data.train_limit for train, data.test_limit for
 // test; 0 = all). opt.probe_limit >= 0 overrides the count.
 struct ProbeSet {
-  std::string split;   // train | test
+  ProbeSplit split = ProbeSplit::train;
   int64_t limit = 0;   // first `limit` images; 0 = the whole split
   std::string source;  // the reason, for the page and health.h5
 };

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "deconvscope/config/config.hpp"
 #include "deconvscope/config/layer_spec.hpp"
 #include "deconvscope/core/tensor.hpp"
 
@@ -73,7 +74,7 @@ struct LayerConvergence {
 };
 
 struct AnalysisResult {
-  std::string split;          // "train" | "test"
+  ProbeSplit split = ProbeSplit::train;  // stored as "train" | "test"
   std::string dataset_path;
   int64_t probe_count = 0;    // the first probe_count images of the split, in file order
   std::vector<int> epochs;    // analysed snapshots, ascending

@@ -11,6 +11,26 @@
 
 namespace ds {
 
+// The keys with a closed set of values, as enums: every use is a `switch` without
+// `default:`, so that -Wswitch names a case left out, where comparing strings would
+// silently skip a misspelt one. to_string gives the config text ("fashion-mnist"), which
+// is also what config.cfg, analysis.h5 and messages show.
+enum class DatasetKind { fashion_mnist, mnist, cifar10, folder };  // data.dataset
+enum class Streaming { automatic, on, off };                       // data.streaming: auto | on | off
+enum class BadImages { stop, skip };                               // data.bad_images
+enum class LrSchedule { none, step, plateau };                     // train.lr_schedule
+enum class InitScheme { gaussian, he };                            // train.init
+enum class ProbeSplit { train, test };                             // analysis.probe
+
+const char* to_string(DatasetKind d);  // "fashion-mnist" | "mnist" | "cifar10" | "folder"
+const char* to_string(Streaming s);    // "auto" | "on" | "off"
+const char* to_string(BadImages b);    // "stop" | "skip"
+const char* to_string(LrSchedule s);   // "none" | "step" | "plateau"
+const char* to_string(InitScheme i);   // "gaussian" | "he"
+const char* to_string(ProbeSplit p);   // "train" | "test"
+// The split named `text` ("train" or "test"); false if it names none (a file's attribute).
+bool parse_probe_split(const std::string& text, ProbeSplit& out);
+
 struct RunConfig {
   std::string name = "run";
   std::string dir;     // default runs/<name>
@@ -19,7 +39,7 @@ struct RunConfig {
 };
 
 struct DataConfig {
-  std::string dataset = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | folder
+  DatasetKind dataset = DatasetKind::fashion_mnist;
   std::string path;                       // default: /usr/share/datasets/fashion-mnist for fashion-mnist
   int64_t train_limit = 0;                // first N training images; 0 = all
   int64_t test_limit = 0;                 // first N test images; 0 = all
@@ -27,11 +47,11 @@ struct DataConfig {
   int crop_pad = 0;                       // augmentation: random crop after zero padding by this
   bool flip = false;                      // augmentation: random horizontal flip
   // folder only: decode on demand instead of holding the set (auto: when it exceeds the budget)
-  std::string streaming = "auto";         // auto | on | off
+  Streaming streaming = Streaming::automatic;
   int64_t memory_budget_mb = 1024;        // auto streams when the decoded set would exceed this
   int reader_threads = 2;                 // streaming: threads decoding images
   int prefetch_batches = 3;               // streaming: batches decoded ahead of the trainer
-  std::string bad_images = "stop";        // folder: stop | skip an image OpenCV cannot decode
+  BadImages bad_images = BadImages::stop; // folder: an image OpenCV cannot decode stops the run, or is skipped
 };
 
 struct TrainConfig {
@@ -40,12 +60,12 @@ struct TrainConfig {
   float lr = 0.01f;
   float momentum = 0.9f;
   float weight_decay = 5e-4f;
-  std::string lr_schedule = "step";  // none | step | plateau
+  LrSchedule lr_schedule = LrSchedule::step;
   int lr_step = 0;                   // step: multiply lr by lr_gamma every lr_step epochs (0 = never)
   float lr_gamma = 0.1f;
   int lr_patience = 3;               // plateau: epochs without val-loss improvement before lowering
   float renorm_radius = 0.1f;        // conv filters with RMS above this are scaled back; 0 = off
-  std::string init = "he";           // he | gaussian (the paper's; at 0.01 a deep net without a config barely learns)
+  InitScheme init = InitScheme::he;  // or gaussian (the paper's; at 0.01 a deep net without a config barely learns)
   float init_std = 0.01f;            // gaussian init std (the paper's 1e-2)
   int probe_batch = 256;             // images in the fixed probe batch for dead-feature counts
   Precision precision = Precision::f32;  // f32 | bf16 (mixed precision, f32 master weights)
@@ -59,7 +79,7 @@ struct AnalysisConfig {
   std::vector<std::string> layers;  // empty = every conv layer
   int features = 8;                 // features per layer followed by the evolution; -1 = all
   std::vector<int> feature_list;    // explicit features to follow (features = 3,17,40); overrides the count
-  std::string probe = "train";      // train | test
+  ProbeSplit probe = ProbeSplit::train;  // the split searched
   int64_t probe_limit = 0;          // first N images of that split; 0 = the run's own (data.*_limit)
   int topk = 9;
   std::vector<int> topk_epochs;     // empty = the last snapshot

@@ -18,6 +18,7 @@ enum class ErrorKind {
   io,          // the disk refused a write (permission, space)        -> exit 1
   divergence,  // training produced non-finite values                 -> exit 3
   interrupted, // SIGINT/SIGTERM stopped the work cleanly             -> exit 130
+  internal,    // a deconvscope bug: an invariant of its own failed   -> exit 70 (EX_SOFTWARE)
 };
 
 class Error : public std::runtime_error {

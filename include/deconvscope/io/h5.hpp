@@ -1,6 +1,7 @@
 // A small RAII layer over the HDF5 C API, shared by the snapshot and analysis writers:
-// files, nested groups, typed attributes (scalars, arrays, variable-length UTF-8 strings)
-// and float32/int32/int64 datasets of any rank. Every failure becomes a ds::Error whose
+// files, nested groups, typed attributes (scalars, arrays, variable-length UTF-8 strings),
+// float32/int32/int64/uint8 datasets of any rank, and the format/version check every
+// reader of a deconvscope file makes first. Every failure becomes a ds::Error whose
 // `where` is "<file>: <object path>": ErrorKind::snapshot when reading (the file is bad),
 // ErrorKind::io when writing (the disk refused). HDF5's own error printing is switched off.
 // Left out: partial (hyperslab) I/O, compound types, references; nothing here needs them.
@@ -102,6 +103,8 @@ class Group {
                      const std::vector<int32_t>& data, int deflate_level = 0) const;  // int32
   void write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
                      const std::vector<int64_t>& data, int deflate_level = 0) const;  // int64
+  void write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                     const std::vector<uint8_t>& data, int deflate_level = 0) const;  // uint8 (flags)
   void write_tensor(const std::string& rel, const Tensor& t, int deflate_level = 0) const {
     write_dataset(rel, t.dims, t.data, deflate_level);
   }
@@ -113,6 +116,8 @@ class Group {
   std::vector<float> read_dataset_f32(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
   std::vector<int32_t> read_dataset_i32(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
   std::vector<int64_t> read_dataset_i64(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
+  // uint8 also checks the sign: an int8 dataset would read -1 as 255.
+  std::vector<uint8_t> read_dataset_u8(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
   Tensor read_tensor(const std::string& rel) const;
 
  private:
@@ -190,6 +195,21 @@ class File {
   bool sealed_ = false;
   std::string content_sha256_;
 };
+
+// What a reader tells the user to do when check_format refuses a file.
+struct FormatHints {
+  std::string other;  // the file is not of the expected format (another program's file, a wrong path)
+  std::string newer;  // its format_version is newer than this build reads
+  std::string older;  // older than this build reads
+};
+
+// The check every reader of a deconvscope file makes before anything else: the root
+// attributes `format` must be `expected_format` and `format_version` one of
+// `supported_versions` (ascending, not empty). Throws ds::Error(snapshot) whose where is
+// "<file>: / attribute format" (or format_version), saying what was expected and found,
+// with the matching hint. Returns the file's version, for readers of several.
+int check_format(const Group& root, const std::string& expected_format, const std::vector<int>& supported_versions,
+                 const FormatHints& hints);
 
 // For a file opened without a checksum header (another tool's, or one whose header was
 // blanked): runs `parse` first in a forked child, so that a crash or hang of libhdf5 on

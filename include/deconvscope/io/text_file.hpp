@@ -1,6 +1,6 @@
 // Writing a small text file (CSV, HTML) so that a reader never sees half of it: through a
-// temporary name in the same folder, renamed into place (io/atomic_file.hpp); and the CSV
-// field quoting every table of the project uses.
+// temporary name in the same folder, renamed into place (io/atomic_file.hpp). CSV files
+// go through io/csv.hpp, which writes them this way.
 // Left out: streaming large files (everything written this way fits in memory).
 #pragma once
 
@@ -10,8 +10,5 @@ namespace ds {
 
 // Throws ds::Error(io) naming `path` if the folder or the disk refuses.
 void write_text_atomic(const std::string& path, const std::string& text);
-
-// A CSV field, double-quoted (quotes doubled) only if it holds , " or a line break.
-std::string csv_quote(const std::string& field);
 
 }  // namespace ds

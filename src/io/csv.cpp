@@ -1,14 +1,31 @@
-// A small CSV reader (header + equal-width rows, double quotes honoured) for metrics.csv
-// and the like. Errors name the file and the line.
-#include "deconvscope/report/csv.hpp"
+// CSV writing (quoting, atomic commit) and a small reader (header + equal-width rows,
+// double quotes honoured) for metrics.csv and the like; see include/deconvscope/io/csv.hpp.
+// Reading errors name the file and the line.
+#include "deconvscope/io/csv.hpp"
 
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/text_file.hpp"
 
 namespace ds {
+
+std::string csv_quote(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+void write_csv(const std::string& path, const std::string& header, const std::function<void(std::ostream&)>& rows) {
+  std::ostringstream out;
+  out << header << '\n';
+  rows(out);
+  write_text_atomic(path, out.str());  // errors name `path` and the OS error
+}
 
 namespace {
 
