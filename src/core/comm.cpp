@@ -7,6 +7,7 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <exception>
@@ -47,9 +48,18 @@ bool Comm::launched_by_mpirun() {
          std::getenv("PMI_RANK") != nullptr;
 }
 
+namespace {
+Comm* g_world = nullptr;  // set once world() has been called
+}  // namespace
+
 Comm& Comm::world() {
   static Comm comm;
+  g_world = &comm;
   return comm;
+}
+
+void Comm::note_exit_code(int code) {
+  if (code != 0 && g_world) g_world->mark_failed();
 }
 
 Comm::Comm() : pending_(std::make_unique<Pending>()) {
@@ -173,6 +183,13 @@ void Comm::check_agreement(uint64_t value, const std::string& what) {
 Share share_of(int64_t total, int rank, int size) {
   const int64_t lo = total * rank / size, hi = total * (rank + 1) / size;
   return Share{lo, hi - lo};
+}
+
+Share share_of_batches(int64_t total, int batch, int rank, int size) {
+  const int64_t batches = (total + batch - 1) / batch;
+  const Share b = share_of(batches, rank, size);
+  const int64_t first = std::min(total, b.first * batch), end = std::min(total, (b.first + b.count) * batch);
+  return Share{first, end - first};
 }
 
 CommFailureGuard::CommFailureGuard() : exceptions_(std::uncaught_exceptions()) {}

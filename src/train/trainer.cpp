@@ -297,15 +297,17 @@ BatchSplit split_batch(const Config& cfg, const Comm& comm, int64_t n_train) {
   return b;
 }
 
-// Images of a set of `total` this rank evaluates.
-int64_t my_share(const Comm& comm, int64_t total) { return share_of(total, comm.rank(), comm.size()).count; }
+// Images of a set of `total` this rank evaluates: whole batches of the network's.
+Share my_share(const Comm& comm, const Network& net, int64_t total) {
+  return share_of_batches(total, net.batch(), comm.rank(), comm.size());
+}
 
 // Loss and accuracy over all of d, each rank evaluating its share and the sums added. One
 // process calls evaluate() itself, so its figures stay what they were to the last bit.
 EvalResult evaluate_shared(Comm& comm, Network& net, const Dataset& d, const Normalization& norm, Progress* bar) {
   if (!comm.distributed()) return evaluate(net, d, norm, 0, bar);
   const int64_t total = int64_t(d.size());
-  const Share share = share_of(total, comm.rank(), comm.size());
+  const Share share = my_share(comm, net, total);
   const EvalSums s = evaluate_sums(net, d, norm, share.first, share.count, bar);
   double loss = s.loss_sum;
   int64_t correct = s.correct;
@@ -328,7 +330,7 @@ std::vector<double> dead_fractions(Comm& comm, Network& net, const Dataset& d, c
   std::vector<double> out(net.size(), 0.0);
   const int64_t total = std::min<int64_t>(probe, int64_t(d.size()));
   if (total <= 0) return out;
-  const Share share = share_of(total, comm.rank(), comm.size());
+  const Share share = my_share(comm, net, total);
   std::vector<std::vector<int64_t>> fired = fire_counts(net, d, norm, share.first, share.count, convs);
   for (size_t l = 0; l < convs.size(); ++l) {
     comm.allreduce_sum(fired[l].data(), fired[l].size());
@@ -580,13 +582,13 @@ void start_state(Run& run) {
   run.log.say("epoch 0: evaluating the initial network (" + cfg.train.init + " init) on " +
               std::to_string(run.n_train) + " training and " + std::to_string(test.size()) + " test images");
   {
-    Progress train_bar("epoch 0 training set", my_share(run.comm, run.n_train), "img", "eval");
+    Progress train_bar("epoch 0 training set", my_share(run.comm, net, run.n_train).count, "img", "eval");
     row.train = evaluate_shared(run.comm, net, train, run.norm, &train_bar);
     train_bar.clear();
   }
   const auto t_val = std::chrono::steady_clock::now();
   {
-    Progress val_bar("epoch 0 test set", my_share(run.comm, int64_t(test.size())), "img", "eval");
+    Progress val_bar("epoch 0 test set", my_share(run.comm, net, int64_t(test.size())).count, "img", "eval");
     row.val = evaluate_shared(run.comm, net, test, run.norm, &val_bar);
     val_bar.clear();
   }

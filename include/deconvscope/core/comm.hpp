@@ -68,6 +68,9 @@ class Comm {
   // (which would wait for ranks that may be blocked in a collective) and mpirun, seeing a
   // non-zero exit, ends the others.
   void mark_failed() { failed_ = true; }
+  // main's last word: a non-zero exit code marks the group failed (see mark_failed), if
+  // MPI was ever initialised in this process. Makes no MPI call itself.
+  static void note_exit_code(int code);
 
   ~Comm();
   Comm(const Comm&) = delete;
@@ -88,6 +91,9 @@ struct Share {
   int64_t first = 0, count = 0;
 };
 Share share_of(int64_t total, int rank, int size);
+// The same in whole batches of `batch` images (the last one partial): every image then sits
+// in the batch slot it has in one process, so per-image results cannot differ by slot.
+Share share_of_batches(int64_t total, int batch, int rank, int size);
 
 // Marks Comm::world() failed if the scope is left by an exception (see mark_failed).
 class CommFailureGuard {
