@@ -16,17 +16,17 @@ namespace {
 
 using clitest::TempDir;
 
-// Dropout between two fc layers and augmentation on: every per-image draw is exercised.
+// Dropout between two fc layers and augmentation on: every per-image draw is exercised;
+// LRN and pooling see each rank's slice as they see one process's batch.
 std::string dist_config(const std::string& data_dir, const std::string& run_dir, int64_t train_limit) {
   return "[run]\nname = dist\ndir = " + run_dir + "\nthreads = 1\nseed = 5\n"
          "[data]\ndataset = mnist\npath = " + data_dir + "\ntrain_limit = " + std::to_string(train_limit) +
          "\ncrop_pad = 2\nflip = true\n"
          "[model]\n"
-         "layer = conv1 conv out=4 kernel=3 stride=1 pad=1\n"
+         "layer = conv1 conv out=6 kernel=5 stride=1 pad=2\n"  // 6x12x12
          "layer = relu1 relu\n"
-         "layer = pool1 maxpool kernel=2 stride=2\n"
-         "layer = conv2 conv out=6 kernel=3 stride=1 pad=1\n"
-         "layer = relu2 relu\n"
+         "layer = norm1 lrn size=3 alpha=1e-4 beta=0.75 k=2\n"
+         "layer = pool1 maxpool kernel=2 stride=2\n"        // 6x6x6
          "layer = fc3 fc out=32\n"
          "layer = relu3 relu\n"
          "layer = drop3 dropout rate=0.5\n"
