@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 #include <sstream>
 
 #include "deconvscope/io/snapshot.hpp"
@@ -109,6 +110,41 @@ TEST(DistTrain, TwoRanksMatchOneProcessAfterAnEpoch) {
   // Rank 0 alone writes: one snapshot, no temporary file of another rank left behind.
   EXPECT_TRUE(clitest::temp_files(p.two_dir).empty());
   EXPECT_TRUE(std::filesystem::exists(p.two_dir + "/snapshots/epoch-0001.h5"));
+}
+
+// A folder of class subfolders of 16x16 grey PGM images (train/ and test/): class c has
+// a bright bar in rows 4c..4c+3 over dim noise.
+void write_pgm_folder(const std::string& dir, int n_train, int n_test) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> dim(0, 60), bright(180, 255);
+  for (const auto& [split, n] : {std::pair<std::string, int>{"train", n_train}, {"test", n_test}})
+    for (int i = 0; i < n; ++i) {
+      const int c = i % 4;
+      std::string px(16 * 16, '\0');
+      for (char& p : px) p = char(dim(rng));
+      for (int y = 4 * c; y < 4 * c + 4; ++y)
+        for (int x = 4; x < 10; ++x) px[size_t(y * 16 + x)] = char(bright(rng));
+      clitest::write_file(dir + "/" + split + "/c" + std::to_string(c) + "/img" + std::to_string(i) + ".pgm",
+                          "P5\n16 16\n255\n" + px);
+    }
+}
+
+TEST(DistTrain, AStreamedFolderTrainsTheSameOnTwoRanks) {
+  TempDir tmp("dist-stream");
+  write_pgm_folder(tmp / "folder", /*n_train=*/160, /*n_test=*/40);
+  auto args = [&](const std::string& run) {
+    return std::vector<std::string>{
+        "train", "--run.dir", run, "--run.seed", "3", "--run.threads", "1", "--data.dataset", "folder",
+        "--data.path", tmp / "folder", "--data.streaming", "on", "--data.crop_pad", "2", "--data.flip", "true",
+        "--model.layer", "c1 conv out=4 kernel=3 pad=1", "--model.layer", "r1 relu", "--model.layer", "p1 maxpool kernel=2",
+        "--model.layer", "f2 fc out=16", "--model.layer", "d2 dropout rate=0.5", "--model.layer", "f3 fc out=4",
+        "--train.batch", "16", "--train.lr", "0.05", "--train.init", "he", "--train.epochs", "1"};
+  };
+  const auto one = clitest::run(args(tmp / "one"), tmp / "one");
+  ASSERT_EQ(one.code, 0) << one.err;
+  const auto two = disttest::run_mpi(2, clitest::binary(), args(tmp / "two"), tmp / "two");
+  ASSERT_EQ(two.code, 0) << two.err;
+  EXPECT_LT(max_relative_difference(read_snapshot(tmp / "one/last.h5"), read_snapshot(tmp / "two/last.h5")), 1e-4);
 }
 
 TEST(DistTrain, ResumeWithTheSameRanksIsBitForBit) {
