@@ -13,7 +13,8 @@
 # tools/fresh-root.sh checks this list on a freshly bootstrapped Debian 12.
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libhdf5-dev libopencv-dev
-      libboost-program-options-dev libgtest-dev zlib1g-dev libssl-dev dataset-fashion-mnist)
+      libboost-program-options-dev libgtest-dev zlib1g-dev libssl-dev dataset-fashion-mnist
+      libopenmpi-dev openmpi-bin)
 case "${1:-}" in
   "") ;;
   --test) pkgs+=(clang libclang-rt-14-dev chromium fonts-liberation python3 python3-h5py) ;;

@@ -14,6 +14,7 @@
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/deconvnet.hpp"
 #include "deconvscope/analysis/evolution_metrics.hpp"
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/io/run_folder.hpp"
@@ -212,6 +213,10 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
     }
   }
 
+  // Under mpirun every rank has read the old file before rank 0 may replace it.
+  Comm& comm = Comm::world();
+  if (comm.distributed()) comm.barrier();
+
   const InputShape& in = first.input;
   const size_t image_size = size_t(in.channels) * in.height * in.width;
   Normalization norm{first.input_mean, first.input_std};
@@ -282,9 +287,11 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
   }
   compute_jumps(r, filters);
   compute_convergence(r, filters);
-  fs::create_directories(paths.analysis);
-  write_analysis(file, r);
-  write_analysis_csv(paths.analysis, r);
+  if (comm.rank() == 0) {  // every rank holds the same result; one writes it
+    fs::create_directories(paths.analysis);
+    write_analysis(file, r);
+    write_analysis_csv(paths.analysis, r);
+  }
   summary.analysis_file = file;
   summary.probe = std::move(plan.images);
   return summary;

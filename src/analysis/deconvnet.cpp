@@ -2,8 +2,10 @@
 #include "deconvscope/analysis/deconvnet.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/model/evaluate.hpp"
 
@@ -72,12 +74,42 @@ void scan_output(const Network& net, int out, int64_t first, int n, int k, bool 
     }
 }
 
+// Under MPI: every rank's top-k of every feature (its share of the probe), merged into the
+// top-k of the whole probe. Each image lives on one rank, so the union of the ranks'
+// lists holds the k strongest; sorting it by `stronger` breaks ties by image index as a
+// single scan does. Every rank ends with the same result.
+void merge_across_ranks(Comm& comm, const std::vector<ScanRequest>& requests,
+                        std::vector<std::vector<Activation>>& result) {
+  for (size_t r = 0; r < requests.size(); ++r) {
+    const size_t k = size_t(requests[r].k), n = result[r].size();  // n = features * k
+    const std::vector<char> bytes = comm.all_gather_bytes(result[r].data(), n * sizeof(Activation));
+    std::vector<Activation> all(n * size_t(comm.size()));
+    std::memcpy(all.data(), bytes.data(), bytes.size());
+    std::vector<Activation> candidates;
+    for (size_t f = 0; f * k < n; ++f) {
+      candidates.clear();
+      for (int rank = 0; rank < comm.size(); ++rank)
+        for (size_t j = 0; j < k; ++j) {
+          const Activation& a = all[size_t(rank) * n + f * k + j];
+          if (a.image >= 0) candidates.push_back(a);
+        }
+      std::sort(candidates.begin(), candidates.end(), stronger);
+      candidates.resize(k);  // missing ranks: image -1, as in one scan
+      std::copy(candidates.begin(), candidates.end(), result[r].begin() + long(f * k));
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& probe, const Normalization& norm,
                                                int64_t count, const std::vector<ScanRequest>& requests,
                                                Progress* bar) {
   const int64_t total = std::min<int64_t>(count > 0 ? count : int64_t(probe.size()), int64_t(probe.size()));
+  // Under mpirun each rank scans a contiguous share of the probe's batches (all of it in
+  // one process), each image in the batch slot a single scan gives it.
+  Comm& comm = Comm::world();
+  const Share share = share_of_batches(total, net.batch(), comm.rank(), comm.size());
   int last = 0;
   std::vector<int> out_layer;
   std::vector<std::vector<TopK>> tops;
@@ -89,13 +121,14 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
   std::vector<float> input, best;
   std::vector<int32_t> labels, where;
   const int B = net.batch();
-  for (int64_t first = 0; first < total; first += B) {
-    const int n = int(std::min<int64_t>(B, total - first));
+  for (int64_t done = 0; done < share.count; done += B) {
+    const int64_t first = share.first + done;
+    const int n = int(std::min<int64_t>(B, share.count - done));
     fill_batch(probe, first, n, norm, B, input, labels);
     net.forward(input.data(), Mode::infer, last);
     for (size_t r = 0; r < requests.size(); ++r)
       scan_output(net, out_layer[r], first, n, requests[r].k, out_layer[r] != requests[r].conv, tops[r], best, where);
-    if (bar) bar->update(first + n);
+    if (bar) bar->update(done + n);
   }
   std::vector<std::vector<Activation>> result(requests.size());
   for (size_t r = 0; r < requests.size(); ++r) {
@@ -106,6 +139,7 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
       result[r].insert(result[r].end(), t.heap.begin(), t.heap.end());
     }
   }
+  if (comm.distributed()) merge_across_ranks(comm, requests, result);
   return result;
 }
 

@@ -14,6 +14,7 @@
 #include "deconvscope/cli/health_commands.hpp"
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/io/run_lock.hpp"
@@ -104,8 +105,9 @@ int cmd_train(std::vector<std::string> args) {
     if (stopped && std::filesystem::exists(log)) RunLog::append_to(log, std::string("error: ") + e.what());
     throw;
   }
-  std::printf("trained %s to epoch %d: val_loss %.4f val_accuracy %.4f\n", s.dir.c_str(), s.last_epoch,
-              s.val_loss, s.val_accuracy);
+  if (Comm::world().rank() == 0)  // under mpirun every rank returns the same summary
+    std::printf("trained %s to epoch %d: val_loss %.4f val_accuracy %.4f\n", s.dir.c_str(), s.last_epoch,
+                s.val_loss, s.val_accuracy);
   return 0;
 }
 
@@ -133,8 +135,9 @@ int cmd_analyze(std::vector<std::string> args) {
   }
   marker.complete();
   const AnalyzeSummary& s = o.analysis;
-  std::printf("analysed %zu epochs of %s (%zu computed now): %s\nreport: %s\n", s.epochs.size(), dir.c_str(),
-              s.computed.size(), s.analysis_file.c_str(), o.report.c_str());
+  if (Comm::world().rank() == 0)
+    std::printf("analysed %zu epochs of %s (%zu computed now): %s\nreport: %s\n", s.epochs.size(), dir.c_str(),
+                s.computed.size(), s.analysis_file.c_str(), o.report.c_str());
   return 0;
 }
 

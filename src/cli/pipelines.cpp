@@ -3,6 +3,7 @@
 
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/analysis/run.hpp"
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/report/html_report.hpp"
 
 namespace ds {
@@ -17,7 +18,7 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
   ctx.config_text = run.config().text;
   ctx.first_filters_layer = o.analysis.first_conv;
   ctx.first_filters = o.analysis.first_filters;
-  write_report(ctx, o.analysis.result, o.analysis.probe.images());
+  if (Comm::world().rank() == 0) write_report(ctx, o.analysis.result, o.analysis.probe.images());
   o.report = run.paths().report_index;
   return o;
 }

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "deconvscope/core/comm.hpp"
+
 namespace ds {
 
 Progress::Progress(std::string label, int64_t total, std::string unit, std::string rate_label)
@@ -43,12 +45,13 @@ void Progress::update(int64_t done, const std::string& note, int64_t rate_units)
 void Progress::finish(const std::string& note) { draw(last_done_ < total_ ? last_done_ : total_, note, true); }
 
 void Progress::clear() {
-  if (!tty_) return;
+  if (!tty_ || Comm::world().rank() != 0) return;
   std::fprintf(stderr, "\r\033[K");
   std::fflush(stderr);
 }
 
 void Progress::draw(int64_t done, const std::string& note, bool final_line) {
+  if (Comm::world().rank() != 0) return;  // under mpirun rank 0 speaks for the job
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   // The rate counts the work the bar measures, up to its last update: what follows the
@@ -113,6 +116,7 @@ std::string now_text() {
 }  // namespace
 
 void RunLog::append_to(const std::string& path, const std::string& line) {
+  if (Comm::world().rank() != 0) return;
   std::FILE* f = std::fopen(path.c_str(), "a");
   if (!f) return;
   std::fprintf(f, "%s %s\n", now_text().c_str(), line.c_str());
@@ -129,6 +133,7 @@ void RunLog::append(const std::string& line) {
 }
 
 void RunLog::say(const std::string& line) {
+  if (Comm::world().rank() != 0) return;  // rank 0 speaks and writes train.log for the job
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
   if (file_ || failed_) append(line);

@@ -4,7 +4,8 @@
 // horizontal flip. The random draws are made first, one image after another in a fixed
 // order (crop y, crop x, flip), straight from the engine's bits rather than through
 // std::uniform_int_distribution, whose output differs between standard libraries: the
-// same rng state gives the same batch anywhere, which resuming a run relies on.
+// same rng state gives the same batch anywhere, which resuming a run relies on. Under MPI
+// each rank takes the draws of the whole global batch and uses its slice's (BatchSlice).
 // A streamed dataset (streaming_folder.hpp) gives the same values through the same code.
 // Leaves out colour jitter, scaling and the paper's ten-crop testing.
 #include <algorithm>
@@ -73,8 +74,9 @@ uint64_t batch_draws(const Augmentation& aug, int n) {
 }
 
 void make_batch(const Dataset& d, const int64_t* indices, int n, const Normalization& norm,
-                const Augmentation& aug, std::mt19937_64& rng, float* out, int32_t* labels_out) {
-  if (!d.stream) return make_batch_bytes(d, indices, n, norm, aug, rng, out, labels_out, /*threads=*/true);
+                const Augmentation& aug, std::mt19937_64& rng, float* out, int32_t* labels_out,
+                const BatchSlice& slice) {
+  if (!d.stream) return make_batch_bytes(d, indices, n, norm, aug, rng, out, labels_out, /*threads=*/true, slice);
   check_indices(d, indices, n);
   if (d.stream->take_planned(indices, n, rng, out, labels_out)) return;
   // Not the epoch's next batch (evaluation, probes): decode these images now.
@@ -99,16 +101,17 @@ void make_batch(const Dataset& d, const int64_t* indices, int n, const Normaliza
   if (error) std::rethrow_exception(error);
   std::vector<int64_t> local(bytes.labels.size());
   std::iota(local.begin(), local.end(), 0);
-  make_batch_bytes(bytes, local.data(), n, norm, aug, rng, out, labels_out, /*threads=*/true);
+  make_batch_bytes(bytes, local.data(), n, norm, aug, rng, out, labels_out, /*threads=*/true, slice);
 }
 
 void prefetch_epoch(const Dataset& d, const std::vector<int64_t>& order, int batch, const Normalization& norm,
-                    const Augmentation& aug, const std::mt19937_64& rng) {
-  if (d.stream) d.stream->plan(order, batch, norm, aug, rng);
+                    const Augmentation& aug, const std::mt19937_64& rng, const BatchSlice& slice) {
+  if (d.stream) d.stream->plan(order, batch, norm, aug, rng, slice);
 }
 
 void make_batch_bytes(const Dataset& d, const int64_t* indices, int n, const Normalization& norm,
-                      const Augmentation& aug, std::mt19937_64& rng, float* out, int32_t* labels_out, bool threads) {
+                      const Augmentation& aug, std::mt19937_64& rng, float* out, int32_t* labels_out, bool threads,
+                      const BatchSlice& slice) {
   const int C = d.channels, H = d.height, W = d.width;
   if (int(norm.mean.size()) != C || int(norm.std.size()) != C)
     throw Error(ErrorKind::data, d.source,
@@ -128,6 +131,14 @@ void make_batch_bytes(const Dataset& d, const int64_t* indices, int n, const Nor
   }
 
   check_indices(d, indices, n);
+  const int global = slice.global > 0 ? slice.global : n;
+  if (slice.first < 0 || slice.first + n > global)
+    throw Error(ErrorKind::usage, d.source,
+                "batch slice outside its batch: " + expected_found("images within 0.." + std::to_string(global - 1),
+                                                                   std::to_string(slice.first) + ".." +
+                                                                       std::to_string(slice.first + n - 1)));
+  // The draws of the images before this slice in the global batch (none in one process).
+  rng.discard(batch_draws(aug, slice.first));
   std::vector<Draw> draws(size_t(std::max(n, 0)));
   for (int i = 0; i < n; ++i) {
     if (!aug.enabled()) continue;
@@ -140,6 +151,7 @@ void make_batch_bytes(const Dataset& d, const int64_t* indices, int n, const Nor
     }
     if (aug.flip) dr.flip = (rng() >> 63) != 0;
   }
+  rng.discard(batch_draws(aug, global - slice.first - n));  // and those after it
 
   const size_t plane = size_t(H) * W;
   const size_t image = size_t(C) * plane;

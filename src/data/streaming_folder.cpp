@@ -54,7 +54,7 @@ void ImageStream::decode(int64_t i, uint8_t* dst) const {
 }
 
 void ImageStream::plan(const std::vector<int64_t>& order, int batch, const Normalization& norm,
-                       const Augmentation& aug, const std::mt19937_64& rng) {
+                       const Augmentation& aug, const std::mt19937_64& rng, const BatchSlice& slice) {
   if (batch < 1) throw Error(ErrorKind::config, "key train.batch", expected_found("1 or more", std::to_string(batch)));
   for (int64_t i : order)
     if (i < 0 || size_t(i) >= paths_.size())
@@ -68,11 +68,13 @@ void ImageStream::plan(const std::vector<int64_t>& order, int batch, const Norma
   ready_.clear();
   order_ = order;
   batch_ = batch;
-  batches_ = int64_t(order.size()) / batch;
+  global_ = slice.global > 0 ? slice.global : batch;
+  first_ = slice.first;
+  batches_ = int64_t(order.size()) / global_;
   norm_ = norm;
   aug_ = aug;
   draw_rng_ = rng;
-  draws_per_batch_ = batch_draws(aug, batch);
+  draws_per_batch_ = batch_draws(aug, global_);
   next_claim_ = next_take_ = 0;
   if (threads_.empty())
     for (int t = 0; t < readers_; ++t) threads_.emplace_back([this] { reader_loop(); });
@@ -93,7 +95,9 @@ void ImageStream::reader_loop() {
     // Batches are claimed in order, so this keeps draw_rng_ at the next batch's start.
     draw_rng_.discard(draws_per_batch_);
     const int n = batch_;
-    const std::vector<int64_t> indices(order_.begin() + b * n, order_.begin() + (b + 1) * n);
+    const auto start = order_.begin() + b * global_ + first_;
+    const std::vector<int64_t> indices(start, start + n);
+    const BatchSlice slice{first_, global_};
     const Normalization norm = norm_;
     const Augmentation aug = aug_;
     ++working_;
@@ -114,7 +118,8 @@ void ImageStream::reader_loop() {
       r.input.resize(size_t(n) * bytes.image_bytes());
       r.labels.resize(size_t(n));
       std::mt19937_64 draws = r.rng;
-      make_batch_bytes(bytes, local.data(), n, norm, aug, draws, r.input.data(), r.labels.data(), /*threads=*/false);
+      make_batch_bytes(bytes, local.data(), n, norm, aug, draws, r.input.data(), r.labels.data(), /*threads=*/false,
+                       slice);
     } catch (...) {
       r.error = std::current_exception();
     }
@@ -128,7 +133,7 @@ void ImageStream::reader_loop() {
 bool ImageStream::take_planned(const int64_t* indices, int n, std::mt19937_64& rng, float* out, int32_t* labels_out) {
   std::unique_lock<std::mutex> lk(mu_);
   if (next_take_ >= batches_ || n != batch_ ||
-      !std::equal(indices, indices + n, order_.begin() + next_take_ * batch_))
+      !std::equal(indices, indices + n, order_.begin() + next_take_ * global_ + first_))
     return false;
   const int64_t b = next_take_;
   cv_.wait(lk, [&] { return stop_ || ready_.count(b) > 0; });

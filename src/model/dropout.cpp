@@ -1,9 +1,11 @@
 // Dropout (inverted: kept values are scaled by 1/(1-rate) in training, identity in
 // evaluation). The mask is a pure function of (seed, step, layer, element), so a resumed
-// run draws exactly the masks the uninterrupted run drew, with no RNG state to save.
+// run draws exactly the masks the uninterrupted run drew, with no RNG state to save; the
+// element is counted in the global batch, so MPI ranks draw one process's masks.
 #include <cstring>
 #include <vector>
 
+#include "deconvscope/core/error.hpp"
 #include "deconvscope/model/layer.hpp"
 
 namespace ds {
@@ -65,6 +67,13 @@ class DropoutLayer final : public Layer {
     // Elements of the buffer (padding of a blocked layout included: the mask is positional).
     const size_t elem = src_md.data_type() == memory::data_type::bf16 ? 2 : 4;
     mask_.assign(src_md.get_size() / elem, 0.f);
+    // Under MPI a mask index is offset by the images of the ranks before: that needs the
+    // images one after another in the buffer (batch outermost, not blocked), as in nc/nchw.
+    const auto& blk = src_md.data.format_desc.blocking;
+    const int64_t batch = src_md.dims()[0];
+    per_image_ = mask_.size() / size_t(batch);
+    batch_outermost_ = src_md.data.format_kind == dnnl_blocked && blk.strides[0] == int64_t(per_image_);
+    for (int b = 0; b < blk.inner_nblks; ++b) batch_outermost_ = batch_outermost_ && blk.inner_idxs[b] != 0;
     return src_md;
   }
 
@@ -83,8 +92,15 @@ class DropoutLayer final : public Layer {
     const double two64 = 18446744073709551616.0, keep_scaled = (1.0 - double(spec_.rate)) * two64;
     const uint64_t threshold = keep_scaled >= two64 ? UINT64_MAX : static_cast<uint64_t>(keep_scaled);
     const int64_t n = static_cast<int64_t>(mask_.size());
+    if (ctx.image_offset != 0 && !batch_outermost_)
+      throw Error(ErrorKind::shape, "layer " + spec_.name,
+                  "dropout over a batch split across MPI ranks needs the images one after another in its input's "
+                  "layout, and oneDNN chose a batch-blocked one",
+                  "place dropout after an fc layer, or train in one process");
+    // The element's index in the global batch (the same as in the buffer in one process).
+    const uint64_t first = base + ctx.image_offset * uint64_t(per_image_);
 #pragma omp parallel for
-    for (int64_t i = 0; i < n; ++i) m[i] = splitmix64(base + static_cast<uint64_t>(i)) < threshold ? scale : 0.f;
+    for (int64_t i = 0; i < n; ++i) m[i] = splitmix64(first + static_cast<uint64_t>(i)) < threshold ? scale : 0.f;
     scale_by_mask(src, mask_, dst_);
   }
 
@@ -103,6 +119,8 @@ class DropoutLayer final : public Layer {
  private:
   memory own_dst_, grad_;
   std::vector<float> mask_;  // 0 or 1/(1-rate) per element of the buffer
+  size_t per_image_ = 0;     // mask elements per image
+  bool batch_outermost_ = false;
 };
 
 }  // namespace

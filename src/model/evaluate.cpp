@@ -22,31 +22,38 @@ void fill_batch(const Dataset& d, int64_t first, int n, const Normalization& nor
   std::fill(labels.begin() + n, labels.end(), -1);
 }
 
-EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, int64_t limit, Progress* bar) {
-  const int64_t total = limit > 0 ? std::min<int64_t>(limit, int64_t(d.size())) : int64_t(d.size());
+EvalSums evaluate_sums(Network& net, const Dataset& d, const Normalization& norm, int64_t first, int64_t count,
+                       Progress* bar) {
   const int B = net.batch();
   std::vector<float> input;
   std::vector<int32_t> labels;
-  EvalResult r;
-  double loss = 0;
-  int64_t correct = 0;
-  for (int64_t first = 0; first < total; first += B) {
-    const int n = int(std::min<int64_t>(B, total - first));
-    fill_batch(d, first, n, norm, B, input, labels);
+  EvalSums s;
+  for (int64_t done = 0; done < count; done += B) {
+    const int n = int(std::min<int64_t>(B, count - done));
+    fill_batch(d, first + done, n, norm, B, input, labels);
     net.forward(input.data(), Mode::infer);
     const LossResult lr = softmax_cross_entropy(net.logits(), labels.data(), B, net.num_classes(), nullptr);
-    loss += lr.loss_sum;
-    correct += lr.correct;
-    if (bar) bar->update(first + n);
+    s.loss_sum += lr.loss_sum;
+    s.correct += lr.correct;
+    if (bar) bar->update(done + n);
   }
+  s.count = count;
+  return s;
+}
+
+EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, int64_t limit, Progress* bar) {
+  const int64_t total = limit > 0 ? std::min<int64_t>(limit, int64_t(d.size())) : int64_t(d.size());
+  const EvalSums s = evaluate_sums(net, d, norm, 0, total, bar);
+  EvalResult r;
   r.count = total;
-  r.loss = total ? loss / double(total) : 0;
-  r.accuracy = total ? double(correct) / double(total) : 0;
+  r.loss = total ? s.loss_sum / double(total) : 0;
+  r.accuracy = total ? double(s.correct) / double(total) : 0;
   return r;
 }
 
-std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, const Normalization& norm, int64_t total,
-                                           const std::vector<int>& convs, Progress* bar) {
+std::vector<std::vector<int64_t>> fire_counts(Network& net, const Dataset& probe, const Normalization& norm,
+                                              int64_t first, int64_t count, const std::vector<int>& convs,
+                                              Progress* bar) {
   std::vector<int> out_layer;
   int last = 0;
   std::vector<std::vector<int64_t>> fired;
@@ -59,9 +66,9 @@ std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, c
   std::vector<int32_t> labels;
   Tensor act;
   const int B = net.batch();
-  for (int64_t first = 0; first < total; first += B) {
-    const int n = int(std::min<int64_t>(B, total - first));
-    fill_batch(probe, first, n, norm, B, input, labels);
+  for (int64_t done = 0; done < count; done += B) {
+    const int n = int(std::min<int64_t>(B, count - done));
+    fill_batch(probe, first + done, n, norm, B, input, labels);
     net.forward(input.data(), Mode::infer, last);
     for (size_t l = 0; l < convs.size(); ++l) {
       net.read_output(out_layer[l], act);  // (B, C, H, W) plain
@@ -72,8 +79,14 @@ std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, c
           if (std::any_of(p, p + HW, [](float v) { return v > 0.f; })) ++fired[l][size_t(c)];
         }
     }
-    if (bar) bar->update(first + n);
+    if (bar) bar->update(done + n);
   }
+  return fired;
+}
+
+std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, const Normalization& norm, int64_t total,
+                                           const std::vector<int>& convs, Progress* bar) {
+  const std::vector<std::vector<int64_t>> fired = fire_counts(net, probe, norm, 0, total, convs, bar);
   std::vector<std::vector<float>> rates(convs.size());
   for (size_t l = 0; l < convs.size(); ++l)
     for (int64_t f : fired[l]) rates[l].push_back(total > 0 ? float(double(f) / double(total)) : std::numeric_limits<float>::quiet_NaN());

@@ -6,10 +6,12 @@
 
 namespace ds {
 
-LossResult softmax_cross_entropy(const float* logits, const int32_t* labels, int n, int k, float* diff) {
+LossResult softmax_cross_entropy(const float* logits, const int32_t* labels, int n, int k, float* diff,
+                                 int mean_over) {
   LossResult r;
   int valid = 0;
   for (int i = 0; i < n; ++i) valid += labels[i] >= 0;
+  if (mean_over > 0) valid = mean_over;
   const float inv_n = valid > 0 ? 1.f / float(valid) : 0.f;
   for (int i = 0; i < n; ++i) {
     const float* z = logits + size_t(i) * k;

@@ -116,7 +116,7 @@ void Network::forward(const float* input, Mode mode, int last) {
 
 const float* Network::logits() const { return static_cast<const float*>(layers_.back()->dst().get_data_handle()); }
 
-void Network::backward(const float* diff_logits) {
+void Network::backward(const float* diff_logits, const std::function<void(size_t)>& on_grads) {
   std::memcpy(diff_logits_mem_.get_data_handle(), diff_logits, diff_logits_mem_.get_desc().get_size());
   memory diff = diff_logits_mem_;
   for (size_t i = layers_.size(); i-- > 0;) {
@@ -127,6 +127,7 @@ void Network::backward(const float* diff_logits) {
       times_[i].backward += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     diff = layers_[i]->diff_src();
+    if (on_grads) on_grads(i);  // grads() land synchronously (read_plain waits)
   }
   ctx_.strm.wait();
 }

@@ -3,10 +3,13 @@
 // cifar10, 3 x resize x resize for an image folder (data.resize applies).
 #include "deconvscope/train/bench.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <vector>
 
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/threads.hpp"
 #include "deconvscope/model/loss.hpp"
@@ -59,13 +62,10 @@ std::string profile_table(Network& net, int batch, int iters, Step& train_step, 
 
 }  // namespace
 
-BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
-  // No steps timed would print a rate of 0/0; negative counts would print negative rates.
-  if (opt.iters < 1 || opt.warmup < 0)
-    throw Error(ErrorKind::usage, "bench",
-                expected_found("iters >= 1 and warmup >= 0",
-                               "iters " + std::to_string(opt.iters) + ", warmup " + std::to_string(opt.warmup)));
-  set_threads(cfg.run.threads);
+namespace {
+
+// The image size the config's dataset would give, without reading it.
+InputShape bench_input(const Config& cfg) {
   InputShape in{1, 28, 28};
   switch (cfg.data.dataset) {
     case DatasetKind::fashion_mnist:
@@ -74,6 +74,47 @@ BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
     case DatasetKind::folder: in = {3, 32, 32}; break;
   }
   if (cfg.data.resize > 0) in.height = in.width = cfg.data.resize;
+  return in;
+}
+
+}  // namespace
+
+AllreduceTiming time_gradient_allreduce(const Config& cfg, int iters) {
+  if (iters < 1) throw Error(ErrorKind::usage, "allreduce bench", expected_found("iters >= 1", std::to_string(iters)));
+  // Batch 1: the gradient's size does not depend on the batch, the memory does.
+  Network net(cfg.layers, bench_input(cfg), /*batch=*/1, cfg.run.seed);
+  Comm& comm = Comm::world();
+  AllreduceTiming t;
+  t.ranks = comm.size();
+  for (size_t i = 0; i < net.size(); ++i) t.bytes += int64_t(net.layer(i).grads().weights.size() + net.layer(i).grads().bias.size()) * 4;
+  std::vector<double> ms;
+  for (int it = 0; it <= iters; ++it) {  // the first round warms up
+    comm.barrier();
+    const auto t0 = std::chrono::steady_clock::now();
+    // As a training step sums them: one sum per layer's weights and biases, all pending
+    // at once (here with no backward pass to hide them behind).
+    for (size_t i = net.size(); i-- > 0;) {
+      LayerParams& g = net.layer(i).grads();
+      comm.start_allreduce_sum(g.weights.ptr(), g.weights.size());
+      comm.start_allreduce_sum(g.bias.ptr(), g.bias.size());
+    }
+    comm.wait_all();
+    if (it > 0) ms.push_back(1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  t.median_ms = ms[ms.size() / 2];
+  t.min_ms = ms.front();
+  return t;
+}
+
+BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
+  // No steps timed would print a rate of 0/0; negative counts would print negative rates.
+  if (opt.iters < 1 || opt.warmup < 0)
+    throw Error(ErrorKind::usage, "bench",
+                expected_found("iters >= 1 and warmup >= 0",
+                               "iters " + std::to_string(opt.iters) + ", warmup " + std::to_string(opt.warmup)));
+  set_threads(cfg.run.threads);
+  const InputShape in = bench_input(cfg);
   const int B = cfg.train.batch;
   Network net(cfg.layers, in, B, cfg.run.seed, NetworkOptions{cfg.conv_algorithm, cfg.train.precision});
   std::mt19937_64 rng(cfg.run.seed);

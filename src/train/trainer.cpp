@@ -10,7 +10,13 @@
 // - it says what it is doing from the start (reading data, building, evaluating), with
 //   an ETA for the whole run, and warns when a layer's gradients vanish or too many of
 //   its features are dead; what it says also goes to the run's train.log.
-// Left out: multi-process training, mixed precision.
+// - under mpirun (core/comm.hpp) the ranks train one model data-parallel: train.batch is
+//   the global batch, each rank computes its slice with the draws (shuffle, crop, flip,
+//   dropout) one process would use for those images, the gradients are summed with
+//   allreduce while backward goes on, every rank applies the same update, a fingerprint
+//   of the weights is compared every epoch, evaluation and the dead-feature probe are
+//   split, and rank 0 alone writes and speaks. Without mpirun nothing of this runs.
+// Left out: mixed precision; elastic rank counts (a resume needs the same -np).
 #include "deconvscope/train/trainer.hpp"
 
 #include <signal.h>
@@ -30,6 +36,7 @@
 #include <set>
 #include <sstream>
 
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/core/threads.hpp"
@@ -157,20 +164,6 @@ int check_resume_config(const RunPaths& paths, const Config& given, RunLog& log)
   return stored.train.epochs;
 }
 
-// Per conv layer: fraction of feature maps that are zero at every position of every
-// image of the probe batch.
-std::vector<double> dead_fractions(Network& net, const Dataset& d, const Normalization& norm, int64_t probe) {
-  std::vector<int> convs;
-  for (size_t i = 0; i < net.size(); ++i)
-    if (net.specs()[i].type == LayerType::conv) convs.push_back(int(i));
-  const auto rates = fire_rates(net, d, norm, std::min<int64_t>(probe, int64_t(d.size())), convs);
-  std::vector<double> out(net.size(), 0.0);
-  for (size_t l = 0; l < convs.size(); ++l)
-    out[size_t(convs[l])] =
-        double(std::count(rates[l].begin(), rates[l].end(), 0.f)) / double(std::max<size_t>(1, rates[l].size()));
-  return out;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -280,316 +273,543 @@ std::string metrics_rows_upto(const std::string& path, int upto) {
   return out;
 }
 
-}  // namespace
 
-TrainSummary train(const Config& cfg, const TrainOptions& opt) {
-  set_threads(cfg.run.threads);
-  const RunPaths paths = RunPaths::of(run_dir(cfg));
-  // From here on SIGINT/SIGTERM only set a flag, so no write is ever cut in half by them.
-  SignalScope signals;
+// ---- The job's ranks (core/comm.hpp); one process is a group of one. ----
+
+// train.batch (at most the training set) is the global batch, split evenly across ranks.
+struct BatchSplit {
+  int global = 0;  // images per step over all ranks
+  int local = 0;   // images per step on this rank
+  int first = 0;   // this rank's first image in each global batch
+};
+
+BatchSplit split_batch(const Config& cfg, const Comm& comm, int64_t n_train) {
+  BatchSplit b;
+  b.global = int(std::min<int64_t>(cfg.train.batch, n_train));
+  if (b.global % comm.size() != 0)
+    throw Error(ErrorKind::config, (cfg.source.empty() ? "" : cfg.source + ": ") + "key train.batch",
+                "the global batch must split evenly across the " + std::to_string(comm.size()) + " MPI ranks: " +
+                    expected_found("a multiple of " + std::to_string(comm.size()), std::to_string(b.global)) +
+                    (b.global < cfg.train.batch ? " (train.batch is capped at the training set's size)" : ""),
+                "set train.batch to a multiple of the rank count, or choose mpirun -np to divide it");
+  b.local = b.global / comm.size();
+  b.first = comm.rank() * b.local;
+  return b;
+}
+
+// Images of a set of `total` this rank evaluates: whole batches of the network's.
+Share my_share(const Comm& comm, const Network& net, int64_t total) {
+  return share_of_batches(total, net.batch(), comm.rank(), comm.size());
+}
+
+// Loss and accuracy over all of d, each rank evaluating its share and the sums added. One
+// process calls evaluate() itself, so its figures stay what they were to the last bit.
+EvalResult evaluate_shared(Comm& comm, Network& net, const Dataset& d, const Normalization& norm, Progress* bar) {
+  if (!comm.distributed()) return evaluate(net, d, norm, 0, bar);
+  const int64_t total = int64_t(d.size());
+  const Share share = my_share(comm, net, total);
+  const EvalSums s = evaluate_sums(net, d, norm, share.first, share.count, bar);
+  double loss = s.loss_sum;
+  int64_t correct = s.correct;
+  comm.allreduce_sum(&loss, 1);
+  comm.allreduce_sum(&correct, 1);
+  EvalResult r;
+  r.count = total;
+  r.loss = total ? loss / double(total) : 0;
+  r.accuracy = total ? double(correct) / double(total) : 0;
+  return r;
+}
+
+// Per conv layer: fraction of feature maps that are zero at every position of every
+// image of the probe batch. The probe is split across the ranks and the counts added.
+std::vector<double> dead_fractions(Comm& comm, Network& net, const Dataset& d, const Normalization& norm,
+                                   int64_t probe) {
+  std::vector<int> convs;
+  for (size_t i = 0; i < net.size(); ++i)
+    if (net.specs()[i].type == LayerType::conv) convs.push_back(int(i));
+  std::vector<double> out(net.size(), 0.0);
+  const int64_t total = std::min<int64_t>(probe, int64_t(d.size()));
+  if (total <= 0) return out;
+  const Share share = my_share(comm, net, total);
+  std::vector<std::vector<int64_t>> fired = fire_counts(net, d, norm, share.first, share.count, convs);
+  for (size_t l = 0; l < convs.size(); ++l) {
+    comm.allreduce_sum(fired[l].data(), fired[l].size());
+    out[size_t(convs[l])] = double(std::count(fired[l].begin(), fired[l].end(), int64_t(0))) /
+                            double(std::max<size_t>(1, fired[l].size()));
+  }
+  return out;
+}
+
+// Stops every rank with a clear error when the ranks' weights differ (a fingerprint of
+// every weight and bias compared across them). Nothing to compare in one process.
+void check_ranks_agree(Comm& comm, Network& net, const std::string& what) {
+  if (!comm.distributed()) return;
+  uint64_t h = fingerprint(nullptr, 0);
+  for (size_t i = 0; i < net.size(); ++i) {
+    const LayerParams& p = net.layer(i).params();
+    h = fingerprint(p.weights.data.data(), p.weights.data.size(), h);
+    h = fingerprint(p.bias.data.data(), p.bias.data.size(), h);
+  }
+  comm.check_agreement(h, what);
+}
+
+// ---- One training run, step by step. ----
+
+// What a resume starts from: the newest complete state of the run folder.
+struct ResumePoint {
+  Snapshot state;
+  std::string from;
+  bool found = false;
+  bool refresh_last = false;  // from a snapshot newer than last.h5
+};
+
+ResumePoint find_resume_point(const RunPaths& paths, RunLog& log) {
+  ResumePoint r;
+  std::vector<std::pair<int, std::string>> found;
+  if (fs::exists(paths.snapshots)) found = list_snapshots(paths.snapshots);
+  const std::string newest = found.empty() ? "" : found.back().second;
+  const int newest_epoch = found.empty() ? -1 : found.back().first;
+  if (fs::exists(paths.last)) {
+    Snapshot last = read_snapshot(paths.last);
+    if (last.epoch >= newest_epoch) {
+      r.state = std::move(last);
+      r.from = paths.last;
+      r.found = true;
+    }
+  }
+  if (!r.found && !newest.empty()) {
+    // Killed between the snapshot and last.h5 of the same epoch: the snapshot is newer.
+    r.state = read_snapshot(newest);
+    r.from = newest;
+    r.found = true;
+    r.refresh_last = true;
+  }
+  // Nothing complete yet (killed before the first state landed): starting over is exactly
+  // what the interrupted run would have done.
+  if (!r.found) log.say("nothing to resume in " + paths.dir + " (no snapshot and no last.h5): starting from epoch 0");
+  return r;
+}
+
+// Everything one run holds from its start to its end.
+struct Run {
+  const Config& cfg;
+  const TrainOptions& opt;
+  RunPaths paths;
+  Comm& comm;
   RunLog log;
-  const std::string resume_hint = "continue with: deconvscope train --run " + paths.dir + " --resume";
-
-  // Everything that can be wrong with the input is found before anything is written.
-  if (opt.resume && opt.force)
-    throw Error(ErrorKind::usage, "train", "--resume and --force contradict each other", "pick one");
-  if (!opt.resume && !opt.force && holds_run(paths))
-    throw Error(ErrorKind::usage, paths.dir, "this folder already holds a run",
-                "continue it with: deconvscope train --run " + paths.dir +
-                    " --resume; or add --force to start over, or set --run.dir elsewhere");
-  // The epochs the run was configured for: a resumed state beyond them is a damaged file.
-  int run_epochs = cfg.train.epochs;
-  if (opt.resume && fs::exists(paths.config)) run_epochs = check_resume_config(paths, cfg, log);
-  // Reading (and resizing) a large dataset takes a while: say so, and how long it took.
-  log.say("reading " + std::string(to_string(cfg.data.dataset)) + " from " + cfg.data.path +
-          (cfg.data.resize > 0 ? " (resizing to " + std::to_string(cfg.data.resize) + "x" +
-                                     std::to_string(cfg.data.resize) + ")"
-                               : std::string()) +
-          " ...");
-  const auto t_read = std::chrono::steady_clock::now();
+  std::string resume_hint;
   DataSplits data;
+  int64_t n_train = 0;
+  BatchSplit batch;
+  std::unique_ptr<Network> net;
+  Normalization norm;
+  std::set<int> snap_epochs;
+  int run_epochs = 0;  // the epochs the run was configured for (its own config.cfg)
+  ResumePoint resume;
+
+  // The state an epoch's end saves to last.h5, for a bit-for-bit resume.
+  OptimizerState state;
+  std::vector<LayerParams> momentum;
+  std::mt19937_64 rng;
+  int64_t step = 0;
+  int start_epoch = 0;
+  std::string metrics_text;
+
+  double eval_seconds = 0;    // the latest evaluation after an epoch (val set and probe), for the ETA
+  double epochs_seconds = 0;  // epochs trained by this process, evaluation included
+  int epochs_timed = 0;
+  LayerWarnings layer_warnings;
+  std::vector<double> last_dead;  // the latest epoch's dead fractions, for the closing summary
+
+  Run(const Config& c, const TrainOptions& o, Comm& cm) : cfg(c), opt(o), paths(RunPaths::of(run_dir(c))), comm(cm) {}
+  int64_t probe() const { return std::min<int64_t>(cfg.train.probe_batch, n_train); }
+};
+
+void stop_if_signalled(const Run& run, const std::string& when) {
+  if (g_stop_signal)
+    throw Error(ErrorKind::interrupted, run.paths.dir, "stopped by signal " + std::to_string(int(g_stop_signal)) + " " + when,
+                run.resume_hint);
+}
+
+void read_training_data(Run& run) {
+  const Config& cfg = run.cfg;
+  // Reading (and resizing) a large dataset takes a while: say so, and how long it took.
+  run.log.say("reading " + std::string(to_string(cfg.data.dataset)) + " from " + cfg.data.path +
+              (cfg.data.resize > 0 ? " (resizing to " + std::to_string(cfg.data.resize) + "x" +
+                                         std::to_string(cfg.data.resize) + ")"
+                                   : std::string()) +
+              " ...");
+  const auto t_read = std::chrono::steady_clock::now();
   try {
-    data = load_dataset(cfg.data);
+    run.data = load_dataset(cfg.data);
   } catch (const Error& e) {
     // A data.* value the loader refuses ("key data.dataset") is a line of the config file.
     if (e.kind() != ErrorKind::config || cfg.source.empty()) throw;
     throw Error(e.kind(), cfg.source + ": " + e.where(), e.problem(), e.hint());
   }
-  for (const std::string& note : data.notes) log.say(note);
-  const InputShape in_shape{data.train.channels, data.train.height, data.train.width};
-  const int64_t n_train = int64_t(data.train.size());
-  if (n_train == 0) throw Error(ErrorKind::data, data.path, "the training split is empty");
-  log.say("read " + std::to_string(n_train) + " training and " + std::to_string(data.test.size()) + " test images (" +
-          std::to_string(in_shape.channels) + "x" + std::to_string(in_shape.height) + "x" +
-          std::to_string(in_shape.width) + ") in " + fixed(seconds_since(t_read), 1) + " s");
-  const int batch = int(std::min<int64_t>(cfg.train.batch, n_train));
-  log.say("building the network: " + std::to_string(cfg.layers.size()) + " layers, batch " + std::to_string(batch) +
-          ", " + std::to_string(cfg.run.threads) + (cfg.run.threads == 1 ? " thread" : " threads"));
+  for (const std::string& note : run.data.notes) run.log.say(note);
+  const Dataset& train = run.data.train;
+  run.n_train = int64_t(train.size());
+  if (run.n_train == 0) throw Error(ErrorKind::data, run.data.path, "the training split is empty");
+  run.log.say("read " + std::to_string(run.n_train) + " training and " + std::to_string(run.data.test.size()) +
+              " test images (" + std::to_string(train.channels) + "x" + std::to_string(train.height) + "x" +
+              std::to_string(train.width) + ") in " + fixed(seconds_since(t_read), 1) + " s");
+}
+
+void build_network(Run& run) {
+  const Config& cfg = run.cfg;
+  const InputShape in_shape{run.data.train.channels, run.data.train.height, run.data.train.width};
+  run.batch = split_batch(cfg, run.comm, run.n_train);
+  run.log.say("building the network: " + std::to_string(cfg.layers.size()) + " layers, batch " +
+              std::to_string(run.batch.global) +
+              (run.comm.distributed() ? " (" + std::to_string(run.batch.local) + " on each of " +
+                                            std::to_string(run.comm.size()) + " MPI ranks)"
+                                      : std::string()) +
+              ", " + std::to_string(cfg.run.threads) + (cfg.run.threads == 1 ? " thread" : " threads"));
   // Shapes fit only once the dataset's image size is known; name the config file too.
-  std::unique_ptr<Network> net_owner;
   try {
-    net_owner = std::make_unique<Network>(cfg.layers, in_shape, batch, cfg.run.seed,
-                                          NetworkOptions{cfg.conv_algorithm, cfg.train.precision});
+    run.net = std::make_unique<Network>(cfg.layers, in_shape, run.batch.local, cfg.run.seed,
+                                        NetworkOptions{cfg.conv_algorithm, cfg.train.precision});
   } catch (const Error& e) {
     // A bf16 refusal is about the CPU, not the shapes: no image size to add.
     if (cfg.source.empty() || e.where().rfind(cfg.source, 0) == 0 || e.where() == "train.precision") throw;
     throw Error(e.kind(), cfg.source + ": " + e.where(),
                 e.problem() + " (with " + std::to_string(in_shape.channels) + "x" + std::to_string(in_shape.height) +
-                    "x" + std::to_string(in_shape.width) + " images from " + data.path + ")",
+                    "x" + std::to_string(in_shape.width) + " images from " + run.data.path + ")",
                 e.hint());
   }
-  Network& net = *net_owner;
-  if (net.num_classes() != data.train.num_classes)
+  if (run.net->num_classes() != run.data.train.num_classes)
     throw Error(ErrorKind::shape, (cfg.source.empty() ? "" : cfg.source + ": ") + "layer " + cfg.layers.back().name,
                 "the last fc layer's out must equal the number of classes: " +
-                    expected_found(std::to_string(data.train.num_classes), std::to_string(net.num_classes())));
+                    expected_found(std::to_string(run.data.train.num_classes), std::to_string(run.net->num_classes())));
+}
 
-  Snapshot resumed;
-  bool have_resume = false;
-  bool refresh_last = false;  // resumed from a snapshot newer than last.h5
-  std::string resumed_from;
-  if (opt.resume) {
-    std::vector<std::pair<int, std::string>> found;
-    if (fs::exists(paths.snapshots)) found = list_snapshots(paths.snapshots);
-    std::string newest = found.empty() ? "" : found.back().second;
-    int newest_epoch = found.empty() ? -1 : found.back().first;
-    if (fs::exists(paths.last)) {
-      Snapshot last = read_snapshot(paths.last);
-      if (last.epoch >= newest_epoch) {
-        resumed = std::move(last);
-        resumed_from = paths.last;
-        have_resume = true;
-      }
-    }
-    if (!have_resume && !newest.empty()) {
-      // Killed between the snapshot and last.h5 of the same epoch: the snapshot is newer.
-      resumed = read_snapshot(newest);
-      resumed_from = newest;
-      have_resume = true;
-      refresh_last = true;
-    }
-    // Nothing complete yet (killed before the first state landed): starting over is exactly
-    // what the interrupted run would have done.
-    if (!have_resume) {
-      log.say("nothing to resume in " + paths.dir + " (no snapshot and no last.h5): starting from epoch 0");
-    } else {
-      check_resumable(resumed, resumed_from, cfg, in_shape);
-      // A state beyond every epoch count the run has had is a damaged file; a legit state
-      // beyond the given train.epochs is a request to shorten the run, said as such.
-      if (resumed.epoch > std::max(run_epochs, cfg.train.epochs))
-        check_resume_position(resumed, resumed_from, cfg.train.epochs, n_train / batch);
-      if (cfg.train.epochs < resumed.epoch)
-        throw Error(ErrorKind::config, "key train.epochs",
-                    expected_found("at least " + std::to_string(resumed.epoch) + ", the epochs " + paths.dir +
-                                       " has trained",
-                                   std::to_string(cfg.train.epochs)),
-                    "a run cannot be shortened below the epochs it has done");
-      check_resume_position(resumed, resumed_from, cfg.train.epochs, n_train / batch);
-    }
-  }
-  std::mt19937_64 rng(cfg.run.seed);
-  if (have_resume) {
-    std::istringstream rng_text(resumed.optimizer.rng_state);
-    rng_text >> rng;
-    if (!rng_text)
-      throw Error(ErrorKind::snapshot, resumed_from + ": /optimizer attribute rng_state",
-                  "expected the text of a std::mt19937_64 state, found something else", "start over with --force");
-  }
-  if (g_stop_signal)
-    throw Error(ErrorKind::interrupted, paths.dir,
-                "stopped by signal " + std::to_string(int(g_stop_signal)) + " before training; nothing was written");
+// With --resume: finds the state to continue from and checks it fits this run.
+void prepare_resume(Run& run) {
+  const Config& cfg = run.cfg;
+  if (!run.opt.resume) return;
+  run.resume = find_resume_point(run.paths, run.log);
+  if (!run.resume.found) return;
+  const Snapshot& s = run.resume.state;
+  check_resumable(s, run.resume.from, cfg, run.net->input());
+  const int64_t steps_per_epoch = run.n_train / run.batch.global;
+  // A state beyond every epoch count the run has had is a damaged file; a legit state
+  // beyond the given train.epochs is a request to shorten the run, said as such.
+  if (s.epoch > std::max(run.run_epochs, cfg.train.epochs))
+    check_resume_position(s, run.resume.from, cfg.train.epochs, steps_per_epoch);
+  if (cfg.train.epochs < s.epoch)
+    throw Error(ErrorKind::config, "key train.epochs",
+                expected_found("at least " + std::to_string(s.epoch) + ", the epochs " + run.paths.dir + " has trained",
+                               std::to_string(cfg.train.epochs)),
+                "a run cannot be shortened below the epochs it has done");
+  check_resume_position(s, run.resume.from, cfg.train.epochs, steps_per_epoch);
+  std::istringstream rng_text(s.optimizer.rng_state);
+  rng_text >> run.rng;
+  if (!rng_text)
+    throw Error(ErrorKind::snapshot, run.resume.from + ": /optimizer attribute rng_state",
+                "expected the text of a std::mt19937_64 state, found something else", "start over with --force");
+}
 
-  const Normalization norm = compute_normalization(data.train);
+// The run folder, from here on written (by rank 0 alone under MPI).
+void prepare_run_folder(Run& run) {
+  // Every rank has read what it needs of the folder (a resume's state, the checks above)
+  // before rank 0 changes it.
+  run.comm.barrier();
+  if (run.comm.rank() != 0) return;
   // Room for every snapshot, last.h5 and the metrics, with a margin.
   size_t n_params = 0;
-  for (size_t i = 0; i < net.size(); ++i) n_params += net.layer(i).params().weights.size();
-  check_writable_dir(paths.snapshots, uint64_t(n_params) * 8 * (cfg.snapshot.epochs.size() + 2) + (1u << 20));
-  if (opt.force) clear_run(paths);
-  remove_stale_temps(paths);
-  check_writable_dir(paths.snapshots, 0);
-  write_text_atomic(paths.config, cfg.text);
-  log.open(paths.log);
+  for (size_t i = 0; i < run.net->size(); ++i) n_params += run.net->layer(i).params().weights.size();
+  check_writable_dir(run.paths.snapshots, uint64_t(n_params) * 8 * (run.cfg.snapshot.epochs.size() + 2) + (1u << 20));
+  if (run.opt.force) clear_run(run.paths);
+  remove_stale_temps(run.paths);
+  check_writable_dir(run.paths.snapshots, 0);
+  write_text_atomic(run.paths.config, run.cfg.text);
+  run.log.open(run.paths.log);
+}
 
-  OptimizerState state;
-  state.lr = cfg.train.lr;
-  state.best_val_loss = 0;
-  state.epochs_since_best = -1;  // no validation loss seen yet
-  int64_t step = 0;
-  int start_epoch = 0;
-  double eval_seconds = 0;       // the latest evaluation after an epoch (val set and probe), for the ETA
-  double epochs_seconds = 0;     // epochs trained by this process, evaluation included
-  int epochs_timed = 0;
-  LayerWarnings layer_warnings;
-  std::vector<double> last_dead;  // the latest epoch's dead fractions, for the closing summary
-  std::string metrics_text;
-  std::vector<LayerParams> momentum;
-
-  const std::set<int> snap_epochs(cfg.snapshot.epochs.begin(), cfg.snapshot.epochs.end());
-  auto save = [&](const EpochRow& row, bool snapshot) {
-    state.rng_state = rng_to_string(rng);
-    state.momentum = momentum;
-    const Snapshot s = make_snapshot(cfg, net, norm, row, state);
+// metrics.csv gains the epoch's row; the state goes to last.h5 (and a snapshot at the
+// chosen epochs), then analysis.live's hook runs on every rank (they analyse together).
+void write_epoch_outputs(Run& run, const EpochRow& row) {
+  Network& net = *run.net;
+  run.metrics_text += metrics_row(net, row);
+  const bool snapshot = run.snap_epochs.count(row.epoch) > 0;
+  std::string p;
+  if (snapshot) p = (fs::path(run.paths.snapshots) / snapshot_file_name(row.epoch)).string();
+  if (run.comm.rank() == 0) {
+    write_text_atomic(run.paths.metrics, metrics_header(net) + run.metrics_text);
+    run.state.rng_state = rng_to_string(run.rng);
+    run.state.momentum = run.momentum;
+    const Snapshot s = make_snapshot(run.cfg, net, run.norm, row, run.state);
     // The snapshot first: a run killed between the two writes resumes from the snapshot
     // (the newer state) and so never misses writing it.
-    std::string p;
-    if (snapshot) {
-      p = (fs::path(paths.snapshots) / snapshot_file_name(row.epoch)).string();
-      write_snapshot(p, s);
-    }
-    write_snapshot(paths.last, s);
-    if (snapshot && opt.on_snapshot) opt.on_snapshot(row.epoch, p);
-  };
+    if (snapshot) write_snapshot(p, s);
+    write_snapshot(run.paths.last, s);
+  }
+  // The other ranks read the snapshot only once rank 0 has written it.
+  run.comm.barrier();
+  if (snapshot && run.opt.on_snapshot) run.opt.on_snapshot(row.epoch, p);
+}
 
-  if (have_resume) {
-    net.import_params(resumed.params);
-    state = resumed.optimizer;
-    momentum = state.momentum;
-    step = resumed.step;
-    start_epoch = resumed.epoch;
-    metrics_text = metrics_rows_upto(paths.metrics, start_epoch);
-    if (refresh_last) write_snapshot(paths.last, resumed);
-    log.say("resuming " + paths.dir + " from epoch " + std::to_string(start_epoch) + " (step " +
-            std::to_string(step) + ", " + resumed_from + ")");
+// The weights, momentum and schedule to start from: the resumed state, or a fresh
+// initialisation with epoch 0's row (the loss of the initialisation over both splits).
+void start_state(Run& run) {
+  const Config& cfg = run.cfg;
+  Network& net = *run.net;
+  run.state.lr = cfg.train.lr;
+  run.state.best_val_loss = 0;
+  run.state.epochs_since_best = -1;  // no validation loss seen yet
+  if (run.resume.found) {
+    const ResumePoint& r = run.resume;
+    net.import_params(r.state.params);
+    run.state = r.state.optimizer;
+    run.momentum = run.state.momentum;
+    run.step = r.state.step;
+    run.start_epoch = r.state.epoch;
+    run.metrics_text = metrics_rows_upto(run.paths.metrics, run.start_epoch);
+    if (r.refresh_last && run.comm.rank() == 0) write_snapshot(run.paths.last, r.state);
+    check_ranks_agree(run.comm, net, "the resumed weights of " + r.from);
+    run.log.say("resuming " + run.paths.dir + " from epoch " + std::to_string(run.start_epoch) + " (step " +
+                std::to_string(run.step) + ", " + r.from + ")");
+    return;
+  }
+  // Every rank draws the same initial weights from the same seed; checked, not assumed.
+  init_params(net, cfg.train, run.rng);
+  check_ranks_agree(run.comm, net, "the initial weights (run.seed " + std::to_string(cfg.run.seed) + ")");
+  EpochRow row;
+  row.lr = run.state.lr;
+  const Dataset& train = run.data.train;
+  const Dataset& test = run.data.test;
+  run.log.say("epoch 0: evaluating the initial network (" + std::string(to_string(cfg.train.init)) + " init) on " +
+              std::to_string(run.n_train) + " training and " + std::to_string(test.size()) + " test images");
+  {
+    Progress train_bar("epoch 0 training set", my_share(run.comm, net, run.n_train).count, "img", "eval");
+    row.train = evaluate_shared(run.comm, net, train, run.norm, &train_bar);
+    train_bar.clear();
+  }
+  const auto t_val = std::chrono::steady_clock::now();
+  {
+    Progress val_bar("epoch 0 test set", my_share(run.comm, net, int64_t(test.size())).count, "img", "eval");
+    row.val = evaluate_shared(run.comm, net, test, run.norm, &val_bar);
+    val_bar.clear();
+  }
+  row.dead = dead_fractions(run.comm, net, train, run.norm, cfg.train.probe_batch);
+  run.eval_seconds = seconds_since(t_val);
+  for (const std::string& w : run.layer_warnings.check(net, 0, {}, row.dead, run.probe())) run.log.warn(w);
+  row.stats.assign(net.size(), UpdateStats{});
+  for (size_t i = 0; i < net.size(); ++i) row.stats[i].weight_rms = rms(net.layer(i).params().weights.data);
+  write_epoch_outputs(run, row);
+  run.log.say("epoch 0 (before training): train loss " + fixed(row.train.loss, 4) + " acc " +
+              fixed(row.train.accuracy, 4) + " | val loss " + fixed(row.val.loss, 4) + " acc " +
+              fixed(row.val.accuracy, 4));
+}
+
+// Buffers of one step (this rank's slice of the global batch).
+struct StepBuffers {
+  std::vector<int64_t> order;  // the epoch's permutation of the training set
+  std::vector<float> input;    // (local batch, C, H, W)
+  std::vector<int32_t> labels; // (local batch)
+  std::vector<float> diff;     // (local batch, classes)
+};
+
+// One SGD step on global batch b of the epoch: this rank's slice forward and backward,
+// the gradients summed over the ranks while backward goes on (each layer's sum starts as
+// soon as its gradients are final), then the same update on every rank.
+LossResult train_step(Run& run, StepBuffers& buf, int64_t b, bool last_step, EpochRow& row, int epoch) {
+  const Config& cfg = run.cfg;
+  Network& net = *run.net;
+  const BatchSplit& batch = run.batch;
+  make_batch(run.data.train, buf.order.data() + b * batch.global + batch.first, batch.local, run.norm,
+             Augmentation{cfg.data.crop_pad, cfg.data.flip}, run.rng, buf.input.data(), buf.labels.data(),
+             BatchSlice{batch.first, batch.global});
+  net.set_step(uint64_t(run.step));
+  net.set_image_offset(uint64_t(batch.first));
+  net.forward(buf.input.data(), Mode::train);
+  // The gradient of the global batch's mean loss: each rank divides by the global batch.
+  const LossResult lr = softmax_cross_entropy(net.logits(), buf.labels.data(), batch.local, net.num_classes(),
+                                              buf.diff.data(), run.comm.distributed() ? batch.global : 0);
+  if (!std::isfinite(lr.loss_sum))
+    throw Error(ErrorKind::divergence, "epoch " + std::to_string(epoch) + ", step " + std::to_string(run.step),
+                "the loss is not finite; first non-finite values: " + first_nonfinite_layer(net),
+                "lower train.lr or keep train.renorm_radius on; the last good state is in " + run.paths.last);
+  if (run.comm.distributed()) {
+    Comm& comm = run.comm;
+    net.backward(buf.diff.data(), [&net, &comm](size_t i) {
+      LayerParams& g = net.layer(i).grads();
+      comm.start_allreduce_sum(g.weights.ptr(), g.weights.size());
+      comm.start_allreduce_sum(g.bias.ptr(), g.bias.size());
+      comm.progress();  // Open MPI moves the sums started above only inside MPI calls
+    });
+    comm.wait_all();
   } else {
-    init_params(net, cfg.train, rng);
-    EpochRow row;
-    row.lr = state.lr;
-    // Epoch 0's row: the loss of the initialisation over both splits, the first long pass.
-    log.say("epoch 0: evaluating the initial network (" + std::string(to_string(cfg.train.init)) + " init) on " + std::to_string(n_train) +
-            " training and " + std::to_string(data.test.size()) + " test images");
-    {
-      Progress train_bar("epoch 0 training set", n_train, "img", "eval");
-      row.train = evaluate(net, data.train, norm, 0, &train_bar);
-      train_bar.clear();
-    }
-    const auto t_val = std::chrono::steady_clock::now();
-    {
-      Progress val_bar("epoch 0 test set", int64_t(data.test.size()), "img", "eval");
-      row.val = evaluate(net, data.test, norm, 0, &val_bar);
-      val_bar.clear();
-    }
-    row.dead = dead_fractions(net, data.train, norm, cfg.train.probe_batch);
-    eval_seconds = seconds_since(t_val);
-    for (const std::string& w : layer_warnings.check(net, 0, {}, row.dead, std::min<int64_t>(cfg.train.probe_batch, n_train)))
-      log.warn(w);
-    row.stats.assign(net.size(), UpdateStats{});
-    for (size_t i = 0; i < net.size(); ++i) row.stats[i].weight_rms = rms(net.layer(i).params().weights.data);
-    metrics_text = metrics_row(net, row);
-    write_text_atomic(paths.metrics, metrics_header(net) + metrics_text);
-    save(row, snap_epochs.count(0) > 0);
-    log.say("epoch 0 (before training): train loss " + fixed(row.train.loss, 4) + " acc " +
-            fixed(row.train.accuracy, 4) + " | val loss " + fixed(row.val.loss, 4) + " acc " +
-            fixed(row.val.accuracy, 4));
+    net.backward(buf.diff.data());
   }
+  sgd_step(net, run.momentum, run.state.lr, cfg.train.momentum, cfg.train.weight_decay, last_step ? &row.stats : nullptr);
+  renormalize_filters(net, cfg.train.renorm_radius);
+  net.sync_params();
+  ++run.step;
+  return lr;
+}
 
-  const int64_t steps_per_epoch = n_train / batch;  // the last partial batch is dropped
-  const Augmentation aug{cfg.data.crop_pad, cfg.data.flip};
-  const int K = net.num_classes();
-  std::vector<int64_t> order(static_cast<size_t>(n_train));
-  std::vector<float> input(static_cast<size_t>(batch) * data.train.image_bytes());
-  std::vector<int32_t> labels(static_cast<size_t>(batch));
-  std::vector<float> diff(static_cast<size_t>(batch) * K);
+// One epoch of SGD steps over the epoch's shuffle of the training set; fills the row's
+// training figures (summed over the ranks).
+EpochRow run_epoch(Run& run, StepBuffers& buf, int epoch) {
+  const Config& cfg = run.cfg;
+  Network& net = *run.net;
+  switch (cfg.train.lr_schedule) {
+    case LrSchedule::step: run.state.lr = step_schedule_lr(cfg.train, epoch); break;
+    case LrSchedule::none:
+    case LrSchedule::plateau: break;  // plateau lowers the lr after an epoch's validation
+  }
+  // One seeded shuffle, the same on every rank: each takes its slice of every global batch.
+  std::iota(buf.order.begin(), buf.order.end(), 0);
+  std::shuffle(buf.order.begin(), buf.order.end(), run.rng);
+  // A streamed folder's readers start here.
+  prefetch_epoch(run.data.train, buf.order, run.batch.local, run.norm, Augmentation{cfg.data.crop_pad, cfg.data.flip},
+                 run.rng, BatchSlice{run.batch.first, run.batch.global});
+  EpochRow row;
+  row.epoch = epoch;
+  row.lr = run.state.lr;
+  const int64_t steps_per_epoch = run.n_train / run.batch.global;  // the last partial batch is dropped
+  double loss_sum = 0;
+  int64_t correct = 0, seen = 0;
+  run.comm.reset_timing();
+  const auto t0 = std::chrono::steady_clock::now();
+  Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.train.epochs), steps_per_epoch, "img",
+               "train");
+  bar.set_run_rest(cfg.train.epochs - epoch, run.eval_seconds);
+  for (int64_t b = 0; b < steps_per_epoch; ++b) {
+    stop_if_signalled(run, "during epoch " + std::to_string(epoch) + "; epochs up to " + std::to_string(epoch - 1) +
+                               " are saved");
+    const LossResult lr = train_step(run, buf, b, b + 1 == steps_per_epoch, row, epoch);
+    loss_sum += lr.loss_sum;
+    correct += lr.correct;
+    seen += run.batch.global;
+    char note[64];
+    // Under MPI the running loss is rank 0's slice's; the row's is the whole batch's.
+    std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(seen / run.comm.size()));
+    bar.update(b + 1, note, seen);
+  }
+  const std::string bad = first_nonfinite_layer(net);
+  if (bad.rfind("layer", 0) == 0)
+    throw Error(ErrorKind::divergence, "epoch " + std::to_string(epoch) + ", step " + std::to_string(run.step),
+                "non-finite values in " + bad, "lower train.lr; the last good state is in " + run.paths.last);
+  row.seconds = seconds_since(t0);
+  bar.clear();
+  run.comm.allreduce_sum(&loss_sum, 1);
+  run.comm.allreduce_sum(&correct, 1);
+  row.images_per_s = row.seconds > 0 ? double(seen) / row.seconds : 0;
+  row.step = run.step;
+  row.train.loss = seen ? loss_sum / double(seen) : 0;
+  row.train.accuracy = seen ? double(correct) / double(seen) : 0;
+  row.train.count = seen;
+  if (run.comm.distributed() && steps_per_epoch > 0) {
+    // How much of the gradient sums the backward pass hid: what was left to wait for
+    // after backward, against what the sums took from their start to their end.
+    const Comm::Timing& t = run.comm.timing();
+    const double per_step = 1e3 / double(steps_per_epoch);
+    run.log.say("allreduce of " + fixed(double(t.bytes) / double(steps_per_epoch) / 1e6, 2) + " MB per step: " +
+                fixed(t.communicating * per_step, 1) + " ms from start to end, " + fixed(t.waiting * per_step, 1) +
+                " ms waited after backward (" +
+                fixed(t.communicating > 0 ? 100.0 * (1.0 - t.waiting / t.communicating) : 0.0, 0) +
+                "% overlapped with backward)");
+  }
+  // The ranks applied the same updates to the same weights; check that they still agree.
+  check_ranks_agree(run.comm, net, "the weights after epoch " + std::to_string(epoch));
+  return row;
+}
+
+// Validation loss and accuracy and the dead-feature probe after an epoch.
+void validate(Run& run, EpochRow& row) {
+  const auto t_val = std::chrono::steady_clock::now();
+  row.val = evaluate_shared(run.comm, *run.net, run.data.test, run.norm, nullptr);
+  row.dead = dead_fractions(run.comm, *run.net, run.data.train, run.norm, run.cfg.train.probe_batch);
+  run.eval_seconds = seconds_since(t_val);
+}
+
+// The epoch's line, with the run's ETA, and the layers' warnings.
+void report_epoch(Run& run, const EpochRow& row) {
+  const Config& cfg = run.cfg;
+  const int epoch = row.epoch;
+  run.epochs_seconds += row.seconds + run.eval_seconds;
+  ++run.epochs_timed;
+  // The same figures as metrics.csv: training images/s over the training steps alone.
+  std::string line = "epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.train.epochs) + ": train loss " +
+                     fixed(row.train.loss, 4) + " acc " + fixed(row.train.accuracy, 4) + " | val loss " +
+                     fixed(row.val.loss, 4) + " acc " + fixed(row.val.accuracy, 4) + " | train " +
+                     fixed(row.images_per_s, 0) + " img/s, " + fixed(row.seconds, 1) + " s; evaluation " +
+                     fixed(run.eval_seconds, 1) + " s";
+  if (epoch < cfg.train.epochs)
+    line += " | run ETA " + Progress::format_duration(double(cfg.train.epochs - epoch) * run.epochs_seconds /
+                                                      double(run.epochs_timed));
+  run.log.say(line);
+  for (const std::string& w : run.layer_warnings.check(*run.net, epoch, row.stats, row.dead, run.probe()))
+    run.log.warn(w);
+  run.last_dead = row.dead;
+}
+
+}  // namespace
+
+TrainSummary train(const Config& cfg, const TrainOptions& opt) {
+  set_threads(cfg.run.threads);
+  // A rank that leaves by an error skips MPI_Finalize, so mpirun ends the others at once.
+  const CommFailureGuard comm_guard;
+  Run run(cfg, opt, Comm::world());
+  // From here on SIGINT/SIGTERM only set a flag, so no write is ever cut in half by them.
+  SignalScope signals;
+  run.resume_hint = "continue with: deconvscope train --run " + run.paths.dir + " --resume";
+
+  // Everything that can be wrong with the input is found before anything is written.
+  if (opt.resume && opt.force)
+    throw Error(ErrorKind::usage, "train", "--resume and --force contradict each other", "pick one");
+  if (!opt.resume && !opt.force && holds_run(run.paths))
+    throw Error(ErrorKind::usage, run.paths.dir, "this folder already holds a run",
+                "continue it with: deconvscope train --run " + run.paths.dir +
+                    " --resume; or add --force to start over, or set --run.dir elsewhere");
+  run.run_epochs = cfg.train.epochs;
+  if (opt.resume && fs::exists(run.paths.config)) run.run_epochs = check_resume_config(run.paths, cfg, run.log);
+  read_training_data(run);
+  build_network(run);
+  run.rng.seed(cfg.run.seed);
+  prepare_resume(run);
+  if (g_stop_signal)
+    throw Error(ErrorKind::interrupted, run.paths.dir,
+                "stopped by signal " + std::to_string(int(g_stop_signal)) + " before training; nothing was written");
+  run.norm = compute_normalization(run.data.train);
+  run.snap_epochs = std::set<int>(cfg.snapshot.epochs.begin(), cfg.snapshot.epochs.end());
+  prepare_run_folder(run);
+  start_state(run);
+
+  StepBuffers buf;
+  buf.order.resize(size_t(run.n_train));
+  buf.input.resize(size_t(run.batch.local) * run.data.train.image_bytes());
+  buf.labels.resize(size_t(run.batch.local));
+  buf.diff.resize(size_t(run.batch.local) * size_t(run.net->num_classes()));
   TrainSummary summary;
-  summary.dir = paths.dir;
-  summary.last_epoch = start_epoch;
-  if (have_resume) {
-    summary.val_loss = resumed.val_loss;
-    summary.val_accuracy = resumed.val_accuracy;
+  summary.dir = run.paths.dir;
+  summary.last_epoch = run.start_epoch;
+  if (run.resume.found) {
+    summary.val_loss = run.resume.state.val_loss;
+    summary.val_accuracy = run.resume.state.val_accuracy;
   }
-
-  for (int epoch = start_epoch + 1; epoch <= cfg.train.epochs; ++epoch) {
+  for (int epoch = run.start_epoch + 1; epoch <= cfg.train.epochs; ++epoch) {
+    EpochRow row = run_epoch(run, buf, epoch);
+    validate(run, row);
+    report_epoch(run, row);
     switch (cfg.train.lr_schedule) {
-      case LrSchedule::step: state.lr = step_schedule_lr(cfg.train, epoch); break;
-      case LrSchedule::none:
-      case LrSchedule::plateau: break;  // plateau lowers the lr after an epoch's validation
-    }
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), rng);
-    prefetch_epoch(data.train, order, batch, norm, aug, rng);  // a streamed folder's readers start here
-    EpochRow row;
-    row.epoch = epoch;
-    row.lr = state.lr;
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
-    const auto t0 = std::chrono::steady_clock::now();
-    Progress bar("epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.train.epochs), steps_per_epoch, "img",
-                 "train");
-    bar.set_run_rest(cfg.train.epochs - epoch, eval_seconds);
-    for (int64_t b = 0; b < steps_per_epoch; ++b) {
-      if (g_stop_signal)
-        throw Error(ErrorKind::interrupted, paths.dir,
-                    "stopped by signal " + std::to_string(int(g_stop_signal)) + " during epoch " +
-                        std::to_string(epoch) + "; epochs up to " + std::to_string(epoch - 1) + " are saved",
-                    resume_hint);
-      make_batch(data.train, order.data() + b * batch, batch, norm, aug, rng, input.data(), labels.data());
-      net.set_step(uint64_t(step));
-      net.forward(input.data(), Mode::train);
-      const LossResult lr = softmax_cross_entropy(net.logits(), labels.data(), batch, K, diff.data());
-      if (!std::isfinite(lr.loss_sum))
-        throw Error(ErrorKind::divergence, "epoch " + std::to_string(epoch) + ", step " + std::to_string(step),
-                    "the loss is not finite; first non-finite values: " + first_nonfinite_layer(net),
-                    "lower train.lr or keep train.renorm_radius on; the last good state is in " + paths.last);
-      net.backward(diff.data());
-      const bool last_step = b + 1 == steps_per_epoch;
-      sgd_step(net, momentum, state.lr, cfg.train.momentum, cfg.train.weight_decay, last_step ? &row.stats : nullptr);
-      renormalize_filters(net, cfg.train.renorm_radius);
-      net.sync_params();
-      ++step;
-      loss_sum += lr.loss_sum;
-      correct += lr.correct;
-      seen += batch;
-      char note[64];
-      std::snprintf(note, sizeof note, "loss %.4f", loss_sum / double(seen));
-      bar.update(b + 1, note, seen);
-    }
-    const std::string bad = first_nonfinite_layer(net);
-    if (bad.rfind("layer", 0) == 0)
-      throw Error(ErrorKind::divergence, "epoch " + std::to_string(epoch) + ", step " + std::to_string(step),
-                  "non-finite values in " + bad, "lower train.lr; the last good state is in " + paths.last);
-    row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    row.images_per_s = row.seconds > 0 ? double(seen) / row.seconds : 0;
-    row.step = step;
-    row.train.loss = seen ? loss_sum / double(seen) : 0;
-    row.train.accuracy = seen ? double(correct) / double(seen) : 0;
-    row.train.count = seen;
-    const auto t_val = std::chrono::steady_clock::now();
-    row.val = evaluate(net, data.test, norm);
-    row.dead = dead_fractions(net, data.train, norm, cfg.train.probe_batch);
-    eval_seconds = seconds_since(t_val);
-    epochs_seconds += row.seconds + eval_seconds;
-    ++epochs_timed;
-    // The same figures as metrics.csv: training images/s over the training steps alone.
-    bar.clear();
-    std::string line = "epoch " + std::to_string(epoch) + "/" + std::to_string(cfg.train.epochs) + ": train loss " +
-                       fixed(row.train.loss, 4) + " acc " + fixed(row.train.accuracy, 4) + " | val loss " +
-                       fixed(row.val.loss, 4) + " acc " + fixed(row.val.accuracy, 4) + " | train " +
-                       fixed(row.images_per_s, 0) + " img/s, " + fixed(row.seconds, 1) + " s; evaluation " +
-                       fixed(eval_seconds, 1) + " s";
-    if (epoch < cfg.train.epochs)
-      line += " | run ETA " +
-              Progress::format_duration(double(cfg.train.epochs - epoch) * epochs_seconds / double(epochs_timed));
-    log.say(line);
-    for (const std::string& w :
-         layer_warnings.check(net, epoch, row.stats, row.dead, std::min<int64_t>(cfg.train.probe_batch, n_train)))
-      log.warn(w);
-    last_dead = row.dead;
-    switch (cfg.train.lr_schedule) {
-      case LrSchedule::plateau: plateau_update(cfg.train, float(row.val.loss), state); break;
+      case LrSchedule::plateau: plateau_update(cfg.train, float(row.val.loss), run.state); break;
       case LrSchedule::none:
       case LrSchedule::step: break;
     }
-    metrics_text += metrics_row(net, row);
-    write_text_atomic(paths.metrics, metrics_header(net) + metrics_text);
-    save(row, snap_epochs.count(epoch) > 0);
+    write_epoch_outputs(run, row);
     summary.last_epoch = epoch;
     summary.val_loss = row.val.loss;
     summary.val_accuracy = row.val.accuracy;
   }
   // Dead features at the end, for the log (the report and `health` have more).
-  if (last_dead.empty()) last_dead = dead_fractions(net, data.train, norm, cfg.train.probe_batch);
-  log.say("dead features at epoch " + std::to_string(summary.last_epoch) + " (never fired on the " +
-          std::to_string(std::min<int64_t>(cfg.train.probe_batch, n_train)) +
-          "-image probe batch): " + dead_feature_summary(net, last_dead));
+  if (run.last_dead.empty())
+    run.last_dead = dead_fractions(run.comm, *run.net, run.data.train, run.norm, cfg.train.probe_batch);
+  run.log.say("dead features at epoch " + std::to_string(summary.last_epoch) + " (never fired on the " +
+              std::to_string(run.probe()) + "-image probe batch): " + dead_feature_summary(*run.net, run.last_dead));
   return summary;
 }
 

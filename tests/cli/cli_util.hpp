@@ -79,16 +79,14 @@ struct Child {
   int status = 0;
 };
 
-// Starts `deconvscope args...` with extra environment "NAME=value" entries; stdout and
-// stderr go to files next to `log_prefix`.
-inline Child spawn(const std::vector<std::string>& args, const std::string& log_prefix,
-                   const std::vector<std::string>& env = {}) {
+// Starts program argv_s[0] (a path, or a name looked up in PATH) with arguments
+// argv_s[1..] and extra environment "NAME=value" entries; stdout and stderr go to files
+// next to `log_prefix`.
+inline Child spawn_program(std::vector<std::string> argv_s, const std::string& log_prefix,
+                           const std::vector<std::string>& env = {}) {
   Child c;
   c.out_path = log_prefix + ".out";
   c.err_path = log_prefix + ".err";
-  const std::string bin = binary();
-  std::vector<std::string> argv_s{bin};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -104,10 +102,18 @@ inline Child spawn(const std::vector<std::string>& args, const std::string& log_
     // builds) spinning makes a tiny run up to ten times slower. Results do not change.
     setenv("OMP_WAIT_POLICY", "passive", /*overwrite=*/0);
     for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
-    execv(bin.c_str(), argv.data());
+    execvp(argv_s[0].c_str(), argv.data());
     _exit(121);
   }
   return c;
+}
+
+// Starts `deconvscope args...`; see spawn_program.
+inline Child spawn(const std::vector<std::string>& args, const std::string& log_prefix,
+                   const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv_s{binary()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  return spawn_program(argv_s, log_prefix, env);
 }
 
 // The exit code, or 128 + signal number when a signal ended the child.

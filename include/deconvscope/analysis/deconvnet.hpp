@@ -34,7 +34,10 @@ struct ScanRequest {
 
 // For each request, the k strongest activations of every feature over the first
 // `count` images of `probe`: result[r] is [features * k], strongest first (image -1,
-// value 0 where fewer than k images exist or, on a rectified output, fired).
+// value 0 where fewer than k images exist or, on a rectified output, fired). Under mpirun
+// (core/comm.hpp) every rank must call it: each scans its share of the images and the
+// shares' top-k are merged exactly, so every rank returns one process's result; `bar`
+// then counts the share's images.
 std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& probe, const Normalization& norm,
                                                int64_t count, const std::vector<ScanRequest>& requests,
                                                Progress* bar = nullptr);

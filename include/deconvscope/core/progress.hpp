@@ -1,7 +1,7 @@
 // A progress bar for long work: on a terminal, one line redrawn in place (label, bar,
 // count, free text, rate, ETA); elsewhere (a log file, CI), plain lines at most every
 // few seconds, so logs stay readable. And RunLog: the lines a training run says, on the
-// console and in the run's train.log.
+// console and in the run's train.log. Under mpirun only rank 0 draws and says anything.
 #pragma once
 
 #include <chrono>

@@ -67,17 +67,29 @@ struct Augmentation {
   bool enabled() const { return crop_pad > 0 || flip; }
 };
 
+// The part of a global batch one process computes when a batch is split across the ranks
+// of an MPI job: images [first, first + n) of a batch of `global` images. The random
+// draws of the whole global batch are taken in order and the slice uses its own, so an
+// image's crop and flip depend on its place in the global batch, never on the rank count;
+// rng ends where one process drawing the whole batch leaves it. global 0: the batch is whole.
+struct BatchSlice {
+  int first = 0;
+  int global = 0;
+};
+
 // Writes n normalised images (indices[0..n)) into out (n, C, H, W) and their labels into
 // labels_out; augments with rng when aug is enabled. A streamed dataset gives the same
 // values and leaves rng in the same state, from its prefetch queue when the indices are
 // the next batch of the epoch given to prefetch_epoch, else decoding them now.
 void make_batch(const Dataset& d, const int64_t* indices, int n, const Normalization& norm,
-                const Augmentation& aug, std::mt19937_64& rng, float* out, int32_t* labels_out);
+                const Augmentation& aug, std::mt19937_64& rng, float* out, int32_t* labels_out,
+                const BatchSlice& slice = {});
 
 // Hands a streamed dataset the epoch's order (batches of `batch` taken in turn from it,
-// the last partial one dropped) and the rng as make_batch will find it, so that its
-// readers decode and augment a few batches ahead. Does nothing for an in-memory dataset.
+// the last partial one dropped; of each, the images of `slice` when given) and the rng as
+// make_batch will find it, so that its readers decode and augment a few batches ahead.
+// Does nothing for an in-memory dataset.
 void prefetch_epoch(const Dataset& d, const std::vector<int64_t>& order, int batch, const Normalization& norm,
-                    const Augmentation& aug, const std::mt19937_64& rng);
+                    const Augmentation& aug, const std::mt19937_64& rng, const BatchSlice& slice = {});
 
 }  // namespace ds

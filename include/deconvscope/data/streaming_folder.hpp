@@ -41,7 +41,7 @@ class ImageStream {
 
   // See prefetch_epoch and make_batch in dataset.hpp.
   void plan(const std::vector<int64_t>& order, int batch, const Normalization& norm, const Augmentation& aug,
-            const std::mt19937_64& rng);
+            const std::mt19937_64& rng, const BatchSlice& slice = {});
   // True (and out, labels_out, rng filled as make_batch would) when the indices are the
   // next planned batch; false when they are not, and nothing was touched.
   bool take_planned(const int64_t* indices, int n, std::mt19937_64& rng, float* out, int32_t* labels_out);
@@ -72,7 +72,8 @@ class ImageStream {
   bool stop_ = false;
   // The epoch's plan.
   std::vector<int64_t> order_;
-  int batch_ = 0;
+  int batch_ = 0;              // images per batch this process takes
+  int global_ = 0, first_ = 0;  // of a global batch of global_ images, from first_ (BatchSlice)
   int64_t batches_ = 0;       // planned batches this epoch
   Normalization norm_;
   Augmentation aug_;

@@ -21,11 +21,27 @@ struct EvalResult {
 void fill_batch(const Dataset& d, int64_t first, int n, const Normalization& norm, int batch,
                 std::vector<float>& input, std::vector<int32_t>& labels);
 
+// Per conv layer in `convs`, how many of images [first, first + count) of `probe` make each
+// feature's rectified output positive somewhere: (O) per layer. One rank's share of a
+// probe split across an MPI job; the counts of all shares add up to one process's.
+std::vector<std::vector<int64_t>> fire_counts(Network& net, const Dataset& probe, const Normalization& norm,
+                                              int64_t first, int64_t count, const std::vector<int>& convs,
+                                              Progress* bar = nullptr);
+
 // Per conv layer in `convs` (layer indices), the share of the first `total` images of
 // `probe` on which each feature's rectified output is positive somewhere: (O) per layer,
 // NaN when total is 0. A feature with rate 0 never fired.
 std::vector<std::vector<float>> fire_rates(Network& net, const Dataset& probe, const Normalization& norm,
                                            int64_t total, const std::vector<int>& convs, Progress* bar = nullptr);
+
+struct EvalSums {
+  double loss_sum = 0;  // summed cross-entropy
+  int64_t correct = 0, count = 0;
+};
+// Sums over images [first, first + count) of d, evaluation mode: one rank's share of a set
+// split across an MPI job. `bar` (if any) counts images of the share.
+EvalSums evaluate_sums(Network& net, const Dataset& d, const Normalization& norm, int64_t first, int64_t count,
+                       Progress* bar = nullptr);
 
 // Loss and accuracy over the first `limit` images of d (0 = all), evaluation mode; `bar`
 // (if any) counts images.

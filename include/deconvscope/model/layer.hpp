@@ -32,6 +32,9 @@ struct Ctx {
   dnnl::stream strm;
   uint64_t seed = 0;   // for dropout masks
   uint64_t step = 0;   // dropout masks are a pure function of (seed, step, layer, index)
+  // Place of this batch's first image in the global batch (a rank's slice under MPI), so
+  // that the index of a dropout mask element is its index in the global batch.
+  uint64_t image_offset = 0;
   ConvAlgorithm conv_algorithm = ConvAlgorithm::direct;
   // Data type of activations and weights in the compute (f32, or bf16 for Precision::bf16).
   dnnl::memory::data_type dt = dnnl::memory::data_type::f32;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,10 +58,15 @@ class Network {
   // (N, classes) plain, valid after a full forward.
   const float* logits() const;
   // diff_logits: (N, classes) plain. Fills every layer's grads(). Requires the preceding
-  // forward(train) of the same batch (dropout reuses its masks).
-  void backward(const float* diff_logits);
+  // forward(train) of the same batch (dropout reuses its masks). on_grads (if any) is
+  // called with layer i as soon as layer i's grads() are final, top layer first, while
+  // the layers below are still to run (data-parallel training starts their sums there).
+  void backward(const float* diff_logits, const std::function<void(size_t)>& on_grads = {});
   // Dropout masks are drawn from (seed, step): set before forward(train).
   void set_step(uint64_t step) { ctx_.step = step; }
+  // The batch is images [first, first + batch()) of a global batch split across ranks:
+  // dropout masks are then those one process would draw for these images (0: whole batch).
+  void set_image_offset(uint64_t first) { ctx_.image_offset = first; }
 
   // Output of layer i, reordered to plain (N, C, H, W) (or (N, C) for fc).
   void read_output(int i, Tensor& out);

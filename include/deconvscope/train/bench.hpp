@@ -3,6 +3,7 @@
 // data, at the config's batch and threads; warm-up first, then timed iterations.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "deconvscope/config/config.hpp"
@@ -22,5 +23,15 @@ struct BenchResult {
 };
 
 BenchResult run_bench(const Config& cfg, const BenchOptions& opt);
+
+// The gradient sum of one data-parallel training step of the config's network over the
+// ranks of this process's group (core/comm.hpp; run under mpirun), without a backward
+// pass to overlap with: per-layer non-blocking allreduces, waited for together.
+struct AllreduceTiming {
+  int ranks = 1;
+  int64_t bytes = 0;  // float32 gradient of every weight and bias
+  double median_ms = 0, min_ms = 0;
+};
+AllreduceTiming time_gradient_allreduce(const Config& cfg, int iters);
 
 }  // namespace ds
