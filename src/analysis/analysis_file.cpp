@@ -57,7 +57,7 @@ std::string dims5(int64_t a, int64_t b, const InputShape& in) {
 // --- consistency of an in-memory result ---------------------------------------------
 
 // Checks every size the file format promises. Writing reports a deconvscope bug
-// (ErrorKind::shape); reading, a malformed file (ErrorKind::snapshot); `where` is always
+// (ErrorKind::internal); reading, a malformed file (ErrorKind::snapshot); `where` is always
 // "<file>: /<object path>".
 class Checker {
  public:
@@ -496,7 +496,7 @@ TransitionCounts count_transitions(const LayerEvolution& ev, const LayerJumps& j
 }
 
 void write_analysis(const std::string& path, const AnalysisResult& r) {
-  Checker(ErrorKind::shape, path, "a deconvscope bug: the analysis results are inconsistent").check(r);
+  Checker(ErrorKind::internal, path, "a deconvscope bug: the analysis results are inconsistent").check(r);
   h5::write_atomically(path, [&](h5::File& f) { write_contents(f.root(), r); });
 }
 
@@ -513,7 +513,7 @@ AnalysisResult read_analysis(const std::string& path) {
 }
 
 void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
-  Checker(ErrorKind::shape, dir, "a deconvscope bug: the analysis results are inconsistent").check(r);
+  Checker(ErrorKind::internal, dir, "a deconvscope bug: the analysis results are inconsistent").check(r);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)

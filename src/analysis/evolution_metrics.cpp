@@ -32,7 +32,7 @@ double norm_of(const float* a, size_t n) {
 }
 
 [[noreturn]] void fail(const std::string& layer, const std::string& problem) {
-  throw Error(ErrorKind::shape, "layer " + layer, problem,
+  throw Error(ErrorKind::internal, "layer " + layer, problem,
               "a deconvscope bug: the analysis results and the snapshot weights disagree");
 }
 
@@ -70,12 +70,12 @@ size_t check_layer(const AnalysisResult& r, const std::vector<std::vector<Tensor
 void check_result(const AnalysisResult& r, const std::vector<std::vector<Tensor>>& filters) {
   const std::string where = "analysis results";
   if (filters.size() != r.layers.size())
-    throw Error(ErrorKind::shape, where,
+    throw Error(ErrorKind::internal, where,
                 "weights for " +
                     expected_found(std::to_string(r.layers.size()) + " layers", std::to_string(filters.size())),
                 "a deconvscope bug");
   if (r.evolution.size() != r.layers.size())
-    throw Error(ErrorKind::shape, where,
+    throw Error(ErrorKind::internal, where,
                 "evolution for " + expected_found(std::to_string(r.layers.size()) + " layers",
                                                   std::to_string(r.evolution.size())),
                 "a deconvscope bug");

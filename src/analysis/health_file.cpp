@@ -24,7 +24,7 @@ void check_layer(const LayerHealth& l, size_t E, const std::string& where) {
   const size_t EO = E * size_t(l.filters);
   auto need = [&](size_t found, size_t expected, const char* name) {
     if (found != expected)
-      throw Error(ErrorKind::shape, where + ": layer " + l.layer + ": " + name,
+      throw Error(ErrorKind::internal, where + ": layer " + l.layer + ": " + name,
                   expected_found(std::to_string(expected) + " values", std::to_string(found)),
                   "a deconvscope bug: the health results are inconsistent");
   };

@@ -203,8 +203,9 @@ int cli_run(const std::vector<std::string>& all) {
     std::fprintf(stderr, "deconvscope: error: %s\n", e.what());
     return e.exit_code();
   } catch (const std::exception& e) {
+    // Not one of our typed errors (std::bad_alloc, a library's exception): a bug to report.
     std::fprintf(stderr, "deconvscope: internal error: %s\n", e.what());
-    return 1;
+    return exit_code_of(ErrorKind::internal);
   }
 }
 

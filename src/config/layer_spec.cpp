@@ -1,7 +1,8 @@
 // Layer type names and the shape walk over a layer list: what (C, H, W) each layer
 // produces from a given input, and the placements that cannot work (a layer that leaves
 // no output, a spatial layer after fc). It knows nothing of oneDNN; the model stage
-// builds the primitives and checks its own shapes against these.
+// builds the primitives and checks each layer's dst against these (Network's constructor:
+// a difference is ErrorKind::internal, a bug in this walk).
 #include <string>
 
 #include "deconvscope/config/layer_spec.hpp"

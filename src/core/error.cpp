@@ -47,8 +47,10 @@ Error::Error(ErrorKind kind, std::string where, std::string problem, std::string
     : std::runtime_error(compose(where, problem, hint)),
       kind_(kind), where_(std::move(where)), problem_(std::move(problem)), hint_(std::move(hint)) {}
 
-int Error::exit_code() const {
-  switch (kind_) {
+int Error::exit_code() const { return exit_code_of(kind_); }
+
+int exit_code_of(ErrorKind kind) {
+  switch (kind) {
     case ErrorKind::config:
     case ErrorKind::data:
     case ErrorKind::snapshot:

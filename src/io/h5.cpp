@@ -321,8 +321,8 @@ void File::close() {
     // The file itself counts as one open object.
     ssize_t open = H5Fget_obj_count(handle_.get(), H5F_OBJ_ALL | H5F_OBJ_LOCAL);
     if (open > 1)
-      fail_write(path_, std::to_string(open - 1) + " HDF5 objects are still open at close",
-                 "a deconvscope bug: destroy every Group before File::close()");
+      throw Error(ErrorKind::internal, path_, std::to_string(open - 1) + " HDF5 objects are still open at close",
+                  "a deconvscope bug: destroy every Group before File::close()");
   }
   std::vector<char> image;
   if (fd_ >= 0) {
@@ -682,12 +682,12 @@ void Group::write_dataset_impl(const std::string& rel, const std::vector<int64_t
   std::vector<hsize_t> hd;
   size_t count = 1;
   for (int64_t d : dims) {
-    if (d < 0) fail_write(w, "negative dimension in " + dims_text(dims), "a deconvscope bug");
+    if (d < 0) throw Error(ErrorKind::internal, w, "negative dimension in " + dims_text(dims), "a deconvscope bug");
     hd.push_back(static_cast<hsize_t>(d));
     count *= static_cast<size_t>(d);
   }
   if (count != data.size())
-    throw Error(ErrorKind::io, w,
+    throw Error(ErrorKind::internal, w,
                 "dims " + dims_text(dims) + " hold " + std::to_string(count) + " values but " +
                     std::to_string(data.size()) + " were given",
                 "a deconvscope bug: the tensor's dims and data disagree");

@@ -56,7 +56,7 @@ void seal_image(std::vector<char>& image) {
   const bool starts_with_superblock = image.size() >= 8 && std::memcmp(image.data(), kSignature, 8) == 0;
   if (starts_with_superblock) image.insert(image.begin(), kUserBlockSize, '\0');
   if (image.size() < kUserBlockSize + 8 || std::memcmp(image.data() + kUserBlockSize, kSignature, 8) != 0)
-    throw Error(ErrorKind::io, "HDF5 file image", "no HDF5 superblock after the user block",
+    throw Error(ErrorKind::internal, "HDF5 file image", "no HDF5 superblock after the user block",
                 "a deconvscope bug: files must be created with a 512-byte user block");
   const std::string h = checksum_header(image.data() + kUserBlockSize, image.size() - kUserBlockSize);
   std::memcpy(image.data(), h.data(), kUserBlockSize);

@@ -88,7 +88,7 @@ void test_pause_in_write(const std::string& temp) {
 void write_param(const h5::Group& g, const std::string& name, const Tensor& t,
                  const std::vector<int64_t>& expected, const std::string& final_path) {
   if (t.dims != expected)
-    throw Error(ErrorKind::shape, final_path + ": " + g.path_of(name),
+    throw Error(ErrorKind::internal, final_path + ": " + g.path_of(name),
                 expected_found(shape_str(expected), shape_str(t.dims)),
                 "a deconvscope bug: the parameters do not match the layer list");
   g.write_tensor(name, t);
@@ -125,7 +125,7 @@ void write_layer(const h5::Group& layers_group, const LayerSpec& l, const LayerP
     write_param(g, "weights", p.weights, d.weights, final_path);
     write_param(g, "bias", p.bias, d.bias, final_path);
   } else if (!p.weights.empty() || !p.bias.empty()) {
-    throw Error(ErrorKind::shape, final_path + ": " + g.path(),
+    throw Error(ErrorKind::internal, final_path + ": " + g.path(),
                 "a " + std::string(layer_type_name(l.type)) + " layer has no parameters, but some were given",
                 "a deconvscope bug: the parameters do not match the layer list");
   }
@@ -141,7 +141,7 @@ void write_optimizer(const h5::Group& root, const Snapshot& s, const std::vector
   g.write_attr_string("rng_state", o.rng_state);
   if (o.momentum.empty()) return;  // e.g. epoch 0: no step taken yet
   if (o.momentum.size() != s.layers.size())
-    throw Error(ErrorKind::shape, final_path + ": /optimizer/momentum",
+    throw Error(ErrorKind::internal, final_path + ": /optimizer/momentum",
                 expected_found("momentum for " + std::to_string(s.layers.size()) + " layers",
                                std::to_string(o.momentum.size())),
                 "a deconvscope bug: momentum must be aligned with the layers");
@@ -416,7 +416,7 @@ std::string snapshot_file_name(int epoch) {
 void write_snapshot(const std::string& path, const Snapshot& s) {
   // Checks that need no disk come first, so a bad Snapshot does not even create a file.
   if (s.params.size() != s.layers.size())
-    throw Error(ErrorKind::shape, path,
+    throw Error(ErrorKind::internal, path,
                 expected_found("parameters for " + std::to_string(s.layers.size()) + " layers",
                                std::to_string(s.params.size())),
                 "a deconvscope bug: params must be aligned with layers");

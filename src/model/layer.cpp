@@ -1,9 +1,52 @@
-// Helpers shared by the layer files: dims from shapes, reorders at layout boundaries.
+// Helpers shared by the layer files: dims from shapes, reorders at layout boundaries, and
+// oneDNN's errors turned into ours.
 #include "deconvscope/model/layer.hpp"
 
 namespace ds {
 
 using dnnl::memory;
+
+namespace {
+
+// oneDNN's status by the name its C API gives it.
+const char* dnnl_status_name(dnnl_status_t s) {
+  switch (s) {
+    case dnnl_success: return "dnnl_success";
+    case dnnl_out_of_memory: return "dnnl_out_of_memory";
+    case dnnl_invalid_arguments: return "dnnl_invalid_arguments";
+    case dnnl_unimplemented: return "dnnl_unimplemented";
+    case dnnl_iterator_ends: return "dnnl_iterator_ends";
+    case dnnl_runtime_error: return "dnnl_runtime_error";
+    case dnnl_not_required: return "dnnl_not_required";
+  }
+  return "an unknown oneDNN status";
+}
+
+}  // namespace
+
+Error layer_dnnl_error(const LayerSpec& spec, const dnnl::error& e, const std::string& doing,
+                       const memory::dims& src, const memory::dims& dst, ErrorKind kind, const std::string& hint) {
+  return Error(kind,
+               "layer " + spec.name + " (" + layer_type_name(spec.type) + ", src " + shape_str(src) + ", dst " +
+                   shape_str(dst) + ")",
+               "oneDNN failed " + doing + ": " + (e.message ? e.message : "no message") + " (status " +
+                   dnnl_status_name(e.status) + ")",
+               hint);
+}
+
+memory::desc Layer::build(Ctx& ctx, const memory::desc& src_md, const LayerShape& out) {
+  try {
+    return init(ctx, src_md, out);
+  } catch (const dnnl::error& e) {
+    // Our shape walk accepted the layer, oneDNN did not: the layer line is what the user can change.
+    const bool flat = spec_.type == LayerType::fc || src_md.dims().size() == 2;
+    throw layer_dnnl_error(spec_, e, "to create its primitives", src_md.dims(), to_dims(out, src_md.dims()[0], flat),
+                           ErrorKind::shape,
+                           "oneDNN " + std::to_string(dnnl_version()->major) + "." +
+                               std::to_string(dnnl_version()->minor) +
+                               " cannot run this layer with these shapes and types; change its line in the config");
+  }
+}
 
 memory::dims to_dims(const LayerShape& s, int64_t batch, bool flat) {
   if (flat) return {batch, s.channels};

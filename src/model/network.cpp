@@ -27,7 +27,14 @@ std::unique_ptr<Layer> make_layer(const LayerSpec& spec) {
     case LayerType::fc: return make_fc_layer(spec);
     case LayerType::dropout: return make_dropout_layer(spec);
   }
-  throw Error(ErrorKind::config, "layer " + spec.name, "unknown layer type");
+  throw Error(ErrorKind::internal, "layer " + spec.name,
+              "unknown layer type " + std::to_string(int(spec.type)) + " (not an enumerator of LayerType)");
+}
+
+// The dims a layer's dst must have: infer_shapes' (C, H, W) with the batch in front, or
+// (N, C) from an fc layer on.
+memory::dims expected_dst(const LayerSpec& spec, const memory::desc& src_md, const LayerShape& s, int64_t batch) {
+  return to_dims(s, batch, /*flat =*/spec.type == LayerType::fc || src_md.dims().size() == 2);
 }
 
 memory::desc plain_md(const LayerShape& s, int64_t batch, bool flat) {
@@ -82,8 +89,25 @@ Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, i
   for (const LayerSpec& spec : specs_) layers_.push_back(make_layer(spec));
   for (size_t i = 0; i + 1 < layers_.size(); ++i)
     if (specs_[i + 1].type == LayerType::relu && layers_[i]->accept_relu_post_op()) layers_[i + 1]->set_fused(true);
-  for (size_t i = 0; i < specs_.size(); ++i) md = layers_[i]->init(ctx_, md, shapes_[i]);
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    const memory::dims want = expected_dst(specs_[i], md, shapes_[i], batch);
+    const memory::desc dst_md = layers_[i]->build(ctx_, md, shapes_[i]);
+    // The primitives and the shape walk (infer_shapes, which the snapshot and analysis
+    // code rely on) must agree; if they do not, the walk has a bug.
+    if (dst_md.dims() != want)
+      throw Error(ErrorKind::internal, "layer " + specs_[i].name + " (" + layer_type_name(specs_[i].type) + ")",
+                  "oneDNN's dst " + expected_found(shape_str(want) + " as infer_shapes says", shape_str(dst_md.dims())),
+                  "a deconvscope bug: please report it with the config");
+    md = dst_md;
+  }
   diff_logits_mem_ = memory(md, ctx_.eng);  // plain (N, classes): fc output is nc
+}
+
+Error Network::run_error(size_t i, const dnnl::error& e, const std::string& pass) const {
+  // Primitives that were created for these very shapes and then fail to run: ours or oneDNN's bug.
+  return layer_dnnl_error(specs_[i], e, "in " + pass, src_of(i).get_desc().dims(),
+                          layers_[i]->dst().get_desc().dims(), ErrorKind::internal,
+                          "a deconvscope or oneDNN bug: please report it with the config");
 }
 
 int rectified_output_layer(const std::vector<LayerSpec>& specs, int conv) {
@@ -102,12 +126,20 @@ void Network::forward(const float* input, Mode mode, int last) {
   const size_t end = last < 0 ? layers_.size() : size_t(last) + 1;
   for (size_t i = 0; i < end; ++i) {
     if (!profiling_) {
-      layers_[i]->forward(ctx_, src_of(i), mode);
+      try {
+        layers_[i]->forward(ctx_, src_of(i), mode);
+      } catch (const dnnl::error& e) {
+        throw run_error(i, e, "forward");
+      }
       continue;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    layers_[i]->forward(ctx_, src_of(i), mode);
-    ctx_.strm.wait();
+    try {
+      layers_[i]->forward(ctx_, src_of(i), mode);
+      ctx_.strm.wait();
+    } catch (const dnnl::error& e) {
+      throw run_error(i, e, "forward");
+    }
     times_[i].forward += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++times_[i].calls;
   }
@@ -121,7 +153,11 @@ void Network::backward(const float* diff_logits, const std::function<void(size_t
   memory diff = diff_logits_mem_;
   for (size_t i = layers_.size(); i-- > 0;) {
     const auto t0 = std::chrono::steady_clock::now();
-    layers_[i]->backward(ctx_, src_of(i), diff, /*need_diff_src =*/i > 0);
+    try {
+      layers_[i]->backward(ctx_, src_of(i), diff, /*need_diff_src =*/i > 0);
+    } catch (const dnnl::error& e) {
+      throw run_error(i, e, "backward");
+    }
     if (profiling_) {
       ctx_.strm.wait();
       times_[i].backward += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -195,7 +231,11 @@ void Network::project(int top, const float* signal, float* out) {
   dnnl::reorder(plain, signal_mem_).execute(ctx_.strm, plain, signal_mem_);
   memory sig = signal_mem_;
   for (int i = top; i >= 0; --i) {
-    layers_[size_t(i)]->deconvnet(ctx_, sig);
+    try {
+      layers_[size_t(i)]->deconvnet(ctx_, sig);
+    } catch (const dnnl::error& e) {
+      throw run_error(size_t(i), e, "the deconvnet step");
+    }
     sig = layers_[size_t(i)]->diff_src();
   }
   memory result(input_md_, ctx_.eng, out);

@@ -488,12 +488,12 @@ TEST_F(AnalysisFileTest, InconsistentResultIsNotWritten) {
   AnalysisResult r = sample();
   r.jumps[1].jump.pop_back();
   const std::string path = file("analysis.h5");
-  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, "/metrics/jumps/conv2/jump", "expected 6");
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::internal, "/metrics/jumps/conv2/jump", "expected 6");
   r = sample();
   r.topk[5] = r.topk[2];
   r.topk.erase(2);
   r.topk[3] = r.topk[5];  // 3 is not an analysed epoch
-  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, "/topk/epoch-0003", "not among");
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::internal, "/topk/epoch-0003", "not among");
   EXPECT_TRUE(fs::is_empty(dir_));  // nothing left behind, not even a temporary file
 }
 
@@ -623,7 +623,7 @@ TEST_F(AnalysisValueTest, UnvalidatedValuesAreNeverWritten) {
   const std::string path = file("analysis.h5");
   AnalysisResult r = sample();
   r.evolution[0].strongest[0].image = r.probe_count;  // one past the probe
-  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, path + ": /evolution/conv1/image_index", "");
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::internal, path + ": /evolution/conv1/image_index", "");
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
@@ -634,7 +634,7 @@ TEST_F(AnalysisValueTest, SnapshotChecksumsRoundTrip) {
   write_analysis(path, r);
   EXPECT_EQ(read_analysis(path).snapshot_sha256, r.snapshot_sha256);
   r.snapshot_sha256[0] = "not hex";
-  expect_error([&] { write_analysis(path, r); }, ErrorKind::shape, path + ": / attribute snapshot_sha256", "64 hex");
+  expect_error([&] { write_analysis(path, r); }, ErrorKind::internal, path + ": / attribute snapshot_sha256", "64 hex");
 }
 
 }  // namespace

@@ -273,7 +273,7 @@ TEST(Metrics, InconsistentInputsThrowNamingTheLayer) {
     compute_jumps(r, {{w}});  // one epoch of weights for two epochs
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::shape);
+    EXPECT_EQ(e.kind(), ErrorKind::internal);
     EXPECT_EQ(e.where(), "layer conv1");
   }
   EXPECT_THROW(compute_convergence(r, {{w, weights({{1, 0}, {0, 1}})}}), Error);  // shape changes

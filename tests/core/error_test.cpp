@@ -32,5 +32,18 @@ TEST(Printable, ErrorMessagesAreEscapedAndBounded) {
   EXPECT_NE(std::string(big.what()).find("bytes in all"), std::string::npos);
 }
 
+// main() turns each kind into its exit code (docs/reliability.md, "Exit codes"); a bug of
+// deconvscope's own is 70 (EX_SOFTWARE), never 2, which says the user's input was bad.
+TEST(ExitCodes, EachKindHasItsCode) {
+  for (ErrorKind k : {ErrorKind::config, ErrorKind::data, ErrorKind::snapshot, ErrorKind::shape, ErrorKind::usage})
+    EXPECT_EQ(exit_code_of(k), 2);
+  EXPECT_EQ(exit_code_of(ErrorKind::io), 1);
+  EXPECT_EQ(exit_code_of(ErrorKind::divergence), 3);
+  EXPECT_EQ(exit_code_of(ErrorKind::interrupted), 130);
+  EXPECT_EQ(exit_code_of(ErrorKind::internal), 70);
+  EXPECT_EQ(Error(ErrorKind::internal, "layer conv1", "oneDNN's dst differs").exit_code(), 70);
+  EXPECT_EQ(Error(ErrorKind::shape, "layer conv1", "leaves no output").exit_code(), 2);
+}
+
 }  // namespace
 }  // namespace ds

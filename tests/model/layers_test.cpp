@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
 
 #include "deconvscope/core/error.hpp"
@@ -290,6 +291,30 @@ TEST(Network, LastLayerMustBeFc) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::config);
     EXPECT_NE(e.where().find("relu1"), std::string::npos) << e.where();
+  }
+}
+
+// A layer whose primitives oneDNN refuses to create is refused as a typed error naming the
+// layer, its type, its shapes and oneDNN's status, not as a bare dnnl::error that main would
+// report as "internal error" without any of them. oneDNN 2.6 accepts every shape our walk
+// lets through (even an LRN window of 0 channels), so the layer is built directly, as
+// Network would, on an int32 input no LRN kernel takes.
+TEST(Network, OneDnnErrorsNameTheLayer) {
+  Ctx ctx;
+  ctx.eng = dnnl::engine(dnnl::engine::kind::cpu, 0);
+  ctx.strm = dnnl::stream(ctx.eng);
+  const std::unique_ptr<Layer> norm = make_lrn_layer(lrn("norm1", 5, 1e-4f, 0.75f, 2.f));
+  const dnnl::memory::desc src({7, 4, 5, 5}, dnnl::memory::data_type::s32, dnnl::memory::format_tag::nchw);
+  EXPECT_THROW(norm->init(ctx, src, {4, 5, 5}), dnnl::error);  // what escaped before
+  try {
+    norm->build(ctx, src, {4, 5, 5});
+    FAIL() << "oneDNN built an LRN on int32";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::shape) << e.what();  // exit 2: the layer line is what to change
+    EXPECT_EQ(e.where(), "layer norm1 (lrn, src (7, 4, 5, 5), dst (7, 4, 5, 5))");
+    EXPECT_NE(e.problem().find("oneDNN failed to create its primitives: "), std::string::npos) << e.what();
+    EXPECT_NE(e.problem().find("(status dnnl_unimplemented)"), std::string::npos) << e.what();
+    EXPECT_NE(e.hint().find("change its line"), std::string::npos) << e.what();
   }
 }
 

@@ -18,7 +18,7 @@ inline constexpr int kAnalysisFormatVersion = 2;
 
 // Writes r to `path` atomically (a temporary file in the same folder, renamed over
 // `path` once complete). Checks first that r is consistent (layers, epochs, every array
-// sized as documented): ds::Error(shape) naming the layer if not, a deconvscope bug.
+// sized as documented): ds::Error(internal) naming the layer if not, a deconvscope bug.
 // Disk failures are ds::Error(io) naming the file.
 void write_analysis(const std::string& path, const AnalysisResult& r);
 

@@ -51,7 +51,7 @@ float aligned_cosine(const float* a, const Window& wa, const float* b, const Win
 // filters[l][e]: conv weights (O, I, kh, kw) of analysed layer r.layers[l] at epoch
 // r.epochs[e]. Both require r.evolution to be filled (aligned with r.layers, strongest
 // [E * F], projections (E, F, C, H, W)) and the weights to keep one shape across epochs.
-// They throw ds::Error(shape) naming the layer otherwise, and leave r unchanged.
+// They throw ds::Error(internal) naming the layer otherwise (a caller's bug), and leave r unchanged.
 
 // Fills r.jumps (aligned with r.layers); each LayerJumps holds [(E-1) * F] values, row-major.
 void compute_jumps(AnalysisResult& r, const std::vector<std::vector<Tensor>>& filters);

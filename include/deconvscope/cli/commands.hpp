@@ -1,6 +1,6 @@
 // The deconvscope command line: subcommands over the library. Only here do typed
 // errors become messages on stderr and exit codes (2 bad input, 1 disk, 3 divergence,
-// 130 interrupted).
+// 130 interrupted, 70 a deconvscope bug).
 #pragma once
 
 #include <string>

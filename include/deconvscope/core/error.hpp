@@ -48,6 +48,10 @@ class Error : public std::runtime_error {
 // from a file are never echoed raw.
 std::string printable(const std::string& bytes, size_t max_bytes = 4096);
 
+// The exit code main() uses for a kind of error (2 bad input, 1 disk, 3 divergence, 130
+// interrupted, 70 internal); also for exceptions that are not ds::Error (internal).
+int exit_code_of(ErrorKind kind);
+
 // Builds "expected X, found Y" so messages read the same everywhere.
 std::string expected_found(const std::string& expected, const std::string& found);
 

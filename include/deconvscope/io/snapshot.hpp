@@ -44,7 +44,8 @@ struct Snapshot {
 
 // "epoch-0005.h5"
 std::string snapshot_file_name(int epoch);
-// Writes atomically (temp file, fsync, rename). Throws ds::Error(io) naming the path.
+// Writes atomically (temp file, fsync, rename). Throws ds::Error(io) naming the path, and
+// ds::Error(internal) if the parameters do not fit the layer list (a caller's bug).
 void write_snapshot(const std::string& path, const Snapshot& s);
 // Verifies the file's checksum (io/h5_checksum.hpp) before HDF5 parses it, then reads and
 // validates format, version, every shape against the layer attributes, and every value

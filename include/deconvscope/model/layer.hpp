@@ -16,6 +16,7 @@
 #include <dnnl.hpp>
 
 #include "deconvscope/config/layer_spec.hpp"
+#include "deconvscope/core/error.hpp"
 #include "deconvscope/core/layer_params.hpp"
 #include "deconvscope/core/tensor.hpp"
 
@@ -54,6 +55,10 @@ class Layer {
   // this layer's output shape per image. Creates every primitive and buffer this layer
   // needs (allocation happens here, once). Returns the descriptor of dst.
   virtual dnnl::memory::desc init(Ctx& ctx, const dnnl::memory::desc& src_md, const LayerShape& out) = 0;
+  // init(), with a dnnl::error from creating the primitives rethrown as ds::Error(shape)
+  // naming this layer, its type, src and dst dims and oneDNN's message and status
+  // (layer_dnnl_error). What Network calls; oneDNN's own message names no layer.
+  dnnl::memory::desc build(Ctx& ctx, const dnnl::memory::desc& src_md, const LayerShape& out);
 
   // Requires init(). Computes dst from src (same descriptor as given to init()).
   virtual void forward(Ctx& ctx, const dnnl::memory& src, Mode mode) = 0;
@@ -114,6 +119,14 @@ dnnl::memory::dims to_dims(const LayerShape& s, int64_t batch, bool flat);
 // Reorders src into dst if their descriptors differ; otherwise returns src itself.
 dnnl::memory reorder_if_needed(Ctx& ctx, const dnnl::memory& src, const dnnl::memory::desc& want,
                                dnnl::memory& scratch);
+// A dnnl::error raised while `spec`'s layer was `doing` something ("creating its
+// primitives", "forward"), as a ds::Error of `kind` whose where names the layer, its type
+// and its src and dst dims, and whose problem carries oneDNN's message and status: oneDNN's
+// own message names neither the layer nor the shapes.
+Error layer_dnnl_error(const LayerSpec& spec, const dnnl::error& e, const std::string& doing,
+                       const dnnl::memory::dims& src, const dnnl::memory::dims& dst, ErrorKind kind,
+                       const std::string& hint);
+
 // Plain tensor <-> oneDNN memory of any layout (reorder through a plain view).
 void write_plain(Ctx& ctx, const Tensor& t, const dnnl::memory::desc& plain_md, dnnl::memory& dst);
 void read_plain(Ctx& ctx, const dnnl::memory& src, const dnnl::memory::desc& plain_md, Tensor& t);

@@ -37,8 +37,10 @@ std::string cpu_isa_name();
 
 class Network {
  public:
-  // Throws ds::Error(shape) naming the layer when shapes do not fit, ds::Error(config)
-  // when the last layer is not fc or precision is bf16 on a CPU without cpu_has_bf16().
+  // Throws ds::Error(shape) naming the layer when shapes do not fit, or when oneDNN cannot
+  // create a layer's primitives (with its message and status), ds::Error(config) when the
+  // last layer is not fc or precision is bf16 on a CPU without cpu_has_bf16(), and
+  // ds::Error(internal) when a layer's dst disagrees with infer_shapes (a bug).
   Network(const std::vector<LayerSpec>& specs, const InputShape& input, int batch, uint64_t seed = 0,
           const NetworkOptions& options = {});
 
@@ -98,6 +100,8 @@ class Network {
 
  private:
   const dnnl::memory& src_of(size_t i) const { return i == 0 ? input_mem_ : layers_[i - 1]->dst(); }
+  // A dnnl::error from running layer i's `pass`, as ds::Error(internal) naming the layer.
+  Error run_error(size_t i, const dnnl::error& e, const std::string& pass) const;
 
   std::vector<LayerSpec> specs_;
   std::vector<LayerShape> shapes_;
