@@ -5,6 +5,7 @@
 // Left out: matching filters across runs (filter 3 of one run is unrelated to filter 3 of
 // another), and significance (one run per setting).
 #include "deconvscope/report/compare.hpp"
+#include "deconvscope/report/invariance_page.hpp"
 #include "deconvscope/report/style.hpp"
 
 #include <algorithm>
@@ -538,6 +539,15 @@ CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std:
     write_text_atomic(sum.csv, c.str());
   }
 
+  // Invariance curves side by side, for the runs with analysis/invariance.h5 (its notes
+  // join the others).
+  std::string invariance_html;
+  {
+    std::vector<std::string> dirs, names;
+    for (const RunData& r : runs) dirs.push_back(r.dir), names.push_back(r.label);
+    invariance_html = invariance_compare_section(dirs, names, &sum.notes);
+  }
+
   // --- The page. Its own layout rules (grids, wrapping tables) are inline: they are for
   // this page only.
   const size_t R = runs.size();
@@ -564,7 +574,9 @@ CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std:
     << ".</p>\n";
   p << "<nav><a href=\"#runs\">Runs</a><a href=\"#verdicts\">Verdicts</a><a href=\"#filters\">First-layer filters</a>"
        "<a href=\"#projections\">Second-layer projections</a><a href=\"#health\">Health per layer</a>"
-       "<a href=\"#curves\">Curves</a><a href=\"#limits\">What is not compared</a></nav>\n";
+       "<a href=\"#curves\">Curves</a>"
+    << (invariance_html.empty() ? "" : "<a href=\"#invariance\">Invariance</a>")
+    << "<a href=\"#limits\">What is not compared</a></nav>\n";
 
   p << "<h2 id=\"runs\">Runs</h2>\n<table class=\"fit\">\n<tr><th>run</th><th>folder</th><th>run.name</th>"
        "<th>input</th><th>conv layers</th><th>first layer</th><th>training images</th><th>probe images</th>"
@@ -748,6 +760,8 @@ CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std:
         "epochs only).");
   }
   p << "</div>\n";
+
+  p << invariance_html;
 
   p << "<h2 id=\"limits\">What is not compared</h2>\n<ul>\n";
   for (const std::string& n : sum.notes) p << "<li>" << html_escape(n) << "</li>\n";
