@@ -1,7 +1,7 @@
 // See include/deconvscope/analysis/invariance.hpp. The transformations (OpenCV warpAffine
 // per channel), the sweeps, and the measurement of every snapshot: the originals' layer
-// outputs are kept (I x layer size), then the transformed images stream through the
-// network batch by batch and only their distances are kept, so a 224x224 network's
+// outputs are kept (I x layer size), the transformed images stream through the network
+// after them, batch by batch, and only their distances are kept, so a 224x224 network's
 // first-layer outputs of hundreds of transformed images never sit in memory at once.
 #include "deconvscope/analysis/invariance.hpp"
 
@@ -202,45 +202,60 @@ void measure_invariance(Network& net, const std::vector<int>& outputs, const std
   const InputShape& in = net.input();
   const size_t image = size_t(in.channels) * size_t(in.height) * size_t(in.width);
   const size_t I = labels.size(), L = outputs.size();
-  const int K = net.num_classes();
+  const int K = net.num_classes(), B = net.batch();
   if (originals.size() != I * image)
     throw Error(ErrorKind::shape, "invariance", expected_found(std::to_string(I) + " original images",
                                                                std::to_string(originals.size() / image)));
-  // f(x) of every original per layer: [L] (I, size), and its norm.
-  std::vector<std::vector<float>> reference(L);
+  // Every image of the snapshot in one stream, originals first: batches are filled across
+  // transformations (245 images at batch 128 are 2 passes, not one padded pass per sweep),
+  // and each f(x) is known before the first Tx of its image comes.
+  struct Row {
+    const float* pixels;
+    int sweep;  // -1: an original
+    size_t i, k;
+  };
+  std::vector<Row> rows;
+  for (size_t i = 0; i < I; ++i) rows.push_back({originals.data() + i * image, -1, i, 0});
+  for (size_t t = 0; t < sweeps.size(); ++t) {
+    const size_t S = sweeps[t].values.size();
+    for (size_t i = 0; i < I; ++i)
+      for (size_t k = 0; k < S; ++k) rows.push_back({sweeps[t].inputs.data() + (i * S + k) * image, int(t), i, k});
+  }
+  std::vector<std::vector<float>> reference(L);  // [L] (I, size): f(x) of every original
   std::vector<std::vector<double>> norm(L, std::vector<double>(I));
   std::vector<size_t> size(L);
+  std::vector<float> batch(size_t(B) * image), prob(size_t(B) * size_t(K));
+  std::vector<int32_t> pred(static_cast<size_t>(B));
   Tensor out;
-  forward_images(net, originals.data(), int64_t(I), -1, [&](int64_t first, int n) {
-    for (size_t l = 0; l < L; ++l) {
-      net.read_output(outputs[l], out);  // (B, C, H, W) or (B, C)
-      size[l] = out.data.size() / size_t(net.batch());
-      reference[l].resize(I * size[l]);
-      std::copy(out.data.begin(), out.data.begin() + long(size_t(n) * size[l]),
-                reference[l].begin() + long(size_t(first) * size[l]));
-      for (int r = 0; r < n; ++r)
-        norm[l][size_t(first) + r] = std::sqrt(squared_distance(out.data.data() + size_t(r) * size[l], nullptr, size[l]));
-    }
-  });
-  std::vector<float> prob(size_t(net.batch()) * size_t(K));
-  std::vector<int32_t> pred(size_t(net.batch()));
-  for (InvarianceSweep& s : sweeps) {
-    const size_t S = s.values.size();
-    forward_images(net, s.inputs.data(), int64_t(I * S), -1, [&](int64_t first, int n) {
+  for (size_t first = 0; first < rows.size(); first += size_t(B)) {
+    const int n = int(std::min(rows.size() - first, size_t(B)));
+    for (int r = 0; r < n; ++r) std::copy_n(rows[first + r].pixels, image, batch.data() + size_t(r) * image);
+    forward_images(net, batch.data(), n, -1, [&](int64_t, int) {
       softmax_rows(net.logits(), n, K, prob.data(), pred.data());
-      for (int r = 0; r < n; ++r) {
-        const size_t i = (size_t(first) + r) / S, k = (size_t(first) + r) % S, at = s.at(e, i, k, I);
-        s.probability[at] = prob[size_t(r) * K + size_t(labels[i])];
-        s.predicted[at] = pred[size_t(r)];
-      }
       for (size_t l = 0; l < L; ++l) {
-        net.read_output(outputs[l], out);
+        net.read_output(outputs[l], out);  // (B, C, H, W) or (B, C)
+        size[l] = out.data.size() / size_t(B);
+        reference[l].resize(I * size[l]);
         for (int r = 0; r < n; ++r) {
-          const size_t i = (size_t(first) + r) / S, k = (size_t(first) + r) % S;
-          const double d = std::sqrt(squared_distance(out.data.data() + size_t(r) * size[l],
-                                                      reference[l].data() + i * size[l], size[l]));
-          s.distance[l][s.at(e, i, k, I)] = norm[l][i] > 0 ? float(d / norm[l][i]) : kNaNf;
+          const Row& row = rows[first + r];
+          const float* f = out.data.data() + size_t(r) * size[l];
+          if (row.sweep < 0) {
+            std::copy_n(f, size[l], reference[l].begin() + long(row.i * size[l]));
+            norm[l][row.i] = std::sqrt(squared_distance(f, nullptr, size[l]));
+            continue;
+          }
+          const double d = std::sqrt(squared_distance(f, reference[l].data() + row.i * size[l], size[l]));
+          InvarianceSweep& s = sweeps[size_t(row.sweep)];
+          s.distance[l][s.at(e, row.i, row.k, I)] = norm[l][row.i] > 0 ? float(d / norm[l][row.i]) : kNaNf;
         }
+      }
+      for (int r = 0; r < n; ++r) {
+        const Row& row = rows[first + r];
+        if (row.sweep < 0) continue;
+        InvarianceSweep& s = sweeps[size_t(row.sweep)];
+        const size_t at = s.at(e, row.i, row.k, I);
+        s.probability[at] = prob[size_t(r) * size_t(K) + size_t(labels[row.i])];
+        s.predicted[at] = pred[size_t(r)];
       }
     });
   }
