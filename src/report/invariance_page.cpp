@@ -28,7 +28,7 @@ namespace {
 
 constexpr int kExamples = 5;            // transformed images shown per transformation
 constexpr int kExampleSide = 56;        // their side on the page, at least
-const cv::Size kPlotSize{330, 240};     // each Fig. 5 panel
+const cv::Size kPlotSize{430, 260};     // each Fig. 5 panel
 
 std::string value_text(double v) {
   char buf[32];
@@ -104,7 +104,7 @@ cv::Mat sweep_plot(const InvarianceResult& r, const InvarianceSweep& s, const st
     }
     spec.series.push_back(std::move(line));
   }
-  spec.legend_outside = I > 4;
+  spec.legend_outside = false;  // a corner when one is empty, else plot_lines puts it beside
   return plot_lines(spec);
 }
 
