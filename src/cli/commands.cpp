@@ -12,6 +12,7 @@
 #include "deconvscope/analysis/analyze.hpp"
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/cli/health_commands.hpp"
+#include "deconvscope/cli/invariance_command.hpp"
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
@@ -38,6 +39,8 @@ const char* kUsage =
     "           deconvnet over every snapshot of a run: analysis/analysis.h5, CSVs, report/index.html\n"
     "  health   --run DIR [--probe N] [--section.key VALUE ...]\n"
     "           dead, dominating, redundant and aliased filters of every snapshot: analysis/health.h5, report/health.html\n"
+    "  invariance --run DIR [--images test:0-4] [--epochs all|1,3,5] [--section.key VALUE ...]\n"
+    "           the paper's Fig. 5 at every snapshot: analysis/invariance.h5, report/invariance.html\n"
     "  compare  --run DIR --run DIR [--run DIR ...] [--out DIR]   (or the folders without --run)\n"
     "           compare runs by filter health: one self-contained HTML page plus CSV\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
@@ -196,6 +199,7 @@ int cli_run(const std::vector<std::string>& all) {
     if (cmd == "bench") return cmd_bench(args);
     if (cmd == "analyze") return cmd_analyze(args);
     if (cmd == "health") return cmd_health(args);
+    if (cmd == "invariance") return cmd_invariance(args);
     if (cmd == "compare") return cmd_compare(args);
     throw Error(ErrorKind::usage, "deconvscope", "unknown command '" + cmd + "'",
                 "run deconvscope --help for the list");

@@ -29,6 +29,7 @@
 
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/config/sweep.hpp"
 #include "text_util.hpp"
 
 namespace po = boost::program_options;
@@ -391,6 +392,44 @@ const std::vector<KeySpec>& keys() {
       {"analysis.batch", nullptr, "images per forward pass during analysis",
        [](const Config& c) { return std::to_string(c.analysis.batch); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.batch = to_int(v, w, 1, 1 << 20); }},
+
+      // [invariance]: sweeps are checked here; images and layers need the run's data and
+      // network, so analysis/invariance.cpp checks them, naming the same keys.
+      {"invariance.images", nullptr, "images transformed: split:indices such as test:0-4 or train:3,7,9",
+       [](const Config& c) { return c.invariance.images; },
+       [](Config& c, const std::string& v, const std::string& w) { c.invariance.images = to_text(v, w); }},
+      {"invariance.epochs", "all", "all, or a comma list of snapshot epochs to measure",
+       [](const Config& c) { return c.invariance.epochs.empty() ? std::string("all") : join(c.invariance.epochs); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.invariance.epochs = trim(v) == "all" ? std::vector<int>{} : to_epoch_list(v, w);
+         if (trim(v) != "all" && c.invariance.epochs.empty()) bad_value(w, "all or a comma list of epochs", "none");
+       }},
+      {"invariance.layers", "(empty: the first conv layer and the last hidden fc layer)",
+       "comma list of conv or fc layers whose rectified outputs are compared",
+       [](const Config& c) { return join(c.invariance.layers); },
+       [](Config& c, const std::string& v, const std::string& w) { c.invariance.layers = to_name_list(v, w); }},
+      {"invariance.translate", "auto (about a quarter of the input size each way)",
+       "vertical and horizontal translation sweep in pixels: auto, a list -4,0,4, or from:to:step",
+       [](const Config& c) { return c.invariance.translate; },
+       [](Config& c, const std::string& v, const std::string& w) {
+         parse_sweep(v, w, -4096, 4096);
+         c.invariance.translate = trim(v);
+       }},
+      {"invariance.scale", "auto (0.6:1.4:0.1)", "scale sweep, factors about the image centre: auto, a list, or from:to:step",
+       [](const Config& c) { return c.invariance.scale; },
+       [](Config& c, const std::string& v, const std::string& w) {
+         parse_sweep(v, w, 0.01, 16);
+         c.invariance.scale = trim(v);
+       }},
+      {"invariance.rotate", "auto (0:360:15)", "rotation sweep in degrees, counter-clockwise: auto, a list, or from:to:step",
+       [](const Config& c) { return c.invariance.rotate; },
+       [](Config& c, const std::string& v, const std::string& w) {
+         parse_sweep(v, w, -360, 360);
+         c.invariance.rotate = trim(v);
+       }},
+      {"invariance.in_analyze", nullptr, "`deconvscope analyze` (and analysis.live) also runs the invariance analysis",
+       [](const Config& c) { return bool_text(c.invariance.in_analyze); },
+       [](Config& c, const std::string& v, const std::string& w) { c.invariance.in_analyze = to_bool(v, w); }},
   };
   return table;
 }

@@ -503,6 +503,11 @@ void Group::write_attr_ints(const std::string& name, const std::vector<int32_t>&
   write_attr_raw(name, H5T_STD_I32LE, H5T_NATIVE_INT32, values.data(), &dims);
 }
 
+void Group::write_attr_int64s(const std::string& name, const std::vector<int64_t>& values) const {
+  std::vector<hsize_t> dims{values.size()};
+  write_attr_raw(name, H5T_STD_I64LE, H5T_NATIVE_INT64, values.data(), &dims);
+}
+
 void Group::write_attr_float(const std::string& name, float value) const {
   write_attr_raw(name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &value, nullptr);
 }
@@ -654,6 +659,8 @@ std::vector<int32_t> Group::read_attr_ints(const std::string& name) const {
   return out;
 }
 
+std::vector<int64_t> Group::read_attr_int64s(const std::string& name) const { return read_attr_integers(name); }
+
 double Group::read_attr_double(const std::string& name) const {
   std::vector<double> v = read_attr_floating(name);
   if (v.size() != 1)
@@ -746,6 +753,11 @@ void Group::write_dataset(const std::string& rel, const std::vector<int64_t>& di
   write_dataset_impl(rel, dims, data, H5T_STD_U8LE, H5T_NATIVE_UINT8, deflate_level);
 }
 
+void Group::write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                          const std::vector<double>& data, int deflate_level) const {
+  write_dataset_impl(rel, dims, data, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, deflate_level);
+}
+
 namespace {
 
 struct OpenDataset {
@@ -817,6 +829,10 @@ std::vector<uint8_t> Group::read_dataset_u8(const std::string& rel, std::vector<
       throw Error(ErrorKind::snapshot, where(rel), expected_found("uint8", type_name(d.type.get())));
   }
   return read_dataset_impl<uint8_t>(rel, H5T_INTEGER, 1, "uint8", H5T_NATIVE_UINT8, dims);
+}
+
+std::vector<double> Group::read_dataset_f64(const std::string& rel, std::vector<int64_t>* dims) const {
+  return read_dataset_impl<double>(rel, H5T_FLOAT, 8, "float64", H5T_NATIVE_DOUBLE, dims);
 }
 
 Tensor Group::read_tensor(const std::string& rel) const {

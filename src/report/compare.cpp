@@ -5,6 +5,7 @@
 // Left out: matching filters across runs (filter 3 of one run is unrelated to filter 3 of
 // another), and significance (one run per setting).
 #include "deconvscope/report/compare.hpp"
+#include "deconvscope/report/invariance_page.hpp"
 #include "deconvscope/report/style.hpp"
 
 #include <algorithm>
@@ -713,6 +714,11 @@ void section_curves(std::ostringstream& p, const Comparison& c) {
 }
 
 void write_page(Comparison& c, const std::string& out_dir) {
+  // Invariance curves side by side, for the runs with analysis/invariance.h5 (its notes
+  // join the others).
+  std::vector<std::string> dirs, names;
+  for (const RunData& r : c.runs) dirs.push_back(r.dir), names.push_back(r.label);
+  const std::string invariance_html = invariance_compare_section(dirs, names, &c.sum.notes);
   const size_t R = c.runs.size();
   std::ostringstream p;
   p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -737,7 +743,9 @@ void write_page(Comparison& c, const std::string& out_dir) {
     << ".</p>\n";
   p << "<nav><a href=\"#runs\">Runs</a><a href=\"#verdicts\">Verdicts</a><a href=\"#filters\">First-layer filters</a>"
        "<a href=\"#projections\">Second-layer projections</a><a href=\"#health\">Health per layer</a>"
-       "<a href=\"#curves\">Curves</a><a href=\"#limits\">What is not compared</a></nav>\n";
+       "<a href=\"#curves\">Curves</a>"
+    << (invariance_html.empty() ? "" : "<a href=\"#invariance\">Invariance</a>")
+    << "<a href=\"#limits\">What is not compared</a></nav>\n";
 
   p << "<h2 id=\"runs\">Runs</h2>\n<table class=\"fit\">\n<tr><th>run</th><th>folder</th><th>run.name</th>"
        "<th>input</th><th>conv layers</th><th>first layer</th><th>training images</th><th>probe images</th>"
@@ -772,6 +780,8 @@ void write_page(Comparison& c, const std::string& out_dir) {
   section_projections(p, c);
   section_health(p, c);
   section_curves(p, c);
+
+  p << invariance_html;
 
   p << "<h2 id=\"limits\">What is not compared</h2>\n<ul>\n";
   for (const std::string& n : c.sum.notes) p << "<li>" << html_escape(n) << "</li>\n";

@@ -87,6 +87,17 @@ struct AnalysisConfig {
   int batch = 128;
 };
 
+// [invariance]: the paper's Fig. 5 over the snapshots (analysis/invariance.hpp).
+struct InvarianceConfig {
+  std::string images = "test:0-4";      // split:indices (analysis/image_selection.hpp)
+  std::vector<int> epochs;              // snapshot epochs to measure; empty = all
+  std::vector<std::string> layers;      // empty = the first conv layer and the last hidden fc layer
+  std::string translate = "auto";       // pixels, vertical and horizontal (config/sweep.hpp)
+  std::string scale = "auto";           // factor about the image centre
+  std::string rotate = "auto";          // degrees, counter-clockwise
+  bool in_analyze = false;              // `analyze` runs it too
+};
+
 struct Config {
   RunConfig run;
   DataConfig data;
@@ -96,6 +107,7 @@ struct Config {
   TrainConfig train;
   SnapshotConfig snapshot;
   AnalysisConfig analysis;
+  InvarianceConfig invariance;
   std::string source;             // the config file it came from, "" if none
   std::string text;               // the effective config as INI text (reloadable)
 };

@@ -79,6 +79,7 @@ class Group {
   void write_attr_int(const std::string& name, int32_t value) const;      // int32 scalar
   void write_attr_int64(const std::string& name, int64_t value) const;    // int64 scalar
   void write_attr_ints(const std::string& name, const std::vector<int32_t>& values) const;  // int32 (n)
+  void write_attr_int64s(const std::string& name, const std::vector<int64_t>& values) const;  // int64 (n)
   void write_attr_float(const std::string& name, float value) const;      // float32 scalar
   void write_attr_double(const std::string& name, double value) const;    // float64 scalar
   void write_attr_floats(const std::string& name, const std::vector<float>& values) const;  // float32 (n)
@@ -90,6 +91,7 @@ class Group {
   int32_t read_attr_int(const std::string& name) const;
   int64_t read_attr_int64(const std::string& name) const;
   std::vector<int32_t> read_attr_ints(const std::string& name) const;
+  std::vector<int64_t> read_attr_int64s(const std::string& name) const;
   float read_attr_float(const std::string& name) const;
   double read_attr_double(const std::string& name) const;
   std::vector<float> read_attr_floats(const std::string& name) const;
@@ -105,6 +107,8 @@ class Group {
                      const std::vector<int64_t>& data, int deflate_level = 0) const;  // int64
   void write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
                      const std::vector<uint8_t>& data, int deflate_level = 0) const;  // uint8 (flags)
+  void write_dataset(const std::string& rel, const std::vector<int64_t>& dims,
+                     const std::vector<double>& data, int deflate_level = 0) const;   // float64
   void write_tensor(const std::string& rel, const Tensor& t, int deflate_level = 0) const {
     write_dataset(rel, t.dims, t.data, deflate_level);
   }
@@ -118,6 +122,7 @@ class Group {
   std::vector<int64_t> read_dataset_i64(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
   // uint8 also checks the sign: an int8 dataset would read -1 as 255.
   std::vector<uint8_t> read_dataset_u8(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
+  std::vector<double> read_dataset_f64(const std::string& rel, std::vector<int64_t>* dims = nullptr) const;
   Tensor read_tensor(const std::string& rel) const;
 
  private:
