@@ -502,6 +502,11 @@ void Group::write_attr_ints(const std::string& name, const std::vector<int32_t>&
   write_attr_raw(name, H5T_STD_I32LE, H5T_NATIVE_INT32, values.data(), &dims);
 }
 
+void Group::write_attr_int64s(const std::string& name, const std::vector<int64_t>& values) const {
+  std::vector<hsize_t> dims{values.size()};
+  write_attr_raw(name, H5T_STD_I64LE, H5T_NATIVE_INT64, values.data(), &dims);
+}
+
 void Group::write_attr_float(const std::string& name, float value) const {
   write_attr_raw(name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &value, nullptr);
 }

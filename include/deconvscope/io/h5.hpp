@@ -78,6 +78,7 @@ class Group {
   void write_attr_int(const std::string& name, int32_t value) const;      // int32 scalar
   void write_attr_int64(const std::string& name, int64_t value) const;    // int64 scalar
   void write_attr_ints(const std::string& name, const std::vector<int32_t>& values) const;  // int32 (n)
+  void write_attr_int64s(const std::string& name, const std::vector<int64_t>& values) const;  // int64 (n)
   void write_attr_float(const std::string& name, float value) const;      // float32 scalar
   void write_attr_double(const std::string& name, double value) const;    // float64 scalar
   void write_attr_floats(const std::string& name, const std::vector<float>& values) const;  // float32 (n)
@@ -89,6 +90,7 @@ class Group {
   int32_t read_attr_int(const std::string& name) const;
   int64_t read_attr_int64(const std::string& name) const;
   std::vector<int32_t> read_attr_ints(const std::string& name) const;
+  std::vector<int64_t> read_attr_int64s(const std::string& name) const { return read_attr_integers(name); }
   float read_attr_float(const std::string& name) const;
   double read_attr_double(const std::string& name) const;
   std::vector<float> read_attr_floats(const std::string& name) const;
