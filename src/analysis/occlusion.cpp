@@ -168,6 +168,9 @@ OcclusionResult compute_occlusion(const Run& run, const OcclusionRequest& reques
       }
       snaps.push_back(i);
     }
+    // In epoch order, each once, whatever order the list was written in.
+    std::sort(snaps.begin(), snaps.end());
+    snaps.erase(std::unique(snaps.begin(), snaps.end()), snaps.end());
   }
 
   const ImageSelection sel = parse_image_selection(oc.images, "occlusion.images");
@@ -182,7 +185,9 @@ OcclusionResult compute_occlusion(const Run& run, const OcclusionRequest& reques
   const std::unique_ptr<Network> net = run.network(run.config().analysis.batch);
   const Normalization norm = run.normalization();
   std::unique_ptr<Progress> bar;
-  if (!request.quiet) bar = std::make_unique<Progress>("occlusion", int64_t(snaps.size()), "snapshot");
+  // Counted in forward passes (the occluded images and the unoccluded ones), for a rate in img/s.
+  const int64_t per_snapshot = int64_t(r.images.size() * (r.positions() + 1));
+  if (!request.quiet) bar = std::make_unique<Progress>("occlusion", int64_t(snaps.size()) * per_snapshot, "img");
   for (size_t k = 0; k < snaps.size(); ++k) {
     const auto start = std::chrono::steady_clock::now();
     const Snapshot s = run.read(snaps[k]);
@@ -196,7 +201,7 @@ OcclusionResult compute_occlusion(const Run& run, const OcclusionRequest& reques
     r.predicted.insert(r.predicted.end(), o.predicted.begin(), o.predicted.end());
     r.projection.insert(r.projection.end(), o.projection.begin(), o.projection.end());
     r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    if (bar) bar->update(int64_t(k + 1), "epoch " + std::to_string(s.epoch));
+    if (bar) bar->update(int64_t(k + 1) * per_snapshot, "epoch " + std::to_string(s.epoch));
   }
   if (bar) bar->finish();
   return r;

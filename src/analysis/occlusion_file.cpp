@@ -2,8 +2,6 @@
 // docs/occlusion-format.md) and occlusion.csv beside it. Reading checks the format, the
 // version, and every dataset's type and shape against the root attributes before using it.
 // Left out: partial reads and updating a file in place (the occlusion is recomputed in one go).
-#include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -35,13 +33,6 @@ void check_sizes(const OcclusionResult& r, const std::string& where) {
   need(r.probability.size(), E * I * P, "probability");
   need(r.predicted.size(), E * I * P, "predicted");
   need(r.projection.size(), E * I * r.image_size(), "projection");
-}
-
-std::string num(float v) {
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", double(v));
-  return buf;
 }
 
 }  // namespace
@@ -76,16 +67,7 @@ OcclusionResult read_occlusion(const std::string& path) {
     throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope occlusion --run <run folder> first");
   const h5::File f = h5::File::open_read(path);
   const h5::Group root = f.root();
-  const std::string format = root.read_attr_string("format");
-  if (format != kOcclusionFormat)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute format",
-                expected_found(std::string("'") + kOcclusionFormat + "'", "'" + format + "'"),
-                "is this a deconvscope occlusion file?");
-  const int version = root.read_attr_int("format_version");
-  if (version < 1 || version > kOcclusionFormatVersion)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute format_version",
-                expected_found("1 to " + std::to_string(kOcclusionFormatVersion), std::to_string(version)),
-                "written by a newer deconvscope? recompute it with deconvscope occlusion");
+  h5::check_format(root, kOcclusionFormat, kOcclusionFormatVersion, "occlusion");
   OcclusionResult r;
   for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
   r.split = root.read_attr_string("split");
@@ -139,8 +121,8 @@ void write_occlusion_csv(const std::string& path, const OcclusionResult& r) {
         const size_t k = (e * I + i) * P + p;
         s << r.epochs[e] << ',' << r.images[i] << ',' << r.labels[i] << ',' << csv_quote(r.layer) << ','
           << r.feature[e * I + i] << ',' << p / size_t(r.grid.cols) << ',' << p % size_t(r.grid.cols) << ','
-          << r.grid.positions[2 * p] << ',' << r.grid.positions[2 * p + 1] << ',' << num(r.activation[k]) << ','
-          << num(r.probability[k]) << ',' << r.predicted[k] << '\n';
+          << r.grid.positions[2 * p] << ',' << r.grid.positions[2 * p + 1] << ',' << csv_number(r.activation[k]) << ','
+          << csv_number(r.probability[k]) << ',' << r.predicted[k] << '\n';
       }
   write_text_atomic(path, s.str());
 }

@@ -815,4 +815,17 @@ Tensor Group::read_tensor(const std::string& rel) const {
   return t;
 }
 
+int check_format(const Group& root, const std::string& format, int max_version, const std::string& command) {
+  const std::string found = root.read_attr_string("format");
+  if (found != format)
+    throw Error(ErrorKind::snapshot, root.where() + " attribute format",
+                expected_found("'" + format + "'", "'" + found + "'"), "is this a file of deconvscope " + command + "?");
+  const int version = root.read_attr_int("format_version");
+  if (version < 1 || version > max_version)
+    throw Error(ErrorKind::snapshot, root.where() + " attribute format_version",
+                expected_found("1 to " + std::to_string(max_version), std::to_string(version)),
+                "written by a newer deconvscope? recompute it with deconvscope " + command);
+  return version;
+}
+
 }  // namespace ds::h5

@@ -1,6 +1,9 @@
 // Atomic small text files and CSV quoting; see include/deconvscope/io/text_file.hpp.
 #include "deconvscope/io/text_file.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 #include "deconvscope/io/atomic_file.hpp"
 
 namespace ds {
@@ -14,6 +17,13 @@ std::string csv_quote(const std::string& s) {
   std::string q = "\"";
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
+}
+
+std::string csv_number(float v) {
+  if (std::isnan(v)) return "nan";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", double(v));
+  return buf;
 }
 
 }  // namespace ds

@@ -75,6 +75,12 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// "76%", or "<1%" for a class that wins only a few positions (never "0%" for one that wins any).
+std::string share(long count, size_t total) {
+  const double pct = 100.0 * double(count) / double(total);
+  return pct < 1.0 ? std::string("&lt;1%") : fmt("%.0f%%", pct);
+}
+
 // The Fig. 7 row of image i at epoch index e: image, activation, projection, probability, class.
 std::string fig7_row(const OcclusionResult& r, const Dataset& d, size_t e, size_t i, cv::Size tile) {
   const size_t I = r.images.size(), P = r.positions(), k = (e * I + i) * P;
@@ -113,8 +119,7 @@ std::string fig7_row(const OcclusionResult& r, const Dataset& d, size_t e, size_
   for (int32_t c : seen)
     h << "<span style=\"display:inline-block;width:11px;height:11px;margin-right:4px;background:"
       << hex(occlusion_class_color(c)) << "\"></span>" << (c == label ? "<b>" : "") << html_escape(class_name(d, c))
-      << (c == label ? "</b> (true)" : "") << " " << fmt("%.0f%%", 100.0 * double(std::count(pred, pred + P, c)) / double(P))
-      << "<br>";
+      << (c == label ? "</b> (true)" : "") << " " << share(std::count(pred, pred + P, c), P) << "<br>";
   h << "</small></td></tr>\n";
   return h.str();
 }

@@ -261,18 +261,19 @@ TEST(OcclusionFile, RoundTripAndSchemaChecks) {
 
 TEST(OcclusionFile, CsvHasARowPerEpochImageAndPosition) {
   clitest::TempDir tmp("occlusion-csv");
-  const OcclusionResult r = small_result();
+  OcclusionResult r = small_result();
+  const size_t P = r.positions(), k = 4 * P - 1;  // epoch 3, image 1 (label 7, feature 0), its last position
+  r.activation[k] = 1.f / 3.f;
+  r.probability[k] = NAN;
   write_occlusion_csv(tmp / "occlusion.csv", r);
   const std::string text = clitest::read_file(tmp / "occlusion.csv");
-  EXPECT_EQ(size_t(std::count(text.begin(), text.end(), '\n')), 1 + 2 * 2 * r.positions());
+  EXPECT_EQ(size_t(std::count(text.begin(), text.end(), '\n')), 1 + 2 * 2 * P);
   EXPECT_EQ(text.rfind("epoch,image,label,layer,feature,row,col,y,x,activation,probability,predicted\n", 0), 0u);
-  // Epoch 3, image 1 (label 7, feature 0), its last position.
-  const size_t k = 4 * r.positions() - 1;
-  EXPECT_NE(text.find("3,1,7,conv2,0," + std::to_string(r.grid.rows - 1) + "," + std::to_string(r.grid.cols - 1) +
-                      "," + std::to_string(r.grid.positions[2 * r.positions() - 2]) + "," +
-                      std::to_string(r.grid.positions.back()) + ","),
-            std::string::npos)
-      << k;
+  const std::string last = "3,1,7,conv2,0," + std::to_string(r.grid.rows - 1) + "," + std::to_string(r.grid.cols - 1) +
+                           "," + std::to_string(r.grid.positions[2 * P - 2]) + "," + std::to_string(r.grid.positions.back()) +
+                           ",0.3333333,nan," + std::to_string(r.predicted[k]) + "\n";
+  ASSERT_GE(text.size(), last.size());
+  EXPECT_EQ(text.substr(text.size() - last.size()), last);
 }
 
 // --- the command -----------------------------------------------------------------------------
@@ -299,13 +300,14 @@ std::string OcclusionCommand::run_dir_;
 
 TEST_F(OcclusionCommand, WritesTheFileTheCsvAndThePageForEverySnapshot) {
   const clitest::Result r = clitest::run(
-      {"occlusion", "--run", run_dir_, "--images", "test:0-2", "--occlusion.size", "4", "--occlusion.stride", "2"},
+      {"occlusion", "--run", run_dir_, "--images", "test:0-2", "--epochs", "1,0", "--occlusion.size", "4",
+       "--occlusion.stride", "2"},
       *tmp_ / "occlusion");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("epoch 0:"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("epoch 1:"), std::string::npos) << r.out;
   const OcclusionResult o = read_occlusion(run_dir_ + "/analysis/occlusion.h5");
-  EXPECT_EQ(o.epochs, (std::vector<int>{0, 1}));
+  EXPECT_EQ(o.epochs, (std::vector<int>{0, 1})) << "in epoch order";
   EXPECT_EQ(o.images, (std::vector<int64_t>{0, 1, 2}));
   EXPECT_EQ(o.split, "test");
   EXPECT_EQ(o.layer, "conv2");  // the last conv layer

@@ -206,6 +206,12 @@ void vet_unsealed(const File& file, const std::function<void()>& parse, int time
 // `path`, never the temporary name, with the OS error where there is one.
 void write_atomically(const std::string& path, const std::function<void(File&)>& fill);
 
+// Checks the root attributes every deconvscope file carries: `format` == format and
+// `format_version` from 1 to max_version; ds::Error(snapshot) naming the attribute
+// otherwise, with a hint naming `command` (the deconvscope command that writes the file).
+// Returns the version.
+int check_format(const Group& root, const std::string& format, int max_version, const std::string& command);
+
 // True if `path` is an HDF5 file (H5Fis_hdf5), without HDF5 printing anything.
 bool is_hdf5(const std::string& path);
 

@@ -14,4 +14,8 @@ void write_text_atomic(const std::string& path, const std::string& text);
 // A CSV field, double-quoted (quotes doubled) only if it holds , " or a line break.
 std::string csv_quote(const std::string& field);
 
+// A float as a CSV field: 7 significant digits (%.7g, enough to read back the same float
+// to within one unit in the last place), "nan" for NaN.
+std::string csv_number(float v);
+
 }  // namespace ds
