@@ -92,15 +92,18 @@ std::string fig7_row(const OcclusionResult& r, const Dataset& d, size_t e, size_
   cv::resize(dataset_image(d, r.images[i]), picture, tile, 0, 0, cv::INTER_NEAREST);
   h << img(picture, "image " + std::to_string(r.images[i])) << "<br><small>" << r.split << " image " << r.images[i]
     << "<br>true: " << html_escape(class_name(d, label)) << "</small></td>";
-  // Activation: 0 to the map's own largest total, so that its shape shows at every epoch.
+  // Activation: the map's own lowest to its largest total, so that its shape shows even where
+  // the square changes the total by a few percent (an untrained network); the range is written below.
   const float* act = r.activation.data() + k;
-  const float amax = *std::max_element(act, act + P);
+  const auto [amin_it, amax_it] = std::minmax_element(act, act + P);
+  const float amin = *amin_it, amax = *amax_it;
   h << "<td>";
   if (f < 0) h << "<small>no feature of " << html_escape(r.layer) << " fired</small>";
   else
-    h << img(occlusion_heatmap(act, r.grid.rows, r.grid.cols, 0.f, amax > 0.f ? amax : 1.f, tile),
+    h << img(occlusion_heatmap(act, r.grid.rows, r.grid.cols, amin, amax, tile),
              "activation map of feature " + std::to_string(f))
-      << "<br><small>feature " << f << ", max total " << fmt("%.3g", double(amax)) << "</small>";
+      << "<br><small>feature " << f << ": " << fmt("%.3g", double(amin)) << " (dark) to " << fmt("%.3g", double(amax))
+      << " (yellow)</small>";
   h << "</td><td>";
   const float* proj = r.projection.data() + (e * I + i) * r.image_size();
   cv::Mat pp;
@@ -185,8 +188,8 @@ void write_occlusion_page(const std::string& run_dir, const OcclusionResult& r, 
        "snapshots</a></nav>\n";
 
   p << "<h2 id=\"final\">Epoch " << r.epochs[E - 1] << "</h2>\n<p class=\"hint\">Each map cell is one position of "
-    << "the square (the cell's place in the map is the square's place in the image). (b) is scaled from 0 (dark) to "
-    << "its own largest value (yellow); (d) from probability 0 (dark) to 1 (yellow) "
+    << "the square (the cell's place in the map is the square's place in the image). (b) is scaled from its own lowest "
+    << "value (dark) to its largest (yellow), both written below it; (d) from probability 0 (dark) to 1 (yellow) "
     << img(colour_bar(cv::Size(120, 10)), "colour scale from 0 to 1") << "; in (e) every class has its colour, "
     << "the true class in bold. The followed feature map is the one of " << html_escape(r.layer)
     << " with the largest single value on the unoccluded image; (c) projects that value down to pixels.</p>\n";
