@@ -57,7 +57,7 @@ int cmd_train(std::vector<std::string> args) {
                  "  --force    start over in a run.dir that already holds a run\n"
                  "  --resume   continue a run from its newest complete state, with its own config.cfg;\n"
                  "             a value that differs from it and changes the weights is refused (train.epochs,\n"
-                 "             snapshot.epochs, analysis.*, run.threads may change)\n"
+                 "             snapshot.epochs, analysis.*, occlusion.*, run.threads may change)\n"
                  "  --run DIR  the run to resume (else run.dir of --config FILE)\n\n"
               << config_help();
     return 0;

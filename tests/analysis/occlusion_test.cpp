@@ -370,5 +370,22 @@ TEST_F(OcclusionCommand, BadInputExitsTwoNamingTheKey) {
   EXPECT_EQ(clitest::tree_diff(before, clitest::tree(run_dir_ + "/analysis")), "");
 }
 
+// The [occlusion] keys say what is looked at, not how the weights are made: a resume takes
+// a new value (and says so) instead of refusing it.
+TEST(OcclusionKeys, AResumeMayChangeThem) {
+  clitest::TempDir tmp("occlusion-resume");
+  clitest::write_mnist(tmp / "data");
+  const std::string run_dir = tmp / "run";
+  clitest::write_file(tmp / "tiny.cfg", clitest::tiny_config(tmp / "data", run_dir, 1));
+  ASSERT_EQ(clitest::run({"train", "--config", tmp / "tiny.cfg"}, tmp / "train").code, 0);
+  const clitest::Result r = clitest::run(
+      {"train", "--run", run_dir, "--resume", "--train.epochs", "2", "--occlusion.size", "4", "--occlusion.in_analyze", "true"},
+      tmp / "resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string cfg = clitest::read_file(run_dir + "/config.cfg");
+  EXPECT_NE(cfg.find("size = 4"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("in_analyze = true"), std::string::npos) << cfg;
+}
+
 }  // namespace
 }  // namespace ds
