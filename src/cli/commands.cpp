@@ -13,6 +13,7 @@
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/cli/health_commands.hpp"
 #include "deconvscope/cli/invariance_command.hpp"
+#include "deconvscope/cli/occlusion_command.hpp"
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
@@ -43,6 +44,8 @@ const char* kUsage =
     "           the paper's Fig. 5 at every snapshot: analysis/invariance.h5, report/invariance.html\n"
     "  compare  --run DIR --run DIR [--run DIR ...] [--out DIR]   (or the folders without --run)\n"
     "           compare runs by filter health: one self-contained HTML page plus CSV\n"
+    "  occlusion --run DIR [--images test:0-4] [--occlusion.size N --occlusion.stride N]\n"
+    "           Fig. 7 at every snapshot: occlusion maps of a few images, analysis/occlusion.h5, report/occlusion.html\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
     "           print train_images_per_s and infer_images_per_s on random data\n"
     "  bench    --run DIR [--analysis.key VALUE ...]\n"
@@ -58,7 +61,7 @@ int cmd_train(std::vector<std::string> args) {
                  "  --force    start over in a run.dir that already holds a run\n"
                  "  --resume   continue a run from its newest complete state, with its own config.cfg;\n"
                  "             a value that differs from it and changes the weights is refused (train.epochs,\n"
-                 "             snapshot.epochs, analysis.*, run.threads may change)\n"
+                 "             snapshot.epochs, analysis.*, occlusion.*, run.threads may change)\n"
                  "  --run DIR  the run to resume (else run.dir of --config FILE)\n\n"
               << config_help();
     return 0;
@@ -201,6 +204,7 @@ int cli_run(const std::vector<std::string>& all) {
     if (cmd == "health") return cmd_health(args);
     if (cmd == "invariance") return cmd_invariance(args);
     if (cmd == "compare") return cmd_compare(args);
+    if (cmd == "occlusion") return cmd_occlusion(args);
     throw Error(ErrorKind::usage, "deconvscope", "unknown command '" + cmd + "'",
                 "run deconvscope --help for the list");
   } catch (const Error& e) {

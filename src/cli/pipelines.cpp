@@ -4,6 +4,7 @@
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/cli/invariance_command.hpp"
+#include "deconvscope/cli/occlusion_command.hpp"
 #include "deconvscope/core/comm.hpp"
 #include "deconvscope/report/html_report.hpp"
 
@@ -22,6 +23,7 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
   if (Comm::world().rank() == 0) write_report(ctx, o.analysis.result, o.analysis.probe.images());
   o.report = run.paths().report_index;
   if (cfg.invariance.in_analyze) invariance_and_report(run, opt.quiet);
+  if (cfg.occlusion.in_analyze) occlusion_and_report(run, opt.quiet, "analyze --run " + dir);
   return o;
 }
 

@@ -430,6 +430,27 @@ const std::vector<KeySpec>& keys() {
       {"invariance.in_analyze", nullptr, "`deconvscope analyze` (and analysis.live) also runs the invariance analysis",
        [](const Config& c) { return bool_text(c.invariance.in_analyze); },
        [](Config& c, const std::string& v, const std::string& w) { c.invariance.in_analyze = to_bool(v, w); }},
+      // [occlusion]: checked against the run (image indices, layer, input size) when it runs.
+      {"occlusion.images", nullptr, "split:indices of the occluded images, e.g. test:0-4 or train:3,7,9",
+       [](const Config& c) { return c.occlusion.images; },
+       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.images = to_text(v, w); }},
+      {"occlusion.epochs", "(empty: every snapshot)", "comma list of snapshot epochs to occlude",
+       [](const Config& c) { return join(c.occlusion.epochs); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.occlusion.epochs = trim(v) == "all" ? std::vector<int>{} : to_epoch_list(v, w);
+       }},
+      {"occlusion.layer", "(empty: the last conv layer)", "conv layer whose strongest feature map is followed",
+       [](const Config& c) { return c.occlusion.layer; },
+       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.layer = to_text(v, w); }},
+      {"occlusion.size", nullptr, "side of the grey square in pixels (at most the input's side)",
+       [](const Config& c) { return std::to_string(c.occlusion.size); },
+       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.size = to_int(v, w, 1, 1 << 16); }},
+      {"occlusion.stride", nullptr, "step of the square in pixels",
+       [](const Config& c) { return std::to_string(c.occlusion.stride); },
+       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.stride = to_int(v, w, 1, 1 << 16); }},
+      {"occlusion.in_analyze", nullptr, "deconvscope analyze also runs the occlusion",
+       [](const Config& c) { return bool_text(c.occlusion.in_analyze); },
+       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.in_analyze = to_bool(v, w); }},
   };
   return table;
 }

@@ -878,4 +878,14 @@ int check_format(const Group& root, const std::string& expected_format, const st
   return version;
 }
 
+int check_format(const Group& root, const std::string& format, int max_version, const std::string& command) {
+  std::vector<int> versions;
+  for (int v = 1; v <= max_version; ++v) versions.push_back(v);
+  FormatHints hints;
+  hints.other = "is this a file of deconvscope " + command + "?";
+  hints.newer = "written by a newer deconvscope? recompute it with deconvscope " + command;
+  hints.older = "recompute it with deconvscope " + command;
+  return check_format(root, format, versions, hints);
+}
+
 }  // namespace ds::h5

@@ -18,6 +18,7 @@ const std::vector<ReportPage>& report_pages() {
   static const std::vector<ReportPage> pages = {
       {"health.html", "Filter health"},
       {"invariance.html", "Invariance"},
+      {"occlusion.html", "Occlusion"},
   };
   return pages;
 }

@@ -98,6 +98,16 @@ struct InvarianceConfig {
   bool in_analyze = false;              // `analyze` runs it too
 };
 
+// `deconvscope occlusion` (Zeiler & Fergus Fig. 7 at every snapshot; docs/occlusion-format.md).
+struct OcclusionConfig {
+  std::string images = "test:0-4";  // split:indices, e.g. test:0-4 or train:3,7,9
+  std::vector<int> epochs;          // empty = every snapshot
+  std::string layer;                // conv layer; empty = the last conv layer
+  int size = 8;                     // side of the grey square, pixels
+  int stride = 2;                   // step of the square, pixels
+  bool in_analyze = false;          // `analyze` runs it too
+};
+
 struct Config {
   RunConfig run;
   DataConfig data;
@@ -108,6 +118,7 @@ struct Config {
   SnapshotConfig snapshot;
   AnalysisConfig analysis;
   InvarianceConfig invariance;
+  OcclusionConfig occlusion;
   std::string source;             // the config file it came from, "" if none
   std::string text;               // the effective config as INI text (reloadable)
 };

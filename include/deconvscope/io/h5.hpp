@@ -229,6 +229,10 @@ void vet_unsealed(const File& file, const std::function<void()>& parse, int time
 // `path`, never the temporary name, with the OS error where there is one.
 void write_atomically(const std::string& path, const std::function<void(File&)>& fill);
 
+// check_format for a file of versions 1 to max_version written by `deconvscope <command>`,
+// whose hints say to recompute it with that command.
+int check_format(const Group& root, const std::string& format, int max_version, const std::string& command);
+
 // True if `path` is an HDF5 file (H5Fis_hdf5), without HDF5 printing anything.
 bool is_hdf5(const std::string& path);
 
