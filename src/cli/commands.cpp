@@ -12,6 +12,7 @@
 #include "deconvscope/analysis/analyze.hpp"
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/cli/health_commands.hpp"
+#include "deconvscope/cli/linear_probe_command.hpp"
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
@@ -39,6 +40,8 @@ const char* kUsage =
     "           dead, dominating, redundant and aliased filters of every snapshot: analysis/health.h5, report/health.html\n"
     "  compare  --run DIR --run DIR [--run DIR ...] [--out DIR]   (or the folders without --run)\n"
     "           compare runs by filter health: one self-contained HTML page plus CSV\n"
+    "  linear-probe --run DIR [--linear_probe.key VALUE ...]\n"
+    "           a linear classifier on every layer of every snapshot: analysis/linear_probes.h5, report/linear_probes.html\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
     "           print train_images_per_s and infer_images_per_s on random data\n"
     "  bench    --run DIR [--analysis.key VALUE ...]\n"
@@ -194,6 +197,7 @@ int cli_run(const std::vector<std::string>& all) {
     if (cmd == "analyze") return cmd_analyze(args);
     if (cmd == "health") return cmd_health(args);
     if (cmd == "compare") return cmd_compare(args);
+    if (cmd == "linear-probe") return cmd_linear_probe(args);
     throw Error(ErrorKind::usage, "deconvscope", "unknown command '" + cmd + "'",
                 "run deconvscope --help for the list");
   } catch (const Error& e) {

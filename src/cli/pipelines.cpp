@@ -3,6 +3,7 @@
 
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/analysis/run.hpp"
+#include "deconvscope/cli/linear_probe_command.hpp"
 #include "deconvscope/report/html_report.hpp"
 
 namespace ds {
@@ -13,6 +14,7 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
   o.analysis = run_analysis(run, opt);
   write_report(dir, o.analysis.result, o.analysis.probe.images());
   o.report = run.paths().report_index;
+  if (cfg.linear_probe.in_analyze) linear_probes_and_page(run, !opt.quiet);
   return o;
 }
 

@@ -24,6 +24,7 @@
 #include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/report/health_page.hpp"
 #include "deconvscope/report/html_escape.hpp"
+#include "deconvscope/report/linear_probe_page.hpp"
 #include "deconvscope/report/plot.hpp"
 #include "deconvscope/report/render.hpp"
 #include "draw.hpp"
@@ -568,7 +569,7 @@ CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std:
 
   p << "<h2 id=\"runs\">Runs</h2>\n<table class=\"fit\">\n<tr><th>run</th><th>folder</th><th>run.name</th>"
        "<th>input</th><th>conv layers</th><th>first layer</th><th>training images</th><th>probe images</th>"
-       "<th>compared epoch (last)</th><th>val accuracy there</th></tr>\n";
+       "<th>compared epoch (last)</th><th>val accuracy there</th><th>linear probes, best layer (last epoch)</th></tr>\n";
   for (size_t i = 0; i < R; ++i) {
     const RunData& r = runs[i];
     const HealthResult& h = r.health;
@@ -579,7 +580,11 @@ CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std:
       << html_escape((r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all")) + " of " +
                      r.dataset)
       << "</td><td>" << h.probe_count << " " << html_escape(h.split) << "</td><td class=\"num\">" << r.epoch << " ("
-      << r.final_epoch << ")</td><td class=\"num\">" << pct(acc[i]) << "</td></tr>\n";
+      << r.final_epoch << ")</td><td class=\"num\">" << pct(acc[i]) << "</td><td>";
+    std::string probe_note;
+    const std::string probes = linear_probe_compare_cell(r.dir, &probe_note);
+    p << (probes.empty() ? std::string("-") : probes) << "</td></tr>\n";
+    if (!probe_note.empty()) sum.notes.push_back(r.label + ": " + probe_note + ".");
   }
   p << "</table>\n";
   if (!sum.differences.empty()) {

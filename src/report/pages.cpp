@@ -17,6 +17,7 @@ namespace ds {
 const std::vector<ReportPage>& report_pages() {
   static const std::vector<ReportPage> pages = {
       {"health.html", "Filter health"},
+      {"linear_probes.html", "Linear probes"},
   };
   return pages;
 }
