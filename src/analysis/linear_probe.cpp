@@ -338,6 +338,7 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
   std::vector<ProbeFit> fits(P);
   for (size_t si = 0; si < E; ++si) {
     const auto t0 = std::chrono::steady_clock::now();
+    double forward = 0;
     const Snapshot s = run.read(si);
     r.epochs.push_back(s.epoch);
     net.import_params(s.params);
@@ -352,7 +353,9 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
     for (int64_t first = 0; first < r.train_count; first += B) {
       const int n = int(std::min<int64_t>(B, r.train_count - first));
       fill_batch(data.train, first, n, norm, B, input, labels);  // (B, C, H, W) network input
+      const auto f0 = std::chrono::steady_clock::now();
       net.forward(input.data(), Mode::infer);
+      forward += std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
       std::copy(labels.begin(), labels.begin() + n, train_labels.begin() + first);
       for (size_t p = first_row; p < P; ++p) {
         const Probed& pr = rows[p];
@@ -366,12 +369,14 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
       net_right += network_correct(net, n, labels);
       if (bar) bar->update(int64_t(si) * per_snapshot + first + n);
     }
+    const auto fit0 = std::chrono::steady_clock::now();
     for (size_t p = first_row; p < P; ++p) {
       fits[p] = fit_linear_probe(feats[p], train_labels, r.train_count, rows[p].dim, classes);
       std::vector<float>().swap(feats[p]);  // the pooled training features are not needed any more
       r.train_accuracy[r.index(si, p)] = float(fits[p].train_accuracy);
       r.alpha[r.index(si, p)] = float(fits[p].alpha);
     }
+    r.fit_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - fit0).count());
     r.train_accuracy[r.index(si, P)] = float(double(net_right) / double(r.train_count));
 
     // Pass 2: test images, scored as they are pooled.
@@ -381,7 +386,9 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
     for (int64_t first = 0; first < r.test_count; first += B) {
       const int n = int(std::min<int64_t>(B, r.test_count - first));
       fill_batch(data.test, first, n, norm, B, input, labels);
+      const auto f0 = std::chrono::steady_clock::now();
       net.forward(input.data(), Mode::infer);
+      forward += std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
       for (size_t p = first_row; p < P; ++p) {
         const Probed& pr = rows[p];
         const float* a = input.data();
@@ -403,6 +410,7 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
       r.test_accuracy[r.index(si, 0)] = r.test_accuracy[r.index(0, 0)];
       r.alpha[r.index(si, 0)] = r.alpha[r.index(0, 0)];
     }
+    r.forward_seconds.push_back(forward);
     r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   if (bar) bar->finish();

@@ -68,7 +68,8 @@ int cmd_linear_probe(std::vector<std::string> args) {
                 convergence_epoch(r.epochs, curve));
   }
   for (size_t e = 0; e < r.epochs.size(); ++e)
-    std::printf("%sepoch %d: %.1f s", e ? ", " : "seconds per snapshot: ", r.epochs[e], r.seconds[e]);
+    std::printf("%sepoch %d: %.1f s (forward passes %.1f s, fits %.1f s)", e ? ", " : "seconds per snapshot: ",
+                r.epochs[e], r.seconds[e], r.forward_seconds[e], r.fit_seconds[e]);
   std::printf("\n");
   const RunPaths& paths = run.paths();
   std::printf("wrote %s, %s/linear_probes.csv, %s/linear_probe_convergence.csv\nreport: %s\n",

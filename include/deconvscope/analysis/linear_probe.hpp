@@ -88,10 +88,12 @@ struct LinearProbeResult {
   int grid = 2;
   std::vector<float> train_accuracy, test_accuracy;  // [E * L]
   std::vector<int32_t> feature_dim;                   // [L] (the network row: its classes)
-  // Not in the file (the CSV has them): the chosen ridge strength ([E * L], NaN for the
-  // network row) and the seconds each snapshot took ([E]).
+  // Not in the file (the CSV has alpha): the chosen ridge strength ([E * L], NaN for the
+  // network row), the wall-clock seconds each snapshot took ([E]), and of those the
+  // network's forward passes' and the fits' ([E] each; the rest is reading the outputs,
+  // pooling and scoring).
   std::vector<float> alpha;
-  std::vector<double> seconds;
+  std::vector<double> seconds, forward_seconds, fit_seconds;
 
   size_t index(size_t e, size_t l) const { return e * layers.size() + l; }
 };
