@@ -14,6 +14,7 @@
 #include "deconvscope/cli/health_commands.hpp"
 #include "deconvscope/cli/invariance_command.hpp"
 #include "deconvscope/cli/occlusion_command.hpp"
+#include "deconvscope/cli/linear_probe_command.hpp"
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
@@ -46,6 +47,8 @@ const char* kUsage =
     "           compare runs by filter health: one self-contained HTML page plus CSV\n"
     "  occlusion --run DIR [--images test:0-4] [--occlusion.size N --occlusion.stride N]\n"
     "           Fig. 7 at every snapshot: occlusion maps of a few images, analysis/occlusion.h5, report/occlusion.html\n"
+    "  linear-probe --run DIR [--linear_probe.key VALUE ...]\n"
+    "           a linear classifier on every layer of every snapshot: analysis/linear_probes.h5, report/linear_probes.html\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
     "           print train_images_per_s and infer_images_per_s on random data\n"
     "  bench    --run DIR [--analysis.key VALUE ...]\n"
@@ -205,6 +208,7 @@ int cli_run(const std::vector<std::string>& all) {
     if (cmd == "invariance") return cmd_invariance(args);
     if (cmd == "compare") return cmd_compare(args);
     if (cmd == "occlusion") return cmd_occlusion(args);
+    if (cmd == "linear-probe") return cmd_linear_probe(args);
     throw Error(ErrorKind::usage, "deconvscope", "unknown command '" + cmd + "'",
                 "run deconvscope --help for the list");
   } catch (const Error& e) {

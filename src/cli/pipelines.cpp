@@ -4,6 +4,7 @@
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/cli/invariance_command.hpp"
+#include "deconvscope/cli/linear_probe_command.hpp"
 #include "deconvscope/cli/occlusion_command.hpp"
 #include "deconvscope/core/comm.hpp"
 #include "deconvscope/report/html_report.hpp"
@@ -24,6 +25,7 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
   o.report = run.paths().report_index;
   if (cfg.invariance.in_analyze) invariance_and_report(run, opt.quiet);
   if (cfg.occlusion.in_analyze) occlusion_and_report(run, opt.quiet, "analyze --run " + dir);
+  if (cfg.linear_probe.in_analyze) linear_probes_and_page(run, !opt.quiet);
   return o;
 }
 

@@ -451,6 +451,24 @@ const std::vector<KeySpec>& keys() {
       {"occlusion.in_analyze", nullptr, "deconvscope analyze also runs the occlusion",
        [](const Config& c) { return bool_text(c.occlusion.in_analyze); },
        [](Config& c, const std::string& v, const std::string& w) { c.occlusion.in_analyze = to_bool(v, w); }},
+      {"linear_probe.layers", "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers to probe",
+       [](const Config& c) { return c.linear_probe.layers.empty() ? std::string("all") : join(c.linear_probe.layers); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.linear_probe.layers.clear();
+         if (trim(v) != "all") c.linear_probe.layers = to_name_list(v, w);
+       }},
+      {"linear_probe.train", nullptr, "fit the probes on the first N training images",
+       [](const Config& c) { return std::to_string(c.linear_probe.train); },
+       [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.train = to_int64(v, w, 1); }},
+      {"linear_probe.test", nullptr, "score the probes on the first N test images",
+       [](const Config& c) { return std::to_string(c.linear_probe.test); },
+       [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.test = to_int64(v, w, 1); }},
+      {"linear_probe.grid", nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
+       [](const Config& c) { return std::to_string(c.linear_probe.grid); },
+       [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.grid = to_int(v, w, 1, 64); }},
+      {"linear_probe.in_analyze", nullptr, "analyze (and analysis.live) also runs the linear probes",
+       [](const Config& c) { return bool_text(c.linear_probe.in_analyze); },
+       [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.in_analyze = to_bool(v, w); }},
   };
   return table;
 }

@@ -25,6 +25,7 @@
 #include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/report/health_page.hpp"
 #include "deconvscope/report/html_escape.hpp"
+#include "deconvscope/report/linear_probe_page.hpp"
 #include "deconvscope/report/plot.hpp"
 #include "deconvscope/report/render.hpp"
 #include "draw.hpp"
@@ -749,7 +750,7 @@ void write_page(Comparison& c, const std::string& out_dir) {
 
   p << "<h2 id=\"runs\">Runs</h2>\n<table class=\"fit\">\n<tr><th>run</th><th>folder</th><th>run.name</th>"
        "<th>input</th><th>conv layers</th><th>first layer</th><th>training images</th><th>probe images</th>"
-       "<th>compared epoch (last)</th><th>val accuracy there</th></tr>\n";
+       "<th>compared epoch (last)</th><th>val accuracy there</th><th>linear probes, best layer (last epoch)</th></tr>\n";
   for (size_t i = 0; i < R; ++i) {
     const RunData& r = c.runs[i];
     const HealthResult& h = r.health;
@@ -760,7 +761,11 @@ void write_page(Comparison& c, const std::string& out_dir) {
       << html_escape((r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all")) + " of " +
                      r.dataset)
       << "</td><td>" << h.probe_count << " " << html_escape(h.split) << "</td><td class=\"num\">" << r.epoch << " ("
-      << r.final_epoch << ")</td><td class=\"num\">" << pct(c.acc[i]) << "</td></tr>\n";
+      << r.final_epoch << ")</td><td class=\"num\">" << pct(c.acc[i]) << "</td><td>";
+    std::string probe_note;
+    const std::string probes = linear_probe_compare_cell(r.dir, &probe_note);
+    p << (probes.empty() ? std::string("-") : probes) << "</td></tr>\n";
+    if (!probe_note.empty()) c.sum.notes.push_back(r.label + ": " + probe_note + ".");
   }
   p << "</table>\n";
   if (!c.sum.differences.empty()) {

@@ -19,6 +19,7 @@ const std::vector<ReportPage>& report_pages() {
       {"health.html", "Filter health"},
       {"invariance.html", "Invariance"},
       {"occlusion.html", "Occlusion"},
+      {"linear_probes.html", "Linear probes"},
   };
   return pages;
 }

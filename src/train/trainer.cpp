@@ -130,7 +130,8 @@ void check_resumable(const Snapshot& s, const std::string& path, const Config& c
 // or analysed, and the thread count. None changes the weights of the epochs to come.
 bool resume_may_change(const std::string& key) {
   return key == "run.name" || key == "run.dir" || key == "run.threads" || key == "train.epochs" ||
-         key == "snapshot.epochs" || key.rfind("analysis.", 0) == 0 || key.rfind("invariance.", 0) == 0 || key == "data.streaming" ||
+         key == "snapshot.epochs" || key.rfind("analysis.", 0) == 0 || key.rfind("invariance.", 0) == 0 ||
+         key.rfind("linear_probe.", 0) == 0 || key == "data.streaming" ||
          key == "data.memory_budget_mb" || key == "data.reader_threads" || key == "data.prefetch_batches" ||
          key.rfind("occlusion.", 0) == 0;
 }

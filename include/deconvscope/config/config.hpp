@@ -108,6 +108,16 @@ struct OcclusionConfig {
   bool in_analyze = false;          // `analyze` runs it too
 };
 
+// The linear probes (analysis/linear_probe.hpp): a linear classifier on each layer's
+// pooled features at each snapshot.
+struct LinearProbeConfig {
+  std::vector<std::string> layers;  // empty = every conv layer and every hidden fc layer
+  int64_t train = 10000;            // first N training images the probes are fitted on
+  int64_t test = 10000;             // first N test images they are scored on
+  int grid = 2;                     // conv outputs average-pooled to at most grid x grid cells per channel
+  bool in_analyze = false;          // `analyze` (and analysis.live) runs them too
+};
+
 struct Config {
   RunConfig run;
   DataConfig data;
@@ -119,6 +129,7 @@ struct Config {
   AnalysisConfig analysis;
   InvarianceConfig invariance;
   OcclusionConfig occlusion;
+  LinearProbeConfig linear_probe;
   std::string source;             // the config file it came from, "" if none
   std::string text;               // the effective config as INI text (reloadable)
 };

@@ -1,0 +1,420 @@
+// See include/deconvscope/analysis/linear_probe.hpp: pooling, the ridge probe (OpenCV's
+// gemm and Cholesky solve), and the two passes over a run's images per snapshot.
+#include "deconvscope/analysis/linear_probe.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include <opencv2/core.hpp>
+
+#include "deconvscope/analysis/forward_images.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/core/progress.hpp"
+#include "deconvscope/model/evaluate.hpp"
+#include "deconvscope/model/network.hpp"
+
+namespace ds {
+
+int64_t pooled_dim(int C, int H, int W, int grid) {
+  return int64_t(C) * pooled_cells(H, grid) * pooled_cells(W, grid);
+}
+
+void pool_features(const float* act, int n, int C, int H, int W, int grid, float* out) {
+  const int gh = pooled_cells(H, grid), gw = pooled_cells(W, grid);
+  // Cell bounds along each side, computed once: [lo, hi).
+  std::vector<int> ylo(static_cast<size_t>(gh)), yhi(ylo), xlo(static_cast<size_t>(gw)), xhi(xlo);
+  for (int i = 0; i < gh; ++i) ylo[size_t(i)] = i * H / gh, yhi[size_t(i)] = ((i + 1) * H + gh - 1) / gh;
+  for (int j = 0; j < gw; ++j) xlo[size_t(j)] = j * W / gw, xhi[size_t(j)] = ((j + 1) * W + gw - 1) / gw;
+  const size_t plane = size_t(H) * size_t(W);
+  for (int s = 0; s < n; ++s)
+    for (int c = 0; c < C; ++c) {
+      const float* a = act + (size_t(s) * size_t(C) + size_t(c)) * plane;  // (H, W)
+      float* o = out + (size_t(s) * size_t(C) + size_t(c)) * size_t(gh) * size_t(gw);
+      for (int i = 0; i < gh; ++i)
+        for (int j = 0; j < gw; ++j) {
+          double sum = 0;
+          for (int y = ylo[size_t(i)]; y < yhi[size_t(i)]; ++y)
+            for (int x = xlo[size_t(j)]; x < xhi[size_t(j)]; ++x) sum += a[size_t(y) * size_t(W) + size_t(x)];
+          const int cells = (yhi[size_t(i)] - ylo[size_t(i)]) * (xhi[size_t(j)] - xlo[size_t(j)]);
+          o[size_t(i) * size_t(gw) + size_t(j)] = float(sum / cells);
+        }
+    }
+}
+
+const std::vector<double>& ridge_alphas() {
+  static const std::vector<double> a = {1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0};
+  return a;
+}
+
+namespace {
+
+// Standardised rows times the weights: scores (n, K), then argmax against the labels.
+int64_t count_correct(const cv::Mat& z, const cv::Mat& w, const cv::Mat& bias, const int32_t* labels) {
+  cv::Mat scores;  // (n, K)
+  cv::gemm(z, w, 1.0, cv::noArray(), 0.0, scores);
+  int64_t right = 0;
+  for (int i = 0; i < z.rows; ++i) {
+    const float* s = scores.ptr<float>(i);
+    const float* b = bias.ptr<float>(0);
+    int best = 0;
+    for (int k = 1; k < scores.cols; ++k)
+      if (s[k] + b[k] > s[best] + b[best]) best = k;
+    right += best == labels[i] ? 1 : 0;
+  }
+  return right;
+}
+
+// Sufficient statistics of some standardised rows Z with one-hot targets Y: Z'Z (D, D),
+// the column sums of Z (D), Z'Y (D, K), the class counts (K), all float64.
+struct Normal {
+  cv::Mat zz, zsum, zy, ysum;
+  int64_t n = 0;
+};
+
+Normal normal_of(const cv::Mat& z, const int32_t* labels, int classes) {
+  Normal s;
+  s.n = z.rows;
+  cv::Mat zz32;
+  cv::gemm(z, z, 1.0, cv::noArray(), 0.0, zz32, cv::GEMM_1_T);  // the cost: n * D^2
+  zz32.convertTo(s.zz, CV_64F);
+  s.zsum = cv::Mat::zeros(z.cols, 1, CV_64F);
+  s.zy = cv::Mat::zeros(z.cols, classes, CV_64F);
+  s.ysum = cv::Mat::zeros(classes, 1, CV_64F);
+  for (int i = 0; i < z.rows; ++i) {
+    const float* r = z.ptr<float>(i);
+    const int k = labels[i];
+    s.ysum.at<double>(k) += 1;
+    for (int d = 0; d < z.cols; ++d) {
+      s.zsum.at<double>(d) += r[d];
+      s.zy.at<double>(d, k) += r[d];
+    }
+  }
+  return s;
+}
+
+Normal operator+(const Normal& a, const Normal& b) {
+  return Normal{a.zz + b.zz, a.zsum + b.zsum, a.zy + b.zy, a.ysum + b.ysum, a.n + b.n};
+}
+
+// Ridge regression onto one-hot targets with an unpenalised bias: the normal equations
+// [Z'Z + lambda I, Z'1; 1'Z, n] W = [Z'Y; 1'Y], lambda = alpha * trace(Z'Z) / D.
+// Returns W (D + 1, K) float64, the bias last.
+cv::Mat solve_ridge(const Normal& s, double alpha) {
+  const int D = s.zz.rows, K = s.zy.cols;
+  const double trace = cv::trace(s.zz)[0];
+  // All-constant features (trace 0): any positive lambda makes the system definite.
+  const double lambda = alpha * (trace > 0 ? trace / D : double(std::max<int64_t>(s.n, 1)));
+  cv::Mat a = cv::Mat::zeros(D + 1, D + 1, CV_64F), rhs(D + 1, K, CV_64F);
+  s.zz.copyTo(a(cv::Rect(0, 0, D, D)));
+  for (int d = 0; d < D; ++d) a.at<double>(d, d) += lambda;
+  s.zsum.copyTo(a(cv::Rect(D, 0, 1, D)));
+  cv::Mat(s.zsum.t()).copyTo(a(cv::Rect(0, D, D, 1)));
+  a.at<double>(D, D) = double(s.n);
+  s.zy.copyTo(rhs(cv::Rect(0, 0, K, D)));
+  cv::Mat(s.ysum.t()).copyTo(rhs(cv::Rect(0, D, K, 1)));
+  cv::Mat w;
+  // Positive definite whenever lambda > 0 and n > 0; SVD only for a degenerate corner
+  // (no rows), so a fit never fails.
+  if (!cv::solve(a, rhs, w, cv::DECOMP_CHOLESKY)) cv::solve(a, rhs, w, cv::DECOMP_SVD);
+  return w;
+}
+
+// The (D, K) and (1, K) float parts of W for scoring.
+void split_weights(const cv::Mat& w64, cv::Mat& w, cv::Mat& bias) {
+  const int D = w64.rows - 1;
+  w64(cv::Rect(0, 0, w64.cols, D)).convertTo(w, CV_32F);
+  w64(cv::Rect(0, D, w64.cols, 1)).convertTo(bias, CV_32F);
+}
+
+void standardise_rows(cv::Mat& z, const std::vector<float>& mean, const std::vector<float>& inv_std) {
+  for (int i = 0; i < z.rows; ++i) {
+    float* r = z.ptr<float>(i);
+    for (int d = 0; d < z.cols; ++d) r[d] = (r[d] - mean[size_t(d)]) * inv_std[size_t(d)];
+  }
+}
+
+}  // namespace
+
+int64_t ProbeFit::correct(const float* x, const int32_t* labels, int64_t n) const {
+  if (n <= 0) return 0;
+  cv::Mat z = cv::Mat(int(n), int(dim), CV_32F, const_cast<float*>(x)).clone();  // (n, D)
+  standardise_rows(z, mean, inv_std);
+  cv::Mat w64(int(dim) + 1, classes, CV_64F, const_cast<double*>(weights.data())), w, bias;
+  split_weights(w64, w, bias);
+  return count_correct(z, w, bias, labels);
+}
+
+ProbeFit fit_linear_probe(const std::vector<float>& x, const std::vector<int32_t>& labels, int64_t n, int64_t dim,
+                          int classes) {
+  if (n <= 0 || dim <= 0 || classes <= 0 || x.size() != size_t(n * dim) || labels.size() < size_t(n))
+    throw Error(ErrorKind::shape, "linear probe",
+                expected_found("n x D features and n labels, n, D > 0",
+                               std::to_string(x.size()) + " values and " + std::to_string(labels.size()) +
+                                   " labels for n = " + std::to_string(n) + ", D = " + std::to_string(dim)),
+                "a deconvscope bug");
+  for (int64_t i = 0; i < n; ++i)
+    if (labels[size_t(i)] < 0 || labels[size_t(i)] >= classes)
+      throw Error(ErrorKind::shape, "linear probe",
+                  expected_found("labels in [0, " + std::to_string(classes) + ")", std::to_string(labels[size_t(i)])));
+  ProbeFit f;
+  f.dim = dim;
+  f.classes = classes;
+  const int N = int(n), D = int(dim);
+  // The training features' mean and std, in float64 (sums over 10^4 rows).
+  std::vector<double> sum(size_t(D), 0.0), sq(size_t(D), 0.0);
+  for (int i = 0; i < N; ++i) {
+    const float* r = x.data() + size_t(i) * size_t(D);
+    for (int d = 0; d < D; ++d) sum[size_t(d)] += r[d];
+  }
+  f.mean.resize(size_t(D));
+  for (int d = 0; d < D; ++d) f.mean[size_t(d)] = float(sum[size_t(d)] / N);
+  for (int i = 0; i < N; ++i) {
+    const float* r = x.data() + size_t(i) * size_t(D);
+    for (int d = 0; d < D; ++d) {
+      const double c = double(r[d]) - f.mean[size_t(d)];
+      sq[size_t(d)] += c * c;
+    }
+  }
+  f.inv_std.resize(size_t(D));
+  for (int d = 0; d < D; ++d) {
+    const double sd = std::sqrt(sq[size_t(d)] / N);
+    f.inv_std[size_t(d)] = sd > 0 ? float(1.0 / sd) : 1.f;
+  }
+  cv::Mat z = cv::Mat(N, D, CV_32F, const_cast<float*>(x.data())).clone();  // (N, D) standardised
+  standardise_rows(z, f.mean, f.inv_std);
+
+  // Validation: the last fifth of the rows chooses alpha; then every row is fitted.
+  const int val = N >= 50 ? N / 5 : 0;
+  const int fit_rows = N - val;
+  const Normal fit = normal_of(z.rowRange(0, fit_rows), labels.data(), classes);
+  Normal all = fit;
+  f.alpha = kDefaultRidgeAlpha;
+  if (val > 0) {
+    const cv::Mat zval = z.rowRange(fit_rows, N);
+    int64_t best = -1;
+    for (double alpha : ridge_alphas()) {
+      cv::Mat w, bias;
+      split_weights(solve_ridge(fit, alpha), w, bias);
+      const int64_t right = count_correct(zval, w, bias, labels.data() + fit_rows);
+      if (right >= best) best = right, f.alpha = alpha;  // ascending alphas: ties go to the stronger
+    }
+    all = fit + normal_of(zval, labels.data() + fit_rows, classes);
+  }
+  const cv::Mat w64 = solve_ridge(all, f.alpha);
+  f.weights.assign(w64.ptr<double>(0), w64.ptr<double>(0) + size_t(D + 1) * size_t(classes));
+  cv::Mat w, bias;
+  split_weights(w64, w, bias);
+  f.train_accuracy = double(count_correct(z, w, bias, labels.data())) / N;
+  return f;
+}
+
+// --- A run's probes ---------------------------------------------------------------------
+
+std::vector<int> linear_probe_layers(const Run& run, const LinearProbeConfig& cfg) {
+  const std::vector<LayerSpec>& specs = run.layers();
+  std::vector<int> out;
+  if (cfg.layers.empty()) {
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (specs[i].type == LayerType::conv || (specs[i].type == LayerType::fc && i + 1 < specs.size()))
+        out.push_back(int(i));
+    // The last layer is fc (checked when the config is read): only a later fc is hidden.
+    while (!out.empty() && size_t(out.back()) == specs.size() - 1) out.pop_back();
+    return out;
+  }
+  for (const std::string& name : cfg.layers) {
+    const int i = run.layer_index(name, "linear_probe.layers");
+    if (specs[size_t(i)].type != LayerType::conv && specs[size_t(i)].type != LayerType::fc)
+      throw Error(ErrorKind::config, "linear_probe.layers",
+                  expected_found("conv or fc layers", std::string(layer_type_name(specs[size_t(i)].type)) + " layer " +
+                                                          name),
+                  "probe the conv or fc layer itself: its ReLU's output is what is read");
+    if (std::count(out.begin(), out.end(), i))
+      throw Error(ErrorKind::config, "linear_probe.layers", expected_found("each layer once", name + " twice"));
+    out.push_back(i);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int convergence_epoch(const std::vector<int>& epochs, const std::vector<float>& accuracy, double share) {
+  if (epochs.empty() || accuracy.size() != epochs.size() || !(accuracy.back() > 0)) return -1;
+  const double target = share * double(accuracy.back());
+  for (size_t e = 0; e < epochs.size(); ++e)
+    if (double(accuracy[e]) >= target) return epochs[e];
+  return epochs.back();
+}
+
+std::vector<float> probe_test_curve(const LinearProbeResult& r, size_t l) {
+  std::vector<float> v;
+  for (size_t e = 0; e < r.epochs.size(); ++e) v.push_back(r.test_accuracy[r.index(e, l)]);
+  return v;
+}
+
+namespace {
+
+// A probed row's features: which layer's output (-1: the input pixels) and its pooling.
+struct Probed {
+  int output = -1;  // layer index read with read_output; -1 = the network input
+  int C = 0, H = 0, W = 0, grid = 1;
+  int64_t dim = 0;
+};
+
+int64_t checked_count(int64_t want, size_t have, const std::string& key, const std::string& split,
+                      const std::string& path) {
+  if (want > int64_t(have))
+    throw Error(ErrorKind::config, key,
+                expected_found("at most the " + std::to_string(have) + " images of the " + split + " split of " + path,
+                               std::to_string(want)),
+                "lower --" + key);
+  return want;
+}
+
+// Rows 0..n-1 of the batch whose logits' argmax is the label.
+int64_t network_correct(const Network& net, int n, const std::vector<int32_t>& labels) {
+  const int classes = net.num_classes();
+  std::vector<int32_t> predicted(static_cast<size_t>(n));
+  std::vector<float> probabilities(static_cast<size_t>(n) * static_cast<size_t>(classes));
+  softmax_rows(net.logits(), n, classes, probabilities.data(), predicted.data());
+  int64_t right = 0;
+  for (int i = 0; i < n; ++i) right += predicted[size_t(i)] == labels[size_t(i)] ? 1 : 0;
+  return right;
+}
+
+}  // namespace
+
+LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig& cfg, bool show_progress) {
+  if (cfg.grid < 1) throw Error(ErrorKind::config, "linear_probe.grid", expected_found("an integer >= 1", std::to_string(cfg.grid)));
+  const std::vector<int> layers = linear_probe_layers(run, cfg);
+  const DataSplits data = run.data(cfg.train, cfg.test);
+  LinearProbeResult r;
+  r.train_count = checked_count(cfg.train, data.train.size(), "linear_probe.train", "training", data.path);
+  r.test_count = checked_count(cfg.test, data.test.size(), "linear_probe.test", "test", data.path);
+  r.grid = cfg.grid;
+
+  const std::unique_ptr<Network> net_owner = run.network(run.config().analysis.batch);
+  Network& net = *net_owner;
+  const int B = net.batch(), classes = net.num_classes();
+  if (data.train.num_classes > classes || data.test.num_classes > classes)
+    throw Error(ErrorKind::data, data.path,
+                expected_found("at most the network's " + std::to_string(classes) + " classes",
+                               std::to_string(std::max(data.train.num_classes, data.test.num_classes))));
+
+  // The rows: pixels, the layers, (network).
+  std::vector<Probed> rows;
+  const InputShape& in = run.input();
+  Probed px{-1, in.channels, in.height, in.width, std::max(in.height, in.width), 0};
+  if (int64_t(in.channels) * in.height * in.width > kMaxPixelFeatures)
+    px.grid = std::max(1, int(std::sqrt(double(kMaxPixelFeatures) / in.channels)));
+  rows.push_back(px);
+  r.layers.push_back(kPixelsRow);
+  const std::vector<LayerShape>& shapes = net.shapes();
+  for (int i : layers) {
+    const int out = rectified_output_layer(run.layers(), i);
+    const LayerShape& s = shapes[size_t(out)];
+    rows.push_back(Probed{out, s.channels, s.height, s.width, cfg.grid, 0});
+    r.layers.push_back(run.layers()[size_t(i)].name);
+  }
+  for (Probed& p : rows) p.dim = pooled_dim(p.C, p.H, p.W, p.grid);
+  r.layers.push_back(kNetworkRow);
+  const size_t L = r.layers.size(), P = rows.size();  // P = L - 1 probed rows
+  for (const Probed& p : rows) r.feature_dim.push_back(int32_t(p.dim));
+  r.feature_dim.push_back(classes);
+
+  const auto& snaps = run.snapshots();
+  const size_t E = snaps.size();
+  r.train_accuracy.assign(E * L, 0.f);
+  r.test_accuracy.assign(E * L, 0.f);
+  r.alpha.assign(E * L, std::numeric_limits<float>::quiet_NaN());
+  std::unique_ptr<Progress> bar;
+  const int64_t per_snapshot = r.train_count + r.test_count;
+  if (show_progress) bar = std::make_unique<Progress>("linear probes", int64_t(E) * per_snapshot, "img");
+
+  std::vector<float> input;
+  std::vector<int32_t> labels, train_labels(size_t(r.train_count));
+  Tensor act;
+  std::vector<ProbeFit> fits(P);
+  for (size_t si = 0; si < E; ++si) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double forward = 0;
+    const Snapshot s = run.read(si);
+    r.epochs.push_back(s.epoch);
+    net.import_params(s.params);
+    const Normalization norm{s.input_mean, s.input_std};
+    // Pixels do not change with the snapshot: probed once, at the first.
+    const size_t first_row = si == 0 ? 0 : 1;
+
+    // Pass 1: training images, pooled batch by batch into (train_count, D) per row.
+    std::vector<std::vector<float>> feats(P);
+    for (size_t p = first_row; p < P; ++p) feats[p].resize(size_t(r.train_count) * size_t(rows[p].dim));
+    int64_t net_right = 0;
+    for (int64_t first = 0; first < r.train_count; first += B) {
+      const int n = int(std::min<int64_t>(B, r.train_count - first));
+      fill_batch(data.train, first, n, norm, B, input, labels);  // (B, C, H, W) network input
+      const auto f0 = std::chrono::steady_clock::now();
+      net.forward(input.data(), Mode::infer);
+      forward += std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
+      std::copy(labels.begin(), labels.begin() + n, train_labels.begin() + first);
+      for (size_t p = first_row; p < P; ++p) {
+        const Probed& pr = rows[p];
+        const float* a = input.data();
+        if (pr.output >= 0) {
+          net.read_output(pr.output, act);  // (B, C, H, W) or (B, C) plain
+          a = act.data.data();
+        }
+        pool_features(a, n, pr.C, pr.H, pr.W, pr.grid, feats[p].data() + size_t(first) * size_t(pr.dim));
+      }
+      net_right += network_correct(net, n, labels);
+      if (bar) bar->update(int64_t(si) * per_snapshot + first + n);
+    }
+    const auto fit0 = std::chrono::steady_clock::now();
+    for (size_t p = first_row; p < P; ++p) {
+      fits[p] = fit_linear_probe(feats[p], train_labels, r.train_count, rows[p].dim, classes);
+      std::vector<float>().swap(feats[p]);  // the pooled training features are not needed any more
+      r.train_accuracy[r.index(si, p)] = float(fits[p].train_accuracy);
+      r.alpha[r.index(si, p)] = float(fits[p].alpha);
+    }
+    r.fit_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - fit0).count());
+    r.train_accuracy[r.index(si, P)] = float(double(net_right) / double(r.train_count));
+
+    // Pass 2: test images, scored as they are pooled.
+    std::vector<int64_t> right(P, 0);
+    net_right = 0;
+    std::vector<float> pooled;
+    for (int64_t first = 0; first < r.test_count; first += B) {
+      const int n = int(std::min<int64_t>(B, r.test_count - first));
+      fill_batch(data.test, first, n, norm, B, input, labels);
+      const auto f0 = std::chrono::steady_clock::now();
+      net.forward(input.data(), Mode::infer);
+      forward += std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
+      for (size_t p = first_row; p < P; ++p) {
+        const Probed& pr = rows[p];
+        const float* a = input.data();
+        if (pr.output >= 0) {
+          net.read_output(pr.output, act);
+          a = act.data.data();
+        }
+        pooled.resize(size_t(n) * size_t(pr.dim));
+        pool_features(a, n, pr.C, pr.H, pr.W, pr.grid, pooled.data());  // (n, D)
+        right[p] += fits[p].correct(pooled.data(), labels.data(), n);
+      }
+      net_right += network_correct(net, n, labels);
+      if (bar) bar->update(int64_t(si) * per_snapshot + r.train_count + first + n);
+    }
+    for (size_t p = first_row; p < P; ++p) r.test_accuracy[r.index(si, p)] = float(double(right[p]) / double(r.test_count));
+    r.test_accuracy[r.index(si, P)] = float(double(net_right) / double(r.test_count));
+    if (si > 0) {
+      r.train_accuracy[r.index(si, 0)] = r.train_accuracy[r.index(0, 0)];
+      r.test_accuracy[r.index(si, 0)] = r.test_accuracy[r.index(0, 0)];
+      r.alpha[r.index(si, 0)] = r.alpha[r.index(0, 0)];
+    }
+    r.forward_seconds.push_back(forward);
+    r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  if (bar) bar->finish();
+  return r;
+}
+
+}  // namespace ds

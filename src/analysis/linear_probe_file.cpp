@@ -1,0 +1,129 @@
+// analysis/linear_probes.h5 (format "deconvscope.linear_probes", format_version 1;
+// docs/linear-probes-format.md) and the CSV tables beside it. Reading checks the format,
+// the version and every dataset's shape and type against the root attributes.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "deconvscope/analysis/linear_probe.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/csv.hpp"
+#include "deconvscope/io/h5.hpp"
+#include "deconvscope/io/text_file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+std::string num(double v) {
+  if (std::isnan(v)) return "nan";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", v);
+  return buf;
+}
+
+// A deconvscope bug if the arrays do not have the documented sizes.
+void check_sizes(const LinearProbeResult& r, const std::string& where) {
+  const size_t E = r.epochs.size(), L = r.layers.size();
+  if (E == 0 || L == 0 || r.train_accuracy.size() != E * L || r.test_accuracy.size() != E * L ||
+      r.feature_dim.size() != L)
+    throw Error(ErrorKind::shape, where,
+                expected_found("[E, L] accuracies and [L] feature_dim for E = " + std::to_string(E) +
+                                   ", L = " + std::to_string(L),
+                               std::to_string(r.train_accuracy.size()) + ", " + std::to_string(r.test_accuracy.size()) +
+                                   " and " + std::to_string(r.feature_dim.size()) + " values"),
+                "a deconvscope bug: the linear probe results are inconsistent");
+}
+
+}  // namespace
+
+void write_linear_probes(const std::string& path, const LinearProbeResult& r) {
+  check_sizes(r, path);
+  h5::write_atomically(path, [&](h5::File& f) {
+    const h5::Group root = f.root();
+    root.write_attr_string("format", kLinearProbeFormat);
+    root.write_attr_int("format_version", kLinearProbeFormatVersion);
+    root.write_attr_ints("epochs", std::vector<int32_t>(r.epochs.begin(), r.epochs.end()));
+    root.write_attr_strings("layers", r.layers);
+    root.write_attr_int64("train_count", r.train_count);
+    root.write_attr_int64("test_count", r.test_count);
+    root.write_attr_int("grid", r.grid);
+    const int64_t E = int64_t(r.epochs.size()), L = int64_t(r.layers.size());
+    root.write_dataset("train_accuracy", {E, L}, r.train_accuracy);
+    root.write_dataset("test_accuracy", {E, L}, r.test_accuracy);
+    root.write_dataset("feature_dim", {L}, r.feature_dim);
+  });
+}
+
+LinearProbeResult read_linear_probes(const std::string& path) {
+  if (!fs::exists(path))
+    throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope linear-probe --run <run folder> first");
+  const h5::File f = h5::File::open_read(path);
+  const h5::Group root = f.root();
+  const std::string format = root.read_attr_string("format");
+  if (format != kLinearProbeFormat)
+    throw Error(ErrorKind::snapshot, root.where() + " attribute format",
+                expected_found(std::string("'") + kLinearProbeFormat + "'", "'" + format + "'"),
+                "is this a deconvscope linear probe file?");
+  const int version = root.read_attr_int("format_version");
+  if (version < 1 || version > kLinearProbeFormatVersion)
+    throw Error(ErrorKind::snapshot, root.where() + " attribute format_version",
+                expected_found("1 to " + std::to_string(kLinearProbeFormatVersion), std::to_string(version)),
+                "written by a newer deconvscope? recompute it with deconvscope linear-probe");
+  LinearProbeResult r;
+  for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
+  r.layers = root.read_attr_strings("layers");
+  r.train_count = root.read_attr_int64("train_count");
+  r.test_count = root.read_attr_int64("test_count");
+  r.grid = root.read_attr_int("grid");
+  const int64_t E = int64_t(r.epochs.size()), L = int64_t(r.layers.size());
+  if (E == 0 || L == 0)
+    throw Error(ErrorKind::snapshot, root.where() + " attributes epochs, layers",
+                expected_found("at least one epoch and one layer", std::to_string(E) + " and " + std::to_string(L)),
+                "recompute it with deconvscope linear-probe");
+  auto shape_of = [&](const std::string& rel, const std::vector<int64_t>& want) {
+    const std::vector<int64_t> d = root.dataset_dims(rel);
+    if (d != want)
+      throw Error(ErrorKind::snapshot, root.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
+  };
+  shape_of("train_accuracy", {E, L});
+  r.train_accuracy = root.read_dataset_f32("train_accuracy");
+  shape_of("test_accuracy", {E, L});
+  r.test_accuracy = root.read_dataset_f32("test_accuracy");
+  shape_of("feature_dim", {L});
+  r.feature_dim = root.read_dataset_i32("feature_dim");
+  r.alpha.assign(size_t(E * L), std::nanf(""));
+  return r;
+}
+
+void write_linear_probe_csv(const std::string& dir, const LinearProbeResult& r) {
+  check_sizes(r, dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::io, dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
+  const size_t E = r.epochs.size(), L = r.layers.size();
+  std::ostringstream c;
+  c << "layer,epoch,feature_dim,train_accuracy,test_accuracy,ridge_alpha,train_count,test_count,grid\n";
+  for (size_t l = 0; l < L; ++l)
+    for (size_t e = 0; e < E; ++e) {
+      const size_t i = r.index(e, l);
+      c << csv_quote(r.layers[l]) << ',' << r.epochs[e] << ',' << r.feature_dim[l] << ',' << num(r.train_accuracy[i])
+        << ',' << num(r.test_accuracy[i]) << ',' << num(i < r.alpha.size() ? r.alpha[i] : NAN) << ',' << r.train_count
+        << ',' << r.test_count << ',' << r.grid << '\n';
+    }
+  write_text_atomic((fs::path(dir) / "linear_probes.csv").string(), c.str());
+
+  std::ostringstream v;
+  v << "layer,final_epoch,final_test_accuracy,epoch_95\n";
+  for (size_t l = 0; l < L; ++l) {
+    const std::vector<float> curve = probe_test_curve(r, l);
+    v << csv_quote(r.layers[l]) << ',' << r.epochs.back() << ',' << num(curve.back()) << ','
+      << convergence_epoch(r.epochs, curve) << '\n';
+  }
+  write_text_atomic((fs::path(dir) / "linear_probe_convergence.csv").string(), v.str());
+}
+
+}  // namespace ds

@@ -1,0 +1,125 @@
+// See include/deconvscope/report/linear_probe_page.hpp.
+#include "deconvscope/report/linear_probe_page.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/run_folder.hpp"
+#include "deconvscope/io/text_file.hpp"
+#include "deconvscope/report/data_uri.hpp"
+#include "deconvscope/report/html_escape.hpp"
+#include "deconvscope/report/pages.hpp"
+#include "deconvscope/report/plot.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+std::string pct(float f) {
+  if (!std::isfinite(f)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * double(f));
+  return buf;
+}
+
+cv::Mat accuracy_figure(const LinearProbeResult& r) {
+  PlotSpec spec;
+  spec.title = "Linear probe test accuracy";
+  spec.x_label = "epoch";
+  spec.y_label = "test accuracy (%)";
+  spec.size = cv::Size(760, 440);
+  spec.legend_outside = true;
+  spec.y_max = 100;
+  size_t colour = 0;
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    PlotSeries s;
+    const bool reference = r.layers[l] == kPixelsRow || r.layers[l] == kNetworkRow;
+    s.label = r.layers[l] == kPixelsRow ? "input pixels (floor)" : r.layers[l] == kNetworkRow ? "network itself"
+                                                                                             : r.layers[l];
+    s.color = reference ? (r.layers[l] == kPixelsRow ? cv::Scalar(128, 128, 128) : cv::Scalar(0, 0, 0))
+                        : plot_color(colour++);
+    s.dashed = reference;
+    s.markers = !reference;
+    for (size_t e = 0; e < r.epochs.size(); ++e) {
+      s.x.push_back(r.epochs[e]);
+      s.y.push_back(100.0 * double(r.test_accuracy[r.index(e, l)]));
+    }
+    spec.series.push_back(std::move(s));
+  }
+  return plot_lines(spec);
+}
+
+}  // namespace
+
+void write_linear_probe_page(const std::string& run_dir, const LinearProbeResult& r) {
+  const RunPaths paths = RunPaths::of(run_dir);
+  std::error_code ec;
+  fs::create_directories(paths.report, ec);
+  if (ec) throw Error(ErrorKind::io, paths.report, "cannot create folder: " + ec.message(), "check permissions");
+  std::ostringstream p;
+  p << page_begin(paths, "Linear probes",
+                  "When each layer's features become useful: a linear classifier on each layer's pooled features at "
+                  "every snapshot (Alain &amp; Bengio 2016; Zeiler &amp; Fergus Sec. 5 on the final model only). "
+                  "Definitions in docs/linear-probes-format.md; the numbers are also in analysis/linear_probes.h5, "
+                  "linear_probes.csv and linear_probe_convergence.csv.");
+  p << "<a href=\"#accuracy\">Accuracy</a><a href=\"#convergence\">Convergence</a></nav>\n";
+  p << "<p class=\"note\">Fitted on the first " << r.train_count << " training images, scored on the first "
+    << r.test_count << " test images. Features: conv outputs after their ReLU, average-pooled to at most " << r.grid
+    << "&times;" << r.grid
+    << " cells per channel; fc outputs after their ReLU as they are; standardised; ridge least-squares onto one-hot "
+       "targets, its strength chosen on the last fifth of the training images.</p>\n";
+
+  p << "<h2 id=\"accuracy\">Test accuracy per snapshot</h2>\n<figure><img src=\"" << png_data_uri(accuracy_figure(r))
+    << "\" alt=\"linear probe test accuracy per epoch\"><figcaption>A line per layer; dashed: the probe on the input "
+       "pixels (the floor, the same at every snapshot) and the network's own test accuracy.</figcaption></figure>\n";
+
+  const size_t E = r.epochs.size();
+  p << "<h2 id=\"convergence\">Convergence</h2>\n<p class=\"hint\">The first snapshot epoch at which a layer's probe "
+       "reaches 95% of its accuracy at the last snapshot (epoch "
+    << r.epochs.back() << ").</p>\n<table class=\"fit\">\n<tr><th>layer</th><th>features</th>";
+  for (size_t e = 0; e < E; ++e) p << "<th>epoch " << r.epochs[e] << "</th>";
+  p << "<th>reaches 95% at epoch</th></tr>\n";
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    const std::vector<float> curve = probe_test_curve(r, l);
+    const int at = convergence_epoch(r.epochs, curve);
+    p << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">" << r.feature_dim[l] << "</td>";
+    for (float v : curve) p << "<td class=\"num\">" << pct(v) << "</td>";
+    p << "<td class=\"num\">" << (at < 0 ? std::string("-") : std::to_string(at)) << "</td></tr>\n";
+  }
+  p << "</table>\n";
+  p << page_end("linear-probe");
+  write_text_atomic(paths.in_report("linear_probes.html"), p.str());
+  link_from_index(paths, "linear_probes.html");
+}
+
+std::string linear_probe_compare_cell(const std::string& run_dir, std::string* note) {
+  const std::string file = RunPaths::of(run_dir).in_analysis("linear_probes.h5");
+  if (!fs::exists(file)) {
+    if (note) *note = "no linear probes (deconvscope linear-probe --run " + run_dir + " computes them)";
+    return "";
+  }
+  try {
+    const LinearProbeResult r = read_linear_probes(file);
+    const size_t last = r.epochs.size() - 1;
+    float floor = NAN, network = NAN, best = NAN;
+    std::string best_layer;
+    for (size_t l = 0; l < r.layers.size(); ++l) {
+      const float v = r.test_accuracy[r.index(last, l)];
+      if (r.layers[l] == kPixelsRow) floor = v;
+      else if (r.layers[l] == kNetworkRow) network = v;
+      else if (!(v <= best)) best = v, best_layer = r.layers[l];
+    }
+    return html_escape(best_layer.empty() ? std::string("-") : best_layer + " " + pct(best)) + " (floor " +
+           pct(floor) + ", network " + pct(network) + ", epoch " + std::to_string(r.epochs[last]) + ")";
+  } catch (const Error& e) {
+    if (note) *note = "linear probes unreadable: " + std::string(e.what());
+    return "";
+  }
+}
+
+}  // namespace ds
