@@ -128,7 +128,8 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
     net.forward(input.data(), Mode::infer, last);
     for (size_t r = 0; r < requests.size(); ++r)
       scan_output(net, out_layer[r], first, n, requests[r].k, out_layer[r] != requests[r].conv, tops[r], best, where);
-    if (bar) bar->update(done + n);
+    // Rank 0's bar counts for the job: every rank scans a share of the same size.
+    if (bar) bar->update(std::min<int64_t>(total, (done + n) * comm.size()));
   }
   std::vector<std::vector<Activation>> result(requests.size());
   for (size_t r = 0; r < requests.size(); ++r) {

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <sstream>
 
+#include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "dist/mpi_run.hpp"
 
@@ -179,6 +181,51 @@ TEST(DistTrain, BatchThatDoesNotSplitAcrossTheRanksIsExit2NamingTheKey) {
   EXPECT_NE(r.err.find("train.batch"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("2 MPI ranks"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(tmp / "run/config.cfg")) << "nothing is written on a refused config";
+}
+
+// `mpirun -np 2 deconvscope analyze` against one process on copies of the same trained
+// run: the same top-k images, positions and activations (the scan's shares are merged
+// exactly), the same projections, and one set of files written (rank 0's).
+TEST(DistAnalyze, TwoRanksWriteWhatOneProcessWrites) {
+  TempDir tmp("dist-analyze");
+  clitest::write_mnist(tmp / "data", /*n_train=*/96, /*n_test=*/32);
+  const std::string one = tmp / "one", two = tmp / "two";
+  clitest::write_file(tmp / "r.cfg", dist_config(tmp / "data", one, 0));
+  ASSERT_EQ(clitest::run({"train", "--config", tmp / "r.cfg"}, tmp / "t").code, 0);
+  std::filesystem::copy(one, two, std::filesystem::copy_options::recursive);
+  const clitest::Result a = clitest::run({"analyze", "--run", one, "--analysis.batch", "16"}, tmp / "a");
+  ASSERT_EQ(a.code, 0) << a.err;
+  const clitest::Result b =
+      disttest::run_mpi(2, clitest::binary(), {"analyze", "--run", two, "--analysis.batch", "16"}, tmp / "b");
+  ASSERT_EQ(b.code, 0) << b.err;
+  // One summary line, from rank 0.
+  size_t lines = 0;
+  for (size_t at = b.out.find("analysed "); at != std::string::npos; at = b.out.find("analysed ", at + 1)) ++lines;
+  EXPECT_EQ(lines, 1u) << b.out;
+  const AnalysisResult x = read_analysis(one + "/analysis/analysis.h5"), y = read_analysis(two + "/analysis/analysis.h5");
+  ASSERT_EQ(x.epochs, y.epochs);
+  ASSERT_EQ(x.evolution.size(), y.evolution.size());
+  for (size_t l = 0; l < x.evolution.size(); ++l) {
+    const LayerEvolution &p = x.evolution[l], &q = y.evolution[l];
+    EXPECT_EQ(p.features, q.features);
+    ASSERT_EQ(p.strongest.size(), q.strongest.size());
+    for (size_t i = 0; i < p.strongest.size(); ++i) {
+      EXPECT_EQ(p.strongest[i].image, q.strongest[i].image) << "layer " << l << " item " << i;
+      EXPECT_EQ(p.strongest[i].y, q.strongest[i].y);
+      EXPECT_EQ(p.strongest[i].x, q.strongest[i].x);
+      EXPECT_EQ(p.strongest[i].value, q.strongest[i].value);
+    }
+    ASSERT_EQ(p.projections.data.size(), q.projections.data.size());
+    for (size_t i = 0; i < p.projections.data.size(); ++i)
+      ASSERT_NEAR(p.projections.data[i], q.projections.data[i], 1e-5f * (1 + std::fabs(p.projections.data[i])));
+  }
+  for (const auto& [epoch, layers] : x.topk) {
+    ASSERT_TRUE(y.topk.count(epoch));
+    for (size_t l = 0; l < layers.size(); ++l)
+      for (size_t i = 0; i < layers[l].acts.size(); ++i)
+        EXPECT_EQ(layers[l].acts[i].image, y.topk.at(epoch)[l].acts[i].image) << "top-k, layer " << l << " item " << i;
+  }
+  EXPECT_TRUE(std::filesystem::exists(two + "/report/index.html"));
 }
 
 }  // namespace
