@@ -512,7 +512,7 @@ AnalysisResult read_analysis(const std::string& path) {
   return read_contents(f.root(), path);
 }
 
-void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
+void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const LinearProbeResult* probes) {
   Checker(ErrorKind::internal, dir, "a deconvscope bug: the analysis results are inconsistent").check(r);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -542,17 +542,34 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r) {
             });
   write_csv((d / "convergence.csv").string(),
             "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
-            "progress_converged_at,jumps,went_silent,came_back,inactive",
+            "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at",
             [&](std::ostream& out) {
               for (size_t l = 0; l < r.layers.size(); ++l) {
                 const LayerConvergence& c = r.convergence[l];
                 const TransitionCounts n = count_transitions(r.evolution[l], r.jumps[l], E);
-                for (size_t e = 0; e < E; ++e)
+                // The layer's probe row, if the probes have it.
+                const auto row = probes ? std::find(probes->layers.begin(), probes->layers.end(), r.layers[l])
+                                        : std::vector<std::string>::const_iterator{};
+                const bool probed = probes && row != probes->layers.end();
+                std::vector<float> curve;
+                int probe_at = -1;
+                if (probed) {
+                  curve = probe_test_curve(*probes, size_t(row - probes->layers.begin()));
+                  probe_at = convergence_epoch(probes->epochs, curve);
+                }
+                for (size_t e = 0; e < E; ++e) {
                   out << csv_quote(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e])
                       << ',' << num(c.weight_change[e]) << ',' << num(c.final_image_share[e]) << ','
                       << c.converged_at << ',' << num(c.weight_progress[e]) << ',' << c.progress_converged_at
                       << ',' << n.jumps[e] << ',' << n.went_silent[e] << ',' << n.came_back[e] << ','
-                      << n.inactive[e] << '\n';
+                      << n.inactive[e] << ',';
+                  const auto pe = probed ? std::find(probes->epochs.begin(), probes->epochs.end(), r.epochs[e])
+                                         : std::vector<int>::const_iterator{};
+                  if (probed && pe != probes->epochs.end()) out << num(curve[size_t(pe - probes->epochs.begin())]);
+                  out << ',';
+                  if (probed && probe_at >= 0) out << probe_at;
+                  out << '\n';
+                }
               }
             });
   write_csv((d / "evolution.csv").string(), "layer,feature,epoch,image_index,y,x,activation",

@@ -290,7 +290,7 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
   if (comm.rank() == 0) {  // every rank holds the same result; one writes it
     fs::create_directories(paths.analysis);
     write_analysis(file, r);
-    write_analysis_csv(paths.analysis, r);
+    write_analysis_csv(paths.analysis, r, read_run_linear_probes(paths).get());
   }
   summary.analysis_file = file;
   summary.probe = std::move(plan.images);

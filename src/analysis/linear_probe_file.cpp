@@ -126,4 +126,15 @@ void write_linear_probe_csv(const std::string& dir, const LinearProbeResult& r) 
   write_text_atomic((fs::path(dir) / "linear_probe_convergence.csv").string(), v.str());
 }
 
+std::shared_ptr<const LinearProbeResult> read_run_linear_probes(const RunPaths& paths) {
+  const std::string file = paths.in_analysis("linear_probes.h5");
+  if (!std::filesystem::exists(file)) return nullptr;
+  try {
+    return std::make_shared<const LinearProbeResult>(read_linear_probes(file));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::snapshot) throw;
+    return nullptr;
+  }
+}
+
 }  // namespace ds

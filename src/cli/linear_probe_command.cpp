@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
@@ -26,10 +27,23 @@ LinearProbeResult linear_probes_and_page(const Run& run, bool show_progress) {
   fs::create_directories(paths.analysis, ec);
   WriteSetMarker marker(run.dir(), "linear-probe",
                         {"analysis/linear_probes.h5", "analysis/linear_probes.csv",
-                         "analysis/linear_probe_convergence.csv", "report/linear_probes.html"});
+                         "analysis/linear_probe_convergence.csv", "analysis/convergence.csv",
+                         "report/linear_probes.html"});
   try {
     write_linear_probes(paths.in_analysis("linear_probes.h5"), r);
     write_linear_probe_csv(paths.analysis, r);
+    // convergence.csv (the analysis') gains the probes' columns when the run was analysed.
+    if (fs::exists(paths.analysis_file)) {
+      AnalysisResult analysis;
+      bool readable = true;
+      try {
+        analysis = read_analysis(paths.analysis_file);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::snapshot) throw;
+        readable = false;  // a damaged analysis is redone by analyze, which adds the columns then
+      }
+      if (readable) write_analysis_csv(paths.analysis, analysis, &r);
+    }
     write_linear_probe_page(run.dir(), r);
   } catch (const Error& e) {
     throw marker.failed(e);

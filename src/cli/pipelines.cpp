@@ -2,6 +2,7 @@
 #include "deconvscope/cli/pipelines.hpp"
 
 #include "deconvscope/analysis/health.hpp"
+#include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/cli/invariance_command.hpp"
 #include "deconvscope/cli/linear_probe_command.hpp"
@@ -15,17 +16,20 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
   const Run run = Run::open(dir, cfg);
   AnalyzeOutcome o;
   o.analysis = run_analysis(run, opt);
+  // The analyses a key asks for come first, so that the report links their pages and
+  // shows the probes' convergence.
+  if (cfg.invariance.in_analyze) invariance_and_report(run, opt.quiet);
+  if (cfg.occlusion.in_analyze) occlusion_and_report(run, opt.quiet, "analyze --run " + dir);
+  if (cfg.linear_probe.in_analyze) linear_probes_and_page(run, !opt.quiet);
   ReportContext ctx;
   ctx.paths = run.paths();
   ctx.config = run.config();
   ctx.config_text = run.config().text;
   ctx.first_filters_layer = o.analysis.first_conv;
   ctx.first_filters = o.analysis.first_filters;
+  ctx.probes = read_run_linear_probes(run.paths());
   if (Comm::world().rank() == 0) write_report(ctx, o.analysis.result, o.analysis.probe.images());
   o.report = run.paths().report_index;
-  if (cfg.invariance.in_analyze) invariance_and_report(run, opt.quiet);
-  if (cfg.occlusion.in_analyze) occlusion_and_report(run, opt.quiet, "analyze --run " + dir);
-  if (cfg.linear_probe.in_analyze) linear_probes_and_page(run, !opt.quiet);
   return o;
 }
 

@@ -240,7 +240,30 @@ void section_dead(Page& p, const std::vector<DeadRow>& dead, const AnalysisResul
 }
 
 // The convergence plot and tables.
-void section_convergence(Page& p, const AnalysisResult& r, bool have_convergence) {
+// Functional convergence beside the weights': each probed layer's linear-probe test
+// accuracy per snapshot and the first epoch it reaches 95% of its final value
+// (analysis/linear_probe.hpp), with the input-pixel floor and the network's own accuracy.
+void probe_convergence_table(Page& p, const LinearProbeResult& probes) {
+  auto& h = p.h;
+  h << "<p class=\"hint\">Linear probes (<a href=\"linear_probes.html\">their page</a>): test accuracy of a linear "
+       "classifier on each layer's features, fitted on "
+    << probes.train_count << " training images and scored on " << probes.test_count
+    << " test images; a layer has converged functionally at the first epoch it reaches 95% of its final "
+       "accuracy.</p>\n<div class=\"scroll\"><table>\n<tr><th>layer</th><th>95% at</th>";
+  for (int e : probes.epochs) h << "<th>epoch " << e << "</th>";
+  h << "</tr>\n";
+  for (size_t l = 0; l < probes.layers.size(); ++l) {
+    const std::vector<float> curve = probe_test_curve(probes, l);
+    const int at = convergence_epoch(probes.epochs, curve);
+    h << "<tr><td>" << html_escape(probes.layers[l]) << "</td><td class=\"num\">"
+      << (at >= 0 ? "epoch " + std::to_string(at) : std::string("never")) << "</td>";
+    for (float v : curve) h << "<td class=\"num\">" << (std::isfinite(v) ? fmt("%.1f%%", 100.0 * v) : "") << "</td>";
+    h << "</tr>\n";
+  }
+  h << "</table></div>\n";
+}
+
+void section_convergence(Page& p, const AnalysisResult& r, bool have_convergence, const LinearProbeResult* probes) {
   auto& h = p.h;
   h << "<h2 id=\"convergence\">Convergence</h2>\n";
   if (!have_convergence) {
@@ -282,6 +305,7 @@ void section_convergence(Page& p, const AnalysisResult& r, bool have_convergence
           [](const LayerConvergence& c) { return c.progress_converged_at; });
     h << "<p class=\"hint\">Green: at or above the threshold.</p>\n";
   }
+  if (probes) probe_convergence_table(p, *probes);
 }
 
 // Per analysed layer: the evolution strip (rows linked to the top-k) and the top-k grids.
@@ -608,7 +632,7 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
           "that never fired on the probe batch.");
   if (!metrics_problem.empty()) p.note(metrics_problem);
 
-  section_convergence(p, r, have_convergence);
+  section_convergence(p, r, have_convergence, ctx.probes.get());
 
   section_layers(p, r, probe, out);
 

@@ -525,10 +525,23 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
   ASSERT_FALSE(conv.empty());
   EXPECT_EQ(conv[0],
             "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
-            "progress_converged_at,jumps,went_silent,came_back,inactive");
+            "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at");
   EXPECT_EQ(conv.size(), 1u + 2 * 3);
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0");
-  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0");
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,");  // no linear probes: their columns empty
+  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,");
+
+  // With the run's linear probes: conv1's test accuracy at each epoch the probes have, and
+  // the first epoch it reaches 95% of its final value; conv2 was not probed.
+  LinearProbeResult probes;
+  probes.epochs = {1, 2};  // epoch 5 not probed
+  probes.layers = {"(pixels)", "conv1"};
+  probes.test_accuracy = {0.5f, 0.6f, 0.5f, 0.8f};  // [E * L]
+  write_analysis_csv(out.string(), r, &probes);
+  conv = lines_of(out / "convergence.csv");
+  EXPECT_EQ(conv[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,0.6,2");
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,0.8,2");
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,2");
+  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,");
 
   std::vector<std::string> evo = lines_of(out / "evolution.csv");
   ASSERT_FALSE(evo.empty());
@@ -572,8 +585,8 @@ TEST_F(AnalysisFileTest, InactiveIsMinusOneInTheFileAndEveryTable) {
   EXPECT_EQ(jumps[2], "conv1,7,1,2,1,-1,0,0.1,0.01,0,went_silent");
   EXPECT_EQ(jumps[4], "conv1,7,2,5,-1,5,0,0.3,0.03,0,came_back");
   const std::vector<std::string> conv = lines_of(out / "convergence.csv");
-  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,1,0,1");  // 1 jump, 1 went silent, 1 inactive
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,1,0");       // 1 jump, 1 came back
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,1,0,1,,");  // 1 jump, 1 went silent, 1 inactive
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,1,0,,");       // 1 jump, 1 came back
 }
 
 }  // namespace

@@ -328,6 +328,12 @@ TEST(LinearProbeCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   EXPECT_TRUE(fs::exists(run + "/report/linear_probes.html"));
   EXPECT_NE(read_file(run + "/report/index.html").find("href=\"linear_probes.html\""), std::string::npos);
   EXPECT_NE(read_file(run + "/analysis/linear_probes.csv").find(",100,64,2\n"), std::string::npos);
+  // The index's convergence section and convergence.csv carry the probes' convergence.
+  const std::string index = read_file(run + "/report/index.html");
+  EXPECT_NE(index.find("a layer has converged functionally"), std::string::npos);
+  const std::string conv = read_file(run + "/analysis/convergence.csv");
+  EXPECT_NE(conv.find(",probe_test_accuracy,probe_converged_at\n"), std::string::npos);
+  EXPECT_EQ(conv.find(",,\n"), std::string::npos) << "every analysed conv layer is probed at every epoch:\n" << conv;
 
   // compare shows the probes of a run that has them and notes a run that has none.
   const std::string other = t / "other";

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/results.hpp"
 
 namespace ds {
@@ -29,8 +30,12 @@ AnalysisResult read_analysis(const std::string& path);
 
 // Writes jumps.csv, convergence.csv, evolution.csv and topk.csv into `dir` (created if
 // needed), each atomically. Columns are in docs/analysis-format.md; epochs are epoch
-// numbers, features are filter indices, rank 0 is the strongest.
-void write_analysis_csv(const std::string& dir, const AnalysisResult& r);
+// numbers, features are filter indices, rank 0 is the strongest. With the run's linear
+// probes (analysis/linear_probe.hpp), convergence.csv's probe columns hold each analysed
+// layer's probe test accuracy at each epoch and the epoch it reaches 95% of its final
+// value; without them (or for a layer or epoch the probes lack) they are empty.
+void write_analysis_csv(const std::string& dir, const AnalysisResult& r,
+                        const LinearProbeResult* probes = nullptr);
 
 // What happened to followed feature f between epochs e-1 and e (e >= 1), one word as in
 // jumps.csv's kind column: went_silent, came_back, inactive (at both), jump, changed (new

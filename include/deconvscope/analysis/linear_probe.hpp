@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,9 @@ std::vector<float> probe_test_curve(const LinearProbeResult& r, size_t l);
 // every dataset's shape and type (ds::Error(snapshot) "<file>: <object>: expected X, found Y").
 void write_linear_probes(const std::string& path, const LinearProbeResult& r);
 LinearProbeResult read_linear_probes(const std::string& path);
+// The run's analysis/linear_probes.h5 when it has a readable one, else null: a missing or
+// damaged file costs the probe columns of convergence.csv and the report, nothing else.
+std::shared_ptr<const LinearProbeResult> read_run_linear_probes(const RunPaths& paths);
 // <dir>/linear_probes.csv (a row per layer and epoch) and <dir>/linear_probe_convergence.csv
 // (a row per layer: final test accuracy and the epoch it reaches 95% of it).
 void write_linear_probe_csv(const std::string& dir, const LinearProbeResult& r);

@@ -6,10 +6,12 @@
 // are there), and the per-epoch metrics.csv table.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/results.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/tensor.hpp"
@@ -29,6 +31,7 @@ struct ReportContext {
   std::string first_filters_layer;                    // the first conv layer's name
   std::vector<std::pair<int, Tensor>> first_filters;  // (epoch, its weights (O, I, kh, kw)) per analysed epoch
   std::string filters_problem;                        // why some are missing, noted on the page
+  std::shared_ptr<const LinearProbeResult> probes;    // the run's linear probes, if it has them
 };
 
 // Renders every picture into report/ and writes index.html last, each file atomically.
