@@ -17,10 +17,12 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
   AnalyzeOutcome o;
   o.analysis = run_analysis(run, opt);
   // The analyses a key asks for come first, so that the report links their pages and
-  // shows the probes' convergence.
-  if (cfg.invariance.in_analyze) invariance_and_report(run, opt.quiet);
-  if (cfg.occlusion.in_analyze) occlusion_and_report(run, opt.quiet, "analyze --run " + dir);
-  if (cfg.linear_probe.in_analyze) linear_probes_and_page(run, !opt.quiet);
+  // shows the probes' convergence. They are not sharded: under mpirun rank 0 runs them.
+  if (Comm::world().rank() == 0) {
+    if (cfg.invariance.in_analyze) invariance_and_report(run, opt.quiet);
+    if (cfg.occlusion.in_analyze) occlusion_and_report(run, opt.quiet, "analyze --run " + dir);
+    if (cfg.linear_probe.in_analyze) linear_probes_and_page(run, !opt.quiet);
+  }
   ReportContext ctx;
   ctx.paths = run.paths();
   ctx.config = run.config();
