@@ -109,7 +109,8 @@ cv::Mat sweep_plot(const InvarianceResult& r, const InvarianceSweep& s, const st
 }
 
 void figure(std::ostringstream& p, const cv::Mat& picture, const std::string& alt) {
-  p << "<td><img src=\"" << png_data_uri(picture) << "\" alt=\"" << html_escape(alt) << "\"></td>";
+  p << "<td><img style=\"max-width: 100%; height: auto\" src=\"" << png_data_uri(picture) << "\" alt=\""
+    << html_escape(alt) << "\"></td>";
 }
 
 std::string class_name(const InvarianceResult& r, int32_t c) {
@@ -209,7 +210,10 @@ void write_invariance_page(const std::string& run_dir, const InvarianceResult& r
   p << "</table></div>\n";
 
   for (size_t e : shown) {
-    p << "<h2 id=\"epoch-" << r.epochs[e] << "\">Epoch " << r.epochs[e] << "</h2>\n<div class=\"scroll\"><table>\n";
+    // The row's pictures shrink to the window (fixed layout, images at most their cell's
+    // width), so the page never scrolls sideways however many layers are compared.
+    p << "<h2 id=\"epoch-" << r.epochs[e] << "\">Epoch " << r.epochs[e]
+      << "</h2>\n<table style=\"table-layout: fixed; width: 100%\">\n";
     for (const InvarianceSweep& s : r.sweeps) {
       p << "<tr>";
       figure(p, example_strip(r, s), std::string(s.name()) + " examples");
@@ -220,7 +224,7 @@ void write_invariance_page(const std::string& run_dir, const InvarianceResult& r
              std::string(s.name()) + " true-class probability");
       p << "</tr>\n";
     }
-    p << "</table></div>\n";
+    p << "</table>\n";
   }
   if (shown.size() < r.epochs.size())
     p << "<p class=\"hint\">Fig. 5 is shown for " << shown.size() << " of the " << r.epochs.size()

@@ -59,12 +59,22 @@ TEST(Browser, EveryPageShowsItsPicturesLinksAndRunsWithoutErrors) {
     ASSERT_EQ(r.code, 0) << r.err;
     r = run({"health", "--run", dir}, log + "-health");
     ASSERT_EQ(r.code, 0) << r.err;
+    // The further analyses' pages (invariance also appears in compare).
+    r = run({"invariance", "--run", dir, "--images", "test:0-1"}, log + "-invariance");
+    ASSERT_EQ(r.code, 0) << r.err;
+    if (name != "run-a") continue;
+    r = run({"occlusion", "--run", dir, "--images", "test:0-1", "--occlusion.size", "4"}, log + "-occlusion");
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run({"linear-probe", "--run", dir, "--linear_probe.train", "160", "--linear_probe.test", "64"},
+            log + "-linear-probe");
+    ASSERT_EQ(r.code, 0) << r.err;
   }
   Result r = run({"compare", work + "/run-a", work + "/run-b", "--out", work + "/compare"}, work + "/compare");
   ASSERT_EQ(r.code, 0) << r.err;
 
-  const std::vector<std::string> pages{work + "/run-a/report/index.html", work + "/run-a/report/health.html",
-                                       work + "/compare/index.html"};
+  const std::vector<std::string> pages{work + "/run-a/report/index.html",      work + "/run-a/report/health.html",
+                                       work + "/run-a/report/invariance.html", work + "/run-a/report/occlusion.html",
+                                       work + "/run-a/report/linear_probes.html", work + "/compare/index.html"};
   std::string cmd = "'" + python + "' '" DS_BROWSER_CHECK "' --chromium '" + chromium + "' --shots '" + out +
                     "/shots' --base '" + work + "'";
   for (const std::string& p : pages) {
@@ -77,7 +87,8 @@ TEST(Browser, EveryPageShowsItsPicturesLinksAndRunsWithoutErrors) {
   ASSERT_TRUE(WIFEXITED(status)) << cmd;
   if (WEXITSTATUS(status) == 77) GTEST_SKIP() << log;
   EXPECT_EQ(WEXITSTATUS(status), 0) << log;
-  for (const std::string shot : {"run-a-report-index.png", "run-a-report-health.png", "compare-index.png"})
+  for (const std::string shot : {"run-a-report-index.png", "run-a-report-health.png", "run-a-report-invariance.png",
+                                 "run-a-report-occlusion.png", "run-a-report-linear_probes.png", "compare-index.png"})
     EXPECT_GT(fs::file_size(out + "/shots/" + shot, ec), 1000u) << shot << " (a screenshot per page)";
   std::cout << log;
 }
