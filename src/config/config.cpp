@@ -434,10 +434,10 @@ const std::vector<KeySpec>& keys() {
       {"occlusion.images", nullptr, "split:indices of the occluded images, e.g. test:0-4 or train:3,7,9",
        [](const Config& c) { return c.occlusion.images; },
        [](Config& c, const std::string& v, const std::string& w) { c.occlusion.images = to_text(v, w); }},
-      {"occlusion.epochs", "(empty: every snapshot)", "comma list of snapshot epochs to occlude",
-       [](const Config& c) { return join(c.occlusion.epochs); },
+      {"occlusion.epochs", "all", "all, or a comma list of snapshot epochs to occlude",
+       [](const Config& c) { return c.occlusion.epochs.empty() ? std::string("all") : join(c.occlusion.epochs); },
        [](Config& c, const std::string& v, const std::string& w) {
-         c.occlusion.epochs = trim(v) == "all" ? std::vector<int>{} : to_epoch_list(v, w);
+         c.occlusion.epochs = trim(v) == "all" || trim(v).empty() ? std::vector<int>{} : to_epoch_list(v, w);
        }},
       {"occlusion.layer", "(empty: the last conv layer)", "conv layer whose strongest feature map is followed",
        [](const Config& c) { return c.occlusion.layer; },
