@@ -643,7 +643,8 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
   section_metrics(p, metrics, metrics_problem);
 
   if (!ctx.config_text.empty())
-    h << "<details><summary>config.cfg</summary><pre>" << html_escape(ctx.config_text) << "</pre></details>\n";
+    h << "<details><summary>The effective config (config.cfg with this analysis' command-line overrides)</summary>"
+      << "<pre>" << html_escape(ctx.config_text) << "</pre></details>\n";
 
   const std::time_t now = std::time(nullptr);
   char when[64] = "";

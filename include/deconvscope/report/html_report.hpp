@@ -27,7 +27,7 @@ namespace ds {
 struct ReportContext {
   RunPaths paths;
   Config config;            // the run's effective config (run.name, train.epochs, analysis.live)
-  std::string config_text;  // shown on the page as config.cfg; empty: not shown
+  std::string config_text;  // the effective config shown on the page (the run's config.cfg with overrides); empty: not shown
   std::string first_filters_layer;                    // the first conv layer's name
   std::vector<std::pair<int, Tensor>> first_filters;  // (epoch, its weights (O, I, kh, kw)) per analysed epoch
   std::string filters_problem;                        // why some are missing, noted on the page
