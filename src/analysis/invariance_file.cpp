@@ -100,14 +100,7 @@ InvarianceResult read_invariance(const std::string& path) {
     throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope invariance --run <run folder> first");
   const h5::File f = h5::File::open_read(path);
   const h5::Group root = f.root();
-  const std::string format = root.read_attr_string("format");
-  if (format != kInvarianceFormat)
-    bad(root.where() + " attribute format", std::string("'") + kInvarianceFormat + "'", "'" + format + "'",
-        "is this a deconvscope invariance file?");
-  const int version = root.read_attr_int("format_version");
-  if (version < 1 || version > kInvarianceFormatVersion)
-    bad(root.where() + " attribute format_version", "1 to " + std::to_string(kInvarianceFormatVersion),
-        std::to_string(version), "written by a newer deconvscope? recompute it with deconvscope invariance");
+  h5::check_format(root, kInvarianceFormat, kInvarianceFormatVersion, "invariance");
   InvarianceResult r;
   for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
   r.layers = root.read_attr_strings("layers");

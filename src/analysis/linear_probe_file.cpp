@@ -63,16 +63,7 @@ LinearProbeResult read_linear_probes(const std::string& path) {
     throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope linear-probe --run <run folder> first");
   const h5::File f = h5::File::open_read(path);
   const h5::Group root = f.root();
-  const std::string format = root.read_attr_string("format");
-  if (format != kLinearProbeFormat)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute format",
-                expected_found(std::string("'") + kLinearProbeFormat + "'", "'" + format + "'"),
-                "is this a deconvscope linear probe file?");
-  const int version = root.read_attr_int("format_version");
-  if (version < 1 || version > kLinearProbeFormatVersion)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute format_version",
-                expected_found("1 to " + std::to_string(kLinearProbeFormatVersion), std::to_string(version)),
-                "written by a newer deconvscope? recompute it with deconvscope linear-probe");
+  h5::check_format(root, kLinearProbeFormat, kLinearProbeFormatVersion, "linear-probe");
   LinearProbeResult r;
   for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
   r.layers = root.read_attr_strings("layers");

@@ -33,6 +33,31 @@ std::vector<float> random_image(int C, int H, int W, uint64_t seed) {
   return x;
 }
 
+// The reader's first check (h5::check_format): another deconvscope file is refused naming
+// the attribute, and a newer format_version says so.
+TEST(InvarianceFile, AnotherFormatOrANewerVersionIsRefusedNamingTheAttribute) {
+  const std::string dir = testing::TempDir();
+  auto write = [&](const std::string& name, const std::string& format, int version) {
+    const std::string path = dir + "/" + name;
+    h5::write_atomically(path, [&](h5::File& f) {
+      f.root().write_attr_string("format", format);
+      f.root().write_attr_int("format_version", version);
+    });
+    return path;
+  };
+  for (const auto& [path, what] :
+       {std::pair{write("other.h5", "deconvscope.analysis", 1), std::string("attribute format:")},
+        std::pair{write("newer.h5", "deconvscope.invariance", 99), std::string("attribute format_version")}}) {
+    try {
+      read_invariance(path);
+      ADD_FAILURE() << path << " was read";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::snapshot) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(InvarianceTransform, IdentityValuesLeaveTheImageExactly) {
   const int C = 3, H = 9, W = 8;
   const std::vector<float> x = random_image(C, H, W, 1);

@@ -15,6 +15,7 @@
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/data/dataset.hpp"
+#include "deconvscope/io/h5.hpp"
 #include "deconvscope/model/evaluate.hpp"
 #include "deconvscope/model/network.hpp"
 #include "deconvscope/train/trainer.hpp"
@@ -45,6 +46,24 @@ float naive_cell(const std::vector<float>& a, int s, int c, int C, int H, int W,
   for (int y = ylo; y < yhi; ++y)
     for (int x = xlo; x < xhi; ++x, ++count) sum += a[((size_t(s) * C + c) * H + y) * W + x];
   return float(sum / count);
+}
+
+// The reader's first check (h5::check_format): another deconvscope file is refused naming
+// the attribute.
+TEST(LinearProbeFile, AnotherFormatIsRefusedNamingTheAttribute) {
+  const std::string path = testing::TempDir() + "/not-probes.h5";
+  h5::write_atomically(path, [](h5::File& f) {
+    f.root().write_attr_string("format", "deconvscope.invariance");
+    f.root().write_attr_int("format_version", 1);
+  });
+  try {
+    read_linear_probes(path);
+    ADD_FAILURE() << "read";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::snapshot) << e.what();
+    EXPECT_NE(std::string(e.what()).find("attribute format:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("deconvscope.linear_probes"), std::string::npos) << e.what();
+  }
 }
 
 TEST(LinearProbePooling, MatchesNaiveLoop) {
