@@ -598,4 +598,21 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const L
             });
 }
 
+std::unique_ptr<AnalysisResult> read_run_analysis(const RunPaths& paths, std::string* problem) {
+  const std::string& file = paths.analysis_file;
+  const std::string& run_dir = paths.dir;
+  if (!fs::exists(file)) {
+    *problem = "the run was not analysed (no " + file + "); run deconvscope analyze --run " + run_dir + " first";
+    return nullptr;
+  }
+  try {
+    return std::make_unique<AnalysisResult>(read_analysis(file));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::snapshot) throw;
+    *problem = std::string("the analysis could not be read (") + e.what() + "); re-run deconvscope analyze --run " +
+               run_dir + " --force";
+    return nullptr;
+  }
+}
+
 }  // namespace ds

@@ -34,26 +34,6 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // Aliasing of the second conv layer from analysis.h5: per analysed epoch, every feature's
 // mean share over its top-k projections where the epoch has top-k, else the followed
 // features' strongest projection. Fills l.aliasing_*; returns a note if it cannot.
-// The run's analysis.h5, read once for the probe set and the aliasing. Empty with the
-// reason in *problem when there is none or it cannot be read: a damaged or outdated
-// analysis costs the aliasing figure, not the rest of health.
-std::unique_ptr<AnalysisResult> read_run_analysis(const RunPaths& paths, std::string* problem) {
-  const std::string& file = paths.analysis_file;
-  const std::string& run_dir = paths.dir;
-  if (!fs::exists(file)) {
-    *problem = "the run was not analysed (no " + file + "); run deconvscope analyze --run " + run_dir + " first";
-    return nullptr;
-  }
-  try {
-    return std::make_unique<AnalysisResult>(read_analysis(file));
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::snapshot) throw;
-    *problem = std::string("the analysis could not be read (") + e.what() + "); re-run deconvscope analyze --run " +
-               run_dir + " --force";
-    return nullptr;
-  }
-}
-
 std::string measure_aliasing(const RunPaths& paths, const AnalysisResult* analysis, const std::string& problem,
                              const std::vector<int>& epochs, LayerHealth& l, std::array<int, 2> stride) {
   const std::string& file = paths.analysis_file;

@@ -158,21 +158,7 @@ std::vector<int> invariance_layers(const std::vector<LayerSpec>& specs, const st
     if (out.empty()) out.push_back(last_fc);  // a network of fc layers only: its classifier
     return out;
   }
-  std::string known;
-  for (const LayerSpec& s : specs)
-    if (s.type == LayerType::conv || s.type == LayerType::fc) known += (known.empty() ? "" : ", ") + s.name;
-  for (const std::string& name : names) {
-    int found = -1;
-    for (size_t i = 0; i < specs.size(); ++i)
-      if (specs[i].name == name && (specs[i].type == LayerType::conv || specs[i].type == LayerType::fc)) found = int(i);
-    if (found < 0)
-      throw Error(ErrorKind::config, key, expected_found("names of conv or fc layers", "'" + name + "'"),
-                  "the network's conv and fc layers: " + known);
-    if (std::find(out.begin(), out.end(), found) != out.end())
-      throw Error(ErrorKind::config, key, expected_found("each layer once", "'" + name + "' twice"));
-    out.push_back(found);
-  }
-  return out;
+  return conv_or_fc_layers(specs, names, key);
 }
 
 std::vector<InvarianceSweep> make_sweeps(const InvarianceConfig& cfg, const InputShape& input,

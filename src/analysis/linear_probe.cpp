@@ -224,17 +224,7 @@ std::vector<int> linear_probe_layers(const Run& run, const LinearProbeConfig& cf
     while (!out.empty() && size_t(out.back()) == specs.size() - 1) out.pop_back();
     return out;
   }
-  for (const std::string& name : cfg.layers) {
-    const int i = run.layer_index(name, "linear_probe.layers");
-    if (specs[size_t(i)].type != LayerType::conv && specs[size_t(i)].type != LayerType::fc)
-      throw Error(ErrorKind::config, "linear_probe.layers",
-                  expected_found("conv or fc layers", std::string(layer_type_name(specs[size_t(i)].type)) + " layer " +
-                                                          name),
-                  "probe the conv or fc layer itself: its ReLU's output is what is read");
-    if (std::count(out.begin(), out.end(), i))
-      throw Error(ErrorKind::config, "linear_probe.layers", expected_found("each layer once", name + " twice"));
-    out.push_back(i);
-  }
+  out = conv_or_fc_layers(specs, cfg.layers, "linear_probe.layers");
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -1,6 +1,7 @@
 // See include/deconvscope/analysis/run.hpp.
 #include "deconvscope/analysis/run.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "deconvscope/core/error.hpp"
@@ -18,6 +19,29 @@ std::string shape_text(int c, int h, int w) {
 }
 
 }  // namespace
+
+std::vector<int> conv_or_fc_layers(const std::vector<LayerSpec>& specs, const std::vector<std::string>& names,
+                                   const std::string& key) {
+  auto readable = [](const LayerSpec& s) { return s.type == LayerType::conv || s.type == LayerType::fc; };
+  std::string known;
+  for (const LayerSpec& s : specs)
+    if (readable(s)) known += (known.empty() ? "" : ", ") + s.name;
+  std::vector<int> out;
+  for (const std::string& name : names) {
+    const auto it = std::find_if(specs.begin(), specs.end(), [&](const LayerSpec& s) { return s.name == name; });
+    if (it == specs.end() || !readable(*it))
+      throw Error(ErrorKind::config, key,
+                  expected_found("names of conv or fc layers",
+                                 it == specs.end() ? "'" + name + "'"
+                                                   : std::string(layer_type_name(it->type)) + " layer '" + name + "'"),
+                  "the network's conv and fc layers: " + known + " (a conv or fc layer's ReLU output is what is read)");
+    const int i = int(it - specs.begin());
+    if (std::find(out.begin(), out.end(), i) != out.end())
+      throw Error(ErrorKind::config, key, expected_found("each layer once", "'" + name + "' twice"));
+    out.push_back(i);
+  }
+  return out;
+}
 
 Run Run::open(const std::string& dir, const Config& cfg, const std::string& purpose) {
   set_threads(cfg.run.threads);

@@ -33,17 +33,9 @@ LinearProbeResult linear_probes_and_page(const Run& run, bool show_progress) {
     write_linear_probes(paths.in_analysis("linear_probes.h5"), r);
     write_linear_probe_csv(paths.analysis, r);
     // convergence.csv (the analysis') gains the probes' columns when the run was analysed.
-    if (fs::exists(paths.analysis_file)) {
-      AnalysisResult analysis;
-      bool readable = true;
-      try {
-        analysis = read_analysis(paths.analysis_file);
-      } catch (const Error& e) {
-        if (e.kind() != ErrorKind::snapshot) throw;
-        readable = false;  // a damaged analysis is redone by analyze, which adds the columns then
-      }
-      if (readable) write_analysis_csv(paths.analysis, analysis, &r);
-    }
+    // (A damaged analysis is redone by analyze, which adds the columns then.)
+    std::string no_analysis;
+    if (const auto analysis = read_run_analysis(paths, &no_analysis)) write_analysis_csv(paths.analysis, *analysis, &r);
     write_linear_probe_page(run.dir(), r);
   } catch (const Error& e) {
     throw marker.failed(e);

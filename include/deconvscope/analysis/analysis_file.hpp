@@ -5,10 +5,12 @@
 // reading only part of a file.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/results.hpp"
+#include "deconvscope/io/run_folder.hpp"
 
 namespace ds {
 
@@ -27,6 +29,10 @@ void write_analysis(const std::string& path, const AnalysisResult& r);
 // every dataset's type and dims before reading it; a missing or malformed file is
 // ds::Error(snapshot) whose `where` is "<file>: <object path>".
 AnalysisResult read_analysis(const std::string& path);
+// The run's analysis/analysis.h5 for a reader that can do without it: null with the reason
+// in *problem when there is none, or it cannot be read (a damaged or outdated analysis);
+// errors other than a bad file (the disk) are thrown.
+std::unique_ptr<AnalysisResult> read_run_analysis(const RunPaths& paths, std::string* problem);
 
 // Writes jumps.csv, convergence.csv, evolution.csv and topk.csv into `dir` (created if
 // needed), each atomically. Columns are in docs/analysis-format.md; epochs are epoch

@@ -28,6 +28,12 @@ struct RunImages {
   const std::string& path() const { return splits.path; }  // resolved data.path
 };
 
+// The conv or fc layers called `names` (the layers whose rectified outputs the analyses
+// read), each named once, as layer indices in the order given. ds::Error(config) naming
+// `key` for a name that is no conv or fc layer (listing those there are) or one given twice.
+std::vector<int> conv_or_fc_layers(const std::vector<LayerSpec>& specs, const std::vector<std::string>& names,
+                                   const std::string& key);
+
 class Run {
  public:
   // Lists dir's snapshots and reads the first. cfg: the run's effective config (its
