@@ -507,9 +507,7 @@ AnalysisResult read_analysis(const std::string& path) {
   if (!h5::is_hdf5(path))
     throw Error(ErrorKind::snapshot, path, "not an HDF5 file",
                 "pass the analysis.h5 that `deconvscope analyze` wrote; the file may be truncated");
-  h5::File f = h5::File::open_read(path);
-  h5::vet_unsealed(f, [&] { read_contents(f.root(), path); });
-  return read_contents(f.root(), path);
+  return h5::read_file(path, [&](const h5::Group& root) { return read_contents(root, path); });
 }
 
 void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const LinearProbeResult* probes) {

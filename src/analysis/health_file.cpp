@@ -129,104 +129,104 @@ void write_health(const std::string& path, const HealthResult& h) {
 HealthResult read_health(const std::string& path) {
   if (!fs::exists(path))
     throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope health --run <run folder> first");
-  const h5::File f = h5::File::open_read(path);
-  const h5::Group root = f.root();
-  const int version =
-      h5::check_format(root, kHealthFormat, {1, kHealthFormatVersion},
-                       {/*other =*/"pass the health.h5 that `deconvscope health` wrote in a run folder's analysis/",
-                        /*newer =*/"upgrade deconvscope, or recompute it: deconvscope health --run <run folder>",
-                        /*older =*/"recompute it: deconvscope health --run <run folder>"});
-  HealthResult h;
-  for (int32_t e : root.read_attr_ints("epochs")) h.epochs.push_back(e);
-  h.split = root.read_attr_string("split");
-  h.dataset_path = root.read_attr_string("dataset_path");
-  h.probe_count = root.read_attr_int64("probe_count");
-  // Optional: files written before it existed lack it.
-  if (root.has_attr("probe_source")) h.probe_source = root.read_attr_string("probe_source");
-  const std::vector<int32_t> in = root.read_attr_ints("input_shape");
-  if (in.size() != 3)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute input_shape",
-                expected_found("3 values", std::to_string(in.size())));
-  h.input = InputShape{in[0], in[1], in[2]};
-  h.thresholds.collapsed_ratio = root.read_attr_float("collapsed_ratio");
-  h.thresholds.dominating_ratio = root.read_attr_float("dominating_ratio");
-  h.thresholds.redundant_correlation = root.read_attr_float("redundant_correlation");
-  h.thresholds.low_band = root.read_attr_float("low_band");
-  h.thresholds.mid_band = root.read_attr_float("mid_band");
-  h.thresholds.spectrum_size = root.read_attr_int("spectrum_size");
-  h.aliasing_layer = root.read_attr_string("aliasing_layer");
-  const std::vector<int32_t> st = root.read_attr_ints("aliasing_stride");
-  if (st.size() != 2)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute aliasing_stride",
-                expected_found("2 values", std::to_string(st.size())));
-  h.aliasing_stride = {st[0], st[1]};
-  h.aliasing_note = root.read_attr_string("aliasing_note");
+  return h5::read_file(path, [&](const h5::Group& root) {
+    const int version =
+        h5::check_format(root, kHealthFormat, {1, kHealthFormatVersion},
+                         {/*other =*/"pass the health.h5 that `deconvscope health` wrote in a run folder's analysis/",
+                          /*newer =*/"upgrade deconvscope, or recompute it: deconvscope health --run <run folder>",
+                          /*older =*/"recompute it: deconvscope health --run <run folder>"});
+    HealthResult h;
+    for (int32_t e : root.read_attr_ints("epochs")) h.epochs.push_back(e);
+    h.split = root.read_attr_string("split");
+    h.dataset_path = root.read_attr_string("dataset_path");
+    h.probe_count = root.read_attr_int64("probe_count");
+    // Optional: files written before it existed lack it.
+    if (root.has_attr("probe_source")) h.probe_source = root.read_attr_string("probe_source");
+    const std::vector<int32_t> in = root.read_attr_ints("input_shape");
+    if (in.size() != 3)
+      throw Error(ErrorKind::snapshot, root.where() + " attribute input_shape",
+                  expected_found("3 values", std::to_string(in.size())));
+    h.input = InputShape{in[0], in[1], in[2]};
+    h.thresholds.collapsed_ratio = root.read_attr_float("collapsed_ratio");
+    h.thresholds.dominating_ratio = root.read_attr_float("dominating_ratio");
+    h.thresholds.redundant_correlation = root.read_attr_float("redundant_correlation");
+    h.thresholds.low_band = root.read_attr_float("low_band");
+    h.thresholds.mid_band = root.read_attr_float("mid_band");
+    h.thresholds.spectrum_size = root.read_attr_int("spectrum_size");
+    h.aliasing_layer = root.read_attr_string("aliasing_layer");
+    const std::vector<int32_t> st = root.read_attr_ints("aliasing_stride");
+    if (st.size() != 2)
+      throw Error(ErrorKind::snapshot, root.where() + " attribute aliasing_stride",
+                  expected_found("2 values", std::to_string(st.size())));
+    h.aliasing_stride = {st[0], st[1]};
+    h.aliasing_note = root.read_attr_string("aliasing_note");
 
-  const int64_t E = int64_t(h.epochs.size());
-  const std::vector<std::string> layers = root.read_attr_strings("layers");
-  if (E == 0 || layers.empty())
-    throw Error(
-        ErrorKind::snapshot, root.where() + " attributes epochs, layers",
-        expected_found("at least one epoch and one layer", std::to_string(E) + " and " + std::to_string(layers.size())),
-        "recompute it with deconvscope health");
-  for (const std::string& name : layers) {
-    const h5::Group g = root.open_group("layers/" + name);
-    LayerHealth l;
-    l.layer = name;
-    l.conv_index = g.read_attr_int("conv_index");
-    l.filters = g.read_attr_int("filters");
-    l.in_channels = g.read_attr_int("in_channels");
-    const std::vector<int32_t> k = g.read_attr_ints("kernel"), s = g.read_attr_ints("stride");
-    if (k.size() != 2 || s.size() != 2 || l.filters < 0)
-      throw Error(ErrorKind::snapshot, g.where(), "kernel and stride must hold 2 values and filters be >= 0");
-    l.kernel = {k[0], k[1]};
-    l.stride = {s[0], s[1]};
-    l.chance_correlation = g.read_attr_float("chance_correlation");
-    const int64_t O = l.filters;
-    auto shape_of = [&](const std::string& rel, const std::vector<int64_t>& want) {
-      const std::vector<int64_t> d = g.dataset_dims(rel);
-      if (d != want)
-        throw Error(ErrorKind::snapshot, g.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
-    };
-    auto f32 = [&](const std::string& rel, const std::vector<int64_t>& want) {
-      shape_of(rel, want);
-      return g.read_dataset_f32(rel);
-    };
-    auto i32 = [&](const std::string& rel, const std::vector<int64_t>& want) {
-      shape_of(rel, want);
-      return g.read_dataset_i32(rel);
-    };
-    auto flags = [&](const std::string& rel) {
-      shape_of(rel, {E, O});
-      if (version >= 2) return g.read_dataset_u8(rel);
-      const std::vector<int32_t> v = g.read_dataset_i32(rel);  // version 1: int32 0/1
-      return std::vector<uint8_t>(v.begin(), v.end());
-    };
-    l.median_rms = f32("median_rms", {E});
-    l.rms = f32("rms", {E, O});
-    l.fire_rate = f32("fire_rate", {E, O});
-    l.never_fires = flags("never_fires");
-    l.collapsed = flags("collapsed");
-    l.dominating = flags("dominating");
-    l.dead = flags("dead");
-    l.dead_since = i32("dead_since", {O});
-    l.max_correlation = f32("max_correlation", {E, O});
-    l.partner = i32("partner", {E, O});
-    if (g.exists("mid_coverage")) {
-      l.low_share = f32("low_share", {E, O});
-      l.mid_share = f32("mid_share", {E, O});
-      l.high_share = f32("high_share", {E, O});
-      l.peak_frequency = f32("peak_frequency", {E, O});
-      l.mid_coverage = f32("mid_coverage", {E});
+    const int64_t E = int64_t(h.epochs.size());
+    const std::vector<std::string> layers = root.read_attr_strings("layers");
+    if (E == 0 || layers.empty())
+      throw Error(
+          ErrorKind::snapshot, root.where() + " attributes epochs, layers",
+          expected_found("at least one epoch and one layer", std::to_string(E) + " and " + std::to_string(layers.size())),
+          "recompute it with deconvscope health");
+    for (const std::string& name : layers) {
+      const h5::Group g = root.open_group("layers/" + name);
+      LayerHealth l;
+      l.layer = name;
+      l.conv_index = g.read_attr_int("conv_index");
+      l.filters = g.read_attr_int("filters");
+      l.in_channels = g.read_attr_int("in_channels");
+      const std::vector<int32_t> k = g.read_attr_ints("kernel"), s = g.read_attr_ints("stride");
+      if (k.size() != 2 || s.size() != 2 || l.filters < 0)
+        throw Error(ErrorKind::snapshot, g.where(), "kernel and stride must hold 2 values and filters be >= 0");
+      l.kernel = {k[0], k[1]};
+      l.stride = {s[0], s[1]};
+      l.chance_correlation = g.read_attr_float("chance_correlation");
+      const int64_t O = l.filters;
+      auto shape_of = [&](const std::string& rel, const std::vector<int64_t>& want) {
+        const std::vector<int64_t> d = g.dataset_dims(rel);
+        if (d != want)
+          throw Error(ErrorKind::snapshot, g.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
+      };
+      auto f32 = [&](const std::string& rel, const std::vector<int64_t>& want) {
+        shape_of(rel, want);
+        return g.read_dataset_f32(rel);
+      };
+      auto i32 = [&](const std::string& rel, const std::vector<int64_t>& want) {
+        shape_of(rel, want);
+        return g.read_dataset_i32(rel);
+      };
+      auto flags = [&](const std::string& rel) {
+        shape_of(rel, {E, O});
+        if (version >= 2) return g.read_dataset_u8(rel);
+        const std::vector<int32_t> v = g.read_dataset_i32(rel);  // version 1: int32 0/1
+        return std::vector<uint8_t>(v.begin(), v.end());
+      };
+      l.median_rms = f32("median_rms", {E});
+      l.rms = f32("rms", {E, O});
+      l.fire_rate = f32("fire_rate", {E, O});
+      l.never_fires = flags("never_fires");
+      l.collapsed = flags("collapsed");
+      l.dominating = flags("dominating");
+      l.dead = flags("dead");
+      l.dead_since = i32("dead_since", {O});
+      l.max_correlation = f32("max_correlation", {E, O});
+      l.partner = i32("partner", {E, O});
+      if (g.exists("mid_coverage")) {
+        l.low_share = f32("low_share", {E, O});
+        l.mid_share = f32("mid_share", {E, O});
+        l.high_share = f32("high_share", {E, O});
+        l.peak_frequency = f32("peak_frequency", {E, O});
+        l.mid_coverage = f32("mid_coverage", {E});
+      }
+      if (g.exists("aliasing_mean")) {
+        l.aliasing_share = f32("aliasing_share", {E, O});
+        l.aliasing_mean = f32("aliasing_mean", {E});
+        l.aliasing_noise = f32("aliasing_noise", {E});
+      }
+      h.layers.push_back(std::move(l));
     }
-    if (g.exists("aliasing_mean")) {
-      l.aliasing_share = f32("aliasing_share", {E, O});
-      l.aliasing_mean = f32("aliasing_mean", {E});
-      l.aliasing_noise = f32("aliasing_noise", {E});
-    }
-    h.layers.push_back(std::move(l));
-  }
-  return h;
+    return h;
+  });
 }
 
 void write_health_csv(const std::string& dir, const HealthResult& h) {

@@ -98,70 +98,70 @@ void write_invariance(const std::string& path, const InvarianceResult& r) {
 InvarianceResult read_invariance(const std::string& path) {
   if (!fs::exists(path))
     throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope invariance --run <run folder> first");
-  const h5::File f = h5::File::open_read(path);
-  const h5::Group root = f.root();
-  h5::check_format(root, kInvarianceFormat, kInvarianceFormatVersion, "invariance");
-  InvarianceResult r;
-  for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
-  r.layers = root.read_attr_strings("layers");
-  r.outputs = root.read_attr_strings("outputs");
-  r.split = root.read_attr_string("split");
-  r.images = root.read_attr_int64s("images");
-  r.labels = root.read_attr_ints("labels");
-  const std::vector<int32_t> in = root.read_attr_ints("input_shape");
-  if (in.size() != 3) bad(root.where() + " attribute input_shape", "3 values", std::to_string(in.size()));
-  r.input = InputShape{in[0], in[1], in[2]};
-  r.input_mean = root.read_attr_floats("input_mean");
-  r.input_std = root.read_attr_floats("input_std");
-  r.class_names = root.read_attr_strings("class_names");
-  if (r.epochs.empty() || r.layers.empty() || r.images.empty())
-    bad(root.where() + " attributes epochs, layers, images", "at least one of each",
-        std::to_string(r.epochs.size()) + ", " + std::to_string(r.layers.size()) + ", " + std::to_string(r.images.size()));
-  if (r.outputs.size() != r.layers.size())
-    bad(root.where() + " attribute outputs", std::to_string(r.layers.size()) + " names (one per layer)",
-        std::to_string(r.outputs.size()));
-  if (r.labels.size() != r.images.size())
-    bad(root.where() + " attribute labels", std::to_string(r.images.size()) + " labels (one per image)",
-        std::to_string(r.labels.size()));
-  if (in[0] < 1 || in[1] < 1 || in[2] < 1) bad(root.where() + " attribute input_shape", "positive sizes", dims_text({in[0], in[1], in[2]}));
-  for (const auto& [name, values] : {std::pair{"input_mean", &r.input_mean}, {"input_std", &r.input_std}})
-    if (values->size() != size_t(in[0]))
-      bad(root.where() + " attribute " + name, std::to_string(in[0]) + " values (one per channel)",
-          std::to_string(values->size()));
-  for (int32_t label : r.labels)
-    if (label < 0) bad(root.where() + " attribute labels", "labels >= 0", std::to_string(label));
+  return h5::read_file(path, [&](const h5::Group& root) {
+    h5::check_format(root, kInvarianceFormat, kInvarianceFormatVersion, "invariance");
+    InvarianceResult r;
+    for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
+    r.layers = root.read_attr_strings("layers");
+    r.outputs = root.read_attr_strings("outputs");
+    r.split = root.read_attr_string("split");
+    r.images = root.read_attr_int64s("images");
+    r.labels = root.read_attr_ints("labels");
+    const std::vector<int32_t> in = root.read_attr_ints("input_shape");
+    if (in.size() != 3) bad(root.where() + " attribute input_shape", "3 values", std::to_string(in.size()));
+    r.input = InputShape{in[0], in[1], in[2]};
+    r.input_mean = root.read_attr_floats("input_mean");
+    r.input_std = root.read_attr_floats("input_std");
+    r.class_names = root.read_attr_strings("class_names");
+    if (r.epochs.empty() || r.layers.empty() || r.images.empty())
+      bad(root.where() + " attributes epochs, layers, images", "at least one of each",
+          std::to_string(r.epochs.size()) + ", " + std::to_string(r.layers.size()) + ", " + std::to_string(r.images.size()));
+    if (r.outputs.size() != r.layers.size())
+      bad(root.where() + " attribute outputs", std::to_string(r.layers.size()) + " names (one per layer)",
+          std::to_string(r.outputs.size()));
+    if (r.labels.size() != r.images.size())
+      bad(root.where() + " attribute labels", std::to_string(r.images.size()) + " labels (one per image)",
+          std::to_string(r.labels.size()));
+    if (in[0] < 1 || in[1] < 1 || in[2] < 1) bad(root.where() + " attribute input_shape", "positive sizes", dims_text({in[0], in[1], in[2]}));
+    for (const auto& [name, values] : {std::pair{"input_mean", &r.input_mean}, {"input_std", &r.input_std}})
+      if (values->size() != size_t(in[0]))
+        bad(root.where() + " attribute " + name, std::to_string(in[0]) + " values (one per channel)",
+            std::to_string(values->size()));
+    for (int32_t label : r.labels)
+      if (label < 0) bad(root.where() + " attribute labels", "labels >= 0", std::to_string(label));
 
-  const int64_t E = int64_t(r.epochs.size()), I = int64_t(r.images.size());
-  const int64_t C = in[0], H = in[1], W = in[2];
-  auto shape_of = [&](const h5::Group& g, const std::string& rel, const std::vector<int64_t>& want) {
-    if (!g.is_dataset(rel)) throw Error(ErrorKind::snapshot, g.where(rel), "missing dataset");
-    const std::vector<int64_t> d = g.dataset_dims(rel);
-    if (d != want) bad(g.where(rel), "shape " + dims_text(want), dims_text(d));
-  };
-  shape_of(root, "originals", {I, C, H, W});
-  r.originals = root.read_dataset_f32("originals");
-  for (Transform t : kTransforms) {
-    const h5::Group g = root.open_group(transform_name(t));
-    InvarianceSweep s;
-    s.transform = t;
-    if (!g.is_dataset("values")) throw Error(ErrorKind::snapshot, g.where("values"), "missing dataset");
-    const std::vector<int64_t> vd = g.dataset_dims("values");
-    if (vd.size() != 1 || vd[0] < 1) bad(g.where("values"), "shape [S] with S >= 1", dims_text(vd));
-    s.values = g.read_dataset_f64("values");
-    const int64_t S = vd[0];
-    shape_of(g, "inputs", {I, S, C, H, W});
-    s.inputs = g.read_dataset_f32("inputs");
-    for (const std::string& layer : r.layers) {
-      shape_of(g, "distance/" + layer, {E, I, S});
-      s.distance.push_back(g.read_dataset_f32("distance/" + layer));
+    const int64_t E = int64_t(r.epochs.size()), I = int64_t(r.images.size());
+    const int64_t C = in[0], H = in[1], W = in[2];
+    auto shape_of = [&](const h5::Group& g, const std::string& rel, const std::vector<int64_t>& want) {
+      if (!g.is_dataset(rel)) throw Error(ErrorKind::snapshot, g.where(rel), "missing dataset");
+      const std::vector<int64_t> d = g.dataset_dims(rel);
+      if (d != want) bad(g.where(rel), "shape " + dims_text(want), dims_text(d));
+    };
+    shape_of(root, "originals", {I, C, H, W});
+    r.originals = root.read_dataset_f32("originals");
+    for (Transform t : kTransforms) {
+      const h5::Group g = root.open_group(transform_name(t));
+      InvarianceSweep s;
+      s.transform = t;
+      if (!g.is_dataset("values")) throw Error(ErrorKind::snapshot, g.where("values"), "missing dataset");
+      const std::vector<int64_t> vd = g.dataset_dims("values");
+      if (vd.size() != 1 || vd[0] < 1) bad(g.where("values"), "shape [S] with S >= 1", dims_text(vd));
+      s.values = g.read_dataset_f64("values");
+      const int64_t S = vd[0];
+      shape_of(g, "inputs", {I, S, C, H, W});
+      s.inputs = g.read_dataset_f32("inputs");
+      for (const std::string& layer : r.layers) {
+        shape_of(g, "distance/" + layer, {E, I, S});
+        s.distance.push_back(g.read_dataset_f32("distance/" + layer));
+      }
+      shape_of(g, "probability", {E, I, S});
+      s.probability = g.read_dataset_f32("probability");
+      shape_of(g, "predicted", {E, I, S});
+      s.predicted = g.read_dataset_i32("predicted");
+      r.sweeps.push_back(std::move(s));
     }
-    shape_of(g, "probability", {E, I, S});
-    s.probability = g.read_dataset_f32("probability");
-    shape_of(g, "predicted", {E, I, S});
-    s.predicted = g.read_dataset_i32("predicted");
-    r.sweeps.push_back(std::move(s));
-  }
-  return r;
+    return r;
+  });
 }
 
 void write_invariance_csv(const std::string& path, const InvarianceResult& r) {

@@ -61,33 +61,33 @@ void write_linear_probes(const std::string& path, const LinearProbeResult& r) {
 LinearProbeResult read_linear_probes(const std::string& path) {
   if (!fs::exists(path))
     throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope linear-probe --run <run folder> first");
-  const h5::File f = h5::File::open_read(path);
-  const h5::Group root = f.root();
-  h5::check_format(root, kLinearProbeFormat, kLinearProbeFormatVersion, "linear-probe");
-  LinearProbeResult r;
-  for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
-  r.layers = root.read_attr_strings("layers");
-  r.train_count = root.read_attr_int64("train_count");
-  r.test_count = root.read_attr_int64("test_count");
-  r.grid = root.read_attr_int("grid");
-  const int64_t E = int64_t(r.epochs.size()), L = int64_t(r.layers.size());
-  if (E == 0 || L == 0)
-    throw Error(ErrorKind::snapshot, root.where() + " attributes epochs, layers",
-                expected_found("at least one epoch and one layer", std::to_string(E) + " and " + std::to_string(L)),
-                "recompute it with deconvscope linear-probe");
-  auto shape_of = [&](const std::string& rel, const std::vector<int64_t>& want) {
-    const std::vector<int64_t> d = root.dataset_dims(rel);
-    if (d != want)
-      throw Error(ErrorKind::snapshot, root.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
-  };
-  shape_of("train_accuracy", {E, L});
-  r.train_accuracy = root.read_dataset_f32("train_accuracy");
-  shape_of("test_accuracy", {E, L});
-  r.test_accuracy = root.read_dataset_f32("test_accuracy");
-  shape_of("feature_dim", {L});
-  r.feature_dim = root.read_dataset_i32("feature_dim");
-  r.alpha.assign(size_t(E * L), std::nanf(""));
-  return r;
+  return h5::read_file(path, [&](const h5::Group& root) {
+    h5::check_format(root, kLinearProbeFormat, kLinearProbeFormatVersion, "linear-probe");
+    LinearProbeResult r;
+    for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
+    r.layers = root.read_attr_strings("layers");
+    r.train_count = root.read_attr_int64("train_count");
+    r.test_count = root.read_attr_int64("test_count");
+    r.grid = root.read_attr_int("grid");
+    const int64_t E = int64_t(r.epochs.size()), L = int64_t(r.layers.size());
+    if (E == 0 || L == 0)
+      throw Error(ErrorKind::snapshot, root.where() + " attributes epochs, layers",
+                  expected_found("at least one epoch and one layer", std::to_string(E) + " and " + std::to_string(L)),
+                  "recompute it with deconvscope linear-probe");
+    auto shape_of = [&](const std::string& rel, const std::vector<int64_t>& want) {
+      const std::vector<int64_t> d = root.dataset_dims(rel);
+      if (d != want)
+        throw Error(ErrorKind::snapshot, root.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
+    };
+    shape_of("train_accuracy", {E, L});
+    r.train_accuracy = root.read_dataset_f32("train_accuracy");
+    shape_of("test_accuracy", {E, L});
+    r.test_accuracy = root.read_dataset_f32("test_accuracy");
+    shape_of("feature_dim", {L});
+    r.feature_dim = root.read_dataset_i32("feature_dim");
+    r.alpha.assign(size_t(E * L), std::nanf(""));
+    return r;
+  });
 }
 
 void write_linear_probe_csv(const std::string& dir, const LinearProbeResult& r) {

@@ -66,49 +66,49 @@ void write_occlusion(const std::string& path, const OcclusionResult& r) {
 OcclusionResult read_occlusion(const std::string& path) {
   if (!fs::exists(path))
     throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope occlusion --run <run folder> first");
-  const h5::File f = h5::File::open_read(path);
-  const h5::Group root = f.root();
-  h5::check_format(root, kOcclusionFormat, kOcclusionFormatVersion, "occlusion");
-  OcclusionResult r;
-  for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
-  r.split = root.read_attr_string("split");
-  r.images = root.read_attr_int64s("images");
-  r.labels = root.read_attr_ints("labels");
-  r.layer = root.read_attr_string("layer");
-  r.size = root.read_attr_int("size");
-  r.stride = root.read_attr_int("stride");
-  const int64_t E = int64_t(r.epochs.size()), I = int64_t(r.images.size());
-  if (int64_t(r.labels.size()) != I)
-    throw Error(ErrorKind::snapshot, root.where() + " attribute labels",
-                expected_found(std::to_string(I) + " values (one per image)", std::to_string(r.labels.size())));
+  return h5::read_file(path, [&](const h5::Group& root) {
+    h5::check_format(root, kOcclusionFormat, kOcclusionFormatVersion, "occlusion");
+    OcclusionResult r;
+    for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
+    r.split = root.read_attr_string("split");
+    r.images = root.read_attr_int64s("images");
+    r.labels = root.read_attr_ints("labels");
+    r.layer = root.read_attr_string("layer");
+    r.size = root.read_attr_int("size");
+    r.stride = root.read_attr_int("stride");
+    const int64_t E = int64_t(r.epochs.size()), I = int64_t(r.images.size());
+    if (int64_t(r.labels.size()) != I)
+      throw Error(ErrorKind::snapshot, root.where() + " attribute labels",
+                  expected_found(std::to_string(I) + " values (one per image)", std::to_string(r.labels.size())));
 
-  auto shape_of = [&](const std::string& rel, const std::vector<int64_t>& want) {
-    const std::vector<int64_t> d = root.dataset_dims(rel);
-    if (d != want) throw Error(ErrorKind::snapshot, root.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
-  };
-  shape_of("grid", {2});
-  const std::vector<int32_t> grid = root.read_dataset_i32("grid");
-  if (grid[0] < 1 || grid[1] < 1)
-    throw Error(ErrorKind::snapshot, root.where("grid"),
-                expected_found("rows and columns >= 1", std::to_string(grid[0]) + ", " + std::to_string(grid[1])));
-  r.grid.rows = grid[0];
-  r.grid.cols = grid[1];
-  const int64_t R = r.grid.rows, Q = r.grid.cols;
-  shape_of("positions", {R * Q, 2});
-  r.grid.positions = root.read_dataset_i32("positions");
-  shape_of("feature", {E, I});
-  r.feature = root.read_dataset_i32("feature");
-  for (const char* name : {"activation", "probability", "predicted"}) shape_of(name, {E, I, R, Q});
-  r.activation = root.read_dataset_f32("activation");
-  r.probability = root.read_dataset_f32("probability");
-  r.predicted = root.read_dataset_i32("predicted");
-  const std::vector<int64_t> pd = root.dataset_dims("projection");
-  if (pd.size() != 5 || pd[0] != E || pd[1] != I)
-    throw Error(ErrorKind::snapshot, root.where("projection"),
-                "shape " + expected_found("(" + std::to_string(E) + ", " + std::to_string(I) + ", C, H, W)", shape_str(pd)));
-  r.input = InputShape{int(pd[2]), int(pd[3]), int(pd[4])};
-  r.projection = root.read_dataset_f32("projection");
-  return r;
+    auto shape_of = [&](const std::string& rel, const std::vector<int64_t>& want) {
+      const std::vector<int64_t> d = root.dataset_dims(rel);
+      if (d != want) throw Error(ErrorKind::snapshot, root.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
+    };
+    shape_of("grid", {2});
+    const std::vector<int32_t> grid = root.read_dataset_i32("grid");
+    if (grid[0] < 1 || grid[1] < 1)
+      throw Error(ErrorKind::snapshot, root.where("grid"),
+                  expected_found("rows and columns >= 1", std::to_string(grid[0]) + ", " + std::to_string(grid[1])));
+    r.grid.rows = grid[0];
+    r.grid.cols = grid[1];
+    const int64_t R = r.grid.rows, Q = r.grid.cols;
+    shape_of("positions", {R * Q, 2});
+    r.grid.positions = root.read_dataset_i32("positions");
+    shape_of("feature", {E, I});
+    r.feature = root.read_dataset_i32("feature");
+    for (const char* name : {"activation", "probability", "predicted"}) shape_of(name, {E, I, R, Q});
+    r.activation = root.read_dataset_f32("activation");
+    r.probability = root.read_dataset_f32("probability");
+    r.predicted = root.read_dataset_i32("predicted");
+    const std::vector<int64_t> pd = root.dataset_dims("projection");
+    if (pd.size() != 5 || pd[0] != E || pd[1] != I)
+      throw Error(ErrorKind::snapshot, root.where("projection"),
+                  "shape " + expected_found("(" + std::to_string(E) + ", " + std::to_string(I) + ", C, H, W)", shape_str(pd)));
+    r.input = InputShape{int(pd[2]), int(pd[3]), int(pd[4])};
+    r.projection = root.read_dataset_f32("projection");
+    return r;
+  });
 }
 
 void write_occlusion_csv(const std::string& path, const OcclusionResult& r) {

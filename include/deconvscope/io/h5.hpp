@@ -223,6 +223,16 @@ int check_format(const Group& root, const std::string& expected_format, const st
 // ones deconvscope wrote. The child's own errors are left for the caller's real parse.
 void vet_unsealed(const File& file, const std::function<void()>& parse, int timeout_s = 60);
 
+// Opens `path` for reading and returns parse(root): every reader of a deconvscope file goes
+// through here, so an unsealed file is first parsed in a child (vet_unsealed) whatever
+// the reader.
+template <class Parse>
+auto read_file(const std::string& path, Parse parse) {
+  const File f = File::open_read(path);
+  vet_unsealed(f, [&] { parse(f.root()); });
+  return parse(f.root());
+}
+
 // Writes the HDF5 file `path` so that no reader ever sees half of it: creates it under a
 // temporary name (io/atomic_file.hpp), lets `fill` write its contents, closes it and
 // renames it into place. On any failure the temporary file is removed and the error names
