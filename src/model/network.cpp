@@ -101,6 +101,12 @@ Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, i
     md = dst_md;
   }
   diff_logits_mem_ = memory(md, ctx_.eng);  // plain (N, classes): fc output is nc
+  // The network is defined the moment it is built: every primitive's weights and bias,
+  // in whatever layout and type oneDNN chose (a reordered bcda or blocked copy on AVX-512,
+  // the plain one on AVX2), hold the master parameters (zeros until init or import)
+  // before the first forward. Without this a freshly allocated reordered copy is read
+  // unwritten (seen as nan logits on AVX-512 only).
+  sync_params();
 }
 
 Error Network::run_error(size_t i, const dnnl::error& e, const std::string& pass) const {

@@ -7,6 +7,8 @@
 #include <random>
 #include <vector>
 
+#include "model/test_util.hpp"
+
 namespace ds {
 namespace {
 
@@ -31,6 +33,9 @@ std::vector<LayerSpec> tiny_net() {
 TEST(ForwardImages, BatchesMatchOneImageAtATime) {
   const InputShape in{1, 6, 6};
   Network batched(tiny_net(), in, 4, 7), single(tiny_net(), in, 1, 7);
+  // Non-zero weights, so a reordered weight copy that was never written shows.
+  std::mt19937 wrng(11);
+  testutil::randomize_params(batched, wrng);
   single.import_params(batched.export_params());
   const int count = 7;  // two batches, the last one padded
   std::mt19937 rng(3);
@@ -47,6 +52,19 @@ TEST(ForwardImages, BatchesMatchOneImageAtATime) {
   for (int i = 0; i < count; ++i) {
     single.forward(images.data() + size_t(i) * 36, Mode::infer);
     for (int c = 0; c < 4; ++c) EXPECT_NEAR(logits[size_t(i) * 4 + size_t(c)], single.logits()[c], 1e-5f) << i;
+  }
+}
+
+// A network is defined the moment it is built: before any init or import its weights are
+// the zero master copies in every layout oneDNN chose (the batched fc's weights are a
+// reordered copy on AVX-512), so every logit is exactly the zero bias.
+TEST(ForwardImages, FreshNetworkComputesWithItsZeroMasterWeights) {
+  const InputShape in{1, 6, 6};
+  for (int batch : {1, 4, 64}) {
+    Network net(tiny_net(), in, batch, 7);
+    std::vector<float> images(size_t(batch) * 36, 1.f);
+    net.forward(images.data(), Mode::infer);
+    for (int i = 0; i < batch * 4; ++i) ASSERT_EQ(net.logits()[i], 0.f) << "batch " << batch << ", logit " << i;
   }
 }
 
