@@ -273,7 +273,19 @@ double softmax_cross_entropy(const Tensor& logits, const std::vector<int32_t>& l
   return valid > 0 ? total / valid : 0.0;
 }
 
-Trace forward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params, const Tensor& input) {
+namespace {
+
+// t, or a copy of it through round when there is one.
+Tensor stored(const Tensor& t, const Rounding& round, Stored what, const LayerSpec& spec) {
+  Tensor out = t;
+  if (round) round(out, what, spec);
+  return out;
+}
+
+}  // namespace
+
+Trace forward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params, const Tensor& input,
+              const Rounding& round) {
   require(params.size() == specs.size(), "one LayerParams per layer");
   Trace t;
   const Tensor* x = &input;
@@ -282,7 +294,10 @@ Trace forward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams
     std::vector<int64_t> sw;
     Tensor y;
     switch (s.type) {
-      case LayerType::conv: y = conv_forward(*x, params[i].weights, params[i].bias, s.stride, s.pad); break;
+      case LayerType::conv:
+        y = conv_forward(stored(*x, round, Stored::src, s), stored(params[i].weights, round, Stored::weights, s),
+                         params[i].bias, s.stride, s.pad);
+        break;
       case LayerType::relu: y = relu_forward(*x); break;
       case LayerType::maxpool: {
         PoolResult r = maxpool_forward(*x, s.kernel, s.stride, s.pad);
@@ -291,9 +306,13 @@ Trace forward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams
         break;
       }
       case LayerType::lrn: y = lrn_forward(*x, s.size, s.alpha, s.beta, s.k); break;
-      case LayerType::fc: y = fc_forward(*x, params[i].weights, params[i].bias); break;
+      case LayerType::fc:
+        y = fc_forward(stored(*x, round, Stored::src, s), stored(params[i].weights, round, Stored::weights, s),
+                       params[i].bias);
+        break;
       case LayerType::dropout: y = *x; break;  // evaluation
     }
+    if (round) round(y, Stored::output, s);
     t.outputs.push_back(std::move(y));
     t.switches.push_back(std::move(sw));
     x = &t.outputs.back();
@@ -302,26 +321,32 @@ Trace forward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams
 }
 
 Gradients backward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params,
-                   const Trace& trace, const Tensor& input, const Tensor& diff_logits) {
+                   const Trace& trace, const Tensor& input, const Tensor& diff_logits, const Rounding& round,
+                   std::vector<Tensor>* diffs) {
   require(diff_logits.dims == trace.outputs.back().dims, "diff_logits has the dims of the logits");
   Gradients g;
   g.params.resize(specs.size());
+  if (diffs) diffs->assign(specs.size(), Tensor{});
   Tensor diff = diff_logits;  // d loss / d (output of layer i)
   for (size_t i = specs.size(); i-- > 0;) {
     const LayerSpec& s = specs[i];
+    if (diffs) (*diffs)[i] = diff;
+    if (round) round(diff, Stored::diff, s);
     const Tensor& src = i == 0 ? input : trace.outputs[i - 1];
     switch (s.type) {
-      case LayerType::conv:
-        conv_backward_weights(src, diff, params[i].weights.dims, s.stride, s.pad, g.params[i].weights,
-                              g.params[i].bias);
-        diff = conv_backward_data(diff, params[i].weights, src.dims, s.stride, s.pad);
+      case LayerType::conv: {
+        const Tensor x = stored(src, round, Stored::src, s), w = stored(params[i].weights, round, Stored::weights, s);
+        conv_backward_weights(x, diff, params[i].weights.dims, s.stride, s.pad, g.params[i].weights, g.params[i].bias);
+        diff = conv_backward_data(diff, w, src.dims, s.stride, s.pad);
         break;
+      }
       case LayerType::relu: diff = relu_backward(src, diff); break;
       case LayerType::maxpool: diff = maxpool_backward(diff, trace.switches[i], src.dims); break;
       case LayerType::lrn: diff = lrn_backward(src, diff, s.size, s.alpha, s.beta, s.k); break;
       case LayerType::fc: {
         Tensor diff_src;
-        fc_backward(src, params[i].weights, diff, diff_src, g.params[i].weights, g.params[i].bias);
+        fc_backward(stored(src, round, Stored::src, s), stored(params[i].weights, round, Stored::weights, s), diff,
+                    diff_src, g.params[i].weights, g.params[i].bias);
         diff = std::move(diff_src);
         break;
       }

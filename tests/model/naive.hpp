@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "deconvscope/config/layer_spec.hpp"
@@ -80,7 +81,15 @@ struct Trace {
   std::vector<Tensor> outputs;                 // outputs[i]: output of layer i
   std::vector<std::vector<int64_t>> switches;  // switches[i]: maxpool layers only
 };
-Trace forward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params, const Tensor& input);
+// Where a reduced-precision network stores a tensor, so a test can round it there (the
+// bf16 emulation of tests/train/precision_test.cpp): a conv or fc layer's src and weights,
+// a layer's output, the gradient a layer receives from above.
+enum class Stored { src, weights, output, diff };
+using Rounding = std::function<void(Tensor&, Stored, const LayerSpec&)>;
+
+// With `round`, every stored tensor goes through it (the arithmetic stays float/double).
+Trace forward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params, const Tensor& input,
+              const Rounding& round = {});
 
 // Backward through the whole network from d loss / d logits, with the evaluation
 // forward's semantics (dropout is the identity): the gradient of every layer with
@@ -89,8 +98,11 @@ struct Gradients {
   std::vector<LayerParams> params;
   Tensor input;
 };
+// With `round`, as forward; `diffs`, if given, gets d loss / d (output of layer i) for
+// every i, as each layer received it (before rounding).
 Gradients backward(const std::vector<LayerSpec>& specs, const std::vector<LayerParams>& params,
-                   const Trace& trace, const Tensor& input, const Tensor& diff_logits);
+                   const Trace& trace, const Tensor& input, const Tensor& diff_logits, const Rounding& round = {},
+                   std::vector<Tensor>* diffs = nullptr);
 
 // The Zeiler & Fergus deconvnet: `signal` has the dims of trace.outputs[top]; walking
 // from layer `top` down to layer 0: relu -> rectify (max(0, x) of the signal itself),

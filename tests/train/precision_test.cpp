@@ -2,15 +2,20 @@
 // there are some, one SGD step in bf16 against the same step in f32, the f32 master
 // weights, and the bench's bf16 figures.
 //
-// bf16 keeps 8 bits of mantissa: every activation and weight in the compute is rounded to
-// about 0.4% relative, and the errors add up over a few layers. One step's weight change
-// is therefore compared at 5% of its norm per layer, loose on purpose: a wrong gradient
-// (a missed reorder, a wrong data type) is off by 100%, not by 5%.
+// bf16 keeps 8 bits of mantissa: every stored activation, weight and gradient is rounded
+// to about 0.4% relative. Where a pooling layer follows, rounding also reorders
+// near-equal values in a window and moves a few switches (0.2-0.3% of them here), and each
+// moved switch sends its whole gradient to another position: that, not the rounding
+// itself, makes the conv layers' gradients differ by 4-8% from f32. The tolerances
+// below come from measuring that against the exact naive reference with the same
+// operands rounded to bf16 (Bf16GradientsErrAsTheFormatAllows), which errs as much.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
@@ -18,6 +23,7 @@
 #include "deconvscope/model/network.hpp"
 #include "deconvscope/train/bench.hpp"
 #include "deconvscope/train/sgd.hpp"
+#include "model/naive.hpp"
 #include "model/test_util.hpp"
 
 namespace ds {
@@ -54,6 +60,123 @@ TEST(Precision, Bf16IsRefusedClearlyWithoutCpuSupport) {
     for (const std::string& part : {std::string("train.precision"), std::string("AVX512_BF16"), cpu_isa_name(),
                                     std::string("train.precision = f32")})
       EXPECT_NE(m.find(part), std::string::npos) << m << "\nlacks: " << part;
+  }
+}
+
+// Rounds to the nearest bfloat16 (ties to even), as oneDNN's reorders do.
+float round_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  u &= 0xffff0000u;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+Tensor round_bf16_copy(Tensor t) {
+  for (float& v : t.data) v = round_bf16(v);
+  return t;
+}
+
+// |a - b| / |b| over two tensors of the same size.
+double rel_l2(const Tensor& a, const Tensor& b) {
+  double num = 0, den = 0;
+  for (size_t j = 0; j < b.size(); ++j) {
+    const double d = double(a.data[j]) - double(b.data[j]);
+    num += d * d;
+    den += double(b.data[j]) * double(b.data[j]);
+  }
+  return std::sqrt(num / den);
+}
+
+// The bf16 network's rounding, on the naive reference: the network stores conv and fc
+// srcs and weights, every activation and every gradient between layers in bf16, except an
+// fc's output (f32, and the ReLU fused into it); it accumulates in f32, and the weight
+// gradients and the biases stay f32.
+naive::Rounding bf16_storage(const std::vector<LayerSpec>& specs) {
+  std::set<std::string> f32_outputs;
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (specs[i].type == LayerType::fc) {
+      f32_outputs.insert(specs[i].name);
+      if (i + 1 < specs.size() && specs[i + 1].type == LayerType::relu) f32_outputs.insert(specs[i + 1].name);
+    }
+  return [f32_outputs](Tensor& t, naive::Stored what, const LayerSpec& spec) {
+    if (what == naive::Stored::output && f32_outputs.count(spec.name)) return;
+    for (float& v : t.data) v = round_bf16(v);
+  };
+}
+
+// Where bf16's error comes from, layer by layer down the backward chain: one batch's
+// gradients from oneDNN in bf16 against oneDNN in f32, beside the naive reference with the
+// same operands rounded to bf16 against the exact naive reference (the error the format
+// itself allows). Printed, and the bf16 path must stay within twice the format's error
+// (a missed reorder or a bf16 accumulation would be many times it).
+TEST(Precision, Bf16GradientsErrAsTheFormatAllows) {
+  if (!cpu_has_bf16()) GTEST_SKIP() << no_bf16_here();
+  std::vector<LayerSpec> specs = small_zfnet();
+  specs.erase(specs.begin() + 9);  // drop3: the reference has no training-mode dropout
+  Network f32(specs, kInput, kBatch, /*seed =*/3);
+  Network b16(specs, kInput, kBatch, /*seed =*/3, bf16());
+  std::mt19937 rng(3);
+  randomize_params(f32, rng);
+  b16.import_params(f32.export_params());
+  const std::vector<LayerParams> params = f32.export_params();
+  const Tensor input = random_input(f32, rng);
+  std::vector<int32_t> labels(kBatch);
+  for (auto& l : labels) l = int32_t(rng() % 10);
+
+  std::vector<std::vector<LayerParams>> dnnl_grads;
+  for (Network* net : {&f32, &b16}) {
+    Tensor diff({kBatch, 10});
+    net->set_step(1);
+    net->forward(input.ptr(), Mode::train);
+    softmax_cross_entropy(net->logits(), labels.data(), kBatch, 10, diff.ptr());
+    net->backward(diff.ptr());
+    std::vector<LayerParams> g;
+    for (size_t i = 0; i < net->size(); ++i) g.push_back(net->layer(i).grads());
+    dnnl_grads.push_back(std::move(g));
+  }
+  const naive::Rounding round = bf16_storage(specs);
+  std::vector<naive::Gradients> ref;
+  std::vector<naive::Trace> traces;
+  std::vector<std::vector<Tensor>> ref_diffs(2);
+  for (int r = 0; r < 2; ++r) {
+    const naive::Rounding& how = r == 0 ? naive::Rounding{} : round;
+    Tensor x = input;
+    if (how) for (float& v : x.data) v = round_bf16(v);
+    traces.push_back(naive::forward(specs, params, x, how));
+    const naive::Trace& t = traces.back();
+    Tensor diff(t.outputs.back().dims);
+    naive::softmax_cross_entropy(t.outputs.back(), labels, &diff);
+    ref.push_back(naive::backward(specs, params, t, x, diff, how, &ref_diffs[size_t(r)]));
+  }
+  // The cause: rounding the activations to 8 bits of mantissa reorders near-equal values in
+  // a pooling window, so some switches differ, and unpooling sends those gradients to
+  // another position: the received gradient jumps below each pooling layer, not at LRN.
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (specs[i].type != LayerType::maxpool) continue;
+    const auto& a = traces[0].switches[i];
+    const auto& b = traces[1].switches[i];
+    size_t moved = 0;
+    for (size_t j = 0; j < a.size(); ++j) moved += a[j] != b[j];
+    std::printf("%s: %zu of %zu switches move when activations are stored in bf16\n", specs[i].name.c_str(), moved,
+                a.size());
+    EXPECT_GT(moved, 0u) << "the explanation above no longer holds for " << specs[i].name;
+  }
+  std::printf("bf16 error, |g_bf16 - g_f32| / |g_f32|, on %s (one batch of %d)\n", cpu_isa_name().c_str(), kBatch);
+  std::printf("%-7s %12s %16s %14s\n", "layer", "oneDNN bf16", "format allows", "diff received");
+  for (size_t i = specs.size(); i-- > 0;) {
+    const double chain = rel_l2(round_bf16_copy(ref_diffs[1][i]), ref_diffs[0][i]);
+    if (params[i].weights.empty()) {
+      std::printf("%-7s %12s %16s %14.4f\n", specs[i].name.c_str(), "", "", chain);
+      continue;
+    }
+    const double got = rel_l2(dnnl_grads[1][i].weights, dnnl_grads[0][i].weights);
+    const double allowed = rel_l2(ref[1].params[i].weights, ref[0].params[i].weights);
+    // oneDNN's f32 path is the exact reference's, to float rounding.
+    EXPECT_LT(rel_l2(dnnl_grads[0][i].weights, ref[0].params[i].weights), 1e-4) << specs[i].name;
+    std::printf("%-7s %12.4f %16.4f %14.4f\n", specs[i].name.c_str(), got, allowed, chain);
+    EXPECT_LT(got, 2 * allowed + 1e-3) << specs[i].name;
   }
 }
 
@@ -94,7 +217,15 @@ TEST(Precision, Bf16StepChangesWeightsLikeF32) {
       off_grid += (bits & 0xffffu) != 0;
     }
     ASSERT_GT(den, 0) << small_zfnet()[i].name << " did not change";
-    EXPECT_LT(std::sqrt(num / den), 0.05) << small_zfnet()[i].name;
+    // Below the first pooling layer a switch that bf16 moved sends its gradient elsewhere
+    // (Bf16GradientsErrAsTheFormatAllows): measured 9.8% (conv1) and 5.9% (conv2) on
+    // avx512_core_bf16 with this batch and mask, and the exact reference with bf16 operands
+    // errs as much. Above the pooling layers only the rounding remains (0.5% measured).
+    const bool below_pooling = small_zfnet()[i].type == LayerType::conv;
+    const double tolerance = below_pooling ? 0.15 : 0.02;
+    std::printf("%s: one step's weight change %.4f from f32's (tolerance %.2f)\n", small_zfnet()[i].name.c_str(),
+                std::sqrt(num / den), tolerance);
+    EXPECT_LT(std::sqrt(num / den), tolerance) << small_zfnet()[i].name;
   }
   // The update happened on f32 master weights, not on bf16 ones.
   EXPECT_GT(off_grid, 0);
