@@ -109,7 +109,7 @@ RunImages Run::probe() const {
 
 std::unique_ptr<Network> Run::network(int batch) const {
   return std::make_unique<Network>(first_->layers, first_->input, std::max(1, batch), cfg_.run.seed,
-                                   NetworkOptions{cfg_.conv_algorithm, Precision::f32});
+                                   NetworkOptions{cfg_.conv_algorithm, Precision::f32, cfg_.conv_algorithms});
 }
 
 int Run::layer_index(const std::string& name, const std::string& key, const std::string& kind) const {

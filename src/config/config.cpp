@@ -273,6 +273,13 @@ const std::vector<KeySpec>& keys() {
          c.conv_algorithm = to_choice(v, w, {ConvAlgorithm::automatic, ConvAlgorithm::direct, ConvAlgorithm::winograd},
                                       conv_algorithm_name);
        }},
+      {"model.conv_algorithms", "(empty)",
+       "what model.conv_algorithm = auto chose per conv layer and pass when the run started (conv3=winograd or "
+       "conv3=winograd/winograd/direct for forward/backward data/backward weights); train writes it into the run's "
+       "config.cfg so a resume and the analyses compute as the first start did; a listed layer takes it over "
+       "model.conv_algorithm",
+       [](const Config& c) { return format_resolved_convs(c.conv_algorithms); },
+       [](Config& c, const std::string& v, const std::string& w) { c.conv_algorithms = parse_resolved_convs(v, w); }},
 
       {"train.epochs", nullptr, "passes over the training set",
        [](const Config& c) { return std::to_string(c.train.epochs); },
@@ -762,6 +769,8 @@ std::string read_config_file(const std::string& path) {
 }
 
 }  // namespace
+
+std::string config_text(const Config& cfg) { return effective_text(cfg); }
 
 const char* to_string(DatasetKind d) {
   switch (d) {

@@ -85,6 +85,60 @@ const char* conv_algorithm_name(ConvAlgorithm a) {
 
 const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "f32"; }
 
+std::string format_resolved_convs(const std::vector<ResolvedConv>& convs) {
+  std::string out;
+  for (const ResolvedConv& c : convs) {
+    out += (out.empty() ? "" : ",") + c.layer + "=" + conv_algorithm_name(c.forward);
+    if (c.backward_data != c.forward || c.backward_weights != c.forward)
+      out += std::string("/") + conv_algorithm_name(c.backward_data) + "/" + conv_algorithm_name(c.backward_weights);
+  }
+  return out;
+}
+
+std::vector<ResolvedConv> parse_resolved_convs(const std::string& text, const std::string& where) {
+  std::vector<ResolvedConv> out;
+  auto bad = [&](const std::string& entry) {
+    return Error(ErrorKind::config, where,
+                 expected_found("entries like conv1=direct or conv3=winograd/winograd/direct (forward/backward "
+                                "data/backward weights, each direct or winograd), separated by commas",
+                                "'" + entry + "'"),
+                 "leave it empty to let model.conv_algorithm decide");
+  };
+  auto algorithm = [&](const std::string& name, const std::string& entry) {
+    if (name == "direct") return ConvAlgorithm::direct;
+    if (name == "winograd") return ConvAlgorithm::winograd;
+    throw bad(entry);
+  };
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string entry = text.substr(start, end - start);
+    const size_t a = entry.find_first_not_of(" \t"), b = entry.find_last_not_of(" \t");
+    entry = a == std::string::npos ? "" : entry.substr(a, b - a + 1);
+    start = end + 1;
+    const size_t eq = entry.find('=');
+    if (eq == 0 || eq == std::string::npos) throw bad(entry);
+    ResolvedConv c;
+    c.layer = entry.substr(0, eq);
+    std::vector<std::string> passes;
+    for (size_t p = eq + 1;;) {
+      const size_t slash = entry.find('/', p);
+      passes.push_back(entry.substr(p, slash == std::string::npos ? std::string::npos : slash - p));
+      if (slash == std::string::npos) break;
+      p = slash + 1;
+    }
+    if (passes.size() != 1 && passes.size() != 3) throw bad(entry);
+    c.forward = algorithm(passes[0], entry);
+    c.backward_data = passes.size() == 3 ? algorithm(passes[1], entry) : c.forward;
+    c.backward_weights = passes.size() == 3 ? algorithm(passes[2], entry) : c.forward;
+    for (const ResolvedConv& seen : out)
+      if (seen.layer == c.layer) throw Error(ErrorKind::config, where, "layer " + c.layer + " is listed twice");
+    out.push_back(c);
+  }
+  return out;
+}
+
 LayerType parse_layer_type(const std::string& s, const std::string& where) {
   for (const auto& tn : kTypeNames)
     if (s == tn.name) return tn.type;

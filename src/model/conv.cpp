@@ -11,6 +11,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/model/network.hpp"
 #include "weighted_layer.hpp"
 
 namespace ds {
@@ -60,11 +62,26 @@ double time_pass(Ctx& ctx, const PrimitiveDesc& pd, std::initializer_list<int> a
 // rounding matches the plain convolution.
 constexpr double kWinogradMargin = 0.95;
 
-// Builds one pass into pd: direct, or Winograd when Ctx asks for it, oneDNN can build it
-// (make throws otherwise) and, under `automatic`, it timed faster. Returns the algorithm.
+// Builds one pass into pd: the run's fixed choice for this layer and pass when it has one
+// (model.conv_algorithms), else direct, or Winograd when Ctx asks for it, oneDNN can
+// build it (make throws otherwise) and, under `automatic`, it timed faster. Returns the
+// algorithm.
 template <class Primitive, class PrimitiveDesc, class Make>
-algorithm pick_algorithm(Ctx& ctx, PrimitiveDesc& pd, Make make, std::initializer_list<int> args) {
+algorithm pick_algorithm(Ctx& ctx, PrimitiveDesc& pd, Make make, std::initializer_list<int> args,
+                         const ConvAlgorithm* fixed, const std::string& layer, const char* pass) {
   pd = make(algorithm::convolution_direct);
+  if (fixed && *fixed == ConvAlgorithm::direct) return algorithm::convolution_direct;
+  if (fixed) {
+    const std::optional<PrimitiveDesc> wino = try_make([&] { return make(algorithm::convolution_winograd); });
+    if (!wino)
+      throw Error(ErrorKind::config, "model.conv_algorithms",
+                  "layer " + layer + "'s " + pass + " pass is winograd there, and oneDNN has no Winograd kernel for it "
+                  "on this CPU (" + cpu_isa_name() + ")",
+                  "to go on with direct, give --model.conv_algorithms with " + layer +
+                      "=direct (the results then differ in the last digits from a Winograd run)");
+    pd = *wino;
+    return algorithm::convolution_winograd;
+  }
   if (ctx.conv_algorithm == ConvAlgorithm::direct) return algorithm::convolution_direct;
   const std::optional<PrimitiveDesc> wino = try_make([&] { return make(algorithm::convolution_winograd); });
   if (!wino) return algorithm::convolution_direct;
@@ -81,6 +98,10 @@ class ConvLayer final : public WeightedLayer {
   using WeightedLayer::WeightedLayer;
 
   memory::desc init(Ctx& ctx, const memory::desc& src_md, const LayerShape& out) override {
+    const ResolvedConv* fixed = nullptr;  // the run's own choice for this layer, if it has one
+    if (ctx.resolved_convs)
+      for (const ResolvedConv& r : *ctx.resolved_convs)
+        if (r.layer == spec_.name) fixed = &r;
     const memory::dims sd = src_md.dims();            // (N, C, H, W)
     const int64_t N = sd[0], C = sd[1], H = sd[2], W = sd[3];
     const int64_t O = spec_.out, kh = spec_.kernel[0], kw = spec_.kernel[1];
@@ -111,7 +132,8 @@ class ConvLayer final : public WeightedLayer {
       return pd;
     };
     fwd_alg_ = pick_algorithm<dnnl::convolution_forward>(
-        ctx, fwd_pd_, make_fwd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST});
+        ctx, fwd_pd_, make_fwd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
+        fixed ? &fixed->forward : nullptr, spec_.name, "forward");
 
     auto make_bwd_data = [&](dnnl::algorithm alg) {
       // diff_src any: with one input channel the plain layout has only oneDNN's slow
@@ -123,7 +145,8 @@ class ConvLayer final : public WeightedLayer {
       return pd;
     };
     bwd_data_alg_ = pick_algorithm<dnnl::convolution_backward_data>(
-        ctx, bwd_data_pd_, make_bwd_data, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC});
+        ctx, bwd_data_pd_, make_bwd_data, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
+        fixed ? &fixed->backward_data : nullptr, spec_.name, "backward-data");
 
     auto make_bwd_w = [&](dnnl::algorithm alg) {
       // src as the forward pass left it; but with one input channel that plain layout has
@@ -140,7 +163,8 @@ class ConvLayer final : public WeightedLayer {
       return pd;
     };
     bwd_w_alg_ = pick_algorithm<dnnl::convolution_backward_weights>(
-        ctx, bwd_w_pd_, make_bwd_w, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS});
+        ctx, bwd_w_pd_, make_bwd_w, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS},
+        fixed ? &fixed->backward_weights : nullptr, spec_.name, "backward-weights");
 
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);

@@ -81,6 +81,16 @@ Network::Network(const std::vector<LayerSpec>& specs, const InputShape& input, i
   ctx_.strm = dnnl::stream(ctx_.eng);
   ctx_.seed = seed;
   ctx_.conv_algorithm = options_.conv_algorithm;
+  ctx_.resolved_convs = &options_.resolved_convs;
+  for (const ResolvedConv& r : options_.resolved_convs) {
+    const auto it = std::find_if(specs_.begin(), specs_.end(), [&](const LayerSpec& s) { return s.name == r.layer; });
+    if (it == specs_.end() || it->type != LayerType::conv)
+      throw Error(ErrorKind::config, "model.conv_algorithms",
+                  expected_found("conv layers of this network", "'" + r.layer + "'" +
+                                                                    (it == specs_.end() ? " (no such layer)"
+                                                                                        : " (a " + std::string(layer_type_name(it->type)) + " layer)")),
+                  "leave it empty to let model.conv_algorithm decide");
+  }
   ctx_.dt = options_.precision == Precision::bf16 ? dt::bf16 : dt::f32;
 
   input_md_ = memory::desc({batch, input.channels, input.height, input.width}, dt::f32, tag::nchw);
@@ -268,6 +278,14 @@ void Network::import_params(const std::vector<LayerParams>& params) {
     mine = theirs;
   }
   sync_params();
+}
+
+std::vector<ResolvedConv> Network::resolved_convs() const {
+  std::string text;
+  for (size_t i = 0; i < specs_.size(); ++i)
+    if (specs_[i].type == LayerType::conv)
+      text += (text.empty() ? "" : ",") + specs_[i].name + "=" + layers_[i]->algorithm();
+  return parse_resolved_convs(text, "the network's conv algorithms");
 }
 
 void Network::set_profiling(bool on) {

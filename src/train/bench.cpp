@@ -116,7 +116,7 @@ BenchResult run_bench(const Config& cfg, const BenchOptions& opt) {
   set_threads(cfg.run.threads);
   const InputShape in = bench_input(cfg);
   const int B = cfg.train.batch;
-  Network net(cfg.layers, in, B, cfg.run.seed, NetworkOptions{cfg.conv_algorithm, cfg.train.precision});
+  Network net(cfg.layers, in, B, cfg.run.seed, NetworkOptions{cfg.conv_algorithm, cfg.train.precision, cfg.conv_algorithms});
   std::mt19937_64 rng(cfg.run.seed);
   init_params(net, cfg.train, rng);
   std::normal_distribution<float> normal;

@@ -133,7 +133,7 @@ bool resume_may_change(const std::string& key) {
          key == "snapshot.epochs" || key.rfind("analysis.", 0) == 0 || key.rfind("invariance.", 0) == 0 ||
          key.rfind("linear_probe.", 0) == 0 || key == "data.streaming" ||
          key == "data.memory_budget_mb" || key == "data.reader_threads" || key == "data.prefetch_batches" ||
-         key.rfind("occlusion.", 0) == 0;
+         key.rfind("occlusion.", 0) == 0 || key == "model.conv_algorithms";
 }
 
 // A resume continues the run in the folder with the run's own config (config.cfg). A
@@ -149,6 +149,9 @@ int check_resume_config(const RunPaths& paths, const Config& given, RunLog& log)
     } else if (d.key == "train.epochs") {
       notes.push_back(std::string(given.train.epochs > stored.train.epochs ? "extending" : "shortening") +
                       " the run: train.epochs " + d.a + " -> " + d.b + " (config.cfg said " + d.a + ")");
+    } else if (d.key == "model.conv_algorithms") {
+      notes.push_back("model.conv_algorithms " + d.a + " -> " + d.b +
+                      ": the weights can differ in the last digits from a run that kept its algorithms");
     } else if (d.key == "run.threads") {
       notes.push_back("run.threads " + d.a + " -> " + d.b + ": the weights can differ in the last bits from a run that "
                       "kept " + d.a + " threads");
@@ -471,7 +474,7 @@ void build_network(Run& run) {
   // Shapes fit only once the dataset's image size is known; name the config file too.
   try {
     run.net = std::make_unique<Network>(cfg.layers, in_shape, run.batch.local, cfg.run.seed,
-                                        NetworkOptions{cfg.conv_algorithm, cfg.train.precision});
+                                        NetworkOptions{cfg.conv_algorithm, cfg.train.precision, cfg.conv_algorithms});
   } catch (const Error& e) {
     // A bf16 refusal is about the CPU, not the shapes: no image size to add.
     if (cfg.source.empty() || e.where().rfind(cfg.source, 0) == 0 || e.where() == "train.precision") throw;
@@ -484,6 +487,37 @@ void build_network(Run& run) {
     throw Error(ErrorKind::shape, (cfg.source.empty() ? "" : cfg.source + ": ") + "layer " + cfg.layers.back().name,
                 "the last fc layer's out must equal the number of classes: " +
                     expected_found(std::to_string(run.data.train.num_classes), std::to_string(run.net->num_classes())));
+}
+
+// model.conv_algorithm = auto times each conv pass when the network is built, and timing
+// can tip either way: a run records what it chose in its config.cfg
+// (model.conv_algorithms), and every MPI rank takes rank 0's choice, so that a resume,
+// the analyses and every rank compute as the first start did.
+void resolve_conv_algorithms(Run& run, Config& cfg) {
+  if (cfg.conv_algorithm != ConvAlgorithm::automatic || !cfg.conv_algorithms.empty()) return;
+  const std::string mine = format_resolved_convs(run.net->resolved_convs());
+  std::string chosen = mine;
+  if (run.comm.distributed()) {
+    uint64_t n = chosen.size();
+    run.comm.broadcast(&n, sizeof n);
+    chosen.resize(size_t(n));
+    run.comm.broadcast(chosen.data(), size_t(n));
+  }
+  cfg.conv_algorithms = parse_resolved_convs(chosen, "model.conv_algorithms");
+  cfg.text = config_text(cfg);
+  if (mine != chosen) build_network(run);  // this rank's timing chose otherwise: rank 0's choice
+  run.log.say("model.conv_algorithm = auto chose " + chosen +
+              " (kept in config.cfg as model.conv_algorithms: a resume computes the same)");
+}
+
+// A resume given a config without model.conv_algorithms (the file the run started from,
+// say) keeps the choice its run recorded, rather than timing again.
+void adopt_resolved_convs(const RunPaths& paths, Config& cfg) {
+  if (!cfg.conv_algorithms.empty()) return;
+  const Config stored = load_config({"--config", paths.config});
+  if (stored.conv_algorithms.empty()) return;
+  cfg.conv_algorithms = stored.conv_algorithms;
+  cfg.text = config_text(cfg);
 }
 
 // With --resume: finds the state to continue from and checks it fits this run.
@@ -751,7 +785,9 @@ void report_epoch(Run& run, const EpochRow& row) {
 
 }  // namespace
 
-TrainSummary train(const Config& cfg, const TrainOptions& opt) {
+TrainSummary train(const Config& given, const TrainOptions& opt) {
+  // A copy: a new run records here what model.conv_algorithm = auto chose.
+  Config cfg = given;
   set_threads(cfg.run.threads);
   // A rank that leaves by an error skips MPI_Finalize, so mpirun ends the others at once.
   const CommFailureGuard comm_guard;
@@ -768,9 +804,13 @@ TrainSummary train(const Config& cfg, const TrainOptions& opt) {
                 "continue it with: deconvscope train --run " + run.paths.dir +
                     " --resume; or add --force to start over, or set --run.dir elsewhere");
   run.run_epochs = cfg.train.epochs;
-  if (opt.resume && fs::exists(run.paths.config)) run.run_epochs = check_resume_config(run.paths, cfg, run.log);
+  if (opt.resume && fs::exists(run.paths.config)) {
+    adopt_resolved_convs(run.paths, cfg);
+    run.run_epochs = check_resume_config(run.paths, cfg, run.log);
+  }
   read_training_data(run);
   build_network(run);
+  resolve_conv_algorithms(run, cfg);
   run.rng.seed(cfg.run.seed);
   prepare_resume(run);
   if (g_stop_signal)

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <random>
 
+#include "deconvscope/core/error.hpp"
 #include "deconvscope/model/network.hpp"
 #include "model/gradcheck.hpp"
 #include "model/naive.hpp"
@@ -98,6 +99,59 @@ TEST(ConvAlgorithm, WinogradFallsBackToDirectWhereItHasNoKernel) {
               with(ConvAlgorithm::winograd));
   EXPECT_EQ(net.layer(0).algorithm(), "direct");
   expect_matches_naive(net, kDirectRtol, 1);
+}
+
+// model.conv_algorithms: a run's recorded choice is taken as it is, pass by pass, with no
+// timing; it reads back from the text it is written as; and bad entries name the key.
+TEST(ConvAlgorithm, ResolvedChoicesAreTakenAsRecorded) {
+  NetworkOptions o = with(ConvAlgorithm::automatic);
+  o.resolved_convs = parse_resolved_convs("conv1=direct,conv2=direct", "test");
+  Network net(winograd_specs(), kWinogradInput, kBatch, 0, o);
+  EXPECT_EQ(format_resolved_convs(net.resolved_convs()), "conv1=direct,conv2=direct");
+  // What auto chose, fed back, builds the same network, whatever the timing says now.
+  Network timed(winograd_specs(), kWinogradInput, kBatch, 0, with(ConvAlgorithm::automatic));
+  NetworkOptions again = with(ConvAlgorithm::automatic);
+  again.resolved_convs = timed.resolved_convs();
+  Network rebuilt(winograd_specs(), kWinogradInput, kBatch, 0, again);
+  EXPECT_EQ(format_resolved_convs(rebuilt.resolved_convs()), format_resolved_convs(timed.resolved_convs()));
+}
+
+TEST(ConvAlgorithm, ResolvedTextRoundTripsAndRefusesBadEntries) {
+  const std::string text = "conv1=direct,conv3=winograd/winograd/direct";
+  EXPECT_EQ(format_resolved_convs(parse_resolved_convs(text, "k")), text);
+  EXPECT_EQ(format_resolved_convs(parse_resolved_convs(" conv1=winograd/winograd/winograd ", "k")), "conv1=winograd");
+  EXPECT_TRUE(parse_resolved_convs("", "k").empty());
+  for (const char* bad : {"conv1", "conv1=fast", "=direct", "conv1=direct/direct", "conv1=direct,conv1=winograd",
+                          "conv1=auto"}) {
+    try {
+      parse_resolved_convs(bad, "model.conv_algorithms");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::config) << bad;
+      EXPECT_NE(std::string(e.what()).find("model.conv_algorithms"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(ConvAlgorithm, ResolvedChoicesThatCannotBeBuiltAreConfigErrors) {
+  auto refused = [](const std::string& text, const std::string& says) {
+    NetworkOptions o;
+    o.resolved_convs = parse_resolved_convs(text, "model.conv_algorithms");
+    try {
+      Network net({conv("conv1", 16, 5, 5, 2, 2), relu("relu1"), fc("fc", 3)}, {16, 9, 9}, 2, 0, o);
+      ADD_FAILURE() << "built with " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::config) << e.what();
+      const std::string m = e.what();
+      EXPECT_NE(m.find("model.conv_algorithms"), std::string::npos) << m;
+      EXPECT_NE(m.find(says), std::string::npos) << m;
+    }
+  };
+  refused("relu1=direct", "a relu layer");
+  refused("conv9=direct", "no such layer");
+  // 5x5 stride 2 has no Winograd kernel on any CPU: a recorded winograd cannot silently
+  // become direct (the run would no longer compute as it did).
+  refused("conv1=winograd", "no Winograd kernel");
 }
 
 // One input channel: the forward reads the plain input, and on AVX2 backward weights then

@@ -177,6 +177,39 @@ TEST_F(TrainRun, ConfigFileReloadsToTheSameConfig) {
   EXPECT_EQ(again.snapshot.epochs, (std::vector<int>{0, 2, 4}));
 }
 
+// model.conv_algorithm = auto decides by timing: the run records the choice in config.cfg
+// (model.conv_algorithms), and a resume, even one given the original config without it,
+// builds with the recorded choice instead of timing again.
+TEST(TrainAuto, RecordsItsConvChoiceAndAResumeKeepsIt) {
+  const std::string data = testutil::make_temp_dir("auto-data"), dir = testutil::make_temp_dir("auto-run");
+  testutil::write_synthetic_mnist(data, 100, 50);
+  const std::vector<std::string> args =
+      testutil::tiny_run_args(data, dir, {"--model.conv_algorithm", "auto", "--snapshot.epochs", "0,1"});
+  std::vector<std::string> first = args;
+  first.insert(first.end(), {"--train.epochs", "1"});
+  train(load_config(first), TrainOptions{});
+  const RunPaths p = RunPaths::of(dir);
+  const Config recorded = load_config({"--config", p.config});
+  ASSERT_EQ(recorded.conv_algorithms.size(), 2u) << read_text(p.config);
+  EXPECT_EQ(recorded.conv_algorithms[0].layer, "c1");
+  EXPECT_EQ(recorded.conv_algorithms[1].layer, "c2");
+  EXPECT_NE(read_text(p.log).find("model.conv_algorithm = auto chose"), std::string::npos);
+
+  std::vector<std::string> more = args;
+  more.insert(more.end(), {"--train.epochs", "2"});
+  TrainOptions resume;
+  resume.resume = true;
+  const std::string log_before = read_text(p.log);
+  EXPECT_EQ(train(load_config(more), resume).last_epoch, 2);
+  const std::string resumed_log = read_text(p.log).substr(log_before.size());
+  EXPECT_EQ(resumed_log.find("auto chose"), std::string::npos) << "the resume timed again:\n" << resumed_log;
+  EXPECT_EQ(format_resolved_convs(load_config({"--config", p.config}).conv_algorithms),
+            format_resolved_convs(recorded.conv_algorithms));
+  std::error_code ec;
+  fs::remove_all(data, ec);
+  fs::remove_all(dir, ec);
+}
+
 TEST_F(TrainRun, AFolderThatHoldsARunIsNotOverwrittenSilently) {
   try {
     train(cfg_, TrainOptions{});

@@ -124,6 +124,7 @@ struct Config {
   InputShape input;               // filled from the dataset at load time
   std::vector<LayerSpec> layers;  // model.layer lines, in order
   ConvAlgorithm conv_algorithm = ConvAlgorithm::direct;  // model.conv_algorithm (auto: see docs/config.md)
+  std::vector<ResolvedConv> conv_algorithms;              // model.conv_algorithms: auto's choice, per layer
   TrainConfig train;
   SnapshotConfig snapshot;
   AnalysisConfig analysis;
@@ -137,6 +138,9 @@ struct Config {
 // Parses `--config FILE` and `--section.key value` overrides from args (argv without the
 // program and subcommand names). Throws ds::Error(config) naming the file and line or key.
 Config load_config(const std::vector<std::string>& args);
+// The effective config as INI text (what Config::text holds): for a Config changed after
+// loading, such as train's resolution of model.conv_algorithm = auto.
+std::string config_text(const Config& cfg);
 // Parses the INI text of an effective config (as stored in a snapshot's `config`).
 Config parse_config_text(const std::string& text, const std::string& where);
 // One key whose value differs between two configs: `train --resume` compares the run's

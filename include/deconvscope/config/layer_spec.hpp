@@ -31,6 +31,20 @@ enum class Precision { f32, bf16 };
 const char* conv_algorithm_name(ConvAlgorithm a);  // "auto" | "direct" | "winograd"
 const char* precision_name(Precision p);           // "f32" | "bf16"
 
+// One conv layer's algorithm for each pass, as `auto` resolved it when the run started:
+// written to the run's config.cfg (model.conv_algorithms), so that a resume, and the
+// analyses of the run, compute exactly as the first start did instead of timing again.
+struct ResolvedConv {
+  std::string layer;
+  ConvAlgorithm forward = ConvAlgorithm::direct, backward_data = ConvAlgorithm::direct,
+                backward_weights = ConvAlgorithm::direct;
+};
+// "conv1=direct,conv3=winograd/winograd/direct": one entry per layer, a single algorithm
+// when the three passes agree, else forward/backward_data/backward_weights.
+std::string format_resolved_convs(const std::vector<ResolvedConv>& convs);
+// Reads that text back (empty = none); throws ds::Error(config) naming `where` and the entry.
+std::vector<ResolvedConv> parse_resolved_convs(const std::string& text, const std::string& where);
+
 struct LayerSpec {
   std::string name;
   LayerType type = LayerType::relu;

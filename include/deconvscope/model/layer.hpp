@@ -37,6 +37,7 @@ struct Ctx {
   // that the index of a dropout mask element is its index in the global batch.
   uint64_t image_offset = 0;
   ConvAlgorithm conv_algorithm = ConvAlgorithm::direct;
+  const std::vector<ResolvedConv>* resolved_convs = nullptr;  // per-layer choices over conv_algorithm
   // Data type of activations and weights in the compute (f32, or bf16 for Precision::bf16).
   dnnl::memory::data_type dt = dnnl::memory::data_type::f32;
 };

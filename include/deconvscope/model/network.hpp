@@ -22,11 +22,14 @@ namespace ds {
 // "a feature that fired" are read there.
 int rectified_output_layer(const std::vector<LayerSpec>& specs, int conv);
 
-// How the network computes; the defaults are the exact float32 direct convolution (the
-// config's defaults are model.conv_algorithm = auto, train.precision = f32).
+// How the network computes; the defaults are the exact float32 direct convolution, as
+// the config's (model.conv_algorithm = direct, train.precision = f32).
 struct NetworkOptions {
   ConvAlgorithm conv_algorithm = ConvAlgorithm::direct;
   Precision precision = Precision::f32;
+  // Fixed choices for the listed conv layers (a run's model.conv_algorithms), taken over
+  // conv_algorithm; a listed winograd that oneDNN cannot build here is a config error.
+  std::vector<ResolvedConv> resolved_convs;
 };
 
 // Whether this CPU runs oneDNN's bf16 kernels natively (AVX512_BF16 or later); without it
@@ -89,6 +92,8 @@ class Network {
   void import_params(const std::vector<LayerParams>& params);
   // Must be called after params() of any layer changed.
   void sync_params();
+  // Each conv layer's algorithm per pass as built (what `auto` chose), in layer order.
+  std::vector<ResolvedConv> resolved_convs() const;
 
   // Per-layer timing (waits for each layer, so only for `bench --profile`).
   struct LayerTime {
