@@ -132,7 +132,9 @@ AnalysisResult with_baseline(AnalysisResult r) {
 void expect_same_floats(const std::vector<float>& a, const std::vector<float>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i)
-    if (!(std::isnan(a[i]) && std::isnan(b[i]))) EXPECT_EQ(a[i], b[i]) << i;
+    if (!(std::isnan(a[i]) && std::isnan(b[i]))) {
+      EXPECT_EQ(a[i], b[i]) << i;
+    }
 }
 
 void expect_same_acts(const std::vector<Activation>& a, const std::vector<Activation>& b) {

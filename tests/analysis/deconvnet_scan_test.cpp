@@ -650,7 +650,9 @@ TEST_F(AnalyzeRun, ATopKEpochWithoutASnapshotOnDiskIsWarnedAbout) {
 void expect_same_figures(const std::vector<float>& a, const std::vector<float>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i)
-    if (!(std::isnan(a[i]) && std::isnan(b[i]))) EXPECT_EQ(a[i], b[i]) << "entry " << i;
+    if (!(std::isnan(a[i]) && std::isnan(b[i]))) {
+      EXPECT_EQ(a[i], b[i]) << "entry " << i;
+    }
 }
 
 TEST_F(AnalyzeRun, TheSanityBaselineIsWrittenKeptOnReuseAndAddedToAVersion2File) {
@@ -670,9 +672,11 @@ TEST_F(AnalyzeRun, TheSanityBaselineIsWrittenKeptOnReuseAndAddedToAVersion2File)
     ASSERT_EQ(r.convergence[l].init_rank_correlation.size(), E);
     for (size_t i = 0; i < E * F; ++i) {
       const float v = ev.init_rank_correlation[i];
-      if (ev.strongest[i].image < 0) EXPECT_TRUE(std::isnan(v)) << i;
-      else if (i < F) EXPECT_EQ(v, 1.f) << i;
-      else if (!std::isnan(v)) {
+      if (ev.strongest[i].image < 0) {
+        EXPECT_TRUE(std::isnan(v)) << i;
+      } else if (i < F) {
+        EXPECT_EQ(v, 1.f) << i;
+      } else if (!std::isnan(v)) {
         EXPECT_GE(v, -1.f);
         EXPECT_LE(v, 1.f);
         ++figures;
@@ -709,8 +713,11 @@ TEST_F(AnalyzeRun, TheSanityBaselineIsWrittenKeptOnReuseAndAddedToAVersion2File)
         pb.push_back(std::abs(b.data[size_t(y * 12 + x)]));
       }
     const double want = testutil::naive_spearman(pa, pb);
-    if (std::isnan(want)) EXPECT_TRUE(std::isnan(c2.init_rank_correlation[i])) << f;
-    else EXPECT_NEAR(c2.init_rank_correlation[i], want, 1e-3) << "feature " << c2.features[f];
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(c2.init_rank_correlation[i])) << f;
+    } else {
+      EXPECT_NEAR(c2.init_rank_correlation[i], want, 1e-3) << "feature " << c2.features[f];
+    }
     ++recomputed;
   }
   EXPECT_GT(recomputed, 0);

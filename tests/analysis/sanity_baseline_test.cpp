@@ -57,8 +57,11 @@ TEST(Spearman, MatchesTheNaiveReferenceWithManyTies) {
     }
     const double want = naive_spearman(a, b);
     SCOPED_TRACE("trial " + std::to_string(trial));
-    if (std::isnan(want)) EXPECT_TRUE(std::isnan(spearman(a, b)));
-    else EXPECT_NEAR(spearman(a, b), want, 1e-12);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(spearman(a, b)));
+    } else {
+      EXPECT_NEAR(spearman(a, b), want, 1e-12);
+    }
   }
 }
 

@@ -224,7 +224,9 @@ TEST(DistAnalyze, TwoRanksWriteWhatOneProcessWrites) {
     for (size_t i = 0; i < p.init_rank_correlation.size(); ++i) {
       const float u = p.init_rank_correlation[i], v = q.init_rank_correlation[i];
       EXPECT_EQ(std::isnan(u), std::isnan(v)) << "layer " << l << " item " << i;
-      if (!std::isnan(u)) EXPECT_NEAR(u, v, 1e-4f) << "layer " << l << " item " << i;
+      if (!std::isnan(u)) {
+        EXPECT_NEAR(u, v, 1e-4f) << "layer " << l << " item " << i;
+      }
     }
   }
   for (const auto& [epoch, layers] : x.topk) {
