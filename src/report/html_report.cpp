@@ -324,13 +324,17 @@ void baseline_table(Page& p, const AnalysisResult& r, size_t l) {
     return;
   }
   const std::string first = std::to_string(r.epochs[0]);
-  h << "<p class=\"hint\">How much of each picture the architecture draws with any weights: the Spearman rank "
-       "correlation between the picture's |projection| over its receptive field and the one the same image and "
-       "position give through the weights of the first snapshot (epoch "
-    << first
-    << ", its own switches, a unit signal). A high value means the picture is mostly what the architecture (the "
-       "switches and rectification) does to any weights, not what was learned (Adebayo et al., &ldquo;Sanity Checks "
-       "for Saliency Maps&rdquo;, NeurIPS 2018). It is 1 at epoch "
+  // Epoch 0 is the random initialisation: then the baseline is Adebayo's randomised weights.
+  const bool init = r.epochs[0] == 0;
+  h << "<p class=\"hint\">Sanity baseline: the Spearman rank correlation between each picture's |projection| over "
+       "its receptive field and the one the same image and position give through the weights of the first snapshot "
+       "(epoch "
+    << first << (init ? ", the random initialisation" : "")
+    << "; its own switches, a unit signal). A high value means the picture is mostly what the architecture (the "
+       "switches and rectification) does to any weights, here "
+    << (init ? "random ones" : "those of epoch " + first)
+    << ", not what was learned (Adebayo et al., &ldquo;Sanity Checks for Saliency Maps&rdquo;, NeurIPS 2018). It is "
+       "1 at epoch "
     << first << " by definition; blank where the feature is inactive or a picture is flat.";
   size_t with_figure = 0;
   for (size_t f = 0; f < F; ++f) with_figure += std::isfinite(v[(E - 1) * F + f]) ? 1 : 0;

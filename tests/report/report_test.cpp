@@ -666,8 +666,9 @@ TEST_F(ReportTest, EvolutionStripsCarryTheirSanityBaseline) {
   const std::string before = html.substr(0, conv2), after = html.substr(conv2);
   EXPECT_NE(before.find("No sanity baseline for these pictures"), std::string::npos);  // conv1 has none
   EXPECT_NE(after.find("A high value means the picture is mostly what the architecture (the switches and "
-                       "rectification) does to any weights, not what was learned"),
+                       "rectification) does to any weights, here random ones, not what was learned"),
             std::string::npos);
+  EXPECT_NE(after.find("(epoch 0, the random initialisation; its own switches, a unit signal)"), std::string::npos);
   EXPECT_NE(after.find("Sanity Checks for Saliency Maps&rdquo;, NeurIPS 2018"), std::string::npos);
   EXPECT_NE(after.find("At epoch 5 the median over the 3 features with a figure is 0.50."), std::string::npos);
   // Feature #5 (row 2): 1 at epoch 0, blank where it has no figure, 0.30 at epoch 5.
