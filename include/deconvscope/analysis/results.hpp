@@ -75,9 +75,10 @@ struct LayerConvergence {
   // which dominates filter_similarity in short runs.
   std::vector<float> weight_progress;    // [E], 0 at the first epoch, 1 at the final one
   int progress_converged_at = -1;        // first epoch from which weight_progress stays >= threshold
-  // Median over the active followed features of LayerEvolution::init_rank_correlation:
-  // how much of the layer's pictures the architecture draws with any weights (NaN where no
-  // followed feature is active; empty when not computed).
+  // Median of LayerEvolution::init_rank_correlation over the followed features with a
+  // figure (NaN ones left out: inactive, or a flat picture): how much of the layer's
+  // pictures the first snapshot's weights already draw (NaN where no feature has a figure;
+  // empty when not computed).
   std::vector<float> init_rank_correlation;  // [E]
 };
 
