@@ -4,7 +4,8 @@
 Compares, between run folder A and B: every dataset and attribute of every HDF5 file in
 snapshots/ and analysis/ (values exactly, dtypes and shapes; attributes that name the
 folder, the time or the file's own checksum are skipped, and the config text is compared
-without its run.dir line), and every PNG in report/ (bytes).
+without its run.dir line; float NaN equals NaN, which analysis.h5's init_rank_correlation
+holds where a feature is inactive), and every PNG in report/ (bytes).
 Prints each difference and exits 1 if there is one. Needs python3-h5py.
 Usage: tools/same_outputs.py RUN_A RUN_B
 """

@@ -1,9 +1,11 @@
-// analysis.h5 (format "deconvscope.analysis", format_version 2; docs/analysis-format.md)
+// analysis.h5 (format "deconvscope.analysis", format_version 3, reading 2 as well;
+// docs/analysis-format.md)
 // and the CSV tables next to it. Writing checks the in-memory result first, so a file on
 // disk always matches the documented shapes; reading checks every type and shape before
 // it allocates. Both go through io/h5.hpp.
 // Left out: partial reads (the report reads the whole file; it is tens of MiB at most).
 #include "deconvscope/analysis/analysis_file.hpp"
+#include "deconvscope/analysis/sanity_baseline.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -152,6 +154,7 @@ class Checker {
       if (!std::isfinite(ev.projections.data[i]))
         fail(at + "/projection", expected_found("finite values", std::to_string(ev.projections.data[i]) +
                                                                     " at flat index " + std::to_string(i)));
+    check_init_rank_correlation(r, l, E);
 
     const LayerJumps& j = r.jumps[l];
     const std::string jat = "metrics/jumps/" + name;
@@ -172,6 +175,40 @@ class Checker {
     for (auto [attr, at] : {std::pair{"converged_at", c.converged_at}, std::pair{"progress_converged_at", c.progress_converged_at}})
       if (at != -1 && std::find(r.epochs.begin(), r.epochs.end(), at) == r.epochs.end())
         fail(cat + " attribute " + attr, expected_found("-1 or one of the analysed epochs", std::to_string(at)));
+  }
+
+  // The sanity baseline, when computed: NaN exactly where inactive, 1 at the first epoch,
+  // else in [-1, 1] or NaN (undefined); the layer's medians are those of its features.
+  void check_init_rank_correlation(const AnalysisResult& r, size_t l, size_t E) const {
+    const LayerEvolution& ev = r.evolution[l];
+    const std::vector<float>& v = ev.init_rank_correlation;
+    const std::vector<float>& m = r.convergence[l].init_rank_correlation;
+    const std::string at = "evolution/" + r.layers[l] + "/init_rank_correlation";
+    const std::string mat = "metrics/convergence/" + r.layers[l] + "/init_rank_correlation";
+    if (v.empty()) {
+      if (!m.empty()) fail(mat, "present without " + at);
+      return;
+    }
+    const size_t F = ev.features.size();
+    expect_count(at, "entries (E * F)", E * F, v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
+      const bool active = ev.strongest[i].image >= 0;
+      const std::string entry = " at epoch " + std::to_string(r.epochs[i / F]) + ", feature " + std::to_string(ev.features[i % F]);
+      if (!active && !std::isnan(v[i]))
+        fail(at, expected_found("NaN where the feature is inactive", std::to_string(v[i]) + entry));
+      if (active && i < F && v[i] != 1.f)
+        fail(at, expected_found("1 at the first epoch", std::to_string(v[i]) + entry));
+      if (!std::isnan(v[i]) && !(v[i] >= -1.f && v[i] <= 1.f))
+        fail(at, expected_found("values in [-1, 1] or NaN", std::to_string(v[i]) + entry));
+    }
+    expect_count(mat, "entries (E)", E, m.size());
+    for (size_t e = 0; e < E; ++e) {
+      const float want = median_of_finite(std::vector<float>(v.begin() + long(e * F), v.begin() + long((e + 1) * F)));
+      if (!(m[e] == want || (std::isnan(m[e]) && std::isnan(want))))
+        fail(mat, expected_found("the median of " + at + " at epoch " + std::to_string(r.epochs[e]) + ", " +
+                                     std::to_string(want),
+                                 std::to_string(m[e])));
+    }
   }
 
   // Every activation names a probe image (or -1: none), a position >= 0 and a finite value,
@@ -271,6 +308,7 @@ void write_contents(const h5::Group& root, const AnalysisResult& r) {
       g.write_dataset("features", {F}, ev.features);
       write_activations(g, {E, F}, ev.strongest, ev.windows);
       g.write_tensor("projection", ev.projections, kProjectionDeflate);  // (E, F, C, H, W)
+      if (!ev.init_rank_correlation.empty()) g.write_dataset("init_rank_correlation", {E, F}, ev.init_rank_correlation);
     }
   }
   {
@@ -304,6 +342,7 @@ void write_contents(const h5::Group& root, const AnalysisResult& r) {
     cg.write_dataset("weight_change", {E}, c.weight_change);
     cg.write_dataset("final_image_share", {E}, c.final_image_share);
     cg.write_dataset("weight_progress", {E}, c.weight_progress);
+    if (!c.init_rank_correlation.empty()) cg.write_dataset("init_rank_correlation", {E}, c.init_rank_correlation);
     cg.write_attr_int("converged_at", c.converged_at);
     cg.write_attr_int("progress_converged_at", c.progress_converged_at);
   }
@@ -355,7 +394,9 @@ Tensor read_projection(const h5::Group& g, const std::vector<int64_t>& dims) {
 AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
   // Version 1 stored a feature that never fired as image 0 with activation 0, which no
   // reader can tell from a real image 0: such a file is refused, not misread.
-  h5::check_format(root, kAnalysisFormat, {kAnalysisFormatVersion},
+  // Version 2 is version 3 without the sanity baseline (init_rank_correlation): read as
+  // not computed.
+  h5::check_format(root, kAnalysisFormat, {2, kAnalysisFormatVersion},
                    {/*other =*/"pass the analysis.h5 that `deconvscope analyze` wrote in a run folder",
                     /*newer =*/"upgrade deconvscope, or analyse the run again with this build",
                     /*older =*/"analyse the run again: deconvscope analyze --run <run folder> --force"});
@@ -396,6 +437,10 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
       const int64_t F = fdims[0];
       read_activations(g, {E, F}, &ev.strongest, &ev.windows);
       ev.projections = read_projection(g, {E, F, C, H, W});
+      if (g.exists("init_rank_correlation")) {
+        expect_dims(g, "init_rank_correlation", {E, F});
+        ev.init_rank_correlation = g.read_dataset_f32("init_rank_correlation");
+      }
       r.evolution.push_back(std::move(ev));
     }
   }
@@ -447,6 +492,10 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
           std::pair{"final_image_share", &c.final_image_share}, std::pair{"weight_progress", &c.weight_progress}}) {
       expect_dims(cg, name, {E});
       *v = cg.read_dataset_f32(name);
+    }
+    if (cg.exists("init_rank_correlation")) {
+      expect_dims(cg, "init_rank_correlation", {E});
+      c.init_rank_correlation = cg.read_dataset_f32("init_rank_correlation");
     }
     c.converged_at = cg.read_attr_int("converged_at");
     c.progress_converged_at = cg.read_attr_int("progress_converged_at");
@@ -540,7 +589,8 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const L
             });
   write_csv((d / "convergence.csv").string(),
             "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
-            "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at",
+            "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at,"
+            "init_rank_correlation",
             [&](std::ostream& out) {
               for (size_t l = 0; l < r.layers.size(); ++l) {
                 const LayerConvergence& c = r.convergence[l];
@@ -566,6 +616,10 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const L
                   if (probed && pe != probes->epochs.end()) out << num(curve[size_t(pe - probes->epochs.begin())]);
                   out << ',';
                   if (probed && probe_at >= 0) out << probe_at;
+                  out << ',';
+                  // Empty when not computed (an older analysis.h5) or no followed feature is active.
+                  if (e < c.init_rank_correlation.size() && std::isfinite(c.init_rank_correlation[e]))
+                    out << num(c.init_rank_correlation[e]);
                   out << '\n';
                 }
               }

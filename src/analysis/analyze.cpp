@@ -3,10 +3,13 @@
 // per epoch. Per snapshot: one forward scan of the probe set for the top-k of every
 // feature of every analysed layer, then batched projections of the followed features'
 // strongest activations, and of every feature's top-k at the top-k epochs. The last
-// snapshot is scanned first when its live features choose the followed ones.
+// snapshot is scanned first when its live features choose the followed ones. Last, the
+// sanity baseline: every followed feature's picture projected again with the first
+// snapshot's weights (analysis/sanity_baseline.hpp).
 #include "deconvscope/analysis/analyze.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
@@ -14,6 +17,7 @@
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/deconvnet.hpp"
 #include "deconvscope/analysis/evolution_metrics.hpp"
+#include "deconvscope/analysis/sanity_baseline.hpp"
 #include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
@@ -228,6 +232,7 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
     if (first.layers[i].type == LayerType::conv) first_conv = int(i);
   if (first_conv >= 0) summary.first_conv = first.layers[size_t(first_conv)].name;
   size_t done = 0;
+  std::vector<long> reused_from;  // per analysed epoch: its index in the old file, or -1
   for (size_t i = 0; i < snaps.size(); ++i) {
     const int epoch = snaps[i].first;
     const Snapshot s = run.read(i);
@@ -252,8 +257,10 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
                               ev.projections.data.begin() + long((e + 1) * F * image_size));
       }
       if (want_topk) r.topk[epoch] = old.topk[epoch];
+      reused_from.push_back(long(e));
       continue;
     }
+    reused_from.push_back(-1);
 
     // A snapshot's weights and its own normalisation (the same for every epoch of a run).
     net.import_params(s.params);
@@ -287,6 +294,40 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
   }
   compute_jumps(r, filters);
   compute_convergence(r, filters);
+
+  // The sanity baseline. An epoch reused above keeps its figures when the old file has them
+  // and was made against the same first snapshot (whose weights they depend on too).
+  std::vector<bool> todo(size_t(E), true);
+  const bool same_first = reuse && !old.epochs.empty() && old.epochs[0] == r.epochs[0] &&
+                          !old.snapshot_sha256.empty() && old.snapshot_sha256[0] == r.snapshot_sha256[0] &&
+                          std::all_of(old.evolution.begin(), old.evolution.end(),
+                                      [](const LayerEvolution& ev) { return !ev.init_rank_correlation.empty(); });
+  for (size_t e = 0; e < size_t(E); ++e) {
+    if (!same_first || reused_from[e] < 0) continue;
+    todo[e] = false;
+    for (size_t l = 0; l < convs.size(); ++l) {
+      LayerEvolution& ev = r.evolution[l];
+      const size_t F = ev.features.size();
+      const std::vector<float>& was = old.evolution[l].init_rank_correlation;
+      ev.init_rank_correlation.resize(size_t(E) * F);
+      std::copy(was.begin() + long(size_t(reused_from[e]) * F), was.begin() + long(size_t(reused_from[e] + 1) * F),
+                ev.init_rank_correlation.begin() + long(e * F));
+    }
+  }
+  if (std::any_of(todo.begin(), todo.end(), [](bool b) { return b; })) {
+    for (LayerEvolution& ev : r.evolution) ev.init_rank_correlation.resize(ev.strongest.size());
+    const auto start = std::chrono::steady_clock::now();
+    net.import_params(first.params);
+    compute_init_rank_correlation(net, probe, Normalization{first.input_mean, first.input_std}, convs, r, todo,
+                                  !opt.quiet);
+    summary.baseline_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (size_t e = 1; e < size_t(E); ++e)
+      for (const LayerEvolution& ev : r.evolution)
+        for (size_t f = 0; todo[e] && f < ev.features.size(); ++f)
+          summary.baseline_projections += ev.strongest[e * ev.features.size() + f].image >= 0 ? 1 : 0;
+  } else {
+    summarise_init_rank_correlation(r);
+  }
   if (comm.rank() == 0) {  // every rank holds the same result; one writes it
     fs::create_directories(paths.analysis);
     write_analysis(file, r);

@@ -147,6 +147,9 @@ int cmd_analyze(std::vector<std::string> args) {
   if (Comm::world().rank() == 0)
     std::printf("analysed %zu epochs of %s (%zu computed now): %s\nreport: %s\n", s.epochs.size(), dir.c_str(),
                 s.computed.size(), s.analysis_file.c_str(), o.report.c_str());
+  if (Comm::world().rank() == 0 && s.baseline_projections > 0)
+    std::printf("sanity baseline: %lld pictures projected again with epoch %d's weights in %.1f s\n",
+                static_cast<long long>(s.baseline_projections), s.epochs.front(), s.baseline_seconds);
   return 0;
 }
 

@@ -308,7 +308,58 @@ void section_convergence(Page& p, const AnalysisResult& r, bool have_convergence
   if (probes) probe_convergence_table(p, *probes);
 }
 
-// Per analysed layer: the evolution strip (rows linked to the top-k) and the top-k grids.
+// Beside a layer's evolution strip, the sanity baseline of its pictures
+// (analysis/sanity_baseline.hpp): a row per followed feature, a column per epoch, and the
+// layer's median.
+void baseline_table(Page& p, const AnalysisResult& r, size_t l) {
+  auto& h = p.h;
+  const LayerEvolution& ev = r.evolution[l];
+  const size_t E = r.epochs.size(), F = ev.features.size();
+  const std::vector<float>& v = ev.init_rank_correlation;
+  static const std::vector<float> none;
+  const std::vector<float>& median = l < r.convergence.size() ? r.convergence[l].init_rank_correlation : none;
+  if (E == 0 || v.size() != E * F || median.size() != E) {
+    p.note("No sanity baseline for these pictures: the analysis file predates it; re-run deconvscope analyze to "
+           "add it.");
+    return;
+  }
+  const std::string first = std::to_string(r.epochs[0]);
+  // Epoch 0 is the random initialisation: then the baseline is Adebayo's randomised weights.
+  const bool init = r.epochs[0] == 0;
+  h << "<p class=\"hint\">Sanity baseline: the Spearman rank correlation between each picture's |projection| over "
+       "its receptive field and the one the same image and position give through the weights of the first snapshot "
+       "(epoch "
+    << first << (init ? ", the random initialisation" : "")
+    << "; its own switches, a unit signal). A high value means the picture is mostly what the architecture (the "
+       "switches and rectification) does to any weights, here "
+    << (init ? "random ones" : "those of epoch " + first)
+    << ", not what was learned (Adebayo et al., &ldquo;Sanity Checks for Saliency Maps&rdquo;, NeurIPS 2018). It is "
+       "1 at epoch "
+    << first << " by definition; blank where the feature is inactive or a picture is flat.";
+  size_t with_figure = 0;
+  for (size_t f = 0; f < F; ++f) with_figure += std::isfinite(v[(E - 1) * F + f]) ? 1 : 0;
+  if (E > 1 && with_figure > 0)
+    h << " At epoch " << r.epochs[E - 1] << " the median over the " << with_figure
+      << (with_figure == 1 ? " feature with a figure is " : " features with a figure is ")
+      << fmt("%.2f", median[E - 1]) << ".";
+  h << "</p>\n<div class=\"scroll\"><table>\n<tr><th>feature</th>";
+  for (int e : r.epochs) h << "<th>epoch " << e << "</th>";
+  h << "</tr>\n";
+  auto cell = [&](float x) {
+    h << "<td class=\"num\">" << (std::isfinite(x) ? fmt("%.2f", x) : std::string()) << "</td>";
+  };
+  for (size_t f = 0; f < F; ++f) {
+    h << "<tr><td>#" << ev.features[f] << "</td>";
+    for (size_t e = 0; e < E; ++e) cell(v[e * F + f]);
+    h << "</tr>\n";
+  }
+  h << "<tr><th>median</th>";
+  for (size_t e = 0; e < E; ++e) cell(median[e]);
+  h << "</tr>\n</table></div>\n";
+}
+
+// Per analysed layer: the evolution strip (rows linked to the top-k), its sanity baseline
+// and the top-k grids.
 void section_layers(Page& p, const AnalysisResult& r, const Dataset& probe, const PictureName& out) {
   auto& h = p.h;
   auto topk_anchor = [](const std::string& safe, int epoch, int feature) {
@@ -345,6 +396,7 @@ void section_layers(Page& p, const AnalysisResult& r, const Dataset& probe, cons
                                      std::to_string(link_epoch) + "."
                                : ""),
           rows.str());
+    baseline_table(p, r, l);
     for (const auto& [epoch, layers] : r.topk) {
       if (l >= layers.size()) continue;
       const LayerTopK& t = layers[l];

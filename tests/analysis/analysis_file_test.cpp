@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "deconvscope/analysis/sanity_baseline.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/h5.hpp"
 
@@ -112,6 +113,30 @@ AnalysisResult sample(std::vector<int> epochs = {1, 2, 5}) {
   return r;
 }
 
+// r with the sanity baseline filled as documented: NaN where inactive, 1 at the first
+// epoch, elsewhere distinct values in [-1, 1] (one NaN: undefined), and the layer medians.
+AnalysisResult with_baseline(AnalysisResult r) {
+  for (LayerEvolution& ev : r.evolution) {
+    const size_t F = ev.features.size();
+    ev.init_rank_correlation.assign(ev.strongest.size(), std::nanf(""));
+    for (size_t i = 0; i < ev.strongest.size(); ++i) {
+      if (ev.strongest[i].image < 0 || i == F) continue;  // entry F (epoch 1, feature 0): undefined
+      ev.init_rank_correlation[i] = 1.f - 0.125f * static_cast<float>(i < F ? 0 : i);  // exact in float
+    }
+  }
+  summarise_init_rank_correlation(r);
+  return r;
+}
+
+// Equal, NaN equal to NaN.
+void expect_same_floats(const std::vector<float>& a, const std::vector<float>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!(std::isnan(a[i]) && std::isnan(b[i]))) {
+      EXPECT_EQ(a[i], b[i]) << i;
+    }
+}
+
 void expect_same_acts(const std::vector<Activation>& a, const std::vector<Activation>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
@@ -165,6 +190,8 @@ void expect_same(const AnalysisResult& a, const AnalysisResult& b) {
     EXPECT_EQ(a.convergence[l].converged_at, b.convergence[l].converged_at);
     EXPECT_EQ(a.convergence[l].weight_progress, b.convergence[l].weight_progress);
     EXPECT_EQ(a.convergence[l].progress_converged_at, b.convergence[l].progress_converged_at);
+    expect_same_floats(a.evolution[l].init_rank_correlation, b.evolution[l].init_rank_correlation);
+    expect_same_floats(a.convergence[l].init_rank_correlation, b.convergence[l].init_rank_correlation);
   }
   ASSERT_EQ(a.topk.size(), b.topk.size());
   for (const auto& [epoch, layers] : a.topk) {
@@ -184,10 +211,13 @@ void expect_same(const AnalysisResult& a, const AnalysisResult& b) {
 }
 
 TEST_F(AnalysisFileTest, RoundTrip) {
-  const AnalysisResult r = sample();
+  const AnalysisResult r = with_baseline(sample());
   const std::string path = file("analysis.h5");
   write_analysis(path, r);
-  expect_same(r, read_analysis(path));
+  const AnalysisResult back = read_analysis(path);
+  expect_same(r, back);
+  EXPECT_TRUE(std::isnan(back.evolution[0].init_rank_correlation[2]));  // the undefined entry
+  EXPECT_EQ(back.evolution[1].init_rank_correlation[2], 1.f);
   // Only the final file is left: the temporary one was renamed.
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
 }
@@ -271,7 +301,7 @@ void expect_attr(hid_t f, const std::string& obj, const std::string& name, const
 
 TEST_F(AnalysisFileTest, SchemaAsDocumented) {
   const std::string path = file("analysis.h5");
-  write_analysis(path, sample());
+  write_analysis(path, with_baseline(sample()));
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   ASSERT_GE(f, 0);
   expect_attr(f, "/", "format", "string", {});
@@ -297,6 +327,7 @@ TEST_F(AnalysisFileTest, SchemaAsDocumented) {
     expect_dataset(f, ev + "activation", "float32", {E, F});
     expect_dataset(f, ev + "projection", "float32", {E, F, C, H, W});
     expect_dataset(f, ev + "window", "int32", {E, F, 4});
+    expect_dataset(f, ev + "init_rank_correlation", "float32", {E, F});
 
     const int64_t Fall = name == "conv1" ? 4 : 6, K = 2;
     const std::string tk = "/topk/epoch-0002/" + name + "/";
@@ -319,6 +350,7 @@ TEST_F(AnalysisFileTest, SchemaAsDocumented) {
     expect_dataset(f, c + "/weight_change", "float32", {E});
     expect_dataset(f, c + "/final_image_share", "float32", {E});
     expect_dataset(f, c + "/weight_progress", "float32", {E});
+    expect_dataset(f, c + "/init_rank_correlation", "float32", {E});
     expect_attr(f, c, "converged_at", "int32", {});
     expect_attr(f, c, "progress_converged_at", "int32", {});
   }
@@ -328,7 +360,7 @@ TEST_F(AnalysisFileTest, SchemaAsDocumented) {
   h5::File file = h5::File::open_read(path);
   h5::Group root = file.root();
   EXPECT_EQ(root.read_attr_string("format"), "deconvscope.analysis");
-  EXPECT_EQ(root.read_attr_int("format_version"), 2);
+  EXPECT_EQ(root.read_attr_int("format_version"), 3);
   EXPECT_EQ(root.read_attr_ints("epochs"), (std::vector<int32_t>{1, 2, 5}));
   EXPECT_EQ(root.read_attr_strings("layers"), (std::vector<std::string>{"conv1", "conv2"}));
   EXPECT_EQ(root.open_group("metrics/convergence/conv2").read_attr_int("converged_at"), -1);
@@ -399,12 +431,12 @@ TEST_F(AnalysisFileTest, MissingFormatOrVersionAttribute) {
     f.close();
   }
   expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, path + ": / attribute format_version",
-               "expected 2, found no such attribute");
+               "expected 2 or 3, found no such attribute");
 }
 
 TEST_F(AnalysisFileTest, NewerAndOlderVersionsAreRefused) {
   // Version 1 wrote a feature that never fired as image 0: refused rather than misread.
-  for (const auto& [version, problem] : {std::pair<int, const char*>{3, "newer"}, {1, "older deconvscope"}}) {
+  for (const auto& [version, problem] : {std::pair<int, const char*>{4, "newer"}, {1, "older deconvscope"}}) {
     const std::string path = file("analysis.h5");
     write_analysis(path, sample());
     {
@@ -525,10 +557,11 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
   ASSERT_FALSE(conv.empty());
   EXPECT_EQ(conv[0],
             "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
-            "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at");
+            "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at,"
+            "init_rank_correlation");
   EXPECT_EQ(conv.size(), 1u + 2 * 3);
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,");  // no linear probes: their columns empty
-  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,");
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,,");  // no linear probes: their columns empty
+  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,,");
 
   // With the run's linear probes: conv1's test accuracy at each epoch the probes have, and
   // the first epoch it reaches 95% of its final value; conv2 was not probed.
@@ -538,10 +571,10 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
   probes.test_accuracy = {0.5f, 0.6f, 0.5f, 0.8f};  // [E * L]
   write_analysis_csv(out.string(), r, &probes);
   conv = lines_of(out / "convergence.csv");
-  EXPECT_EQ(conv[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,0.6,2");
-  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,0.8,2");
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,2");
-  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,");
+  EXPECT_EQ(conv[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,0.6,2,");
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,0.8,2,");
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,2,");
+  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,,");
 
   std::vector<std::string> evo = lines_of(out / "evolution.csv");
   ASSERT_FALSE(evo.empty());
@@ -585,8 +618,8 @@ TEST_F(AnalysisFileTest, InactiveIsMinusOneInTheFileAndEveryTable) {
   EXPECT_EQ(jumps[2], "conv1,7,1,2,1,-1,0,0.1,0.01,0,went_silent");
   EXPECT_EQ(jumps[4], "conv1,7,2,5,-1,5,0,0.3,0.03,0,came_back");
   const std::vector<std::string> conv = lines_of(out / "convergence.csv");
-  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,1,0,1,,");  // 1 jump, 1 went silent, 1 inactive
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,1,0,,");       // 1 jump, 1 came back
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,1,0,1,,,");  // 1 jump, 1 went silent, 1 inactive
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,1,0,,,");       // 1 jump, 1 came back
 }
 
 }  // namespace
@@ -648,6 +681,93 @@ TEST_F(AnalysisValueTest, SnapshotChecksumsRoundTrip) {
   EXPECT_EQ(read_analysis(path).snapshot_sha256, r.snapshot_sha256);
   r.snapshot_sha256[0] = "not hex";
   expect_error([&] { write_analysis(path, r); }, ErrorKind::internal, path + ": / attribute snapshot_sha256", "64 hex");
+}
+
+// --- the sanity baseline, init_rank_correlation (format version 3) --------------------
+
+TEST_F(AnalysisValueTest, BaselineMediansGoToConvergenceCsv) {
+  const fs::path out = dir_ / "tables";
+  write_analysis_csv(out.string(), with_baseline(sample()));
+  const std::vector<std::string> conv = lines_of(out / "convergence.csv");
+  ASSERT_EQ(conv.size(), 7u);
+  // conv1 (F = 2): epoch 1: 1, 1; epoch 2: NaN (undefined), 0.625; epoch 5: 0.5, 0.375.
+  EXPECT_EQ(conv[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,,,1");
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,,,0.625");
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,,0.4375");  // the mean of the middle two
+  // conv2 (F = 3): epoch 2: NaN, 0.5, 0.375; epoch 5: 0.25, 0.125, 0.
+  EXPECT_EQ(conv[5], "conv2,2,0.6,0.2,0.5,-1,0.25,5,2,0,0,0,,,0.4375");
+  EXPECT_EQ(conv[6], "conv2,5,0.7,0.4,1,-1,1,5,1,0,0,0,,,0.125");
+}
+
+TEST_F(AnalysisValueTest, AVersion2FileReadsAsBaselineNotComputed) {
+  // Version 2 is version 3 without the two init_rank_correlation datasets.
+  const std::string path = file("analysis.h5");
+  write_analysis(path, sample());
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    EXPECT_FALSE(f.root().exists("evolution/conv1/init_rank_correlation"));
+    f.root().write_attr_int("format_version", 2);
+    f.close();
+  }
+  const AnalysisResult back = read_analysis(path);
+  expect_same(back, sample());
+  for (size_t l = 0; l < 2; ++l) {
+    EXPECT_TRUE(back.evolution[l].init_rank_correlation.empty());
+    EXPECT_TRUE(back.convergence[l].init_rank_correlation.empty());
+  }
+  // Its convergence.csv has the column, empty.
+  write_analysis_csv((dir_ / "tables").string(), back);
+  EXPECT_EQ(lines_of(dir_ / "tables" / "convergence.csv")[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,,,");
+}
+
+TEST_F(AnalysisValueTest, BaselineValuesAgainstTheirDefinitionAreCheckedBeforeWriting) {
+  const std::string path = file("analysis.h5");
+  const std::string at = path + ": /evolution/conv1/init_rank_correlation";
+  struct Case {
+    const char* what;
+    void (*spoil)(AnalysisResult&);
+    std::string where, problem;
+  };
+  const std::vector<Case> cases = {
+      {"a value where inactive", [](AnalysisResult& r) { r.evolution[0].strongest[3] = Activation{}; }, at,
+       "NaN where the feature is inactive"},
+      {"not 1 at the first epoch", [](AnalysisResult& r) { r.evolution[0].init_rank_correlation[1] = 0.5f; }, at,
+       "1 at the first epoch"},
+      {"out of range", [](AnalysisResult& r) { r.evolution[0].init_rank_correlation[3] = 1.5f; }, at, "[-1, 1]"},
+      {"a median that is not the features'",
+       [](AnalysisResult& r) { r.convergence[0].init_rank_correlation[2] = 0.5f; },
+       path + ": /metrics/convergence/conv1/init_rank_correlation", "the median"},
+      {"medians without figures", [](AnalysisResult& r) { r.evolution[1].init_rank_correlation.clear(); },
+       path + ": /metrics/convergence/conv2/init_rank_correlation", "present without"},
+      {"the wrong count", [](AnalysisResult& r) { r.evolution[0].init_rank_correlation.pop_back(); }, at, "6 entries"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    AnalysisResult r = with_baseline(sample());
+    c.spoil(r);
+    expect_error([&] { write_analysis(path, r); }, ErrorKind::internal, c.where, c.problem);
+    EXPECT_FALSE(fs::exists(path));
+  }
+}
+
+TEST_F(AnalysisValueTest, ABaselineDatasetOfTheWrongShapeOrWithoutItsFiguresIsRefusedOnRead) {
+  const std::string path = file("analysis.h5");
+  write_analysis(path, with_baseline(sample()));
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    H5Ldelete(f.root().id(), "evolution/conv2/init_rank_correlation", H5P_DEFAULT);
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot,
+               path + ": /metrics/convergence/conv2/init_rank_correlation", "present without");
+  write_analysis(path, with_baseline(sample()));
+  {
+    h5::File f = h5::File::open_readwrite(path);
+    H5Ldelete(f.root().id(), "evolution/conv1/init_rank_correlation", H5P_DEFAULT);
+    f.root().open_group("evolution/conv1").write_dataset("init_rank_correlation", {2, 3}, std::vector<float>(6, 1.f));
+    f.close();
+  }
+  expect_error([&] { read_analysis(path); }, ErrorKind::snapshot, "init_rank_correlation", "(3, 2)");
 }
 
 }  // namespace

@@ -6,8 +6,12 @@
 // no snapshots).
 #include <gtest/gtest.h>
 
+#include <hdf5.h>
+
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <random>
 #include <tuple>
@@ -18,11 +22,13 @@
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/h5.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/model/evaluate.hpp"
 #include "deconvscope/train/trainer.hpp"
 #include "model/naive.hpp"
 #include "model/test_util.hpp"
+#include "naive_spearman.hpp"
 #include "train/synthetic_run.hpp"
 
 namespace fs = std::filesystem;
@@ -638,6 +644,116 @@ TEST_F(AnalyzeRun, ATopKEpochWithoutASnapshotOnDiskIsWarnedAbout) {
   const AnalysisResult r = read_analysis((fs::path(RunPaths::of(run_dir_).analysis) / "analysis.h5").string());
   ASSERT_EQ(r.topk.size(), 1u);
   EXPECT_EQ(r.topk.count(1), 1u);
+}
+
+// NaN-aware equality of two figure vectors.
+void expect_same_figures(const std::vector<float>& a, const std::vector<float>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!(std::isnan(a[i]) && std::isnan(b[i]))) {
+      EXPECT_EQ(a[i], b[i]) << "entry " << i;
+    }
+}
+
+TEST_F(AnalyzeRun, TheSanityBaselineIsWrittenKeptOnReuseAndAddedToAVersion2File) {
+  AnalyzeOptions opt;
+  opt.quiet = true;
+  opt.force = true;
+  run_analysis(Run::open(run_dir_, cfg_), opt);
+  const RunPaths paths = RunPaths::of(run_dir_);
+  const AnalysisResult r = read_analysis(paths.analysis_file);
+  const size_t E = r.epochs.size();
+  int figures = 0;
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    const LayerEvolution& ev = r.evolution[l];
+    const size_t F = ev.features.size();
+    SCOPED_TRACE("layer " + ev.layer);
+    ASSERT_EQ(ev.init_rank_correlation.size(), E * F);
+    ASSERT_EQ(r.convergence[l].init_rank_correlation.size(), E);
+    for (size_t i = 0; i < E * F; ++i) {
+      const float v = ev.init_rank_correlation[i];
+      if (ev.strongest[i].image < 0) {
+        EXPECT_TRUE(std::isnan(v)) << i;
+      } else if (i < F) {
+        EXPECT_EQ(v, 1.f) << i;
+      } else if (!std::isnan(v)) {
+        EXPECT_GE(v, -1.f);
+        EXPECT_LE(v, 1.f);
+        ++figures;
+      }
+    }
+  }
+  EXPECT_GT(figures, 0);
+
+  // As docs/analysis-format.md describes it, by the naive deconvnet: every figure of c2 at
+  // the last epoch, from the first snapshot's weights and the stored activation and window.
+  const Snapshot first = read_snapshot(paths.snapshots + "/" + snapshot_file_name(r.epochs[0]));
+  Network first_net(first.layers, first.input, 1, cfg_.run.seed);
+  first_net.import_params(first.params);
+  DataConfig dc = cfg_.data;
+  dc.train_limit = 40;
+  const DataSplits data = load_dataset(dc);
+  const Normalization norm{first.input_mean, first.input_std};
+  const LayerEvolution& c2 = r.evolution[1];
+  const int c2_index = 3;
+  ASSERT_EQ(first.layers[size_t(c2_index)].name, "c2");
+  const size_t F = c2.features.size();
+  int recomputed = 0;
+  for (size_t f = 0; f < F; ++f) {
+    const size_t i = (E - 1) * F + f;
+    Activation unit = c2.strongest[i];
+    if (unit.image < 0) continue;
+    unit.value = 1.f;
+    const Tensor b = project_naive(first_net, data.train, norm, c2_index, c2.features[f], unit);
+    const Window& w = c2.windows[i];
+    std::vector<float> pa, pb;
+    for (int y = w.y0; y < w.y1; ++y)
+      for (int x = w.x0; x < w.x1; ++x) {
+        pa.push_back(std::abs(c2.projections.data[i * 144 + size_t(y * 12 + x)]));
+        pb.push_back(std::abs(b.data[size_t(y * 12 + x)]));
+      }
+    const double want = testutil::naive_spearman(pa, pb);
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(c2.init_rank_correlation[i])) << f;
+    } else {
+      EXPECT_NEAR(c2.init_rank_correlation[i], want, 1e-3) << "feature " << c2.features[f];
+    }
+    ++recomputed;
+  }
+  EXPECT_GT(recomputed, 0);
+
+  // convergence.csv: the median as its last column.
+  std::ifstream csv(paths.analysis + "/convergence.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  EXPECT_EQ(header.substr(header.rfind(',') + 1), "init_rank_correlation");
+  std::getline(csv, row);  // c1, the first epoch: 1 when a followed feature is active
+  EXPECT_EQ(row.substr(row.rfind(',') + 1), std::isnan(r.convergence[0].init_rank_correlation[0]) ? "" : "1");
+
+  // Reused: every epoch and its figures.
+  opt.force = false;
+  EXPECT_TRUE(run_analysis(Run::open(run_dir_, cfg_), opt).computed.empty());
+  const AnalysisResult again = read_analysis(paths.analysis_file);
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    expect_same_figures(again.evolution[l].init_rank_correlation, r.evolution[l].init_rank_correlation);
+    expect_same_figures(again.convergence[l].init_rank_correlation, r.convergence[l].init_rank_correlation);
+  }
+
+  // The file as version 2 wrote it: the epochs are reused, the figures computed anew.
+  {
+    h5::File f = h5::File::open_readwrite(paths.analysis_file);
+    for (const std::string& name : r.layers) {
+      H5Ldelete(f.root().id(), ("evolution/" + name + "/init_rank_correlation").c_str(), H5P_DEFAULT);
+      H5Ldelete(f.root().id(), ("metrics/convergence/" + name + "/init_rank_correlation").c_str(), H5P_DEFAULT);
+    }
+    f.root().write_attr_int("format_version", 2);
+    f.close();
+  }
+  ASSERT_TRUE(read_analysis(paths.analysis_file).evolution[0].init_rank_correlation.empty());
+  EXPECT_TRUE(run_analysis(Run::open(run_dir_, cfg_), opt).computed.empty());
+  const AnalysisResult upgraded = read_analysis(paths.analysis_file);
+  for (size_t l = 0; l < r.layers.size(); ++l)
+    expect_same_figures(upgraded.evolution[l].init_rank_correlation, r.evolution[l].init_rank_correlation);
 }
 
 TEST(Analyze, ARunWithoutSnapshotsIsASnapshotError) {

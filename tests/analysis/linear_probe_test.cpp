@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "cli/cli_util.hpp"
 #include "deconvscope/analysis/linear_probe.hpp"
@@ -351,8 +354,18 @@ TEST(LinearProbeCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   const std::string index = read_file(run + "/report/index.html");
   EXPECT_NE(index.find("a layer has converged functionally"), std::string::npos);
   const std::string conv = read_file(run + "/analysis/convergence.csv");
-  EXPECT_NE(conv.find(",probe_test_accuracy,probe_converged_at\n"), std::string::npos);
-  EXPECT_EQ(conv.find(",,\n"), std::string::npos) << "every analysed conv layer is probed at every epoch:\n" << conv;
+  EXPECT_NE(conv.find(",probe_test_accuracy,probe_converged_at,init_rank_correlation\n"), std::string::npos);
+  // Every analysed conv layer is probed at every epoch: columns 13 and 14 never empty.
+  std::istringstream rows(conv);
+  std::string line;
+  std::getline(rows, line);  // the header
+  while (std::getline(rows, line)) {
+    std::vector<std::string> cells;
+    std::istringstream cut(line);
+    for (std::string cell; std::getline(cut, cell, ',');) cells.push_back(cell);
+    ASSERT_GE(cells.size(), 14u) << line;
+    EXPECT_FALSE(cells[12].empty() || cells[13].empty()) << line;
+  }
 
   // compare shows the probes of a run that has them and notes a run that has none.
   const std::string other = t / "other";

@@ -185,7 +185,7 @@ TEST(DistTrain, BatchThatDoesNotSplitAcrossTheRanksIsExit2NamingTheKey) {
 
 // `mpirun -np 2 deconvscope analyze` against one process on copies of the same trained
 // run: the same top-k images, positions and activations (the scan's shares are merged
-// exactly), the same projections, and one set of files written (rank 0's).
+// exactly), the same projections and sanity baseline, and one set of files written (rank 0's).
 TEST(DistAnalyze, TwoRanksWriteWhatOneProcessWrites) {
   TempDir tmp("dist-analyze");
   clitest::write_mnist(tmp / "data", /*n_train=*/96, /*n_test=*/32);
@@ -218,6 +218,16 @@ TEST(DistAnalyze, TwoRanksWriteWhatOneProcessWrites) {
     ASSERT_EQ(p.projections.data.size(), q.projections.data.size());
     for (size_t i = 0; i < p.projections.data.size(); ++i)
       ASSERT_NEAR(p.projections.data[i], q.projections.data[i], 1e-5f * (1 + std::fabs(p.projections.data[i])));
+    // The sanity baseline: each rank projects a share, the figures are summed.
+    ASSERT_EQ(p.init_rank_correlation.size(), p.strongest.size());
+    ASSERT_EQ(q.init_rank_correlation.size(), p.strongest.size());
+    for (size_t i = 0; i < p.init_rank_correlation.size(); ++i) {
+      const float u = p.init_rank_correlation[i], v = q.init_rank_correlation[i];
+      EXPECT_EQ(std::isnan(u), std::isnan(v)) << "layer " << l << " item " << i;
+      if (!std::isnan(u)) {
+        EXPECT_NEAR(u, v, 1e-4f) << "layer " << l << " item " << i;
+      }
+    }
   }
   for (const auto& [epoch, layers] : x.topk) {
     ASSERT_TRUE(y.topk.count(epoch));

@@ -22,6 +22,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "deconvscope/analysis/sanity_baseline.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/run_folder.hpp"
@@ -645,6 +646,41 @@ TEST_F(ReportTest, WriteReportOnSyntheticAnalysis) {
     fs::copy(run, keep, fs::copy_options::recursive);
     write_report(context_of(std::string(keep) + "/rgb"), synthetic_result(3), synthetic_dataset(3));
   }
+}
+
+// Under each strip, its sanity baseline: a row per feature, a median row, the sentence
+// saying what a high value means and the median it states; a layer without it says so.
+TEST_F(ReportTest, EvolutionStripsCarryTheirSanityBaseline) {
+  const std::string run = file("baseline-run");
+  fs::create_directories(run);
+  AnalysisResult r = synthetic_result(1);
+  const float nan = std::nanf("");
+  // conv2, [E * F] with E = 3, F = 4: epoch 2 has a feature without a figure, epoch 5 another.
+  r.evolution[1].init_rank_correlation = {1, 1, 1, 1, 0.8f, 0.6f, nan, 0.2f, 0.9f, 0.5f, 0.3f, nan};
+  summarise_init_rank_correlation(r);
+  ASSERT_EQ(r.convergence[1].init_rank_correlation, (std::vector<float>{1.f, 0.6f, 0.5f}));
+  write_report(context_of(run), r, synthetic_dataset(1));
+  const std::string html = read_all((fs::path(run) / "report" / "index.html").string());
+  const size_t conv2 = html.find("<h2 id=\"layer-conv2\">");
+  ASSERT_NE(conv2, std::string::npos);
+  const std::string before = html.substr(0, conv2), after = html.substr(conv2);
+  EXPECT_NE(before.find("No sanity baseline for these pictures"), std::string::npos);  // conv1 has none
+  EXPECT_NE(after.find("A high value means the picture is mostly what the architecture (the switches and "
+                       "rectification) does to any weights, here random ones, not what was learned"),
+            std::string::npos);
+  EXPECT_NE(after.find("(epoch 0, the random initialisation; its own switches, a unit signal)"), std::string::npos);
+  EXPECT_NE(after.find("Sanity Checks for Saliency Maps&rdquo;, NeurIPS 2018"), std::string::npos);
+  EXPECT_NE(after.find("At epoch 5 the median over the 3 features with a figure is 0.50."), std::string::npos);
+  // Feature #5 (row 2): 1 at epoch 0, blank where it has no figure, 0.30 at epoch 5.
+  EXPECT_NE(after.find("<tr><td>#5</td><td class=\"num\">1.00</td><td class=\"num\"></td><td class=\"num\">0.30</td>"
+                       "</tr>"),
+            std::string::npos);
+  EXPECT_NE(after.find("<tr><th>median</th><td class=\"num\">1.00</td><td class=\"num\">0.60</td><td class=\"num\">"
+                       "0.50</td></tr>"),
+            std::string::npos);
+  // The baseline sits between the strip and the first top-k grid.
+  EXPECT_LT(after.find("evolution_conv2.png"), after.find("<tr><th>median</th>"));
+  EXPECT_LT(after.find("<tr><th>median</th>"), after.find("topk_conv2_epoch0005.png"));
 }
 
 // A copy of synthetic_result whose conv1 top-k at epoch 5 has `features` features, the

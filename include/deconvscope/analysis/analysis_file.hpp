@@ -1,6 +1,6 @@
 // analysis.h5: the analysis stage's results on disk, and CSV exports of its tables. The
 // HDF5 layout is a contract with other readers (h5py) and is written down in
-// docs/analysis-format.md: format "deconvscope.analysis", format_version 2.
+// docs/analysis-format.md: format "deconvscope.analysis", format_version 3.
 // Left out: appending to or updating an existing file (a run is analysed in one go), and
 // reading only part of a file.
 #pragma once
@@ -14,10 +14,12 @@
 
 namespace ds {
 
-// "deconvscope.analysis", version 2: what write_analysis writes and read_analysis accepts
-// (version 1 stored features that never fired as image 0; it is refused).
+// "deconvscope.analysis", version 3: what write_analysis writes. read_analysis accepts 3
+// and 2 (version 2 lacks the sanity baseline, init_rank_correlation: read as not
+// computed, i.e. empty); version 1 stored features that never fired as image 0 and is
+// refused.
 inline constexpr const char* kAnalysisFormat = "deconvscope.analysis";
-inline constexpr int kAnalysisFormatVersion = 2;
+inline constexpr int kAnalysisFormatVersion = 3;
 
 // Writes r to `path` atomically (a temporary file in the same folder, renamed over
 // `path` once complete). Checks first that r is consistent (layers, epochs, every array
@@ -25,7 +27,7 @@ inline constexpr int kAnalysisFormatVersion = 2;
 // Disk failures are ds::Error(io) naming the file.
 void write_analysis(const std::string& path, const AnalysisResult& r);
 
-// Reads a file written by write_analysis (this version only). Checks the format and version attributes and
+// Reads a file written by write_analysis (version 3, or 2). Checks the format and version attributes and
 // every dataset's type and dims before reading it; a missing or malformed file is
 // ds::Error(snapshot) whose `where` is "<file>: <object path>".
 AnalysisResult read_analysis(const std::string& path);
@@ -39,7 +41,9 @@ std::unique_ptr<AnalysisResult> read_run_analysis(const RunPaths& paths, std::st
 // numbers, features are filter indices, rank 0 is the strongest. With the run's linear
 // probes (analysis/linear_probe.hpp), convergence.csv's probe columns hold each analysed
 // layer's probe test accuracy at each epoch and the epoch it reaches 95% of its final
-// value; without them (or for a layer or epoch the probes lack) they are empty.
+// value; without them (or for a layer or epoch the probes lack) they are empty. Its last
+// column, init_rank_correlation, is the layer's median sanity-baseline figure (empty where
+// not computed or NaN).
 void write_analysis_csv(const std::string& dir, const AnalysisResult& r,
                         const LinearProbeResult* probes = nullptr);
 

@@ -29,6 +29,10 @@ struct AnalyzeSummary {
   // report's filter mosaics (read with the snapshots anyway).
   std::string first_conv;
   std::vector<std::pair<int, Tensor>> first_filters;
+  // The sanity baseline computed in this call: activations projected through the first
+  // snapshot's weights, and the wall time that took (what the baseline adds to analyze).
+  int64_t baseline_projections = 0;
+  double baseline_seconds = 0;
 };
 
 class Network;

@@ -46,6 +46,10 @@ struct LayerEvolution {
   std::vector<Activation> strongest;  // [E * F]
   std::vector<Window> windows;        // [E * F]
   Tensor projections;                 // (E, F, C, H, W)
+  // The sanity baseline (analysis/sanity_baseline.hpp): Spearman rank correlation of each
+  // projection with the same activation projected through the first snapshot's weights.
+  // NaN where inactive, 1 at the first epoch; empty when not computed (an older file).
+  std::vector<float> init_rank_correlation;  // [E * F]
 };
 
 // Between consecutive epochs e-1 and e (rows e = 1..E-1), for each followed feature.
@@ -71,6 +75,11 @@ struct LayerConvergence {
   // which dominates filter_similarity in short runs.
   std::vector<float> weight_progress;    // [E], 0 at the first epoch, 1 at the final one
   int progress_converged_at = -1;        // first epoch from which weight_progress stays >= threshold
+  // Median of LayerEvolution::init_rank_correlation over the followed features with a
+  // figure (NaN ones left out: inactive, or a flat picture): how much of the layer's
+  // pictures the first snapshot's weights already draw (NaN where no feature has a figure;
+  // empty when not computed).
+  std::vector<float> init_rank_correlation;  // [E]
 };
 
 struct AnalysisResult {
