@@ -336,7 +336,8 @@ TEST(LinearProbeCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   EXPECT_FALSE(fs::exists(run + "/linear-probe.incomplete"));
   const std::string page = read_file(run + "/report/linear_probes.html");
   EXPECT_NE(page.find("data:image/png;base64,"), std::string::npos);
-  EXPECT_NE(page.find("reaches 95% at epoch"), std::string::npos);
+  EXPECT_NE(page.find("useful at"), std::string::npos);
+  EXPECT_NE(page.find("Share of the final gain over the pixel floor"), std::string::npos);
 
   // analyze runs them when linear_probe.in_analyze asks, and index.html links the page.
   fs::remove(run + "/report/linear_probes.html");
@@ -349,10 +350,12 @@ TEST(LinearProbeCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   EXPECT_NE(read_file(run + "/analysis/linear_probes.csv").find(",100,64,2\n"), std::string::npos);
   // The index's convergence section and convergence.csv carry the probes' convergence.
   const std::string index = read_file(run + "/report/index.html");
-  EXPECT_NE(index.find("a layer has converged functionally"), std::string::npos);
+  EXPECT_NE(index.find("features become useful at"), std::string::npos);
+  EXPECT_EQ(index.find("converged"), std::string::npos) << "no \"converged at\" in the report";
   const std::string conv = read_file(run + "/analysis/convergence.csv");
-  EXPECT_NE(conv.find(",probe_test_accuracy,probe_converged_at\n"), std::string::npos);
-  EXPECT_EQ(conv.find(",,\n"), std::string::npos) << "every analysed conv layer is probed at every epoch:\n" << conv;
+  EXPECT_NE(conv.find(",probe_test_accuracy,probe_converged_at,probe_gain,probe_useful_at,cka_to_final,cka_settles_at\n"),
+            std::string::npos);
+  EXPECT_EQ(conv.find(",,,,\n"), std::string::npos) << "every analysed conv layer is probed at every epoch:\n" << conv;
 
   // compare shows the probes of a run that has them and notes a run that has none.
   const std::string other = t / "other";
