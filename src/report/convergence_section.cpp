@@ -41,11 +41,13 @@ const char* const kNone = "<td class=\"none\">&ndash;</td>";
 
 // "epoch N", or, when a criterion holds only at the last snapshot, that it did not before:
 // a criterion measured against the last snapshot always holds there, so that is no answer.
-std::string settled_cell(int at, const std::vector<int>& epochs, const std::string& never) {
-  if (at < 0) return "<td>" + never + "</td>";
+// `suffix` follows the answer inside the cell.
+std::string settled_cell(int at, const std::vector<int>& epochs, const std::string& never,
+                         const std::string& suffix = "") {
+  if (at < 0) return "<td>" + never + suffix + "</td>";
   if (epochs.size() > 1 && at == epochs.back())
-    return "<td>not before the last snapshot (epoch " + std::to_string(at) + ")</td>";
-  return "<td class=\"num\">epoch " + std::to_string(at) + "</td>";
+    return "<td>not before the last snapshot (epoch " + std::to_string(at) + ")" + suffix + "</td>";
+  return "<td class=\"num\">epoch " + std::to_string(at) + suffix + "</td>";
 }
 
 ConvergenceColumn settles_column(const ReportContext& ctx) {
@@ -99,8 +101,8 @@ ConvergenceColumn useful_column(const ReportContext& ctx) {
     const double floor = probe_floor(*p);
     if (!(double(acc.back()) > floor))
       return "<td>no gain over the floor (final " + pct(acc.back()) + ")</td>";
-    std::string cell = settled_cell(probe_useful_at(*p, size_t(l), kUsefulShare), p->epochs, "never");
-    return cell.insert(cell.size() - 5, " (final " + pct(acc.back()) + ")");
+    return settled_cell(probe_useful_at(*p, size_t(l), kUsefulShare), p->epochs, "never",
+                        " (final " + pct(acc.back()) + ")");
   };
   return c;
 }
@@ -162,6 +164,16 @@ std::string convergence_section_html(const ReportContext& ctx, const AnalysisRes
   h << "</table></div>\n";
   for (const ConvergenceColumn& c : columns)
     if (!c.definition_html.empty()) h << "<p class=\"hint\">" << c.definition_html << "</p>\n";
+
+  // A file computed before the run grew measures against another "final" snapshot.
+  const auto stale = [&](const std::vector<int>& epochs, const char* what, const char* command) {
+    if (!epochs.empty() && !r.epochs.empty() && epochs.back() != r.epochs.back())
+      h << "<p class=\"note\">The " << what << " end at epoch " << epochs.back() << ", the analysis at epoch "
+        << r.epochs.back() << ": run <code>deconvscope " << command << " --run " << html_escape(ctx.paths.dir)
+        << "</code> again to measure against the same last snapshot.</p>\n";
+  };
+  if (ctx.similarity) stale(ctx.similarity->epochs, "similarity figures", "similarity");
+  if (ctx.probes) stale(ctx.probes->epochs, "linear probes", "linear-probe");
 
   if (ctx.similarity)
     h << "<figure><img src=\""

@@ -146,6 +146,21 @@ TEST(ConvergenceHeadline, WithoutSimilarityOrProbesSaysHowToGetThem) {
   EXPECT_EQ(html.find("onverged"), std::string::npos);
 }
 
+// Similarity computed before the run grew: said, with the command that brings it up to date.
+TEST(ConvergenceHeadline, AStaleSimilarityIsSaid) {
+  ReportContext ctx = context();
+  ctx.similarity = hand_made_similarity();
+  const AnalysisResult r = hand_made_analysis();
+  EXPECT_EQ(convergence_section_html(ctx, r, "").find("again to measure"), std::string::npos);
+  AnalysisResult grown = r;
+  grown.epochs.back() = 6;  // the run went on to epoch 6 and was analysed again since
+  const std::string html = convergence_section_html(ctx, grown, "");
+  EXPECT_NE(html.find("The similarity figures end at epoch 4, the analysis at epoch 6: run <code>deconvscope "
+                      "similarity --run runs/hand-made</code> again"),
+            std::string::npos)
+      << html;
+}
+
 // The table grows by one entry of convergence_columns(): every row gets its cell.
 TEST(ConvergenceHeadline, ColumnsAreOneListToExtend) {
   ReportContext ctx = context();
