@@ -1,5 +1,5 @@
 // See include/deconvscope/analysis/similarity.hpp: the measure from centred Gram matrices
-// (OpenCV's gemm), and one pass of the images through each snapshot.
+// (oneDNN's sgemm, model/gemm.hpp), and one pass of the images through each snapshot.
 #include "deconvscope/analysis/similarity.hpp"
 
 #include <algorithm>
@@ -8,12 +8,11 @@
 #include <functional>
 #include <limits>
 
-#include <opencv2/core.hpp>
-
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/model/evaluate.hpp"
+#include "deconvscope/model/gemm.hpp"
 #include "deconvscope/model/network.hpp"
 
 namespace ds {
@@ -25,14 +24,12 @@ std::vector<float> centred_gram(const float* x, int64_t n, int64_t dim) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t d = 0; d < dim; ++d) mean[size_t(d)] += x[size_t(i * dim + d)];
   for (double& m : mean) m /= double(n);
-  cv::Mat xc(int(n), int(dim), CV_32F);  // (n, D) centred
-  for (int64_t i = 0; i < n; ++i) {
-    float* row = xc.ptr<float>(int(i));
-    for (int64_t d = 0; d < dim; ++d) row[d] = float(double(x[size_t(i * dim + d)]) - mean[size_t(d)]);
-  }
-  cv::Mat gram;  // (n, n): the cost, n^2 * D
-  cv::gemm(xc, xc, 1.0, cv::noArray(), 0.0, gram, cv::GEMM_2_T);
-  return std::vector<float>(gram.ptr<float>(0), gram.ptr<float>(0) + size_t(n) * size_t(n));
+  std::vector<float> xc(size_t(n) * size_t(dim));  // (n, D) centred
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t d = 0; d < dim; ++d) xc[size_t(i * dim + d)] = float(double(x[size_t(i * dim + d)]) - mean[size_t(d)]);
+  std::vector<float> gram(size_t(n) * size_t(n));  // (n, n): the cost, n^2 * D
+  gemm_abt(xc.data(), xc.data(), n, n, dim, gram.data());
+  return gram;
 }
 
 double cka_from_grams(const std::vector<float>& k, const std::vector<float>& l) {

@@ -68,12 +68,16 @@ int cmd_similarity(std::vector<std::string> args) {
               (long long)r.image_count, r.grid);
   std::printf("%-12s %9s", "layer", "features");
   for (int e : r.epochs) std::printf(" %7s%-3d", "epoch ", e);
-  std::printf(" %s\n", "settles at");
+  std::printf(" settles at (CKA >= %.2f from then on)\n", double(cfg.similarity.settle_threshold));
   for (size_t l = 0; l < r.layers.size(); ++l) {
     std::printf("%-12s %9lld", r.layers[l].c_str(), (long long)r.feature_dim[l]);
     for (size_t e = 0; e < r.epochs.size(); ++e) std::printf(" %10.3f", double(r.to_final[r.index(e, l)]));
+    // Met only at the last snapshot is no answer: CKA to itself is 1 there by definition.
     const int at = cka_settles_at(r, l, cfg.similarity.settle_threshold);
-    std::printf(" %s\n", at >= 0 ? ("epoch " + std::to_string(at)).c_str() : "never");
+    const std::string when = at < 0                                               ? "never"
+                             : r.epochs.size() > 1 && at == r.epochs.back() ? "not before the last snapshot"
+                                                                               : "epoch " + std::to_string(at);
+    std::printf(" %s\n", when.c_str());
   }
   for (size_t e = 0; e < r.epochs.size(); ++e)
     std::printf("%sepoch %d: %.1f s (forward passes %.1f s)", e ? ", " : "seconds per snapshot: ", r.epochs[e],

@@ -3,10 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <sstream>
 
-#include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/report/data_uri.hpp"
@@ -123,10 +123,17 @@ ConvergenceColumn jumps_column(const AnalysisResult& r) {
       return "<td>not followed (conv layers only)</td>";
     const size_t E = r.epochs.size();
     if (E < 2) return "<td>one snapshot</td>";
-    const TransitionCounts n = count_transitions(r.evolution[size_t(l)], r.jumps[size_t(l)], E);
+    // Counted here with bounds checks, as the jump list does: the report takes results it
+    // has not checked itself (went_silent and came_back may be absent).
+    const std::vector<uint8_t>& jump = r.jumps[size_t(l)].jump;
+    const size_t F = r.evolution[size_t(l)].features.size();
     std::string s;
-    for (size_t e = 1; e < E; ++e) s += (e > 1 ? " " : "") + std::to_string(n.jumps[e]);
-    return "<td class=\"num\">" + s + " (of " + std::to_string(r.evolution[size_t(l)].features.size()) + ")</td>";
+    for (size_t e = 1; e < E; ++e) {
+      int n = 0;
+      for (size_t f = 0; f < F; ++f) n += (e - 1) * F + f < jump.size() && jump[(e - 1) * F + f] ? 1 : 0;
+      s += (e > 1 ? " " : "") + std::to_string(n);
+    }
+    return "<td class=\"num\">" + s + " (of " + std::to_string(F) + ")</td>";
   };
   return c;
 }

@@ -337,7 +337,7 @@ TEST(LinearProbeCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   const std::string page = read_file(run + "/report/linear_probes.html");
   EXPECT_NE(page.find("data:image/png;base64,"), std::string::npos);
   EXPECT_NE(page.find("useful at"), std::string::npos);
-  EXPECT_NE(page.find("Share of the final gain over the pixel floor"), std::string::npos);
+  EXPECT_NE(page.find("share of the final gain over the pixel floor"), std::string::npos);
 
   // analyze runs them when linear_probe.in_analyze asks, and index.html links the page.
   fs::remove(run + "/report/linear_probes.html");

@@ -8,7 +8,7 @@
 // Features: the first similarity.images training images; a conv layer read at its
 // rectified output and average-pooled by the linear probes' cell rule (pool_features) to
 // at most grid x grid cells per channel; a fc layer after its ReLU. The measure is
-// computed from centred Gram matrices (cv::gemm), which equals the feature-space formula
+// computed from centred Gram matrices (oneDNN's sgemm), which equals the feature-space formula
 // |Yc' Xc|_F^2 / (|Xc' Xc|_F |Yc' Yc|_F). docs/similarity-format.md says it all and
 // defines analysis/similarity.h5.
 // Left out: kernel (RBF) CKA, SVCCA, and comparing two runs' representations.
@@ -30,7 +30,7 @@ inline constexpr int kSimilarityFormatVersion = 1;
 // --- The measure ------------------------------------------------------------------------
 
 // The centred Gram matrix Kc = Xc Xc' (n, n) row-major of features x (n, D) row-major:
-// the columns are centred first (float64 means), then one cv::gemm in float32.
+// the columns are centred first (float64 means), then one sgemm in float32 (model/gemm.hpp).
 std::vector<float> centred_gram(const float* x, int64_t n, int64_t dim);
 
 // Linear CKA from two centred Gram matrices of the same n images:
