@@ -72,12 +72,8 @@ int cmd_similarity(std::vector<std::string> args) {
   for (size_t l = 0; l < r.layers.size(); ++l) {
     std::printf("%-12s %9lld", r.layers[l].c_str(), (long long)r.feature_dim[l]);
     for (size_t e = 0; e < r.epochs.size(); ++e) std::printf(" %10.3f", double(r.to_final[r.index(e, l)]));
-    // Met only at the last snapshot is no answer: CKA to itself is 1 there by definition.
-    const int at = cka_settles_at(r, l, cfg.similarity.settle_threshold);
-    const std::string when = at < 0                                               ? "never"
-                             : r.epochs.size() > 1 && at == r.epochs.back() ? "not before the last snapshot"
-                                                                               : "epoch " + std::to_string(at);
-    std::printf(" %s\n", when.c_str());
+    // Met only at the last snapshot is no answer (CKA to itself is 1 there): said so.
+    std::printf(" %s\n", settling_text(cka_settles_at(r, l, cfg.similarity.settle_threshold), r.epochs).c_str());
   }
   for (size_t e = 0; e < r.epochs.size(); ++e)
     std::printf("%sepoch %d: %.1f s (forward passes %.1f s)", e ? ", " : "seconds per snapshot: ", r.epochs[e],

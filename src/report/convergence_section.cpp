@@ -39,15 +39,11 @@ int index_of(const std::vector<std::string>& names, const std::string& name) {
 
 const char* const kNone = "<td class=\"none\">&ndash;</td>";
 
-// "epoch N", or, when a criterion holds only at the last snapshot, that it did not before:
-// a criterion measured against the last snapshot always holds there, so that is no answer.
-// `suffix` follows the answer inside the cell.
+// settling_text in a cell (numbers right-aligned); `suffix` follows it inside the cell.
 std::string settled_cell(int at, const std::vector<int>& epochs, const std::string& never,
                          const std::string& suffix = "") {
-  if (at < 0) return "<td>" + never + suffix + "</td>";
-  if (epochs.size() > 1 && at == epochs.back())
-    return "<td>not before the last snapshot (epoch " + std::to_string(at) + ")" + suffix + "</td>";
-  return "<td class=\"num\">epoch " + std::to_string(at) + suffix + "</td>";
+  const bool number = at >= 0 && !(epochs.size() > 1 && at == epochs.back());
+  return std::string(number ? "<td class=\"num\">" : "<td>") + settling_text(at, epochs, never) + suffix + "</td>";
 }
 
 ConvergenceColumn settles_column(const ReportContext& ctx) {
@@ -102,7 +98,7 @@ ConvergenceColumn useful_column(const ReportContext& ctx) {
     if (!(double(acc.back()) > floor))
       return "<td>no gain over the floor (final " + pct(acc.back()) + ")</td>";
     return settled_cell(probe_useful_at(*p, size_t(l), kUsefulShare), p->epochs, "never",
-                        " (final " + pct(acc.back()) + ")");
+                        ", final " + pct(acc.back()));
   };
   return c;
 }

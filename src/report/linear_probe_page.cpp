@@ -13,6 +13,7 @@
 #include "deconvscope/report/html_escape.hpp"
 #include "deconvscope/report/pages.hpp"
 #include "deconvscope/report/plot.hpp"
+#include "deconvscope/report/similarity_page.hpp"
 
 namespace fs = std::filesystem;
 
@@ -124,7 +125,7 @@ void write_linear_probe_page(const std::string& run_dir, const LinearProbeResult
   p << "<h2 id=\"convergence\">When the features become useful</h2>\n<p class=\"hint\">The first snapshot from "
        "which a layer's probe keeps at least 90% of its final gain over the pixel floor ("
     << pct(probe_floor(r)) << "), through the last snapshot (epoch " << r.epochs.back()
-    << "); at the last snapshot itself it holds by definition, so that answer reads \"not before the last\".</p>\n"
+    << "); at the last snapshot itself it holds by definition, so that answer reads \"not before the last snapshot\".</p>\n"
        "<table class=\"fit\">\n<tr><th>layer</th><th>features</th>";
   for (size_t e = 0; e < E; ++e) p << "<th>epoch " << r.epochs[e] << "</th>";
   p << "<th>gain over the floor</th><th>useful at</th></tr>\n";
@@ -140,9 +141,7 @@ void write_linear_probe_page(const std::string& run_dir, const LinearProbeResult
     const double gain = double(curve.back()) - double(floor);
     const int at = probe_useful_at(r, l);
     p << "<td class=\"num\">" << (std::isfinite(gain) ? (gain > 0 ? "+" : "") + pct(float(gain)) : "-") << "</td><td>"
-      << (at < 0 ? std::string("no gain over the floor")
-                 : E > 1 && at == r.epochs.back() ? "not before the last (epoch " + std::to_string(at) + ")"
-                                                  : "epoch " + std::to_string(at))
+      << settling_text(at, r.epochs, "no gain over the floor")
       << "</td></tr>\n";
   }
   p << "</table>\n";

@@ -85,6 +85,12 @@ std::vector<size_t> shown_snapshots(size_t E) {
 
 }  // namespace
 
+std::string settling_text(int at, const std::vector<int>& epochs, const std::string& never) {
+  if (at < 0) return never;
+  if (epochs.size() > 1 && at == epochs.back()) return "not before the last snapshot (epoch " + std::to_string(at) + ")";
+  return "epoch " + std::to_string(at);
+}
+
 cv::Mat cka_to_final_figure(const SimilarityResult& r, double settle_threshold, cv::Size size, const std::string& title) {
   return curves_figure(r, title, "linear CKA", r.to_final, size, settle_threshold);
 }
@@ -117,9 +123,8 @@ void write_similarity_page(const std::string& run_dir, const SimilarityResult& r
   for (int e : r.epochs) p << "<th>epoch " << e << "</th>";
   p << "</tr>\n";
   for (size_t l = 0; l < L; ++l) {
-    const int at = cka_settles_at(r, l, settle_threshold);
-    p << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">"
-      << (at >= 0 ? "epoch " + std::to_string(at) : std::string("never")) << "</td>";
+    p << "<tr><td>" << html_escape(r.layers[l]) << "</td><td>"
+      << settling_text(cka_settles_at(r, l, settle_threshold), r.epochs) << "</td>";
     for (size_t e = 0; e < E; ++e) p << "<td class=\"num\">" << three(r.to_final[r.index(e, l)]) << "</td>";
     p << "</tr>\n";
   }

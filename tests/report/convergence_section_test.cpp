@@ -100,7 +100,7 @@ TEST(ConvergenceHeadline, KnownSettlingEpochsProbesAndJumps) {
   ASSERT_FALSE(conv2.empty()) << html;
   ASSERT_FALSE(fc6.empty()) << "a layer the similarity measured beside the analysed ones gets a row:\n" << html;
   // Columns in order: settles, useful, jumps.
-  EXPECT_NE(conv1.find("<td class=\"num\">epoch 1</td><td class=\"num\">epoch 2 (final 90.0%)</td>"
+  EXPECT_NE(conv1.find("<td class=\"num\">epoch 1</td><td class=\"num\">epoch 2, final 90.0%</td>"
                        "<td class=\"num\">1 0 0 0 (of 2)</td>"),
             std::string::npos)
       << conv1;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -21,6 +22,11 @@ void write_similarity_page(const std::string& run_dir, const SimilarityResult& r
 // settling threshold as a dashed line when it is in (0, 1].
 cv::Mat cka_to_final_figure(const SimilarityResult& r, double settle_threshold, cv::Size size = {760, 440},
                             const std::string& title = "CKA to the final snapshot");
+
+// The answer of a "first snapshot from which it stays" criterion (cka_settles_at,
+// probe_useful_at) in words: "epoch N"; "not before the last snapshot (epoch N)" when it
+// holds only at the last, where it holds by definition; `never` for -1.
+std::string settling_text(int at, const std::vector<int>& epochs, const std::string& never = "never");
 
 // For `compare`: the run's CKA-to-final figure as an <img> (data URI), or "" with *note
 // saying why there is none (no or unreadable analysis/similarity.h5).
