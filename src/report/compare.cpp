@@ -776,7 +776,8 @@ void write_page(Comparison& c, const std::string& out_dir) {
     const std::string cell = similarity_compare_cell(c.runs[i].dir, &note);
     if (!note.empty()) c.sum.notes.push_back(c.runs[i].label + ": " + note + ".");
     if (!cell.empty())
-      similarity_row += "<figure style=\"display:inline-block\">" + cell + "<figcaption>" + html_escape(c.runs[i].label) + "</figcaption></figure>";
+      similarity_row += "<figure style=\"display:inline-block\">" + cell + "<figcaption>" +
+                        html_escape(c.runs[i].label) + "</figcaption></figure>";
   }
   if (!similarity_row.empty())
     p << "<h3 id=\"similarity\">Representation similarity</h3>\n<p class=\"hint\">Per run, linear CKA of each "

@@ -58,8 +58,8 @@ ConvergenceColumn settles_column(const ReportContext& ctx) {
                         std::to_string(s->image_count) +
                         " training images (<a href=\"similarity.html\">representation similarity</a>).";
   } else {
-    c.definition_html = "<b>Representation settles at</b> needs the run's similarity analysis" +
-                        (ctx.similarity_problem.empty() ? std::string() : " (" + html_escape(ctx.similarity_problem) + ")") +
+    const std::string why = ctx.similarity_problem.empty() ? "" : " (" + html_escape(ctx.similarity_problem) + ")";
+    c.definition_html = "<b>Representation settles at</b> needs the run's similarity analysis" + why +
                         ": run <code>deconvscope similarity --run " + html_escape(ctx.paths.dir) +
                         "</code> and then <code>deconvscope analyze --run " + html_escape(ctx.paths.dir) +
                         "</code>, or set <code>similarity.in_analyze = true</code>.";
@@ -151,7 +151,8 @@ std::vector<ConvergenceColumn> convergence_columns(const ReportContext& ctx, con
   return {settles_column(ctx), useful_column(ctx), jumps_column(r)};
 }
 
-std::string convergence_section_html(const ReportContext& ctx, const AnalysisResult& r, const std::string& weights_png) {
+std::string convergence_section_html(const ReportContext& ctx, const AnalysisResult& r,
+                                     const std::string& weights_png) {
   std::ostringstream h;
   h << "<h2 id=\"convergence\">Convergence</h2>\n<p>When does each layer settle? Each column is one measured "
        "answer; the definitions follow the table.</p>\n";
