@@ -1,6 +1,7 @@
 // See include/deconvscope/report/linear_probe_page.hpp.
 #include "deconvscope/report/linear_probe_page.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -35,7 +36,20 @@ cv::Mat accuracy_figure(const LinearProbeResult& r) {
   spec.y_label = "test accuracy (%)";
   spec.size = cv::Size(760, 440);
   spec.legend_outside = true;
-  // The axis follows the data (a 0-100% axis squeezes every line into the band above the floor).
+  // The axis follows the probes and the floor, not the network's own accuracy (near chance
+  // at initialisation): a 0-100% axis squeezes every probe into a few points around the
+  // floor. The network's line is clipped where it leaves that range; the table has it.
+  double lo = 100, hi = 0;
+  for (size_t l = 0; l < r.layers.size(); ++l)
+    for (size_t e = 0; e < r.epochs.size() && r.layers[l] != kNetworkRow; ++e) {
+      const double v = 100.0 * double(r.test_accuracy[r.index(e, l)]);
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+  if (lo <= hi) {
+    const double margin = std::max(0.5, 0.1 * (hi - lo));
+    spec.y_min = std::max(0.0, std::floor(lo - margin));
+    spec.y_max = std::min(100.0, std::ceil(hi + margin));
+  }
   size_t colour = 0;
   for (size_t l = 0; l < r.layers.size(); ++l) {
     PlotSeries s;
@@ -113,7 +127,9 @@ void write_linear_probe_page(const std::string& run_dir, const LinearProbeResult
 
   p << "<h2 id=\"accuracy\">Test accuracy per snapshot</h2>\n<figure><img src=\"" << png_data_uri(accuracy_figure(r))
     << "\" alt=\"linear probe test accuracy per epoch\"><figcaption>A line per layer; dashed: the probe on the input "
-       "pixels (the floor, the same at every snapshot) and the network's own test accuracy.</figcaption></figure>\n";
+       "pixels (the floor, the same at every snapshot) and the network's own test accuracy. The axis spans the probes "
+       "and the floor; the network's line leaves it where it is outside (its values are in the table below)."
+       "</figcaption></figure>\n";
 
   p << "<figure><img src=\"" << png_data_uri(gain_figure(r))
     << "\" alt=\"share of the final gain over the pixel floor per epoch\"><figcaption>The same accuracies measured "
