@@ -15,6 +15,7 @@
 #include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/write_set.hpp"
 #include "deconvscope/report/linear_probe_page.hpp"
+#include "deconvscope/report/similarity_page.hpp"
 
 namespace fs = std::filesystem;
 
@@ -69,14 +70,15 @@ int cmd_linear_probe(std::vector<std::string> args) {
   std::printf("linear probes at epoch %d (fitted on %lld training images, scored on %lld test images)\n",
               r.epochs[last], (long long)r.train_count, (long long)r.test_count);
   // "useful at": the first epoch from which the probe keeps 90% of its final gain over the
-  // pixel floor (-1: no gain over it), as the report's Convergence headline says it.
-  std::printf("%-12s %8s %9s %9s %10s\n", "layer", "features", "train", "test", "useful at");
+  // pixel floor, in the report's words.
+  std::printf("%-12s %8s %9s %9s  %s\n", "layer", "features", "train", "test", "useful at");
   for (size_t l = 0; l < r.layers.size(); ++l) {
     const std::vector<float> curve = probe_test_curve(r, l);
     const bool floor_row = r.layers[l] == kPixelsRow;
-    std::printf("%-12s %8d %8.1f%% %8.1f%% %10s\n", r.layers[l].c_str(), r.feature_dim[l],
-                100.0 * double(r.train_accuracy[r.index(last, l)]), 100.0 * double(curve.back()),
-                floor_row ? "(floor)" : std::to_string(probe_useful_at(r, l)).c_str());
+    const std::string useful =
+        floor_row ? "(the floor)" : settling_text(probe_useful_at(r, l), r.epochs, "no gain over the floor");
+    std::printf("%-12s %8d %8.1f%% %8.1f%%  %s\n", r.layers[l].c_str(), r.feature_dim[l],
+                100.0 * double(r.train_accuracy[r.index(last, l)]), 100.0 * double(curve.back()), useful.c_str());
   }
   for (size_t e = 0; e < r.epochs.size(); ++e)
     std::printf("%sepoch %d: %.1f s (forward passes %.1f s, fits %.1f s)", e ? ", " : "seconds per snapshot: ",
