@@ -559,7 +559,8 @@ AnalysisResult read_analysis(const std::string& path) {
   return h5::read_file(path, [&](const h5::Group& root) { return read_contents(root, path); });
 }
 
-void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const LinearProbeResult* probes) {
+void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const LinearProbeResult* probes,
+                        const SimilarityResult* similarity, double settle_threshold) {
   Checker(ErrorKind::internal, dir, "a deconvscope bug: the analysis results are inconsistent").check(r);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -587,23 +588,36 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const L
                   }
               }
             });
+  // A layer's row in the probes or the similarity and an epoch's column there, if they have them.
+  const auto row_of = [](const std::vector<std::string>& layers, const std::string& name) -> int {
+    const auto it = std::find(layers.begin(), layers.end(), name);
+    return it == layers.end() ? -1 : int(it - layers.begin());
+  };
+  const auto column_of = [](const std::vector<int>& epochs, int epoch) -> int {
+    const auto it = std::find(epochs.begin(), epochs.end(), epoch);
+    return it == epochs.end() ? -1 : int(it - epochs.begin());
+  };
   write_csv((d / "convergence.csv").string(),
             "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
             "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at,"
-            "init_rank_correlation",
+            "probe_gain,probe_useful_at,cka_to_final,cka_settles_at,init_rank_correlation",
             [&](std::ostream& out) {
               for (size_t l = 0; l < r.layers.size(); ++l) {
                 const LayerConvergence& c = r.convergence[l];
                 const TransitionCounts n = count_transitions(r.evolution[l], r.jumps[l], E);
-                // The layer's probe row, if the probes have it.
-                const auto row = probes ? std::find(probes->layers.begin(), probes->layers.end(), r.layers[l])
-                                        : std::vector<std::string>::const_iterator{};
-                const bool probed = probes && row != probes->layers.end();
-                std::vector<float> curve;
-                int probe_at = -1;
-                if (probed) {
-                  curve = probe_test_curve(*probes, size_t(row - probes->layers.begin()));
+                const int pl = probes ? row_of(probes->layers, r.layers[l]) : -1;
+                const int sl = similarity ? row_of(similarity->layers, r.layers[l]) : -1;
+                std::vector<float> curve, gain, cka;
+                int probe_at = -1, useful_at = -1, settles_at = -1;
+                if (pl >= 0) {
+                  curve = probe_test_curve(*probes, size_t(pl));
+                  gain = probe_gain_curve(*probes, size_t(pl));
                   probe_at = convergence_epoch(probes->epochs, curve);
+                  useful_at = probe_useful_at(*probes, size_t(pl));
+                }
+                if (sl >= 0) {
+                  cka = similarity->to_final_curve(size_t(sl));
+                  settles_at = cka_settles_at(*similarity, size_t(sl), settle_threshold);
                 }
                 for (size_t e = 0; e < E; ++e) {
                   out << csv_quote(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e])
@@ -611,11 +625,19 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const L
                       << c.converged_at << ',' << num(c.weight_progress[e]) << ',' << c.progress_converged_at
                       << ',' << n.jumps[e] << ',' << n.went_silent[e] << ',' << n.came_back[e] << ','
                       << n.inactive[e] << ',';
-                  const auto pe = probed ? std::find(probes->epochs.begin(), probes->epochs.end(), r.epochs[e])
-                                         : std::vector<int>::const_iterator{};
-                  if (probed && pe != probes->epochs.end()) out << num(curve[size_t(pe - probes->epochs.begin())]);
+                  const int pe = pl >= 0 ? column_of(probes->epochs, r.epochs[e]) : -1;
+                  const int se = sl >= 0 ? column_of(similarity->epochs, r.epochs[e]) : -1;
+                  if (pe >= 0) out << num(curve[size_t(pe)]);
                   out << ',';
-                  if (probed && probe_at >= 0) out << probe_at;
+                  if (pl >= 0 && probe_at >= 0) out << probe_at;
+                  out << ',';
+                  if (pe >= 0) out << num(gain[size_t(pe)]);
+                  out << ',';
+                  if (pl >= 0) out << useful_at;
+                  out << ',';
+                  if (se >= 0) out << num(cka[size_t(se)]);
+                  out << ',';
+                  if (sl >= 0) out << settles_at;
                   out << ',';
                   // Empty when not computed (an older analysis.h5) or no followed feature is active.
                   if (e < c.init_rank_correlation.size() && std::isfinite(c.init_rank_correlation[e]))

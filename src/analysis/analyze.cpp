@@ -331,7 +331,8 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
   if (comm.rank() == 0) {  // every rank holds the same result; one writes it
     fs::create_directories(paths.analysis);
     write_analysis(file, r);
-    write_analysis_csv(paths.analysis, r, read_run_linear_probes(paths).get());
+    write_analysis_csv(paths.analysis, r, read_run_linear_probes(paths).get(), read_run_similarity(paths).get(),
+                       run.config().similarity.settle_threshold);
   }
   summary.analysis_file = file;
   summary.probe = std::move(plan.images);

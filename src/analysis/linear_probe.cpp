@@ -214,9 +214,14 @@ ProbeFit fit_linear_probe(const std::vector<float>& x, const std::vector<int32_t
 // --- A run's probes ---------------------------------------------------------------------
 
 std::vector<int> linear_probe_layers(const Run& run, const LinearProbeConfig& cfg) {
+  return conv_and_hidden_fc_layers(run, cfg.layers, "linear_probe.layers");
+}
+
+std::vector<int> conv_and_hidden_fc_layers(const Run& run, const std::vector<std::string>& names,
+                                           const std::string& key) {
   const std::vector<LayerSpec>& specs = run.layers();
   std::vector<int> out;
-  if (cfg.layers.empty()) {
+  if (names.empty()) {
     for (size_t i = 0; i < specs.size(); ++i)
       if (specs[i].type == LayerType::conv || (specs[i].type == LayerType::fc && i + 1 < specs.size()))
         out.push_back(int(i));
@@ -224,7 +229,7 @@ std::vector<int> linear_probe_layers(const Run& run, const LinearProbeConfig& cf
     while (!out.empty() && size_t(out.back()) == specs.size() - 1) out.pop_back();
     return out;
   }
-  out = conv_or_fc_layers(specs, cfg.layers, "linear_probe.layers");
+  out = conv_or_fc_layers(specs, names, key);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -241,6 +246,35 @@ std::vector<float> probe_test_curve(const LinearProbeResult& r, size_t l) {
   std::vector<float> v;
   for (size_t e = 0; e < r.epochs.size(); ++e) v.push_back(r.test_accuracy[r.index(e, l)]);
   return v;
+}
+
+float probe_floor(const LinearProbeResult& r) {
+  for (size_t l = 0; l < r.layers.size(); ++l)
+    if (r.layers[l] == kPixelsRow && !r.epochs.empty()) return r.test_accuracy[r.index(0, l)];
+  return std::numeric_limits<float>::quiet_NaN();
+}
+
+std::vector<float> probe_gain_curve(const LinearProbeResult& r, size_t l) {
+  const std::vector<float> acc = probe_test_curve(r, l);
+  const double floor = probe_floor(r);
+  std::vector<float> gain(acc.size(), std::numeric_limits<float>::quiet_NaN());
+  if (acc.empty() || !(double(acc.back()) > floor)) return gain;
+  for (size_t e = 0; e < acc.size(); ++e) gain[e] = float((double(acc[e]) - floor) / (double(acc.back()) - floor));
+  return gain;
+}
+
+int first_epoch_staying_at_or_above(const std::vector<int>& epochs, const std::vector<float>& v, double threshold) {
+  int at = -1;
+  // Walk back from the last epoch while the value holds.
+  for (size_t e = std::min(epochs.size(), v.size()); e-- > 0;) {
+    if (!(double(v[e]) >= threshold)) break;
+    at = epochs[e];
+  }
+  return at;
+}
+
+int probe_useful_at(const LinearProbeResult& r, size_t l, double share) {
+  return first_epoch_staying_at_or_above(r.epochs, probe_gain_curve(r, l), share);
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include "deconvscope/cli/invariance_command.hpp"
 #include "deconvscope/cli/occlusion_command.hpp"
 #include "deconvscope/cli/linear_probe_command.hpp"
+#include "deconvscope/cli/similarity_command.hpp"
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
@@ -47,6 +48,8 @@ const char* kUsage =
     "           Fig. 7 at every snapshot: occlusion maps of a few images, analysis/occlusion.h5, report/occlusion.html\n"
     "  linear-probe --run DIR [--linear_probe.key VALUE ...]\n"
     "           a linear classifier on every layer of every snapshot: analysis/linear_probes.h5, report/linear_probes.html\n"
+    "  similarity --run DIR [--similarity.key VALUE ...]\n"
+    "           linear CKA of every layer's representation across snapshots: analysis/similarity.h5, report/similarity.html\n"
     "  compare  --run DIR --run DIR [--run DIR ...] [--out DIR]   (or the folders without --run)\n"
     "           compare runs by filter health: one self-contained HTML page plus CSV\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
@@ -212,6 +215,7 @@ int cli_run(const std::vector<std::string>& all) {
     if (cmd == "compare") return cmd_compare(args);
     if (cmd == "occlusion") return cmd_occlusion(args);
     if (cmd == "linear-probe") return cmd_linear_probe(args);
+    if (cmd == "similarity") return cmd_similarity(args);
     throw Error(ErrorKind::usage, "deconvscope", "unknown command '" + cmd + "'",
                 "run deconvscope --help for the list");
   } catch (const Error& e) {

@@ -15,6 +15,7 @@
 #include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/write_set.hpp"
 #include "deconvscope/report/linear_probe_page.hpp"
+#include "deconvscope/report/similarity_page.hpp"
 
 namespace fs = std::filesystem;
 
@@ -35,7 +36,9 @@ LinearProbeResult linear_probes_and_page(const Run& run, bool show_progress) {
     // convergence.csv (the analysis') gains the probes' columns when the run was analysed.
     // (A damaged analysis is redone by analyze, which adds the columns then.)
     std::string no_analysis;
-    if (const auto analysis = read_run_analysis(paths, &no_analysis)) write_analysis_csv(paths.analysis, *analysis, &r);
+    if (const auto analysis = read_run_analysis(paths, &no_analysis))
+      write_analysis_csv(paths.analysis, *analysis, &r, read_run_similarity(paths).get(),
+                         run.config().similarity.settle_threshold);
     write_linear_probe_page(run.dir(), r);
   } catch (const Error& e) {
     throw marker.failed(e);
@@ -66,12 +69,16 @@ int cmd_linear_probe(std::vector<std::string> args) {
   const size_t last = r.epochs.size() - 1;
   std::printf("linear probes at epoch %d (fitted on %lld training images, scored on %lld test images)\n",
               r.epochs[last], (long long)r.train_count, (long long)r.test_count);
-  std::printf("%-12s %8s %9s %9s %13s\n", "layer", "features", "train", "test", "95% at epoch");
+  // "useful at": the first epoch from which the probe keeps 90% of its final gain over the
+  // pixel floor, in the report's words.
+  std::printf("%-12s %8s %9s %9s  %s\n", "layer", "features", "train", "test", "useful at");
   for (size_t l = 0; l < r.layers.size(); ++l) {
     const std::vector<float> curve = probe_test_curve(r, l);
-    std::printf("%-12s %8d %8.1f%% %8.1f%% %13d\n", r.layers[l].c_str(), r.feature_dim[l],
-                100.0 * double(r.train_accuracy[r.index(last, l)]), 100.0 * double(curve.back()),
-                convergence_epoch(r.epochs, curve));
+    const bool floor_row = r.layers[l] == kPixelsRow;
+    const std::string useful =
+        floor_row ? "(the floor)" : settling_text(probe_useful_at(r, l), r.epochs, "no gain over the floor");
+    std::printf("%-12s %8d %8.1f%% %8.1f%%  %s\n", r.layers[l].c_str(), r.feature_dim[l],
+                100.0 * double(r.train_accuracy[r.index(last, l)]), 100.0 * double(curve.back()), useful.c_str());
   }
   for (size_t e = 0; e < r.epochs.size(); ++e)
     std::printf("%sepoch %d: %.1f s (forward passes %.1f s, fits %.1f s)", e ? ", " : "seconds per snapshot: ",

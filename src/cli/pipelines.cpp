@@ -7,6 +7,7 @@
 #include "deconvscope/cli/invariance_command.hpp"
 #include "deconvscope/cli/linear_probe_command.hpp"
 #include "deconvscope/cli/occlusion_command.hpp"
+#include "deconvscope/cli/similarity_command.hpp"
 #include "deconvscope/core/comm.hpp"
 #include "deconvscope/report/html_report.hpp"
 
@@ -22,6 +23,7 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
     if (cfg.invariance.in_analyze) invariance_and_report(run, opt.quiet);
     if (cfg.occlusion.in_analyze) occlusion_and_report(run, opt.quiet, "analyze --run " + dir);
     if (cfg.linear_probe.in_analyze) linear_probes_and_page(run, !opt.quiet);
+    if (cfg.similarity.in_analyze) similarity_and_page(run, !opt.quiet);
   }
   ReportContext ctx;
   ctx.paths = run.paths();
@@ -30,6 +32,7 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
   ctx.first_filters_layer = o.analysis.first_conv;
   ctx.first_filters = o.analysis.first_filters;
   ctx.probes = read_run_linear_probes(run.paths());
+  ctx.similarity = read_run_similarity(run.paths(), &ctx.similarity_problem);
   if (Comm::world().rank() == 0) write_report(ctx, o.analysis.result, o.analysis.probe.images());
   o.report = run.paths().report_index;
   return o;

@@ -476,6 +476,28 @@ const std::vector<KeySpec>& keys() {
       {"linear_probe.in_analyze", nullptr, "analyze (and analysis.live) also runs the linear probes",
        [](const Config& c) { return bool_text(c.linear_probe.in_analyze); },
        [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.in_analyze = to_bool(v, w); }},
+      // [similarity]: layers and images need the run, so analysis/similarity.cpp checks them, naming the keys.
+      {"similarity.layers", "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers",
+       [](const Config& c) { return c.similarity.layers.empty() ? std::string("all") : join(c.similarity.layers); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.similarity.layers.clear();
+         if (trim(v) != "all") c.similarity.layers = to_name_list(v, w);
+       }},
+      {"similarity.images", nullptr, "compare the layers' representations of the first N training images",
+       [](const Config& c) { return std::to_string(c.similarity.images); },
+       [](Config& c, const std::string& v, const std::string& w) { c.similarity.images = to_int64(v, w, 2); }},
+      {"similarity.grid", nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
+       [](const Config& c) { return std::to_string(c.similarity.grid); },
+       [](Config& c, const std::string& v, const std::string& w) { c.similarity.grid = to_int(v, w, 1, 64); }},
+      {"similarity.settle_threshold", nullptr,
+       "the report's \"representation settles at\": the first snapshot from which CKA to the final one stays >= this",
+       [](const Config& c) { return format_float(c.similarity.settle_threshold); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.similarity.settle_threshold = to_float(v, w, "a number in (0, 1]", [](float x) { return x > 0 && x <= 1; });
+       }},
+      {"similarity.in_analyze", nullptr, "analyze (and analysis.live) also runs the similarity analysis",
+       [](const Config& c) { return bool_text(c.similarity.in_analyze); },
+       [](Config& c, const std::string& v, const std::string& w) { c.similarity.in_analyze = to_bool(v, w); }},
   };
   return table;
 }

@@ -26,6 +26,7 @@
 #include "deconvscope/report/health_page.hpp"
 #include "deconvscope/report/html_escape.hpp"
 #include "deconvscope/report/linear_probe_page.hpp"
+#include "deconvscope/report/similarity_page.hpp"
 #include "deconvscope/report/plot.hpp"
 #include "deconvscope/report/render.hpp"
 #include "draw.hpp"
@@ -768,6 +769,21 @@ void write_page(Comparison& c, const std::string& out_dir) {
     if (!probe_note.empty()) c.sum.notes.push_back(r.label + ": " + probe_note + ".");
   }
   p << "</table>\n";
+  // Each run's CKA to its own final snapshot, side by side (report/similarity_page.hpp).
+  std::string similarity_row;
+  for (size_t i = 0; i < R; ++i) {
+    std::string note;
+    const std::string cell = similarity_compare_cell(c.runs[i].dir, &note);
+    if (!note.empty()) c.sum.notes.push_back(c.runs[i].label + ": " + note + ".");
+    if (!cell.empty())
+      similarity_row += "<figure style=\"display:inline-block\">" + cell + "<figcaption>" +
+                        html_escape(c.runs[i].label) + "</figcaption></figure>";
+  }
+  if (!similarity_row.empty())
+    p << "<h3 id=\"similarity\">Representation similarity</h3>\n<p class=\"hint\">Per run, linear CKA of each "
+         "layer's representation with its own at that run's final snapshot (docs/similarity-format.md): where a "
+         "line reaches 1 early, that layer settled early.</p>\n<div class=\"scroll\">"
+      << similarity_row << "</div>\n";
   if (!c.sum.differences.empty()) {
     p << "<div class=\"note\" id=\"differences\"><strong>Settings that change results differ between the runs</strong>"
          " (besides the architecture):\n<ul>\n";

@@ -115,36 +115,37 @@ bool plot_layer_stats(const std::string& metrics_csv, const std::string& png_pat
 }
 
 void plot_convergence(const AnalysisResult& r, const std::string& png_path) {
+  // Two panels, the weights seen two ways; no threshold and no "converged at": how
+  // little a layer's weights moved is not when its representation settled (the
+  // Convergence headline answers that from CKA and the probes).
   std::vector<double> x(r.epochs.begin(), r.epochs.end());
-  PlotSpec p;
-  p.title = "Filter similarity to the final snapshot";
-  p.x_label = "epoch";
-  p.y_label = "mean cosine";
-  p.size = cv::Size(860, 400);
-  p.y_max = 1.0;            // a cosine
-  p.legend_outside = true;  // one line per layer: too many for a corner
+  PlotSpec cosine, progress;
+  cosine.title = "Filter similarity to the final snapshot";
+  cosine.y_label = "mean cosine";
+  progress.title = "Weight progress";
+  progress.y_label = "1 - |W - W_final| / |W_first - W_final|";
+  for (PlotSpec* p : {&cosine, &progress}) {
+    p->x_label = "epoch";
+    p->size = cv::Size(560, 380);
+    p->y_max = 1.0;            // both are 1 at the final snapshot
+    p->legend_outside = true;  // one line per layer: too many for a corner
+  }
   for (size_t l = 0; l < r.layers.size() && l < r.convergence.size(); ++l) {
     const LayerConvergence& c = r.convergence[l];
-    if (c.filter_similarity.size() != x.size())
+    if (c.filter_similarity.size() != x.size() || c.weight_progress.size() != x.size())
       throw Error(ErrorKind::snapshot, "analysis: layer " + r.layers[l] + ": convergence",
-                  expected_found(std::to_string(x.size()) + " similarities (one per epoch)",
-                                 std::to_string(c.filter_similarity.size())),
+                  expected_found(std::to_string(x.size()) + " similarities and progress values (one per epoch)",
+                                 std::to_string(c.filter_similarity.size()) + " and " +
+                                     std::to_string(c.weight_progress.size())),
                   "re-run the analysis");
-    std::string label = r.layers[l] + (c.converged_at >= 0 ? "  (converged at " + std::to_string(c.converged_at) + ")"
-                                                           : "  (not converged)");
-    p.series.push_back(
-        {label, x, std::vector<double>(c.filter_similarity.begin(), c.filter_similarity.end()), plot_color(l)});
+    cosine.series.push_back(
+        {r.layers[l], x, std::vector<double>(c.filter_similarity.begin(), c.filter_similarity.end()), plot_color(l)});
+    progress.series.push_back(
+        {r.layers[l], x, std::vector<double>(c.weight_progress.begin(), c.weight_progress.end()), plot_color(l)});
   }
-  if (!x.empty()) {
-    char label[64];
-    std::snprintf(label, sizeof label, "threshold %.2f", r.convergence_threshold);
-    PlotSeries th{
-        label, {x.front(), x.back()}, {r.convergence_threshold, r.convergence_threshold}, cv::Scalar(120, 120, 120)};
-    th.dashed = true;
-    th.markers = false;
-    p.series.push_back(th);
-  }
-  write_png(plot_lines(p), png_path);
+  cv::Mat row;
+  cv::hconcat(std::vector<cv::Mat>{plot_lines(cosine), plot_lines(progress)}, row);
+  write_png(row, png_path);
 }
 
 }  // namespace ds

@@ -27,6 +27,7 @@
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/csv.hpp"
 #include "deconvscope/io/run_folder.hpp"
+#include "deconvscope/report/convergence_section.hpp"
 #include "deconvscope/report/pages.hpp"
 #include "deconvscope/report/png.hpp"
 #include "deconvscope/report/render.hpp"
@@ -237,75 +238,6 @@ void section_dead(Page& p, const std::vector<DeadRow>& dead, const AnalysisResul
     }
     h << "</table></div>\n";
   }
-}
-
-// The convergence plot and tables.
-// Functional convergence beside the weights': each probed layer's linear-probe test
-// accuracy per snapshot and the first epoch it reaches 95% of its final value
-// (analysis/linear_probe.hpp), with the input-pixel floor and the network's own accuracy.
-void probe_convergence_table(Page& p, const LinearProbeResult& probes) {
-  auto& h = p.h;
-  h << "<p class=\"hint\">Linear probes (<a href=\"linear_probes.html\">their page</a>): test accuracy of a linear "
-       "classifier on each layer's features, fitted on "
-    << probes.train_count << " training images and scored on " << probes.test_count
-    << " test images; a layer has converged functionally at the first epoch it reaches 95% of its final "
-       "accuracy.</p>\n<div class=\"scroll\"><table>\n<tr><th>layer</th><th>95% at</th>";
-  for (int e : probes.epochs) h << "<th>epoch " << e << "</th>";
-  h << "</tr>\n";
-  for (size_t l = 0; l < probes.layers.size(); ++l) {
-    const std::vector<float> curve = probe_test_curve(probes, l);
-    const int at = convergence_epoch(probes.epochs, curve);
-    h << "<tr><td>" << html_escape(probes.layers[l]) << "</td><td class=\"num\">"
-      << (at >= 0 ? "epoch " + std::to_string(at) : std::string("never")) << "</td>";
-    for (float v : curve) h << "<td class=\"num\">" << (std::isfinite(v) ? fmt("%.1f%%", 100.0 * v) : "") << "</td>";
-    h << "</tr>\n";
-  }
-  h << "</table></div>\n";
-}
-
-void section_convergence(Page& p, const AnalysisResult& r, bool have_convergence, const LinearProbeResult* probes) {
-  auto& h = p.h;
-  h << "<h2 id=\"convergence\">Convergence</h2>\n";
-  if (!have_convergence) {
-    p.note("The analysis holds no convergence figures.");
-  } else {
-    p.img("convergence.png", "filter convergence",
-          "Mean cosine similarity of each layer's filters to the final snapshot's; a layer has converged from the "
-          "first epoch after which it stays above the threshold.");
-    // One table per convergence figure: the layer, where it converged, its value per epoch.
-    auto table = [&](const char* caption, auto values, auto converged_at) {
-      h << "<p class=\"hint\">" << caption << "</p>\n";
-      h << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>converged at</th>";
-      for (int e : r.epochs) h << "<th>epoch " << e << "</th>";
-      h << "</tr>\n";
-      for (size_t l = 0; l < r.layers.size(); ++l) {
-        const LayerConvergence& c = r.convergence[l];
-        const int at = converged_at(c);
-        const std::vector<float>& v = values(c);
-        h << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">"
-          << (at >= 0 ? "epoch " + std::to_string(at) : std::string("never")) << "</td>";
-        for (size_t e = 0; e < r.epochs.size(); ++e) {
-          if (e >= v.size()) {
-            h << "<td></td>";
-            continue;
-          }
-          h << "<td class=\"num" << (v[e] >= r.convergence_threshold ? " ok" : "") << "\">" << fmt("%.3f", v[e])
-            << "</td>";
-        }
-        h << "</tr>\n";
-      }
-      h << "</table></div>\n";
-    };
-    table("Mean cosine similarity of the filters to the final snapshot's.",
-          [](const LayerConvergence& c) -> const std::vector<float>& { return c.filter_similarity; },
-          [](const LayerConvergence& c) { return c.converged_at; });
-    table("Share of the way from the first snapshot's weights to the final ones, 1 - |W - W_final| / "
-          "|W_first - W_final|: free of the random start, which keeps the cosine high in short runs.",
-          [](const LayerConvergence& c) -> const std::vector<float>& { return c.weight_progress; },
-          [](const LayerConvergence& c) { return c.progress_converged_at; });
-    h << "<p class=\"hint\">Green: at or above the threshold.</p>\n";
-  }
-  if (probes) probe_convergence_table(p, *probes);
 }
 
 // Beside a layer's evolution strip, the sanity baseline of its pictures
@@ -669,7 +601,8 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
   p.kv("Snapshots analysed (epochs)", epochs_list);
   p.kv("Analysed layers", layers_list);
   p.kv("Jump threshold", "strongest image changed and projection cosine < " + fmt("%.2f", r.jump_threshold));
-  p.kv("Convergence threshold", "filter similarity to the final snapshot >= " + fmt("%.2f", r.convergence_threshold));
+  p.kv("Settling threshold", "CKA to the final snapshot >= " + fmt("%.2f", cfg.similarity.settle_threshold) +
+                                 " (similarity.settle_threshold)");
   h << "</table>\n";
 
   section_dead(p, dead, r, cfg.train.probe_batch, last_epoch);
@@ -684,7 +617,7 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
           "that never fired on the probe batch.");
   if (!metrics_problem.empty()) p.note(metrics_problem);
 
-  section_convergence(p, r, have_convergence, ctx.probes.get());
+  h << convergence_section_html(ctx, r, have_convergence ? "convergence.png" : "");
 
   section_layers(p, r, probe, out);
 

@@ -187,8 +187,10 @@ void write_invariance_page(const std::string& run_dir, const InvarianceResult& r
     << "\" alt=\"mean distance per layer and transformation against the epoch\"></p>\n"
     << "<p class=\"hint\">Per layer (solid: " << html_escape(r.layers.front())
     << (r.layers.size() > 1 ? ", dashed: the others" : "")
-    << ") and transformation, the mean over the images and the sweep values. Falling lines: the layer grows more "
-       "invariant as it learns; the paper finds the top layers far less moved than the first.</p>\n";
+    << ") and transformation, the mean over the images and the sweep values of the relative distance |f(Tx) - "
+       "f(x)| / |f(x)| (0 = unmoved). Rising lines: the transformation moves the layer's output further as it "
+       "learns, so the layer grows <em>less</em> invariant; falling lines: more invariant. The paper finds the top "
+       "layers far less moved than the first.</p>\n";
   // The same as numbers, with the mean true-class probability.
   p << "<div class=\"scroll\"><table>\n<tr><th>epoch</th>";
   for (const InvarianceSweep& s : r.sweeps) {

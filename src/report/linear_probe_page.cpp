@@ -1,6 +1,7 @@
 // See include/deconvscope/report/linear_probe_page.hpp.
 #include "deconvscope/report/linear_probe_page.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "deconvscope/report/html_escape.hpp"
 #include "deconvscope/report/pages.hpp"
 #include "deconvscope/report/plot.hpp"
+#include "deconvscope/report/similarity_page.hpp"
 
 namespace fs = std::filesystem;
 
@@ -34,7 +36,20 @@ cv::Mat accuracy_figure(const LinearProbeResult& r) {
   spec.y_label = "test accuracy (%)";
   spec.size = cv::Size(760, 440);
   spec.legend_outside = true;
-  spec.y_max = 100;
+  // The axis follows the probes and the floor, not the network's own accuracy (near chance
+  // at initialisation): a 0-100% axis squeezes every probe into a few points around the
+  // floor. The network's line is clipped where it leaves that range; the table has it.
+  double lo = 100, hi = 0;
+  for (size_t l = 0; l < r.layers.size(); ++l)
+    for (size_t e = 0; e < r.epochs.size() && r.layers[l] != kNetworkRow; ++e) {
+      const double v = 100.0 * double(r.test_accuracy[r.index(e, l)]);
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    }
+  if (lo <= hi) {
+    const double margin = std::max(0.5, 0.1 * (hi - lo));
+    spec.y_min = std::max(0.0, std::floor(lo - margin));
+    spec.y_max = std::min(100.0, std::ceil(hi + margin));
+  }
   size_t colour = 0;
   for (size_t l = 0; l < r.layers.size(); ++l) {
     PlotSeries s;
@@ -54,6 +69,42 @@ cv::Mat accuracy_figure(const LinearProbeResult& r) {
   return plot_lines(spec);
 }
 
+// Each layer's accuracy measured against the floor: the share of its final gain over the
+// pixel probe, with the "useful" line at 0.9.
+cv::Mat gain_figure(const LinearProbeResult& r) {
+  PlotSpec spec;
+  spec.title = "Share of the final gain over the pixel floor";
+  spec.x_label = "epoch";
+  spec.y_label = "(acc - floor) / (final - floor)";
+  spec.size = cv::Size(760, 440);
+  spec.legend_outside = true;
+  size_t colour = 0;
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    if (r.layers[l] == kPixelsRow) continue;  // 0 by definition
+    PlotSeries s;
+    s.label = r.layers[l] == kNetworkRow ? "network itself" : r.layers[l];
+    s.color = r.layers[l] == kNetworkRow ? cv::Scalar(0, 0, 0) : plot_color(colour++);
+    s.dashed = r.layers[l] == kNetworkRow;
+    const std::vector<float> gain = probe_gain_curve(r, l);
+    for (size_t e = 0; e < r.epochs.size(); ++e) {
+      s.x.push_back(r.epochs[e]);
+      s.y.push_back(double(gain[e]));
+    }
+    spec.series.push_back(std::move(s));
+  }
+  if (!r.epochs.empty()) {
+    PlotSeries t;
+    t.label = "0.9 (useful)";
+    t.color = cv::Scalar(128, 128, 128);
+    t.dashed = true;
+    t.markers = false;
+    t.x = {double(r.epochs.front()), double(r.epochs.back())};
+    t.y = {0.9, 0.9};
+    spec.series.push_back(std::move(t));
+  }
+  return plot_lines(spec);
+}
+
 }  // namespace
 
 void write_linear_probe_page(const std::string& run_dir, const LinearProbeResult& r) {
@@ -67,7 +118,7 @@ void write_linear_probe_page(const std::string& run_dir, const LinearProbeResult
                   "every snapshot (Alain &amp; Bengio 2016; Zeiler &amp; Fergus Sec. 5 on the final model only). "
                   "Definitions in docs/linear-probes-format.md; the numbers are also in analysis/linear_probes.h5, "
                   "linear_probes.csv and linear_probe_convergence.csv.");
-  p << "<a href=\"#accuracy\">Accuracy</a><a href=\"#convergence\">Convergence</a></nav>\n";
+  p << "<a href=\"#accuracy\">Accuracy</a><a href=\"#convergence\">Useful at</a></nav>\n";
   p << "<p class=\"note\">Fitted on the first " << r.train_count << " training images, scored on the first "
     << r.test_count << " test images. Features: conv outputs after their ReLU, average-pooled to at most " << r.grid
     << "&times;" << r.grid
@@ -76,20 +127,38 @@ void write_linear_probe_page(const std::string& run_dir, const LinearProbeResult
 
   p << "<h2 id=\"accuracy\">Test accuracy per snapshot</h2>\n<figure><img src=\"" << png_data_uri(accuracy_figure(r))
     << "\" alt=\"linear probe test accuracy per epoch\"><figcaption>A line per layer; dashed: the probe on the input "
-       "pixels (the floor, the same at every snapshot) and the network's own test accuracy.</figcaption></figure>\n";
+       "pixels (the floor, the same at every snapshot) and the network's own test accuracy. The axis spans the probes "
+       "and the floor; the network's line leaves it where it is outside (its values are in the table below)."
+       "</figcaption></figure>\n";
+
+  p << "<figure><img src=\"" << png_data_uri(gain_figure(r))
+    << "\" alt=\"share of the final gain over the pixel floor per epoch\"><figcaption>The same accuracies measured "
+       "against the floor: (acc &minus; floor) / (final &minus; floor), 0 at the pixel probe's "
+    << pct(probe_floor(r)) << ", 1 at the layer's own last snapshot. A layer whose final accuracy is not above the "
+       "floor has no gain to share and no line.</figcaption></figure>\n";
 
   const size_t E = r.epochs.size();
-  p << "<h2 id=\"convergence\">Convergence</h2>\n<p class=\"hint\">The first snapshot epoch at which a layer's probe "
-       "reaches 95% of its accuracy at the last snapshot (epoch "
-    << r.epochs.back() << ").</p>\n<table class=\"fit\">\n<tr><th>layer</th><th>features</th>";
+  p << "<h2 id=\"convergence\">When the features become useful</h2>\n<p class=\"hint\">The first snapshot from "
+       "which a layer's probe keeps at least 90% of its final gain over the pixel floor ("
+    << pct(probe_floor(r)) << "), through the last snapshot (epoch " << r.epochs.back()
+    << "); at the last snapshot itself it holds by definition, so that answer reads \"not before the last snapshot\".</p>\n"
+       "<table class=\"fit\">\n<tr><th>layer</th><th>features</th>";
   for (size_t e = 0; e < E; ++e) p << "<th>epoch " << r.epochs[e] << "</th>";
-  p << "<th>reaches 95% at epoch</th></tr>\n";
+  p << "<th>gain over the floor</th><th>useful at</th></tr>\n";
+  const float floor = probe_floor(r);
   for (size_t l = 0; l < r.layers.size(); ++l) {
     const std::vector<float> curve = probe_test_curve(r, l);
-    const int at = convergence_epoch(r.epochs, curve);
     p << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">" << r.feature_dim[l] << "</td>";
     for (float v : curve) p << "<td class=\"num\">" << pct(v) << "</td>";
-    p << "<td class=\"num\">" << (at < 0 ? std::string("-") : std::to_string(at)) << "</td></tr>\n";
+    if (r.layers[l] == kPixelsRow) {
+      p << "<td class=\"none\">the floor</td><td class=\"none\">&ndash;</td></tr>\n";
+      continue;
+    }
+    const double gain = double(curve.back()) - double(floor);
+    const int at = probe_useful_at(r, l);
+    p << "<td class=\"num\">" << (std::isfinite(gain) ? (gain > 0 ? "+" : "") + pct(float(gain)) : "-") << "</td><td>"
+      << settling_text(at, r.epochs, "no gain over the floor")
+      << "</td></tr>\n";
   }
   p << "</table>\n";
   p << page_end("linear-probe");

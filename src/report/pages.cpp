@@ -20,6 +20,7 @@ const std::vector<ReportPage>& report_pages() {
       {"invariance.html", "Invariance"},
       {"occlusion.html", "Occlusion"},
       {"linear_probes.html", "Linear probes"},
+      {"similarity.html", "Representation similarity"},
   };
   return pages;
 }

@@ -131,7 +131,7 @@ void check_resumable(const Snapshot& s, const std::string& path, const Config& c
 bool resume_may_change(const std::string& key) {
   return key == "run.name" || key == "run.dir" || key == "run.threads" || key == "train.epochs" ||
          key == "snapshot.epochs" || key.rfind("analysis.", 0) == 0 || key.rfind("invariance.", 0) == 0 ||
-         key.rfind("linear_probe.", 0) == 0 || key == "data.streaming" ||
+         key.rfind("linear_probe.", 0) == 0 || key.rfind("similarity.", 0) == 0 || key == "data.streaming" ||
          key == "data.memory_budget_mb" || key == "data.reader_threads" || key == "data.prefetch_batches" ||
          key.rfind("occlusion.", 0) == 0 || key == "model.conv_algorithms";
 }

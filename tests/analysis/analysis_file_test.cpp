@@ -558,23 +558,35 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
   EXPECT_EQ(conv[0],
             "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
             "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at,"
-            "init_rank_correlation");
+            "probe_gain,probe_useful_at,cka_to_final,cka_settles_at,init_rank_correlation");
   EXPECT_EQ(conv.size(), 1u + 2 * 3);
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,,");  // no linear probes: their columns empty
-  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,,");
+  // No linear probes, no similarity: their columns empty.
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,,,,,,");
+  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,,,,,,");
 
   // With the run's linear probes: conv1's test accuracy at each epoch the probes have, and
-  // the first epoch it reaches 95% of its final value; conv2 was not probed.
+  // the first epoch it reaches 95% of its final value, its gain over the pixel floor (0.5)
+  // and the first epoch from which that stays >= 0.9; conv2 was not probed. With the run's
+  // similarity: conv2's CKA to final and the epoch from which it stays >= 0.9; conv1 was
+  // not measured.
   LinearProbeResult probes;
   probes.epochs = {1, 2};  // epoch 5 not probed
   probes.layers = {"(pixels)", "conv1"};
-  probes.test_accuracy = {0.5f, 0.6f, 0.5f, 0.8f};  // [E * L]
-  write_analysis_csv(out.string(), r, &probes);
+  probes.test_accuracy = {0.5f, 0.625f, 0.5f, 0.75f};  // [E * L]: gains 0.5 and 1
+  SimilarityResult similarity;
+  similarity.epochs = {1, 2, 5};
+  similarity.layers = {"conv2"};
+  similarity.to_final = {0.5f, 0.95f, 1.f};
+  write_analysis_csv(out.string(), r, &probes, &similarity, 0.9);
   conv = lines_of(out / "convergence.csv");
-  EXPECT_EQ(conv[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,0.6,2,");
-  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,0.8,2,");
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,2,");
-  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,,");
+  EXPECT_EQ(conv[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,0.625,2,0.5,2,,,");
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,0.75,2,1,2,,,");
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,2,,2,,,");
+  EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,,,,0.5,2,");
+  EXPECT_EQ(conv[6], "conv2,5,0.7,0.4,1,-1,1,5,1,0,0,0,,,,,1,2,");
+  // A stricter threshold: conv2 only at the last snapshot.
+  write_analysis_csv(out.string(), r, &probes, &similarity, 0.96);
+  EXPECT_EQ(lines_of(out / "convergence.csv")[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,,,,0.5,5,");
 
   std::vector<std::string> evo = lines_of(out / "evolution.csv");
   ASSERT_FALSE(evo.empty());
@@ -618,8 +630,8 @@ TEST_F(AnalysisFileTest, InactiveIsMinusOneInTheFileAndEveryTable) {
   EXPECT_EQ(jumps[2], "conv1,7,1,2,1,-1,0,0.1,0.01,0,went_silent");
   EXPECT_EQ(jumps[4], "conv1,7,2,5,-1,5,0,0.3,0.03,0,came_back");
   const std::vector<std::string> conv = lines_of(out / "convergence.csv");
-  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,1,0,1,,,");  // 1 jump, 1 went silent, 1 inactive
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,1,0,,,");       // 1 jump, 1 came back
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,1,0,1,,,,,,,");  // 1 jump, 1 went silent, 1 inactive
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,1,0,,,,,,,");       // 1 jump, 1 came back
 }
 
 }  // namespace

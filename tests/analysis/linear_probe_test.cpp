@@ -339,7 +339,8 @@ TEST(LinearProbeCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   EXPECT_FALSE(fs::exists(run + "/linear-probe.incomplete"));
   const std::string page = read_file(run + "/report/linear_probes.html");
   EXPECT_NE(page.find("data:image/png;base64,"), std::string::npos);
-  EXPECT_NE(page.find("reaches 95% at epoch"), std::string::npos);
+  EXPECT_NE(page.find("useful at"), std::string::npos);
+  EXPECT_NE(page.find("share of the final gain over the pixel floor"), std::string::npos);
 
   // analyze runs them when linear_probe.in_analyze asks, and index.html links the page.
   fs::remove(run + "/report/linear_probes.html");
@@ -352,10 +353,12 @@ TEST(LinearProbeCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   EXPECT_NE(read_file(run + "/analysis/linear_probes.csv").find(",100,64,2\n"), std::string::npos);
   // The index's convergence section and convergence.csv carry the probes' convergence.
   const std::string index = read_file(run + "/report/index.html");
-  EXPECT_NE(index.find("a layer has converged functionally"), std::string::npos);
+  EXPECT_NE(index.find("features become useful at"), std::string::npos);
+  EXPECT_EQ(index.find("converged"), std::string::npos) << "no \"converged at\" in the report";
   const std::string conv = read_file(run + "/analysis/convergence.csv");
-  EXPECT_NE(conv.find(",probe_test_accuracy,probe_converged_at,init_rank_correlation\n"), std::string::npos);
-  // Every analysed conv layer is probed at every epoch: columns 13 and 14 never empty.
+  EXPECT_NE(conv.find(",probe_test_accuracy,probe_converged_at,probe_gain,probe_useful_at,cka_to_final,cka_settles_at,"
+                      "init_rank_correlation\n"), std::string::npos);
+  // Every analysed conv layer is probed at every epoch: the probe columns (13-16) never empty.
   std::istringstream rows(conv);
   std::string line;
   std::getline(rows, line);  // the header
@@ -363,8 +366,8 @@ TEST(LinearProbeCli, BadInputExits2AndAGoodRunWritesItsFiles) {
     std::vector<std::string> cells;
     std::istringstream cut(line);
     for (std::string cell; std::getline(cut, cell, ',');) cells.push_back(cell);
-    ASSERT_GE(cells.size(), 14u) << line;
-    EXPECT_FALSE(cells[12].empty() || cells[13].empty()) << line;
+    ASSERT_GE(cells.size(), 16u) << line;
+    EXPECT_FALSE(cells[12].empty() || cells[13].empty() || cells[14].empty() || cells[15].empty()) << line;
   }
 
   // compare shows the probes of a run that has them and notes a run that has none.

@@ -62,6 +62,8 @@ TEST(Browser, EveryPageShowsItsPicturesLinksAndRunsWithoutErrors) {
     // The further analyses' pages (invariance also appears in compare).
     r = run({"invariance", "--run", dir, "--images", "test:0-1"}, log + "-invariance");
     ASSERT_EQ(r.code, 0) << r.err;
+    r = run({"similarity", "--run", dir, "--similarity.images", "100"}, log + "-similarity");
+    ASSERT_EQ(r.code, 0) << r.err;
     if (name != "run-a") continue;
     r = run({"occlusion", "--run", dir, "--images", "test:0-1", "--occlusion.size", "4"}, log + "-occlusion");
     ASSERT_EQ(r.code, 0) << r.err;
@@ -74,7 +76,8 @@ TEST(Browser, EveryPageShowsItsPicturesLinksAndRunsWithoutErrors) {
 
   const std::vector<std::string> pages{work + "/run-a/report/index.html",      work + "/run-a/report/health.html",
                                        work + "/run-a/report/invariance.html", work + "/run-a/report/occlusion.html",
-                                       work + "/run-a/report/linear_probes.html", work + "/compare/index.html"};
+                                       work + "/run-a/report/linear_probes.html", work + "/run-a/report/similarity.html",
+                                       work + "/compare/index.html"};
   std::string cmd = "'" + python + "' '" DS_BROWSER_CHECK "' --chromium '" + chromium + "' --shots '" + out +
                     "/shots' --base '" + work + "'";
   for (const std::string& p : pages) {
@@ -88,7 +91,8 @@ TEST(Browser, EveryPageShowsItsPicturesLinksAndRunsWithoutErrors) {
   if (WEXITSTATUS(status) == 77) GTEST_SKIP() << log;
   EXPECT_EQ(WEXITSTATUS(status), 0) << log;
   for (const std::string shot : {"run-a-report-index.png", "run-a-report-health.png", "run-a-report-invariance.png",
-                                 "run-a-report-occlusion.png", "run-a-report-linear_probes.png", "compare-index.png"})
+                                 "run-a-report-occlusion.png", "run-a-report-linear_probes.png",
+                                 "run-a-report-similarity.png", "compare-index.png"})
     EXPECT_GT(fs::file_size(out + "/shots/" + shot, ec), 1000u) << shot << " (a screenshot per page)";
   std::cout << log;
 }

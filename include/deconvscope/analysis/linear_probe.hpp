@@ -103,6 +103,10 @@ struct LinearProbeResult {
 // the last), as layer indices in forward order. ds::Error(config) naming the key for an
 // unknown layer or one that is neither conv nor fc.
 std::vector<int> linear_probe_layers(const Run& run, const LinearProbeConfig& cfg);
+// The same rule for any analysis of pooled features (the similarity analysis too): the
+// layers `names` lists, or every conv and hidden fc layer when empty; errors name `key`.
+std::vector<int> conv_and_hidden_fc_layers(const Run& run, const std::vector<std::string>& names,
+                                           const std::string& key);
 
 // The probes of every snapshot of the run. Throws ds::Error(config) naming the key when
 // linear_probe.train or .test asks for more images than the split has, or a layer is
@@ -114,6 +118,19 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
 int convergence_epoch(const std::vector<int>& epochs, const std::vector<float>& accuracy, double share = 0.95);
 // Test accuracy of row l over the epochs.
 std::vector<float> probe_test_curve(const LinearProbeResult& r, size_t l);
+// The first epoch from which v (per epoch, ascending epochs) stays >= threshold through
+// the last epoch; -1 when the last value is below it or not a number. Used for the
+// report's "settles at" and "useful at" (similarity and probes alike).
+int first_epoch_staying_at_or_above(const std::vector<int>& epochs, const std::vector<float>& v, double threshold);
+// Row l's test accuracy measured against the pixel floor, per epoch: (acc - floor) /
+// (final - floor), the share of its final gain over the floor; all NaN when the probes
+// have no pixel row or the final accuracy is not above the floor (no gain to share).
+std::vector<float> probe_gain_curve(const LinearProbeResult& r, size_t l);
+// The first epoch from which row l's gain (probe_gain_curve) stays >= share through the
+// last snapshot ("features become useful at"); -1 when it has no gain over the floor.
+int probe_useful_at(const LinearProbeResult& r, size_t l, double share = 0.9);
+// The pixel row's test accuracy (the floor; the same at every snapshot), NaN without one.
+float probe_floor(const LinearProbeResult& r);
 
 // --- Files ------------------------------------------------------------------------------
 

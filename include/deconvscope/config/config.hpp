@@ -118,6 +118,17 @@ struct LinearProbeConfig {
   bool in_analyze = false;          // `analyze` (and analysis.live) runs them too
 };
 
+// Representation similarity across snapshots (analysis/similarity.hpp): linear CKA of
+// each layer's pooled features with the final snapshot's, the previous one's, and the
+// other layers'.
+struct SimilarityConfig {
+  std::vector<std::string> layers;  // empty = every conv layer and every hidden fc layer
+  int64_t images = 2000;            // the first N training images
+  int grid = 4;                     // conv outputs average-pooled to at most grid x grid cells per channel
+  float settle_threshold = 0.9f;    // the report's "representation settles at": CKA to final stays >= this
+  bool in_analyze = false;          // `analyze` (and analysis.live) runs it too
+};
+
 struct Config {
   RunConfig run;
   DataConfig data;
@@ -131,6 +142,7 @@ struct Config {
   InvarianceConfig invariance;
   OcclusionConfig occlusion;
   LinearProbeConfig linear_probe;
+  SimilarityConfig similarity;
   std::string source;             // the config file it came from, "" if none
   std::string text;               // the effective config as INI text (reloadable)
 };

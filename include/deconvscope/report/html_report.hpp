@@ -13,6 +13,7 @@
 
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/results.hpp"
+#include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/tensor.hpp"
 #include "deconvscope/data/dataset.hpp"
@@ -32,6 +33,8 @@ struct ReportContext {
   std::vector<std::pair<int, Tensor>> first_filters;  // (epoch, its weights (O, I, kh, kw)) per analysed epoch
   std::string filters_problem;                        // why some are missing, noted on the page
   std::shared_ptr<const LinearProbeResult> probes;    // the run's linear probes, if it has them
+  std::shared_ptr<const SimilarityResult> similarity;  // the run's CKA across snapshots, if it has it
+  std::string similarity_problem;                      // why not (no file, unreadable), for the Convergence section
 };
 
 // Renders every picture into report/ and writes index.html last, each file atomically.

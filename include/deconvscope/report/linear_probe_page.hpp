@@ -1,6 +1,8 @@
 // The linear probes in the report: <run>/report/linear_probes.html (test accuracy against
-// epoch, a line per layer, the pixel floor and the network's own accuracy as references;
-// a table of the epoch each layer reaches 95% of its final probe accuracy), and the cell
+// epoch, a line per layer, the pixel floor and the network's own accuracy as references,
+// its axis zoomed to the data; the same measured against the floor, as the share of each
+// layer's final gain over it; a table of the epoch from which each layer keeps 90% of that
+// gain, analysis/linear_probe.hpp probe_useful_at), and the cell
 // `compare` shows for a run.
 // Left out: computing the probes (analysis/linear_probe.hpp).
 #pragma once

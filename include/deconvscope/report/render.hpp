@@ -140,8 +140,9 @@ void plot_training_curves(const std::string& metrics_csv, const std::string& png
 // (and writes nothing) if the file has no per-layer columns; throws ds::Error(data)
 // naming the file if a value is malformed.
 bool plot_layer_stats(const std::string& metrics_csv, const std::string& png_path);
-// Mean cosine of each layer's filters to the final snapshot's, vs epoch, one line per
-// layer, with the convergence threshold dashed.
+// Two panels, a line per layer against epoch: the mean cosine of each layer's filters to
+// the final snapshot's, and its weight progress (results.hpp). No threshold: these say
+// how the weights moved, not when a layer settled.
 void plot_convergence(const AnalysisResult& r, const std::string& png_path);
 
 }  // namespace ds

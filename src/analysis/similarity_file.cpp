@@ -1,0 +1,123 @@
+// analysis/similarity.h5 (format "deconvscope.similarity", format_version 1;
+// docs/similarity-format.md) and similarity.csv beside it. Reading checks the format, the
+// version and every dataset's shape against the root attributes.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "deconvscope/analysis/similarity.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/io/csv.hpp"
+#include "deconvscope/io/h5.hpp"
+#include "deconvscope/io/text_file.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ds {
+
+namespace {
+
+std::string number(double v) {
+  if (std::isnan(v)) return "nan";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", v);
+  return buf;
+}
+
+// A deconvscope bug if the arrays do not have the documented sizes.
+void check_sizes(const SimilarityResult& r, const std::string& where) {
+  const size_t E = r.epochs.size(), L = r.layers.size();
+  if (E == 0 || L == 0 || r.to_final.size() != E * L || r.to_previous.size() != E * L ||
+      r.layer_by_layer.size() != E * L * L)
+    throw Error(ErrorKind::internal, where,
+                expected_found("[E, L], [E, L] and [E, L, L] values for E = " + std::to_string(E) +
+                                   ", L = " + std::to_string(L),
+                               std::to_string(r.to_final.size()) + ", " + std::to_string(r.to_previous.size()) +
+                                   " and " + std::to_string(r.layer_by_layer.size())),
+                "a deconvscope bug: the similarity results are inconsistent");
+}
+
+}  // namespace
+
+void write_similarity(const std::string& path, const SimilarityResult& r) {
+  check_sizes(r, path);
+  h5::write_atomically(path, [&](h5::File& f) {
+    const h5::Group root = f.root();
+    root.write_attr_string("format", kSimilarityFormat);
+    root.write_attr_int("format_version", kSimilarityFormatVersion);
+    root.write_attr_ints("epochs", std::vector<int32_t>(r.epochs.begin(), r.epochs.end()));
+    root.write_attr_strings("layers", r.layers);
+    root.write_attr_int64("image_count", r.image_count);
+    root.write_attr_int("grid", r.grid);
+    const int64_t E = int64_t(r.epochs.size()), L = int64_t(r.layers.size());
+    root.write_dataset("to_final", {E, L}, r.to_final);
+    root.write_dataset("to_previous", {E, L}, r.to_previous);
+    root.write_dataset("layer_by_layer", {E, L, L}, r.layer_by_layer);
+  });
+}
+
+SimilarityResult read_similarity(const std::string& path) {
+  if (!fs::exists(path))
+    throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope similarity --run <run folder> first");
+  return h5::read_file(path, [&](const h5::Group& root) {
+    h5::check_format(root, kSimilarityFormat, kSimilarityFormatVersion, "similarity");
+    SimilarityResult r;
+    for (int32_t e : root.read_attr_ints("epochs")) r.epochs.push_back(e);
+    r.layers = root.read_attr_strings("layers");
+    r.image_count = root.read_attr_int64("image_count");
+    r.grid = root.read_attr_int("grid");
+    const int64_t E = int64_t(r.epochs.size()), L = int64_t(r.layers.size());
+    if (E == 0 || L == 0)
+      throw Error(ErrorKind::snapshot, root.where() + " attributes epochs, layers",
+                  expected_found("at least one epoch and one layer", std::to_string(E) + " and " + std::to_string(L)),
+                  "recompute it with deconvscope similarity");
+    auto read = [&](const std::string& rel, const std::vector<int64_t>& want) {
+      const std::vector<int64_t> d = root.dataset_dims(rel);
+      if (d != want)
+        throw Error(ErrorKind::snapshot, root.where(rel), "shape " + expected_found(shape_str(want), shape_str(d)));
+      return root.read_dataset_f32(rel);
+    };
+    r.to_final = read("to_final", {E, L});
+    r.to_previous = read("to_previous", {E, L});
+    r.layer_by_layer = read("layer_by_layer", {E, L, L});
+    return r;
+  });
+}
+
+std::shared_ptr<const SimilarityResult> read_run_similarity(const RunPaths& paths, std::string* problem) {
+  const std::string file = paths.in_analysis("similarity.h5");
+  if (!fs::exists(file)) {
+    if (problem) *problem = "no " + file;
+    return nullptr;
+  }
+  try {
+    return std::make_shared<const SimilarityResult>(read_similarity(file));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::snapshot) throw;
+    if (problem) *problem = e.what();
+    return nullptr;
+  }
+}
+
+void write_similarity_csv(const std::string& dir, const SimilarityResult& r) {
+  check_sizes(r, dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::io, dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
+  const size_t E = r.epochs.size(), L = r.layers.size();
+  std::ostringstream c;
+  c << "layer,epoch,to_final,to_previous";
+  for (const std::string& other : r.layers) c << ',' << csv_quote("with_" + other);
+  c << ",image_count,grid\n";
+  for (size_t l = 0; l < L; ++l)
+    for (size_t e = 0; e < E; ++e) {
+      c << csv_quote(r.layers[l]) << ',' << r.epochs[e] << ',' << number(r.to_final[r.index(e, l)]) << ','
+        << number(r.to_previous[r.index(e, l)]);
+      for (size_t b = 0; b < L; ++b) c << ',' << number(r.layer_by_layer[(e * L + l) * L + b]);
+      c << ',' << r.image_count << ',' << r.grid << '\n';
+    }
+  write_text_atomic((fs::path(dir) / "similarity.csv").string(), c.str());
+}
+
+}  // namespace ds

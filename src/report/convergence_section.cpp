@@ -1,0 +1,226 @@
+// See include/deconvscope/report/convergence_section.hpp.
+#include "deconvscope/report/convergence_section.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <sstream>
+
+#include "deconvscope/analysis/linear_probe.hpp"
+#include "deconvscope/analysis/similarity.hpp"
+#include "deconvscope/report/data_uri.hpp"
+#include "deconvscope/report/html_escape.hpp"
+#include "deconvscope/report/similarity_page.hpp"
+
+namespace ds {
+
+namespace {
+
+// The probes' share of the final gain over the floor that counts as "useful".
+constexpr double kUsefulShare = 0.9;
+
+std::string pct(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * v);
+  return buf;
+}
+
+std::string two(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+int index_of(const std::vector<std::string>& names, const std::string& name) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  return it == names.end() ? -1 : int(it - names.begin());
+}
+
+const char* const kNone = "<td class=\"none\">&ndash;</td>";
+
+// settling_text in a cell (numbers right-aligned); `suffix` follows it inside the cell.
+std::string settled_cell(int at, const std::vector<int>& epochs, const std::string& never,
+                         const std::string& suffix = "") {
+  const bool number = at >= 0 && !(epochs.size() > 1 && at == epochs.back());
+  return std::string(number ? "<td class=\"num\">" : "<td>") + settling_text(at, epochs, never) + suffix + "</td>";
+}
+
+ConvergenceColumn settles_column(const ReportContext& ctx) {
+  ConvergenceColumn c;
+  const double threshold = ctx.config.similarity.settle_threshold;
+  c.header_html = "representation settles at";
+  const SimilarityResult* s = ctx.similarity.get();
+  if (s) {
+    c.definition_html = "<b>Representation settles at</b>: the first snapshot from which the layer's linear CKA to the "
+                        "final snapshot (epoch " + std::to_string(s->epochs.back()) + ") stays at or above " +
+                        two(threshold) + " (similarity.settle_threshold), on the first " +
+                        std::to_string(s->image_count) +
+                        " training images (<a href=\"similarity.html\">representation similarity</a>).";
+  } else {
+    const std::string why = ctx.similarity_problem.empty() ? "" : " (" + html_escape(ctx.similarity_problem) + ")";
+    c.definition_html = "<b>Representation settles at</b> needs the run's similarity analysis" + why +
+                        ": run <code>deconvscope similarity --run " + html_escape(ctx.paths.dir) +
+                        "</code> and then <code>deconvscope analyze --run " + html_escape(ctx.paths.dir) +
+                        "</code>, or set <code>similarity.in_analyze = true</code>.";
+  }
+  c.cell = [s, threshold](const std::string& layer) -> std::string {
+    if (!s) return kNone;
+    const int l = index_of(s->layers, layer);
+    if (l < 0) return "<td>not measured (not in similarity.layers)</td>";
+    return settled_cell(cka_settles_at(*s, size_t(l), threshold), s->epochs,
+                        "no representation at the last snapshot (constant features)");
+  };
+  return c;
+}
+
+ConvergenceColumn useful_column(const ReportContext& ctx) {
+  ConvergenceColumn c;
+  c.header_html = "features become useful at";
+  const LinearProbeResult* p = ctx.probes.get();
+  if (p) {
+    c.definition_html = "<b>Features become useful at</b>: the first snapshot from which the layer's linear probe "
+                        "keeps at least 90% of its final gain over the pixel floor, (acc &minus; floor) / (final "
+                        "&minus; floor) &ge; 0.9; the floor is the probe on the input pixels, " +
+                        pct(probe_floor(*p)) + " test accuracy (<a href=\"linear_probes.html\">linear probes</a>).";
+  } else {
+    c.definition_html = "<b>Features become useful at</b> needs the run's linear probes: run <code>deconvscope "
+                        "linear-probe --run " + html_escape(ctx.paths.dir) +
+                        "</code> and then <code>deconvscope analyze</code> again, or set "
+                        "<code>linear_probe.in_analyze = true</code>.";
+  }
+  c.cell = [p](const std::string& layer) -> std::string {
+    if (!p) return kNone;
+    const int l = index_of(p->layers, layer);
+    if (l < 0) return "<td>not probed (not in linear_probe.layers)</td>";
+    const std::vector<float> acc = probe_test_curve(*p, size_t(l));
+    const double floor = probe_floor(*p);
+    if (!(double(acc.back()) > floor))
+      return "<td>no gain over the floor (final " + pct(acc.back()) + ")</td>";
+    return settled_cell(probe_useful_at(*p, size_t(l), kUsefulShare), p->epochs, "never",
+                        ", final " + pct(acc.back()));
+  };
+  return c;
+}
+
+ConvergenceColumn jumps_column(const AnalysisResult& r) {
+  ConvergenceColumn c;
+  std::string pairs;
+  for (size_t e = 1; e < r.epochs.size(); ++e)
+    pairs += (e > 1 ? ", " : "") + std::to_string(r.epochs[e - 1]) + "&rarr;" + std::to_string(r.epochs[e]);
+  c.header_html = "jumps per transition";
+  c.definition_html = "<b>Jumps per transition</b>: of the layer's followed features, how many jumped (a new strongest "
+                      "image with a different projection) between consecutive snapshots" +
+                      (pairs.empty() ? std::string(".") : ", in order: " + pairs + ".") +
+                      " <a href=\"#jumps\">The list</a>.";
+  c.cell = [&r](const std::string& layer) -> std::string {
+    const int l = index_of(r.layers, layer);
+    if (l < 0 || size_t(l) >= r.jumps.size() || size_t(l) >= r.evolution.size())
+      return "<td>not followed (conv layers only)</td>";
+    const size_t E = r.epochs.size();
+    if (E < 2) return "<td>one snapshot</td>";
+    // Counted here with bounds checks, as the jump list does: the report takes results it
+    // has not checked itself (went_silent and came_back may be absent).
+    const std::vector<uint8_t>& jump = r.jumps[size_t(l)].jump;
+    const size_t F = r.evolution[size_t(l)].features.size();
+    std::string s;
+    for (size_t e = 1; e < E; ++e) {
+      int n = 0;
+      for (size_t f = 0; f < F; ++f) n += (e - 1) * F + f < jump.size() && jump[(e - 1) * F + f] ? 1 : 0;
+      s += (e > 1 ? " " : "") + std::to_string(n);
+    }
+    return "<td class=\"num\">" + s + " (of " + std::to_string(F) + ")</td>";
+  };
+  return c;
+}
+
+// The sanity baseline (analysis/sanity_baseline.hpp): how far the last snapshot's
+// pictures of a layer are already drawn by the first snapshot's weights.
+ConvergenceColumn baseline_column(const AnalysisResult& r) {
+  ConvergenceColumn c;
+  c.header_html = "pictures like the first snapshot's";
+  const std::string first = r.epochs.empty() ? "the first" : "epoch " + std::to_string(r.epochs.front());
+  c.definition_html =
+      "<b>Pictures like the first snapshot's</b>: at the last snapshot, the median over the layer's followed features "
+      "of the rank correlation between each deconvnet picture and the one the same image and position give through "
+      "the weights of " + first + " (the sanity baseline under each evolution strip). Near 1: the picture is mostly "
+      "what the architecture (switches and rectification) does to any weights, not what was learned (Adebayo et al., "
+      "NeurIPS 2018); lower values mean more of the picture comes from learning.";
+  c.cell = [&r](const std::string& layer) -> std::string {
+    const int l = index_of(r.layers, layer);
+    if (l < 0 || size_t(l) >= r.convergence.size() || r.epochs.size() < 2) return "<td></td>";
+    const std::vector<float>& m = r.convergence[size_t(l)].init_rank_correlation;
+    if (m.size() != r.epochs.size()) return "<td>not computed (analyze again)</td>";
+    if (!std::isfinite(m.back())) return "<td>no active feature</td>";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", double(m.back()));
+    return "<td class=\"num\">" + std::string(buf) + "</td>";
+  };
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::string> convergence_layers(const ReportContext& ctx, const AnalysisResult& r) {
+  std::vector<std::string> out = r.layers;
+  const auto add = [&out](const std::vector<std::string>& names) {
+    for (const std::string& n : names)
+      if (n != kPixelsRow && n != kNetworkRow && index_of(out, n) < 0) out.push_back(n);
+  };
+  if (ctx.similarity) add(ctx.similarity->layers);
+  if (ctx.probes) add(ctx.probes->layers);
+  return out;
+}
+
+std::vector<ConvergenceColumn> convergence_columns(const ReportContext& ctx, const AnalysisResult& r) {
+  return {settles_column(ctx), useful_column(ctx), jumps_column(r), baseline_column(r)};
+}
+
+std::string convergence_section_html(const ReportContext& ctx, const AnalysisResult& r,
+                                     const std::string& weights_png) {
+  std::ostringstream h;
+  h << "<h2 id=\"convergence\">Convergence</h2>\n<p>When does each layer settle? Each column is one measured "
+       "answer; the definitions follow the table.</p>\n";
+  const std::vector<ConvergenceColumn> columns = convergence_columns(ctx, r);
+  h << "<div class=\"scroll\"><table id=\"convergence-headline\">\n<tr><th>layer</th>";
+  for (const ConvergenceColumn& c : columns) h << "<th>" << c.header_html << "</th>";
+  h << "</tr>\n";
+  for (const std::string& layer : convergence_layers(ctx, r)) {
+    h << "<tr><td>" << html_escape(layer) << "</td>";
+    for (const ConvergenceColumn& c : columns) h << c.cell(layer);
+    h << "</tr>\n";
+  }
+  h << "</table></div>\n";
+  for (const ConvergenceColumn& c : columns)
+    if (!c.definition_html.empty()) h << "<p class=\"hint\">" << c.definition_html << "</p>\n";
+
+  // A file computed before the run grew measures against another "final" snapshot.
+  const auto stale = [&](const std::vector<int>& epochs, const char* what, const char* command) {
+    if (!epochs.empty() && !r.epochs.empty() && epochs.back() != r.epochs.back())
+      h << "<p class=\"note\">The " << what << " end at epoch " << epochs.back() << ", the analysis at epoch "
+        << r.epochs.back() << ": run <code>deconvscope " << command << " --run " << html_escape(ctx.paths.dir)
+        << "</code> again to measure against the same last snapshot.</p>\n";
+  };
+  if (ctx.similarity) stale(ctx.similarity->epochs, "similarity figures", "similarity");
+  if (ctx.probes) stale(ctx.probes->epochs, "linear probes", "linear-probe");
+
+  if (ctx.similarity)
+    h << "<figure><img src=\""
+      << png_data_uri(cka_to_final_figure(*ctx.similarity, ctx.config.similarity.settle_threshold))
+      << "\" alt=\"CKA to the final snapshot per layer\"><figcaption>Linear CKA of each layer's representation with "
+         "its own at the final snapshot: 1 there by definition; the dashed line is the settling threshold."
+         "</figcaption></figure>\n";
+
+  if (!weights_png.empty()) {
+    h << "<h3>How the weights moved</h3>\n<figure><img src=\"" << html_escape(weights_png)
+      << "\" alt=\"filter similarity and weight progress per layer\"><figcaption>Left: mean cosine similarity of "
+         "each layer's filters to the final snapshot's. Right: weight progress, 1 &minus; |W &minus; W_final| / "
+         "|W_first &minus; W_final|, the share of the way from the first snapshot's weights to the final ones. Both "
+         "are 1 at the final snapshot by definition and say how far the weights travelled, not when the layer's "
+         "representation settled: in a short run upper-layer weights barely leave their random start, which keeps "
+         "their cosine high. The values are in analysis/convergence.csv.</figcaption></figure>\n";
+  }
+  return h.str();
+}
+
+}  // namespace ds
