@@ -69,7 +69,7 @@ TEST(ZfnetImagenet, BuildsWithThePapersShapesAndSteps) {
 
   const int batch = 2;
   Network net(cfg.layers, InputShape{3, 224, 224}, batch, cfg.run.seed,
-              NetworkOptions{cfg.conv_algorithm, cfg.train.precision});
+              NetworkOptions{cfg.conv_algorithm, cfg.train.precision, cfg.conv_algorithms});
   // The paper's Fig. 3: 110, 55, 26, 13, 13, 13, 6, then 4096, 4096, 1000.
   auto shape_of = [&](const std::string& name) {
     for (size_t i = 0; i < net.size(); ++i)
