@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <functional>
 
 #include <gtest/gtest.h>
@@ -197,6 +198,47 @@ TEST_F(HostileRun, AResealedFileThatCrashesLibhdf5IsExit2NamingIt) {
   refuse({"analyze", "--run", dir}, {s1, "libhdf5 crashed parsing the file"});
   refuse({"health", "--run", dir}, {s1, "libhdf5 crashed parsing the file"});
   refuse(resume(dir), {last, "libhdf5 crashed parsing the file"});
+}
+
+// An analysis key stored in config.cfg and used every epoch by the live analysis is
+// checked before training, not warned about at every epoch.
+TEST_F(HostileRun, ABadImageListIsRefusedBeforeTraining) {
+  const std::string dir = tmp / "bogus";
+  for (const std::string key : {"--invariance.images", "--occlusion.images"}) {
+    refuse({"train", "--config", cfg_path, "--run.dir", dir, key, "bogus"}, {key.substr(2), "\"bogus\""});
+    EXPECT_FALSE(fs::exists(dir));
+  }
+}
+
+// compare's health cache is keyed on the snapshots' content: a snapshot swapped for other
+// weights with an older modification time (cp -p, rsync -a) is measured again. And an
+// analysis.h5 whose seal was blanked (an edit) is recomputed, not trusted.
+TEST_F(HostileRun, CachesAreKeyedOnContentAndASealLessDerivedFileIsRecomputed) {
+  const std::string a = copy("a"), b = copy("b"), out = tmp / "cmp";
+  const std::vector<std::string> cmp = {"compare", "--run", a, "--run", b, "--out", out};
+  Result r = run_within(cmp, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_contains(r.out, {"computed the health of " + a, "computed the health of " + b});
+  r = run_within(cmp, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("computed the health of"), std::string::npos) << r.out;
+  const std::string s1 = a + "/snapshots/epoch-0001.h5";
+  const auto when = fs::last_write_time(s1);
+  scale(s1, "/layers/conv1/weights", 1.5f);
+  fs::last_write_time(s1, when - std::chrono::hours(24));  // older than health.h5
+  r = run_within(cmp, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_contains(r.out, {"computed the health of " + a});
+  EXPECT_EQ(r.out.find("computed the health of " + b), std::string::npos) << r.out;
+
+  r = run_within({"analyze", "--run", b}, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string bytes = read_file(b + "/analysis/analysis.h5");
+  std::fill(bytes.begin(), bytes.begin() + 512, '\0');  // another tool's file, or an edit
+  write_file(b + "/analysis/analysis.h5", bytes);
+  r = run_within({"analyze", "--run", b}, tmp / "log");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_contains(r.err, {b + "/analysis/analysis.h5 carries no deconvscope checksum", "recomputing every epoch"});
 }
 
 }  // namespace
