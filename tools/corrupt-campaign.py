@@ -14,8 +14,20 @@ Damage, one kind per case, in rotation:
   edit      one field set to a value without meaning with h5py (python3-h5py), then the
             checksum header left stale, re-sealed with a correct checksum (so the value
             checks are what must refuse it), or blanked (a file "from another tool")
+Sealed classes (issue 21: a checksum proves the bytes, not that they are safe), each
+re-sealed with a correct checksum so that only what is inside can refuse the file:
+  reflip    1..3 bytes flipped in the HDF5 content, then re-sealed (libhdf5 used to crash
+            or hang in-process on some of these)
+  outside   an object reaching outside the file: an external link or external raw
+            storage pointing at a FIFO or at a regular file, a soft link, a virtual dataset
+  special   the file replaced by a FIFO, a folder, a symlink to /dev/zero, a dangling
+            symlink, a 40 GiB sparse file, an empty file
+  overflow  finite values that overflow the network or the next step: weights x1e30,
+            momentum x1e30, input_std 1e-45
 Each case damages snapshots/epoch-0001.h5 (for analyze and health) and last.h5 (for
 train --resume) the same way. Needs build/deconvscope and /usr/share/datasets/fashion-mnist.
+
+  tools/corrupt-campaign.py --kinds reflip,outside,special,overflow --cases 8   # the suite's sample
 """
 import argparse
 import collections
@@ -145,8 +157,119 @@ def edits():
     ]
 
 
+def outside_edits(scratch):
+    """(description, function(h5py.File)): objects through which a file reaches outside itself."""
+    import h5py
+    import numpy as np
+    fifo = os.path.join(scratch, "fifo")
+    if not os.path.exists(fifo):
+        os.mkfifo(fifo)
+    other = os.path.join(scratch, "other.h5")
+    if not os.path.exists(other):
+        with h5py.File(other, "w") as f:
+            f["w"] = np.ones((4, 1, 5, 5), np.float32)
+    raw = os.path.join(scratch, "raw.bin")
+    with open(raw, "wb") as f:
+        f.write(np.ones(4 * 25, np.float32).tobytes())
+    W = "/layers/conv1/weights"
+
+    def replace(make):
+        def go(f):
+            shape = f[W].shape
+            del f[W]
+            make(f, shape)
+        return go
+
+    def vds(target):
+        def make(f, shape):
+            layout = h5py.VirtualLayout(shape=shape, dtype="f4")
+            layout[...] = h5py.VirtualSource(target, "w", shape=(4, 1, 5, 5))
+            f.create_virtual_dataset(W, layout)
+        return make
+
+    return [
+        ("external link to a FIFO", replace(lambda f, s: f.__setitem__(W, h5py.ExternalLink(fifo, "/w")))),
+        ("external link to a file", replace(lambda f, s: f.__setitem__(W, h5py.ExternalLink(other, "/w")))),
+        ("external storage in a FIFO", replace(lambda f, s: f.create_dataset(W, shape=s, dtype="f4", external=[(fifo, 0, 400)]))),
+        ("external storage in a file", replace(lambda f, s: f.create_dataset(W, shape=s, dtype="f4", external=[(raw, 0, 400)]))),
+        ("soft link", replace(lambda f, s: f.__setitem__(W, h5py.SoftLink("/layers/conv2/weights")))),
+        ("virtual dataset of a FIFO", replace(vds(fifo))),
+        ("virtual dataset of a file", replace(vds(other))),
+    ]
+
+
+def overflow_edits():
+    import numpy as np
+
+    def scale(path, factor):
+        def go(f):
+            d = f[path][()]
+            f[path][...] = d * np.float32(factor)
+        return go
+
+    def attr(path, name, value):
+        def go(f):
+            f[path].attrs[name] = value
+        return go
+    return [
+        ("conv2 weights x1e30", scale("/layers/conv2/weights", 1e30)),
+        ("momentum x1e30", scale("/optimizer/momentum/conv1/weights", 1e30)),
+        ("input_std 1e-45", attr("/", "input_std", np.array([1e-45], np.float32))),
+    ]
+
+
+SPECIAL = ["fifo", "folder", "symlink to /dev/zero", "dangling symlink", "40 GiB sparse", "empty"]
+
+
+def make_special(path, what):
+    """Replaces the file at path with a special file."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+    if what == "fifo":
+        os.mkfifo(path)
+    elif what == "folder":
+        os.mkdir(path)
+    elif what == "symlink to /dev/zero":
+        os.symlink("/dev/zero", path)
+    elif what == "dangling symlink":
+        os.symlink(path + ".nowhere", path)
+    elif what == "40 GiB sparse":
+        with open(path, "wb") as f:
+            f.truncate(40 << 30)
+    elif what == "empty":
+        open(path, "wb").close()
+
+
+def h5edit(data, fn, scratch):
+    import h5py
+    path = os.path.join(scratch, "edit.h5")
+    with open(path, "wb") as f:
+        f.write(data)
+    with h5py.File(path, "r+") as f:
+        fn(f)
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def corrupt(data: bytes, kind: str, rng: random.Random, scratch: str, edit_list):
-    """Returns (damaged bytes, description)."""
+    """Returns (damaged bytes, description); for kind special, (None, what to make)."""
+    if kind == "reflip":
+        b = bytearray(data)
+        n = rng.randint(1, 3)
+        at = sorted(rng.randrange(USER_BLOCK, len(b)) for _ in range(n))
+        for i in at:
+            b[i] ^= rng.randint(1, 255)
+        return seal(bytes(b)), "flip %d bytes at %s, re-sealed" % (n, ",".join(map(str, at)))
+    if kind == "outside":
+        name, fn = rng.choice(outside_edits(scratch))
+        return seal(h5edit(data, fn, scratch)), name + ", re-sealed"
+    if kind == "overflow":
+        name, fn = rng.choice(overflow_edits())
+        return seal(h5edit(data, fn, scratch)), name + ", re-sealed"
+    if kind == "special":
+        return None, rng.choice(SPECIAL)
     if kind == "flip":
         b = bytearray(data)
         n = rng.randint(1, 10)
@@ -174,6 +297,28 @@ def corrupt(data: bytes, kind: str, rng: random.Random, scratch: str, edit_list)
     return edited, "edit %s, checksum %s" % (name, mode)
 
 
+# Which commands must refuse a case (exit 2 naming the file); the others may also exit 0
+# (a flipped byte no reader uses, momentum that only train --resume reads).
+def must_refuse(kind, what, command):
+    if kind in ("truncate", "outside", "special"):
+        return True
+    if kind == "overflow":
+        return command == "train --resume" or not what.startswith("momentum")
+    return False
+
+
+def copy_plain(src, dst):
+    """Keeps a failing case: regular files of sane size only (never a FIFO or /dev/zero's
+    endless bytes, nor a 40 GiB sparse file); a special file is noted by name."""
+    st = os.lstat(src)
+    import stat
+    if stat.S_ISREG(st.st_mode) and st.st_size < (1 << 30):
+        shutil.copy2(src, dst)
+    else:
+        with open(dst + ".special", "w") as f:
+            f.write("was a special or huge file, not copied\n")
+
+
 def run(cmd, timeout, env):
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
@@ -189,6 +334,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "deconvscope"))
     ap.add_argument("--keep", help="work in this folder and keep it")
+    ap.add_argument("--kinds", default="flip,truncate,edit,reflip,outside,special,overflow",
+                    help="damage classes, in rotation (comma-separated)")
     a = ap.parse_args()
     if a.cases < 1 or a.timeout <= 0:
         sys.exit("corrupt-campaign: --cases and --timeout must be positive")
@@ -197,7 +344,12 @@ def main():
     try:
         edit_list = edits()
     except ImportError:
-        sys.exit("corrupt-campaign: needs python3-h5py (tools/install-deps.sh --test installs it)")
+        # 77: ctest's skip code (CorruptCampaign.SealedSample), said rather than passed.
+        print("corrupt-campaign: skipped: needs python3-h5py (tools/install-deps.sh --test installs it)")
+        sys.exit(77)
+    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
+        print("corrupt-campaign: skipped: needs /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist)")
+        sys.exit(77)
     work = a.keep or tempfile.mkdtemp(prefix="deconvscope-campaign-")
     os.makedirs(work, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="passive")
@@ -227,19 +379,24 @@ def main():
     per_kind = collections.defaultdict(collections.Counter)
     problems = []
     case_dir = os.path.join(work, "case")
-    kinds = ["flip", "truncate", "edit"]
+    kinds = a.kinds.split(",")
+    known = {"flip", "truncate", "edit", "reflip", "outside", "special", "overflow"}
+    if not kinds or not set(kinds) <= known:
+        sys.exit("corrupt-campaign: --kinds takes %s" % ",".join(sorted(known)))
     for i in range(a.cases):
-        kind = kinds[i % 3]
+        kind = kinds[i % len(kinds)]
         shutil.rmtree(case_dir, ignore_errors=True)
         shutil.copytree(pristine, case_dir)
         snap = os.path.join(case_dir, "snapshots", "epoch-0001.h5")
         last = os.path.join(case_dir, "last.h5")
         bad_snap, what_snap = corrupt(snap_bytes, kind, rng, work, edit_list)
         bad_last, what_last = corrupt(last_bytes, kind, rng, work, edit_list)
-        with open(snap, "wb") as f:
-            f.write(bad_snap)
-        with open(last, "wb") as f:
-            f.write(bad_last)
+        for path, bad_bytes, what in ((snap, bad_snap, what_snap), (last, bad_last, what_last)):
+            if bad_bytes is None:
+                make_special(path, what)
+            else:
+                with open(path, "wb") as f:
+                    f.write(bad_bytes)
         jobs = [("analyze", [a.bin, "analyze", "--run", case_dir], snap, what_snap),
                 ("health", [a.bin, "health", "--run", case_dir], snap, what_snap),
                 ("train --resume", [a.bin, "train", "--config", cfg, "--run.dir", case_dir, "--resume"], last, what_last)]
@@ -249,11 +406,15 @@ def main():
                                                  "signal %d" % (code - 128) if code >= 128 else "exit %d" % code)
             codes[(name, label)] += 1
             per_kind[kind][label] += 1
-            bad = code is None or code < 0 or code >= 128 or code == 1 or (code == 2 and damaged not in err)
+            # Wrong: a hang, a signal, any exit but 0 and 2 (1 the disk, 3 divergence, 70 a
+            # bug), a refusal that does not name the file, or exit 0 where it must refuse.
+            bad = (code is None or code not in (0, 2) or (code == 2 and damaged not in err)
+                   or (code == 0 and must_refuse(kind, what, name)))
             if bad:
                 problems.append("case %d %s [%s] %s: %s\n  %s" % (i, name, kind, what, label, err.strip()[-400:]))
                 if a.keep:
-                    shutil.copytree(case_dir, os.path.join(work, "failed-%d-%s" % (i, name.split()[0])))
+                    shutil.copytree(case_dir, os.path.join(work, "failed-%d-%s" % (i, name.split()[0])),
+                                    symlinks=True, copy_function=copy_plain)
         print("case %d/%d %s: %s" % (i + 1, a.cases, kind, what_snap), file=sys.stderr)
 
     print("%d cases, %d damaged files, %d runs" % (a.cases, 2 * a.cases, 3 * a.cases))
@@ -265,7 +426,8 @@ def main():
         print("  %-9s %s" % (kind, ", ".join("%s: %d" % kv for kv in sorted(per_kind[kind].items()))))
     signals = sum(n for (_, l), n in codes.items() if l.startswith("signal"))
     hangs = sum(n for (_, l), n in codes.items() if l == "hang")
-    print("signals: %d, hangs: %d, refusals not exit 2 naming the file: %d" % (signals, hangs, len(problems)))
+    print("signals: %d, hangs: %d, wrong exits (not exit 2 naming the file, or exit 0 on a file that must be "
+          "refused): %d" % (signals, hangs, len(problems)))
     for p in problems:
         print(p)
     if not a.keep:

@@ -553,10 +553,12 @@ AnalysisResult read_analysis(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec))
     throw Error(ErrorKind::snapshot, path, "missing file", "run `deconvscope analyze` on the run folder first");
-  if (!h5::is_hdf5(path))
-    throw Error(ErrorKind::snapshot, path, "not an HDF5 file",
-                "pass the analysis.h5 that `deconvscope analyze` wrote; the file may be truncated");
-  return h5::read_file(path, [&](const h5::Group& root) { return read_contents(root, path); });
+  h5::require_hdf5_file(path, "pass the analysis.h5 that `deconvscope analyze` wrote; the file may be truncated");
+  const h5::File f = h5::File::open_read(path, [&](const h5::Group& root) { read_contents(root, path); });
+  AnalysisResult r = read_contents(f.root(), path);
+  r.sealed = f.sealed();
+  r.content_sha256 = f.content_sha256();
+  return r;
 }
 
 void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const LinearProbeResult* probes,
@@ -680,7 +682,14 @@ std::unique_ptr<AnalysisResult> read_run_analysis(const RunPaths& paths, std::st
     return nullptr;
   }
   try {
-    return std::make_unique<AnalysisResult>(read_analysis(file));
+    auto r = std::make_unique<AnalysisResult>(read_analysis(file));
+    if (!r->sealed) {
+      // Derived files are ours alone: one without our seal was edited or made elsewhere.
+      *problem = "the analysis carries no deconvscope checksum (" + file + " was edited or written by another "
+                 "program); re-run deconvscope analyze --run " + run_dir + " --force";
+      return nullptr;
+    }
+    return r;
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::snapshot) throw;
     *problem = std::string("the analysis could not be read (") + e.what() + "); re-run deconvscope analyze --run " +

@@ -210,8 +210,14 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
   if (!opt.force && fs::exists(file)) {
     try {
       old = read_analysis(file);
-      reuse = compatible(old, r, k);
-      if (!reuse) std::fprintf(stderr, "analysis settings changed: recomputing every epoch of %s\n", dir.c_str());
+      if (!old.sealed) {
+        // Ours alone to write: without our seal it was edited or made elsewhere.
+        std::fprintf(stderr, "%s carries no deconvscope checksum (edited, or another program's): recomputing every epoch\n",
+                     printable(file, 400).c_str());
+      } else {
+        reuse = compatible(old, r, k);
+        if (!reuse) std::fprintf(stderr, "analysis settings changed: recomputing every epoch of %s\n", dir.c_str());
+      }
     } catch (const Error& e) {
       std::fprintf(stderr, "warning: %s; recomputing it\n", e.what());
     }

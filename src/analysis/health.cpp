@@ -17,6 +17,7 @@
 #include "deconvscope/analysis/deconvnet.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
+#include "deconvscope/io/h5_checksum.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/snapshot.hpp"
@@ -176,6 +177,7 @@ HealthResult compute_health(const Run& run, const HealthOptions& opt) {
   // The probe: the images the analysis searched (health_probe), the first of the split.
   std::string analysis_problem;
   const std::unique_ptr<AnalysisResult> analysis = read_run_analysis(run.paths(), &analysis_problem);
+  if (analysis) h.analysis_sha256 = analysis->content_sha256;
   const ProbeSet ps = health_probe(cfg, opt, analysis.get());
   const RunImages images = run.images(ps.split == ProbeSplit::train, ps.limit);
   const Dataset& probe = images.images();
@@ -195,6 +197,7 @@ HealthResult compute_health(const Run& run, const HealthOptions& opt) {
     const int epoch = snaps[si].first;
     const Snapshot s = run.read(si);
     h.epochs.push_back(epoch);
+    h.snapshot_sha256.push_back(s.content_sha256);
     net.import_params(s.params);
     std::unique_ptr<Progress> bar;
     if (!opt.quiet) bar = std::make_unique<Progress>("health epoch " + std::to_string(epoch), h.probe_count);
@@ -261,10 +264,13 @@ HealthResult compute_health(const Run& run, const HealthOptions& opt) {
 
 namespace {
 
-fs::file_time_type newest(const std::vector<std::pair<int, std::string>>& snaps) {
-  auto t = fs::file_time_type::min();  // not {}: libstdc++'s file clock starts in 2174
-  for (const auto& s : snaps) t = std::max(t, fs::last_write_time(s.second));
-  return t;
+// The content SHA-256 of a file, or "" if it cannot be read: a mismatch either way.
+std::string content_key(const std::string& path) {
+  try {
+    return h5::content_sha256_of(path);
+  } catch (const Error&) {
+    return "";
+  }
 }
 
 }  // namespace
@@ -280,11 +286,18 @@ HealthResult current_health(const std::string& dir, const HealthOptions& opt, bo
   if (!recompute && fs::exists(paths.health_file)) {
     try {
       HealthResult h = read_health(paths.health_file);
+      // Reused only if computed from exactly these snapshots and this analysis.h5 (content,
+      // not file times), and sealed: a health.h5 without our checksum was edited.
       std::vector<int> epochs;
-      for (const auto& s : snaps) epochs.push_back(s.first);
-      const auto when = fs::last_write_time(paths.health_file);
-      const bool current = h.epochs == epochs && when >= newest(snaps) &&
-                           (!fs::exists(paths.analysis_file) || when >= fs::last_write_time(paths.analysis_file));
+      std::vector<std::string> sums;
+      for (const auto& s : snaps) {
+        epochs.push_back(s.first);
+        sums.push_back(h.sealed && h.epochs.size() == snaps.size() ? content_key(s.second) : "");
+      }
+      std::error_code ec;
+      const std::string analysis_sum = fs::exists(paths.analysis_file, ec) ? content_key(paths.analysis_file) : "";
+      const bool current = h.sealed && h.epochs == epochs && h.snapshot_sha256 == sums &&
+                           h.analysis_sha256 == analysis_sum;
       if (current) return h;
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::snapshot) throw;  // unreadable: recompute it below

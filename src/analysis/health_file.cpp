@@ -78,6 +78,8 @@ void write_health(const std::string& path, const HealthResult& h) {
     root.write_attr_string("dataset_path", h.dataset_path);
     root.write_attr_int64("probe_count", h.probe_count);
     root.write_attr_string("probe_source", h.probe_source);
+    if (!h.snapshot_sha256.empty()) root.write_attr_strings("snapshot_sha256", h.snapshot_sha256);
+    root.write_attr_string("analysis_sha256", h.analysis_sha256);
     root.write_attr_ints("input_shape", {h.input.channels, h.input.height, h.input.width});
     const HealthThresholds& t = h.thresholds;
     root.write_attr_float("collapsed_ratio", t.collapsed_ratio);
@@ -129,7 +131,7 @@ void write_health(const std::string& path, const HealthResult& h) {
 HealthResult read_health(const std::string& path) {
   if (!fs::exists(path))
     throw Error(ErrorKind::snapshot, path, "no such file", "run deconvscope health --run <run folder> first");
-  return h5::read_file(path, [&](const h5::Group& root) {
+  const auto parse = [&](const h5::Group& root) {
     const int version =
         h5::check_format(root, kHealthFormat, {1, kHealthFormatVersion},
                          {/*other =*/"pass the health.h5 that `deconvscope health` wrote in a run folder's analysis/",
@@ -225,8 +227,15 @@ HealthResult read_health(const std::string& path) {
       }
       h.layers.push_back(std::move(l));
     }
+    // Optional: files written before the cache was keyed on content lack them.
+    if (root.has_attr("snapshot_sha256")) h.snapshot_sha256 = root.read_attr_strings("snapshot_sha256");
+    if (root.has_attr("analysis_sha256")) h.analysis_sha256 = root.read_attr_string("analysis_sha256");
     return h;
-  });
+  };
+  const h5::File f = h5::File::open_read(path, [&](const h5::Group& root) { parse(root); });
+  HealthResult h = parse(f.root());
+  h.sealed = f.sealed();
+  return h;
 }
 
 void write_health_csv(const std::string& dir, const HealthResult& h) {

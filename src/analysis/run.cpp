@@ -6,6 +6,7 @@
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/threads.hpp"
+#include "deconvscope/model/evaluate.hpp"
 #include "deconvscope/model/network.hpp"
 
 namespace fs = std::filesystem;
@@ -63,11 +64,26 @@ std::vector<int> Run::epochs() const {
 }
 
 Snapshot Run::read(size_t i) const {
-  if (i == 0) return *first_;
+  if (i == 0) {
+    if (!first_checked_) check_values(*first_, snapshots_.front().second);
+    first_checked_ = true;
+    return *first_;
+  }
   const std::string& path = snapshots_.at(i).second;
   Snapshot s = read_snapshot(path);
   check_same_network(s, path, first_->layers, first_->input, snapshots_.front().second);
+  check_values(s, path);
   return s;
+}
+
+void Run::check_values(const Snapshot& s, const std::string& path) const {
+  // Eight images: enough to meet an overflow (it comes from the weights, not the image),
+  // cheap next to any analysis (one forward pass of a batch of 8 per snapshot).
+  constexpr int kImages = 8;
+  if (!check_images_) check_images_ = std::make_shared<const RunImages>(images(/*train_split=*/true, kImages));
+  if (!check_net_) check_net_ = network(kImages);
+  check_net_->import_params(s.params);
+  check_network_finite(*check_net_, check_images_->images(), Normalization{s.input_mean, s.input_std}, kImages, path);
 }
 
 void Run::check_fits(const Dataset& d, const std::string& path) const {

@@ -10,6 +10,7 @@
 
 #include "deconvscope/analysis/analysis_bench.hpp"
 #include "deconvscope/analysis/analyze.hpp"
+#include "deconvscope/analysis/image_selection.hpp"
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/cli/health_commands.hpp"
 #include "deconvscope/cli/invariance_command.hpp"
@@ -91,6 +92,10 @@ int cmd_train(std::vector<std::string> args) {
     args.insert(args.end(), {"--run.dir", run});
     cfg = load_run_config(run, args);
   }
+  // The analyses' image lists are stored in config.cfg and used by later analyses (and
+  // by the live one every epoch): a typo is refused now, not warned about each epoch.
+  parse_image_selection(cfg.invariance.images, "invariance.images");
+  parse_image_selection(cfg.occlusion.images, "occlusion.images");
   const RunLock lock(run_dir(cfg));
   if (cfg.analysis.live) {
     // The report grows while training runs; an analysis failure is reported, not fatal.

@@ -1,6 +1,7 @@
 // Progress bar and run log; see include/deconvscope/core/progress.hpp.
 #include "deconvscope/core/progress.hpp"
 
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,8 @@
 #include <ctime>
 
 #include "deconvscope/core/comm.hpp"
+#include "deconvscope/core/error.hpp"
+#include "deconvscope/core/regular_file.hpp"
 
 namespace ds {
 
@@ -93,11 +96,15 @@ RunLog::~RunLog() {
 
 void RunLog::open(const std::string& path) {
   path_ = path;
-  file_ = std::fopen(path.c_str(), "a");
+  // Not fopen: a FIFO named train.log would block it until a reader came.
+  std::string why;
+  const int fd = open_regular_append(path, &why);
+  file_ = fd < 0 ? nullptr : ::fdopen(fd, "a");
   if (!file_) {
+    if (fd >= 0) ::close(fd);
     failed_ = true;
-    std::fprintf(stderr, "warning: cannot open %s (%s); the run goes on without its log\n", path.c_str(),
-                 std::strerror(errno));
+    std::fprintf(stderr, "warning: cannot open %s (%s); the run goes on without its log\n",
+                 printable(path, 400).c_str(), printable(why, 200).c_str());
     return;
   }
   for (const std::string& l : pending_) append(l);
@@ -117,8 +124,12 @@ std::string now_text() {
 
 void RunLog::append_to(const std::string& path, const std::string& line) {
   if (Comm::world().rank() != 0) return;
-  std::FILE* f = std::fopen(path.c_str(), "a");
-  if (!f) return;
+  const int fd = open_regular_append(path, nullptr);
+  std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "a");
+  if (!f) {
+    if (fd >= 0) ::close(fd);
+    return;
+  }
   std::fprintf(f, "%s %s\n", now_text().c_str(), line.c_str());
   std::fclose(f);
 }

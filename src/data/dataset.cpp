@@ -6,11 +6,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/regular_file.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/data/streaming_folder.hpp"
 #include "folder_splits.hpp"
@@ -53,8 +55,13 @@ DataSplits load_idx(const DataConfig& cfg, const std::string& path, const std::s
 // batches.meta.txt lists one class name a line; anything but 10 names is ignored.
 std::vector<std::string> cifar_class_names(const std::string& folder, std::vector<std::string> fallback) {
   const fs::path meta = fs::path(folder) / "batches.meta.txt";
-  std::ifstream in(meta);
-  if (!in) return fallback;
+  std::error_code ec;
+  if (!fs::exists(meta, ec)) return fallback;
+  FileRules rules;
+  rules.kind = ErrorKind::data;
+  rules.what = "a list of class names";
+  rules.max_bytes = 1 << 20;
+  std::istringstream in(read_regular_text(meta.string(), rules));
   std::vector<std::string> names;
   std::string line;
   while (std::getline(in, line)) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/regular_file.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "folder_splits.hpp"
 
@@ -44,7 +45,12 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, bool want_dirs) {
   for (const fs::directory_entry& e : it) {
     if (hidden(e.path())) continue;
     std::error_code ec2;
-    if (want_dirs ? e.is_directory(ec2) : e.is_regular_file(ec2)) out.push_back(e.path());
+    const bool dir = e.is_directory(ec2);
+    // In a class folder, anything that is not a plain subfolder is an image to read: a
+    // FIFO, a dangling symlink or a folder named like a file ("x.png") is then refused by
+    // data.bad_images = stop, or skipped and counted, never skipped unsaid.
+    const bool looks_like_file = e.path().filename().string().find('.') != std::string::npos;
+    if (want_dirs ? dir : (!dir || looks_like_file)) out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -88,7 +94,16 @@ struct Split {
 cv::Mat decode(const std::string& path) {
   cv::Mat img;
   try {
-    img = cv::imread(path, cv::IMREAD_ANYCOLOR);
+    // Not cv::imread: it opens the path itself, and blocks for ever on a FIFO. The one
+    // reader of files that may be anything opens it without blocking, checks it is a
+    // regular file and caps its size; OpenCV decodes the bytes.
+    FileRules rules;
+    rules.kind = ErrorKind::data;
+    rules.what = "an image file";
+    rules.max_bytes = uint64_t(256) << 20;
+    const std::vector<char> bytes = read_regular_file(path, rules);
+    if (bytes.empty()) return img;
+    img = cv::imdecode(cv::Mat(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data())), cv::IMREAD_ANYCOLOR);
     if (img.empty()) return img;
     if (img.depth() != CV_8U) {
       const double scale = img.depth() == CV_16U ? 1.0 / 257.0 : img.depth() == CV_8S ? 1.0 : 255.0;
@@ -104,6 +119,8 @@ cv::Mat decode(const std::string& path) {
     }
     if (img.channels() != 1 && img.channels() != 3) return cv::Mat();
   } catch (const cv::Exception&) {
+    return cv::Mat();
+  } catch (const Error&) {  // not a regular file, or too large: unreadable, as bad_images says
     return cv::Mat();
   }
   return img;

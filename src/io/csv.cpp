@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/regular_file.hpp"
 #include "deconvscope/io/text_file.hpp"
 
 namespace ds {
@@ -68,8 +69,12 @@ int CsvTable::column(const std::string& name) const {
 }
 
 CsvTable read_csv(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(ErrorKind::data, path, "cannot open the CSV file", "check the path");
+  FileRules rules;
+  rules.kind = ErrorKind::data;
+  rules.what = "a CSV file";
+  rules.max_bytes = kMaxTextFileBytes;
+  rules.hint = "check the path";
+  std::istringstream f(read_regular_text(path, rules));
   CsvTable t;
   std::string line;
   std::vector<std::string> fields;

@@ -6,7 +6,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <H5PLpublic.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +21,7 @@
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/escape.hpp"
+#include "deconvscope/core/regular_file.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/h5_checksum.hpp"
 
@@ -129,36 +133,135 @@ std::string last_error_message() {
   return msg;
 }
 
-void vet_unsealed(const File& file, const std::function<void()>& parse, int timeout_s) {
-  if (file.sealed()) return;
-  const std::string hint = "the file carries no deconvscope checksum: it was written by another program, or damaged";
-  std::fflush(nullptr);
-  const pid_t child = ::fork();
-  if (child < 0) throw Error(ErrorKind::io, file.path(), std::string("cannot fork to check the file: ") + std::strerror(errno));
-  if (child == 0) {
-    try {
-      parse();
-    } catch (...) {
-    }
-    ::_exit(0);  // no atexit handlers: HDF5's would close the parent's copies of its files
+namespace {
+
+// The child's report to the parent, through a pipe: a ds::Error as kind, where, problem
+// and hint separated by NUL bytes, or nothing when the parse succeeded.
+constexpr size_t kMaxReport = 48 * 1024;  // well under a pipe's buffer: the child never blocks writing
+
+std::string encode_error(ErrorKind kind, const std::string& where, const std::string& problem, const std::string& hint) {
+  std::string r = std::to_string(int(kind));
+  for (const std::string* part : {&where, &problem, &hint}) r += '\0' + part->substr(0, kMaxReport / 4);
+  return r;
+}
+
+[[noreturn]] void child_main(int report_fd, pid_t parent, int timeout_s, const std::function<void()>& parse) {
+  // Die with the parent: a killed command must not leave a child parsing on. The parent
+  // may have died between fork and prctl, hence the getppid check after it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(4);
+  // A time limit of its own, should the parent be stopped (SIGSTOP) rather than killed.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGALRM, SIG_DFL);
+  ::alarm(unsigned(timeout_s) + 5);
+  // No descriptor but the report pipe and stdio: above all not the run folder's lock
+  // (flock belongs to the open file, so a child holding a copy holds the lock).
+  if (report_fd != 3) {
+    ::dup2(report_fd, 3);
+    report_fd = 3;
   }
+  ::close_range(4, ~0U, 0);
+  std::string report;
+  try {
+    parse();
+  } catch (const Error& e) {
+    report = encode_error(e.kind(), e.where(), e.problem(), e.hint());
+  } catch (const std::exception& e) {
+    report = encode_error(ErrorKind::snapshot, "", std::string("libhdf5 failed parsing the file: ") + e.what(), "");
+  } catch (...) {
+    report = encode_error(ErrorKind::snapshot, "", "libhdf5 failed parsing the file (an unknown exception)", "");
+  }
+  size_t done = 0;
+  while (done < report.size()) {
+    const ssize_t n = ::write(report_fd, report.data() + done, report.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += size_t(n);
+  }
+  ::_exit(report.empty() ? 0 : 1);  // no atexit handlers: HDF5's would close the parent's copies of its files
+}
+
+}  // namespace
+
+void parse_in_child(const std::string& path, bool sealed, const std::function<void()>& parse, int timeout_s) {
+  const std::string hint =
+      sealed ? "its checksum matches, so it was written or re-sealed this way (by another program, or edited); "
+               "deconvscope did not write it: restore the file or move it away"
+             : "the file carries no deconvscope checksum: it was written by another program, or damaged";
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw Error(ErrorKind::io, path, std::string("cannot make a pipe to check the file: ") + std::strerror(errno));
+  std::fflush(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t child = ::fork();
+  if (child < 0) {
+    const int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw Error(ErrorKind::io, path, std::string("cannot fork to check the file: ") + std::strerror(err));
+  }
+  if (child == 0) {
+    ::close(fds[0]);
+    child_main(fds[1], parent, timeout_s, parse);
+  }
+  ::close(fds[1]);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fds[0]};
+  // Read the report while waiting: the pipe reaches end of file when the child exits.
+  std::string report;
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  bool reaped = false;
   for (;;) {
-    const pid_t r = ::waitpid(child, &status, WNOHANG);
-    if (r == child) break;
-    if (r < 0 && errno != EINTR) return;  // not ours to reap (SIGCHLD ignored): parse in-process
+    struct pollfd p {fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, 20);
+    if (ready > 0) {
+      char buf[4096];
+      const ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n > 0 && report.size() < kMaxReport) report.append(buf, size_t(n));
+      if (n == 0) break;  // the child closed it: exited or crashed
+      if (n < 0 && errno != EINTR && errno != EAGAIN) break;
+    }
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(child, SIGKILL);
       ::waitpid(child, &status, 0);
-      throw Error(ErrorKind::snapshot, file.path(),
-                  "libhdf5 did not finish parsing the file within " + std::to_string(timeout_s) + " s", hint);
+      throw Error(ErrorKind::snapshot, path,
+                  "libhdf5 did not finish parsing the file within " + std::to_string(timeout_s) + " s (in a child process)",
+                  hint);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  if (WIFSIGNALED(status))
-    throw Error(ErrorKind::snapshot, file.path(),
-                "libhdf5 crashed parsing the file (signal " + std::to_string(WTERMSIG(status)) + ")", hint);
+  for (;;) {
+    const pid_t r = ::waitpid(child, &status, 0);
+    if (r == child) {
+      reaped = true;
+      break;
+    }
+    if (r < 0 && errno != EINTR) break;  // not ours to reap (SIGCHLD ignored): the report decides
+  }
+  if (reaped && WIFSIGNALED(status))
+    throw Error(ErrorKind::snapshot, path,
+                "libhdf5 " + std::string(WTERMSIG(status) == SIGALRM ? "ran out of time" : "crashed") +
+                    " parsing the file (signal " + std::to_string(WTERMSIG(status)) + ", in a child process)",
+                hint);
+  if (!report.empty()) {
+    // The child's own refusal: the parent never parses a file its child refused.
+    std::vector<std::string> parts;
+    size_t from = 0;
+    for (size_t at; (at = report.find('\0', from)) != std::string::npos; from = at + 1)
+      parts.push_back(report.substr(from, at - from));
+    parts.push_back(report.substr(from));
+    if (parts.size() == 4 && parts[0].size() == 1 && parts[0][0] >= '0' && parts[0][0] <= '8')
+      throw Error(ErrorKind(parts[0][0] - '0'), parts[1].empty() ? path : parts[1], parts[2], parts[3]);
+    throw Error(ErrorKind::snapshot, path, "the child that parsed the file reported nonsense", hint);
+  }
+  if (reaped && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+    throw Error(ErrorKind::snapshot, path,
+                "the child that parsed the file exited with " + std::to_string(WEXITSTATUS(status)) + " and no report",
+                hint);
 }
 
 void write_atomically(const std::string& path, const std::function<void(File&)>& fill) {
@@ -178,11 +281,38 @@ void write_atomically(const std::string& path, const std::function<void(File&)>&
   guard.dismiss();
 }
 
+namespace {
+
+bool has_hdf5_signature(const RegularFile& f) {
+  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  char head[8];
+  for (uint64_t at = 0; at + 8 <= f.size(); at = at ? 2 * at : 512)
+    if (::pread(f.fd(), head, 8, off_t(at)) == 8 && std::memcmp(head, kSignature, 8) == 0) return true;
+  return false;
+}
+
+FileRules hdf5_rules(const std::string& hint) {
+  FileRules rules;
+  rules.kind = ErrorKind::snapshot;
+  rules.what = "an HDF5 file";
+  rules.max_bytes = kMaxHdf5FileBytes;
+  rules.hint = hint;
+  return rules;
+}
+
+}  // namespace
+
 bool is_hdf5(const std::string& path) {
-  quiet_hdf5();
-  htri_t r = H5Fis_hdf5(path.c_str());
-  H5Eclear2(H5E_DEFAULT);
-  return r > 0;
+  try {
+    return has_hdf5_signature(RegularFile::open(path, hdf5_rules("")));
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void require_hdf5_file(const std::string& path, const std::string& hint) {
+  if (!has_hdf5_signature(RegularFile::open(path, hdf5_rules(hint))))
+    throw Error(ErrorKind::snapshot, path, "not an HDF5 file", hint);
 }
 
 std::string type_name(hid_t type) {
@@ -247,20 +377,23 @@ File::~File() {
 
 namespace {
 
-// Opens a verified file image read-only in memory (core driver), so that HDF5 parses
-// exactly the bytes whose checksum was checked, not whatever the path holds a moment later.
-Handle open_image(const std::string& path, std::vector<char>& image) {
-  // A file image starts at the superblock (as H5Fget_file_image makes them): skip the user
-  // block, found where HDF5 itself looks for the signature (0, 512, 1024, 2048, ...).
+// Where HDF5 itself looks for the signature (0, 512, 1024, 2048, ...): past the user block.
+size_t superblock_offset(const std::string& path, const std::vector<char>& image) {
   static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
   size_t at = 0;
   while (at + 8 <= image.size() && std::memcmp(image.data() + at, kSignature, 8) != 0) at = at ? 2 * at : 512;
   if (at + 8 > image.size()) fail_read(path, "not an HDF5 file: no HDF5 signature");
+  return at;
+}
+
+// Opens a verified file image read-only in memory (core driver), so that HDF5 parses
+// exactly the bytes whose checksum was checked, not whatever the path holds a moment later.
+// A file image starts at the superblock (as H5Fget_file_image makes them).
+Handle open_image(const std::string& path, const std::vector<char>& image, size_t at) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_fapl_core(fapl.get(), size_t(1) << 20, 0);
-  if (H5Pset_file_image(fapl.get(), image.data() + at, image.size() - at) < 0)  // HDF5 keeps a copy
+  if (H5Pset_file_image(fapl.get(), const_cast<char*>(image.data()) + at, image.size() - at) < 0)  // HDF5 keeps a copy
     fail_read(path, "cannot hand the file to HDF5");
-  std::vector<char>().swap(image);
   // The core driver refuses an image under the name of a file that exists, and would share
   // one open file between two opens of a name: a name below the (regular) file, which can
   // never exist, made unique per open.
@@ -269,15 +402,75 @@ Handle open_image(const std::string& path, std::vector<char>& image) {
   return Handle(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
 }
 
+struct OutsideVisit {
+  std::string object;  // the first object that reaches outside the file, "" if none
+  std::string found;
+  hid_t dapl = H5I_INVALID_HID;
+};
+
+herr_t visit_link(hid_t group, const char* name, const H5L_info_t* info, void* data) {
+  auto& v = *static_cast<OutsideVisit*>(data);
+  const auto refuse = [&](const std::string& found) {
+    v.object = std::string("/") + name;
+    v.found = found;
+    return herr_t(1);  // stops the visit
+  };
+  if (info->type == H5L_TYPE_SOFT) return refuse("a soft link");
+  if (info->type == H5L_TYPE_EXTERNAL) return refuse("an external link (to another file)");
+  if (info->type != H5L_TYPE_HARD) return refuse("a user-defined link");
+  H5O_info_t oi{};
+  if (H5Oget_info_by_name2(group, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return refuse("an object HDF5 cannot read");
+  if (oi.type != H5O_TYPE_DATASET) return 0;
+  Handle d(H5Dopen2(group, name, v.dapl), H5Dclose);
+  if (!d.valid()) return refuse("a dataset HDF5 cannot open");
+  Handle dcpl(H5Dget_create_plist(d.get()), H5Pclose);
+  if (!dcpl.valid()) return refuse("a dataset without creation properties");
+  if (H5Pget_layout(dcpl.get()) == H5D_VIRTUAL) return refuse("a virtual dataset (made of other files' data)");
+  if (H5Pget_external_count(dcpl.get()) != 0) return refuse("a dataset stored in external files");
+  return 0;
+}
+
 }  // namespace
 
-File File::open_read(const std::string& path) {
+void refuse_outside_references(const File& file) {
+  OutsideVisit v;
+  // Should a virtual dataset's sources or external storage be looked up on opening it,
+  // they are looked for where none can be: the refusal below comes first either way.
+  Handle dapl(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+  H5Pset_virtual_prefix(dapl.get(), "/nonexistent/deconvscope-reads-no-virtual-sources/");
+  H5Pset_efile_prefix(dapl.get(), "/nonexistent/deconvscope-reads-no-external-storage/");
+  v.dapl = dapl.get();
+  const herr_t r = H5Lvisit(file.id(), H5_INDEX_NAME, H5_ITER_INC, visit_link, &v);
+  if (!v.object.empty())
+    throw Error(ErrorKind::snapshot, file.path() + ": " + v.object,
+                expected_found("objects stored in this file", v.found),
+                "deconvscope reads only what the file's checksum covers, and never writes such objects");
+  if (r < 0) fail_read(file.path(), "cannot list the file's objects");
+}
+
+File File::open_read(const std::string& path, const std::function<void(const Group&)>& parse, int timeout_s) {
   quiet_hdf5();
+  // Filters are decoded by libhdf5 itself (deflate) or not at all: a dataset naming an
+  // unknown filter must not make HDF5 load a plugin from HDF5_PLUGIN_PATH.
+  H5PLset_loading_state(0);
   std::vector<char> image = read_whole_file(path);
   const VerifiedImage v = verify_image(path, image);  // before HDF5 sees one byte
-  Handle f = open_image(path, image);
-  if (!f.valid()) fail_read(path, "cannot open HDF5 file", "is it a complete file written by deconvscope?");
-  File file(std::move(f), path, false);
+  const size_t at = superblock_offset(path, image);
+  const auto open = [&] {
+    Handle f = open_image(path, image, at);
+    if (!f.valid()) fail_read(path, "cannot open HDF5 file", "is it a complete file written by deconvscope?");
+    File file(std::move(f), path, false);
+    refuse_outside_references(file);
+    return file;
+  };
+  // libhdf5 does not survive every file (a checksum proves the bytes, not that they parse):
+  // the same open, check and parse run first in a child, and only if the child survives
+  // them does this process parse the same bytes.
+  parse_in_child(path, v.sealed, [&] {
+    const File file = open();
+    if (parse) parse(file.root());
+  }, timeout_s);
+  File file = open();
   file.sealed_ = v.sealed;
   file.content_sha256_ = v.content_sha256;
   return file;

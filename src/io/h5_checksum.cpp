@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/regular_file.hpp"
 #include "deconvscope/core/escape.hpp"
 
 namespace ds::h5 {
@@ -122,35 +123,16 @@ VerifiedImage verify_image(const std::string& path, const std::vector<char>& ima
 }
 
 std::vector<char> read_whole_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw Error(ErrorKind::snapshot, path, "cannot open: " + errno_text(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw Error(ErrorKind::snapshot, path, "cannot stat: " + errno_text(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(ErrorKind::snapshot, path,
-                S_ISDIR(st.st_mode) ? "is a folder, not a file" : "not a regular file (a FIFO or a device?)");
-  }
-  std::vector<char> data(size_t(st.st_size));
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::read(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw Error(ErrorKind::snapshot, path, "cannot read: " + errno_text(err));
-    }
-    if (n == 0) break;  // shrank while reading: the checksum will tell
-    done += size_t(n);
-  }
-  data.resize(done);
-  ::close(fd);
-  return data;
+  FileRules rules;
+  rules.kind = ErrorKind::snapshot;
+  rules.what = "an HDF5 file";
+  rules.max_bytes = kMaxHdf5FileBytes;
+  return read_regular_file(path, rules);
+}
+
+std::string content_sha256_of(const std::string& path) {
+  const std::vector<char> image = read_whole_file(path);
+  return verify_image(path, image).content_sha256;
 }
 
 void reseal_file(const std::string& path) {

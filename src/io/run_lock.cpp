@@ -60,6 +60,31 @@ std::string utc_now() {
   return buf;
 }
 
+// The pids of processes with a descriptor open on the same file as `fd` (/proc/<pid>/fd),
+// ours excepted: who keeps a lock whose named holder has exited. Those we may not look at
+// (another user's) are not listed.
+std::vector<std::string> processes_holding(int fd) {
+  std::vector<std::string> pids;
+  struct stat lock {};
+  if (::fstat(fd, &lock) != 0) return pids;
+  std::error_code ec;
+  const std::string self = std::to_string(::getpid());
+  for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = proc.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos || pid == self) continue;
+    std::error_code ec2;
+    for (const auto& link : fs::directory_iterator(proc.path() / "fd", ec2)) {
+      struct stat st {};
+      if (::stat(link.path().c_str(), &st) == 0 && st.st_dev == lock.st_dev && st.st_ino == lock.st_ino) {
+        pids.push_back(pid);
+        break;
+      }
+    }
+    if (pids.size() >= 8) break;
+  }
+  return pids;
+}
+
 // The holder's own words from its lock file: "pid N (COMMAND) since T". It writes them
 // just after taking the lock, so a refusal in between waits a moment for them.
 std::string describe_holder(int fd) {
@@ -82,9 +107,15 @@ std::string describe_holder(int fd) {
     return "another process (its lock file names none: " + printable(text, 200) + ")";
   std::string d = "pid " + pid + " (" + printable(command, 400) + ")";
   if (!since.empty()) d += " since " + printable(since, 40);
-  // A holder that died while a process it forked lives on keeps the lock: say so.
-  if (::kill(pid_t(std::stol(pid)), 0) != 0 && errno == ESRCH)
+  // A holder that died while a process it forked lives on keeps the lock: say which.
+  if (::kill(pid_t(std::stol(pid)), 0) != 0 && errno == ESRCH) {
+    const std::vector<std::string> others = processes_holding(fd);
     d += ", which has exited; a process it started still holds the lock";
+    if (!others.empty()) {
+      d += ": pid";
+      for (size_t i = 0; i < others.size(); ++i) d += (i ? ", " : " ") + others[i];
+    }
+  }
   return d;
 }
 
@@ -142,7 +173,7 @@ RunLock::RunLock(const std::string& dir) {
         throw Error(ErrorKind::usage, dir,
                     "in use by another deconvscope process: " + holder +
                         "; two writers would mix their files in one run folder",
-                    "wait for it to finish or stop it; readers such as compare need no lock");
+                    "wait for it to finish or stop it");
       }
       ::close(fd);
       if (err == EINTR) continue;

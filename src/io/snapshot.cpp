@@ -139,6 +139,7 @@ void write_optimizer(const h5::Group& root, const Snapshot& s, const std::vector
   g.write_attr_float("best_val_loss", o.best_val_loss);
   g.write_attr_int("epochs_since_best", o.epochs_since_best);
   g.write_attr_string("rng_state", o.rng_state);
+  if (o.ranks > 0) g.write_attr_int("ranks", o.ranks);
   if (o.momentum.empty()) return;  // e.g. epoch 0: no step taken yet
   if (o.momentum.size() != s.layers.size())
     throw Error(ErrorKind::internal, final_path + ": /optimizer/momentum",
@@ -307,6 +308,12 @@ void read_optimizer(const h5::Group& root, Snapshot& s, const std::vector<LayerS
                 expected_found("-1 (no validation yet) up to the epoch (" + std::to_string(s.epoch) + ")",
                                std::to_string(o.epochs_since_best)));
   o.rng_state = g.read_attr_string("rng_state");
+  if (g.has_attr("ranks")) {  // optional: older files lack it
+    o.ranks = g.read_attr_int("ranks");
+    if (o.ranks < 1 || o.ranks > (1 << 20))
+      throw Error(ErrorKind::snapshot, g.where() + " attribute ranks",
+                  expected_found("a rank count from 1 to 1048576", std::to_string(o.ranks)));
+  }
   if (!g.exists("momentum")) return;
   o.momentum = read_layer_params(g.open_group("momentum"), s, shapes);
 }
@@ -359,11 +366,14 @@ Snapshot read_contents(const h5::Group& root, const std::string& path) {
                   expected_found(std::to_string(s.input.channels) + " values (one per input channel)",
                                  std::to_string(values->size())));
     for (float v : *values)
-      // Inputs are normalised as (x - mean) / std: a std of 0 or a non-finite value
-      // silently changes every activation.
-      if (!std::isfinite(v) || (values == &s.input_std && !(v > 0)))
+      // Inputs are normalised as (x - mean) / std of pixels scaled to [0, 1]
+      // (compute_normalization, which never gives a std below 1e-6): a std of 1e-45 or a
+      // mean of 1e30 makes every input infinite, and is no run's normalisation.
+      if (values == &s.input_std ? !(v >= 1e-6f && v <= 1e3f) : !(v >= -1e3f && v <= 1e3f))
         throw Error(ErrorKind::snapshot, path + ": / attribute " + name,
-                    expected_found(values == &s.input_std ? "finite values > 0" : "finite values", number_text(v)));
+                    expected_found(values == &s.input_std ? "values from 1e-06 to 1000 (pixels are scaled to [0, 1])"
+                                                          : "values from -1000 to 1000 (pixels are scaled to [0, 1])",
+                                   number_text(v)));
   }
   s.train_loss = root.read_attr_float("train_loss");
   s.train_accuracy = root.read_attr_float("train_accuracy");
@@ -434,13 +444,8 @@ Snapshot read_snapshot(const std::string& path) {
   if (!fs::exists(path, ec))
     throw Error(ErrorKind::snapshot, path, "no such file",
                 "snapshots are runs/<name>/snapshots/epoch-NNNN.h5; check the run name and epoch");
-  if (fs::is_directory(path, ec))
-    throw Error(ErrorKind::snapshot, path, "is a folder, not a snapshot file");
-  if (!h5::is_hdf5(path))
-    throw Error(ErrorKind::snapshot, path, "not an HDF5 file",
-                "snapshots are the epoch-NNNN.h5 files deconvscope writes");
-  h5::File file = h5::File::open_read(path);
-  h5::vet_unsealed(file, [&] { read_contents(file.root(), path); });
+  h5::require_hdf5_file(path, "snapshots are the epoch-NNNN.h5 files deconvscope writes");
+  h5::File file = h5::File::open_read(path, [&](const h5::Group& root) { read_contents(root, path); });
   Snapshot s = read_contents(file.root(), path);
   s.content_sha256 = file.content_sha256();
   return s;
@@ -501,7 +506,9 @@ std::vector<std::pair<int, std::string>> list_snapshots(const std::string& snaps
     std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
     if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
     int epoch = std::stoi(digits);
-    if (name != snapshot_file_name(epoch) || !e.is_regular_file(ec)) continue;
+    // Not filtered on the file's type: a FIFO, a folder or a dangling symlink under a
+    // snapshot's name is refused by its reader, naming it, rather than skipped unsaid.
+    if (name != snapshot_file_name(epoch)) continue;
     out.emplace_back(epoch, e.path().string());
   }
   if (ec)

@@ -2,9 +2,12 @@
 #include "deconvscope/model/evaluate.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 
+#include "deconvscope/core/error.hpp"
 #include "deconvscope/model/loss.hpp"
 
 namespace ds {
@@ -20,6 +23,62 @@ void fill_batch(const Dataset& d, int64_t first, int n, const Normalization& nor
   make_batch(d, idx.data(), n, norm, Augmentation{}, unused, input.data(), labels.data());
   std::fill(input.begin() + int64_t(n) * int64_t(per), input.end(), 0.f);
   std::fill(labels.begin() + n, labels.end(), -1);
+}
+
+namespace {
+std::string value_text(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", double(v));
+  return buf;
+}
+}  // namespace
+
+void check_network_finite(Network& net, const Dataset& d, const Normalization& norm, int64_t count,
+                          const std::string& file, const std::string& what, bool deconvnet) {
+  const int n = int(std::min<int64_t>({count, int64_t(net.batch()), int64_t(d.size())}));
+  if (n <= 0) return;
+  std::vector<float> input;
+  std::vector<int32_t> labels;
+  fill_batch(d, 0, n, norm, net.batch(), input, labels);
+  for (size_t k = 0; k < input.size(); ++k)
+    if (!std::isfinite(input[k]))
+      throw Error(ErrorKind::snapshot, file + ": / attribute input_std",
+                  "normalising the images with the file's input_mean and input_std gives " + value_text(input[k]) +
+                      ": " + expected_found("finite network inputs", "a non-finite one"),
+                  "the file's normalisation is not the run's: restore the file or move it away");
+  const std::string hint = "its values are too large for float32 arithmetic: restore the file or move it away";
+  // Deconv mode keeps the switches, so the deconvnet can run below (the analyses' path).
+  net.forward(input.data(), deconvnet ? Mode::deconv : Mode::infer);
+  Tensor out;
+  for (size_t i = 0; i < net.size(); ++i) {
+    net.read_output(int(i), out);
+    // Padding rows (zero images) overflow no less than real ones; all are checked.
+    for (float v : out.data)
+      if (!std::isfinite(v))
+        throw Error(ErrorKind::snapshot, file + ": layer " + net.specs()[i].name,
+                    "the network overflows: with " + what + ", layer " + net.specs()[i].name +
+                        "'s output holds " + value_text(v) + " on the first " + std::to_string(n) +
+                        " images: " + expected_found("finite activations", "a non-finite one"),
+                    hint);
+  }
+  // Finite activations can still overflow on the way down: the deconvnet multiplies by
+  // the same filters again (conv2 x1e30 gave finite outputs and -inf projections, which
+  // analyze then blamed on itself). Every conv layer's whole rectified output is
+  // projected, a superset of the single activations the analyses project.
+  std::vector<float> pixels(input.size());
+  for (size_t c = 0; deconvnet && c < net.size() && net.specs()[c].type != LayerType::fc; ++c) {
+    if (net.specs()[c].type != LayerType::conv) continue;
+    const int top = rectified_output_layer(net.specs(), int(c));
+    net.read_output(top, out);
+    net.project(top, out.data.data(), pixels.data());
+    for (float v : pixels)
+      if (!std::isfinite(v))
+        throw Error(ErrorKind::snapshot, file + ": layer " + net.specs()[c].name,
+                    "the deconvnet overflows: with " + what + ", the projection of layer " + net.specs()[c].name +
+                        "'s output to pixels holds " + value_text(v) + " on the first " + std::to_string(n) +
+                        " images: " + expected_found("finite projections", "a non-finite one"),
+                    hint);
+  }
 }
 
 EvalSums evaluate_sums(Network& net, const Dataset& d, const Normalization& norm, int64_t first, int64_t count,

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "deconvscope/core/regular_file.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/html_escape.hpp"
 #include "deconvscope/report/style.hpp"
@@ -45,10 +46,11 @@ void link_from_index(const RunPaths& paths, const std::string& file) {
   for (const ReportPage& p : report_pages())
     if (p.file == file) page = &p;
   if (!page) return;
-  std::ifstream in(index, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string html = text.str();
+  FileRules rules;
+  rules.kind = ErrorKind::data;
+  rules.what = "the report's index.html";
+  rules.max_bytes = kMaxTextFileBytes;
+  std::string html = read_regular_text(index, rules);
   const auto nav_end = html.find("</nav>");
   if (nav_end == std::string::npos || html.find("href=\"" + file + "\"") != std::string::npos) return;
   html.insert(nav_end, link(*page));

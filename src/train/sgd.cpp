@@ -2,6 +2,9 @@
 #include "deconvscope/train/sgd.hpp"
 
 #include <cmath>
+#include <string>
+
+#include "deconvscope/core/error.hpp"
 
 #include "deconvscope/model/network.hpp"
 
@@ -26,6 +29,12 @@ void init_params(Network& net, const TrainConfig& cfg, std::mt19937_64& rng) {
     }
     std::normal_distribution<double> normal(0.0, std);
     for (float& w : p.weights.data) w = float(normal(rng));
+    // deconvscope never writes a non-finite weight, its own first snapshot included.
+    for (float w : p.weights.data)
+      if (!std::isfinite(w))
+        throw Error(ErrorKind::config, "key train.init_std", "layer " + net.layer(i).spec().name +
+                    ": the init draws non-finite weights: " + expected_found("a std whose draws fit in float32",
+                    "std " + std::to_string(std)), "use train.init = he, or a train.init_std such as 0.01");
     std::fill(p.bias.data.begin(), p.bias.data.end(), 0.f);
   }
   net.sync_params();

@@ -16,7 +16,8 @@
 //   allreduce while backward goes on, every rank applies the same update, a fingerprint
 //   of the weights is compared every epoch, evaluation and the dead-feature probe are
 //   split, and rank 0 alone writes and speaks. Without mpirun nothing of this runs.
-// Left out: mixed precision; elastic rank counts (a resume needs the same -np).
+// Left out: mixed precision; bit-for-bit resume on another rank count (accepted and said:
+// the math is the same up to summation order, docs/scaling.md).
 #include "deconvscope/train/trainer.hpp"
 
 #include <signal.h>
@@ -38,6 +39,7 @@
 
 #include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/regular_file.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/core/threads.hpp"
 #include "deconvscope/data/dataset.hpp"
@@ -173,6 +175,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// "1e+27", "0.0123": figures of any size in one short word.
+std::string general(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", v);
+  return buf;
+}
+
 std::string fixed(double v, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
@@ -267,7 +276,14 @@ Snapshot make_snapshot(const Config& cfg, Network& net, const Normalization& nor
 
 // Rows of an existing metrics.csv whose epoch is at most `upto` (for resume).
 std::string metrics_rows_upto(const std::string& path, int upto) {
-  std::ifstream f(path);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) && !std::filesystem::is_symlink(path, ec)) return {};  // written afresh
+  FileRules rules;
+  rules.kind = ErrorKind::snapshot;
+  rules.what = "metrics.csv";
+  rules.max_bytes = kMaxTextFileBytes;
+  rules.hint = "metrics.csv is the run's own table of epochs; move it away to start it afresh";
+  std::istringstream f(read_regular_text(path, rules));
   std::string line, out;
   bool header = true;
   while (std::getline(f, line)) {
@@ -374,7 +390,10 @@ ResumePoint find_resume_point(const RunPaths& paths, RunLog& log) {
   if (fs::exists(paths.snapshots)) found = list_snapshots(paths.snapshots);
   const std::string newest = found.empty() ? "" : found.back().second;
   const int newest_epoch = found.empty() ? -1 : found.back().first;
-  if (fs::exists(paths.last)) {
+  // Whatever is there under the name, a dangling symlink or a FIFO included, is read and
+  // so refused naming it, rather than passed over for an older snapshot.
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(paths.last, ec))) {
     Snapshot last = read_snapshot(paths.last);
     if (last.epoch >= newest_epoch) {
       r.state = std::move(last);
@@ -575,6 +594,7 @@ void write_epoch_outputs(Run& run, const EpochRow& row) {
     write_text_atomic(run.paths.metrics, metrics_header(net) + run.metrics_text);
     run.state.rng_state = rng_to_string(run.rng);
     run.state.momentum = run.momentum;
+    run.state.ranks = run.comm.size();
     const Snapshot s = make_snapshot(run.cfg, net, run.norm, row, run.state);
     // The snapshot first: a run killed between the two writes resumes from the snapshot
     // (the newer state) and so never misses writing it.
@@ -584,6 +604,52 @@ void write_epoch_outputs(Run& run, const EpochRow& row) {
   // The other ranks read the snapshot only once rank 0 has written it.
   run.comm.barrier();
   if (snapshot && run.opt.on_snapshot) run.opt.on_snapshot(row.epoch, p);
+}
+
+// The resumed state is input, not a result: weights that overflow the network on the probe
+// images, or momentum that takes them there in the next step, are the file's fault (exit 2
+// naming it and the layer), not a divergence that would call this file "the last good state".
+void check_resumed_values(Run& run, const std::string& from) {
+  Network& net = *run.net;
+  const int64_t images = std::max<int64_t>(1, run.probe());
+  // The same check as every analysis (a state analyze would refuse is refused here too),
+  // deconvnet included where the network is float32 (the analyses run it in float32).
+  check_network_finite(net, run.data.train, run.norm, images, from, "its weights",
+                       /*deconvnet=*/run.cfg.train.precision == Precision::f32);
+  if (run.momentum.empty()) return;
+  // The part of the next update known before any data: w - lr * (mu * v + wd * w).
+  const std::vector<LayerParams> saved = net.export_params();
+  std::vector<LayerParams> moved = saved;
+  const float lr = run.state.lr, mu = run.cfg.train.momentum, wd = run.cfg.train.weight_decay;
+  for (size_t i = 0; i < moved.size() && i < run.momentum.size(); ++i) {
+    const auto step = [&](Tensor& w, const Tensor& v, const std::string& part) {
+      if (v.data.size() != w.data.size()) return;
+      // A healthy step moves a layer by a small fraction of its RMS; a million times it is
+      // no training state (momentum x1e30 used to train on and be called divergence).
+      const double moves = double(lr) * double(mu) * rms(v.data), size = std::max(rms(w.data), 1e-3);
+      if (!(moves <= 1e6 * size))
+        throw Error(ErrorKind::snapshot, from + ": /optimizer/momentum/" + net.specs()[i].name + "/" + part,
+                    "the next step would move the layer's " + part + " by " + general(moves / size) +
+                        " times their RMS: " + expected_found("momentum on the scale of the weights' updates",
+                                                              "momentum of RMS " + general(rms(v.data))),
+                    "the file's momentum is damaged: resume from the snapshot before it, or move it away");
+      for (size_t k = 0; k < w.data.size(); ++k) {
+        w.data[k] -= lr * (mu * v.data[k] + wd * w.data[k]);
+        if (!std::isfinite(w.data[k]))
+          throw Error(ErrorKind::snapshot, from + ": /optimizer/momentum/" + net.specs()[i].name + "/" + part,
+                      "the next step would make the layer's " + part + " non-finite: " +
+                          expected_found("momentum on the scale of the gradients", "a value of " +
+                                         std::to_string(v.data[k])),
+                      "the file's momentum is damaged: resume from the snapshot before it, or move it away");
+      }
+    };
+    step(moved[i].weights, run.momentum[i].weights, "weights");
+    step(moved[i].bias, run.momentum[i].bias, "bias");
+  }
+  net.import_params(moved);
+  check_network_finite(net, run.data.train, run.norm, images, from,
+                       "its weights after the next step's momentum (lr " + general(lr) + ")", /*deconvnet=*/false);
+  net.import_params(saved);
 }
 
 // The weights, momentum and schedule to start from: the resumed state, or a fresh
@@ -598,7 +664,13 @@ void start_state(Run& run) {
     const ResumePoint& r = run.resume;
     net.import_params(r.state.params);
     run.state = r.state.optimizer;
+    if (r.state.optimizer.ranks > 0 && r.state.optimizer.ranks != run.comm.size())
+      run.log.say("note: " + r.from + " was trained on " + std::to_string(r.state.optimizer.ranks) +
+                  " MPI rank(s), and resumes on " + std::to_string(run.comm.size()) +
+                  ": every image keeps its crops, flips and dropout (keyed by its place in the global batch), "
+                  "so the steps are the same up to the order of the gradient sums, not bit for bit");
     run.momentum = run.state.momentum;
+    check_resumed_values(run, r.from);
     run.step = r.state.step;
     run.start_epoch = r.state.epoch;
     run.metrics_text = metrics_rows_upto(run.paths.metrics, run.start_epoch);

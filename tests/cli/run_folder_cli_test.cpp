@@ -129,7 +129,7 @@ TEST(ConfigEdges, DevicesFifosAndHugeFilesAreRefusedQuickly) {
     std::string path, found;
   };
   for (const Case& c : {Case{"/dev/zero", "found a character device"}, Case{fifo, "found a FIFO"},
-                        Case{big, "expected a config file of at most 1024 KiB"}}) {
+                        Case{big, "expected a config file of at most 1 MiB, found a file of 3.0 MiB"}}) {
     SCOPED_TRACE(c.path);
     const Result r = run_within({"train", "--config", c.path}, tmp / "log", 20);
     EXPECT_EQ(r.code, 2) << r.err;

@@ -62,8 +62,8 @@ TEST(ConfigFile, OversizedFileIsRefusedNamingTheFile) {
     f << "[train]\nepochs = 3\n" << std::string(2 << 20, '#') << "\n";
   }
   const std::string msg = refusal({"--config", big});
-  EXPECT_CONTAINS(msg, big + ": expected a config file of at most 1024 KiB, found " +
-                           std::to_string(fs::file_size(big)) + " bytes");
+  EXPECT_CONTAINS(msg, big + ": expected a config file of at most 1 MiB, found a file of 2.0 MiB (" +
+                           std::to_string(fs::file_size(big)) + " bytes)");
   // Just under the bound still reads.
   {
     std::ofstream f(big, std::ios::trunc);
@@ -96,6 +96,39 @@ TEST(ConfigNames, UntrustedBytesAreEscapedAndNulDoesNotCutTheMessage) {
   EXPECT_CONTAINS(msg, "c\\x1b[31m\\x00x\\xff");
   EXPECT_CONTAINS(msg, "(hint: ");  // what follows the NUL is still there
   for (char c : msg) EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) << int(c);
+}
+
+// Limits the config already shows (issue 21, item 7): no run may train an epoch and then
+// die for them.
+TEST(ConfigLimits, ControlCharactersInPathsAreRefusedNamingTheKey) {
+  std::string msg = refusal({"--run.dir", "runs/a\nb"});
+  EXPECT_CONTAINS(msg, "run.dir");
+  EXPECT_CONTAINS(msg, "text without control characters");
+  msg = refusal({"--data.path", "/tmp/x\ty"});
+  EXPECT_CONTAINS(msg, "data.path");
+  EXPECT_EQ(ds::load_config({"--run.dir", "runs/a b"}).run.dir, "runs/a b");  // a space is fine
+}
+
+TEST(ConfigLimits, TooManyLayersAreRefusedBeforeTraining) {
+  const auto write = [](const std::string& path, int convs) {
+    std::ofstream f(path);
+    f << "[model]\n";
+    for (int i = 0; i < convs; ++i) f << "layer = r" << i << " relu\n";
+    f << "layer = fc fc out=10\n";
+  };
+  const std::string many = (temp_dir() / "many.cfg").string();
+  write(many, 9009);
+  const std::string msg = refusal({"--config", many});
+  EXPECT_CONTAINS(msg, many + ":1002");
+  EXPECT_CONTAINS(msg, "expected at most 1000 layers, found 9010");
+  write(many, 999);
+  EXPECT_EQ(ds::load_config({"--config", many}).layers.size(), 1000u);
+}
+
+TEST(ConfigLimits, AUtf8ByteOrderMarkIsAccepted) {
+  const std::string path = (temp_dir() / "bom.cfg").string();
+  std::ofstream(path, std::ios::binary) << "\xEF\xBB\xBF[train]\nepochs = 4\n";
+  EXPECT_EQ(ds::load_config({"--config", path}).train.epochs, 4);
 }
 
 }  // namespace

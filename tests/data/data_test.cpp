@@ -3,6 +3,7 @@
 // resizing, normalisation, batches with and without augmentation, and the real
 // Fashion-MNIST when Debian's dataset-fashion-mnist is installed.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -387,6 +388,37 @@ TEST_F(DataTest, FolderTrainTestWithUnreadableFile) {
 
   cfg.train_limit = 2;
   EXPECT_EQ(ds::load_dataset(cfg).train.labels, (std::vector<int32_t>{0, 1}));
+}
+
+// A FIFO, a dangling symlink or a folder named like an image among the images is an
+// unreadable image (issue 21): data.bad_images = stop names it, at once (a FIFO never
+// blocks the reader), and skip counts it; none is skipped unsaid.
+TEST_F(DataTest, FolderSpecialFilesAreUnreadableImagesNeverSkippedUnsaid) {
+  for (const std::string what : {"fifo", "dangling", "folder"}) {
+    SCOPED_TRACE(what);
+    const fs::path r = dir_ / ("special-" + what);
+    for (int i = 0; i < 10; ++i) {
+      write_png(r / "a" / ("ok" + std::to_string(i) + ".png"), gray(2, 2, 50));
+      write_png(r / "b" / ("ok" + std::to_string(i) + ".png"), gray(2, 2, 60));
+    }
+    const fs::path odd = r / "a" / "x.png";
+    if (what == "fifo") {
+      ASSERT_EQ(::mkfifo(odd.c_str(), 0600), 0);
+    }
+    if (what == "dangling") fs::create_symlink(r / "nowhere.png", odd);
+    if (what == "folder") fs::create_directories(odd);
+    ds::DataConfig cfg;
+    cfg.dataset = ds::DatasetKind::folder;
+    cfg.path = r.string();
+    cfg.streaming = ds::Streaming::off;
+    expect_data_error([&] { ds::load_dataset(cfg); }, {odd.string()});
+    cfg.bad_images = ds::BadImages::skip;
+    testing::internal::CaptureStderr();
+    const ds::DataSplits s = ds::load_dataset(cfg);
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(s.train.size() + s.test.size(), 20u);
+    EXPECT_NE(err.find("skipping unreadable image " + odd.string()), std::string::npos) << err;
+  }
 }
 
 // A file name is untrusted bytes: the warning prints it escaped (issue 10, item 6).

@@ -1,6 +1,6 @@
 // libFuzzer target: whole snapshot files through read_snapshot, as `analyze`, `health` and
-// `train --resume` read them: the checksum header, then (for files without one) libhdf5
-// in a vetting child, then every value check. Seeds are real snapshots of a tiny run
+// `train --resume` read them: the checksum header, then libhdf5 in the child that parses
+// every file first (sealed or not), then every value check. Seeds are real snapshots of a tiny run
 // (tests/fuzz/seeds/snapshot). The input is the file, unchanged: a mutated sealed file
 // must be refused by its checksum, an unsealed one parsed without bringing the process
 // down. Any input must read or throw ds::Error, never crash or hang.

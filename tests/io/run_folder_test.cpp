@@ -93,6 +93,39 @@ TEST_F(RunLockTest, SecondProcessIsRefusedNamingTheHolderAndAKilledHolderNeverBl
   EXPECT_TRUE(fs::is_directory(run));               // the folder was there before this lock
 }
 
+// A holder that exits while a process it forked keeps the lock's descriptor: the refusal
+// names that process's pid, so the user knows whom to stop (issue 21).
+TEST_F(RunLockTest, ALockKeptByAChildOfAnExitedHolderNamesTheChild) {
+  const std::string run = file("run"), pid_file = file("child.pid");
+  const pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    new RunLock(run);  // never released: the process leaves with _exit
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::sleep(30);
+      ::_exit(0);
+    }
+    std::ofstream(pid_file) << child << "\n";
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(holder, &status, 0), holder);
+  pid_t child = 0;
+  std::ifstream(pid_file) >> child;
+  ASSERT_GT(child, 0);
+  try {
+    RunLock second(run);
+    ADD_FAILURE() << "the lock was free";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("which has exited; a process it started still holds the lock: pid " +
+                                         std::to_string(child)),
+              std::string::npos)
+        << e.what();
+  }
+  ::kill(child, SIGKILL);
+}
+
 TEST_F(RunLockTest, SameProcessNestsAndFoldersItCreatedGoWhenEmpty) {
   const std::string run = file("a/b/run");
   {

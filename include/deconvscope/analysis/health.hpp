@@ -129,6 +129,12 @@ struct HealthResult {
   std::string aliasing_layer;                // the second conv layer; "" if the network has one conv layer
   std::array<int, 2> aliasing_stride{1, 1};  // the first conv layer's stride (height, width)
   std::string aliasing_note;                 // "" when measured; otherwise the reason
+  // What it was computed from, the key under which compare and health reuse it (content,
+  // not file times: a snapshot copied with cp -p keeps an old time). SHA-256 per snapshot,
+  // aligned with epochs, and of analysis.h5 ("" without one); empty in older files.
+  std::vector<std::string> snapshot_sha256;
+  std::string analysis_sha256;
+  bool sealed = false;  // read back only: the file carried deconvscope's checksum
 };
 
 // Per layer and epoch, the figures of the tables (fractions of the layer's filters).

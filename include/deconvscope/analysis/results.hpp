@@ -93,6 +93,10 @@ struct AnalysisResult {
   // SHA-256 of each analysed snapshot's content, aligned with epochs (empty in files
   // written before it was recorded): the key under which analyze reuses an epoch.
   std::vector<std::string> snapshot_sha256;
+  // Read back only (read_analysis): did the file carry deconvscope's checksum, and the
+  // SHA-256 of its content, the key under which health reuses its aliasing figures.
+  bool sealed = false;
+  std::string content_sha256;
 
   std::vector<LayerEvolution> evolution;        // aligned with layers
   std::map<int, std::vector<LayerTopK>> topk;   // epoch -> aligned with layers

@@ -53,7 +53,9 @@ class Run {
   Normalization normalization() const { return Normalization{first_->input_mean, first_->input_std}; }
 
   // Snapshot i of snapshots(), checked to hold the same network as the first
-  // (ds::Error(snapshot) naming both files otherwise).
+  // (ds::Error(snapshot) naming both files otherwise), and to keep the network finite on
+  // the first training images (model/evaluate.hpp check_network_finite: finite weights of
+  // 1e30 are the file's fault, exit 2 naming it and the layer, in every analysis alike).
   Snapshot read(size_t i) const;
 
   // The first `limit` images (0 = all) of the training or test split of the run's data;
@@ -76,11 +78,16 @@ class Run {
 
  private:
   void check_fits(const Dataset& d, const std::string& path) const;
+  void check_values(const Snapshot& s, const std::string& path) const;
 
   RunPaths paths_;
   Config cfg_;
   std::vector<std::pair<int, std::string>> snapshots_;
   std::shared_ptr<const Snapshot> first_;
+  // For check_values: a small network and the images it runs, made on first use.
+  mutable std::shared_ptr<Network> check_net_;
+  mutable std::shared_ptr<const RunImages> check_images_;
+  mutable bool first_checked_ = false;
 };
 
 }  // namespace ds

@@ -19,6 +19,10 @@
 
 namespace ds::h5 {
 
+// How long the child that parses a file first may take (open_read). A snapshot parses in
+// milliseconds and the largest analysis.h5 in about a second; a minute is a hang.
+inline constexpr int kParseTimeoutS = 60;
+
 // Owns one hid_t and closes it with the matching H5?close. Move-only.
 class Handle {
  public:
@@ -160,10 +164,15 @@ class File {
  public:
   // Creates (truncating) a file for writing; failures are ErrorKind::io.
   static File create(const std::string& path);
-  // Opens an existing file read-only; failures are ErrorKind::snapshot. The file is read
-  // whole and, if it carries deconvscope's checksum header (h5_checksum.hpp), verified
-  // before HDF5 parses it from memory; a file without the header is read unchecked.
-  static File open_read(const std::string& path);
+  // Opens an existing file read-only; failures are ErrorKind::snapshot. The file must be a
+  // regular file (never blocks on a FIFO) of at most kMaxHdf5FileBytes; it is read whole
+  // and, if it carries deconvscope's checksum header (h5_checksum.hpp), verified before
+  // HDF5 parses it from memory. Then, sealed or not, a forked child opens the same bytes,
+  // refuses objects that reach outside the file (refuse_outside_references) and runs
+  // `parse` (parse_in_child); only if it survives does this process open them, with the
+  // same check. One fork per file: `parse` should be the whole of the reader.
+  static File open_read(const std::string& path, const std::function<void(const Group&)>& parse = {},
+                        int timeout_s = kParseTimeoutS);
   // Opens an existing file for reading and writing (tests that edit files); failures are
   // ErrorKind::io. A file with the checksum header is verified first and re-sealed by close().
   static File open_readwrite(const std::string& path);
@@ -216,20 +225,24 @@ struct FormatHints {
 int check_format(const Group& root, const std::string& expected_format, const std::vector<int>& supported_versions,
                  const FormatHints& hints);
 
-// For a file opened without a checksum header (another tool's, or one whose header was
-// blanked): runs `parse` first in a forked child, so that a crash or hang of libhdf5 on
-// corrupt metadata costs the child, not this process, and is refused as
-// ds::Error(snapshot) naming the file. Sealed files return at once: their bytes are the
-// ones deconvscope wrote. The child's own errors are left for the caller's real parse.
-void vet_unsealed(const File& file, const std::function<void()>& parse, int timeout_s = 60);
+// Runs `parse` in a forked child that closes every descriptor but stdio (the run folder's
+// lock above all), dies with this process (PR_SET_PDEATHSIG) and has `timeout_s` seconds.
+// A child killed by a signal or still running at the deadline is ds::Error(snapshot)
+// naming `path`; a ds::Error the child throws is thrown here as it was, so a file the child
+// refused is never parsed in this process. `sealed` chooses the hint.
+void parse_in_child(const std::string& path, bool sealed, const std::function<void()>& parse,
+                    int timeout_s = kParseTimeoutS);
+
+// Refuses any object through which the file would reach outside its own bytes: soft,
+// external and user-defined links, datasets with external raw storage, virtual datasets.
+// ds::Error(snapshot) naming "<file>: <object>". deconvscope writes none of them.
+void refuse_outside_references(const File& file);
 
 // Opens `path` for reading and returns parse(root): every reader of a deconvscope file goes
-// through here, so an unsealed file is first parsed in a child (vet_unsealed) whatever
-// the reader.
+// through here, so every file is first parsed whole in a child (File::open_read).
 template <class Parse>
 auto read_file(const std::string& path, Parse parse) {
-  const File f = File::open_read(path);
-  vet_unsealed(f, [&] { parse(f.root()); });
+  const File f = File::open_read(path, [&](const Group& root) { parse(root); });
   return parse(f.root());
 }
 
@@ -243,8 +256,14 @@ void write_atomically(const std::string& path, const std::function<void(File&)>&
 // whose hints say to recompute it with that command.
 int check_format(const Group& root, const std::string& format, int max_version, const std::string& command);
 
-// True if `path` is an HDF5 file (H5Fis_hdf5), without HDF5 printing anything.
+// True if `path` is a regular file with an HDF5 signature where HDF5 looks for one (0,
+// 512, 1024, ...). Not H5Fis_hdf5, which opens the path itself and blocks on a FIFO.
 bool is_hdf5(const std::string& path);
+
+// Refuses (ds::Error(snapshot) naming the path) anything but a regular HDF5 file of at
+// most kMaxHdf5FileBytes: "found a FIFO (named pipe)", "found a folder", the size, or
+// "not an HDF5 file" with `hint`. Never blocks.
+void require_hdf5_file(const std::string& path, const std::string& hint);
 
 // The innermost message on HDF5's error stack (then clears it); "" when empty.
 std::string last_error_message();

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,18 @@ struct VerifiedImage {
 // what differs. A file without it (another tool's) passes unchecked.
 VerifiedImage verify_image(const std::string& path, const std::vector<char>& image);
 
-// Reads a whole regular file (refusing folders, FIFOs and devices): ds::Error(snapshot).
+// The largest HDF5 file deconvscope reads. A file is read whole, and HDF5 keeps a copy of
+// it: a 40 GiB sparse "snapshot" must be refused naming its size, not die in std::bad_alloc.
+// The largest files written are analysis.h5 of big runs, tens of MiB.
+inline constexpr uint64_t kMaxHdf5FileBytes = uint64_t(2) << 30;
+
+// Reads a whole regular file of at most kMaxHdf5FileBytes without blocking on a FIFO
+// (core/regular_file.hpp), refusing folders, FIFOs and devices: ds::Error(snapshot).
 std::vector<char> read_whole_file(const std::string& path);
+
+// The SHA-256 of a file's content as File::open_read would report it (verified for a
+// sealed file, of the whole file otherwise), without parsing it: a cache key.
+std::string content_sha256_of(const std::string& path);
 
 // Rewrites the header of a sealed file on disk after it was changed in place
 // (File::open_readwrite); files without our header are left alone. ds::Error(io).

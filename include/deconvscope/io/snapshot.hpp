@@ -24,6 +24,9 @@ struct OptimizerState {
   std::string rng_state;              // std::mt19937_64 state as text
   float best_val_loss = 0.f;          // plateau schedule
   int epochs_since_best = 0;
+  // MPI ranks the state was trained on (1 without mpirun); 0 in files written before it
+  // was recorded. A resume with another count says what changes (docs/scaling.md).
+  int ranks = 0;
 };
 
 struct Snapshot {

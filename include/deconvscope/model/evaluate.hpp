@@ -45,6 +45,16 @@ EvalSums evaluate_sums(Network& net, const Dataset& d, const Normalization& norm
 
 // Loss and accuracy over the first `limit` images of d (0 = all), evaluation mode; `bar`
 // (if any) counts images.
+// Weights read from a file are input: finite weights of 1e30, or an input_std of 1e-45,
+// overflow the network, and that is the file's fault, not a deconvscope bug. Runs the
+// first min(count, batch) images of d forward (inference) and throws
+// ds::Error(snapshot) naming "<file>: layer <name>" for the first layer, in forward order,
+// whose output holds a non-finite value; with `deconvnet`, then the first conv layer whose
+// deconvnet projection to pixels does (the analyses project through the same filters
+// again). `what` says what was loaded ("its weights", "its weights after the next step").
+void check_network_finite(Network& net, const Dataset& d, const Normalization& norm, int64_t count,
+                          const std::string& file, const std::string& what = "its weights", bool deconvnet = true);
+
 EvalResult evaluate(Network& net, const Dataset& d, const Normalization& norm, int64_t limit = 0,
                     Progress* bar = nullptr);
 
