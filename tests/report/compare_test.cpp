@@ -215,6 +215,9 @@ TEST_F(CompareRuns, JudgesAtTheLatestCommonEpochAndSaysSo) {
   o.epoch = CompareOptions::kEachLastEpoch;
   const CompareSummary last = compare_command({shallow_, deep_}, root_ + "/epochlast", o);
   EXPECT_EQ(last.epochs, (std::vector<int>{1, 2}));
+  // Which run at which epoch, and why (the command prints both).
+  EXPECT_EQ(last.at_epoch, "at epoch 1 (shallow), 2 (deep)");
+  EXPECT_EQ(last.epoch_rule, "each run's own last snapshot (--epoch last)");
   bool said = false;
   for (const std::string& n : last.notes) said = said || n.find("judged at different epochs") != std::string::npos;
   EXPECT_TRUE(said);
