@@ -355,7 +355,8 @@ void section_layers(Page& p, const AnalysisResult& r, const Dataset& probe, cons
         << " activations of every feature at epoch " << epoch << " (" << t.features << " features"
         << (pages.size() > 1 ? ", " + std::to_string(pages.size()) + " pictures" : std::string()) << ")</summary>\n";
       if (pages.size() > 1) {
-        h << "<p class=\"hint\">" << t.features << " features on " << pages.size() << " pictures:";
+        h << "<p class=\"hint\">" << html_escape(name) << ", epoch " << epoch << ": " << t.features << " features on "
+          << pages.size() << " pictures:";
         for (size_t pg = 0; pg < pages.size(); ++pg)
           h << " <a href=\"#topk-" << safe << "-" << epoch_tag(epoch) << "-p" << pg + 1 << "\">" << pages[pg].first
             << "-" << pages[pg].first + pages[pg].second - 1 << "</a>";
@@ -410,7 +411,8 @@ void section_overview(Page& p, const AnalysisResult& r, const std::string& epoch
   h << "; analysed at epochs " << html_escape(index_list(r.epochs)) << ".";
   if (r.epochs.size() > 1 && !r.jumps.empty()) {
     const std::vector<size_t> jumps = jumps_per_layer(r);
-    h << " Jumps of the followed features (of " << r.epochs.size() - 1 << " transitions each):";
+    h << " Jumps of the followed features between consecutive snapshots (of followed features x "
+      << r.epochs.size() - 1 << " transitions):";
     for (size_t l = 0; l < r.layers.size(); ++l)
       h << (l ? ", " : " ") << html_escape(r.layers[l]) << " " << jumps[l] << " of "
         << (r.epochs.size() - 1) * r.evolution[l].features.size();
