@@ -32,14 +32,24 @@ std::string on_path(const std::string& name) {
   return "";
 }
 
+// chromium and python3 from PATH; `missing` says which is absent (the tests then skip).
+struct BrowserTools {
+  std::string chromium, python, missing;
+};
+BrowserTools browser_tools() {
+  BrowserTools t{on_path("chromium"), on_path("python3"), ""};
+  if (t.chromium.empty() || t.python.empty())
+    t.missing = std::string(t.chromium.empty() ? "chromium" : "python3") +
+                " not found (tools/install-deps.sh --test installs it)";
+  return t;
+}
+
 // The layout checks can fail: a planted page with a word broken in a cell, a caption
 // twice and a navigation bar that scrolls away is refused with each named.
 TEST(Browser, TheLayoutChecksCatchABrokenWordATwiceCaptionAndANavThatScrollsAway) {
-  const std::string chromium = on_path("chromium");
-  const std::string python = on_path("python3");
-  if (chromium.empty() || python.empty())
-    GTEST_SKIP() << (chromium.empty() ? "chromium" : "python3")
-                 << " not found (tools/install-deps.sh --test installs it)";
+  const BrowserTools tools = browser_tools();
+  if (!tools.missing.empty()) GTEST_SKIP() << tools.missing;
+  const std::string &chromium = tools.chromium, &python = tools.python;
   const std::string out = std::string(DS_BROWSER_OUT) + "/planted";
   std::error_code ec;
   fs::remove_all(out, ec);
@@ -63,11 +73,9 @@ TEST(Browser, TheLayoutChecksCatchABrokenWordATwiceCaptionAndANavThatScrollsAway
 }
 
 TEST(Browser, EveryPageShowsItsPicturesLinksAndRunsWithoutErrors) {
-  const std::string chromium = on_path("chromium");
-  const std::string python = on_path("python3");
-  if (chromium.empty() || python.empty())
-    GTEST_SKIP() << (chromium.empty() ? "chromium" : "python3")
-                 << " not found (tools/install-deps.sh --test installs it)";
+  const BrowserTools tools = browser_tools();
+  if (!tools.missing.empty()) GTEST_SKIP() << tools.missing;
+  const std::string &chromium = tools.chromium, &python = tools.python;
 
   // Under build/ rather than /tmp, so that the pages behind a failure can be opened.
   const std::string out = DS_BROWSER_OUT;
