@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Do two run folders hold the same results? For a refactor that must not change them.
 
 Compares, between run folder A and B: every dataset and attribute of every HDF5 file in
@@ -6,15 +6,21 @@ snapshots/ and analysis/ (values exactly, dtypes and shapes; attributes that nam
 folder, the time or the file's own checksum are skipped, and the config text is compared
 without its run.dir line; float NaN equals NaN, which analysis.h5's init_rank_correlation
 holds where a feature is inactive), and every PNG in report/ (bytes).
-Prints each difference and exits 1 if there is one. Needs python3-h5py.
-Usage: tools/same_outputs.py RUN_A RUN_B
+Prints each difference and exits 1 if there is one. Needs h5py: the shebang names Debian's
+/usr/bin/python3, the interpreter `tools/install-deps.sh --test` installs python3-h5py for
+(a python3 earlier in PATH, from a venv or conda, may not have it).
+Usage: tools/same_outputs.py RUN_A RUN_B   (or /usr/bin/python3 tools/same_outputs.py RUN_A RUN_B)
 """
 import hashlib
 import os
 import sys
 
-import h5py
-import numpy as np
+try:
+    import h5py
+    import numpy as np
+except ImportError as e:
+    sys.exit(f"same_outputs.py: {e} in {sys.executable}; run it with /usr/bin/python3 "
+             "(sudo apt-get install python3-h5py, or tools/install-deps.sh --test, installs h5py there)")
 
 # Attributes that legitimately differ between two runs of the same computation.
 SKIP_ATTRS = {"created", "run_dir", "dataset_path", "content_sha256", "snapshot_sha256", "written_by"}

@@ -84,7 +84,7 @@ SnapshotAnalysis analyse_snapshot(Network& net, const Dataset& probe, const Norm
 
 SnapshotAnalysis project_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
                                   const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
-                                  bool want_topk, const std::vector<std::vector<Activation>>& tops) {
+                                  bool want_topk, const std::vector<std::vector<Activation>>& tops, Progress* bar) {
   const InputShape& in = net.input();
   const size_t image_size = size_t(in.channels) * in.height * in.width;
   SnapshotAnalysis a;
@@ -95,18 +95,20 @@ SnapshotAnalysis project_snapshot(Network& net, const Dataset& probe, const Norm
     for (int32_t f : feats) a.strongest[l].push_back(tops[l][size_t(f) * size_t(k)]);
     a.projections[l].resize(feats.size() * image_size);
     project_activations(net, probe, norm, convs[l], feats, a.strongest[l], a.projections[l].data());
-    if (!want_topk) continue;
-    LayerTopK t;
-    t.layer = followed[l].layer;
-    t.features = net.shapes()[size_t(convs[l])].channels;
-    t.k = k;
-    t.acts = tops[l];
-    t.windows = windows_of(net, convs[l], t.acts);
-    std::vector<int32_t> which;
-    for (int f = 0; f < t.features; ++f) which.insert(which.end(), size_t(k), f);
-    t.projections = Tensor({t.features, k, in.channels, in.height, in.width});
-    project_activations(net, probe, norm, convs[l], which, t.acts, t.projections.ptr());
-    a.topk.push_back(std::move(t));
+    if (want_topk) {
+      LayerTopK t;
+      t.layer = followed[l].layer;
+      t.features = net.shapes()[size_t(convs[l])].channels;
+      t.k = k;
+      t.acts = tops[l];
+      t.windows = windows_of(net, convs[l], t.acts);
+      std::vector<int32_t> which;
+      for (int f = 0; f < t.features; ++f) which.insert(which.end(), size_t(k), f);
+      t.projections = Tensor({t.features, k, in.channels, in.height, in.width});
+      project_activations(net, probe, norm, convs[l], which, t.acts, t.projections.ptr());
+      a.topk.push_back(std::move(t));
+    }
+    if (bar) bar->update(int64_t(l) + 1);
   }
   return a;
 }
@@ -237,7 +239,6 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
   for (size_t i = 0; i < first.layers.size() && first_conv < 0; ++i)
     if (first.layers[i].type == LayerType::conv) first_conv = int(i);
   if (first_conv >= 0) summary.first_conv = first.layers[size_t(first_conv)].name;
-  size_t done = 0;
   std::vector<long> reused_from;  // per analysed epoch: its index in the old file, or -1
   for (size_t i = 0; i < snaps.size(); ++i) {
     const int epoch = snaps[i].first;
@@ -273,12 +274,14 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
     norm = Normalization{s.input_mean, s.input_std};
     const bool scanned = !last_tops.empty() && epoch == snaps.back().first;
     std::unique_ptr<Progress> bar;
-    ++done;
-    if (!opt.quiet && !scanned)
-      bar = std::make_unique<Progress>("analyse epoch " + std::to_string(epoch) + " (" + std::to_string(done) + "/" +
-                                           std::to_string(snaps.size()) + ")",
-                                       int64_t(probe.size()));
-    SnapshotAnalysis a = scanned ? project_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, last_tops)
+    // Counted by the snapshot's place in the run, so the last one reads N/N; the snapshot
+    // scanned first (for the live features) still has its projections to make.
+    const std::string label = "analyse epoch " + std::to_string(epoch) + " (" + std::to_string(i + 1) + "/" +
+                              std::to_string(snaps.size()) + ")";
+    if (!opt.quiet)
+      bar = scanned ? std::make_unique<Progress>(label + ": projections, scanned above", int64_t(convs.size()), "layer")
+                    : std::make_unique<Progress>(label, int64_t(probe.size()));
+    SnapshotAnalysis a = scanned ? project_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, last_tops, bar.get())
                                  : analyse_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, bar.get());
     for (size_t l = 0; l < convs.size(); ++l) {
       strongest[l].insert(strongest[l].end(), a.strongest[l].begin(), a.strongest[l].end());

@@ -21,6 +21,7 @@
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/nearest.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/io/run_lock.hpp"
 #include "deconvscope/io/write_set.hpp"
@@ -39,7 +40,7 @@ const char* kUsage =
     "           train the network a config describes; snapshots go to runs/<run.name>/snapshots/\n"
     "  train    --run DIR --resume [--train.epochs N]\n"
     "           continue the run in DIR with its own config (DIR/config.cfg)\n"
-    "  analyze  --run DIR [--force] [--analysis.key VALUE ...]\n"
+    "  analyze  --run DIR [--force] [--analysis.key VALUE ...]   (also spelt analyse)\n"
     "           deconvnet over every snapshot of a run: analysis/analysis.h5, CSVs, report/index.html\n"
     "  health   --run DIR [--probe N] [--section.key VALUE ...]\n"
     "           dead, dominating, redundant and aliased filters of every snapshot: analysis/health.h5, report/health.html\n"
@@ -61,15 +62,32 @@ const char* kUsage =
     "`deconvscope <command> --help` lists that command's options and every config key;\n"
     "`deconvscope --version` prints the version.\n";
 
+// The keys a resume may change (config's one list of them), comma-separated, in lines
+// of the help's width.
+std::string resume_keys_text() {
+  std::string s, line;
+  for (const std::string& k : resume_changeable_keys()) {
+    if (!line.empty() && line.size() + k.size() > 80) {
+      s += line + ",\n             ";
+      line.clear();
+    }
+    line += (line.empty() ? "" : ", ") + k;
+  }
+  return s + line;
+}
+
 int cmd_train(std::vector<std::string> args) {
   if (take_flag(args, "--help") || take_flag(args, "-h")) {
     std::cout << "usage: deconvscope train --config FILE [--force] [--section.key VALUE ...]\n"
                  "       deconvscope train --run DIR --resume [--train.epochs N] [--section.key VALUE ...]\n\n"
                  "  --force    start over in a run.dir that already holds a run\n"
                  "  --resume   continue a run from its newest complete state, with its own config.cfg;\n"
-                 "             a value that differs from it and changes the weights is refused (train.epochs,\n"
-                 "             snapshot.epochs, analysis.*, occlusion.*, run.threads may change)\n"
-                 "  --run DIR  the run to resume (else run.dir of --config FILE)\n\n"
+                 "             a value that differs from it and changes the weights is refused; these may change:\n"
+                 "             "
+              << resume_keys_text()
+              << "\n"
+                 "             a folder without a run is refused (a resume never starts a new run)\n"
+                 "  --run DIR  the run to resume (else run.dir of --config FILE, runs/run by default)\n\n"
               << config_help();
     return 0;
   }
@@ -123,8 +141,9 @@ int cmd_train(std::vector<std::string> args) {
     throw;
   }
   if (Comm::world().rank() == 0)  // under mpirun every rank returns the same summary
-    std::printf("trained %s to epoch %d: val_loss %.4f val_accuracy %.4f\n", s.dir.c_str(), s.last_epoch,
-                s.val_loss, s.val_accuracy);
+    std::printf("%s %s %s epoch %d: val_loss %.4f val_accuracy %.4f\n", s.already_complete ? "resumed" : "trained",
+                s.dir.c_str(), s.already_complete ? "already complete at" : "to", s.last_epoch, s.val_loss,
+                s.val_accuracy);
   return 0;
 }
 
@@ -198,6 +217,24 @@ int cmd_bench(std::vector<std::string> args) {
   return 0;
 }
 
+// The subcommands, once: dispatch and the nearest-name hint both read this table.
+struct Command {
+  const char* name;
+  const char* spelling;  // another accepted spelling (the tool itself says "analysed"), or nullptr
+  int (*run)(std::vector<std::string>);
+};
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"train", nullptr, cmd_train},           {"analyze", "analyse", cmd_analyze},
+      {"health", nullptr, cmd_health},         {"invariance", nullptr, cmd_invariance},
+      {"occlusion", nullptr, cmd_occlusion},   {"linear-probe", nullptr, cmd_linear_probe},
+      {"similarity", nullptr, cmd_similarity}, {"compare", nullptr, cmd_compare},
+      {"bench", nullptr, cmd_bench},
+  };
+  return table;
+}
+
 }  // namespace
 
 int cli_run(const std::vector<std::string>& all) {
@@ -212,17 +249,15 @@ int cli_run(const std::vector<std::string>& all) {
     }
     const std::string cmd = all[0];
     std::vector<std::string> args(all.begin() + 1, all.end());
-    if (cmd == "train") return cmd_train(args);
-    if (cmd == "bench") return cmd_bench(args);
-    if (cmd == "analyze") return cmd_analyze(args);
-    if (cmd == "health") return cmd_health(args);
-    if (cmd == "invariance") return cmd_invariance(args);
-    if (cmd == "compare") return cmd_compare(args);
-    if (cmd == "occlusion") return cmd_occlusion(args);
-    if (cmd == "linear-probe") return cmd_linear_probe(args);
-    if (cmd == "similarity") return cmd_similarity(args);
-    throw Error(ErrorKind::usage, "deconvscope", "unknown command '" + cmd + "'",
-                "run deconvscope --help for the list");
+    for (const Command& c : commands())
+      if (cmd == c.name || (c.spelling && cmd == c.spelling)) return c.run(args);
+    std::vector<std::string> names;
+    for (const Command& c : commands()) names.push_back(c.name);
+    const std::string near = nearest_word(cmd, names);
+    // "command line", not "deconvscope": the error line already starts with the program's name.
+    throw Error(ErrorKind::usage, "command line", "unknown command '" + cmd + "'",
+                (near.empty() ? std::string() : "did you mean " + near + "? ") +
+                    "deconvscope --help lists the commands");
   } catch (const Error& e) {
     std::fprintf(stderr, "deconvscope: error: %s\n", e.what());
     return e.exit_code();

@@ -170,9 +170,7 @@ int cmd_compare(std::vector<std::string> args) {
   const RunLock lock(out);  // the runs themselves are read without a lock
   const CompareSummary s = compare_command(runs, out, opt);
   for (const std::string& r : s.computed) std::printf("computed the health of %s\n", r.c_str());
-  std::printf("compared at epoch");
-  for (size_t i = 0; i < s.epochs.size(); ++i) std::printf("%s %d", i ? "," : "", s.epochs[i]);
-  std::printf("\n");
+  std::printf("compared %s: %s\n", s.at_epoch.c_str(), s.epoch_rule.c_str());
   if (!s.differences.empty()) {
     std::printf("settings that change results differ:\n");
     for (const std::string& d : s.differences) std::printf("  ! %s\n", d.c_str());

@@ -3,6 +3,7 @@
 // calls the analysis and the page, and prints a short summary with the time per snapshot.
 #include "deconvscope/cli/invariance_command.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -20,9 +21,39 @@ namespace fs = std::filesystem;
 
 namespace ds {
 
+namespace {
+
+std::string join_epochs(const std::vector<int>& epochs) {
+  std::string s;
+  for (int e : epochs) s += (s.empty() ? "" : ",") + std::to_string(e);
+  return s;
+}
+
+// invariance.h5 holds one set of epochs: a run over fewer (--epochs 1,6) replaces one
+// over more. Said, with how to measure the others again, rather than done silently.
+void note_replaced_epochs(const std::string& file, const std::vector<int>& now) {
+  std::vector<int> before;
+  try {
+    if (fs::exists(file)) before = read_invariance(file).epochs;
+  } catch (const Error&) {
+    return;  // an unreadable old file is replaced without a word about its epochs
+  }
+  std::vector<int> dropped;
+  for (int e : before)
+    if (std::find(now.begin(), now.end(), e) == now.end()) dropped.push_back(e);
+  if (!dropped.empty())
+    std::fprintf(stderr,
+                 "note: %s held epochs %s and now holds epochs %s only: the results for %s are replaced "
+                 "(--epochs all measures every snapshot again)\n",
+                 file.c_str(), join_epochs(before).c_str(), join_epochs(now).c_str(), join_epochs(dropped).c_str());
+}
+
+}  // namespace
+
 InvarianceResult invariance_and_report(const Run& run, bool quiet) {
   InvarianceResult r = compute_invariance(run, quiet);
   const RunPaths& paths = run.paths();
+  note_replaced_epochs(paths.in_analysis("invariance.h5"), r.epochs);
   std::error_code ec;
   fs::create_directories(paths.analysis, ec);
   if (ec) throw Error(ErrorKind::io, paths.analysis, "cannot create folder: " + ec.message(), "check the folder's permissions");

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -30,10 +31,12 @@
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/regular_file.hpp"
+#include "deconvscope/core/nearest.hpp"
 #include "deconvscope/config/sweep.hpp"
 #include "text_util.hpp"
 
 namespace po = boost::program_options;
+namespace fs = std::filesystem;
 
 namespace ds {
 
@@ -520,18 +523,6 @@ bool known_key(const std::string& key) { return key == kLayerKey || find_key(key
 
 std::string section_of(const std::string& key) { return key.substr(0, key.find('.')); }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 // "did you mean train.epochs?" for a misspelt or cut-short key, or one written outside its
 // section (compared with the part after the dot then); nothing when no key is close.
 std::string suggest(const std::string& unknown) {
@@ -539,16 +530,13 @@ std::string suggest(const std::string& unknown) {
   for (const auto& k : keys()) all.push_back(k.key);
   all.push_back(kLayerKey);
   const bool dotted = unknown.find('.') != std::string::npos;
-  std::string best;
-  size_t best_d = std::numeric_limits<size_t>::max();
-  for (const auto& k : all) {
-    std::string target = dotted ? k : k.substr(k.find('.') + 1);
-    size_t d = target.rfind(unknown, 0) == 0 ? 0 : edit_distance(unknown, target);
-    if (d < best_d) best_d = d, best = k;
-  }
-  // Too many edits for the length of the word: a different word, not a typo.
-  if (best_d > 3 || 2 * best_d >= unknown.size()) return {};
-  return "did you mean " + best + "?";
+  std::vector<std::string> targets;
+  for (const auto& k : all) targets.push_back(dotted ? k : k.substr(k.find('.') + 1));
+  const std::string best = nearest_word(unknown, targets);
+  if (best.empty()) return {};
+  // The full key of the nearest target (the part after the dot can repeat: run.name?).
+  const size_t i = size_t(std::find(targets.begin(), targets.end(), best) - targets.begin());
+  return "did you mean " + all[i] + "?";
 }
 
 [[noreturn]] void unknown_key(const std::string& where, const std::string& key) {
@@ -753,6 +741,24 @@ Config finish(const po::variables_map& vm, const Sources& src) {
   return cfg;
 }
 
+// Where the shipped configs are, for the hint of a config file that cannot be read: the
+// clone's configs/ when run from its root, else beside the binary, installed
+// (PREFIX/bin -> PREFIX/share/doc/deconvscope/configs, CMake's install rule) or in a
+// build tree (build/ -> configs/).
+std::string shipped_configs_hint() {
+  if (fs::exists("configs/quickstart.cfg")) return "configs/ holds the shipped configs, e.g. --config configs/quickstart.cfg";
+  std::error_code ec;
+  const fs::path bin = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (!ec)
+    for (const fs::path& dir : {bin / ".." / DECONVSCOPE_DOCDIR / "configs", bin / ".." / "configs"}) {
+      const fs::path d = dir.lexically_normal();
+      if (fs::exists(d / "quickstart.cfg", ec))
+        return "the shipped configs are in " + d.string() + ", e.g. --config " + (d / "quickstart.cfg").string();
+    }
+  return std::string("the shipped configs are in configs/ of the source and ") + DECONVSCOPE_DOCDIR +
+         "/configs under the install prefix";
+}
+
 // The whole of a config file: a regular file of at most kMaxConfigBytes (/dev/zero would
 // grow without end, a FIFO would block for ever), read by the one reader of such files.
 std::string read_config_file(const std::string& path) {
@@ -760,7 +766,7 @@ std::string read_config_file(const std::string& path) {
   rules.kind = ErrorKind::config;
   rules.what = "a config file";
   rules.max_bytes = kMaxConfigBytes;
-  rules.hint = "configs/ holds the shipped configs, e.g. --config configs/quickstart.cfg";
+  rules.hint = shipped_configs_hint();
   std::string text = read_regular_text(path, rules);
   // Editors on Windows start UTF-8 files with a byte order mark; it means nothing here.
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
@@ -929,6 +935,25 @@ std::vector<ConfigDifference> config_differences(const Config& a, const Config& 
   }
   if (!layers_done) compare_layers();
   return out;
+}
+
+const std::vector<std::string>& resume_changeable_keys() {
+  // Where the files go, how long the run is, what is snapshotted or analysed, threads and
+  // how a streamed folder is read (it gives the same batches as one held in memory).
+  static const std::vector<std::string> keys = {
+      "train.epochs",   "snapshot.epochs",   "analysis.*",     "invariance.*",          "occlusion.*",
+      "linear_probe.*", "run.dir",           "run.name",       "run.threads",           "data.streaming",
+      "data.memory_budget_mb", "data.reader_threads", "data.prefetch_batches", "similarity.*",
+      "model.conv_algorithms"};
+  return keys;
+}
+
+bool resume_may_change(const std::string& key) {
+  for (const std::string& k : resume_changeable_keys()) {
+    const bool section = k.size() > 2 && k.compare(k.size() - 2, 2, ".*") == 0;
+    if (section ? key.rfind(k.substr(0, k.size() - 1), 0) == 0 : key == k) return true;
+  }
+  return false;
 }
 
 std::string config_help() {

@@ -74,8 +74,9 @@ void Progress::draw(int64_t done, const std::string& note, bool final_line) {
     timing = "ETA epoch " + format_duration(eta) + ", run " + format_duration(run);
   }
   char rate_buf[64];
-  std::snprintf(rate_buf, sizeof rate_buf, "%s%s%.0f %s/s", rate_label_.c_str(), rate_label_.empty() ? "" : " ",
-                rate, unit_.c_str());
+  // A slow unit (a layer's projections take seconds) keeps a decimal rather than reading 0.
+  std::snprintf(rate_buf, sizeof rate_buf, "%s%s%.*f %s/s", rate_label_.c_str(), rate_label_.empty() ? "" : " ",
+                rate < 10 ? 1 : 0, rate, unit_.c_str());
   if (tty_) {
     const int width = 24, fill = int(frac * width + 0.5);
     std::string bar(size_t(fill), '#');

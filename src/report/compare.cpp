@@ -157,7 +157,9 @@ std::vector<double> metric_column(const CsvTable& t, const std::string& name) {
 // The second conv layer's strongest projection per feature at the compared epoch (from its
 // top-k if the analysis has them there, else the followed features'), each cropped to its
 // receptive field.
-cv::Mat top_projections(const RunData& r, const std::string& layer, std::string* problem) {
+// `shown` says which features the tiles are (top-k grid or followed features), for the
+// caption: the two sources hold different features.
+cv::Mat top_projections(const RunData& r, const std::string& layer, std::string* problem, std::string* shown) {
   if (!r.has_analysis) {
     *problem = r.analysis_problem;
     return {};
@@ -177,12 +179,15 @@ cv::Mat top_projections(const RunData& r, const std::string& layer, std::string*
   const auto analysed = std::find(a.epochs.begin(), a.epochs.end(), r.epoch);
   if (top != a.topk.end() && li < top->second.size()) {
     const LayerTopK& t = top->second[li];
-    for (int f = 0; f < t.features && f < 64; ++f) {
+    const int n = std::min(t.features, 64);
+    for (int f = 0; f < n; ++f) {
       const size_t i = size_t(f) * size_t(t.k);
       if (t.acts[i].image < 0) continue;
       tiles.push_back({t.projections.ptr() + i * image, t.windows[i]});
       ids.push_back(f);
     }
+    *shown = "features 0-" + std::to_string(n - 1) + (n < t.features ? " of " + std::to_string(t.features) : "") +
+             " that fired (" + std::to_string(tiles.size()) + " of " + std::to_string(n) + "), from the top-k grid";
   } else if (li < a.evolution.size() && analysed != a.epochs.end()) {
     const LayerEvolution& ev = a.evolution[li];
     const size_t e = size_t(analysed - a.epochs.begin()), F = ev.features.size();
@@ -192,6 +197,8 @@ cv::Mat top_projections(const RunData& r, const std::string& layer, std::string*
       tiles.push_back({ev.projections.ptr() + i * image, ev.windows[i]});
       ids.push_back(ev.features[f]);
     }
+    *shown = "the " + std::to_string(F) + " followed features that fired (" + std::to_string(tiles.size()) + " of " +
+             std::to_string(F) + "; no top-k grid at this epoch, see analysis.topk_epochs)";
   }
   if (tiles.empty()) {
     *problem = "the analysis holds no projections of " + layer + " at epoch " + std::to_string(r.epoch) +
@@ -370,6 +377,8 @@ Comparison gather(const std::vector<ComparedRun>& compared, const std::vector<st
     c.epoch_rule = "each run's own last snapshot (--epoch last)";
   else
     c.epoch_rule = "the latest epoch every run has a snapshot of";
+  c.sum.at_epoch = c.at_epoch;
+  c.sum.epoch_rule = c.epoch_rule;
 
   for (const RunData& r : c.runs) c.depth = std::max(c.depth, r.health.layers.size());
   return c;
@@ -548,6 +557,16 @@ void write_verdicts_csv(Comparison& c, const std::string& out_dir) {
   write_text_atomic(c.sum.verdicts_csv, csv.str());
 }
 
+// A folder for a table cell: escaped, with a break opportunity after each slash, so a long
+// path wraps at its folders rather than inside a name.
+std::string path_html(const std::string& path) {
+  std::string out;
+  size_t from = 0;
+  for (size_t slash; (slash = path.find('/', from)) != std::string::npos; from = slash + 1)
+    out += html_escape(path.substr(from, slash + 1 - from)) + "<wbr>";
+  return out + html_escape(path.substr(from));
+}
+
 // index.html of the comparison. Its own layout rules (grids, wrapping tables) are inline:
 // they are for this page only.
 // First-layer mosaics in a grid: a column per run, a row per scale; the peak-frequency
@@ -587,15 +606,16 @@ void section_projections(std::ostringstream& p, const Comparison& c) {
   p << "<h2 id=\"projections\">Second-layer projections " << html_escape(c.at_epoch)
     << "</h2>\n<p class=\"hint\">Each tile: a feature's strongest "
        "activation over the probe images, projected to pixels by the deconvnet and cropped to its receptive field "
-       "(first 64 features). Stride aliasing shows as a grid that repeats with the first layer's stride.</p>\n"
+       "(which features: under each run). Stride aliasing shows as a grid that repeats with the first layer's "
+       "stride.</p>\n"
        "<div class=\"mosaics\">\n";
   for (const RunData& r : c.runs) {
     if (r.health.layers.size() < 2) {
       p << "<p class=\"note\">" << html_escape(r.label) << ": only one conv layer.</p>\n";
       continue;
     }
-    std::string problem;
-    const cv::Mat m = top_projections(r, r.health.layers[1].layer, &problem);
+    std::string problem, shown;
+    const cv::Mat m = top_projections(r, r.health.layers[1].layer, &problem, &shown);
     if (m.empty()) {
       p << "<p class=\"note\">" << html_escape(r.label) << ": no projections of "
         << html_escape(r.health.layers[1].layer) << ": " << html_escape(problem) << ".</p>\n";
@@ -603,7 +623,8 @@ void section_projections(std::ostringstream& p, const Comparison& c) {
     }
     const LayerEpochSummary s = at(r, 1);
     figure(p, m, r.label + " projections",
-           r.label + ": " + r.health.layers[1].layer + ", epoch " + std::to_string(r.epoch) + "; stride aliasing " +
+           r.label + ": " + r.health.layers[1].layer + ", epoch " + std::to_string(r.epoch) + ", " + shown +
+               "; stride aliasing " +
                pct(s.aliasing) + " (noise floor " + pct(s.aliasing_noise) + ", first-layer stride " +
                std::to_string(r.health.aliasing_stride[0]) + ")");
   }
@@ -733,7 +754,9 @@ void write_page(Comparison& c, const std::string& out_dir) {
        ".mosaics img { width: 100%; max-width: 440px; }\n"
        ".mosaics .missing { color: #888; font-style: italic; }\n"
        "table.fit { max-width: 100%; }\n"
-       "table.fit th, table.fit td { white-space: normal; overflow-wrap: anywhere; }\n"
+       // Cells wrap between words only ("quickstar t" read as two words); folders break
+       // after a slash (<wbr>).
+       "table.fit th, table.fit td { white-space: normal; overflow-wrap: normal; word-break: normal; }\n"
        "table.fit td.num { white-space: nowrap; }\n"
        "td.unjudged { color: #777; }\n"
        "p.epoch { font-size: 16px; font-weight: 600; }\n"
@@ -755,7 +778,7 @@ void write_page(Comparison& c, const std::string& out_dir) {
   for (size_t i = 0; i < R; ++i) {
     const RunData& r = c.runs[i];
     const HealthResult& h = r.health;
-    p << "<tr><td>" << html_escape(r.label) << "</td><td>" << html_escape(r.dir) << "</td><td>" << html_escape(r.name)
+    p << "<tr><td>" << html_escape(r.label) << "</td><td>" << path_html(r.dir) << "</td><td>" << html_escape(r.name)
       << "</td><td class=\"num\">" << h.input.channels << "x" << h.input.height << "x" << h.input.width
       << "</td><td class=\"num\">" << h.layers.size() << "</td><td>"
       << (h.layers.empty() ? std::string("-") : html_escape(shape_text(h.layers[0]))) << "</td><td>"

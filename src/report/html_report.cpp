@@ -319,13 +319,12 @@ void section_layers(Page& p, const AnalysisResult& r, const Dataset& probe, cons
            << ev.features[f] << ": top " << link_k << " activations at epoch " << link_epoch << "\" style=\"top:"
            << css_pct(row.y, lay.size.height) << ";height:" << css_pct(row.height, lay.size.height) << "\"></a>";
     }
+    std::vector<int> followed(ev.features.begin(), ev.features.end());
+    // What this strip shows; how to read a strip is said once, above the first layer.
     p.pic(strip, "evolution of " + name,
-          "Each row a feature, each column a snapshot: the deconvnet projection of the feature's strongest "
-          "activation over the probe images (left) beside the image patch it came from (right), both cropped to "
-          "the receptive field. Red frame: a jump (new strongest image, projection cosine below " +
-              fmt("%.2f", r.jump_threshold) + "); amber: new image, similar projection." +
-              (link_epoch >= 0 ? " Click a row for that feature's top activations at epoch " +
-                                     std::to_string(link_epoch) + "."
+          name + ": features " + index_list(followed) + " (rows) at epochs " + index_list(r.epochs) + " (columns)." +
+              (link_epoch >= 0 ? " Click a row for that feature's top " + std::to_string(link_k) +
+                                     " activations at epoch " + std::to_string(link_epoch) + "."
                                : ""),
           rows.str());
     baseline_table(p, r, l);
@@ -334,9 +333,14 @@ void section_layers(Page& p, const AnalysisResult& r, const Dataset& probe, cons
       const LayerTopK& t = layers[l];
       const auto pages = topk_grid_pages(t.features);
       const auto& td = t.projections.dims;  // (features, k, C, H, W)
-      h << "<h3>Top " << t.k << " activations at epoch " << epoch << "</h3>\n";
+      // Folded: the grids are most of the page's height. A strip row's link opens the fold
+      // in browsers that reveal a link's target (the HTML standard; Chromium since 97).
+      h << "<details id=\"topk-" << safe << "-" << epoch_tag(epoch) << "\"><summary>Top " << t.k
+        << " activations of every feature at epoch " << epoch << " (" << t.features << " features"
+        << (pages.size() > 1 ? ", " + std::to_string(pages.size()) + " pictures" : std::string()) << ")</summary>\n";
       if (pages.size() > 1) {
-        h << "<p class=\"hint\">" << t.features << " features on " << pages.size() << " pictures:";
+        h << "<p class=\"hint\">" << html_escape(name) << ", epoch " << epoch << ": " << t.features << " features on "
+          << pages.size() << " pictures:";
         for (size_t pg = 0; pg < pages.size(); ++pg)
           h << " <a href=\"#topk-" << safe << "-" << epoch_tag(epoch) << "-p" << pg + 1 << "\">" << pages[pg].first
             << "-" << pages[pg].first + pages[pg].second - 1 << "</a>";
@@ -358,15 +362,69 @@ void section_layers(Page& p, const AnalysisResult& r, const Dataset& probe, cons
         }
         p.pic(grid, "top-k of " + name + " at epoch " + std::to_string(epoch) + ", features " + std::to_string(first) +
                         "-" + std::to_string(first + count - 1),
-              "For each feature, its " + std::to_string(t.k) +
+              name + ", epoch " + std::to_string(epoch) + ", features " + std::to_string(first) + "-" +
+                  std::to_string(first + count - 1) + " of " + std::to_string(t.features) + ": for each feature, its " +
+                  std::to_string(t.k) +
                   " strongest activations over the probe images, each projected separately (left block) beside the "
-                  "image patches (right block); features " +
-                  std::to_string(first) + "-" + std::to_string(first + count - 1) + " of " +
-                  std::to_string(t.features) + ".",
+                  "image patches (right block).",
               anchors.str(), "topk-" + safe + "-" + epoch_tag(epoch) + "-p" + std::to_string(pg + 1));
       }
+      h << "</details>\n";
     }
   }
+}
+
+// Jumps of the followed features per layer (went silent and came back left out).
+std::vector<size_t> jumps_per_layer(const AnalysisResult& r) {
+  std::vector<size_t> n(r.layers.size(), 0);
+  for (size_t l = 0; l < r.layers.size() && l < r.jumps.size(); ++l)
+    n[l] = size_t(std::count(r.jumps[l].jump.begin(), r.jumps[l].jump.end(), uint8_t(1)));
+  return n;
+}
+
+// The page's first screen: the answer in one paragraph, every figure from the analysis and
+// metrics.csv, then how to read the strips that follow.
+void section_overview(Page& p, const AnalysisResult& r, const std::string& epochs_trained,
+                      const std::string& final_val, const std::string& dead_text) {
+  auto& h = p.h;
+  h << "<h2 id=\"overview\">At a glance</h2>\n<p>";
+  if (epochs_trained == "n/a")
+    h << "No training figures (metrics.csv is missing or unreadable)";
+  else
+    h << "Trained " << html_escape(epochs_trained) << " epochs to " << html_escape(final_val) << " validation accuracy";
+  h << "; analysed at epochs " << html_escape(index_list(r.epochs)) << ".";
+  if (r.epochs.size() > 1 && !r.jumps.empty()) {
+    const std::vector<size_t> jumps = jumps_per_layer(r);
+    h << " Jumps of the followed features between consecutive snapshots (of followed features x "
+      << r.epochs.size() - 1 << " transitions):";
+    for (size_t l = 0; l < r.layers.size(); ++l)
+      h << (l ? ", " : " ") << html_escape(r.layers[l]) << " " << jumps[l] << " of "
+        << (r.epochs.size() - 1) * r.evolution[l].features.size();
+    h << ".";
+  }
+  // The sanity baseline's medians (analysis/sanity_baseline.hpp); when each layer settles
+  // is the Convergence section's table, which says what each measure is.
+  if (r.epochs.size() > 1 && r.convergence.size() == r.layers.size()) {
+    std::string medians;
+    for (size_t l = 0; l < r.layers.size(); ++l) {
+      const std::vector<float>& m = r.convergence[l].init_rank_correlation;
+      if (m.size() == r.epochs.size() && std::isfinite(m.back()))
+        medians += (medians.empty() ? " " : ", ") + html_escape(r.layers[l]) + " " + fmt("%.2f", m.back());
+    }
+    if (!medians.empty())
+      h << " How much of the last snapshot's pictures the first snapshot's weights already draw (median rank "
+           "correlation; near 1: the picture is the architecture's, not learned):"
+        << medians << ".";
+    h << " When each layer settles: <a href=\"#convergence\">Convergence</a>.";
+  }
+  if (!dead_text.empty()) h << " Dead features at the last epoch: " << html_escape(dead_text) << ".";
+  h << "</p>\n<p class=\"hint\">In each evolution strip below: a row per followed feature, a column per snapshot; "
+       "each cell the deconvnet projection of the feature's strongest activation over the probe images (left) beside "
+       "the image patch it came from (right), both cropped to the receptive field. Red frame: a jump (new strongest "
+       "image, projection cosine below "
+    << fmt("%.2f", r.jump_threshold)
+    << "); amber: new image, similar projection; \"inactive\": the feature fired on none of the probe images. The "
+       "top-k grids of every feature are folded under each strip.</p>\n";
 }
 
 // The jump list: jumps, and features that went silent or came back.
@@ -406,9 +464,10 @@ void section_jumps(Page& p, const AnalysisResult& r) {
   h << "<p>" << jump_count << (jump_count == 1 ? " jump" : " jumps") << " among the followed features; apart from them, "
     << silent_count << " went silent (fired on no probe image) and " << back_count << " came back.</p>\n";
   if (jump_count + silent_count + back_count > 0) {
-    h << "<div class=\"scroll\"><table>\n<tr><th>layer</th><th>feature</th><th>epochs</th><th>what</th>"
-         "<th>projection cosine</th><th>filter change</th><th>strongest image</th></tr>\n"
-      << rows.str() << "</table></div>\n";
+    h << "<details><summary>Each of them: layer, feature, epochs, projection cosine, filter change, strongest "
+         "image</summary>\n<div class=\"scroll\"><table>\n<tr><th>layer</th><th>feature</th><th>epochs</th>"
+         "<th>what</th><th>projection cosine</th><th>filter change</th><th>strongest image</th></tr>\n"
+      << rows.str() << "</table></div></details>\n";
   }
 }
 
@@ -418,11 +477,17 @@ void section_filters(Page& p, const ReportContext& ctx, const AnalysisResult& r,
   h << "<h2 id=\"filters\">First-layer filters</h2>\n";
   Page row;  // the mosaics side by side, emitted only if there are any
   size_t mosaics = 0;
+  // Small filters (5x5) need room to show a shape: each weight a square of pixels.
+  constexpr int kFilterCell = 96;
+  int scale = 1;
+  std::string kernel;
   for (const auto& [epoch, w] : ctx.first_filters) {  // (O, I, kh, kw)
     if (std::find(r.epochs.begin(), r.epochs.end(), epoch) == r.epochs.end() || w.dims.size() != 4) continue;
     const int k = int(std::max(w.dims[2], w.dims[3]));
+    scale = std::max(1, kFilterCell / std::max(1, k));
+    kernel = std::to_string(w.dims[2]) + "x" + std::to_string(w.dims[3]);
     const std::string file = "filters_" + epoch_tag(epoch) + ".png";
-    write_png(filter_mosaic(w, k * std::max(1, 48 / std::max(1, k))), out(file));
+    write_png(filter_mosaic(w, k * scale), out(file));
     row.img(file, ctx.first_filters_layer + " filters at epoch " + std::to_string(epoch),
             ctx.first_filters_layer + ", epoch " + std::to_string(epoch));
     ++mosaics;
@@ -430,7 +495,9 @@ void section_filters(Page& p, const ReportContext& ctx, const AnalysisResult& r,
   if (mosaics == 0) {
     p.note("No snapshots of the analysed epochs in " + ctx.paths.snapshots + ".");
   } else {
-    h << "<p class=\"hint\">Each filter stretched around grey = 0 by its own largest weight.</p>\n"
+    h << "<p class=\"hint\">Each " << kernel << " weight drawn as a " << scale << "x" << scale
+      << " pixel square (nearest neighbour, no smoothing); each filter stretched around grey = 0 by its own largest "
+         "|weight|, so filters compare in shape, not in strength.</p>\n"
       << "<div class=\"row\">\n"
       << row.h.str() << "</div>\n";
   }
@@ -468,7 +535,9 @@ void section_metrics(Page& p, const CsvTable& metrics, const std::string& metric
     const auto cell = [](const std::vector<std::string>& row, int c) {
       return "<td class=\"num\">" + (c >= 0 && size_t(c) < row.size() ? html_escape(row[size_t(c)]) : "") + "</td>";
     };
-    h << "<table>\n<tr>";
+    // A long run's rows are folded, a short one's shown (the curves above have the gist).
+    h << "<details" << (metrics.rows.size() <= 12 ? " open" : "") << "><summary>A row per epoch: loss, accuracy, "
+      << "learning rate, time (" << metrics.rows.size() << " rows)</summary>\n<table>\n<tr>";
     for (size_t c : run_cols) h << "<th>" << html_escape(metrics.header[c]) << "</th>";
     h << "</tr>\n";
     for (const auto& row : metrics.rows) {
@@ -476,7 +545,7 @@ void section_metrics(Page& p, const CsvTable& metrics, const std::string& metric
       for (size_t c : run_cols) h << cell(row, int(c));
       h << "</tr>\n";
     }
-    h << "</table>\n";
+    h << "</table></details>\n";
     const int ce = metrics.column("epoch");
     if (!stat_layers.empty()) {
       h << "<details><summary>Per layer and epoch: weight RMS, gradient RMS, update ratio, dead fraction (the "
@@ -575,12 +644,35 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
   if (in_progress)
     h << "<p class=\"live\">Training in progress: epoch " << last_epoch << " of " << cfg.train.epochs
       << ". This page reloads every " << kRefreshSeconds << " s; the analysis follows each snapshot.</p>\n";
-  h << "<nav><a href=\"#summary\">Summary</a><a href=\"#dead\">Dead features</a><a href=\"#training\">Training</a><a "
-       "href=\"#convergence\">Convergence</a>";
+  // Pictures first, in the order a reader asks: what the features became (strips,
+  // filters), how training went, when layers settled; tables after.
+  h << "<nav><a href=\"#overview\">At a glance</a>";
   for (const auto& l : r.layers)
     h << "<a href=\"#layer-" << html_escape(file_safe(l)) << "\">" << html_escape(l) << "</a>";
-  h << "<a href=\"#jumps\">Jumps</a><a href=\"#filters\">Filters</a><a href=\"#metrics\">Metrics</a>"
+  h << "<a href=\"#filters\">Filters</a><a href=\"#training\">Training</a><a href=\"#convergence\">Convergence</a>"
+       "<a href=\"#jumps\">Jumps</a><a href=\"#dead\">Dead features</a><a href=\"#summary\">Summary</a>"
+       "<a href=\"#metrics\">Metrics</a>"
     << page_links(ctx.paths) << "</nav>\n";
+
+  section_overview(p, r, epochs_trained, final_val, dead_text);
+  section_layers(p, r, probe, out);
+  section_filters(p, ctx, r, out);
+
+  // --- Training curves
+  h << "<h2 id=\"training\">Training</h2>\n";
+  if (curves) p.img("training_curves.png", "training curves", "Loss and accuracy per epoch, from metrics.csv.");
+  if (layer_stats)
+    p.img("layer_stats.png", "gradient RMS, update ratio and dead share per layer",
+          "Per layer, from metrics.csv: the RMS of the weight gradient, the RMS of the update over the RMS of the "
+          "weights (both log10; epoch 0 has no update and is left out), and the share of the layer's feature maps "
+          "that never fired on the probe batch.");
+  if (!metrics_problem.empty()) p.note(metrics_problem);
+
+  h << convergence_section_html(ctx, r, have_convergence ? "convergence.png" : "");
+
+  section_jumps(p, r);
+
+  section_dead(p, dead, r, cfg.train.probe_batch, last_epoch);
 
   // --- Summary
   std::string epochs_list;
@@ -604,26 +696,6 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
   p.kv("Settling threshold", "CKA to the final snapshot >= " + fmt("%.2f", cfg.similarity.settle_threshold) +
                                  " (similarity.settle_threshold)");
   h << "</table>\n";
-
-  section_dead(p, dead, r, cfg.train.probe_batch, last_epoch);
-
-  // --- Training curves
-  h << "<h2 id=\"training\">Training</h2>\n";
-  if (curves) p.img("training_curves.png", "training curves", "Loss and accuracy per epoch, from metrics.csv.");
-  if (layer_stats)
-    p.img("layer_stats.png", "gradient RMS, update ratio and dead share per layer",
-          "Per layer, from metrics.csv: the RMS of the weight gradient, the RMS of the update over the RMS of the "
-          "weights (both log10; epoch 0 has no update and is left out), and the share of the layer's feature maps "
-          "that never fired on the probe batch.");
-  if (!metrics_problem.empty()) p.note(metrics_problem);
-
-  h << convergence_section_html(ctx, r, have_convergence ? "convergence.png" : "");
-
-  section_layers(p, r, probe, out);
-
-  section_jumps(p, r);
-
-  section_filters(p, ctx, r, out);
 
   section_metrics(p, metrics, metrics_problem);
 

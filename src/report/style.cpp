@@ -12,7 +12,13 @@ h1 { font-size: 26px; margin: 20px 0 2px; }
 h2 { font-size: 20px; margin: 36px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e3e6ea; }
 h3 { font-size: 16px; margin: 22px 0 8px; color: #333; }
 p.sub { margin: 0 0 12px; color: #666; }
-nav { margin: 14px 0 4px; padding: 8px 12px; background: #f1f3f6; border-radius: 6px; font-size: 14px; }
+/* The navigation stays on screen while the page scrolls (the report runs to many screens);
+   a heading reached by a link is not hidden under it. */
+nav { margin: 14px 0 4px; padding: 8px 12px; background: #f1f3f6; border-radius: 6px; font-size: 14px;
+      position: sticky; top: 0; z-index: 10; box-shadow: 0 2px 6px rgba(0,0,0,.08); }
+[id] { scroll-margin-top: 64px; }
+details { margin: 8px 0 14px; }
+details > summary { cursor: pointer; color: #1f5fa8; font-weight: 600; margin: 6px 0; }
 nav a { margin-right: 14px; color: #1f5fa8; text-decoration: none; }
 nav a:hover { text-decoration: underline; }
 .note { color: #6b5500; background: #fff8e1; border-left: 4px solid #f0c040; padding: 8px 12px; }

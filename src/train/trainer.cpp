@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <numeric>
 #include <set>
@@ -98,18 +99,14 @@ void remove_stale_temps(const RunPaths& p) {
   for (const std::string& dir : {p.dir, p.snapshots, p.analysis, p.report}) ds::remove_stale_temps(dir);
 }
 
-// A resumed state must come from the same network as the config describes.
-void check_resumable(const Snapshot& s, const std::string& path, const Config& cfg, const InputShape& in) {
-  const std::string hint = "resume with the run's own config (" + RunPaths::of(run_dir(cfg)).config +
-                           "), or start over with --force";
-  if (s.input.channels != in.channels || s.input.height != in.height || s.input.width != in.width)
-    throw Error(ErrorKind::config, path + ": / attribute input_shape",
-                "the snapshot's input does not fit the dataset: " +
-                    expected_found(std::to_string(in.channels) + "x" + std::to_string(in.height) + "x" +
-                                       std::to_string(in.width),
-                                   std::to_string(s.input.channels) + "x" + std::to_string(s.input.height) + "x" +
-                                       std::to_string(s.input.width)),
-                hint);
+std::string resumable_hint(const Config& cfg) {
+  return "resume with the run's own config (" + RunPaths::of(run_dir(cfg)).config + "), or start over with --force";
+}
+
+// A resumed state must come from the same network as the config describes: its layers
+// (checked before the data is read, so a finished run is checked too) ...
+void check_resumable_layers(const Snapshot& s, const std::string& path, const Config& cfg) {
+  const std::string hint = resumable_hint(cfg);
   if (s.layers.size() != cfg.layers.size())
     throw Error(ErrorKind::config, path + ": / attribute layers",
                 "the snapshot's network differs from the config's: " +
@@ -128,14 +125,32 @@ void check_resumable(const Snapshot& s, const std::string& path, const Config& c
                 "no optimizer state to resume from", "start over with --force");
 }
 
-// Keys a resume may change: where the files go, how many epochs, which are snapshotted
-// or analysed, and the thread count. None changes the weights of the epochs to come.
-bool resume_may_change(const std::string& key) {
-  return key == "run.name" || key == "run.dir" || key == "run.threads" || key == "train.epochs" ||
-         key == "snapshot.epochs" || key.rfind("analysis.", 0) == 0 || key.rfind("invariance.", 0) == 0 ||
-         key.rfind("linear_probe.", 0) == 0 || key.rfind("similarity.", 0) == 0 || key == "data.streaming" ||
-         key == "data.memory_budget_mb" || key == "data.reader_threads" || key == "data.prefetch_batches" ||
-         key.rfind("occlusion.", 0) == 0 || key == "model.conv_algorithms";
+// ... and its input shape, once the dataset (and so the image size) is known.
+void check_resumable_input(const Snapshot& s, const std::string& path, const Config& cfg, const InputShape& in) {
+  if (s.input.channels != in.channels || s.input.height != in.height || s.input.width != in.width)
+    throw Error(ErrorKind::config, path + ": / attribute input_shape",
+                "the snapshot's input does not fit the dataset: " +
+                    expected_found(std::to_string(in.channels) + "x" + std::to_string(in.height) + "x" +
+                                       std::to_string(in.width),
+                                   std::to_string(s.input.channels) + "x" + std::to_string(s.input.height) + "x" +
+                                       std::to_string(s.input.width)),
+                resumable_hint(cfg));
+}
+
+// Folders beside `dir` that hold a run (a config.cfg), for the hint of a --resume that
+// found none in `dir`: the run meant is most often one of them (runs/quickstart).
+std::string runs_beside(const std::string& dir) {
+  const fs::path parent = fs::path(dir).parent_path();
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (fs::directory_iterator it(parent.empty() ? fs::path(".") : parent, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_directory(ec) && fs::exists(it->path() / "config.cfg", ec))
+      found.push_back((parent.empty() ? it->path().filename() : it->path()).string());
+  std::sort(found.begin(), found.end());
+  std::string s;
+  for (size_t i = 0; i < found.size() && i < 5; ++i) s += (i ? ", " : "") + found[i];
+  if (found.size() > 5) s += ", ... (" + std::to_string(found.size()) + " in all)";
+  return s;
 }
 
 // A resume continues the run in the folder with the run's own config (config.cfg). A
@@ -539,14 +554,12 @@ void adopt_resolved_convs(const RunPaths& paths, Config& cfg) {
   cfg.text = config_text(cfg);
 }
 
-// With --resume: finds the state to continue from and checks it fits this run.
+// With --resume, once the data is read: checks that the state found fits this run.
 void prepare_resume(Run& run) {
   const Config& cfg = run.cfg;
-  if (!run.opt.resume) return;
-  run.resume = find_resume_point(run.paths, run.log);
   if (!run.resume.found) return;
   const Snapshot& s = run.resume.state;
-  check_resumable(s, run.resume.from, cfg, run.net->input());
+  check_resumable_input(s, run.resume.from, cfg, run.net->input());
   const int64_t steps_per_epoch = run.n_train / run.batch.global;
   // A state beyond every epoch count the run has had is a damaged file; a legit state
   // beyond the given train.epochs is a request to shorten the run, said as such.
@@ -855,6 +868,28 @@ void report_epoch(Run& run, const EpochRow& row) {
   run.last_dead = row.dead;
 }
 
+// `--resume` of a run already at its train.epochs: says so, records the values a resume
+// may change (config.cfg, train.log) and returns the state's figures. Nothing is trained.
+TrainSummary finished_run(Run& run) {
+  const Snapshot& s = run.resume.state;
+  if (run.comm.rank() == 0) {
+    std::ifstream in(run.paths.config);
+    const std::string stored{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (run.cfg.text != stored) write_text_atomic(run.paths.config, run.cfg.text);
+    run.log.open(run.paths.log);
+  }
+  run.log.say(run.paths.dir + " is already complete at epoch " + std::to_string(s.epoch) + " (" + run.resume.from +
+              "): nothing to train; to train it longer: deconvscope train --run " + run.paths.dir +
+              " --resume --train.epochs N (N > " + std::to_string(s.epoch) + ")");
+  TrainSummary summary;
+  summary.dir = run.paths.dir;
+  summary.last_epoch = s.epoch;
+  summary.val_loss = s.val_loss;
+  summary.val_accuracy = s.val_accuracy;
+  summary.already_complete = true;
+  return summary;
+}
+
 }  // namespace
 
 TrainSummary train(const Config& given, const TrainOptions& opt) {
@@ -876,9 +911,27 @@ TrainSummary train(const Config& given, const TrainOptions& opt) {
                 "continue it with: deconvscope train --run " + run.paths.dir +
                     " --resume; or add --force to start over, or set --run.dir elsewhere");
   run.run_epochs = cfg.train.epochs;
-  if (opt.resume && fs::exists(run.paths.config)) {
-    adopt_resolved_convs(run.paths, cfg);
-    run.run_epochs = check_resume_config(run.paths, cfg, run.log);
+  if (opt.resume) {
+    // A --resume that finds no run must not start one: without --run it looks in the
+    // config's run.dir (runs/run by default), rarely the folder meant.
+    if (!holds_run(run.paths)) {
+      const std::string beside = runs_beside(run.paths.dir);
+      throw Error(ErrorKind::usage, run.paths.dir,
+                  "--resume found nothing to resume in this folder (no config.cfg, metrics.csv, last.h5 or snapshot)",
+                  "name the run to continue: deconvscope train --run DIR --resume" +
+                      (beside.empty() ? std::string() : " (runs there: " + beside + ")") +
+                      "; to start a new run, leave out --resume");
+    }
+    if (fs::exists(run.paths.config)) {
+      adopt_resolved_convs(run.paths, cfg);
+      run.run_epochs = check_resume_config(run.paths, cfg, run.log);
+    }
+    run.resume = find_resume_point(run.paths, run.log);
+    if (run.resume.found) check_resumable_layers(run.resume.state, run.resume.from, cfg);
+    // A finished run has nothing to train: said without reading the data or building the
+    // network. A snapshot newer than last.h5 takes the long way, which rewrites last.h5.
+    if (run.resume.found && !run.resume.refresh_last && run.resume.state.epoch == cfg.train.epochs)
+      return finished_run(run);
   }
   read_training_data(run);
   build_network(run);

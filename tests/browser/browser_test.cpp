@@ -32,12 +32,50 @@ std::string on_path(const std::string& name) {
   return "";
 }
 
+// chromium and python3 from PATH; `missing` says which is absent (the tests then skip).
+struct BrowserTools {
+  std::string chromium, python, missing;
+};
+BrowserTools browser_tools() {
+  BrowserTools t{on_path("chromium"), on_path("python3"), ""};
+  if (t.chromium.empty() || t.python.empty())
+    t.missing = std::string(t.chromium.empty() ? "chromium" : "python3") +
+                " not found (tools/install-deps.sh --test installs it)";
+  return t;
+}
+
+// The layout checks can fail: a planted page with a word broken in a cell, a caption
+// twice and a navigation bar that scrolls away is refused with each named.
+TEST(Browser, TheLayoutChecksCatchABrokenWordATwiceCaptionAndANavThatScrollsAway) {
+  const BrowserTools tools = browser_tools();
+  if (!tools.missing.empty()) GTEST_SKIP() << tools.missing;
+  const std::string &chromium = tools.chromium, &python = tools.python;
+  const std::string out = std::string(DS_BROWSER_OUT) + "/planted";
+  std::error_code ec;
+  fs::remove_all(out, ec);
+  const std::string page = out + "/bad.html";
+  write_file(page,
+             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body><nav><a href=\"#t\">top</a></nav>"
+             "<table id=\"t\" style=\"width:60px\"><tr><td style=\"overflow-wrap:anywhere\">quickstartquickstart"
+             "</td></tr></table><figure><figcaption>The same words under two pictures</figcaption></figure>"
+             "<figure><figcaption>The same words under two pictures</figcaption></figure>"
+             "<div style=\"height:6000px\"></div></body></html>\n");
+  const std::string cmd = "'" + python + "' '" DS_BROWSER_CHECK "' --chromium '" + chromium + "' --shots '" + out +
+                          "/shots' --base '" + out + "' '" + page + "' > '" + out + "/check.log' 2>&1";
+  const int status = std::system(cmd.c_str());
+  const std::string log = read_file(out + "/check.log");
+  ASSERT_TRUE(WIFEXITED(status)) << cmd;
+  if (WEXITSTATUS(status) == 77) GTEST_SKIP() << log;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << log;
+  for (const std::string want : {"word broken inside a table cell: \"quickstart", "caption printed twice: \"The same",
+                                 "the navigation bar is off screen after scrolling"})
+    EXPECT_NE(log.find(want), std::string::npos) << want << "\n" << log;
+}
+
 TEST(Browser, EveryPageShowsItsPicturesLinksAndRunsWithoutErrors) {
-  const std::string chromium = on_path("chromium");
-  const std::string python = on_path("python3");
-  if (chromium.empty() || python.empty())
-    GTEST_SKIP() << (chromium.empty() ? "chromium" : "python3")
-                 << " not found (tools/install-deps.sh --test installs it)";
+  const BrowserTools tools = browser_tools();
+  if (!tools.missing.empty()) GTEST_SKIP() << tools.missing;
+  const std::string &chromium = tools.chromium, &python = tools.python;
 
   // Under build/ rather than /tmp, so that the pages behind a failure can be opened.
   const std::string out = DS_BROWSER_OUT;
@@ -90,6 +128,13 @@ TEST(Browser, EveryPageShowsItsPicturesLinksAndRunsWithoutErrors) {
   ASSERT_TRUE(WIFEXITED(status)) << cmd;
   if (WEXITSTATUS(status) == 77) GTEST_SKIP() << log;
   EXPECT_EQ(WEXITSTATUS(status), 0) << log;
+  // At 1366 px (check_pages.py's default width): the long pages keep their nav on screen.
+  for (const std::string page : {"run-a/report/index.html", "compare/index.html"}) {
+    const size_t at = log.find(page + ": ok");
+    ASSERT_NE(at, std::string::npos) << page << "\n" << log;
+    const std::string line = log.substr(at, log.find('\n', at) - at);
+    EXPECT_NE(line.find("nav on screen after scrolling"), std::string::npos) << line;
+  }
   for (const std::string shot : {"run-a-report-index.png", "run-a-report-health.png", "run-a-report-invariance.png",
                                  "run-a-report-occlusion.png", "run-a-report-linear_probes.png",
                                  "run-a-report-similarity.png", "compare-index.png"})

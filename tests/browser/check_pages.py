@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Opens HTML pages in headless Chromium as a person would see them and fails on what a
 person would notice: a picture that does not show, a local link that leads nowhere, a
-script error. Keeps a screenshot of each page.
+script error, a word broken inside a table cell, the same caption twice, a navigation bar
+that scrolls away. Keeps a screenshot of each page.
 
     python3 check_pages.py --shots DIR [--base DIR] [--chromium PATH] [--width PX] PAGE.html...
 
@@ -57,11 +58,56 @@ PROBE = """<script>
     for (var j = 0; j < boxes.length; j++)
       if (boxes[j].scrollWidth > boxes[j].clientWidth + 1 && getComputedStyle(boxes[j]).overflowX !== 'visible')
         wide.push(boxes[j].scrollWidth + ' px: ' + boxes[j].textContent.replace(/\s+/g, ' ').trim().slice(0, 60));
+    // A word whose letters sit on two lines of a table cell ("quickstar t"). Words end at
+    // spaces and after hyphens, where a break is ordinary typography.
+    var cells = document.querySelectorAll('td, th');
+    for (var c = 0, broken = 0; c < cells.length && broken < 5; c++) {
+      var walker = document.createTreeWalker(cells[c], NodeFilter.SHOW_TEXT);
+      for (var node = walker.nextNode(); node && broken < 5; node = walker.nextNode()) {
+        var re = /[^\s-]+-?/g, m;
+        while ((m = re.exec(node.data)) !== null && broken < 5) {
+          var range = document.createRange();
+          range.setStart(node, m.index);
+          range.setEnd(node, m.index + m[0].length);
+          var rects = range.getClientRects(), tops = {}, lines = 0;
+          for (var q = 0; q < rects.length; q++) {
+            var top = Math.round(rects[q].top);
+            if (rects[q].width >= 1 && !(top in tops)) { tops[top] = true; lines++; }
+          }
+          if (lines > 1) {
+            problems.push('word broken inside a table cell: "' + m[0].slice(0, 40) + '" on ' + lines + ' lines');
+            broken++;
+          }
+        }
+      }
+    }
+    // The same caption twice: a reader cannot tell the pictures apart by it.
+    var seen = {}, captions = document.querySelectorAll('figcaption, p.hint');
+    for (var k = 0; k < captions.length; k++) {
+      var text = captions[k].textContent.replace(/\s+/g, ' ').trim();
+      if (text.length < 12) continue;
+      if (seen[text] === 1) problems.push('caption printed twice: "' + text.slice(0, 80) + '"');
+      seen[text] = (seen[text] || 0) + 1;
+    }
+    // The navigation on screen halfway down a page several screens long.
+    var nav = document.querySelector('nav'), navState = 'no nav';
+    var room = document.documentElement.scrollHeight - window.innerHeight;
+    if (nav && room < window.innerHeight) {
+      navState = 'page too short to scroll';
+    } else if (nav) {
+      window.scrollTo(0, Math.round(room / 2));
+      var b = nav.getBoundingClientRect();
+      navState = b.bottom > 0 && b.top < window.innerHeight ? 'nav on screen after scrolling' : 'nav off screen';
+      if (navState === 'nav off screen')
+        problems.push('the navigation bar is off screen after scrolling ' + Math.round(room / 2) + ' px down');
+      window.scrollTo(0, 0);
+    }
     var out = document.createElement('pre');
     out.id = '__browser_check__';
     out.textContent = JSON.stringify({problems: problems, images: imgs.length,
       scroll_width: document.documentElement.scrollWidth,
-      client_width: document.documentElement.clientWidth, sideways: wide});
+      client_width: document.documentElement.clientWidth, sideways: wide, nav: navState,
+      height: document.documentElement.scrollHeight});
     document.body.appendChild(out);
   });
 })();
@@ -199,6 +245,7 @@ def main():
             for box in record.get("sideways", []):
                 notes.append(f"scrolls sideways in a {a.width} px window: {box}")
             print(f"{page}: {'FAIL' if problems else 'ok'}, {record.get('images', '?')} pictures, "
+                  f"{record.get('height', '?')} px tall, {record.get('nav', '?')}, "
                   f"screenshot {shot}" + "".join("; note: " + n for n in notes))
     return 1 if failed else 0
 

@@ -361,6 +361,8 @@ TEST_F(BadSnapshot, AChangedSnapshotIsAnalysedAgain) {
   Result r = run({"analyze", "--run", dir}, tmp / "log");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("(2 computed now)"), std::string::npos) << r.out;
+  // The counter reaches the last snapshot (scanned first for its live features).
+  expect_contains(r.err, {"analyse epoch 0 (1/2)", "analyse epoch 1 (2/2)"});
   r = run({"analyze", "--run", dir}, tmp / "log");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("(0 computed now)"), std::string::npos) << r.out;
@@ -535,6 +537,59 @@ TEST(Resume, ExtendingTheEpochsIsAllowedAndSaidAndTheFolderMayMove) {
   expect_contains(shorter.err, {"train.epochs", "at least 2"});
 }
 
+// The case: `train --resume` alone, in a folder with runs/quickstart but no
+// runs/run, trained a new 40-minute run. Now it is refused, naming where it looked.
+TEST(Resume, NothingToResumeIsRefusedNamingTheFolderAndPointingAtRun) {
+  TempDir tmp("resume-nothing");
+  write_file(tmp / "runs/quickstart/config.cfg", "[run]\nname = quickstart\n");
+  // Run from tmp, as a user in a clone would: the default run.dir is runs/run.
+  Child c = spawn_program({"sh", "-c", "cd \"$1\" && exec \"$0\" train --resume", binary(), tmp.path()}, tmp / "bare");
+  const int code = wait_child(c);
+  const std::string err = read_file(c.err_path);
+  EXPECT_EQ(code, 2) << err;
+  expect_contains(err, {"runs/run: --resume found nothing to resume", "--run DIR", "runs/quickstart",
+                        "leave out --resume"});
+  EXPECT_EQ(err.find("starting from epoch 0"), std::string::npos) << err;
+  EXPECT_EQ(err.find("reading"), std::string::npos) << "the data was read:\n" << err;
+  EXPECT_FALSE(fs::exists(tmp / "runs/run"));
+  // The same through a config's run.dir; no folder is left behind.
+  write_mnist(tmp / "data");
+  write_file(tmp / "tiny.cfg", tiny_config(tmp / "data", tmp / "none", 1));
+  const Result r = run({"train", "--config", tmp / "tiny.cfg", "--resume"}, tmp / "cfg");
+  EXPECT_EQ(r.code, 2) << r.err;
+  expect_contains(r.err, {tmp / "none", "nothing to resume", "--run DIR"});
+  EXPECT_FALSE(fs::exists(tmp / "none"));
+}
+
+TEST(Resume, AFinishedRunIsAlreadyCompleteWithoutReadingTheData) {
+  TempDir tmp("resume-complete");
+  write_mnist(tmp / "data");
+  const std::string dir = tmp / "run";
+  write_file(tmp / "tiny.cfg", tiny_config(tmp / "data", dir, 1));
+  ASSERT_EQ(run({"train", "--config", tmp / "tiny.cfg"}, tmp / "first").code, 0);
+  const Tree before = tree(dir);
+  // With the data gone, reading it would fail: the resume must not need it.
+  fs::rename(tmp / "data", tmp / "data-moved");
+  const Result r = run({"train", "--run", dir, "--resume"}, tmp / "again");
+  EXPECT_EQ(r.code, 0) << r.err;
+  expect_contains(r.err, {dir + " is already complete at epoch 1", "nothing to train", "--train.epochs N"});
+  expect_contains(r.out, {"already complete at epoch 1", "val_accuracy"});
+  EXPECT_EQ(r.err.find("reading"), std::string::npos) << r.err;
+  expect_contains(read_file(dir + "/train.log"), {"already complete at epoch 1"});
+  Tree after = tree(dir);
+  after.erase("train.log");
+  Tree expected = before;
+  expected.erase("train.log");
+  EXPECT_EQ(after, expected) << tree_diff(expected, after);
+  // Another network is still refused, by the snapshot's own layer list when config.cfg is gone.
+  fs::remove(dir + "/config.cfg");
+  write_file(tmp / "other.cfg",
+             replace_once(tiny_config(tmp / "data", dir, 1), "conv2 conv out=6", "conv2 conv out=8"));
+  const Result other = run({"train", "--config", tmp / "other.cfg", "--resume"}, tmp / "other");
+  EXPECT_EQ(other.code, 2) << other.err;
+  expect_contains(other.err, {dir + "/last.h5", "conv2"});
+}
+
 // --- the command line ----------------------------------------------------------------------
 
 TEST(CommandLine, VersionIsTheProjectVersion) {
@@ -543,6 +598,28 @@ TEST(CommandLine, VersionIsTheProjectVersion) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, std::string("deconvscope ") + DECONVSCOPE_VERSION + "\n");
   expect_contains(run({"--help"}, tmp / "h").out, {"--version"});
+}
+
+// The tool says "analysed", so `analyse` is accepted; any other unknown command gets the
+// nearest one, and the program's name is said once.
+TEST(CommandLine, AnalyseIsAnalyzeAndAnUnknownCommandGetsTheNearest) {
+  TempDir tmp("spelling");
+  Result r = run({"analyse", "--help"}, tmp / "analyse");
+  EXPECT_EQ(r.code, 0) << r.err;
+  expect_contains(r.out, {"usage: deconvscope analyze --run DIR"});
+  r = run({"analyse"}, tmp / "analyse-bare");
+  EXPECT_EQ(r.code, 2) << r.err;
+  expect_contains(r.err, {"expected --run DIR"});  // analyze's own message: it was dispatched
+  for (const auto& [typed, meant] : std::vector<std::pair<std::string, std::string>>{
+           {"trian", "train"}, {"anlyze", "analyze"}, {"linear-probes", "linear-probe"}, {"comapre", "compare"}}) {
+    r = run({typed}, tmp / typed);
+    EXPECT_EQ(r.code, 2) << r.err;
+    expect_contains(r.err, {"unknown command '" + typed + "'", "did you mean " + meant + "?", "--help"});
+    EXPECT_EQ(r.err.rfind("deconvscope: error: command line: ", 0), 0u) << r.err;
+  }
+  r = run({"xyzzy"}, tmp / "far");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err.find("did you mean"), std::string::npos) << r.err;
 }
 
 // compare takes --run like analyze and health; bare folders still work, also mixed.
@@ -564,6 +641,7 @@ TEST(CommandLine, CompareTakesRunLikeAnalyzeAndHealth) {
     const Result r = run(cmd, out + "-log");
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(fs::exists(out + "/index.html")) << out;
+    expect_contains(r.out, {"compared at epoch 1: the latest epoch every run has a snapshot of"});
     const std::string csv = read_file(out + "/compare.csv");
     expect_contains(csv, {"a", "b"});
   }
@@ -583,6 +661,17 @@ TEST(CommandLine, InstallPutsTheBinaryInBin) {
   ASSERT_EQ(std::system(("'" + bin + "' --version > '" + out + "'").c_str()), 0);
   EXPECT_EQ(read_file(out), std::string("deconvscope ") + DECONVSCOPE_VERSION + "\n");
   EXPECT_TRUE(fs::exists(tmp / "share/doc/deconvscope/docs/config.md"));
+  // Outside the clone there is no configs/: the hint for a missing config names the
+  // installed ones, where `cmake --install` put them.
+  const std::string configs = tmp / "share/doc/deconvscope/configs";
+  ASSERT_TRUE(fs::exists(configs + "/quickstart.cfg"));
+  fs::create_directories(tmp / "elsewhere");
+  Child c = spawn_program({"sh", "-c", "cd \"$1\" && exec \"$0\" train --config my.cfg", bin, tmp / "elsewhere"},
+                          tmp / "missing");
+  EXPECT_EQ(wait_child(c), 2);
+  const std::string err = read_file(c.err_path);
+  expect_contains(err, {"my.cfg", "--config " + configs + "/quickstart.cfg"});
+  EXPECT_EQ(err.find("--config configs/"), std::string::npos) << err;
 }
 
 // check_writable_dir is what the trainer calls before the first epoch: refused, it leaves

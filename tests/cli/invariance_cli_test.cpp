@@ -67,6 +67,16 @@ TEST_F(InvarianceCli, WritesTheSetAnalyzeRunsItOnRequestAndCompareShowsIt) {
   expect_contains(page, {"Invariance", "Across training", "id=\"epoch-0\"", "id=\"epoch-1\"", "data:image/png"});
   EXPECT_FALSE(fs::exists(run_ + "/invariance.incomplete"));
 
+  // Fewer epochs replace the file's set: said, naming the epochs that go.
+  r = run({"invariance", "--run", run_, "--images", "test:0-2", "--invariance.translate", "-2:2:1", "--epochs", "1"},
+          *tmp_ / "inv1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_contains(r.err, {"invariance.h5 held epochs 0,1 and now holds epochs 1 only", "results for 0 are replaced",
+                          "--epochs all"});
+  r = run({"invariance", "--run", run_, "--images", "test:0-2", "--invariance.translate", "-2:2:1"}, *tmp_ / "inv2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find("are replaced"), std::string::npos) << r.err;
+
   // analyze with in_analyze rewrites the set and links the page from index.html.
   fs::remove(run_ + "/report/invariance.html");
   r = run({"analyze", "--run", run_, "--invariance.in_analyze", "true", "--invariance.images", "train:5"},

@@ -3,9 +3,11 @@
 // effective-text round trip, infer_shapes on the benchmark network, and the shipped configs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -125,6 +127,32 @@ TEST(ConfigDifferences, NamesEachDifferingKeyWithBothValues) {
   EXPECT_EQ(d[3].key, "snapshot.epochs");
   EXPECT_EQ(d[3].a, "0,1,2,4");
   EXPECT_EQ(d[3].b, "0,1,2,5,10,64");
+}
+
+// One list of the keys a resume may change: the check follows it, and docs/config.md's
+// sentence names exactly its entries (train --help prints the list itself).
+TEST(ResumeKeys, TheCheckAndDocsConfigFollowTheOneList) {
+  EXPECT_TRUE(ds::resume_may_change("train.epochs"));
+  EXPECT_TRUE(ds::resume_may_change("analysis.features"));
+  EXPECT_TRUE(ds::resume_may_change("linear_probe.grid"));
+  EXPECT_TRUE(ds::resume_may_change("data.prefetch_batches"));
+  EXPECT_FALSE(ds::resume_may_change("train.lr"));
+  EXPECT_FALSE(ds::resume_may_change("data.train_limit"));
+  EXPECT_FALSE(ds::resume_may_change("analysis"));  // a section needs its dot
+  EXPECT_FALSE(ds::resume_may_change("model.layer"));
+
+  std::ifstream f(std::string(DS_SOURCE_DIR) + "/docs/config.md");
+  const std::string doc{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  const size_t from = doc.find("(only `"), to = doc.find("may change;", from);
+  ASSERT_NE(from, std::string::npos) << "docs/config.md lost its sentence on the keys a resume may change";
+  ASSERT_NE(to, std::string::npos);
+  std::vector<std::string> documented;
+  for (size_t a = doc.find('`', from); a < to; a = doc.find('`', doc.find('`', a + 1) + 1))
+    documented.push_back(doc.substr(a + 1, doc.find('`', a + 1) - a - 1));
+  std::vector<std::string> listed = ds::resume_changeable_keys();
+  std::sort(documented.begin(), documented.end());
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(documented, listed);
 }
 
 TEST(ConfigDifferences, LayerListsCompareLineByLine) {

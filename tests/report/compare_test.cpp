@@ -183,7 +183,12 @@ TEST_F(CompareRuns, AliasingAppearsOnceTheRunIsAnalysed) {
   const CompareSummary s = compare_command({shallow_, deep_}, root_ + "/cmp3", o);
   EXPECT_EQ(s.computed.size(), 1u) << "the shallow run's analysis is newer than its health";
   const std::string html = read_text(s.html);
-  EXPECT_NE(html.find("shallow: c2, epoch 1; stride aliasing"), std::string::npos);
+  // The caption says which features the tiles are (top-k grid or followed features).
+  const size_t caption = html.find("shallow: c2, epoch 1, ");
+  ASSERT_NE(caption, std::string::npos);
+  const std::string said = html.substr(caption, html.find("</figcaption>", caption) - caption);
+  EXPECT_NE(said.find(" that fired ("), std::string::npos) << said;
+  EXPECT_NE(said.find("; stride aliasing"), std::string::npos) << said;
   bool deep_note = false;
   for (const std::string& n : s.notes) deep_note = deep_note || n.find("deep: stride aliasing not measured") == 0;
   EXPECT_TRUE(deep_note) << "the deep run has stride 1";
@@ -215,6 +220,9 @@ TEST_F(CompareRuns, JudgesAtTheLatestCommonEpochAndSaysSo) {
   o.epoch = CompareOptions::kEachLastEpoch;
   const CompareSummary last = compare_command({shallow_, deep_}, root_ + "/epochlast", o);
   EXPECT_EQ(last.epochs, (std::vector<int>{1, 2}));
+  // Which run at which epoch, and why (the command prints both).
+  EXPECT_EQ(last.at_epoch, "at epoch 1 (shallow), 2 (deep)");
+  EXPECT_EQ(last.epoch_rule, "each run's own last snapshot (--epoch last)");
   bool said = false;
   for (const std::string& n : last.notes) said = said || n.find("judged at different epochs") != std::string::npos;
   EXPECT_TRUE(said);

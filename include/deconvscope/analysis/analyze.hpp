@@ -54,10 +54,11 @@ SnapshotAnalysis analyse_snapshot(Network& net, const Dataset& probe, const Norm
                                   bool want_topk, Progress* bar);
 
 // analyse_snapshot after the scan: tops is scan_topk's result for convs at this k on the
-// snapshot loaded into net.
+// snapshot loaded into net. bar (may be null) counts the layers projected.
 SnapshotAnalysis project_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
                                   const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
-                                  bool want_topk, const std::vector<std::vector<Activation>>& tops);
+                                  bool want_topk, const std::vector<std::vector<Activation>>& tops,
+                                  Progress* bar = nullptr);
 
 // The default choice of followed features of one layer (analysis.features = N), from the
 // last snapshot's scan tops ([channels * k], as scan_topk): the features alive there

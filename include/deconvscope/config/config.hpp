@@ -163,6 +163,12 @@ struct ConfigDifference {
 };
 // Every key whose value differs between a and b, in the order of docs/config.md.
 std::vector<ConfigDifference> config_differences(const Config& a, const Config& b);
+// Keys a `train --resume` may change, because none changes the weights of the epochs to
+// come: exact keys ("train.epochs") and whole sections ("analysis.*"). The one list that
+// the resume check, `train --help` and docs/config.md (checked by a test) all follow.
+const std::vector<std::string>& resume_changeable_keys();
+// Whether `key` ("analysis.features") is one of them.
+bool resume_may_change(const std::string& key);
 // Help text listing every key, its default and meaning.
 std::string config_help();
 // Parses one layer line ("conv1 conv out=32 kernel=5 stride=1 pad=2"); `where` names the

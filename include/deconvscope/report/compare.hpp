@@ -31,6 +31,8 @@ struct CompareSummary {
   std::string html;                   // <out_dir>/index.html
   std::string csv, verdicts_csv;      // <out_dir>/compare.csv, <out_dir>/verdicts.csv
   std::vector<int> epochs;            // the compared snapshot epoch of each run, in run order
+  std::string at_epoch;               // "at epoch 6", or "at epoch 6 (a), 4 (b)": which run at which
+  std::string epoch_rule;             // why: "the latest epoch every run has a snapshot of", ...
   std::vector<std::string> verdicts;  // one line per metric, as on the page
   std::vector<std::string> differences;  // result-changing settings that differ (training-set size first)
   std::vector<std::string> notes;     // what could not be compared

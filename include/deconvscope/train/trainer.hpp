@@ -22,8 +22,11 @@ struct TrainSummary {
   int last_epoch = 0;
   double val_loss = 0, val_accuracy = 0;
   std::string dir;
+  bool already_complete = false;  // --resume of a run at its train.epochs: nothing was trained
 };
 
+// With opt.resume, a folder that holds no run is ds::Error(usage) naming it (a resume
+// never starts a new run); a run already at train.epochs returns at once, its data unread.
 // With opt.resume on a folder that holds a config.cfg, `cfg` may differ from it only in
 // keys that do not change the weights (train.epochs, snapshot.epochs, analysis.*,
 // run.name, run.dir, run.threads); any other difference is ds::Error(config) naming the
