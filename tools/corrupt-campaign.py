@@ -361,12 +361,15 @@ def main():
         code, err = run([a.bin, "train", "--config", cfg, "--force"], 600, env)
         if code != 0:
             sys.exit("corrupt-campaign: training the tiny run failed (%s):\n%s" % (code, err))
-    # A clean pass first: the untouched run must analyse, measure and resume.
+    # A clean pass first: the untouched run must analyse, measure and resume. Resumes
+    # extend the finished 2-epoch run by one, so that they read and use the whole state
+    # (a finished run is "already complete" without loading its momentum).
     clean = os.path.join(work, "clean")
     shutil.rmtree(clean, ignore_errors=True)
     shutil.copytree(pristine, clean)
     for cmd in (["analyze", "--run", clean], ["health", "--run", clean],
-                ["train", "--config", os.path.join(clean, "config.cfg"), "--run.dir", clean, "--resume"]):
+                ["train", "--config", os.path.join(clean, "config.cfg"), "--run.dir", clean, "--resume",
+                 "--train.epochs", "3"]):
         code, err = run([a.bin] + cmd, a.timeout, env)
         if code != 0:
             sys.exit("corrupt-campaign: the clean run fails %s (%s):\n%s" % (" ".join(cmd), code, err))
@@ -399,7 +402,8 @@ def main():
                     f.write(bad_bytes)
         jobs = [("analyze", [a.bin, "analyze", "--run", case_dir], snap, what_snap),
                 ("health", [a.bin, "health", "--run", case_dir], snap, what_snap),
-                ("train --resume", [a.bin, "train", "--config", cfg, "--run.dir", case_dir, "--resume"], last, what_last)]
+                ("train --resume", [a.bin, "train", "--config", cfg, "--run.dir", case_dir, "--resume",
+                                    "--train.epochs", "3"], last, what_last)]
         for name, cmd, damaged, what in jobs:
             code, err = run(cmd, a.timeout, env)
             label = "hang" if code is None else ("signal %d" % -code if code < 0 else

@@ -703,12 +703,12 @@ TEST_F(AnalysisValueTest, BaselineMediansGoToConvergenceCsv) {
   const std::vector<std::string> conv = lines_of(out / "convergence.csv");
   ASSERT_EQ(conv.size(), 7u);
   // conv1 (F = 2): epoch 1: 1, 1; epoch 2: NaN (undefined), 0.625; epoch 5: 0.5, 0.375.
-  EXPECT_EQ(conv[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,,,1");
-  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,,,0.625");
-  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,,0.4375");  // the mean of the middle two
+  EXPECT_EQ(conv[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,,,,,,,1");
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,,,,,,,0.625");
+  EXPECT_EQ(conv[3], "conv1,5,0.7,0.4,1,5,1,5,1,0,0,0,,,,,,,0.4375");  // the mean of the middle two
   // conv2 (F = 3): epoch 2: NaN, 0.5, 0.375; epoch 5: 0.25, 0.125, 0.
-  EXPECT_EQ(conv[5], "conv2,2,0.6,0.2,0.5,-1,0.25,5,2,0,0,0,,,0.4375");
-  EXPECT_EQ(conv[6], "conv2,5,0.7,0.4,1,-1,1,5,1,0,0,0,,,0.125");
+  EXPECT_EQ(conv[5], "conv2,2,0.6,0.2,0.5,-1,0.25,5,2,0,0,0,,,,,,,0.4375");
+  EXPECT_EQ(conv[6], "conv2,5,0.7,0.4,1,-1,1,5,1,0,0,0,,,,,,,0.125");
 }
 
 TEST_F(AnalysisValueTest, AVersion2FileReadsAsBaselineNotComputed) {
@@ -729,7 +729,7 @@ TEST_F(AnalysisValueTest, AVersion2FileReadsAsBaselineNotComputed) {
   }
   // Its convergence.csv has the column, empty.
   write_analysis_csv((dir_ / "tables").string(), back);
-  EXPECT_EQ(lines_of(dir_ / "tables" / "convergence.csv")[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,,,");
+  EXPECT_EQ(lines_of(dir_ / "tables" / "convergence.csv")[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,,,,,,,");
 }
 
 TEST_F(AnalysisValueTest, BaselineValuesAgainstTheirDefinitionAreCheckedBeforeWriting) {

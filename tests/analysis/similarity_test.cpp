@@ -12,6 +12,9 @@
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -427,8 +430,18 @@ TEST(SimilarityCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   EXPECT_EQ(index.find("needs the run's similarity analysis"), std::string::npos);
   EXPECT_EQ(index.find("converged"), std::string::npos);
   const std::string conv = read_file(run + "/analysis/convergence.csv");
-  EXPECT_NE(conv.find(",cka_to_final,cka_settles_at\n"), std::string::npos);
-  EXPECT_EQ(conv.find(",\n"), std::string::npos) << "every analysed conv layer has its CKA columns:\n" << conv;
+  EXPECT_NE(conv.find(",cka_to_final,cka_settles_at,init_rank_correlation\n"), std::string::npos);
+  // Every analysed conv layer has its CKA columns (17 and 18 of 19).
+  std::istringstream rows(conv);
+  std::string line;
+  std::getline(rows, line);  // the header
+  while (std::getline(rows, line)) {
+    std::vector<std::string> cells;
+    std::istringstream cut(line);
+    for (std::string cell; std::getline(cut, cell, ',');) cells.push_back(cell);
+    ASSERT_GE(cells.size(), 18u) << line;
+    EXPECT_FALSE(cells[16].empty() || cells[17].empty()) << line;
+  }
 
   // compare shows each run's curves and notes a run without them.
   const std::string other = t / "other";

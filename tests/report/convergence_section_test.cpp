@@ -167,10 +167,11 @@ TEST(ConvergenceHeadline, ColumnsAreOneListToExtend) {
   ctx.similarity = hand_made_similarity();
   const AnalysisResult r = hand_made_analysis();
   const std::vector<ConvergenceColumn> columns = convergence_columns(ctx, r);
-  ASSERT_EQ(columns.size(), 3u);
+  ASSERT_EQ(columns.size(), 4u);
   EXPECT_EQ(columns[0].header_html, "representation settles at");
   EXPECT_EQ(columns[1].header_html, "features become useful at");
   EXPECT_EQ(columns[2].header_html, "jumps per transition");
+  EXPECT_EQ(columns[3].header_html, "pictures like the first snapshot's");
   EXPECT_EQ(convergence_layers(ctx, r), (std::vector<std::string>{"conv1", "conv2", "fc6"}));
 }
 
