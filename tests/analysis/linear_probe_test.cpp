@@ -359,15 +359,9 @@ TEST(LinearProbeCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   EXPECT_NE(conv.find(",probe_test_accuracy,probe_converged_at,probe_gain,probe_useful_at,cka_to_final,cka_settles_at,"
                       "init_rank_correlation\n"), std::string::npos);
   // Every analysed conv layer is probed at every epoch: the probe columns (13-16) never empty.
-  std::istringstream rows(conv);
-  std::string line;
-  std::getline(rows, line);  // the header
-  while (std::getline(rows, line)) {
-    std::vector<std::string> cells;
-    std::istringstream cut(line);
-    for (std::string cell; std::getline(cut, cell, ',');) cells.push_back(cell);
-    ASSERT_GE(cells.size(), 16u) << line;
-    EXPECT_FALSE(cells[12].empty() || cells[13].empty() || cells[14].empty() || cells[15].empty()) << line;
+  for (const std::vector<std::string>& cells : clitest::csv_rows(conv)) {
+    ASSERT_GE(cells.size(), 16u) << cells[0];
+    EXPECT_FALSE(cells[12].empty() || cells[13].empty() || cells[14].empty() || cells[15].empty()) << cells[0];
   }
 
   // compare shows the probes of a run that has them and notes a run that has none.

@@ -432,15 +432,9 @@ TEST(SimilarityCli, BadInputExits2AndAGoodRunWritesItsFiles) {
   const std::string conv = read_file(run + "/analysis/convergence.csv");
   EXPECT_NE(conv.find(",cka_to_final,cka_settles_at,init_rank_correlation\n"), std::string::npos);
   // Every analysed conv layer has its CKA columns (17 and 18 of 19).
-  std::istringstream rows(conv);
-  std::string line;
-  std::getline(rows, line);  // the header
-  while (std::getline(rows, line)) {
-    std::vector<std::string> cells;
-    std::istringstream cut(line);
-    for (std::string cell; std::getline(cut, cell, ',');) cells.push_back(cell);
-    ASSERT_GE(cells.size(), 18u) << line;
-    EXPECT_FALSE(cells[16].empty() || cells[17].empty()) << line;
+  for (const std::vector<std::string>& cells : clitest::csv_rows(conv)) {
+    ASSERT_GE(cells.size(), 18u) << cells[0];
+    EXPECT_FALSE(cells[16].empty() || cells[17].empty()) << cells[0];
   }
 
   // compare shows each run's curves and notes a run without them.
