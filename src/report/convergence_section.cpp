@@ -144,8 +144,9 @@ ConvergenceColumn baseline_column(const AnalysisResult& r) {
       "<b>Pictures like the first snapshot's</b>: at the last snapshot, the median over the layer's followed features "
       "of the rank correlation between each deconvnet picture and the one the same image and position give through "
       "the weights of " + first + " (the sanity baseline under each evolution strip). Near 1: the picture is mostly "
-      "what the architecture (switches and rectification) does to any weights, not what was learned (Adebayo et al., "
-      "NeurIPS 2018); lower values mean more of the picture comes from learning.";
+      "what those weights already draw (through their own switches and rectification), not what training added; at a "
+      "random first snapshot that is the architecture's share (Adebayo et al., NeurIPS 2018). Lower values mean more "
+      "of the picture comes from training.";
   c.cell = [&r](const std::string& layer) -> std::string {
     const int l = index_of(r.layers, layer);
     if (l < 0 || size_t(l) >= r.convergence.size() || r.epochs.size() < 2) return "<td></td>";

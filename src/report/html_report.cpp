@@ -413,7 +413,8 @@ void section_overview(Page& p, const AnalysisResult& r, const std::string& epoch
     }
     if (!medians.empty())
       h << " How much of the last snapshot's pictures the first snapshot's weights already draw (median rank "
-           "correlation; near 1: the picture is the architecture's, not learned):"
+           "correlation; near 1: the picture is mostly what those weights already draw for the same image and position, not what "
+           "training added):"
         << medians << ".";
     h << " When each layer settles: <a href=\"#convergence\">Convergence</a>.";
   }
