@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -187,6 +188,41 @@ TEST(ResumeKeys, EveryKeyDeclaresItsEffectAndResumeReadsIt) {
   EXPECT_EQ(int(ds::key_effect("model.layer #3")), int(ds::KeyEffect::weights));
   EXPECT_EQ(int(ds::key_effect("health.dominating_ratio")), int(ds::KeyEffect::results));
   EXPECT_TRUE(ds::resume_may_change("health.probe"));
+}
+
+// docs/config.md's table of effects states each key's declaration once more, for readers:
+// every key of the table sits in exactly one row, the row of its effect.
+TEST(ResumeKeys, DocsConfigTableOfEffectsFollowsTheDeclarations) {
+  std::ifstream f(std::string(DS_SOURCE_DIR) + "/docs/config.md");
+  const std::string doc{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  const size_t from = doc.find("### What changing a key changes");
+  ASSERT_NE(from, std::string::npos) << "docs/config.md lost its table of what changing a key changes";
+  const std::map<std::string, ds::KeyEffect> rows = {{"the weights", ds::KeyEffect::weights},
+                                                     {"the training's own records", ds::KeyEffect::training_log},
+                                                     {"results only", ds::KeyEffect::results},
+                                                     {"nothing", ds::KeyEffect::nothing}};
+  const std::vector<std::string> keys = ds::config_keys();
+  std::map<std::string, int> seen;
+  std::istringstream in(doc.substr(from));
+  std::string line;
+  while (std::getline(in, line) && line.rfind("| effect", 0) != 0) {}
+  std::getline(in, line);  // |---|
+  while (std::getline(in, line) && line.rfind("| ", 0) == 0) {
+    const size_t a = line.find(" | "), b = line.find(" | ", a + 3);
+    const auto row = rows.find(line.substr(2, a - 2));
+    ASSERT_NE(row, rows.end()) << line;
+    const std::string cell = line.substr(a + 3, b - a - 3);
+    for (size_t q = cell.find('`'); q != std::string::npos; q = cell.find('`', cell.find('`', q + 1) + 1)) {
+      const std::string word = cell.substr(q + 1, cell.find('`', q + 1) - q - 1);
+      const bool section = word.size() > 2 && word.compare(word.size() - 2, 2, ".*") == 0;
+      for (const std::string& k : keys)
+        if (section ? k.rfind(word.substr(0, word.size() - 1), 0) == 0 : k == word) {
+          ++seen[k];
+          EXPECT_EQ(ds::to_string(ds::key_effect(k)), ds::to_string(row->second)) << k << " in row " << row->first;
+        }
+    }
+  }
+  for (const std::string& k : keys) EXPECT_EQ(seen[k], 1) << k << " should be in exactly one row";
 }
 
 // config_entries reads a text as written, through the loader's own path: comments and
