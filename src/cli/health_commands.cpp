@@ -37,18 +37,19 @@ const char* kThresholdHelp =
     "  --health.collapsed_ratio and --health.redundant_correlation (docs/config.md).\n";
 
 // The [health] keys given on the command line, taken out of args as --health.key VALUE
-// pairs: the keys themselves and their shorthand flags (--probe N is --health.probe N).
+// pairs: their shorthand flags (--probe N is --health.probe N) and the keys themselves.
 std::vector<std::string> take_health_keys(std::vector<std::string>& args) {
   std::vector<std::string> out;
-  for (const auto& [flag, key] : {std::pair{"--probe", "health.probe"},
-                                  {"--dominating-ratio", "health.dominating_ratio"},
-                                  {"--collapsed-ratio", "health.collapsed_ratio"},
-                                  {"--redundant-correlation", "health.redundant_correlation"}}) {
+  for (const auto& [flag, key] : {std::pair{"--probe", "--health.probe"},
+                                  {"--dominating-ratio", "--health.dominating_ratio"},
+                                  {"--collapsed-ratio", "--health.collapsed_ratio"},
+                                  {"--redundant-correlation", "--health.redundant_correlation"}}) {
     const std::string v = take_value(args, flag, "");
-    if (!v.empty()) out.insert(out.end(), {std::string("--") + key, v});
-    for (const std::string& given : take_values(args, std::string("--") + key))
-      out.insert(out.end(), {std::string("--") + key, given});
+    if (!v.empty()) out.insert(out.end(), {key, v});
   }
+  for (const std::string& key : config_keys())
+    if (key.rfind("health.", 0) == 0)
+      for (const std::string& v : take_values(args, "--" + key)) out.insert(out.end(), {"--" + key, v});
   return out;
 }
 
