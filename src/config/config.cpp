@@ -2,7 +2,8 @@
 // then `--section.key value` overrides from the command line, and checks every value and
 // every cross-key rule (snapshot epochs cut to train.epochs, a path for non-default
 // datasets, the model ending in fc). One table, keys(), drives the Boost option list, the
-// conversion of each value, the effective-config text and the help, so they cannot drift.
+// conversion of each value, the effective-config text, the help and what changing each key
+// changes (the resume rule, compare's settings check), so they cannot drift.
 //
 // Boost.PO gives no line numbers, so the file is first walked here with Boost's own rules
 // ('#' comments, [section] prefixes, key = value) to find the line of every entry; that
