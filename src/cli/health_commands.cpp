@@ -27,33 +27,39 @@ namespace ds {
 namespace {
 
 const char* kThresholdHelp =
-    "  --probe N                  scan the first N images of the analysis.probe split for fire rates (0 = all);\n"
-    "                             default: the images deconvscope analyze searched (analysis/analysis.h5), or\n"
+    "  --probe N|auto             scan the first N images of the analysis.probe split for fire rates (0 = all);\n"
+    "                             default auto: the images deconvscope analyze searched (analysis/analysis.h5), or\n"
     "                             without an analysis the run's own (analysis.probe_limit, else data.train_limit)\n"
     "  --dominating-ratio X       RMS above X x the layer's median RMS is dominating (default 3)\n"
     "  --collapsed-ratio X        RMS below X x the layer's median RMS is collapsed, i.e. dead (default 0.1)\n"
-    "  --redundant-correlation X  max |cosine| with another filter at or above X is redundant (default 0.9)\n";
+    "  --redundant-correlation X  max |cosine| with another filter at or above X is redundant (default 0.9)\n"
+    "  These are short for the [health] keys --health.probe, --health.dominating_ratio,\n"
+    "  --health.collapsed_ratio and --health.redundant_correlation (docs/config.md).\n";
 
-// The health flags shared by both commands.
-HealthOptions take_health_options(std::vector<std::string>& args) {
-  HealthOptions o;
-  const std::string probe = take_value(args, "--probe", "");
-  if (!probe.empty()) {
-    o.probe_limit = parse_int(probe, "--probe");
-    if (o.probe_limit < 0) throw Error(ErrorKind::usage, "--probe", expected_found("a count >= 0", probe));
-  }
-  auto ratio = [&](const std::string& flag, float& field, double lo, double hi) {
+// The [health] keys given on the command line, taken out of args as --health.key VALUE
+// pairs: their shorthand flags (--probe N is --health.probe N) and the keys themselves.
+std::vector<std::string> take_health_keys(std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const auto& [flag, key] : {std::pair{"--probe", "--health.probe"},
+                                  {"--dominating-ratio", "--health.dominating_ratio"},
+                                  {"--collapsed-ratio", "--health.collapsed_ratio"},
+                                  {"--redundant-correlation", "--health.redundant_correlation"}}) {
     const std::string v = take_value(args, flag, "");
-    if (v.empty()) return;
-    const double x = parse_double(v, flag);
-    if (!(x > lo && x <= hi))
-      throw Error(ErrorKind::usage, flag,
-                  expected_found("a number in (" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v));
-    field = float(x);
-  };
-  ratio("--dominating-ratio", o.thresholds.dominating_ratio, 1.0, 1e6);
-  ratio("--collapsed-ratio", o.thresholds.collapsed_ratio, 0.0, 1.0);
-  ratio("--redundant-correlation", o.thresholds.redundant_correlation, 0.0, 1.0);
+    if (!v.empty()) out.insert(out.end(), {key, v});
+  }
+  for (const std::string& key : config_keys())
+    if (key.rfind("health.", 0) == 0)
+      for (const std::string& v : take_values(args, "--" + key)) out.insert(out.end(), {"--" + key, v});
+  return out;
+}
+
+// How health is computed, from the [health] keys.
+HealthOptions health_options(const Config& cfg) {
+  HealthOptions o;
+  o.probe_limit = cfg.health.probe;
+  o.thresholds.dominating_ratio = cfg.health.dominating_ratio;
+  o.thresholds.collapsed_ratio = cfg.health.collapsed_ratio;
+  o.thresholds.redundant_correlation = cfg.health.redundant_correlation;
   return o;
 }
 
@@ -101,11 +107,13 @@ int cmd_health(std::vector<std::string> args) {
               << kThresholdHelp << "\nDefinitions: docs/health-format.md.\n";
     return 0;
   }
-  HealthOptions opt = take_health_options(args);
+  const std::vector<std::string> health_keys = take_health_keys(args);
   const std::string dir = take_value(args, "--run", "");
   if (dir.empty()) throw Error(ErrorKind::usage, "health", "expected --run DIR", "e.g. --run runs/zfnet-fashion");
   const RunPaths paths = RunPaths::of(dir);
+  args.insert(args.end(), health_keys.begin(), health_keys.end());
   const Config cfg = load_run_config(dir, args);
+  const HealthOptions opt = health_options(cfg);
   const RunLock lock(dir);
   const HealthResult h = compute_health(Run::open(dir, cfg, "measure"), opt);
   std::error_code ec;
@@ -144,7 +152,8 @@ int cmd_compare(std::vector<std::string> args) {
     return 0;
   }
   CompareOptions opt;
-  opt.health = take_health_options(args);
+  // No run's config is read here: the [health] keys come from the command line alone.
+  opt.health = health_options(load_config(take_health_keys(args)));
   opt.recompute_health = take_flag(args, "--recompute-health");
   const std::string epoch = take_value(args, "--epoch", "");
   if (epoch == "last") {

@@ -2,7 +2,8 @@
 // then `--section.key value` overrides from the command line, and checks every value and
 // every cross-key rule (snapshot epochs cut to train.epochs, a path for non-default
 // datasets, the model ending in fc). One table, keys(), drives the Boost option list, the
-// conversion of each value, the effective-config text and the help, so they cannot drift.
+// conversion of each value, the effective-config text, the help and what changing each key
+// changes (the resume rule, compare's settings check), so they cannot drift.
 //
 // Boost.PO gives no line numbers, so the file is first walked here with Boost's own rules
 // ('#' comments, [section] prefixes, key = value) to find the line of every entry; that
@@ -190,16 +191,22 @@ std::string bool_text(bool b) { return b ? "true" : "false"; }
 
 struct KeySpec {
   const char* key;            // "train.lr"
+  KeyEffect effect;           // what changing it changes: resume and compare read this
   const char* default_text;   // help text for the default; nullptr = the value in Config{}
   const char* meaning;        // one line for the help and docs
   std::string (*get)(const Config&);
   void (*set)(Config&, const std::string& value, const std::string& where);
 };
 
+constexpr KeyEffect kWeights = KeyEffect::weights;
+constexpr KeyEffect kTrainingLog = KeyEffect::training_log;
+constexpr KeyEffect kResults = KeyEffect::results;
+constexpr KeyEffect kNothing = KeyEffect::nothing;
+
 // In section order; the [model] section (repeated `layer` lines) is written after [data].
 const std::vector<KeySpec>& keys() {
   static const std::vector<KeySpec> table = {
-      {"run.name", nullptr, "name of the run; at most 64 letters, digits, '.', '_' and '-'",
+      {"run.name", kNothing, nullptr, "name of the run; at most 64 letters, digits, '.', '_' and '-'",
        [](const Config& c) { return c.run.name; },
        [](Config& c, const std::string& v, const std::string& w) {
          std::string s = trim(v);
@@ -212,69 +219,69 @@ const std::vector<KeySpec>& keys() {
            bad_value(w, "a name of at most " + std::to_string(kMaxNameLength) + " characters", quote(s));
          c.run.name = s;
        }},
-      {"run.dir", "runs/<run.name>", "folder for snapshots, logs and analyses",
+      {"run.dir", kNothing, "runs/<run.name>", "folder for snapshots, logs and analyses",
        [](const Config& c) { return c.run.dir; },
        [](Config& c, const std::string& v, const std::string& w) { c.run.dir = to_text(v, w); }},
-      {"run.seed", nullptr, "seed of every random choice (init, shuffling, dropout, augmentation)",
+      {"run.seed", kWeights, nullptr, "seed of every random choice (init, shuffling, dropout, augmentation)",
        [](const Config& c) { return std::to_string(c.run.seed); },
        [](Config& c, const std::string& v, const std::string& w) {
          unsigned long long x = 0;
          if (!parse_uint64(v, x)) bad_value(w, "an integer >= 0", quote(v));
          c.run.seed = x;
        }},
-      {"run.threads", nullptr, "OpenMP threads for oneDNN and the data pipeline",
+      {"run.threads", kNothing, nullptr, "OpenMP threads for oneDNN and the data pipeline",
        [](const Config& c) { return std::to_string(c.run.threads); },
        [](Config& c, const std::string& v, const std::string& w) { c.run.threads = to_int(v, w, 1, 1024); }},
 
-      {"data.dataset", nullptr, "fashion-mnist | mnist | cifar10 | folder (class subfolders of images)",
+      {"data.dataset", kWeights, nullptr, "fashion-mnist | mnist | cifar10 | folder (class subfolders of images)",
        [](const Config& c) { return std::string(to_string(c.data.dataset)); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.data.dataset = to_choice(v, w, {DatasetKind::fashion_mnist, DatasetKind::mnist, DatasetKind::cifar10,
                                            DatasetKind::folder});
        }},
-      {"data.path", "/usr/share/datasets/fashion-mnist for fashion-mnist; required otherwise",
+      {"data.path", kWeights, "/usr/share/datasets/fashion-mnist for fashion-mnist; required otherwise",
        "file or folder the dataset is read from",
        [](const Config& c) { return c.data.path; },
        [](Config& c, const std::string& v, const std::string& w) { c.data.path = to_text(v, w); }},
-      {"data.train_limit", nullptr, "use the first N training images; 0 = all",
+      {"data.train_limit", kWeights, nullptr, "use the first N training images; 0 = all",
        [](const Config& c) { return std::to_string(c.data.train_limit); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.train_limit = to_int64(v, w, 0); }},
-      {"data.test_limit", nullptr, "use the first N test images; 0 = all",
+      {"data.test_limit", kWeights, nullptr, "use the first N test images; 0 = all",
        [](const Config& c) { return std::to_string(c.data.test_limit); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.test_limit = to_int64(v, w, 0); }},
-      {"data.resize", nullptr, "resize images to N x N; 0 = keep their size",
+      {"data.resize", kWeights, nullptr, "resize images to N x N; 0 = keep their size",
        [](const Config& c) { return std::to_string(c.data.resize); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.resize = to_int(v, w, 0, 4096); }},
-      {"data.crop_pad", nullptr, "augmentation: zero-pad by N then crop randomly back to size; 0 = off",
+      {"data.crop_pad", kWeights, nullptr, "augmentation: zero-pad by N then crop randomly back to size; 0 = off",
        [](const Config& c) { return std::to_string(c.data.crop_pad); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.crop_pad = to_int(v, w, 0, 1024); }},
-      {"data.flip", nullptr, "augmentation: random horizontal flip",
+      {"data.flip", kWeights, nullptr, "augmentation: random horizontal flip",
        [](const Config& c) { return bool_text(c.data.flip); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.flip = to_bool(v, w); }},
-      {"data.streaming", nullptr,
+      {"data.streaming", kNothing, nullptr,
        "folder: auto (stream when the decoded set exceeds data.memory_budget_mb) | on (decode images on demand "
        "by reader threads) | off (hold every image in memory)",
        [](const Config& c) { return std::string(to_string(c.data.streaming)); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.data.streaming = to_choice(v, w, {Streaming::automatic, Streaming::on, Streaming::off});
        }},
-      {"data.memory_budget_mb", nullptr, "folder, streaming = auto: stream when the decoded images would take more MiB",
+      {"data.memory_budget_mb", kNothing, nullptr, "folder, streaming = auto: stream when the decoded images would take more MiB",
        [](const Config& c) { return std::to_string(c.data.memory_budget_mb); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.memory_budget_mb = to_int64(v, w, 1); }},
-      {"data.reader_threads", nullptr, "streaming: threads that decode, resize and augment images",
+      {"data.reader_threads", kNothing, nullptr, "streaming: threads that decode, resize and augment images",
        [](const Config& c) { return std::to_string(c.data.reader_threads); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.reader_threads = to_int(v, w, 1, 256); }},
-      {"data.prefetch_batches", nullptr, "streaming: batches decoded ahead of the trainer (the queue's bound)",
+      {"data.prefetch_batches", kNothing, nullptr, "streaming: batches decoded ahead of the trainer (the queue's bound)",
        [](const Config& c) { return std::to_string(c.data.prefetch_batches); },
        [](Config& c, const std::string& v, const std::string& w) { c.data.prefetch_batches = to_int(v, w, 1, 64); }},
-      {"data.bad_images", nullptr,
+      {"data.bad_images", kWeights, nullptr,
        "folder: stop (an image OpenCV cannot decode is an error naming it) | skip (leave it out, count it in the log)",
        [](const Config& c) { return std::string(to_string(c.data.bad_images)); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.data.bad_images = to_choice(v, w, {BadImages::stop, BadImages::skip});
        }},
 
-      {"model.conv_algorithm", nullptr,
+      {"model.conv_algorithm", kWeights, nullptr,
        "auto (time direct and Winograd per conv layer and pass when the network is built; keep the faster) "
        "| direct | winograd (where oneDNN has a kernel: 3x3 stride 1, AVX-512; direct elsewhere)",
        [](const Config& c) { return std::string(conv_algorithm_name(c.conv_algorithm)); },
@@ -282,7 +289,7 @@ const std::vector<KeySpec>& keys() {
          c.conv_algorithm = to_choice(v, w, {ConvAlgorithm::automatic, ConvAlgorithm::direct, ConvAlgorithm::winograd},
                                       conv_algorithm_name);
        }},
-      {"model.conv_algorithms", "(empty)",
+      {"model.conv_algorithms", kNothing, "(empty)",
        "what model.conv_algorithm = auto chose per conv layer and pass when the run started (conv3=winograd or "
        "conv3=winograd/winograd/direct for forward/backward data/backward weights); train writes it into the run's "
        "config.cfg so a resume and the analyses compute as the first start did; a listed layer takes it over "
@@ -290,64 +297,64 @@ const std::vector<KeySpec>& keys() {
        [](const Config& c) { return format_resolved_convs(c.conv_algorithms); },
        [](Config& c, const std::string& v, const std::string& w) { c.conv_algorithms = parse_resolved_convs(v, w); }},
 
-      {"train.epochs", nullptr, "passes over the training set",
+      {"train.epochs", kResults, nullptr, "passes over the training set",
        [](const Config& c) { return std::to_string(c.train.epochs); },
        [](Config& c, const std::string& v, const std::string& w) { c.train.epochs = to_int(v, w, 1, 1000000); }},
-      {"train.batch", nullptr, "images per SGD step",
+      {"train.batch", kWeights, nullptr, "images per SGD step",
        [](const Config& c) { return std::to_string(c.train.batch); },
        [](Config& c, const std::string& v, const std::string& w) { c.train.batch = to_int(v, w, 1, 1 << 20); }},
-      {"train.lr", nullptr, "learning rate at the start",
+      {"train.lr", kWeights, nullptr, "learning rate at the start",
        [](const Config& c) { return format_float(c.train.lr); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.train.lr = to_float(v, w, "a number > 0", [](float x) { return x > 0; });
        }},
-      {"train.momentum", nullptr, "SGD momentum",
+      {"train.momentum", kWeights, nullptr, "SGD momentum",
        [](const Config& c) { return format_float(c.train.momentum); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.train.momentum = to_float(v, w, "a number in [0, 1)", [](float x) { return x >= 0 && x < 1; });
        }},
-      {"train.weight_decay", nullptr, "L2 weight decay added to the gradient of weights",
+      {"train.weight_decay", kWeights, nullptr, "L2 weight decay added to the gradient of weights",
        [](const Config& c) { return format_float(c.train.weight_decay); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.train.weight_decay = to_float(v, w, "a number >= 0", [](float x) { return x >= 0; });
        }},
-      {"train.lr_schedule", nullptr, "none | step (x lr_gamma every lr_step epochs) | plateau (x lr_gamma when the test loss stalls)",
+      {"train.lr_schedule", kWeights, nullptr, "none | step (x lr_gamma every lr_step epochs) | plateau (x lr_gamma when the test loss stalls)",
        [](const Config& c) { return std::string(to_string(c.train.lr_schedule)); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.train.lr_schedule = to_choice(v, w, {LrSchedule::none, LrSchedule::step, LrSchedule::plateau});
        }},
-      {"train.lr_step", nullptr, "step schedule: epochs between lr drops; 0 = never",
+      {"train.lr_step", kWeights, nullptr, "step schedule: epochs between lr drops; 0 = never",
        [](const Config& c) { return std::to_string(c.train.lr_step); },
        [](Config& c, const std::string& v, const std::string& w) { c.train.lr_step = to_int(v, w, 0); }},
-      {"train.lr_gamma", nullptr, "factor the lr is multiplied by at each drop",
+      {"train.lr_gamma", kWeights, nullptr, "factor the lr is multiplied by at each drop",
        [](const Config& c) { return format_float(c.train.lr_gamma); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.train.lr_gamma = to_float(v, w, "a number in (0, 1]", [](float x) { return x > 0 && x <= 1; });
        }},
-      {"train.lr_patience", nullptr, "plateau schedule: epochs without test-loss improvement before a drop",
+      {"train.lr_patience", kWeights, nullptr, "plateau schedule: epochs without test-loss improvement before a drop",
        [](const Config& c) { return std::to_string(c.train.lr_patience); },
        [](Config& c, const std::string& v, const std::string& w) { c.train.lr_patience = to_int(v, w, 1); }},
-      {"train.renorm_radius", nullptr, "conv filters whose RMS exceeds this are scaled back to it (the paper's 1e-1); 0 = off",
+      {"train.renorm_radius", kWeights, nullptr, "conv filters whose RMS exceeds this are scaled back to it (the paper's 1e-1); 0 = off",
        [](const Config& c) { return format_float(c.train.renorm_radius); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.train.renorm_radius = to_float(v, w, "a number >= 0", [](float x) { return x >= 0; });
        }},
-      {"train.init", nullptr, "gaussian (std init_std, as the paper) | he (std sqrt(2/fan_in))",
+      {"train.init", kWeights, nullptr, "gaussian (std init_std, as the paper) | he (std sqrt(2/fan_in))",
        [](const Config& c) { return std::string(to_string(c.train.init)); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.train.init = to_choice(v, w, {InitScheme::gaussian, InitScheme::he});
        }},
-      {"train.init_std", nullptr, "std of the gaussian init (at most 10)",
+      {"train.init_std", kWeights, nullptr, "std of the gaussian init (at most 10)",
        [](const Config& c) { return format_float(c.train.init_std); },
        // Bounded: 3e38 draws infinite weights, and anything near 10 already overflows a
        // ZFNet-sized forward pass; the paper uses 1e-2.
        [](Config& c, const std::string& v, const std::string& w) {
          c.train.init_std = to_float(v, w, "a number in (0, 10]", [](float x) { return x > 0 && x <= 10; });
        }},
-      {"train.probe_batch", nullptr, "images in the fixed batch used to count dead features each epoch",
+      {"train.probe_batch", kTrainingLog, nullptr, "images in the fixed batch used to count dead features each epoch",
        [](const Config& c) { return std::to_string(c.train.probe_batch); },
        [](Config& c, const std::string& v, const std::string& w) { c.train.probe_batch = to_int(v, w, 1, 1 << 20); }},
-      {"train.precision", nullptr,
+      {"train.precision", kWeights, nullptr,
        "f32 | bf16: bfloat16 activations, weights and gradients in the compute, f32 master weights, "
        "momentum, loss and snapshots (needs a CPU with AVX512_BF16)",
        [](const Config& c) { return std::string(precision_name(c.train.precision)); },
@@ -355,16 +362,16 @@ const std::vector<KeySpec>& keys() {
          c.train.precision = to_choice(v, w, {Precision::f32, Precision::bf16}, precision_name);
        }},
 
-      {"snapshot.epochs", nullptr,
+      {"snapshot.epochs", kResults, nullptr,
        "increasing epochs after which weights are saved; 0 = the initialisation. Epochs past "
        "train.epochs are dropped, and train.epochs itself is always added",
        [](const Config& c) { return join(c.snapshot.epochs); },
        [](Config& c, const std::string& v, const std::string& w) { c.snapshot.epochs = to_epoch_list(v, w); }},
 
-      {"analysis.layers", "(empty: every conv layer)", "comma list of conv layers to analyse",
+      {"analysis.layers", kResults, "(empty: every conv layer)", "comma list of conv layers to analyse",
        [](const Config& c) { return join(c.analysis.layers); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.layers = to_name_list(v, w); }},
-      {"analysis.features", nullptr,
+      {"analysis.features", kResults, nullptr,
        "features per layer followed through the snapshots: N = N of those alive in the last snapshot, "
        "spread evenly; all = every one; a comma list such as 3,17,40 (one feature: 5,) = those",
        [](const Config& c) {
@@ -389,126 +396,156 @@ const std::vector<KeySpec>& keys() {
          else if (parse_int(v, x) && x >= 1 && x <= 1000000) c.analysis.features = int(x);
          else bad_value(w, "an integer >= 1, all, or a comma list of feature indices such as 3,17,40", quote(v));
        }},
-      {"analysis.probe", nullptr, "train | test: the split searched for the strongest activations",
+      {"analysis.probe", kResults, nullptr, "train | test: the split searched for the strongest activations",
        [](const Config& c) { return std::string(to_string(c.analysis.probe)); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.analysis.probe = to_choice(v, w, {ProbeSplit::train, ProbeSplit::test});
        }},
-      {"analysis.probe_limit", nullptr,
+      {"analysis.probe_limit", kResults, nullptr,
        "search the first N images of that split; 0 = those the run used (data.train_limit or data.test_limit)",
        [](const Config& c) { return std::to_string(c.analysis.probe_limit); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.probe_limit = to_int64(v, w, 0); }},
-      {"analysis.topk", nullptr, "strongest activations kept per feature",
+      {"analysis.topk", kResults, nullptr, "strongest activations kept per feature",
        [](const Config& c) { return std::to_string(c.analysis.topk); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.topk = to_int(v, w, 1, 10000); }},
-      {"analysis.topk_epochs", "(empty: the last snapshot)", "comma list of snapshot epochs to compute the top-k grids for; each must be in snapshot.epochs",
+      {"analysis.topk_epochs", kResults, "(empty: the last snapshot)", "comma list of snapshot epochs to compute the top-k grids for; each must be in snapshot.epochs",
        [](const Config& c) { return join(c.analysis.topk_epochs); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.topk_epochs = to_epoch_list(v, w); }},
-      {"analysis.live", nullptr, "the trainer analyses each snapshot as soon as it is written",
+      {"analysis.live", kResults, nullptr, "the trainer analyses each snapshot as soon as it is written",
        [](const Config& c) { return bool_text(c.analysis.live); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.live = to_bool(v, w); }},
-      {"analysis.batch", nullptr, "images per forward pass during analysis",
+      {"analysis.batch", kResults, nullptr, "images per forward pass during analysis",
        [](const Config& c) { return std::to_string(c.analysis.batch); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.batch = to_int(v, w, 1, 1 << 20); }},
 
       // [invariance]: sweeps are checked here; images and layers need the run's data and
       // network, so analysis/invariance.cpp checks them, naming the same keys.
-      {"invariance.images", nullptr, "images transformed: split:indices such as test:0-4 or train:3,7,9",
+      {"invariance.images", kResults, nullptr, "images transformed: split:indices such as test:0-4 or train:3,7,9",
        [](const Config& c) { return c.invariance.images; },
        [](Config& c, const std::string& v, const std::string& w) { c.invariance.images = to_text(v, w); }},
-      {"invariance.epochs", "all", "all, or a comma list of snapshot epochs to measure",
+      {"invariance.epochs", kResults, "all", "all, or a comma list of snapshot epochs to measure",
        [](const Config& c) { return c.invariance.epochs.empty() ? std::string("all") : join(c.invariance.epochs); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.invariance.epochs = trim(v) == "all" ? std::vector<int>{} : to_epoch_list(v, w);
          if (trim(v) != "all" && c.invariance.epochs.empty()) bad_value(w, "all or a comma list of epochs", "none");
        }},
-      {"invariance.layers", "(empty: the first conv layer and the last hidden fc layer)",
+      {"invariance.layers", kResults, "(empty: the first conv layer and the last hidden fc layer)",
        "comma list of conv or fc layers whose rectified outputs are compared",
        [](const Config& c) { return join(c.invariance.layers); },
        [](Config& c, const std::string& v, const std::string& w) { c.invariance.layers = to_name_list(v, w); }},
-      {"invariance.translate", "auto (about a quarter of the input size each way)",
+      {"invariance.translate", kResults, "auto (about a quarter of the input size each way)",
        "vertical and horizontal translation sweep in pixels: auto, a list -4,0,4, or from:to:step",
        [](const Config& c) { return c.invariance.translate; },
        [](Config& c, const std::string& v, const std::string& w) {
          parse_sweep(v, w, -4096, 4096);
          c.invariance.translate = trim(v);
        }},
-      {"invariance.scale", "auto (0.6:1.4:0.1)", "scale sweep, factors about the image centre: auto, a list, or from:to:step",
+      {"invariance.scale", kResults, "auto (0.6:1.4:0.1)", "scale sweep, factors about the image centre: auto, a list, or from:to:step",
        [](const Config& c) { return c.invariance.scale; },
        [](Config& c, const std::string& v, const std::string& w) {
          parse_sweep(v, w, 0.01, 16);
          c.invariance.scale = trim(v);
        }},
-      {"invariance.rotate", "auto (0:360:15)", "rotation sweep in degrees, counter-clockwise: auto, a list, or from:to:step",
+      {"invariance.rotate", kResults, "auto (0:360:15)", "rotation sweep in degrees, counter-clockwise: auto, a list, or from:to:step",
        [](const Config& c) { return c.invariance.rotate; },
        [](Config& c, const std::string& v, const std::string& w) {
          parse_sweep(v, w, -360, 360);
          c.invariance.rotate = trim(v);
        }},
-      {"invariance.in_analyze", nullptr, "`deconvscope analyze` (and analysis.live) also runs the invariance analysis",
+      {"invariance.in_analyze", kResults, nullptr, "`deconvscope analyze` (and analysis.live) also runs the invariance analysis",
        [](const Config& c) { return bool_text(c.invariance.in_analyze); },
        [](Config& c, const std::string& v, const std::string& w) { c.invariance.in_analyze = to_bool(v, w); }},
       // [occlusion]: checked against the run (image indices, layer, input size) when it runs.
-      {"occlusion.images", nullptr, "split:indices of the occluded images, e.g. test:0-4 or train:3,7,9",
+      {"occlusion.images", kResults, nullptr, "split:indices of the occluded images, e.g. test:0-4 or train:3,7,9",
        [](const Config& c) { return c.occlusion.images; },
        [](Config& c, const std::string& v, const std::string& w) { c.occlusion.images = to_text(v, w); }},
-      {"occlusion.epochs", "all", "all, or a comma list of snapshot epochs to occlude",
+      {"occlusion.epochs", kResults, "all", "all, or a comma list of snapshot epochs to occlude",
        [](const Config& c) { return c.occlusion.epochs.empty() ? std::string("all") : join(c.occlusion.epochs); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.occlusion.epochs = trim(v) == "all" || trim(v).empty() ? std::vector<int>{} : to_epoch_list(v, w);
        }},
-      {"occlusion.layer", "(empty: the last conv layer)", "conv layer whose strongest feature map is followed",
+      {"occlusion.layer", kResults, "(empty: the last conv layer)", "conv layer whose strongest feature map is followed",
        [](const Config& c) { return c.occlusion.layer; },
        [](Config& c, const std::string& v, const std::string& w) { c.occlusion.layer = to_text(v, w); }},
-      {"occlusion.size", nullptr, "side of the grey square in pixels (at most the input's side)",
+      {"occlusion.size", kResults, nullptr, "side of the grey square in pixels (at most the input's side)",
        [](const Config& c) { return std::to_string(c.occlusion.size); },
        [](Config& c, const std::string& v, const std::string& w) { c.occlusion.size = to_int(v, w, 1, 1 << 16); }},
-      {"occlusion.stride", nullptr, "step of the square in pixels",
+      {"occlusion.stride", kResults, nullptr, "step of the square in pixels",
        [](const Config& c) { return std::to_string(c.occlusion.stride); },
        [](Config& c, const std::string& v, const std::string& w) { c.occlusion.stride = to_int(v, w, 1, 1 << 16); }},
-      {"occlusion.in_analyze", nullptr, "deconvscope analyze also runs the occlusion",
+      {"occlusion.in_analyze", kResults, nullptr, "deconvscope analyze also runs the occlusion",
        [](const Config& c) { return bool_text(c.occlusion.in_analyze); },
        [](Config& c, const std::string& v, const std::string& w) { c.occlusion.in_analyze = to_bool(v, w); }},
-      {"linear_probe.layers", "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers to probe",
+      {"linear_probe.layers", kResults, "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers to probe",
        [](const Config& c) { return c.linear_probe.layers.empty() ? std::string("all") : join(c.linear_probe.layers); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.linear_probe.layers.clear();
          if (trim(v) != "all") c.linear_probe.layers = to_name_list(v, w);
        }},
-      {"linear_probe.train", nullptr, "fit the probes on the first N training images",
+      {"linear_probe.train", kResults, nullptr, "fit the probes on the first N training images",
        [](const Config& c) { return std::to_string(c.linear_probe.train); },
        [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.train = to_int64(v, w, 1); }},
-      {"linear_probe.test", nullptr, "score the probes on the first N test images",
+      {"linear_probe.test", kResults, nullptr, "score the probes on the first N test images",
        [](const Config& c) { return std::to_string(c.linear_probe.test); },
        [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.test = to_int64(v, w, 1); }},
-      {"linear_probe.grid", nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
+      {"linear_probe.grid", kResults, nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
        [](const Config& c) { return std::to_string(c.linear_probe.grid); },
        [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.grid = to_int(v, w, 1, 64); }},
-      {"linear_probe.in_analyze", nullptr, "analyze (and analysis.live) also runs the linear probes",
+      {"linear_probe.in_analyze", kResults, nullptr, "analyze (and analysis.live) also runs the linear probes",
        [](const Config& c) { return bool_text(c.linear_probe.in_analyze); },
        [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.in_analyze = to_bool(v, w); }},
       // [similarity]: layers and images need the run, so analysis/similarity.cpp checks them, naming the keys.
-      {"similarity.layers", "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers",
+      {"similarity.layers", kResults, "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers",
        [](const Config& c) { return c.similarity.layers.empty() ? std::string("all") : join(c.similarity.layers); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.similarity.layers.clear();
          if (trim(v) != "all") c.similarity.layers = to_name_list(v, w);
        }},
-      {"similarity.images", nullptr, "compare the layers' representations of the first N training images",
+      {"similarity.images", kResults, nullptr, "compare the layers' representations of the first N training images",
        [](const Config& c) { return std::to_string(c.similarity.images); },
        [](Config& c, const std::string& v, const std::string& w) { c.similarity.images = to_int64(v, w, 2); }},
-      {"similarity.grid", nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
+      {"similarity.grid", kResults, nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
        [](const Config& c) { return std::to_string(c.similarity.grid); },
        [](Config& c, const std::string& v, const std::string& w) { c.similarity.grid = to_int(v, w, 1, 64); }},
-      {"similarity.settle_threshold", nullptr,
+      {"similarity.settle_threshold", kResults, nullptr,
        "the report's \"representation settles at\": the first snapshot from which CKA to the final one stays >= this",
        [](const Config& c) { return format_float(c.similarity.settle_threshold); },
        [](Config& c, const std::string& v, const std::string& w) {
          c.similarity.settle_threshold = to_float(v, w, "a number in (0, 1]", [](float x) { return x > 0 && x <= 1; });
        }},
-      {"similarity.in_analyze", nullptr, "analyze (and analysis.live) also runs the similarity analysis",
+      {"similarity.in_analyze", kResults, nullptr, "analyze (and analysis.live) also runs the similarity analysis",
        [](const Config& c) { return bool_text(c.similarity.in_analyze); },
        [](Config& c, const std::string& v, const std::string& w) { c.similarity.in_analyze = to_bool(v, w); }},
+      // [health]: the bounds are those the health flags had before they became these keys.
+      {"health.probe", kResults, nullptr,
+       "images scanned for fire rates: auto (the images deconvscope analyze searched, recorded in "
+       "analysis/analysis.h5; without an analysis the run's own: analysis.probe_limit, else data.train_limit) "
+       "or the first N images of the analysis.probe split (0 = all)",
+       [](const Config& c) { return c.health.probe < 0 ? std::string("auto") : std::to_string(c.health.probe); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         long long x = 0;
+         if (trim(v) == "auto") c.health.probe = -1;
+         else if (parse_int(v, x) && x >= 0) c.health.probe = x;
+         else bad_value(w, "auto or an integer >= 0", quote(v));
+       }},
+      {"health.dominating_ratio", kResults, nullptr,
+       "a filter whose RMS is above this x the layer's median RMS is dominating",
+       [](const Config& c) { return format_float(c.health.dominating_ratio); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.health.dominating_ratio = to_float(v, w, "a number in (1, 1e6]", [](float x) { return x > 1 && x <= 1e6f; });
+       }},
+      {"health.collapsed_ratio", kResults, nullptr,
+       "a filter whose RMS is below this x the layer's median RMS is collapsed, i.e. dead",
+       [](const Config& c) { return format_float(c.health.collapsed_ratio); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.health.collapsed_ratio = to_float(v, w, "a number in (0, 1]", [](float x) { return x > 0 && x <= 1; });
+       }},
+      {"health.redundant_correlation", kResults, nullptr,
+       "a filter whose max |cosine| with another filter of its layer is at or above this is redundant",
+       [](const Config& c) { return format_float(c.health.redundant_correlation); },
+       [](Config& c, const std::string& v, const std::string& w) {
+         c.health.redundant_correlation = to_float(v, w, "a number in (0, 1]", [](float x) { return x > 0 && x <= 1; });
+       }},
   };
   return table;
 }
@@ -937,23 +974,70 @@ std::vector<ConfigDifference> config_differences(const Config& a, const Config& 
   return out;
 }
 
-const std::vector<std::string>& resume_changeable_keys() {
-  // Where the files go, how long the run is, what is snapshotted or analysed, threads and
-  // how a streamed folder is read (it gives the same batches as one held in memory).
-  static const std::vector<std::string> keys = {
-      "train.epochs",   "snapshot.epochs",   "analysis.*",     "invariance.*",          "occlusion.*",
-      "linear_probe.*", "run.dir",           "run.name",       "run.threads",           "data.streaming",
-      "data.memory_budget_mb", "data.reader_threads", "data.prefetch_batches", "similarity.*",
-      "model.conv_algorithms"};
-  return keys;
+const char* to_string(KeyEffect e) {
+  switch (e) {
+    case KeyEffect::weights: return "weights";
+    case KeyEffect::training_log: return "training_log";
+    case KeyEffect::results: return "results";
+    case KeyEffect::nothing: return "nothing";
+  }
+  return "?";
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> out;
+  for (const auto& k : keys()) out.push_back(k.key);
+  return out;
+}
+
+KeyEffect key_effect(const std::string& key) {
+  const KeySpec* k = find_key(key);
+  return k ? k->effect : KeyEffect::weights;
 }
 
 bool resume_may_change(const std::string& key) {
-  for (const std::string& k : resume_changeable_keys()) {
-    const bool section = k.size() > 2 && k.compare(k.size() - 2, 2, ".*") == 0;
-    if (section ? key.rfind(k.substr(0, k.size() - 1), 0) == 0 : key == k) return true;
+  switch (key_effect(key)) {
+    case KeyEffect::weights:
+    case KeyEffect::training_log: return false;
+    case KeyEffect::results:
+    case KeyEffect::nothing: return true;
   }
   return false;
+}
+
+const std::vector<std::string>& resume_changeable_keys() {
+  static const std::vector<std::string> list = [] {
+    std::vector<std::string> out;
+    const auto& all = keys();
+    for (size_t i = 0; i < all.size();) {
+      const std::string sec = section_of(all[i].key);
+      size_t end = i;
+      bool every = true;
+      for (; end < all.size() && section_of(all[end].key) == sec; ++end) every = every && resume_may_change(all[end].key);
+      // "analysis.*" says more than its eight keys; a section of one key is named by it.
+      if (every && end - i > 1) {
+        out.push_back(sec + ".*");
+      } else {
+        for (size_t j = i; j < end; ++j)
+          if (resume_may_change(all[j].key)) out.push_back(all[j].key);
+      }
+      i = end;
+    }
+    return out;
+  }();
+  return list;
+}
+
+std::map<std::string, std::string> config_entries(const std::string& text, const std::string& where) {
+  Sources src;
+  src.file = where;
+  scan_ini(text, src);
+  std::map<std::string, std::string> out;
+  for (const po::option& o : parse_ini(text, src).options) {
+    std::string& v = out[o.string_key];
+    for (const std::string& part : o.value) v += (v.empty() ? "" : "; ") + part;
+  }
+  return out;
 }
 
 std::string config_help() {

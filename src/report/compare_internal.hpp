@@ -48,10 +48,13 @@ struct Verdict {
 Verdict judge(const std::string& scope, const std::string& metric, const std::string& title, int better, bool percent,
               const std::vector<std::string>& labels, const std::vector<float>& values);
 
-// Settings of the runs' effective configs (INI text) that change what training produces
-// and differ between the runs: a sentence per key naming each run's value. Left out:
-// the architecture (what is compared), the run's name, folder and threads, the number of
-// epochs (runs are compared at one epoch), snapshot and analysis settings.
+// Settings of the runs' effective configs (INI text, read by config_entries) that change
+// what training produces and differ between the runs: a sentence per key naming each
+// run's value. A key is in when its KeySpec says it changes the weights (config.hpp
+// KeyEffect), the architecture (model.*, what is compared) aside; so left out are the
+// run's name, folder and threads, how a folder is streamed, the number of epochs (runs
+// are compared at one epoch), snapshot, analysis and health settings. A text that is not
+// a config throws Error(config) naming the run's label and the line.
 std::vector<std::string> setting_differences(const std::vector<std::string>& labels,
                                              const std::vector<std::string>& config_texts);
 

@@ -7,9 +7,9 @@
 #include <map>
 #include <numeric>
 #include <set>
-#include <sstream>
 
 #include "compare_internal.hpp"
+#include "deconvscope/config/config.hpp"
 #include "health_html.hpp"
 
 namespace ds::compare_detail {
@@ -84,36 +84,11 @@ Verdict judge(const std::string& scope, const std::string& metric, const std::st
 
 namespace {
 
-// key -> value of an effective config's INI text; repeated keys (model.layer) are joined.
-std::map<std::string, std::string> ini_values(const std::string& text) {
-  std::map<std::string, std::string> kv;
-  std::istringstream in(text);
-  std::string section;
-  for (std::string line; std::getline(in, line);) {
-    const auto trim = [](std::string s) {
-      const auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
-      return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-    };
-    line = trim(line.substr(0, line.find('#')));
-    if (line.empty()) continue;
-    if (line.front() == '[' && line.back() == ']') {
-      section = trim(line.substr(1, line.size() - 2));
-      continue;
-    }
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string& v = kv[section + "." + trim(line.substr(0, eq))];
-    v += (v.empty() ? "" : "; ") + trim(line.substr(eq + 1));
-  }
-  return kv;
-}
-
-// Whether a key changes what training produces up to a given epoch (see the header).
+// Whether a key changes what training produces up to a given epoch (see the header): its
+// table entry says it changes the weights. The [model] section is left out: the
+// architecture is what a comparison is about.
 bool changes_results(const std::string& key) {
-  static const std::set<std::string> kNot = {"train.epochs", "train.probe_batch", "run.name", "run.dir",
-                                             "run.threads"};
-  if (kNot.count(key)) return false;
-  return key.rfind("data.", 0) == 0 || key.rfind("train.", 0) == 0 || key == "run.seed";
+  return key_effect(key) == KeyEffect::weights && key.rfind("model.", 0) != 0;
 }
 
 }  // namespace
@@ -122,8 +97,9 @@ std::vector<std::string> setting_differences(const std::vector<std::string>& lab
                                              const std::vector<std::string>& config_texts) {
   std::vector<std::map<std::string, std::string>> values;
   std::set<std::string> keys;
-  for (const std::string& t : config_texts) {
-    values.push_back(ini_values(t));
+  for (size_t i = 0; i < config_texts.size(); ++i) {
+    const std::string where = (i < labels.size() ? labels[i] : "run " + std::to_string(i + 1)) + ": config.cfg";
+    values.push_back(config_entries(config_texts[i], where));
     for (const auto& kv : values.back()) keys.insert(kv.first);
   }
   std::vector<std::string> out;

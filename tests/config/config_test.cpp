@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -153,6 +154,110 @@ TEST(ResumeKeys, TheCheckAndDocsConfigFollowTheOneList) {
   std::sort(documented.begin(), documented.end());
   std::sort(listed.begin(), listed.end());
   EXPECT_EQ(documented, listed);
+}
+
+// Every key of the table declares its effect, and the resume rule is that declaration:
+// a key may change iff it changes neither the weights nor the training's own records,
+// and the printed list (wildcards included) covers exactly those keys.
+TEST(ResumeKeys, EveryKeyDeclaresItsEffectAndResumeReadsIt) {
+  const std::vector<std::string> keys = ds::config_keys();
+  ASSERT_FALSE(keys.empty());
+  const auto& listed = ds::resume_changeable_keys();
+  auto in_list = [&](const std::string& key) {
+    for (const std::string& k : listed) {
+      const bool section = k.size() > 2 && k.compare(k.size() - 2, 2, ".*") == 0;
+      if (section ? key.rfind(k.substr(0, k.size() - 1), 0) == 0 : key == k) return true;
+    }
+    return false;
+  };
+  for (const std::string& k : keys) {
+    const ds::KeyEffect e = ds::key_effect(k);
+    const bool changes_training = e == ds::KeyEffect::weights || e == ds::KeyEffect::training_log;
+    EXPECT_EQ(ds::resume_may_change(k), !changes_training) << k << " (" << ds::to_string(e) << ")";
+    EXPECT_EQ(in_list(k), !changes_training) << k << " and train --help's list disagree";
+  }
+  for (const std::string& k : listed) {
+    const bool section = k.size() > 2 && k.compare(k.size() - 2, 2, ".*") == 0;
+    EXPECT_TRUE(section || std::count(keys.begin(), keys.end(), k)) << k << " is not a key";
+  }
+  // Streaming decodes the same batches as holding the set in memory (docs/scaling.md):
+  // it changes nothing, for the resume check and for compare alike.
+  for (const char* k : {"data.streaming", "data.memory_budget_mb", "data.reader_threads", "data.prefetch_batches"})
+    EXPECT_EQ(int(ds::key_effect(k)), int(ds::KeyEffect::nothing)) << k;
+  EXPECT_EQ(int(ds::key_effect("train.probe_batch")), int(ds::KeyEffect::training_log));
+  EXPECT_EQ(int(ds::key_effect("model.layer #3")), int(ds::KeyEffect::weights));
+  EXPECT_EQ(int(ds::key_effect("health.dominating_ratio")), int(ds::KeyEffect::results));
+  EXPECT_TRUE(ds::resume_may_change("health.probe"));
+}
+
+// docs/config.md's table of effects states each key's declaration once more, for readers:
+// every key of the table sits in exactly one row, the row of its effect.
+TEST(ResumeKeys, DocsConfigTableOfEffectsFollowsTheDeclarations) {
+  std::ifstream f(std::string(DS_SOURCE_DIR) + "/docs/config.md");
+  const std::string doc{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  const size_t from = doc.find("### What changing a key changes");
+  ASSERT_NE(from, std::string::npos) << "docs/config.md lost its table of what changing a key changes";
+  const std::map<std::string, ds::KeyEffect> rows = {{"the weights", ds::KeyEffect::weights},
+                                                     {"the training's own records", ds::KeyEffect::training_log},
+                                                     {"results only", ds::KeyEffect::results},
+                                                     {"nothing", ds::KeyEffect::nothing}};
+  const std::vector<std::string> keys = ds::config_keys();
+  std::map<std::string, int> seen;
+  std::istringstream in(doc.substr(from));
+  std::string line;
+  while (std::getline(in, line) && line.rfind("| effect", 0) != 0) {}
+  std::getline(in, line);  // |---|
+  while (std::getline(in, line) && line.rfind("| ", 0) == 0) {
+    const size_t a = line.find(" | "), b = line.find(" | ", a + 3);
+    const auto row = rows.find(line.substr(2, a - 2));
+    ASSERT_NE(row, rows.end()) << line;
+    const std::string cell = line.substr(a + 3, b - a - 3);
+    for (size_t q = cell.find('`'); q != std::string::npos; q = cell.find('`', cell.find('`', q + 1) + 1)) {
+      const std::string word = cell.substr(q + 1, cell.find('`', q + 1) - q - 1);
+      const bool section = word.size() > 2 && word.compare(word.size() - 2, 2, ".*") == 0;
+      for (const std::string& k : keys)
+        if (section ? k.rfind(word.substr(0, word.size() - 1), 0) == 0 : k == word) {
+          ++seen[k];
+          EXPECT_EQ(ds::to_string(ds::key_effect(k)), ds::to_string(row->second)) << k << " in row " << row->first;
+        }
+    }
+  }
+  for (const std::string& k : keys) EXPECT_EQ(seen[k], 1) << k << " should be in exactly one row";
+}
+
+// config_entries reads a text as written, through the loader's own path: comments and
+// spaces go, repeated layer lines join, an unknown key is refused with its line.
+TEST(ConfigEntries, ReadsWhatTheTextSays) {
+  const auto kv = ds::config_entries("[train]\nlr = 0.02  # faster\n[model]\nlayer = a relu\nlayer = b fc out=2\n"
+                                     "[run]\ndir =\n",
+                                     "a.cfg");
+  EXPECT_EQ(kv.at("train.lr"), "0.02");
+  EXPECT_EQ(kv.at("model.layer"), "a relu; b fc out=2");
+  EXPECT_EQ(kv.at("run.dir"), "");
+  EXPECT_EQ(kv.count("train.epochs"), 0u) << "no defaults";
+  const std::string e = error_of([] { ds::config_entries("[train]\nlr = 1\nlrr = 2\n", "b: config.cfg"); });
+  EXPECT_CONTAINS(e, "b: config.cfg:3");
+  EXPECT_CONTAINS(e, "did you mean train.lr?");
+}
+
+// [health]: the defaults are the health flags' old defaults; a key overrides them, and a
+// bad value is refused naming the key.
+TEST(HealthKeys, DefaultsOverridesAndBadValues) {
+  const ds::Config d = ds::load_config({});
+  EXPECT_EQ(d.health.probe, -1);
+  EXPECT_EQ(d.health.dominating_ratio, 3.0f);
+  EXPECT_EQ(d.health.collapsed_ratio, 0.1f);
+  EXPECT_EQ(d.health.redundant_correlation, 0.9f);
+  EXPECT_CONTAINS(d.text, "[health]\nprobe = auto\ndominating_ratio = 3\n");
+  const ds::Config c = ds::load_config({"--health.probe", "60", "--health.dominating_ratio", "4.5"});
+  EXPECT_EQ(c.health.probe, 60);
+  EXPECT_EQ(c.health.dominating_ratio, 4.5f);
+  EXPECT_EQ(ds::parse_config_text(c.text, "x").health.probe, 60) << "the effective text reads back";
+  EXPECT_CONTAINS(error_of([] { ds::load_config({"--health.collapsed_ratio", "2"}); }),
+                  "command line: --health.collapsed_ratio");
+  EXPECT_CONTAINS(error_of([] { ds::load_config({"--health.dominating_ratio", "1"}); }), "a number in (1, 1e6]");
+  EXPECT_CONTAINS(error_of([] { ds::load_config({"--health.redundant_correlation", "0"}); }), "(0, 1]");
+  EXPECT_CONTAINS(error_of([] { ds::load_config({"--health.probe", "-1"}); }), "auto or an integer >= 0");
 }
 
 TEST(ConfigDifferences, LayerListsCompareLineByLine) {

@@ -318,6 +318,51 @@ TEST(CompareSettings, ResultChangingDifferencesOnly) {
   EXPECT_EQ(d, (std::vector<std::string>{"data.train_limit: A 0, B 2000", "train.lr: A 0.01, B 0.02"}));
 }
 
+// The verdict reads each key's declared effect: for every key of the table, two configs
+// that differ in it alone are told apart iff it changes the weights (the architecture,
+// model.*, aside). Analysis and streaming keys change no weights: nothing is said.
+TEST(CompareSettings, EveryKeyFollowsItsDeclaredEffect) {
+  for (const std::string& key : config_keys()) {
+    const size_t dot = key.find('.');
+    const std::string head = "[" + key.substr(0, dot) + "]\n" + key.substr(dot + 1) + " = ";
+    const auto d = compare_detail::setting_differences({"A", "B"}, {head + "1\n", head + "2\n"});
+    const bool named = key_effect(key) == KeyEffect::weights && key.rfind("model.", 0) != 0;
+    EXPECT_EQ(d, named ? std::vector<std::string>{key + ": A 1, B 2"} : std::vector<std::string>{}) << key;
+  }
+  EXPECT_TRUE(compare_detail::setting_differences({"A", "B"}, {"[analysis]\nfeatures = 8\n", "[analysis]\nfeatures = 4\n"})
+                  .empty());
+  EXPECT_TRUE(compare_detail::setting_differences({"A", "B"}, {"[data]\nstreaming = on\n", "[data]\nstreaming = off\n"})
+                  .empty());
+  // A text that is no config says whose it is.
+  try {
+    compare_detail::setting_differences({"A", "B"}, {"[train]\nlr = 1\n", "[train]\nbogus = 1\n"});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::config);
+    EXPECT_NE(std::string(e.what()).find("B: config.cfg:2"), std::string::npos) << e.what();
+  }
+}
+
+// The health flags are short for the [health] keys: either sets the threshold health.h5
+// records, the next run without them is back at the default, and a bad value exits 2.
+TEST_F(CompareRuns, HealthFlagsAreShortForHealthKeys) {
+  const std::string run = root_ + "/health-keys";
+  fs::copy(deep_, run, fs::copy_options::recursive);
+  ASSERT_EQ(cli_run({"health", "--run", run, "--probe", "60", "--dominating-ratio", "4"}), 0);
+  HealthResult h = read_health(run + "/analysis/health.h5");
+  EXPECT_EQ(h.thresholds.dominating_ratio, 4.0f);
+  EXPECT_EQ(h.probe_count, 60);
+  ASSERT_EQ(cli_run({"health", "--run", run, "--health.probe", "60", "--health.collapsed_ratio", "0.2"}), 0);
+  h = read_health(run + "/analysis/health.h5");
+  EXPECT_EQ(h.thresholds.collapsed_ratio, 0.2f);
+  EXPECT_EQ(h.thresholds.dominating_ratio, 3.0f);
+  EXPECT_EQ(cli_run({"health", "--run", run, "--collapsed-ratio", "2"}), 2);
+  EXPECT_EQ(cli_run({"health", "--run", run, "--health.redundant_correlation", "0"}), 2);
+  EXPECT_EQ(cli_run({"health", "--run", run, "--probe", "-1"}), 2);
+  EXPECT_EQ(cli_run({"compare", run, shallow_, "--dominating-ratio", "1", "--out", root_ + "/hk"}), 2);
+  EXPECT_EQ(cli_run({"compare", run, shallow_, "--health.bogus", "1", "--out", root_ + "/hk"}), 2);
+}
+
 TEST_F(CompareRuns, BadInputIsRefused) {
   auto kind = [](auto&& f) {
     try {

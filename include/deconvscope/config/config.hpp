@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -129,6 +130,16 @@ struct SimilarityConfig {
   bool in_analyze = false;          // `analyze` (and analysis.live) runs it too
 };
 
+// [health]: how `deconvscope health` (and `compare`, for a run whose health it computes)
+// judges filters (analysis/health.hpp HealthOptions; docs/health-format.md). Their flags
+// --probe, --dominating-ratio, --collapsed-ratio, --redundant-correlation are short for these.
+struct HealthConfig {
+  int64_t probe = -1;                  // images scanned for fire rates: -1 (auto) = those analyze searched; 0 = all
+  float dominating_ratio = 3.0f;       // RMS above this x the layer's median RMS: dominating
+  float collapsed_ratio = 0.1f;        // RMS below this x the layer's median RMS: collapsed (dead)
+  float redundant_correlation = 0.9f;  // max |cosine| with another filter at or above this: redundant
+};
+
 struct Config {
   RunConfig run;
   DataConfig data;
@@ -143,6 +154,7 @@ struct Config {
   OcclusionConfig occlusion;
   LinearProbeConfig linear_probe;
   SimilarityConfig similarity;
+  HealthConfig health;
   std::string source;             // the config file it came from, "" if none
   std::string text;               // the effective config as INI text (reloadable)
 };
@@ -163,12 +175,37 @@ struct ConfigDifference {
 };
 // Every key whose value differs between a and b, in the order of docs/config.md.
 std::vector<ConfigDifference> config_differences(const Config& a, const Config& b);
+// What changing a key changes, declared once per key in config.cpp's table. Two readers
+// follow it: `train --resume` may change a key that changes neither the weights nor the
+// training's own records, and `compare` names the differing keys that change the weights.
+enum class KeyEffect {
+  weights,       // what is trained: run.seed, the images trained on, the model, the optimiser
+  training_log,  // what training records beside the weights (train.probe_batch: metrics.csv's
+                 // dead fractions), so one run's log would mix two settings; not the weights
+  results,       // what is kept of the weights or computed from them: the run's length, the
+                 // snapshots, every analysis and health
+  nothing,       // where and how the run computes: its name, folder, threads, how a folder is
+                 // streamed (bit for bit the same batches), the conv algorithm chosen per layer
+};
+const char* to_string(KeyEffect e);  // "weights" | "training_log" | "results" | "nothing"
+// Every key of the table ("train.lr"), in the order of docs/config.md; model.layer is
+// not among them (it is the repeated key, outside the table).
+std::vector<std::string> config_keys();
+// The effect of `key`; the layer list (model.layer, "model.layer #3" as config_differences
+// names it) and anything that is not a key count as changing the weights.
+KeyEffect key_effect(const std::string& key);
 // Keys a `train --resume` may change, because none changes the weights of the epochs to
-// come: exact keys ("train.epochs") and whole sections ("analysis.*"). The one list that
-// the resume check, `train --help` and docs/config.md (checked by a test) all follow.
+// come or the run's records of them: exact keys ("train.epochs") and whole sections
+// ("analysis.*", when every key of a section of several may change), read off the table.
+// The one list that `train --help` and docs/config.md (checked by a test) print.
 const std::vector<std::string>& resume_changeable_keys();
-// Whether `key` ("analysis.features") is one of them.
+// Whether `key` ("analysis.features") may change on resume: its effect is results or nothing.
 bool resume_may_change(const std::string& key);
+// The entries of a config text, key -> value as written (repeated model.layer lines joined
+// with "; "), read by the same Boost.Program_options path as parse_config_text, so unknown
+// and repeated keys are refused naming `where` and the line; without the defaults or the
+// rules that tie keys together. For comparing what configs say.
+std::map<std::string, std::string> config_entries(const std::string& text, const std::string& where);
 // Help text listing every key, its default and meaning.
 std::string config_help();
 // Parses one layer line ("conv1 conv out=32 kernel=5 stride=1 pad=2"); `where` names the
