@@ -277,8 +277,7 @@ std::string content_key(const std::string& path) {
 
 HealthResult current_health(const std::string& dir, const HealthOptions& opt, bool recompute, bool* computed) {
   const RunPaths paths = RunPaths::of(dir);
-  const auto snaps =
-      fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots) : std::vector<std::pair<int, std::string>>{};
+  const auto snaps = run_snapshots(paths);
   if (snaps.empty())
     throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots: not a trained run",
                 "train it first: deconvscope train --config <file> --run.dir " + dir);

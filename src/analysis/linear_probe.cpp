@@ -229,7 +229,7 @@ std::vector<int> conv_and_hidden_fc_layers(const Run& run, const std::vector<std
     while (!out.empty() && size_t(out.back()) == specs.size() - 1) out.pop_back();
     return out;
   }
-  out = conv_or_fc_layers(specs, names, key);
+  out = run.layer_indices(names, key, LayerKinds::conv_or_fc);
   std::sort(out.begin(), out.end());
   return out;
 }
