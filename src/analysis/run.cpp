@@ -138,21 +138,22 @@ std::vector<int> Run::layer_indices(const std::vector<std::string>& names, const
   return resolve_layers(first_->layers, names, key, kinds);
 }
 
-std::vector<size_t> Run::select_snapshots(const std::string& key, const std::vector<int>& epochs) const {
+std::vector<size_t> Run::select_snapshots(const std::string& key, const std::vector<int>& wanted) const {
   std::vector<size_t> chosen;
-  if (epochs.empty()) {
+  if (wanted.empty()) {
     for (size_t i = 0; i < snapshots_.size(); ++i) chosen.push_back(i);
     return chosen;
   }
-  for (int e : epochs) {
-    const auto it = std::find_if(snapshots_.begin(), snapshots_.end(), [&](const auto& s) { return s.first == e; });
-    if (it == snapshots_.end()) {
-      std::string have;
-      for (const auto& s : snapshots_) have += (have.empty() ? "" : ",") + std::to_string(s.first);
-      throw Error(ErrorKind::config, key, expected_found("epochs that have a snapshot (" + have + ")", std::to_string(e)),
+  const std::vector<int> have = epochs();
+  for (int e : wanted) {
+    const auto it = std::find(have.begin(), have.end(), e);
+    if (it == have.end()) {
+      std::string list;
+      for (int h : have) list += (list.empty() ? "" : ",") + std::to_string(h);
+      throw Error(ErrorKind::config, key, expected_found("epochs that have a snapshot (" + list + ")", std::to_string(e)),
                   "name snapshot epochs, or all (every snapshot)");
     }
-    chosen.push_back(size_t(it - snapshots_.begin()));
+    chosen.push_back(size_t(it - have.begin()));
   }
   // In epoch order, each once, whatever order the list was written in.
   std::sort(chosen.begin(), chosen.end());
