@@ -36,7 +36,7 @@ std::vector<int> resolve_layers(const std::vector<LayerSpec>& specs, const std::
                                  it == specs.end() ? "'" + name + "'"
                                                    : std::string(layer_type_name(it->type)) + " layer '" + name + "'"),
                   "the network's " + kind + " layers: " + (known.empty() ? "none" : known) +
-                      (kinds == LayerKinds::conv_or_fc ? " (a conv or fc layer's ReLU output is what is read)" : ""));
+                      (kinds == LayerKinds::conv_or_fc ? "; their ReLU output is what is read" : ""));
     const int i = int(it - specs.begin());
     if (std::find(out.begin(), out.end(), i) != out.end())
       throw Error(ErrorKind::config, key, expected_found("each layer once", "'" + name + "' twice"));
@@ -151,7 +151,7 @@ std::vector<size_t> Run::select_snapshots(const std::string& key, const std::vec
       std::string list;
       for (int h : have) list += (list.empty() ? "" : ",") + std::to_string(h);
       throw Error(ErrorKind::config, key, expected_found("epochs that have a snapshot (" + list + ")", std::to_string(e)),
-                  "name snapshot epochs, or all (every snapshot)");
+                  "name snapshot epochs, or all for every snapshot");
     }
     chosen.push_back(size_t(it - have.begin()));
   }
