@@ -127,7 +127,7 @@ AnalysisPlan plan_analysis(const Run& run) {
       if (s.type == LayerType::conv) names.push_back(s.name);
   const std::vector<LayerShape> shapes = infer_shapes(first.layers, first.input);
   for (const std::string& n : names) {
-    const int i = run.layer_index(n, "analysis.layers", "conv");
+    const int i = run.layer_index(n, "analysis.layers", LayerKinds::conv);
     p.convs.push_back(i);
     LayerEvolution ev;
     ev.layer = n;

@@ -146,19 +146,16 @@ ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const Analysi
   return p;
 }
 
-HealthResult compute_health(const Run& run, const HealthOptions& opt) {
-  const Config& cfg = run.config();
-  const auto& snaps = run.snapshots();
-  const Snapshot& first = run.first();
+namespace {
 
-  HealthResult h;
-  h.thresholds = opt.thresholds;
-  h.input = first.input;
+// The run's conv layers (indices into its layers), each with an empty LayerHealth in h.
+std::vector<int> health_layers(const Run& run, HealthResult& h) {
+  const Snapshot& first = run.first();
   std::vector<int> convs;
   for (size_t i = 0; i < first.layers.size(); ++i)
     if (first.layers[i].type == LayerType::conv) convs.push_back(int(i));
   if (convs.empty())
-    throw Error(ErrorKind::snapshot, snaps.front().second, "the network has no conv layer",
+    throw Error(ErrorKind::snapshot, run.snapshots().front().second, "the network has no conv layer",
                 "health looks at conv filters only");
   const std::vector<LayerShape> shapes = infer_shapes(first.layers, first.input);
   for (size_t l = 0; l < convs.size(); ++l) {
@@ -173,76 +170,62 @@ HealthResult compute_health(const Run& run, const HealthOptions& opt) {
     lh.chance_correlation = chance_redundancy(lh.filters, lh.in_channels * s.kernel[0] * s.kernel[1]);
     h.layers.push_back(std::move(lh));
   }
+  return convs;
+}
 
-  // The probe: the images the analysis searched (health_probe), the first of the split.
-  std::string analysis_problem;
-  const std::unique_ptr<AnalysisResult> analysis = read_run_analysis(run.paths(), &analysis_problem);
-  if (analysis) h.analysis_sha256 = analysis->content_sha256;
-  const ProbeSet ps = health_probe(cfg, opt, analysis.get());
-  const RunImages images = run.images(ps.split == ProbeSplit::train, ps.limit);
-  const Dataset& probe = images.images();
+// The probe images (health_probe: those the analysis searched, else the first of the
+// split), and where they come from in h.
+RunImages health_images(const Run& run, const HealthOptions& opt, const AnalysisResult* analysis, HealthResult& h) {
+  const ProbeSet ps = health_probe(run.config(), opt, analysis);
+  RunImages images = run.images(ps.split == ProbeSplit::train, ps.limit);
   h.split = to_string(ps.split);
   h.dataset_path = images.path();
-  h.probe_count = int64_t(probe.size());
+  h.probe_count = int64_t(images.images().size());
   h.probe_source = ps.source;
   if (ps.limit > h.probe_count)
     h.probe_source += " (the split holds only " + std::to_string(h.probe_count) + " images)";
   if (analysis && !analysis->dataset_path.empty() && analysis->dataset_path != images.path())
     h.probe_source += "; note: the analysis read " + analysis->dataset_path + ", the config names " + images.path();
+  return images;
+}
 
-  const std::unique_ptr<Network> net_owner = run.network(cfg.analysis.batch);
-  Network& net = *net_owner;
-  const HealthThresholds& t = opt.thresholds;
-  for (size_t si = 0; si < snaps.size(); ++si) {
-    const int epoch = snaps[si].first;
-    const Snapshot s = run.read(si);
-    h.epochs.push_back(epoch);
-    h.snapshot_sha256.push_back(s.content_sha256);
-    net.import_params(s.params);
-    std::unique_ptr<Progress> bar;
-    if (!opt.quiet) bar = std::make_unique<Progress>("health epoch " + std::to_string(epoch), h.probe_count);
-    const auto rates =
-        fire_rates(net, probe, Normalization{s.input_mean, s.input_std}, h.probe_count, convs, bar.get());
-    if (bar) bar->finish();
-
-    for (size_t l = 0; l < convs.size(); ++l) {
-      LayerHealth& lh = h.layers[l];
-      const Tensor& w = s.params[size_t(convs[l])].weights;  // (O, I, kh, kw)
-      const std::vector<float> rms = filter_rms(w);
-      const float med = median_of(rms);
-      const std::vector<Redundancy> red = filter_redundancy(w);
-      lh.median_rms.push_back(med);
-      for (size_t o = 0; o < rms.size(); ++o) {
-        const bool never = rates[l][o] == 0.f;
-        const bool collapsed = rms[o] == 0.f || rms[o] < t.collapsed_ratio * med;
-        lh.rms.push_back(rms[o]);
-        lh.fire_rate.push_back(rates[l][o]);
-        lh.never_fires.push_back(never);
-        lh.collapsed.push_back(collapsed);
-        lh.dominating.push_back(med > 0 && rms[o] > t.dominating_ratio * med);
-        lh.dead.push_back(never || collapsed);
-        lh.max_correlation.push_back(red[o].max_correlation);
-        lh.partner.push_back(red[o].partner);
-      }
-      if (l == 0) {
-        const std::vector<FrequencyShares> fs_ = frequency_shares(w, t);
-        size_t live = 0, mid = 0;
-        const size_t base = lh.dead.size() - fs_.size();
-        for (size_t o = 0; o < fs_.size(); ++o) {
-          lh.low_share.push_back(fs_[o].low);
-          lh.mid_share.push_back(fs_[o].mid);
-          lh.high_share.push_back(fs_[o].high);
-          lh.peak_frequency.push_back(fs_[o].peak);
-          if (lh.dead[base + o] || !std::isfinite(fs_[o].peak)) continue;
-          ++live;
-          mid += fs_[o].peak >= t.low_band && fs_[o].peak < t.mid_band ? 1 : 0;
-        }
-        lh.mid_coverage.push_back(live ? float(double(mid) / double(live)) : kNaN);
-      }
-    }
+// One snapshot's figures of one conv layer's filters w (O, I, kh, kw) firing at `rates`,
+// appended to lh; frequency content for the first conv layer only.
+void add_layer_figures(LayerHealth& lh, const Tensor& w, const std::vector<float>& rates, const HealthThresholds& t) {
+  const std::vector<float> rms = filter_rms(w);
+  const float med = median_of(rms);
+  const std::vector<Redundancy> red = filter_redundancy(w);
+  lh.median_rms.push_back(med);
+  for (size_t o = 0; o < rms.size(); ++o) {
+    const bool never = rates[o] == 0.f;
+    const bool collapsed = rms[o] == 0.f || rms[o] < t.collapsed_ratio * med;
+    lh.rms.push_back(rms[o]);
+    lh.fire_rate.push_back(rates[o]);
+    lh.never_fires.push_back(never);
+    lh.collapsed.push_back(collapsed);
+    lh.dominating.push_back(med > 0 && rms[o] > t.dominating_ratio * med);
+    lh.dead.push_back(never || collapsed);
+    lh.max_correlation.push_back(red[o].max_correlation);
+    lh.partner.push_back(red[o].partner);
   }
+  if (lh.conv_index != 0) return;
+  const std::vector<FrequencyShares> fs_ = frequency_shares(w, t);
+  size_t live = 0, mid = 0;
+  const size_t base = lh.dead.size() - fs_.size();
+  for (size_t o = 0; o < fs_.size(); ++o) {
+    lh.low_share.push_back(fs_[o].low);
+    lh.mid_share.push_back(fs_[o].mid);
+    lh.high_share.push_back(fs_[o].high);
+    lh.peak_frequency.push_back(fs_[o].peak);
+    if (lh.dead[base + o] || !std::isfinite(fs_[o].peak)) continue;
+    ++live;
+    mid += fs_[o].peak >= t.low_band && fs_[o].peak < t.mid_band ? 1 : 0;
+  }
+  lh.mid_coverage.push_back(live ? float(double(mid) / double(live)) : kNaN);
+}
 
-  // Filters that died and stayed dead: the first epoch of their final dead streak.
+// Filters that died and stayed dead: the first epoch of their final dead streak.
+void mark_dead_since(HealthResult& h) {
   const size_t E = h.epochs.size();
   for (LayerHealth& lh : h.layers) {
     const size_t O = size_t(lh.filters);
@@ -250,6 +233,37 @@ HealthResult compute_health(const Run& run, const HealthOptions& opt) {
     for (size_t o = 0; o < O; ++o)
       for (size_t e = E; e-- > 0 && lh.dead[e * O + o];) lh.dead_since[o] = h.epochs[e];
   }
+}
+
+}  // namespace
+
+HealthResult compute_health(const Run& run, const HealthOptions& opt) {
+  HealthResult h;
+  h.thresholds = opt.thresholds;
+  h.input = run.input();
+  const std::vector<int> convs = health_layers(run, h);
+
+  std::string analysis_problem;
+  const std::unique_ptr<AnalysisResult> analysis = read_run_analysis(run.paths(), &analysis_problem);
+  if (analysis) h.analysis_sha256 = analysis->content_sha256;
+  const RunImages images = health_images(run, opt, analysis.get(), h);
+
+  const std::unique_ptr<Network> net = run.network(run.config().analysis.batch);
+  for (size_t si = 0; si < run.snapshots().size(); ++si) {
+    const int epoch = run.snapshots()[si].first;
+    const Snapshot s = run.read(si);
+    h.epochs.push_back(epoch);
+    h.snapshot_sha256.push_back(s.content_sha256);
+    net->import_params(s.params);
+    std::unique_ptr<Progress> bar;
+    if (!opt.quiet) bar = std::make_unique<Progress>("health epoch " + std::to_string(epoch), h.probe_count);
+    const auto rates = fire_rates(*net, images.images(), Normalization{s.input_mean, s.input_std}, h.probe_count,
+                                  convs, bar.get());
+    if (bar) bar->finish();
+    for (size_t l = 0; l < convs.size(); ++l)
+      add_layer_figures(h.layers[l], s.params[size_t(convs[l])].weights, rates[l], opt.thresholds);
+  }
+  mark_dead_since(h);
 
   if (h.layers.size() < 2) {
     h.aliasing_note = "the network has one conv layer: there is no second layer to alias";
@@ -277,8 +291,7 @@ std::string content_key(const std::string& path) {
 
 HealthResult current_health(const std::string& dir, const HealthOptions& opt, bool recompute, bool* computed) {
   const RunPaths paths = RunPaths::of(dir);
-  const auto snaps =
-      fs::is_directory(paths.snapshots) ? list_snapshots(paths.snapshots) : std::vector<std::pair<int, std::string>>{};
+  const auto snaps = run_snapshots(paths);
   if (snaps.empty())
     throw Error(ErrorKind::snapshot, paths.snapshots, "no snapshots: not a trained run",
                 "train it first: deconvscope train --config <file> --run.dir " + dir);

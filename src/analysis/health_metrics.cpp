@@ -1,12 +1,14 @@
 // The filter-health metrics on plain tensors (see include/deconvscope/analysis/health.hpp):
-// RMS, frequency bands of a zero-padded DFT, redundancy as |cosine|, and the stride-
-// periodic share of a projection. Naive loops: kernels are at most a few hundred weights
-// and layers a few hundred filters, so nothing here needs an FFT.
+// RMS, frequency bands of a zero-padded DFT (cv::dft), redundancy as |cosine|, and the
+// stride-periodic share of a projection. Plain loops elsewhere: kernels are at most a few
+// hundred weights and layers a few hundred filters.
 // Left out: what the figures mean for a run (health.cpp) and across runs (report/).
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
+
+#include <opencv2/core.hpp>
 
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/core/error.hpp"
@@ -16,7 +18,6 @@ namespace ds {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr double kPi = 3.14159265358979323846;
 
 void check_weights(const Tensor& w, const char* what) {
   const auto& d = w.dims;
@@ -54,14 +55,7 @@ std::vector<FrequencyShares> frequency_shares(const Tensor& w, const HealthThres
   // Zero padding samples the kernel's continuous spectrum finely, so that 7x7 and 11x11
   // kernels are measured on the same frequency grid.
   const int N = std::max({t.spectrum_size, kh, kw});
-  // Twiddles and the band and radius of every bin, shared by all filters.
-  std::vector<double> cos_t(size_t(N) * N), sin_t(size_t(N) * N);
-  for (int u = 0; u < N; ++u)
-    for (int i = 0; i < N; ++i) {
-      const double a = -2.0 * kPi * double((int64_t(u) * i) % N) / N;
-      cos_t[size_t(u) * N + i] = std::cos(a);
-      sin_t[size_t(u) * N + i] = std::sin(a);
-    }
+  // The band and radius of every bin, shared by all filters.
   std::vector<float> rho(size_t(N) * N);
   std::vector<int> band(size_t(N) * N);
   for (int u = 0; u < N; ++u)
@@ -73,33 +67,20 @@ std::vector<FrequencyShares> frequency_shares(const Tensor& w, const HealthThres
     }
 
   std::vector<FrequencyShares> out(static_cast<size_t>(O));
-  std::vector<double> energy(size_t(N) * N), row_re(size_t(kh) * N), row_im(size_t(kh) * N);
+  std::vector<double> energy(size_t(N) * N);
+  cv::Mat padded(N, N, CV_64F), spectrum;  // (N, N): one kernel zero-padded; (N, N, 2): its DFT
   for (int o = 0; o < O; ++o) {
     std::fill(energy.begin(), energy.end(), 0.0);
     for (int c = 0; c < I; ++c) {
       const float* k = w.ptr() + (size_t(o) * I + c) * kh * kw;  // (kh, kw)
-      // Along x for each kernel row, then along y: a separable DFT of the padded kernel.
+      padded.setTo(0.0);
       for (int i = 0; i < kh; ++i)
-        for (int v = 0; v < N; ++v) {
-          double re = 0, im = 0;
-          for (int j = 0; j < kw; ++j) {
-            re += k[i * kw + j] * cos_t[size_t(v) * N + j];
-            im += k[i * kw + j] * sin_t[size_t(v) * N + j];
-          }
-          row_re[size_t(i) * N + v] = re;
-          row_im[size_t(i) * N + v] = im;
-        }
-      for (int u = 0; u < N; ++u)
-        for (int v = 0; v < N; ++v) {
-          double re = 0, im = 0;
-          for (int i = 0; i < kh; ++i) {
-            const double c_ = cos_t[size_t(u) * N + i], s_ = sin_t[size_t(u) * N + i];
-            const double a = row_re[size_t(i) * N + v], b = row_im[size_t(i) * N + v];
-            re += a * c_ - b * s_;
-            im += a * s_ + b * c_;
-          }
-          energy[size_t(u) * N + v] += re * re + im * im;
-        }
+        for (int j = 0; j < kw; ++j) padded.at<double>(i, j) = k[i * kw + j];
+      cv::dft(padded, spectrum, cv::DFT_COMPLEX_OUTPUT);
+      for (int u = 0; u < N; ++u) {
+        const cv::Vec2d* row = spectrum.ptr<cv::Vec2d>(u);
+        for (int v = 0; v < N; ++v) energy[size_t(u) * N + v] += row[v][0] * row[v][0] + row[v][1] * row[v][1];
+      }
     }
     double bands[3] = {0, 0, 0}, total = 0, best = -1;
     float peak = kNaN;

@@ -9,12 +9,10 @@
 #include <chrono>
 #include <cmath>
 #include <random>
-#include <sstream>
 
 #include <opencv2/imgproc.hpp>
 
 #include "deconvscope/analysis/forward_images.hpp"
-#include "deconvscope/analysis/image_selection.hpp"
 #include "deconvscope/config/sweep.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
@@ -26,12 +24,6 @@ namespace ds {
 namespace {
 
 constexpr float kNaNf = std::numeric_limits<float>::quiet_NaN();
-
-std::string join_ints(const std::vector<int>& v) {
-  std::ostringstream s;
-  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
-  return s.str();
-}
 
 // The 2x3 affine matrix mapping source pixel coordinates to destination ones.
 cv::Matx23d transform_matrix(Transform t, double v, int H, int W) {
@@ -158,7 +150,7 @@ std::vector<int> invariance_layers(const std::vector<LayerSpec>& specs, const st
     if (out.empty()) out.push_back(last_fc);  // a network of fc layers only: its classifier
     return out;
   }
-  return conv_or_fc_layers(specs, names, key);
+  return resolve_layers(specs, names, key, LayerKinds::conv_or_fc);
 }
 
 std::vector<InvarianceSweep> make_sweeps(const InvarianceConfig& cfg, const InputShape& input,
@@ -263,33 +255,13 @@ InvarianceResult compute_invariance(const Run& run, bool quiet) {
   }
   for (Transform t : kTransforms) sweep_values(t, ic, r.input.height, r.input.width);
 
-  // Snapshots: all, or the epochs named.
-  std::vector<size_t> chosen;
-  const std::vector<int> have = run.epochs();
-  if (ic.epochs.empty()) {
-    for (size_t i = 0; i < have.size(); ++i) chosen.push_back(i);
-  } else {
-    for (int e : ic.epochs) {
-      const auto it = std::find(have.begin(), have.end(), e);
-      if (it == have.end())
-        throw Error(ErrorKind::config, "invariance.epochs",
-                    expected_found("epochs that have a snapshot (" + join_ints(have) + ")", std::to_string(e)),
-                    "name snapshot epochs, or all");
-      chosen.push_back(size_t(it - have.begin()));
-    }
-    std::sort(chosen.begin(), chosen.end());
-    chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
-  }
-  for (size_t i : chosen) r.epochs.push_back(have[i]);
+  const std::vector<size_t> chosen = run.select_snapshots("invariance.epochs", ic.epochs);
+  for (size_t i : chosen) r.epochs.push_back(run.snapshots()[i].first);
 
-  // Images: only as many of the split as the largest index needs are loaded.
-  const ImageSelection sel = parse_image_selection(ic.images, "invariance.images");
-  const int64_t needed = *std::max_element(sel.indices.begin(), sel.indices.end()) + 1;
-  const RunImages images = run.images(sel.train_split, needed);
+  const SelectedImages images = run.select_images("invariance.images", ic.images);
   const Dataset& d = images.images();
-  check_image_selection(sel, int64_t(d.size()), "invariance.images");
-  r.split = sel.train_split ? "train" : "test";
-  r.images = sel.indices;
+  r.split = images.split();
+  r.images = images.selection.indices;
   r.class_names = d.class_names;
   const Normalization norm = run.normalization();
   r.input_mean = norm.mean;

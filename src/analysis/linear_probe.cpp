@@ -229,7 +229,7 @@ std::vector<int> conv_and_hidden_fc_layers(const Run& run, const std::vector<std
     while (!out.empty() && size_t(out.back()) == specs.size() - 1) out.pop_back();
     return out;
   }
-  out = conv_or_fc_layers(specs, names, key);
+  out = run.layer_indices(names, key, LayerKinds::conv_or_fc);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -307,6 +307,140 @@ int64_t network_correct(const Network& net, int n, const std::vector<int32_t>& l
   return right;
 }
 
+// The probed rows: the pixels, then each chosen layer's rectified output pooled to the
+// grid; their names (with the closing (network) row) and feature sizes go into r.
+std::vector<Probed> probe_rows(const Run& run, const Network& net, const std::vector<int>& layers, int grid,
+                               LinearProbeResult& r) {
+  std::vector<Probed> rows;
+  const InputShape& in = run.input();
+  Probed px{-1, in.channels, in.height, in.width, std::max(in.height, in.width), 0};
+  if (int64_t(in.channels) * in.height * in.width > kMaxPixelFeatures)
+    px.grid = std::max(1, int(std::sqrt(double(kMaxPixelFeatures) / in.channels)));
+  rows.push_back(px);
+  r.layers.push_back(kPixelsRow);
+  for (int i : layers) {
+    const int out = rectified_output_layer(run.layers(), i);
+    const LayerShape& s = net.shapes()[size_t(out)];
+    rows.push_back(Probed{out, s.channels, s.height, s.width, grid, 0});
+    r.layers.push_back(run.layers()[size_t(i)].name);
+  }
+  for (Probed& p : rows) p.dim = pooled_dim(p.C, p.H, p.W, p.grid);
+  r.layers.push_back(kNetworkRow);
+  for (const Probed& p : rows) r.feature_dim.push_back(int32_t(p.dim));
+  r.feature_dim.push_back(net.num_classes());
+  return rows;
+}
+
+// One snapshot's passes over the images: the network holding its weights, the probed
+// rows, and the batch buffers and forward time they share.
+struct SnapshotPass {
+  SnapshotPass(Network& net_, const std::vector<Probed>& rows_, size_t first_row_, Normalization norm_, Progress* bar_,
+               int64_t done_)
+      : net(net_), rows(rows_), first_row(first_row_), norm(norm_), bar(bar_), done(done_) {}
+
+  Network& net;
+  const std::vector<Probed>& rows;
+  size_t first_row;  // 1 after the first snapshot: the pixels do not change and are probed once
+  Normalization norm;
+  Progress* bar;
+  int64_t done;  // images of earlier passes, for the bar
+  std::vector<float> input;     // (B, C, H, W) network input
+  std::vector<int32_t> labels;  // (B)
+  Tensor act;
+  double forward_seconds = 0;
+
+  // Images [first, first + n) of d through the network.
+  void forward(const Dataset& d, int64_t first, int n) {
+    fill_batch(d, first, n, norm, net.batch(), input, labels);
+    const auto t0 = std::chrono::steady_clock::now();
+    net.forward(input.data(), Mode::infer);
+    forward_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  // Row p's features of the batch's n images, pooled into out (n, D).
+  void pool(size_t p, int n, float* out) {
+    const Probed& pr = rows[p];
+    const float* a = input.data();
+    if (pr.output >= 0) {
+      net.read_output(pr.output, act);  // (B, C, H, W) or (B, C) plain
+      a = act.data.data();
+    }
+    pool_features(a, n, pr.C, pr.H, pr.W, pr.grid, out);
+  }
+  void progress(int64_t images) {
+    if (bar) bar->update(done + images);
+  }
+};
+
+// Pass 1: the first `count` training images pooled batch by batch into (count, D) per row;
+// their labels into `labels`. Returns how many the network itself gets right.
+int64_t pool_training(SnapshotPass& s, const Dataset& train, int64_t count, std::vector<std::vector<float>>& feats,
+                      std::vector<int32_t>& labels) {
+  const int B = s.net.batch();
+  for (size_t p = s.first_row; p < s.rows.size(); ++p) feats[p].resize(size_t(count) * size_t(s.rows[p].dim));
+  int64_t net_right = 0;
+  for (int64_t first = 0; first < count; first += B) {
+    const int n = int(std::min<int64_t>(B, count - first));
+    s.forward(train, first, n);
+    std::copy(s.labels.begin(), s.labels.begin() + n, labels.begin() + first);
+    for (size_t p = s.first_row; p < s.rows.size(); ++p) s.pool(p, n, feats[p].data() + size_t(first) * size_t(s.rows[p].dim));
+    net_right += network_correct(s.net, n, s.labels);
+    s.progress(first + n);
+  }
+  return net_right;
+}
+
+// Pass 2: the first `count` test images scored by each row's probe as they are pooled:
+// the right answers per row into `right`. Returns how many the network itself gets right.
+int64_t score_test(SnapshotPass& s, const Dataset& test, int64_t count, const std::vector<ProbeFit>& fits,
+                   std::vector<int64_t>& right) {
+  const int B = s.net.batch();
+  int64_t net_right = 0;
+  std::vector<float> pooled;
+  for (int64_t first = 0; first < count; first += B) {
+    const int n = int(std::min<int64_t>(B, count - first));
+    s.forward(test, first, n);
+    for (size_t p = s.first_row; p < s.rows.size(); ++p) {
+      pooled.resize(size_t(n) * size_t(s.rows[p].dim));
+      s.pool(p, n, pooled.data());  // (n, D)
+      right[p] += fits[p].correct(pooled.data(), s.labels.data(), n);
+    }
+    net_right += network_correct(s.net, n, s.labels);
+    s.progress(first + n);
+  }
+  return net_right;
+}
+
+// Snapshot si's probes: fitted on the training images, scored on the test images, into
+// r's row si (the pixel row of a later snapshot copied from the first).
+void probe_snapshot(SnapshotPass& s, const DataSplits& data, size_t si, std::vector<ProbeFit>& fits,
+                    LinearProbeResult& r) {
+  const size_t P = s.rows.size();  // the probed rows; row P is (network)
+  const int classes = s.net.num_classes();
+  std::vector<std::vector<float>> feats(P);
+  std::vector<int32_t> train_labels(size_t(r.train_count));
+  const int64_t train_right = pool_training(s, data.train, r.train_count, feats, train_labels);
+  const auto fit0 = std::chrono::steady_clock::now();
+  for (size_t p = s.first_row; p < P; ++p) {
+    fits[p] = fit_linear_probe(feats[p], train_labels, r.train_count, s.rows[p].dim, classes);
+    std::vector<float>().swap(feats[p]);  // the pooled training features are not needed any more
+    r.train_accuracy[r.index(si, p)] = float(fits[p].train_accuracy);
+    r.alpha[r.index(si, p)] = float(fits[p].alpha);
+  }
+  r.fit_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - fit0).count());
+  r.train_accuracy[r.index(si, P)] = float(double(train_right) / double(r.train_count));
+
+  s.done += r.train_count;
+  std::vector<int64_t> right(P, 0);
+  const int64_t test_right = score_test(s, data.test, r.test_count, fits, right);
+  for (size_t p = s.first_row; p < P; ++p) r.test_accuracy[r.index(si, p)] = float(double(right[p]) / double(r.test_count));
+  r.test_accuracy[r.index(si, P)] = float(double(test_right) / double(r.test_count));
+  if (si > 0) {
+    r.train_accuracy[r.index(si, 0)] = r.train_accuracy[r.index(0, 0)];
+    r.test_accuracy[r.index(si, 0)] = r.test_accuracy[r.index(0, 0)];
+    r.alpha[r.index(si, 0)] = r.alpha[r.index(0, 0)];
+  }
+}
+
 }  // namespace
 
 LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig& cfg, bool show_progress) {
@@ -318,37 +452,15 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
   r.test_count = checked_count(cfg.test, data.test.size(), "linear_probe.test", "test", data.path);
   r.grid = cfg.grid;
 
-  const std::unique_ptr<Network> net_owner = run.network(run.config().analysis.batch);
-  Network& net = *net_owner;
-  const int B = net.batch(), classes = net.num_classes();
+  const std::unique_ptr<Network> net = run.network(run.config().analysis.batch);
+  const int classes = net->num_classes();
   if (data.train.num_classes > classes || data.test.num_classes > classes)
     throw Error(ErrorKind::data, data.path,
                 expected_found("at most the network's " + std::to_string(classes) + " classes",
                                std::to_string(std::max(data.train.num_classes, data.test.num_classes))));
+  const std::vector<Probed> rows = probe_rows(run, *net, layers, cfg.grid, r);
 
-  // The rows: pixels, the layers, (network).
-  std::vector<Probed> rows;
-  const InputShape& in = run.input();
-  Probed px{-1, in.channels, in.height, in.width, std::max(in.height, in.width), 0};
-  if (int64_t(in.channels) * in.height * in.width > kMaxPixelFeatures)
-    px.grid = std::max(1, int(std::sqrt(double(kMaxPixelFeatures) / in.channels)));
-  rows.push_back(px);
-  r.layers.push_back(kPixelsRow);
-  const std::vector<LayerShape>& shapes = net.shapes();
-  for (int i : layers) {
-    const int out = rectified_output_layer(run.layers(), i);
-    const LayerShape& s = shapes[size_t(out)];
-    rows.push_back(Probed{out, s.channels, s.height, s.width, cfg.grid, 0});
-    r.layers.push_back(run.layers()[size_t(i)].name);
-  }
-  for (Probed& p : rows) p.dim = pooled_dim(p.C, p.H, p.W, p.grid);
-  r.layers.push_back(kNetworkRow);
-  const size_t L = r.layers.size(), P = rows.size();  // P = L - 1 probed rows
-  for (const Probed& p : rows) r.feature_dim.push_back(int32_t(p.dim));
-  r.feature_dim.push_back(classes);
-
-  const auto& snaps = run.snapshots();
-  const size_t E = snaps.size();
+  const size_t E = run.snapshots().size(), L = r.layers.size();
   r.train_accuracy.assign(E * L, 0.f);
   r.test_accuracy.assign(E * L, 0.f);
   r.alpha.assign(E * L, std::numeric_limits<float>::quiet_NaN());
@@ -356,85 +468,16 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
   const int64_t per_snapshot = r.train_count + r.test_count;
   if (show_progress) bar = std::make_unique<Progress>("linear probes", int64_t(E) * per_snapshot, "img");
 
-  std::vector<float> input;
-  std::vector<int32_t> labels, train_labels(size_t(r.train_count));
-  Tensor act;
-  std::vector<ProbeFit> fits(P);
+  std::vector<ProbeFit> fits(rows.size());
   for (size_t si = 0; si < E; ++si) {
     const auto t0 = std::chrono::steady_clock::now();
-    double forward = 0;
     const Snapshot s = run.read(si);
     r.epochs.push_back(s.epoch);
-    net.import_params(s.params);
-    const Normalization norm{s.input_mean, s.input_std};
-    // Pixels do not change with the snapshot: probed once, at the first.
-    const size_t first_row = si == 0 ? 0 : 1;
-
-    // Pass 1: training images, pooled batch by batch into (train_count, D) per row.
-    std::vector<std::vector<float>> feats(P);
-    for (size_t p = first_row; p < P; ++p) feats[p].resize(size_t(r.train_count) * size_t(rows[p].dim));
-    int64_t net_right = 0;
-    for (int64_t first = 0; first < r.train_count; first += B) {
-      const int n = int(std::min<int64_t>(B, r.train_count - first));
-      fill_batch(data.train, first, n, norm, B, input, labels);  // (B, C, H, W) network input
-      const auto f0 = std::chrono::steady_clock::now();
-      net.forward(input.data(), Mode::infer);
-      forward += std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
-      std::copy(labels.begin(), labels.begin() + n, train_labels.begin() + first);
-      for (size_t p = first_row; p < P; ++p) {
-        const Probed& pr = rows[p];
-        const float* a = input.data();
-        if (pr.output >= 0) {
-          net.read_output(pr.output, act);  // (B, C, H, W) or (B, C) plain
-          a = act.data.data();
-        }
-        pool_features(a, n, pr.C, pr.H, pr.W, pr.grid, feats[p].data() + size_t(first) * size_t(pr.dim));
-      }
-      net_right += network_correct(net, n, labels);
-      if (bar) bar->update(int64_t(si) * per_snapshot + first + n);
-    }
-    const auto fit0 = std::chrono::steady_clock::now();
-    for (size_t p = first_row; p < P; ++p) {
-      fits[p] = fit_linear_probe(feats[p], train_labels, r.train_count, rows[p].dim, classes);
-      std::vector<float>().swap(feats[p]);  // the pooled training features are not needed any more
-      r.train_accuracy[r.index(si, p)] = float(fits[p].train_accuracy);
-      r.alpha[r.index(si, p)] = float(fits[p].alpha);
-    }
-    r.fit_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - fit0).count());
-    r.train_accuracy[r.index(si, P)] = float(double(net_right) / double(r.train_count));
-
-    // Pass 2: test images, scored as they are pooled.
-    std::vector<int64_t> right(P, 0);
-    net_right = 0;
-    std::vector<float> pooled;
-    for (int64_t first = 0; first < r.test_count; first += B) {
-      const int n = int(std::min<int64_t>(B, r.test_count - first));
-      fill_batch(data.test, first, n, norm, B, input, labels);
-      const auto f0 = std::chrono::steady_clock::now();
-      net.forward(input.data(), Mode::infer);
-      forward += std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
-      for (size_t p = first_row; p < P; ++p) {
-        const Probed& pr = rows[p];
-        const float* a = input.data();
-        if (pr.output >= 0) {
-          net.read_output(pr.output, act);
-          a = act.data.data();
-        }
-        pooled.resize(size_t(n) * size_t(pr.dim));
-        pool_features(a, n, pr.C, pr.H, pr.W, pr.grid, pooled.data());  // (n, D)
-        right[p] += fits[p].correct(pooled.data(), labels.data(), n);
-      }
-      net_right += network_correct(net, n, labels);
-      if (bar) bar->update(int64_t(si) * per_snapshot + r.train_count + first + n);
-    }
-    for (size_t p = first_row; p < P; ++p) r.test_accuracy[r.index(si, p)] = float(double(right[p]) / double(r.test_count));
-    r.test_accuracy[r.index(si, P)] = float(double(net_right) / double(r.test_count));
-    if (si > 0) {
-      r.train_accuracy[r.index(si, 0)] = r.train_accuracy[r.index(0, 0)];
-      r.test_accuracy[r.index(si, 0)] = r.test_accuracy[r.index(0, 0)];
-      r.alpha[r.index(si, 0)] = r.alpha[r.index(0, 0)];
-    }
-    r.forward_seconds.push_back(forward);
+    net->import_params(s.params);
+    SnapshotPass pass(*net, rows, /*first_row =*/si == 0 ? 0 : 1, Normalization{s.input_mean, s.input_std}, bar.get(),
+                      /*done =*/int64_t(si) * per_snapshot);
+    probe_snapshot(pass, data, si, fits, r);
+    r.forward_seconds.push_back(pass.forward_seconds);
     r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   if (bar) bar->finish();

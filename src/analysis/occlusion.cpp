@@ -9,7 +9,6 @@
 
 #include "deconvscope/analysis/deconvnet.hpp"
 #include "deconvscope/analysis/forward_images.hpp"
-#include "deconvscope/analysis/image_selection.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/core/tensor.hpp"
@@ -147,39 +146,15 @@ OcclusionResult compute_occlusion(const Run& run, const OcclusionRequest& reques
     conv = last_conv(run.layers());
     if (conv < 0) throw Error(ErrorKind::config, "occlusion.layer", "the run's network has no conv layer to occlude");
   } else {
-    conv = run.layer_index(oc.layer, "occlusion.layer", "conv");
+    conv = run.layer_index(oc.layer, "occlusion.layer", LayerKinds::conv);
   }
   r.layer = run.layers()[size_t(conv)].name;
 
-  // Snapshots: every one, or those occlusion.epochs names (each must exist).
-  std::vector<size_t> snaps;
-  const auto& all = run.snapshots();
-  if (oc.epochs.empty()) {
-    for (size_t i = 0; i < all.size(); ++i) snaps.push_back(i);
-  } else {
-    for (int e : oc.epochs) {
-      size_t i = 0;
-      while (i < all.size() && all[i].first != e) ++i;
-      if (i == all.size()) {
-        std::string have;
-        for (const auto& [epoch, path] : all) have += (have.empty() ? "" : ",") + std::to_string(epoch);
-        throw Error(ErrorKind::config, "occlusion.epochs", expected_found("epochs with a snapshot (" + have + ")", std::to_string(e)),
-                    "leave occlusion.epochs empty for every snapshot");
-      }
-      snaps.push_back(i);
-    }
-    // In epoch order, each once, whatever order the list was written in.
-    std::sort(snaps.begin(), snaps.end());
-    snaps.erase(std::unique(snaps.begin(), snaps.end()), snaps.end());
-  }
-
-  const ImageSelection sel = parse_image_selection(oc.images, "occlusion.images");
-  const int64_t need = sel.indices.empty() ? 1 : *std::max_element(sel.indices.begin(), sel.indices.end()) + 1;
-  const RunImages data = run.images(sel.train_split, need);
+  const std::vector<size_t> snaps = run.select_snapshots("occlusion.epochs", oc.epochs);
+  const SelectedImages data = run.select_images("occlusion.images", oc.images);
   const Dataset& d = data.images();
-  check_image_selection(sel, int64_t(d.size()), "occlusion.images");
-  r.split = sel.train_split ? "train" : "test";
-  r.images = sel.indices;
+  r.split = data.split();
+  r.images = data.selection.indices;
   for (int64_t i : r.images) r.labels.push_back(d.labels[size_t(i)]);
 
   const std::unique_ptr<Network> net = run.network(run.config().analysis.batch);

@@ -2,14 +2,11 @@
 #include "deconvscope/analysis/run.hpp"
 
 #include <algorithm>
-#include <filesystem>
 
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/threads.hpp"
 #include "deconvscope/model/evaluate.hpp"
 #include "deconvscope/model/network.hpp"
-
-namespace fs = std::filesystem;
 
 namespace ds {
 
@@ -21,21 +18,25 @@ std::string shape_text(int c, int h, int w) {
 
 }  // namespace
 
-std::vector<int> conv_or_fc_layers(const std::vector<LayerSpec>& specs, const std::vector<std::string>& names,
-                                   const std::string& key) {
-  auto readable = [](const LayerSpec& s) { return s.type == LayerType::conv || s.type == LayerType::fc; };
+std::vector<int> resolve_layers(const std::vector<LayerSpec>& specs, const std::vector<std::string>& names,
+                                const std::string& key, LayerKinds kinds) {
+  auto wanted = [&](const LayerSpec& s) {
+    return s.type == LayerType::conv || (kinds == LayerKinds::conv_or_fc && s.type == LayerType::fc);
+  };
+  const std::string kind = kinds == LayerKinds::conv ? "conv" : "conv or fc";
   std::string known;
   for (const LayerSpec& s : specs)
-    if (readable(s)) known += (known.empty() ? "" : ", ") + s.name;
+    if (wanted(s)) known += (known.empty() ? "" : ", ") + s.name;
   std::vector<int> out;
   for (const std::string& name : names) {
     const auto it = std::find_if(specs.begin(), specs.end(), [&](const LayerSpec& s) { return s.name == name; });
-    if (it == specs.end() || !readable(*it))
+    if (it == specs.end() || !wanted(*it))
       throw Error(ErrorKind::config, key,
-                  expected_found("names of conv or fc layers",
+                  expected_found(names.size() == 1 ? "the name of a " + kind + " layer" : "names of " + kind + " layers",
                                  it == specs.end() ? "'" + name + "'"
                                                    : std::string(layer_type_name(it->type)) + " layer '" + name + "'"),
-                  "the network's conv and fc layers: " + known + " (a conv or fc layer's ReLU output is what is read)");
+                  "the network's " + kind + " layers: " + (known.empty() ? "none" : known) +
+                      (kinds == LayerKinds::conv_or_fc ? "; their ReLU output is what is read" : ""));
     const int i = int(it - specs.begin());
     if (std::find(out.begin(), out.end(), i) != out.end())
       throw Error(ErrorKind::config, key, expected_found("each layer once", "'" + name + "' twice"));
@@ -49,7 +50,7 @@ Run Run::open(const std::string& dir, const Config& cfg, const std::string& purp
   Run r;
   r.paths_ = RunPaths::of(dir);
   r.cfg_ = cfg;
-  if (fs::is_directory(r.paths_.snapshots)) r.snapshots_ = list_snapshots(r.paths_.snapshots);
+  r.snapshots_ = run_snapshots(r.paths_);
   if (r.snapshots_.empty())
     throw Error(ErrorKind::snapshot, r.paths_.snapshots, "no snapshots to " + purpose,
                 "train first: deconvscope train --config <file> (snapshots land in " + r.paths_.snapshots + ")");
@@ -128,18 +129,46 @@ std::unique_ptr<Network> Run::network(int batch) const {
                                    NetworkOptions{cfg_.conv_algorithm, Precision::f32, cfg_.conv_algorithms});
 }
 
-int Run::layer_index(const std::string& name, const std::string& key, const std::string& kind) const {
-  const std::vector<LayerSpec>& specs = first_->layers;
-  std::string names;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    const bool right_kind = kind.empty() || kind == layer_type_name(specs[i].type);
-    if (specs[i].name == name && right_kind) return int(i);
-    if (right_kind) names += (names.empty() ? "" : ", ") + specs[i].name;
+int Run::layer_index(const std::string& name, const std::string& key, LayerKinds kinds) const {
+  return resolve_layers(first_->layers, {name}, key, kinds).front();
+}
+
+std::vector<int> Run::layer_indices(const std::vector<std::string>& names, const std::string& key,
+                                    LayerKinds kinds) const {
+  return resolve_layers(first_->layers, names, key, kinds);
+}
+
+std::vector<size_t> Run::select_snapshots(const std::string& key, const std::vector<int>& wanted) const {
+  std::vector<size_t> chosen;
+  if (wanted.empty()) {
+    for (size_t i = 0; i < snapshots_.size(); ++i) chosen.push_back(i);
+    return chosen;
   }
-  throw Error(ErrorKind::config, key,
-              "'" + name + "' is not a" + (kind.empty() ? "" : kind == "fc" ? "n fc" : " " + kind) +
-                  " layer of the run in " + dir(),
-              "its " + (kind.empty() ? std::string() : kind + " ") + "layers: " + (names.empty() ? "none" : names));
+  const std::vector<int> have = epochs();
+  for (int e : wanted) {
+    const auto it = std::find(have.begin(), have.end(), e);
+    if (it == have.end()) {
+      std::string list;
+      for (int h : have) list += (list.empty() ? "" : ",") + std::to_string(h);
+      throw Error(ErrorKind::config, key, expected_found("epochs that have a snapshot (" + list + ")", std::to_string(e)),
+                  "name snapshot epochs, or all for every snapshot");
+    }
+    chosen.push_back(size_t(it - have.begin()));
+  }
+  // In epoch order, each once, whatever order the list was written in.
+  std::sort(chosen.begin(), chosen.end());
+  chosen.erase(std::unique(chosen.begin(), chosen.end()), chosen.end());
+  return chosen;
+}
+
+SelectedImages Run::select_images(const std::string& key, const std::string& spec) const {
+  SelectedImages s;
+  s.selection = parse_image_selection(spec, key);
+  const std::vector<int64_t>& ix = s.selection.indices;
+  const int64_t needed = ix.empty() ? 1 : *std::max_element(ix.begin(), ix.end()) + 1;
+  s.data = images(s.selection.train_split, needed);
+  check_image_selection(s.selection, int64_t(s.images().size()), key);
+  return s;
 }
 
 }  // namespace ds

@@ -3,6 +3,8 @@
 
 #include <filesystem>
 
+#include "deconvscope/io/snapshot.hpp"
+
 namespace fs = std::filesystem;
 
 namespace ds {
@@ -30,6 +32,11 @@ std::string RunPaths::in_analysis(const std::string& file) const { return (fs::p
 std::string RunPaths::in_report(const std::string& file) const { return (fs::path(report) / file).string(); }
 
 std::vector<std::string> RunPaths::folders() const { return {dir, snapshots, analysis, report}; }
+
+std::vector<std::pair<int, std::string>> run_snapshots(const RunPaths& paths) {
+  if (!fs::is_directory(paths.snapshots)) return {};
+  return list_snapshots(paths.snapshots);
+}
 
 std::string run_dir(const Config& cfg) { return cfg.run.dir.empty() ? "runs/" + cfg.run.name : cfg.run.dir; }
 

@@ -126,7 +126,7 @@ void choose_epoch(std::vector<RunData>& runs, int wanted) {
 
 // The conv weights of the run's snapshot at its compared epoch, aligned with health.layers.
 void load_weights(RunData& r) {
-  for (const auto& [epoch, path] : list_snapshots(RunPaths::of(r.dir).snapshots)) {
+  for (const auto& [epoch, path] : run_snapshots(RunPaths::of(r.dir))) {
     if (epoch != r.epoch) continue;
     const Snapshot s = read_snapshot(path);
     for (const LayerHealth& l : r.health.layers) {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/data_uri.hpp"
@@ -165,8 +166,7 @@ void section_filters(std::ostringstream& p, const HealthResult& h, const RunPath
   const size_t last = E ? E - 1 : 0;
   p << "<h2 id=\"filters\">First-layer filters</h2>\n";
   const std::string& snap_dir = paths.snapshots;
-  std::vector<std::pair<int, std::string>> snaps;
-  if (fs::is_directory(snap_dir)) snaps = list_snapshots(snap_dir);
+  const std::vector<std::pair<int, std::string>> snaps = run_snapshots(paths);
   size_t drawn = 0;
   if (!h.layers.empty()) {
     const LayerHealth& l0 = h.layers[0];

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -91,6 +92,59 @@ TEST(HealthMetrics, GratingIsMidFrequency) {
   EXPECT_GT(s.mid, 0.6f);
   EXPECT_GE(s.peak, 1.f / 3.f);
   EXPECT_LT(s.peak, 2.f / 3.f);
+}
+
+// The naive reference of frequency_shares: each bin's energy summed over input channels
+// from the direct 2-D DFT of the kernel zero-padded to N x N, then the same bands and peak.
+FrequencyShares naive_frequency_shares(const Tensor& w, int o, const HealthThresholds& t) {
+  const int I = int(w.dims[1]), kh = int(w.dims[2]), kw = int(w.dims[3]);
+  const int N = std::max({t.spectrum_size, kh, kw});
+  double bands[3] = {0, 0, 0}, total = 0, best = -1;
+  float peak = std::nanf("");
+  for (int u = 0; u < N; ++u)
+    for (int v = 0; v < N; ++v) {
+      double energy = 0;
+      for (int c = 0; c < I; ++c) {
+        const float* k = w.ptr() + (size_t(o) * I + c) * kh * kw;
+        double re = 0, im = 0;
+        for (int y = 0; y < kh; ++y)
+          for (int x = 0; x < kw; ++x) {
+            const double a = -2 * M_PI * (double(u) * y / N + double(v) * x / N);
+            re += k[y * kw + x] * std::cos(a);
+            im += k[y * kw + x] * std::sin(a);
+          }
+        energy += re * re + im * im;
+      }
+      const double fu = double(std::min(u, N - u)) / N, fv = double(std::min(v, N - v)) / N;
+      const float rho = float(std::sqrt(fu * fu + fv * fv) / 0.5);
+      bands[rho < t.low_band ? 0 : rho < t.mid_band ? 1 : 2] += energy;
+      total += energy;
+      if (energy > best * (1 + 1e-9) || (energy >= best * (1 - 1e-9) && rho < peak)) best = energy, peak = rho;
+    }
+  return FrequencyShares{float(bands[0] / total), float(bands[1] / total), float(bands[2] / total), peak};
+}
+
+// cv::dft against the direct sum on random filters of the kernel sizes ZFNet uses, over
+// three input channels, with the default padding and one smaller than an 11x11 kernel.
+TEST(HealthMetrics, FrequencySharesMatchTheNaiveDft) {
+  std::mt19937 rng(23);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (int k : {3, 7, 11})
+    for (int n : {32, 9}) {
+      Tensor w({4, 3, k, k});
+      for (float& v : w.data) v = normal(rng);
+      HealthThresholds t;
+      t.spectrum_size = n;
+      const auto fast = frequency_shares(w, t);
+      for (int o = 0; o < 4; ++o) {
+        const FrequencyShares ref = naive_frequency_shares(w, o, t);
+        SCOPED_TRACE("k " + std::to_string(k) + ", N " + std::to_string(n) + ", filter " + std::to_string(o));
+        EXPECT_NEAR(fast[size_t(o)].low, ref.low, 1e-6 * std::max(1e-3f, ref.low));
+        EXPECT_NEAR(fast[size_t(o)].mid, ref.mid, 1e-6 * std::max(1e-3f, ref.mid));
+        EXPECT_NEAR(fast[size_t(o)].high, ref.high, 1e-6 * std::max(1e-3f, ref.high));
+        EXPECT_EQ(fast[size_t(o)].peak, ref.peak);
+      }
+    }
 }
 
 TEST(HealthMetrics, ZeroFilter) {

@@ -160,6 +160,37 @@ TEST(InvarianceLayers, DefaultsAreTheFirstConvAndTheLastHiddenFc) {
   }
 }
 
+// resolve_layers, the resolver every analysis's layer keys go through: one wording that
+// names the key, what the name is, and the layers of the wanted kind.
+TEST(ResolveLayers, NamesTheKeyAndListsTheLayersOfTheWantedKind) {
+  const auto net = specs({{LayerType::conv, 2}, {LayerType::relu, 0}, {LayerType::conv, 2}, {LayerType::fc, 2}});
+  EXPECT_EQ(resolve_layers(net, {"conv3", "conv1"}, "k", LayerKinds::conv), (std::vector<int>{2, 0}));
+  EXPECT_EQ(resolve_layers(net, {"fc4"}, "k", LayerKinds::conv_or_fc), (std::vector<int>{3}));
+  struct Bad {
+    std::vector<std::string> names;
+    LayerKinds kinds;
+    std::string said;
+  };
+  for (const Bad& b : {Bad{{"fc4"}, LayerKinds::conv, "found fc layer 'fc4'"},
+                       Bad{{"nope"}, LayerKinds::conv, "found 'nope'"},
+                       Bad{{"relu2"}, LayerKinds::conv_or_fc, "found relu layer 'relu2'"},
+                       Bad{{"conv1", "conv1"}, LayerKinds::conv_or_fc, "'conv1' twice"}}) {
+    try {
+      resolve_layers(net, b.names, "occlusion.layer", b.kinds);
+      ADD_FAILURE() << b.said;
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      EXPECT_EQ(e.kind(), ErrorKind::config);
+      EXPECT_NE(m.find("occlusion.layer"), std::string::npos) << m;
+      EXPECT_NE(m.find(b.said), std::string::npos) << m;
+      if (b.names.size() == 1) {
+        const char* listed = b.kinds == LayerKinds::conv ? "conv layers: conv1, conv3" : "conv or fc layers: conv1, conv3, fc4";
+        EXPECT_NE(m.find(listed), std::string::npos) << m;
+      }
+    }
+  }
+}
+
 // conv1: one 1x1 filter of weight 1 (so relu1 = relu(x)); fc3: one unit summing every
 // pixel of relu1 (weights 1), then relu4; fc5: two classes, 1 x fc3 and -1 x fc3. The
 // sum of a non-negative image does not change when the image moves inside its frame.

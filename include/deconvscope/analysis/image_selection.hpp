@@ -1,6 +1,6 @@
 // Which dataset images an analysis looks at, written on the command line or in a config
 // key as "<split>:<indices>": "test:0-4" (a range, both ends included), "train:3,7,9",
-// or a mix "test:0-2,10". Shared by the invariance and occlusion analyses.
+// or a mix "test:0-2,10". The analyses choose images through Run::select_images (run.hpp).
 #pragma once
 
 #include <cstdint>

@@ -101,7 +101,7 @@ struct LinearProbeResult {
 
 // The layers `linear_probe.layers` names (empty: every conv layer and every fc layer but
 // the last), as layer indices in forward order. ds::Error(config) naming the key for an
-// unknown layer or one that is neither conv nor fc.
+// unknown layer or one that is neither conv nor fc (Run::layer_indices).
 std::vector<int> linear_probe_layers(const Run& run, const LinearProbeConfig& cfg);
 // The same rule for any analysis of pooled features (the similarity analysis too): the
 // layers `names` lists, or every conv and hidden fc layer when empty; errors name `key`.
@@ -110,7 +110,7 @@ std::vector<int> conv_and_hidden_fc_layers(const Run& run, const std::vector<std
 
 // The probes of every snapshot of the run. Throws ds::Error(config) naming the key when
 // linear_probe.train or .test asks for more images than the split has, or a layer is
-// unknown; `log` (if any) gets a line per snapshot.
+// unknown; show_progress: a progress bar counting the images of every snapshot.
 LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig& cfg, bool show_progress = true);
 
 // The first epoch at which accuracy (per epoch, ascending epochs) reaches `share` of its

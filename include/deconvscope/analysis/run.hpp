@@ -1,8 +1,11 @@
 // One trained run opened for analysis: its folder's paths, its effective config, its
-// snapshots (checked to be one network), and its images on demand. Every analysis
-// (analyze, health, and those to come) takes a Run instead of opening the folder itself,
-// so the snapshot listing, the "no snapshots" and "images do not fit" errors and the
-// probe-split rule exist once. The report takes the same Run for what it shows.
+// snapshots (checked to be one network), and its images on demand. The analyses that read
+// snapshots (analyze, health, invariance, occlusion, linear_probe, similarity) take a Run
+// instead of opening the folder themselves, so the snapshot listing, the "no snapshots"
+// and "images do not fit" errors, the probe-split rule, and the choice of snapshots,
+// images and layers a config key names (with one wording each for a bad choice) exist
+// once. The report and compare read finished files and list snapshots through
+// run_snapshots (io/run_folder.hpp), the function Run::open lists with.
 #pragma once
 
 #include <map>
@@ -11,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "deconvscope/analysis/image_selection.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/io/run_folder.hpp"
@@ -28,11 +32,26 @@ struct RunImages {
   const std::string& path() const { return splits.path; }  // resolved data.path
 };
 
-// The conv or fc layers called `names` (the layers whose rectified outputs the analyses
-// read), each named once, as layer indices in the order given. ds::Error(config) naming
-// `key` for a name that is no conv or fc layer (listing those there are) or one given twice.
-std::vector<int> conv_or_fc_layers(const std::vector<LayerSpec>& specs, const std::vector<std::string>& names,
-                                   const std::string& key);
+// The kinds of layer a config key may name.
+enum class LayerKinds {
+  conv,        // the layers the deconvnet projects from and occlusion occludes
+  conv_or_fc,  // the layers whose rectified outputs the probes and measures read
+};
+
+// The one layer-name resolver: the layers called `names`, each of kind `kinds` and named
+// once, as layer indices in the order given. ds::Error(config) naming `key`, what was
+// found (an unknown name, or the kind of layer it is) and listing the network's layers of
+// that kind, or naming a layer given twice.
+std::vector<int> resolve_layers(const std::vector<LayerSpec>& specs, const std::vector<std::string>& names,
+                                const std::string& key, LayerKinds kinds);
+
+// Images a config key chose (image_selection.hpp), loaded: `selection` indexes `data.images()`.
+struct SelectedImages {
+  ImageSelection selection;
+  RunImages data;  // the chosen split up to its largest chosen index
+  const Dataset& images() const { return data.images(); }
+  const char* split() const { return selection.train_split ? "train" : "test"; }
+};
 
 class Run {
  public:
@@ -72,9 +91,17 @@ class Run {
   // stay float32), with the run's conv algorithm. Load weights with import_params.
   std::unique_ptr<Network> network(int batch) const;
 
-  // Index of the layer called `name`, or ds::Error(config) naming `key` and listing the
-  // run's layers of the wanted kind ("conv", "fc", or "" for any) when there is none.
-  int layer_index(const std::string& name, const std::string& key, const std::string& kind = "") const;
+  // Indices into snapshots() of the snapshots at `epochs` (empty: every snapshot), in
+  // epoch order, each once. ds::Error(config) naming `key` and listing the run's snapshot
+  // epochs when one has no snapshot.
+  std::vector<size_t> select_snapshots(const std::string& key, const std::vector<int>& epochs) const;
+  // The images `spec` chooses ("<split>:<indices>", image_selection.hpp), loaded only as
+  // far as the largest index. ds::Error(config) naming `key` for a bad spec or an index
+  // beyond the split (naming the split and its size).
+  SelectedImages select_images(const std::string& key, const std::string& spec) const;
+  // resolve_layers on the run's network: one name, or several.
+  int layer_index(const std::string& name, const std::string& key, LayerKinds kinds) const;
+  std::vector<int> layer_indices(const std::vector<std::string>& names, const std::string& key, LayerKinds kinds) const;
 
  private:
   void check_fits(const Dataset& d, const std::string& path) const;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "deconvscope/config/config.hpp"
@@ -38,6 +39,10 @@ struct RunPaths {
   // The folders a run writes into (dir, snapshots, analysis, report).
   std::vector<std::string> folders() const;
 };
+
+// The run's complete snapshots as (epoch, path), ascending; none when it has no snapshots/
+// folder yet. The one listing the analyses (through Run), health, the report and compare use.
+std::vector<std::pair<int, std::string>> run_snapshots(const RunPaths& paths);
 
 // The run folder a config trains into: run.dir, or runs/<run.name>.
 std::string run_dir(const Config& cfg);
