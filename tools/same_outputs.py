@@ -3,9 +3,11 @@
 
 Compares, between run folder A and B: every dataset and attribute of every HDF5 file in
 snapshots/ and analysis/ (values exactly, dtypes and shapes; attributes that name the
-folder, the time or the file's own checksum are skipped, and the config text is compared
+folder, the time, or the checksum of a file that holds either are skipped, and the config text is compared
 without its run.dir line; float NaN equals NaN, which analysis.h5's init_rank_correlation
-holds where a feature is inactive), and every PNG in report/ (bytes).
+holds where a feature is inactive), every PNG in report/ and every CSV in analysis/ and in
+the folder itself (bytes, with the folder holding the run spelt alike; a compare --out folder keeps its CSVs there; metrics.csv, whose
+seconds and images per second vary with the machine's load, is left out).
 Prints each difference and exits 1 if there is one. Needs h5py: the shebang names Debian's
 /usr/bin/python3, the interpreter `tools/install-deps.sh --test` installs python3-h5py for
 (a python3 earlier in PATH, from a venv or conda, may not have it).
@@ -23,7 +25,7 @@ except ImportError as e:
              "(sudo apt-get install python3-h5py, or tools/install-deps.sh --test, installs h5py there)")
 
 # Attributes that legitimately differ between two runs of the same computation.
-SKIP_ATTRS = {"created", "run_dir", "dataset_path", "content_sha256", "snapshot_sha256", "written_by"}
+SKIP_ATTRS = {"created", "run_dir", "dataset_path", "content_sha256", "snapshot_sha256", "analysis_sha256", "written_by"}
 
 
 def h5_items(path):
@@ -60,6 +62,13 @@ def files(root, sub, ext):
     return {n for n in os.listdir(d) if n.endswith(ext) and not n.startswith(".")}
 
 
+def csv_text(root, sub, name):
+    """A CSV's bytes with the folder that holds `root` spelt <root>: compare.csv names each
+    run's folder, which sits beside the compare folder."""
+    data = open(os.path.join(root, sub, name), "rb").read()
+    return data.replace(os.path.dirname(os.path.abspath(root)).encode(), b"<root>")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -87,9 +96,17 @@ def main():
         hb = hashlib.sha256(open(os.path.join(b, "report", n), "rb").read()).hexdigest()
         if ha != hb:
             problems.append(f"report/{n}: bytes differ")
+    for sub in ("analysis", ""):
+        ca, cb = files(a, sub, ".csv") - {"metrics.csv"}, files(b, sub, ".csv") - {"metrics.csv"}
+        for n in sorted(ca ^ cb):
+            problems.append(f"{os.path.join(sub, n)}: only in {'A' if n in ca else 'B'}")
+        for n in sorted(ca & cb):
+            checked += 1
+            if csv_text(a, sub, n) != csv_text(b, sub, n):
+                problems.append(f"{os.path.join(sub, n)}: bytes differ")
     for p in problems:
         print(p)
-    print(f"{checked} datasets, attributes and pictures compared; {len(problems)} difference(s)")
+    print(f"{checked} datasets, attributes, pictures and CSVs compared; {len(problems)} difference(s)")
     return 1 if problems else 0
 
 
