@@ -506,14 +506,6 @@ AnalysisResult read_contents(const h5::Group& root, const std::string& path) {
   return r;
 }
 
-// --- CSV ------------------------------------------------------------------------------
-
-std::string num(float v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(v));
-  return buf;
-}
-
 }  // namespace
 
 const char* transition_kind(const LayerEvolution& ev, const LayerJumps& j, size_t e, size_t f) {
@@ -561,6 +553,75 @@ AnalysisResult read_analysis(const std::string& path) {
   return r;
 }
 
+namespace {
+
+// Index of `x` in `v`, or -1: a layer's row in the probes or the similarity, an epoch's column there.
+template <class T>
+int index_of(const std::vector<T>& v, const T& x) {
+  const auto it = std::find(v.begin(), v.end(), x);
+  return it == v.end() ? -1 : int(it - v.begin());
+}
+
+// One row per layer and epoch; the probe and CKA columns are empty where those analyses
+// did not run or did not measure that layer or epoch.
+void write_convergence_csv(const std::string& path, const AnalysisResult& r, const LinearProbeResult* probes,
+                           const SimilarityResult* similarity, double settle_threshold) {
+  const size_t E = r.epochs.size();
+  CsvWriter out(
+      "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
+      "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at,"
+      "probe_gain,probe_useful_at,cka_to_final,cka_settles_at,init_rank_correlation");
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    const LayerConvergence& c = r.convergence[l];
+    const TransitionCounts n = count_transitions(r.evolution[l], r.jumps[l], E);
+    const int pl = probes ? index_of(probes->layers, r.layers[l]) : -1;
+    const int sl = similarity ? index_of(similarity->layers, r.layers[l]) : -1;
+    std::vector<float> curve, gain, cka;
+    int probe_at = -1, useful_at = -1, settles_at = -1;
+    if (pl >= 0) {
+      curve = probe_test_curve(*probes, size_t(pl));
+      gain = probe_gain_curve(*probes, size_t(pl));
+      probe_at = convergence_epoch(probes->epochs, curve);
+      useful_at = probe_useful_at(*probes, size_t(pl));
+    }
+    if (sl >= 0) {
+      cka = similarity->to_final_curve(size_t(sl));
+      settles_at = cka_settles_at(*similarity, size_t(sl), settle_threshold);
+    }
+    for (size_t e = 0; e < E; ++e) {
+      CsvRow row;
+      row.text(r.layers[l])
+          .integer(r.epochs[e])
+          .number(c.filter_similarity[e])
+          .number(c.weight_change[e])
+          .number(c.final_image_share[e])
+          .integer(c.converged_at)
+          .number(c.weight_progress[e])
+          .integer(c.progress_converged_at)
+          .integer(n.jumps[e])
+          .integer(n.went_silent[e])
+          .integer(n.came_back[e])
+          .integer(n.inactive[e]);
+      const int pe = pl >= 0 ? index_of(probes->epochs, r.epochs[e]) : -1;
+      const int se = sl >= 0 ? index_of(similarity->epochs, r.epochs[e]) : -1;
+      pe >= 0 ? row.number(curve[size_t(pe)]) : row.blank();
+      pl >= 0 && probe_at >= 0 ? row.integer(probe_at) : row.blank();
+      pe >= 0 ? row.number(gain[size_t(pe)]) : row.blank();
+      pl >= 0 ? row.integer(useful_at) : row.blank();
+      se >= 0 ? row.number(cka[size_t(se)]) : row.blank();
+      sl >= 0 ? row.integer(settles_at) : row.blank();
+      // Empty when not computed (an older analysis.h5) or no followed feature is active.
+      e < c.init_rank_correlation.size() && std::isfinite(c.init_rank_correlation[e])
+          ? row.number(c.init_rank_correlation[e])
+          : row.blank();
+      out.add(row);
+    }
+  }
+  out.write(path);
+}
+
+}  // namespace
+
 void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const LinearProbeResult* probes,
                         const SimilarityResult* similarity, double settle_threshold) {
   Checker(ErrorKind::internal, dir, "a deconvscope bug: the analysis results are inconsistent").check(r);
@@ -571,107 +632,62 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const L
   const fs::path d(dir);
   const size_t E = r.epochs.size();
 
-  write_csv((d / "jumps.csv").string(),
-            "layer,feature,epoch_from,epoch_to,image_from,image_to,image_changed,projection_similarity,"
-            "filter_change,jump,kind",
-            [&](std::ostream& out) {
-              for (size_t l = 0; l < r.layers.size(); ++l) {
-                const LayerEvolution& ev = r.evolution[l];
-                const LayerJumps& j = r.jumps[l];
-                const size_t F = ev.features.size();
-                for (size_t e = 1; e < E; ++e)
-                  for (size_t f = 0; f < F; ++f) {
-                    const size_t row = (e - 1) * F + f;
-                    out << csv_quote(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e - 1] << ','
-                        << r.epochs[e] << ',' << ev.strongest[(e - 1) * F + f].image << ','
-                        << ev.strongest[e * F + f].image << ',' << int(j.image_changed[row]) << ','
-                        << num(j.projection_similarity[row]) << ',' << num(j.filter_change[row]) << ','
-                        << int(j.jump[row]) << ',' << transition_kind(ev, j, e, f) << '\n';
-                  }
-              }
-            });
-  // A layer's row in the probes or the similarity and an epoch's column there, if they have them.
-  const auto row_of = [](const std::vector<std::string>& layers, const std::string& name) -> int {
-    const auto it = std::find(layers.begin(), layers.end(), name);
-    return it == layers.end() ? -1 : int(it - layers.begin());
-  };
-  const auto column_of = [](const std::vector<int>& epochs, int epoch) -> int {
-    const auto it = std::find(epochs.begin(), epochs.end(), epoch);
-    return it == epochs.end() ? -1 : int(it - epochs.begin());
-  };
-  write_csv((d / "convergence.csv").string(),
-            "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
-            "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at,"
-            "probe_gain,probe_useful_at,cka_to_final,cka_settles_at,init_rank_correlation",
-            [&](std::ostream& out) {
-              for (size_t l = 0; l < r.layers.size(); ++l) {
-                const LayerConvergence& c = r.convergence[l];
-                const TransitionCounts n = count_transitions(r.evolution[l], r.jumps[l], E);
-                const int pl = probes ? row_of(probes->layers, r.layers[l]) : -1;
-                const int sl = similarity ? row_of(similarity->layers, r.layers[l]) : -1;
-                std::vector<float> curve, gain, cka;
-                int probe_at = -1, useful_at = -1, settles_at = -1;
-                if (pl >= 0) {
-                  curve = probe_test_curve(*probes, size_t(pl));
-                  gain = probe_gain_curve(*probes, size_t(pl));
-                  probe_at = convergence_epoch(probes->epochs, curve);
-                  useful_at = probe_useful_at(*probes, size_t(pl));
-                }
-                if (sl >= 0) {
-                  cka = similarity->to_final_curve(size_t(sl));
-                  settles_at = cka_settles_at(*similarity, size_t(sl), settle_threshold);
-                }
-                for (size_t e = 0; e < E; ++e) {
-                  out << csv_quote(r.layers[l]) << ',' << r.epochs[e] << ',' << num(c.filter_similarity[e])
-                      << ',' << num(c.weight_change[e]) << ',' << num(c.final_image_share[e]) << ','
-                      << c.converged_at << ',' << num(c.weight_progress[e]) << ',' << c.progress_converged_at
-                      << ',' << n.jumps[e] << ',' << n.went_silent[e] << ',' << n.came_back[e] << ','
-                      << n.inactive[e] << ',';
-                  const int pe = pl >= 0 ? column_of(probes->epochs, r.epochs[e]) : -1;
-                  const int se = sl >= 0 ? column_of(similarity->epochs, r.epochs[e]) : -1;
-                  if (pe >= 0) out << num(curve[size_t(pe)]);
-                  out << ',';
-                  if (pl >= 0 && probe_at >= 0) out << probe_at;
-                  out << ',';
-                  if (pe >= 0) out << num(gain[size_t(pe)]);
-                  out << ',';
-                  if (pl >= 0) out << useful_at;
-                  out << ',';
-                  if (se >= 0) out << num(cka[size_t(se)]);
-                  out << ',';
-                  if (sl >= 0) out << settles_at;
-                  out << ',';
-                  // Empty when not computed (an older analysis.h5) or no followed feature is active.
-                  if (e < c.init_rank_correlation.size() && std::isfinite(c.init_rank_correlation[e]))
-                    out << num(c.init_rank_correlation[e]);
-                  out << '\n';
-                }
-              }
-            });
-  write_csv((d / "evolution.csv").string(), "layer,feature,epoch,image_index,y,x,activation",
-            [&](std::ostream& out) {
-              for (size_t l = 0; l < r.layers.size(); ++l) {
-                const LayerEvolution& ev = r.evolution[l];
-                const size_t F = ev.features.size();
-                for (size_t e = 0; e < E; ++e)
-                  for (size_t f = 0; f < F; ++f) {
-                    const Activation& a = ev.strongest[e * F + f];
-                    out << csv_quote(r.layers[l]) << ',' << ev.features[f] << ',' << r.epochs[e] << ','
-                        << a.image << ',' << a.y << ',' << a.x << ',' << num(a.value) << '\n';
-                  }
-              }
-            });
-  write_csv((d / "topk.csv").string(), "epoch,layer,feature,rank,image_index,y,x,activation",
-            [&](std::ostream& out) {
-              for (const auto& [epoch, layers] : r.topk)
-                for (const LayerTopK& t : layers)
-                  for (int f = 0; f < t.features; ++f)
-                    for (int k = 0; k < t.k; ++k) {
-                      const Activation& a = t.acts[static_cast<size_t>(f) * t.k + k];
-                      out << epoch << ',' << csv_quote(t.layer) << ',' << f << ',' << k << ',' << a.image << ','
-                          << a.y << ',' << a.x << ',' << num(a.value) << '\n';
-                    }
-            });
+  CsvWriter jumps(
+      "layer,feature,epoch_from,epoch_to,image_from,image_to,image_changed,projection_similarity,filter_change,"
+      "jump,kind");
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    const LayerEvolution& ev = r.evolution[l];
+    const LayerJumps& j = r.jumps[l];
+    const size_t F = ev.features.size();
+    for (size_t e = 1; e < E; ++e)
+      for (size_t f = 0; f < F; ++f) {
+        const size_t row = (e - 1) * F + f;
+        jumps.add(CsvRow()
+                      .text(r.layers[l])
+                      .integer(ev.features[f])
+                      .integer(r.epochs[e - 1])
+                      .integer(r.epochs[e])
+                      .integer(ev.strongest[(e - 1) * F + f].image)
+                      .integer(ev.strongest[e * F + f].image)
+                      .integer(j.image_changed[row])
+                      .number(j.projection_similarity[row])
+                      .number(j.filter_change[row])
+                      .integer(j.jump[row])
+                      .text(transition_kind(ev, j, e, f)));
+      }
+  }
+  jumps.write((d / "jumps.csv").string());
+  write_convergence_csv((d / "convergence.csv").string(), r, probes, similarity, settle_threshold);
+
+  CsvWriter evolution("layer,feature,epoch,image_index,y,x,activation");
+  for (size_t l = 0; l < r.layers.size(); ++l) {
+    const LayerEvolution& ev = r.evolution[l];
+    const size_t F = ev.features.size();
+    for (size_t e = 0; e < E; ++e)
+      for (size_t f = 0; f < F; ++f) {
+        const Activation& a = ev.strongest[e * F + f];
+        evolution.add(CsvRow()
+                          .text(r.layers[l])
+                          .integer(ev.features[f])
+                          .integer(r.epochs[e])
+                          .integer(a.image)
+                          .integer(a.y)
+                          .integer(a.x)
+                          .number(a.value));
+      }
+  }
+  evolution.write((d / "evolution.csv").string());
+
+  CsvWriter topk("epoch,layer,feature,rank,image_index,y,x,activation");
+  for (const auto& [epoch, layers] : r.topk)
+    for (const LayerTopK& t : layers)
+      for (int f = 0; f < t.features; ++f)
+        for (int k = 0; k < t.k; ++k) {
+          const Activation& a = t.acts[static_cast<size_t>(f) * t.k + k];
+          topk.add(CsvRow().integer(epoch).text(t.layer).integer(f).integer(k).integer(a.image).integer(a.y).integer(a.x).number(
+              a.value));
+        }
+  topk.write((d / "topk.csv").string());
 }
 
 std::unique_ptr<AnalysisResult> read_run_analysis(const RunPaths& paths, std::string* problem) {

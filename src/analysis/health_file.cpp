@@ -4,7 +4,6 @@
 // and every dataset's shape against the root attributes before using it.
 // Left out: partial reads and updating a file in place (health is recomputed in one go).
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 
 #include "deconvscope/analysis/health.hpp"
@@ -52,13 +51,6 @@ void check_layer(const LayerHealth& l, size_t E, const std::string& where) {
     need(l.aliasing_noise.size(), E, "aliasing_noise");
     need(l.aliasing_share.size(), EO, "aliasing_share");
   }
-}
-
-std::string num(float v) {
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", double(v));
-  return buf;
 }
 
 }  // namespace
@@ -245,43 +237,67 @@ void write_health_csv(const std::string& dir, const HealthResult& h) {
   const size_t E = h.epochs.size();
   for (const LayerHealth& l : h.layers) check_layer(l, E, dir);
 
-  write_csv((fs::path(dir) / "health.csv").string(),
-            "layer,epoch,filter,rms,fire_rate,never_fires,collapsed,dominating,dead,dead_since,max_correlation,partner,"
-            "low_share,mid_share,high_share,peak_frequency,aliasing_share",
-            [&](std::ostream& per) {
-              for (const LayerHealth& l : h.layers) {
-                const size_t O = size_t(l.filters);
-                for (size_t e = 0; e < E; ++e)
-                  for (size_t o = 0; o < O; ++o) {
-                    const size_t i = e * O + o;
-                    per << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << o << ',' << num(l.rms[i]) << ','
-                        << num(l.fire_rate[i]) << ',' << int(l.never_fires[i]) << ',' << int(l.collapsed[i]) << ','
-                        << int(l.dominating[i]) << ',' << int(l.dead[i]) << ',' << l.dead_since[o] << ','
-                        << num(l.max_correlation[i]) << ',' << l.partner[i] << ','
-                        << (l.is_first() ? num(l.low_share[i]) + ',' + num(l.mid_share[i]) + ',' +
-                                               num(l.high_share[i]) + ',' + num(l.peak_frequency[i])
-                                         : std::string("nan,nan,nan,nan"))
-                        << ',' << (l.has_aliasing() ? num(l.aliasing_share[i]) : std::string("nan")) << '\n';
-                  }
-              }
-            });
+  CsvWriter per(
+      "layer,epoch,filter,rms,fire_rate,never_fires,collapsed,dominating,dead,dead_since,max_correlation,partner,"
+      "low_share,mid_share,high_share,peak_frequency,aliasing_share");
+  for (const LayerHealth& l : h.layers) {
+    const size_t O = size_t(l.filters);
+    for (size_t e = 0; e < E; ++e)
+      for (size_t o = 0; o < O; ++o) {
+        const size_t i = e * O + o;
+        CsvRow row;
+        row.text(l.layer)
+            .integer(h.epochs[e])
+            .integer(o)
+            .number(l.rms[i])
+            .number(l.fire_rate[i])
+            .integer(l.never_fires[i])
+            .integer(l.collapsed[i])
+            .integer(l.dominating[i])
+            .integer(l.dead[i])
+            .integer(l.dead_since[o])
+            .number(l.max_correlation[i])
+            .integer(l.partner[i]);
+        // The spectrum is measured on the first layer only, aliasing where a stride can fold.
+        const bool first = l.is_first();
+        row.number(first ? l.low_share[i] : NAN)
+            .number(first ? l.mid_share[i] : NAN)
+            .number(first ? l.high_share[i] : NAN)
+            .number(first ? l.peak_frequency[i] : NAN)
+            .number(l.has_aliasing() ? l.aliasing_share[i] : NAN);
+        per.add(row);
+      }
+  }
+  per.write((fs::path(dir) / "health.csv").string());
 
-  write_csv((fs::path(dir) / "health_summary.csv").string(),
-            "layer,epoch,filters,median_rms,max_rms_ratio,dead_fraction,never_fires_fraction,collapsed_fraction,"
-            "dominating_fraction,mean_max_correlation,chance_correlation,redundant_fraction,low_share,mid_share,"
-            "high_share,mid_coverage,aliasing,aliasing_noise",
-            [&](std::ostream& sum) {
-              for (const LayerHealth& l : h.layers)
-                for (size_t e = 0; e < E; ++e) {
-                  const LayerEpochSummary s = summarize(l, h.thresholds, e);
-                  sum << csv_quote(l.layer) << ',' << h.epochs[e] << ',' << s.filters << ',' << num(s.median_rms)
-                      << ',' << num(s.max_rms_ratio) << ',' << num(s.dead) << ',' << num(s.never_fires) << ','
-                      << num(s.collapsed) << ',' << num(s.dominating) << ',' << num(s.mean_max_correlation) << ','
-                      << num(s.chance_correlation) << ',' << num(s.redundant) << ',' << num(s.low) << ','
-                      << num(s.mid) << ',' << num(s.high) << ',' << num(s.mid_coverage) << ',' << num(s.aliasing)
-                      << ',' << num(s.aliasing_noise) << '\n';
-                }
-            });
+  CsvWriter sum(
+      "layer,epoch,filters,median_rms,max_rms_ratio,dead_fraction,never_fires_fraction,collapsed_fraction,"
+      "dominating_fraction,mean_max_correlation,chance_correlation,redundant_fraction,low_share,mid_share,"
+      "high_share,mid_coverage,aliasing,aliasing_noise");
+  for (const LayerHealth& l : h.layers)
+    for (size_t e = 0; e < E; ++e) {
+      const LayerEpochSummary s = summarize(l, h.thresholds, e);
+      sum.add(CsvRow()
+                  .text(l.layer)
+                  .integer(h.epochs[e])
+                  .integer(s.filters)
+                  .number(s.median_rms)
+                  .number(s.max_rms_ratio)
+                  .number(s.dead)
+                  .number(s.never_fires)
+                  .number(s.collapsed)
+                  .number(s.dominating)
+                  .number(s.mean_max_correlation)
+                  .number(s.chance_correlation)
+                  .number(s.redundant)
+                  .number(s.low)
+                  .number(s.mid)
+                  .number(s.high)
+                  .number(s.mid_coverage)
+                  .number(s.aliasing)
+                  .number(s.aliasing_noise));
+    }
+  sum.write((fs::path(dir) / "health_summary.csv").string());
 }
 
 }  // namespace ds

@@ -2,15 +2,12 @@
 // docs/invariance-format.md) and analysis/invariance.csv. Reading checks the format, the
 // version and every dataset's shape against the root attributes before using it.
 // Left out: partial reads (the file is small next to the snapshots it summarises).
-#include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <sstream>
 
 #include "deconvscope/analysis/invariance.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/csv.hpp"
 #include "deconvscope/io/h5.hpp"
-#include "deconvscope/io/text_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -20,13 +17,6 @@ namespace {
 
 // The transformed inputs are the bulk of the file and mostly mean-filled borders.
 constexpr int kInputsDeflate = 4;
-
-std::string num(double v) {
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", v);
-  return buf;
-}
 
 [[noreturn]] void bad(const std::string& where, const std::string& expected, const std::string& found,
                       const std::string& hint = {}) {
@@ -167,20 +157,21 @@ InvarianceResult read_invariance(const std::string& path) {
 void write_invariance_csv(const std::string& path, const InvarianceResult& r) {
   check_result(r, path);
   const size_t I = r.images.size();
-  std::ostringstream c;
-  c << "epoch,transform,image,label,value";
-  for (const std::string& l : r.layers) c << ",distance_" << l;  // layer names are letters, digits, '_' and '-'
-  c << ",probability,predicted\n";
+  CsvRow header;
+  header.text("epoch").text("transform").text("image").text("label").text("value");
+  for (const std::string& l : r.layers) header.text("distance_" + l);
+  CsvWriter out(header.text("probability").text("predicted"));
   for (size_t e = 0; e < r.epochs.size(); ++e)
     for (const InvarianceSweep& s : r.sweeps)
       for (size_t i = 0; i < I; ++i)
         for (size_t k = 0; k < s.values.size(); ++k) {
           const size_t at = s.at(e, i, k, I);
-          c << r.epochs[e] << ',' << s.name() << ',' << r.images[i] << ',' << r.labels[i] << ',' << num(s.values[k]);
-          for (const auto& d : s.distance) c << ',' << num(d[at]);
-          c << ',' << num(s.probability[at]) << ',' << s.predicted[at] << '\n';
+          CsvRow row;
+          row.integer(r.epochs[e]).text(s.name()).integer(r.images[i]).integer(r.labels[i]).number(s.values[k]);
+          for (const auto& d : s.distance) row.number(d[at]);
+          out.add(row.number(s.probability[at]).integer(s.predicted[at]));
         }
-  write_text_atomic(path, c.str());
+  out.write(path);
 }
 
 }  // namespace ds

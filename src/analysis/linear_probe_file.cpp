@@ -2,28 +2,18 @@
 // docs/linear-probes-format.md) and the CSV tables beside it. Reading checks the format,
 // the version and every dataset's shape and type against the root attributes.
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <sstream>
 
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/csv.hpp"
 #include "deconvscope/io/h5.hpp"
-#include "deconvscope/io/text_file.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ds {
 
 namespace {
-
-std::string num(double v) {
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", v);
-  return buf;
-}
 
 // A deconvscope bug if the arrays do not have the documented sizes.
 void check_sizes(const LinearProbeResult& r, const std::string& where) {
@@ -96,25 +86,30 @@ void write_linear_probe_csv(const std::string& dir, const LinearProbeResult& r) 
   fs::create_directories(dir, ec);
   if (ec) throw Error(ErrorKind::io, dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
   const size_t E = r.epochs.size(), L = r.layers.size();
-  std::ostringstream c;
-  c << "layer,epoch,feature_dim,train_accuracy,test_accuracy,ridge_alpha,train_count,test_count,grid\n";
+  CsvWriter probes("layer,epoch,feature_dim,train_accuracy,test_accuracy,ridge_alpha,train_count,test_count,grid");
   for (size_t l = 0; l < L; ++l)
     for (size_t e = 0; e < E; ++e) {
       const size_t i = r.index(e, l);
-      c << csv_quote(r.layers[l]) << ',' << r.epochs[e] << ',' << r.feature_dim[l] << ',' << num(r.train_accuracy[i])
-        << ',' << num(r.test_accuracy[i]) << ',' << num(i < r.alpha.size() ? r.alpha[i] : NAN) << ',' << r.train_count
-        << ',' << r.test_count << ',' << r.grid << '\n';
+      probes.add(CsvRow()
+                     .text(r.layers[l])
+                     .integer(r.epochs[e])
+                     .integer(r.feature_dim[l])
+                     .number(r.train_accuracy[i])
+                     .number(r.test_accuracy[i])
+                     .number(i < r.alpha.size() ? r.alpha[i] : NAN)
+                     .integer(r.train_count)
+                     .integer(r.test_count)
+                     .integer(r.grid));
     }
-  write_text_atomic((fs::path(dir) / "linear_probes.csv").string(), c.str());
+  probes.write((fs::path(dir) / "linear_probes.csv").string());
 
-  std::ostringstream v;
-  v << "layer,final_epoch,final_test_accuracy,epoch_95\n";
+  CsvWriter convergence("layer,final_epoch,final_test_accuracy,epoch_95");
   for (size_t l = 0; l < L; ++l) {
     const std::vector<float> curve = probe_test_curve(r, l);
-    v << csv_quote(r.layers[l]) << ',' << r.epochs.back() << ',' << num(curve.back()) << ','
-      << convergence_epoch(r.epochs, curve) << '\n';
+    convergence.add(
+        CsvRow().text(r.layers[l]).integer(r.epochs.back()).number(curve.back()).integer(convergence_epoch(r.epochs, curve)));
   }
-  write_text_atomic((fs::path(dir) / "linear_probe_convergence.csv").string(), v.str());
+  convergence.write((fs::path(dir) / "linear_probe_convergence.csv").string());
 }
 
 std::shared_ptr<const LinearProbeResult> read_run_linear_probes(const RunPaths& paths) {

@@ -3,14 +3,12 @@
 // version, and every dataset's type and shape against the root attributes before using it.
 // Left out: partial reads and updating a file in place (the occlusion is recomputed in one go).
 #include <filesystem>
-#include <sstream>
 
 #include "deconvscope/analysis/occlusion.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/tensor.hpp"
 #include "deconvscope/io/csv.hpp"
 #include "deconvscope/io/h5.hpp"
-#include "deconvscope/io/text_file.hpp"
 
 namespace fs = std::filesystem;
 
@@ -114,18 +112,26 @@ OcclusionResult read_occlusion(const std::string& path) {
 void write_occlusion_csv(const std::string& path, const OcclusionResult& r) {
   check_sizes(r, path);
   const size_t E = r.epochs.size(), I = r.images.size(), P = r.positions();
-  std::ostringstream s;
-  s << "epoch,image,label,layer,feature,row,col,y,x,activation,probability,predicted\n";
+  CsvWriter out("epoch,image,label,layer,feature,row,col,y,x,activation,probability,predicted");
   for (size_t e = 0; e < E; ++e)
     for (size_t i = 0; i < I; ++i)
       for (size_t p = 0; p < P; ++p) {
         const size_t k = (e * I + i) * P + p;
-        s << r.epochs[e] << ',' << r.images[i] << ',' << r.labels[i] << ',' << csv_quote(r.layer) << ','
-          << r.feature[e * I + i] << ',' << p / size_t(r.grid.cols) << ',' << p % size_t(r.grid.cols) << ','
-          << r.grid.positions[2 * p] << ',' << r.grid.positions[2 * p + 1] << ',' << csv_number(r.activation[k]) << ','
-          << csv_number(r.probability[k]) << ',' << r.predicted[k] << '\n';
+        out.add(CsvRow()
+                    .integer(r.epochs[e])
+                    .integer(r.images[i])
+                    .integer(r.labels[i])
+                    .text(r.layer)
+                    .integer(r.feature[e * I + i])
+                    .integer(p / size_t(r.grid.cols))
+                    .integer(p % size_t(r.grid.cols))
+                    .integer(r.grid.positions[2 * p])
+                    .integer(r.grid.positions[2 * p + 1])
+                    .number(r.activation[k])
+                    .number(r.probability[k])
+                    .integer(r.predicted[k]));
       }
-  write_text_atomic(path, s.str());
+  out.write(path);
 }
 
 }  // namespace ds

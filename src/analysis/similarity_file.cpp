@@ -1,29 +1,18 @@
 // analysis/similarity.h5 (format "deconvscope.similarity", format_version 1;
 // docs/similarity-format.md) and similarity.csv beside it. Reading checks the format, the
 // version and every dataset's shape against the root attributes.
-#include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <sstream>
 
 #include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/csv.hpp"
 #include "deconvscope/io/h5.hpp"
-#include "deconvscope/io/text_file.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ds {
 
 namespace {
-
-std::string number(double v) {
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", v);
-  return buf;
-}
 
 // A deconvscope bug if the arrays do not have the documented sizes.
 void check_sizes(const SimilarityResult& r, const std::string& where) {
@@ -106,18 +95,18 @@ void write_similarity_csv(const std::string& dir, const SimilarityResult& r) {
   fs::create_directories(dir, ec);
   if (ec) throw Error(ErrorKind::io, dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
   const size_t E = r.epochs.size(), L = r.layers.size();
-  std::ostringstream c;
-  c << "layer,epoch,to_final,to_previous";
-  for (const std::string& other : r.layers) c << ',' << csv_quote("with_" + other);
-  c << ",image_count,grid\n";
+  CsvRow header;
+  header.text("layer").text("epoch").text("to_final").text("to_previous");
+  for (const std::string& other : r.layers) header.text("with_" + other);
+  CsvWriter out(header.text("image_count").text("grid"));
   for (size_t l = 0; l < L; ++l)
     for (size_t e = 0; e < E; ++e) {
-      c << csv_quote(r.layers[l]) << ',' << r.epochs[e] << ',' << number(r.to_final[r.index(e, l)]) << ','
-        << number(r.to_previous[r.index(e, l)]);
-      for (size_t b = 0; b < L; ++b) c << ',' << number(r.layer_by_layer[(e * L + l) * L + b]);
-      c << ',' << r.image_count << ',' << r.grid << '\n';
+      CsvRow row;
+      row.text(r.layers[l]).integer(r.epochs[e]).number(r.to_final[r.index(e, l)]).number(r.to_previous[r.index(e, l)]);
+      for (size_t b = 0; b < L; ++b) row.number(r.layer_by_layer[(e * L + l) * L + b]);
+      out.add(row.integer(r.image_count).integer(r.grid));
     }
-  write_text_atomic((fs::path(dir) / "similarity.csv").string(), c.str());
+  out.write((fs::path(dir) / "similarity.csv").string());
 }
 
 }  // namespace ds

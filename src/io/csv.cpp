@@ -1,4 +1,4 @@
-// CSV writing (quoting, atomic commit) and a small reader (header + equal-width rows,
+// CSV writing (typed cells, quoting, atomic commit) and a small reader (header + equal-width rows,
 // double quotes honoured) for metrics.csv and the like; see include/deconvscope/io/csv.hpp.
 // Reading errors name the file and the line.
 #include "deconvscope/io/csv.hpp"
@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/number_text.hpp"
 #include "deconvscope/core/regular_file.hpp"
 #include "deconvscope/io/text_file.hpp"
 
@@ -21,11 +22,36 @@ std::string csv_quote(const std::string& s) {
   return q + "\"";
 }
 
-void write_csv(const std::string& path, const std::string& header, const std::function<void(std::ostream&)>& rows) {
-  std::ostringstream out;
-  out << header << '\n';
-  rows(out);
-  write_text_atomic(path, out.str());  // errors name `path` and the OS error
+CsvRow& CsvRow::cell(const std::string& s) {
+  if (started_) line_ += ',';
+  started_ = true;
+  line_ += s;
+  return *this;
+}
+
+CsvRow& CsvRow::text(const std::string& s) { return cell(csv_quote(s)); }
+CsvRow& CsvRow::integer(long long v) { return cell(std::to_string(v)); }
+CsvRow& CsvRow::number(double v) { return cell(number_text(v)); }
+CsvRow& CsvRow::number(double v, const char* format) { return cell(format_number(format, v)); }
+CsvRow& CsvRow::blank() { return cell(std::string()); }
+
+CsvWriter::CsvWriter(const std::string& header) : text_(header + '\n') {}
+
+CsvWriter::CsvWriter(const CsvRow& header) : CsvWriter(header.line()) {}
+
+CsvWriter& CsvWriter::add(const CsvRow& row) {
+  text_ += row.line();
+  text_ += '\n';
+  return *this;
+}
+
+CsvWriter& CsvWriter::add_lines(const std::string& lines) {
+  text_ += lines;
+  return *this;
+}
+
+void CsvWriter::write(const std::string& path) const {
+  write_text_atomic(path, text_);  // errors name `path` and the OS error
 }
 
 namespace {

@@ -6,11 +6,9 @@
 // another), and significance (one run per setting).
 #include "deconvscope/report/compare.hpp"
 #include "deconvscope/report/invariance_page.hpp"
-#include "deconvscope/report/style.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <iterator>
 #include <set>
@@ -19,6 +17,7 @@
 #include "compare_internal.hpp"
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/io/csv.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/io/text_file.hpp"
@@ -26,6 +25,7 @@
 #include "deconvscope/report/health_page.hpp"
 #include "deconvscope/report/html_escape.hpp"
 #include "deconvscope/report/linear_probe_page.hpp"
+#include "deconvscope/report/pages.hpp"
 #include "deconvscope/report/similarity_page.hpp"
 #include "deconvscope/report/plot.hpp"
 #include "deconvscope/report/render.hpp"
@@ -525,36 +525,48 @@ void write_figures_csv(Comparison& c, const std::string& out_dir) {
   fs::create_directories(out_dir, ec);
   if (ec)
     throw Error(ErrorKind::io, out_dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
-  std::ostringstream csv;
-  csv << "run,run_dir,conv_position,layer,filters,kernel,stride,epoch,metric,value\n";
+  CsvWriter csv("run,run_dir,conv_position,layer,filters,kernel,stride,epoch,metric,value");
   for (const RunData& r : c.runs)
     for (size_t k = 0; k < r.health.layers.size(); ++k) {
       const LayerHealth& l = r.health.layers[k];
       const LayerEpochSummary s = at(r, k);
+      const std::string kernel = std::to_string(l.kernel[0]) + 'x' + std::to_string(l.kernel[1]);
+      const std::string stride = std::to_string(l.stride[0]) + 'x' + std::to_string(l.stride[1]);
       for (const auto& f : figures()) {
         const float v = f.get(s);
         if (!std::isfinite(v)) continue;
-        csv << csv_quote(r.label) << ',' << csv_quote(r.dir) << ',' << k + 1 << ',' << csv_quote(l.layer) << ','
-          << l.filters << ',' << l.kernel[0] << 'x' << l.kernel[1] << ',' << l.stride[0] << 'x' << l.stride[1] << ','
-          << r.epoch << ',' << f.key << ',' << num("%.7g", v) << '\n';
+        csv.add(CsvRow()
+                    .text(r.label)
+                    .text(r.dir)
+                    .integer(k + 1)
+                    .text(l.layer)
+                    .integer(l.filters)
+                    .text(kernel)
+                    .text(stride)
+                    .integer(r.epoch)
+                    .text(f.key)
+                    .number(v));
       }
     }
   c.sum.csv = (fs::path(out_dir) / "compare.csv").string();
-  write_text_atomic(c.sum.csv, csv.str());
+  csv.write(c.sum.csv);
 }
 
-// verdicts.csv: the verdicts as a table.
+// verdicts.csv: the verdicts as a table; a verdict ranks finite values only ("nan": no value).
 void write_verdicts_csv(Comparison& c, const std::string& out_dir) {
-  std::ostringstream csv;
-  csv << "scope,metric,healthier,best_run,best_value,worst_run,worst_value,verdict\n";
+  CsvWriter csv("scope,metric,healthier,best_run,best_value,worst_run,worst_value,verdict");
   for (const Verdict& v : c.verdicts)
-    csv << csv_quote(v.scope) << ',' << v.metric << ',' << (v.better < 0 ? "lower" : "higher") << ','
-      << csv_quote(v.leaders.empty() ? "" : v.leaders.front()) << ','
-      << (v.values.empty() ? "nan" : num("%.7g", v.values.front())) << ','
-      << csv_quote(v.leaders.empty() ? "" : v.runs.back()) << ','
-      << (v.values.empty() ? "nan" : num("%.7g", v.values.back())) << ',' << csv_quote(v.text) << '\n';
+    csv.add(CsvRow()
+                .text(v.scope)
+                .text(v.metric)
+                .text(v.better < 0 ? "lower" : "higher")
+                .text(v.leaders.empty() ? "" : v.leaders.front())
+                .number(v.values.empty() ? kNaN : v.values.front())
+                .text(v.leaders.empty() ? "" : v.runs.back())
+                .number(v.values.empty() ? kNaN : v.values.back())
+                .text(v.text));
   c.sum.verdicts_csv = (fs::path(out_dir) / "verdicts.csv").string();
-  write_text_atomic(c.sum.verdicts_csv, csv.str());
+  csv.write(c.sum.verdicts_csv);
 }
 
 // A folder for a table cell: escaped, with a break opportunity after each slash, so a long
@@ -743,27 +755,29 @@ void write_page(Comparison& c, const std::string& out_dir) {
   for (const RunData& r : c.runs) dirs.push_back(r.dir), names.push_back(r.label);
   const std::string invariance_html = invariance_compare_section(dirs, names, &c.sum.notes);
   const size_t R = c.runs.size();
+  std::string runs;
+  for (size_t i = 0; i < R; ++i) runs += (i ? " vs " : "") + c.runs[i].label;
+  PageFrame frame;
+  frame.title = "deconvscope compare: " + runs;
+  frame.heading = runs;
+  frame.subtitle_html =
+      "Comparing architectures by filter health, after Zeiler &amp; Fergus Sec. 4.1 and Fig. 6. Definitions of "
+      "every figure are in docs/health-format.md.";
+  frame.extra_css =
+      "\n.mosaics { display: grid; grid-template-columns: repeat(" + std::to_string(R) +
+      ", minmax(0, 1fr)); gap: 16px 20px; align-items: start; margin: 10px 0 18px; }\n"
+      ".mosaics figure { margin: 0; }\n"
+      ".mosaics img { width: 100%; max-width: 440px; }\n"
+      ".mosaics .missing { color: #888; font-style: italic; }\n"
+      "table.fit { max-width: 100%; }\n"
+      // Cells wrap between words only ("quickstar t" read as two words); folders break
+      // after a slash (<wbr>).
+      "table.fit th, table.fit td { white-space: normal; overflow-wrap: normal; word-break: normal; }\n"
+      "table.fit td.num { white-space: nowrap; }\n"
+      "td.unjudged { color: #777; }\n"
+      "p.epoch { font-size: 16px; font-weight: 600; }\n";
   std::ostringstream p;
-  p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope compare: ";
-  for (size_t i = 0; i < R; ++i) p << (i ? " vs " : "") << html_escape(c.runs[i].label);
-  p << "</title>\n<style>" << kReportCss
-    << "\n.mosaics { display: grid; grid-template-columns: repeat(" << R
-    << ", minmax(0, 1fr)); gap: 16px 20px; align-items: start; margin: 10px 0 18px; }\n"
-       ".mosaics figure { margin: 0; }\n"
-       ".mosaics img { width: 100%; max-width: 440px; }\n"
-       ".mosaics .missing { color: #888; font-style: italic; }\n"
-       "table.fit { max-width: 100%; }\n"
-       // Cells wrap between words only ("quickstar t" read as two words); folders break
-       // after a slash (<wbr>).
-       "table.fit th, table.fit td { white-space: normal; overflow-wrap: normal; word-break: normal; }\n"
-       "table.fit td.num { white-space: nowrap; }\n"
-       "td.unjudged { color: #777; }\n"
-       "p.epoch { font-size: 16px; font-weight: 600; }\n"
-       "</style>\n</head>\n<body>\n<main>\n<h1>";
-  for (size_t i = 0; i < R; ++i) p << (i ? " vs " : "") << html_escape(c.runs[i].label);
-  p << "</h1>\n<p class=\"sub\">Comparing architectures by filter health, after Zeiler &amp; Fergus Sec. 4.1 and Fig. "
-       "6. Definitions of every figure are in docs/health-format.md.</p>\n";
+  p << page_head(frame);
   p << "<p class=\"epoch\" id=\"epoch\">Compared " << html_escape(c.at_epoch) << ": " << html_escape(c.epoch_rule)
     << ".</p>\n";
   p << "<nav><a href=\"#runs\">Runs</a><a href=\"#verdicts\">Verdicts</a><a href=\"#filters\">First-layer filters</a>"
@@ -830,10 +844,7 @@ void write_page(Comparison& c, const std::string& out_dir) {
   p << "<h2 id=\"limits\">What is not compared</h2>\n<ul>\n";
   for (const std::string& n : c.sum.notes) p << "<li>" << html_escape(n) << "</li>\n";
   p << "</ul>\n";
-  const std::time_t now = std::time(nullptr);
-  char when[64] = "";
-  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
-  p << "<footer>Generated by deconvscope compare on " << when << ".</footer>\n</main>\n</body>\n</html>\n";
+  p << page_end("compare");
   c.sum.html = (fs::path(out_dir) / "index.html").string();
   write_text_atomic(c.sum.html, p.str());
 }

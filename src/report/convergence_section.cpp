@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <sstream>
 
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/similarity.hpp"
+#include "deconvscope/core/number_text.hpp"
 #include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/report/html_escape.hpp"
 #include "deconvscope/report/similarity_page.hpp"
@@ -20,17 +20,9 @@ namespace {
 // The probes' share of the final gain over the floor that counts as "useful".
 constexpr double kUsefulShare = 0.9;
 
-std::string pct(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * v);
-  return buf;
-}
+std::string pct(double v) { return format_number("%.1f%%", 100.0 * v); }
 
-std::string two(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  return buf;
-}
+std::string two(double v) { return format_number("%.2f", v); }
 
 int index_of(const std::vector<std::string>& names, const std::string& name) {
   const auto it = std::find(names.begin(), names.end(), name);
@@ -153,9 +145,7 @@ ConvergenceColumn baseline_column(const AnalysisResult& r) {
     const std::vector<float>& m = r.convergence[size_t(l)].init_rank_correlation;
     if (m.size() != r.epochs.size()) return "<td>not computed (analyze again)</td>";
     if (!std::isfinite(m.back())) return "<td>no active feature</td>";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2f", double(m.back()));
-    return "<td class=\"num\">" + std::string(buf) + "</td>";
+    return "<td class=\"num\">" + two(m.back()) + "</td>";
   };
   return c;
 }

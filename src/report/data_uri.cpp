@@ -1,6 +1,9 @@
 // Base64 and PNG data URIs; see include/deconvscope/report/data_uri.hpp.
 #include "deconvscope/report/data_uri.hpp"
 
+#include <openssl/evp.h>
+
+#include <limits>
 #include <opencv2/imgcodecs.hpp>
 #include <vector>
 
@@ -9,25 +12,15 @@
 namespace ds {
 
 std::string base64_encode(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 | uint8_t(in[i + 2]);
-    out += kAlphabet[v >> 18 & 63];
-    out += kAlphabet[v >> 12 & 63];
-    out += kAlphabet[v >> 6 & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i < in.size()) {  // one or two bytes left: pad to a full quantum
-    const bool two = i + 1 < in.size();
-    const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | (two ? uint32_t(uint8_t(in[i + 1])) << 8 : 0u);
-    out += kAlphabet[v >> 18 & 63];
-    out += kAlphabet[v >> 12 & 63];
-    out += two ? kAlphabet[v >> 6 & 63] : '=';
-    out += '=';
-  }
+  // EVP_EncodeBlock writes whole 4-character quanta with '=' padding and no line breaks,
+  // then a NUL: room for 4*ceil(n/3)+1 characters. It takes an int length; a PNG of a
+  // page's picture is far below 1.5 GiB.
+  if (in.size() > size_t(std::numeric_limits<int>::max()) / 4 * 3)
+    throw Error(ErrorKind::io, "base64_encode", "refusing to encode " + std::to_string(in.size()) + " bytes in one page");
+  std::string out((in.size() + 2) / 3 * 4 + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(&out[0]),
+                                reinterpret_cast<const unsigned char*>(in.data()), int(in.size()));
+  out.resize(size_t(n));  // drops the NUL
   return out;
 }
 

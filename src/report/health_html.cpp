@@ -2,18 +2,15 @@
 #include "health_html.hpp"
 
 #include <cmath>
-#include <cstdio>
 
+#include "deconvscope/core/number_text.hpp"
 #include "deconvscope/report/plot.hpp"
 
 namespace ds::health_html {
 
-
 std::string num(const char* format, float v) {
   if (!std::isfinite(v)) return "n/a";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, double(v));
-  return buf;
+  return format_number(format, v);
 }
 
 std::string pct(float f) { return num("%.1f%%", 100.f * f); }

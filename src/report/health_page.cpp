@@ -5,7 +5,6 @@
 // URIs); a link to it is added to the run's index.html.
 // Left out: anything needing the probe images (the health figures are already computed).
 #include "deconvscope/report/health_page.hpp"
-#include "deconvscope/report/style.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -251,16 +250,15 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
   if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
   const std::string name = run_title(run_dir);
 
+  PageFrame frame;
+  frame.title = "deconvscope health: " + name;  // the command's name; the heading says what it shows
+  frame.heading = "Filter health: " + name;
+  frame.subtitle_html =
+      "Dead, dominating, redundant and aliased filters of every conv layer at every snapshot, after Zeiler &amp; "
+      "Fergus Sec. 4.1 and Fig. 6. Definitions in docs/health-format.md; the figures are also in analysis/health.h5 "
+      "and analysis/health*.csv.";
   std::ostringstream p;
-  p << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>deconvscope health: "
-    << html_escape(name) << "</title>\n<style>" << kReportCss << "</style>\n</head>\n<body>\n<main>\n";
-  p << "<h1>Filter health: " << html_escape(name) << "</h1>\n<p class=\"sub\">Dead, dominating, redundant and "
-    << "aliased filters of every conv layer at every snapshot, after Zeiler &amp; Fergus Sec. 4.1 and Fig. 6. "
-    << "Definitions in docs/health-format.md; the figures are also in analysis/health.h5 and "
-       "analysis/health*.csv.</p>\n";
-  p << "<nav>";
-  if (fs::exists(paths.report_index)) p << "<a href=\"index.html\">&larr; Report</a>";
+  p << page_head(frame) << nav_begin(paths);
   p << "<a href=\"#probe\">Probe images</a><a href=\"#final\">Final snapshot</a><a href=\"#epochs\">Across "
        "snapshots</a><a href=\"#filters\">"
     << "First-layer filters</a><a href=\"#died\">Died and stayed dead</a><a "

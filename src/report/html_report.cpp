@@ -7,16 +7,13 @@
 // Left out: interactivity beyond links, and pictures of layers that were not analysed.
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/html_report.hpp"
-#include "deconvscope/report/style.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <functional>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -24,6 +21,7 @@
 
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/number_text.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/csv.hpp"
 #include "deconvscope/io/run_folder.hpp"
@@ -38,12 +36,6 @@ namespace ds {
 
 namespace {
 
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 // Layer names come from configs; keep file names portable anyway.
 std::string file_safe(const std::string& s) {
@@ -67,7 +59,7 @@ std::string index_list(const std::vector<int>& v, size_t limit = 40) {
 }
 
 // A CSS length in percent of `whole`, for overlays that scale with their picture.
-std::string css_pct(double part, double whole) { return fmt("%.3f%%", whole > 0 ? 100.0 * part / whole : 0.0); }
+std::string css_pct(double part, double whole) { return format_number("%.3f%%", whole > 0 ? 100.0 * part / whole : 0.0); }
 
 // The pictures write_report names, and only those: the stale ones may be removed.
 bool is_report_picture(const std::string& name) {
@@ -198,7 +190,7 @@ std::string dead_summary(const std::vector<DeadRow>& dead) {
     if (d.metrics_fraction >= 0 && d.features > 0)
       s = std::to_string(int(std::lround(d.metrics_fraction * d.features))) + "/" + std::to_string(d.features);
     else if (d.metrics_fraction >= 0)
-      s = fmt("%.0f%%", 100 * d.metrics_fraction);
+      s = format_number("%.0f%%", 100 * d.metrics_fraction);
     else if (d.topk_epoch >= 0)
       s = std::to_string(d.inactive_features.size()) + "/" + std::to_string(d.features) + " inactive";
     if (!s.empty()) summary += (summary.empty() ? "" : ", ") + d.layer + " " + s;
@@ -226,7 +218,7 @@ void section_dead(Page& p, const std::vector<DeadRow>& dead, const AnalysisResul
       std::string m = "n/a";
       if (d.metrics_fraction >= 0)
         m = (d.features > 0 ? std::to_string(int(std::lround(d.metrics_fraction * d.features))) + " of " + n + " (" : "(") +
-            fmt("%.1f%%", 100 * d.metrics_fraction) + ")";
+            format_number("%.1f%%", 100 * d.metrics_fraction) + ")";
       const std::string a = d.topk_epoch < 0 ? std::string("n/a")
                                              : std::to_string(d.inactive_features.size()) + " of " + n + " at epoch " +
                                                    std::to_string(d.topk_epoch);
@@ -273,12 +265,12 @@ void baseline_table(Page& p, const AnalysisResult& r, size_t l) {
   if (E > 1 && with_figure > 0)
     h << " At epoch " << r.epochs[E - 1] << " the median over the " << with_figure
       << (with_figure == 1 ? " feature with a figure is " : " features with a figure is ")
-      << fmt("%.2f", median[E - 1]) << ".";
+      << format_number("%.2f", median[E - 1]) << ".";
   h << "</p>\n<div class=\"scroll\"><table>\n<tr><th>feature</th>";
   for (int e : r.epochs) h << "<th>epoch " << e << "</th>";
   h << "</tr>\n";
   auto cell = [&](float x) {
-    h << "<td class=\"num\">" << (std::isfinite(x) ? fmt("%.2f", x) : std::string()) << "</td>";
+    h << "<td class=\"num\">" << (std::isfinite(x) ? format_number("%.2f", x) : std::string()) << "</td>";
   };
   for (size_t f = 0; f < F; ++f) {
     h << "<tr><td>#" << ev.features[f] << "</td>";
@@ -409,7 +401,7 @@ void section_overview(Page& p, const AnalysisResult& r, const std::string& epoch
     for (size_t l = 0; l < r.layers.size(); ++l) {
       const std::vector<float>& m = r.convergence[l].init_rank_correlation;
       if (m.size() == r.epochs.size() && std::isfinite(m.back()))
-        medians += (medians.empty() ? " " : ", ") + html_escape(r.layers[l]) + " " + fmt("%.2f", m.back());
+        medians += (medians.empty() ? " " : ", ") + html_escape(r.layers[l]) + " " + format_number("%.2f", m.back());
     }
     if (!medians.empty())
       h << " How much of the last snapshot's pictures the first snapshot's weights already draw (median rank "
@@ -423,7 +415,7 @@ void section_overview(Page& p, const AnalysisResult& r, const std::string& epoch
        "each cell the deconvnet projection of the feature's strongest activation over the probe images (left) beside "
        "the image patch it came from (right), both cropped to the receptive field. Red frame: a jump (new strongest "
        "image, projection cosine below "
-    << fmt("%.2f", r.jump_threshold)
+    << format_number("%.2f", r.jump_threshold)
     << "); amber: new image, similar projection; \"inactive\": the feature fired on none of the probe images. The "
        "top-k grids of every feature are folded under each strip.</p>\n";
 }
@@ -457,8 +449,8 @@ void section_jumps(Page& p, const AnalysisResult& r) {
         rows << "<tr><td>" << html_escape(r.layers[l]) << "</td><td class=\"num\">" << ev.features[f]
              << "</td><td class=\"num\">" << r.epochs[e - 1] << " &rarr; " << r.epochs[e] << "</td><td>"
              << (jump ? "jump" : silent ? "went silent" : "came back") << "</td><td class=\"num\">"
-             << (jump && i < j.projection_similarity.size() ? fmt("%.3f", j.projection_similarity[i]) : "")
-             << "</td><td class=\"num\">" << (i < j.filter_change.size() ? fmt("%.3f", j.filter_change[i]) : "")
+             << (jump && i < j.projection_similarity.size() ? format_number("%.3f", j.projection_similarity[i]) : "")
+             << "</td><td class=\"num\">" << (i < j.filter_change.size() ? format_number("%.3f", j.filter_change[i]) : "")
              << "</td><td class=\"num\">" << img(e - 1) << " &rarr; " << img(e) << "</td></tr>\n";
       }
   }
@@ -563,87 +555,67 @@ void section_metrics(Page& p, const CsvTable& metrics, const std::string& metric
   }
 }
 
-}  // namespace
-
-void write_report(const ReportContext& ctx, const AnalysisResult& r, const Dataset& probe) {
-  check_result(r, probe);
-  const std::string& run_dir = ctx.paths.dir;
-  const fs::path dir = ctx.paths.report;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
-  std::set<std::string> written;  // the pictures of this report; any other of ours is stale
-  const PictureName out = [&](const std::string& name) {
-    written.insert(name);
-    return (dir / name).string();
-  };
-
-  const std::string& metrics_path = ctx.paths.metrics;
-  const Config& cfg = ctx.config;
-  // Titled by the folder: runs made with --run.dir share run.name but not the folder.
-  std::string title = run_title(run_dir);
-  if (title.empty()) title = cfg.run.name;
-
-  // Metrics: a missing or malformed file is reported on the page, not fatal.
-  CsvTable metrics;
-  std::string metrics_problem;
-  if (!fs::exists(metrics_path)) {
-    metrics_problem = "No metrics.csv in " + run_dir + ": training curves and the metrics table are not available.";
-  } else {
-    try {
-      metrics = read_csv(metrics_path);
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::data) throw;
-      metrics_problem = std::string("metrics.csv could not be read: ") + e.what();
-    }
-  }
-  bool curves = false, layer_stats = false;
-  if (metrics_problem.empty()) {
-    try {
-      plot_training_curves(metrics_path, out("training_curves.png"));
-      curves = true;
-      layer_stats = plot_layer_stats(metrics_path, out("layer_stats.png"));
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::data) throw;
-      metrics_problem = std::string("Training curves could not be drawn: ") + e.what();
-    }
-  }
-  if (!curves) written.erase("training_curves.png");  // an old one is stale now
-  if (!layer_stats) written.erase("layer_stats.png");
+// metrics.csv as the page sees it: a missing or malformed file is noted, not fatal.
+struct MetricsView {
+  CsvTable table;
+  std::string problem;                // why curves or the table are missing; empty if none are
+  bool curves = false, layer_stats = false;  // training_curves.png, layer_stats.png drawn
   std::string final_val = "n/a", epochs_trained = "n/a";
-  int last_epoch = -1;
-  if (!metrics.rows.empty()) {
-    const int ce = metrics.column("epoch"), cv = metrics.column("val_accuracy");
-    if (ce >= 0) {
-      epochs_trained = metrics.rows.back()[ce];
-      last_epoch = std::atoi(epochs_trained.c_str());
-    }
-    if (cv >= 0) {
-      const double v = std::strtod(metrics.rows.back()[cv].c_str(), nullptr);
-      final_val = v <= 1.0 ? fmt("%.2f%%", 100 * v) : metrics.rows.back()[cv];
-    }
+  int last_epoch = -1;  // -1: no rows
+};
+
+// Reads metrics.csv and draws the training pictures from it.
+MetricsView read_metrics(const RunPaths& paths, const PictureName& out) {
+  MetricsView m;
+  if (!fs::exists(paths.metrics)) {
+    m.problem = "No metrics.csv in " + paths.dir + ": training curves and the metrics table are not available.";
+    return m;
   }
-  // Still training: the trainer re-analyses after each snapshot (analysis.live) and has
-  // not reached train.epochs. A finished run's page never reloads.
-  const bool in_progress = cfg.analysis.live && last_epoch >= 0 && last_epoch < cfg.train.epochs;
+  try {
+    m.table = read_csv(paths.metrics);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::data) throw;
+    m.problem = std::string("metrics.csv could not be read: ") + e.what();
+    return m;
+  }
+  try {
+    plot_training_curves(paths.metrics, out("training_curves.png"));
+    m.curves = true;
+    m.layer_stats = plot_layer_stats(paths.metrics, out("layer_stats.png"));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::data) throw;
+    m.problem = std::string("Training curves could not be drawn: ") + e.what();
+  }
+  if (m.table.rows.empty()) return m;
+  const std::vector<std::string>& last = m.table.rows.back();
+  const int ce = m.table.column("epoch"), cv = m.table.column("val_accuracy");
+  if (ce >= 0) {
+    m.epochs_trained = last[size_t(ce)];
+    m.last_epoch = std::atoi(m.epochs_trained.c_str());
+  }
+  if (cv >= 0) {
+    const double v = std::strtod(last[size_t(cv)].c_str(), nullptr);
+    m.final_val = v <= 1.0 ? format_number("%.2f%%", 100 * v) : last[size_t(cv)];
+  }
+  return m;
+}
 
-  const std::vector<DeadRow> dead = dead_features(metrics, r);
-  const std::string dead_text = dead_summary(dead);
-
-  const bool have_convergence = !r.convergence.empty() && !r.epochs.empty();
-  if (have_convergence) plot_convergence(r, out("convergence.png"));
-
-  Page p;
+// The head, the live-run banner and the navigation bar (this page's sections, then the
+// other pages of the report).
+void page_top(Page& p, const ReportContext& ctx, const AnalysisResult& r, const std::string& title,
+              const MetricsView& m, bool in_progress) {
   auto& h = p.h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-  if (in_progress) h << "<meta http-equiv=\"refresh\" content=\"" << kRefreshSeconds << "\">\n";
-  h << "<title>deconvscope: " << html_escape(title) << "</title>\n<style>" << kReportCss << kOverlayCss
-    << "</style>\n</head>\n<body>\n<main>\n";
-  h << "<h1>" << html_escape(title) << "</h1>\n<p class=\"sub\">deconvscope report: how the features of a "
-    << "convnet evolve during training, seen through the Zeiler &amp; Fergus deconvnet.</p>\n";
+  PageFrame frame;
+  frame.title = "deconvscope: " + title;
+  frame.heading = title;
+  frame.subtitle_html =
+      "deconvscope report: how the features of a convnet evolve during training, seen through the Zeiler &amp; "
+      "Fergus deconvnet.";
+  frame.extra_css = kOverlayCss;
+  frame.refresh_seconds = in_progress ? kRefreshSeconds : 0;
+  h << page_head(frame);
   if (in_progress)
-    h << "<p class=\"live\">Training in progress: epoch " << last_epoch << " of " << cfg.train.epochs
+    h << "<p class=\"live\">Training in progress: epoch " << m.last_epoch << " of " << ctx.config.train.epochs
       << ". This page reloads every " << kRefreshSeconds << " s; the analysis follows each snapshot.</p>\n";
   // Pictures first, in the order a reader asks: what the features became (strips,
   // filters), how training went, when layers settled; tables after.
@@ -654,69 +626,103 @@ void write_report(const ReportContext& ctx, const AnalysisResult& r, const Datas
        "<a href=\"#jumps\">Jumps</a><a href=\"#dead\">Dead features</a><a href=\"#summary\">Summary</a>"
        "<a href=\"#metrics\">Metrics</a>"
     << page_links(ctx.paths) << "</nav>\n";
+}
 
-  section_overview(p, r, epochs_trained, final_val, dead_text);
-  section_layers(p, r, probe, out);
-  section_filters(p, ctx, r, out);
-
-  // --- Training curves
-  h << "<h2 id=\"training\">Training</h2>\n";
-  if (curves) p.img("training_curves.png", "training curves", "Loss and accuracy per epoch, from metrics.csv.");
-  if (layer_stats)
+void section_training(Page& p, const MetricsView& m) {
+  p.h << "<h2 id=\"training\">Training</h2>\n";
+  if (m.curves) p.img("training_curves.png", "training curves", "Loss and accuracy per epoch, from metrics.csv.");
+  if (m.layer_stats)
     p.img("layer_stats.png", "gradient RMS, update ratio and dead share per layer",
           "Per layer, from metrics.csv: the RMS of the weight gradient, the RMS of the update over the RMS of the "
           "weights (both log10; epoch 0 has no update and is left out), and the share of the layer's feature maps "
           "that never fired on the probe batch.");
-  if (!metrics_problem.empty()) p.note(metrics_problem);
+  if (!m.problem.empty()) p.note(m.problem);
+}
 
-  h << convergence_section_html(ctx, r, have_convergence ? "convergence.png" : "");
-
-  section_jumps(p, r);
-
-  section_dead(p, dead, r, cfg.train.probe_batch, last_epoch);
-
-  // --- Summary
+// The run, its data and the analysis settings as a key-value table.
+void section_summary(Page& p, const ReportContext& ctx, const AnalysisResult& r, const Dataset& probe,
+                     const std::string& title, const MetricsView& m, const std::string& dead_text, bool in_progress) {
+  const Config& cfg = ctx.config;
   std::string epochs_list;
   for (size_t i = 0; i < r.epochs.size(); ++i) epochs_list += (i ? ", " : "") + std::to_string(r.epochs[i]);
   std::string layers_list;
   for (size_t i = 0; i < r.layers.size(); ++i) layers_list += (i ? ", " : "") + r.layers[i];
-  h << "<h2 id=\"summary\">Summary</h2>\n<table class=\"kv\">\n";
+  p.h << "<h2 id=\"summary\">Summary</h2>\n<table class=\"kv\">\n";
   p.kv("Run", title);
   if (!cfg.run.name.empty() && cfg.run.name != title) p.kv("run.name", cfg.run.name);
-  p.kv("Run folder", run_dir);
+  p.kv("Run folder", ctx.paths.dir);
   p.kv("Dataset", r.dataset_path.empty() ? probe.source : r.dataset_path);
   p.kv("Probe images", std::to_string(r.probe_count) + " (first of the " + std::string(to_string(r.split)) + " split)");
   p.kv("Input", std::to_string(r.input.channels) + " x " + std::to_string(r.input.height) + " x " +
                     std::to_string(r.input.width));
-  p.kv("Epochs trained", epochs_trained + (in_progress ? " of " + std::to_string(cfg.train.epochs) + " (training)" : ""));
-  p.kv("Final val accuracy", final_val);
+  p.kv("Epochs trained",
+       m.epochs_trained + (in_progress ? " of " + std::to_string(cfg.train.epochs) + " (training)" : ""));
+  p.kv("Final val accuracy", m.final_val);
   p.kv("Dead features (last epoch)", dead_text.empty() ? "n/a" : dead_text);
   p.kv("Snapshots analysed (epochs)", epochs_list);
   p.kv("Analysed layers", layers_list);
-  p.kv("Jump threshold", "strongest image changed and projection cosine < " + fmt("%.2f", r.jump_threshold));
-  p.kv("Settling threshold", "CKA to the final snapshot >= " + fmt("%.2f", cfg.similarity.settle_threshold) +
+  p.kv("Jump threshold", "strongest image changed and projection cosine < " + format_number("%.2f", r.jump_threshold));
+  p.kv("Settling threshold", "CKA to the final snapshot >= " + format_number("%.2f", cfg.similarity.settle_threshold) +
                                  " (similarity.settle_threshold)");
-  h << "</table>\n";
+  p.h << "</table>\n";
+}
 
-  section_metrics(p, metrics, metrics_problem);
-
-  if (!ctx.config_text.empty())
-    h << "<details><summary>The effective config (config.cfg with this analysis' command-line overrides)</summary>"
-      << "<pre>" << html_escape(ctx.config_text) << "</pre></details>\n";
-
-  const std::time_t now = std::time(nullptr);
-  char when[64] = "";
-  std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", std::localtime(&now));
-  h << "<footer>Generated by deconvscope on " << when << ".</footer>\n</main>\n</body>\n</html>\n";
-  write_text_atomic(ctx.paths.report_index, h.str());
-
-  // Pictures of layers or epochs no longer analysed (and grid pages no longer needed) go,
-  // once the page no longer shows them. Only names this function writes are touched.
+// Pictures of layers or epochs no longer analysed (and grid pages no longer needed) go,
+// once the page no longer shows them. Only names this page writes are touched.
+void remove_stale_pictures(const fs::path& dir, const std::set<std::string>& written) {
+  std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (!entry.is_regular_file(ec) || written.count(name) || !is_report_picture(name)) continue;
     fs::remove(entry.path(), ec);  // best effort: a file we cannot remove is only clutter
   }
+}
+
+}  // namespace
+
+void write_report(const ReportContext& ctx, const AnalysisResult& r, const Dataset& probe) {
+  check_result(r, probe);
+  const fs::path dir = ctx.paths.report;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorKind::io, dir.string(), "cannot create folder: " + ec.message(), "check permissions");
+  std::set<std::string> written;  // the pictures of this report; any other of ours is stale
+  const PictureName out = [&](const std::string& name) {
+    written.insert(name);
+    return (dir / name).string();
+  };
+  // Titled by the folder: runs made with --run.dir share run.name but not the folder.
+  std::string title = run_title(ctx.paths.dir);
+  if (title.empty()) title = ctx.config.run.name;
+
+  const MetricsView m = read_metrics(ctx.paths, out);
+  if (!m.curves) written.erase("training_curves.png");  // an old one is stale now
+  if (!m.layer_stats) written.erase("layer_stats.png");
+  // Still training: the trainer re-analyses after each snapshot (analysis.live) and has
+  // not reached train.epochs. A finished run's page never reloads.
+  const bool in_progress = ctx.config.analysis.live && m.last_epoch >= 0 && m.last_epoch < ctx.config.train.epochs;
+  const std::vector<DeadRow> dead = dead_features(m.table, r);
+  const std::string dead_text = dead_summary(dead);
+  const bool have_convergence = !r.convergence.empty() && !r.epochs.empty();
+  if (have_convergence) plot_convergence(r, out("convergence.png"));
+
+  Page p;
+  page_top(p, ctx, r, title, m, in_progress);
+  section_overview(p, r, m.epochs_trained, m.final_val, dead_text);
+  section_layers(p, r, probe, out);
+  section_filters(p, ctx, r, out);
+  section_training(p, m);
+  p.h << convergence_section_html(ctx, r, have_convergence ? "convergence.png" : "");
+  section_jumps(p, r);
+  section_dead(p, dead, r, ctx.config.train.probe_batch, m.last_epoch);
+  section_summary(p, ctx, r, probe, title, m, dead_text, in_progress);
+  section_metrics(p, m.table, m.problem);
+  if (!ctx.config_text.empty())
+    p.h << "<details><summary>The effective config (config.cfg with this analysis' command-line overrides)</summary>"
+        << "<pre>" << html_escape(ctx.config_text) << "</pre></details>\n";
+  p.h << page_end("");
+  write_text_atomic(ctx.paths.report_index, p.h.str());
+  remove_stale_pictures(dir, written);
 }
 
 }  // namespace ds

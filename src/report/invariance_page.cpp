@@ -5,13 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
 #include <opencv2/imgproc.hpp>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/number_text.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/data_uri.hpp"
@@ -30,11 +30,7 @@ constexpr int kExamples = 5;            // transformed images shown per transfor
 constexpr int kExampleSide = 56;        // their side on the page, at least
 const cv::Size kPlotSize{430, 260};     // each Fig. 5 panel
 
-std::string value_text(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
+std::string value_text(double v) { return format_number("%g", v); }
 
 // One image (C, H, W) in network-input units back to 8-bit pixels: x * std + mean, in
 // [0, 1] as the normalisation was computed on pixel / 255. RGB planes become BGR.
@@ -203,9 +199,8 @@ void write_invariance_page(const std::string& run_dir, const InvarianceResult& r
     for (const InvarianceSweep& s : r.sweeps)
       for (int l = 0; l <= int(r.layers.size()); ++l) {
         const double v = invariance_summary(s, l < int(r.layers.size()) ? l : -1, e, I);
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.3f", v);
-        p << (std::isfinite(v) ? "<td class=\"num\">" + std::string(buf) + "</td>" : "<td class=\"none\">&ndash;</td>");
+        p << (std::isfinite(v) ? "<td class=\"num\">" + format_number("%.3f", v) + "</td>"
+                               : "<td class=\"none\">&ndash;</td>");
       }
     p << "</tr>\n";
   }

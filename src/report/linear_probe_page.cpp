@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/number_text.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/data_uri.hpp"
@@ -23,10 +23,7 @@ namespace ds {
 namespace {
 
 std::string pct(float f) {
-  if (!std::isfinite(f)) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * double(f));
-  return buf;
+  return std::isfinite(f) ? format_number("%.1f%%", 100.0 * double(f)) : "-";
 }
 
 cv::Mat accuracy_figure(const LinearProbeResult& r) {

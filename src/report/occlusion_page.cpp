@@ -13,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/number_text.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/data_uri.hpp"
@@ -69,16 +70,10 @@ cv::Mat colour_bar(cv::Size size) {
   return occlusion_heatmap(ramp.data(), 1, size.width, 0.f, 1.f, size);
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 // "76%", or "<1%" for a class that wins only a few positions (never "0%" for one that wins any).
 std::string share(long count, size_t total) {
   const double pct = 100.0 * double(count) / double(total);
-  return pct < 1.0 ? std::string("&lt;1%") : fmt("%.0f%%", pct);
+  return pct < 1.0 ? std::string("&lt;1%") : format_number("%.0f%%", pct);
 }
 
 // The Fig. 7 row of image i at epoch index e: image, activation, projection, probability, class.
@@ -102,7 +97,7 @@ std::string fig7_row(const OcclusionResult& r, const Dataset& d, size_t e, size_
   else
     h << img(occlusion_heatmap(act, r.grid.rows, r.grid.cols, amin, amax, tile),
              "activation map of feature " + std::to_string(f))
-      << "<br><small>feature " << f << ": " << fmt("%.3g", double(amin)) << " (dark) to " << fmt("%.3g", double(amax))
+      << "<br><small>feature " << f << ": " << format_number("%.3g", double(amin)) << " (dark) to " << format_number("%.3g", double(amax))
       << " (yellow)</small>";
   h << "</td><td>";
   const float* proj = r.projection.data() + (e * I + i) * r.image_size();
@@ -114,7 +109,7 @@ std::string fig7_row(const OcclusionResult& r, const Dataset& d, size_t e, size_
   const float* prob = r.probability.data() + k;
   const float pmin = *std::min_element(prob, prob + P);
   h << "<td>" << img(occlusion_heatmap(prob, r.grid.rows, r.grid.cols, 0.f, 1.f, tile), "true-class probability map")
-    << "<br><small>lowest " << fmt("%.2f", double(pmin)) << "</small></td>";
+    << "<br><small>lowest " << format_number("%.2f", double(pmin)) << "</small></td>";
   // The class map and its legend: only the classes that occur, the true one marked.
   const int32_t* pred = r.predicted.data() + k;
   std::set<int32_t> seen(pred, pred + P);
@@ -212,8 +207,8 @@ void write_occlusion_page(const std::string& run_dir, const OcclusionResult& r, 
     for (size_t e = 0; e < E; ++e) {
       const float* prob = r.probability.data() + (e * I + i) * P;
       p << "<td>" << img(occlusion_heatmap(prob, r.grid.rows, r.grid.cols, 0.f, 1.f, strip), "probability map")
-        << "<br><small>" << fmt("%.2f", double(*std::min_element(prob, prob + P))) << " / "
-        << fmt("%.2f", double(prob[centre])) << "</small></td>";
+        << "<br><small>" << format_number("%.2f", double(*std::min_element(prob, prob + P))) << " / "
+        << format_number("%.2f", double(prob[centre])) << "</small></td>";
     }
     p << "</tr>\n";
   }

@@ -106,30 +106,42 @@ cv::Scalar plot_color(size_t i) {
 
 namespace {
 
-// Draws the plot with the legend right of the axes when `want_outside` and there is room
-// (`placed_outside` says), else in the corner covering the fewest drawn points;
-// `legend_hits` is how many it covers there.
-cv::Mat draw_plot(const PlotSpec& spec, bool want_outside, bool& placed_outside, size_t& legend_hits) {
-  placed_outside = false;
-  legend_hits = 0;
-  const cv::Size size(std::max(spec.size.width, kLeft + kRight + 100), std::max(spec.size.height, kTop + kBottom + 80));
-  cv::Mat img(size, CV_8UC3, draw::kWhite);
+constexpr int kLegendRow = 20, kLegendSample = 26;  // a legend entry's height; its line sample's length
 
-  // The legend's entries and size come first: outside the axes it takes their room.
-  constexpr int kRow = 20, kSample = 26;
+// The legend's entries (the labelled series) and its box; outside the axes it takes their room.
+struct Legend {
   std::vector<const PlotSeries*> listed;
+  cv::Size box;
+  bool outside = false;
+};
+
+Legend plan_legend(const PlotSpec& spec, const cv::Size& size, bool want_outside) {
+  Legend g;
   int text_w = 0;
   for (const auto& s : spec.series)
     if (!s.label.empty()) {
-      listed.push_back(&s);
+      g.listed.push_back(&s);
       text_w = std::max(text_w, draw::text_size(s.label, 0.42).width);
     }
-  const cv::Size box(text_w + kSample + 24, int(listed.size()) * kRow + 10);
-  const bool outside = want_outside && !listed.empty() && size.width - box.width - 12 - kLeft - kRight > 100;
-  const int right = kRight + (outside ? box.width + 12 : 0);
-  const cv::Rect area(kLeft, kTop, size.width - kLeft - right, size.height - kTop - kBottom);
+  g.box = cv::Size(text_w + kLegendSample + 24, int(g.listed.size()) * kLegendRow + 10);
+  g.outside = want_outside && !g.listed.empty() && size.width - g.box.width - 12 - kLeft - kRight > 100;
+  return g;
+}
 
-  // Data ranges over finite points.
+// The axes box in pixels and the data ranges it shows.
+struct Axes {
+  cv::Rect area;
+  Axis x, y;
+  bool no_data = false;
+
+  cv::Point2d to_px(double vx, double vy) const {
+    return cv::Point2d(area.x + (vx - x.lo) / (x.hi - x.lo) * (area.width - 1),
+                       area.y + (y.hi - vy) / (y.hi - y.lo) * (area.height - 1));
+  }
+};
+
+// Ranges over the finite points, widened to round ticks except where the spec fixes y.
+Axes make_axes(const PlotSpec& spec, const cv::Rect& area) {
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
   for (const auto& s : spec.series)
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
@@ -137,39 +149,43 @@ cv::Mat draw_plot(const PlotSpec& spec, bool want_outside, bool& placed_outside,
         xmin = std::min(xmin, s.x[i]), xmax = std::max(xmax, s.x[i]);
         ymin = std::min(ymin, s.y[i]), ymax = std::max(ymax, s.y[i]);
       }
-  const bool no_data = !(xmin <= xmax);
-  if (no_data) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
+  Axes a;
+  a.area = area;
+  a.no_data = !(xmin <= xmax);
+  if (a.no_data) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
   const bool fix_lo = std::isfinite(spec.y_min), fix_hi = std::isfinite(spec.y_max);
   if (fix_lo) ymin = spec.y_min;
   if (fix_hi) ymax = spec.y_max;
-  const Axis ax = make_axis(xmin, xmax, false, false, spec.integer_x);
-  const Axis ay = make_axis(ymin, ymax, fix_lo, fix_hi, false);
-  auto to_px = [&](double x, double y) {
-    return cv::Point2d(area.x + (x - ax.lo) / (ax.hi - ax.lo) * (area.width - 1),
-                       area.y + (ay.hi - y) / (ay.hi - ay.lo) * (area.height - 1));
-  };
+  a.x = make_axis(xmin, xmax, false, false, spec.integer_x);
+  a.y = make_axis(ymin, ymax, fix_lo, fix_hi, false);
+  return a;
+}
 
-  // Grid and ticks.
+void draw_grid(cv::Mat& img, const Axes& a) {
+  const cv::Rect& area = a.area;
   const double eps = 1e-9;
-  for (double v = std::ceil(ay.lo / ay.step - eps) * ay.step; v <= ay.hi + ay.step * 1e-6; v += ay.step) {
-    const double y = to_px(ax.lo, v).y;
+  for (double v = std::ceil(a.y.lo / a.y.step - eps) * a.y.step; v <= a.y.hi + a.y.step * 1e-6; v += a.y.step) {
+    const double y = a.to_px(a.x.lo, v).y;
     line(img, {double(area.x), y}, {double(area.br().x - 1), y}, kGrid, 1);
     line(img, {area.x - 5.0, y}, {double(area.x), y}, kAxis, 1);
-    const std::string t = tick_text(v, ay.step);
+    const std::string t = tick_text(v, a.y.step);
     const cv::Size ts = draw::text_size(t, 0.4);
     draw::text(img, t, cv::Point(area.x - 8 - ts.width, int(y) + ts.height / 2), 0.4, draw::kMutedInk);
   }
-  for (double v = std::ceil(ax.lo / ax.step - eps) * ax.step; v <= ax.hi + ax.step * 1e-6; v += ax.step) {
-    const double x = to_px(v, ay.lo).x;
+  for (double v = std::ceil(a.x.lo / a.x.step - eps) * a.x.step; v <= a.x.hi + a.x.step * 1e-6; v += a.x.step) {
+    const double x = a.to_px(v, a.y.lo).x;
     line(img, {x, double(area.y)}, {x, double(area.br().y - 1)}, kGrid, 1);
     line(img, {x, double(area.br().y - 1)}, {x, area.br().y + 4.0}, kAxis, 1);
-    draw::text_centered(img, tick_text(v, ax.step), int(x), area.br().y + 18, 0.4, draw::kMutedInk);
+    draw::text_centered(img, tick_text(v, a.x.step), int(x), area.br().y + 18, 0.4, draw::kMutedInk);
   }
   cv::rectangle(img, area, kAxis, 1);
+}
 
-  // Titles: plot title on top, x label below, y label turned on its side.
+// Plot title on top, x label below, y label turned on its side; "no data" in an empty plot.
+void draw_titles(cv::Mat& img, const PlotSpec& spec, const Axes& a) {
+  const cv::Rect& area = a.area;
   draw::text_centered(img, spec.title, area.x + area.width / 2, 24, draw::kTitleScale, draw::kInk, 1);
-  draw::text_centered(img, spec.x_label, area.x + area.width / 2, size.height - 10, draw::kTextScale);
+  draw::text_centered(img, spec.x_label, area.x + area.width / 2, img.rows - 10, draw::kTextScale);
   if (!spec.y_label.empty()) {
     int base = 0;
     const cv::Size ts = draw::text_size(spec.y_label, draw::kTextScale, 1, &base);
@@ -178,11 +194,14 @@ cv::Mat draw_plot(const PlotSpec& spec, bool want_outside, bool& placed_outside,
     cv::rotate(label, label, cv::ROTATE_90_COUNTERCLOCKWISE);
     draw::paste(img, label, cv::Point(6, area.y + area.height / 2 - label.rows / 2));
   }
-  if (no_data)
+  if (a.no_data)
     draw::text_centered(img, "no data", area.x + area.width / 2, area.y + area.height / 2, 0.6, draw::kMutedInk);
+}
 
-  // Series: segments between consecutive finite points, clipped to the axes box.
-  std::vector<cv::Point2d> drawn;  // for the legend's placement
+// Segments between consecutive finite points, clipped to the axes box, and the markers.
+// Returns points along everything drawn, for the legend's placement.
+std::vector<cv::Point2d> draw_series(cv::Mat& img, const PlotSpec& spec, const Axes& a) {
+  std::vector<cv::Point2d> drawn;
   for (const auto& s : spec.series) {
     double phase = 0;
     bool have_prev = false;
@@ -192,10 +211,10 @@ cv::Mat draw_plot(const PlotSpec& spec, bool want_outside, bool& placed_outside,
         have_prev = false;
         continue;
       }
-      const cv::Point2d p = to_px(s.x[i], s.y[i]);
+      const cv::Point2d p = a.to_px(s.x[i], s.y[i]);
       if (have_prev) {
-        cv::Point a(prev), b(p);
-        if (cv::clipLine(area, a, b)) {
+        cv::Point from(prev), to(p);
+        if (cv::clipLine(a.area, from, to)) {
           draw_series_line(img, prev, p, s, phase);
           // A sample every 3 px or closer, so that no line slips between samples under a legend.
           const int n = std::max(16, int(cv::norm(p - prev) / 3));
@@ -209,44 +228,66 @@ cv::Mat draw_plot(const PlotSpec& spec, bool want_outside, bool& placed_outside,
     if (!s.markers) continue;
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
-      const cv::Point2d p = to_px(s.x[i], s.y[i]);
-      if (area.contains(cv::Point(p))) {
+      const cv::Point2d p = a.to_px(s.x[i], s.y[i]);
+      if (a.area.contains(cv::Point(p))) {
         cv::circle(img, sub(p), 3 << kShift, s.color, cv::FILLED, cv::LINE_AA, kShift);
         cv::circle(img, sub(p), 3 << kShift, draw::kWhite, 1, cv::LINE_AA, kShift);
       }
     }
   }
+  return drawn;
+}
 
-  // Legend right of the axes, or in the corner that covers the fewest drawn points.
-  if (listed.empty()) return img;
-  cv::Rect best(area.br().x + 12, area.y, box.width, box.height);
-  if (!outside) {
+// The legend right of the axes, or in the corner that covers the fewest drawn points.
+// Returns how many it covers (0 outside).
+size_t draw_legend(cv::Mat& img, const Legend& g, const cv::Rect& area, const std::vector<cv::Point2d>& drawn) {
+  cv::Rect best(area.br().x + 12, area.y, g.box.width, g.box.height);
+  size_t hits = 0;
+  if (!g.outside) {
     const int inset = 8;
     const std::array<cv::Point, 4> corners = {
-        cv::Point(area.br().x - inset - box.width, area.y + inset),
-        cv::Point(area.br().x - inset - box.width, area.br().y - inset - box.height),
-        cv::Point(area.x + inset, area.y + inset), cv::Point(area.x + inset, area.br().y - inset - box.height)};
-    size_t best_hits = SIZE_MAX;
+        cv::Point(area.br().x - inset - g.box.width, area.y + inset),
+        cv::Point(area.br().x - inset - g.box.width, area.br().y - inset - g.box.height),
+        cv::Point(area.x + inset, area.y + inset), cv::Point(area.x + inset, area.br().y - inset - g.box.height)};
+    hits = SIZE_MAX;
     for (const auto& c : corners) {
-      const cv::Rect r(c, box);
-      size_t hits = 0;
-      for (const auto& p : drawn) hits += r.contains(cv::Point(p)) ? 1 : 0;
-      if (hits < best_hits) best_hits = hits, best = r;
+      const cv::Rect r(c, g.box);
+      size_t n = 0;
+      for (const auto& p : drawn) n += r.contains(cv::Point(p)) ? 1 : 0;
+      if (n < hits) hits = n, best = r;
     }
-    legend_hits = best_hits;
   }
-  placed_outside = outside;
   cv::rectangle(img, best, draw::kWhite, cv::FILLED);
   cv::rectangle(img, best, cv::Scalar(200, 200, 200), 1);
-  for (size_t i = 0; i < listed.size(); ++i) {
-    const PlotSeries& s = *listed[i];
-    const double y = best.y + 5 + kRow * (i + 0.5);
-    const cv::Point2d a(best.x + 8, y), b(best.x + 8 + kSample, y);
+  for (size_t i = 0; i < g.listed.size(); ++i) {
+    const PlotSeries& s = *g.listed[i];
+    const double y = best.y + 5 + kLegendRow * (i + 0.5);
+    const cv::Point2d a(best.x + 8, y), b(best.x + 8 + kLegendSample, y);
     double phase = 0;
     draw_series_line(img, a, b, s, phase);
     if (s.markers) cv::circle(img, sub((a + b) * 0.5), 3 << kShift, s.color, cv::FILLED, cv::LINE_AA, kShift);
-    draw::text(img, s.label, cv::Point(best.x + kSample + 16, int(y) + 5), 0.42);
+    draw::text(img, s.label, cv::Point(best.x + kLegendSample + 16, int(y) + 5), 0.42);
   }
+  return hits;
+}
+
+// Draws the plot with the legend right of the axes when `want_outside` and there is room
+// (`placed_outside` says), else in the corner covering the fewest drawn points;
+// `legend_hits` is how many it covers there.
+cv::Mat draw_plot(const PlotSpec& spec, bool want_outside, bool& placed_outside, size_t& legend_hits) {
+  placed_outside = false;
+  legend_hits = 0;
+  const cv::Size size(std::max(spec.size.width, kLeft + kRight + 100), std::max(spec.size.height, kTop + kBottom + 80));
+  cv::Mat img(size, CV_8UC3, draw::kWhite);
+  const Legend legend = plan_legend(spec, size, want_outside);
+  const int right = kRight + (legend.outside ? legend.box.width + 12 : 0);
+  const Axes axes = make_axes(spec, cv::Rect(kLeft, kTop, size.width - kLeft - right, size.height - kTop - kBottom));
+  draw_grid(img, axes);
+  draw_titles(img, spec, axes);
+  const std::vector<cv::Point2d> drawn = draw_series(img, spec, axes);
+  if (legend.listed.empty()) return img;
+  legend_hits = draw_legend(img, legend, axes.area, drawn);
+  placed_outside = legend.outside;
   return img;
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/number_text.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/report/data_uri.hpp"
@@ -22,10 +23,7 @@ namespace ds {
 namespace {
 
 std::string three(float v) {
-  if (!std::isfinite(v)) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f", double(v));
-  return buf;
+  return std::isfinite(v) ? format_number("%.3f", v) : "-";
 }
 
 cv::Mat curves_figure(const SimilarityResult& r, const std::string& title, const std::string& y_label,

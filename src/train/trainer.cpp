@@ -45,6 +45,7 @@
 #include "deconvscope/core/threads.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/io/atomic_file.hpp"
+#include "deconvscope/io/csv.hpp"
 #include "deconvscope/io/snapshot.hpp"
 #include "deconvscope/io/text_file.hpp"
 #include "deconvscope/model/evaluate.hpp"
@@ -232,35 +233,41 @@ struct EpochRow {
   std::vector<double> dead;
 };
 
-std::string metrics_header(const Network& net) {
-  std::string h = "epoch,step,lr,train_loss,train_accuracy,val_loss,val_accuracy,seconds,images_per_s";
+CsvRow metrics_header(const Network& net) {
+  CsvRow h;
+  for (const char* name : {"epoch", "step", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds",
+                           "images_per_s"})
+    h.text(name);
   for (size_t i = 0; i < net.size(); ++i) {
     const LayerSpec& s = net.specs()[i];
     if (!s.has_params()) continue;
-    h += "," + s.name + "_weight_rms," + s.name + "_grad_rms," + s.name + "_update_ratio";
-    if (s.type == LayerType::conv) h += "," + s.name + "_dead_fraction";
+    h.text(s.name + "_weight_rms").text(s.name + "_grad_rms").text(s.name + "_update_ratio");
+    if (s.type == LayerType::conv) h.text(s.name + "_dead_fraction");
   }
-  return h + "\n";
+  return h;
 }
 
+// Fixed decimals where the scale is known (loss, accuracy, seconds), 6 digits where it is not.
 std::string metrics_row(const Network& net, const EpochRow& r) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%d,%lld,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f", r.epoch, (long long)r.step, r.lr,
-                r.train.loss, r.train.accuracy, r.val.loss, r.val.accuracy, r.seconds, r.images_per_s);
-  std::string row = buf;
+  CsvRow row;
+  row.integer(r.epoch)
+      .integer(r.step)
+      .number(r.lr, "%.6g")
+      .number(r.train.loss, "%.6f")
+      .number(r.train.accuracy, "%.6f")
+      .number(r.val.loss, "%.6f")
+      .number(r.val.accuracy, "%.6f")
+      .number(r.seconds, "%.3f")
+      .number(r.images_per_s, "%.1f");
   for (size_t i = 0; i < net.size(); ++i) {
     const LayerSpec& s = net.specs()[i];
     if (!s.has_params()) continue;
     const UpdateStats u = i < r.stats.size() ? r.stats[i] : UpdateStats{};
     const double ratio = u.weight_rms > 0 ? u.update_rms / u.weight_rms : 0;
-    std::snprintf(buf, sizeof buf, ",%.6g,%.6g,%.6g", u.weight_rms, u.grad_rms, ratio);
-    row += buf;
-    if (s.type == LayerType::conv) {
-      std::snprintf(buf, sizeof buf, ",%.4f", i < r.dead.size() ? r.dead[i] : 0.0);
-      row += buf;
-    }
+    row.number(u.weight_rms, "%.6g").number(u.grad_rms, "%.6g").number(ratio, "%.6g");
+    if (s.type == LayerType::conv) row.number(i < r.dead.size() ? r.dead[i] : 0.0, "%.4f");
   }
-  return row + "\n";
+  return row.line() + "\n";
 }
 
 std::string rng_to_string(const std::mt19937_64& rng) {
@@ -604,7 +611,7 @@ void write_epoch_outputs(Run& run, const EpochRow& row) {
   std::string p;
   if (snapshot) p = (fs::path(run.paths.snapshots) / snapshot_file_name(row.epoch)).string();
   if (run.comm.rank() == 0) {
-    write_text_atomic(run.paths.metrics, metrics_header(net) + run.metrics_text);
+    CsvWriter(metrics_header(net)).add_lines(run.metrics_text).write(run.paths.metrics);
     run.state.rng_state = rng_to_string(run.rng);
     run.state.momentum = run.momentum;
     run.state.ranks = run.comm.size();

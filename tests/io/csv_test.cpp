@@ -3,15 +3,18 @@
 // what the writer wrote, and a refused write naming the file and leaving nothing behind.
 #include "deconvscope/io/csv.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/core/number_text.hpp"
 #include "io/io_test_util.hpp"
 
 namespace ds {
@@ -34,26 +37,39 @@ TEST(CsvQuote, QuotesOnlyWhereNeeded) {
   EXPECT_EQ(csv_quote("cr\r"), "\"cr\r\"");
 }
 
-// The bytes the analysis and health tables were written with before the writer moved to
-// io/: header, '\n', rows as the caller writes them, nothing else (no trailing blank line,
-// no '\r').
+// The bytes every table was written with before it moved to one writer: header, '\n',
+// rows, nothing else (no trailing blank line, no '\r'); fields quoted only where needed.
 TEST_F(CsvTest, WritesExactlyTheHeaderAndTheRows) {
   const std::string path = file("t.csv");
-  write_csv(path, "layer,epoch,value", [](std::ostream& out) {
-    out << csv_quote("conv1") << ',' << 0 << ',' << "0.5" << '\n';
-    out << csv_quote("odd,name") << ',' << 2 << ',' << "nan" << '\n';
-  });
-  EXPECT_EQ(bytes_of(path), "layer,epoch,value\nconv1,0,0.5\n\"odd,name\",2,nan\n");
-  write_csv(file("empty.csv"), "a,b", [](std::ostream&) {});
-  EXPECT_EQ(bytes_of(file("empty.csv")), "a,b\n");
+  CsvWriter w("layer,epoch,value,note");
+  w.add(CsvRow().text("conv1").integer(0).number(0.5).blank());
+  w.add(CsvRow().text("odd,name").integer(2).number(NAN).text("x"));
+  w.write(path);
+  EXPECT_EQ(bytes_of(path), "layer,epoch,value,note\nconv1,0,0.5,\n\"odd,name\",2,nan,x\n");
+  CsvWriter(CsvRow().text("a").text("b,c")).write(file("empty.csv"));
+  EXPECT_EQ(bytes_of(file("empty.csv")), "a,\"b,c\"\n");
+}
+
+// %.7g for the analysis tables (nan whatever its sign bit), any printf format on request,
+// and lines kept as written (a resumed metrics.csv).
+TEST_F(CsvTest, NumbersAndKeptLines) {
+  EXPECT_EQ(number_text(0.1f), "0.1");
+  EXPECT_EQ(number_text(1.0 / 3), "0.3333333");
+  EXPECT_EQ(number_text(1e-12), "1e-12");
+  EXPECT_EQ(number_text(-std::numeric_limits<double>::quiet_NaN()), "nan");
+  EXPECT_EQ(number_text(INFINITY), "inf");
+  EXPECT_EQ(format_number("%.1f%%", 12.345), "12.3%");
+  const std::string path = file("m.csv");
+  CsvWriter("epoch,lr").add_lines("0,0.01\n").add(CsvRow().integer(1).number(0.005, "%.6g")).write(path);
+  EXPECT_EQ(bytes_of(path), "epoch,lr\n0,0.01\n1,0.005\n");
 }
 
 TEST_F(CsvTest, ReaderGetsBackWhatTheWriterWrote) {
   const std::vector<std::string> names = {"conv1", "a,b", "say \"hi\"", ""};
   const std::string path = file("names.csv");
-  write_csv(path, "name,index", [&](std::ostream& out) {
-    for (size_t i = 0; i < names.size(); ++i) out << csv_quote(names[i]) << ',' << i << '\n';
-  });
+  CsvWriter w("name,index");
+  for (size_t i = 0; i < names.size(); ++i) w.add(CsvRow().text(names[i]).integer(i));
+  w.write(path);
   const CsvTable t = read_csv(path);
   EXPECT_EQ(t.header, (std::vector<std::string>{"name", "index"}));
   ASSERT_EQ(t.rows.size(), names.size());
@@ -66,7 +82,7 @@ TEST_F(CsvTest, ReaderGetsBackWhatTheWriterWrote) {
 TEST_F(CsvTest, RefusedWriteNamesTheFileAndLeavesNothing) {
   const std::string path = file("no-such-folder/t.csv");
   try {
-    write_csv(path, "a", [](std::ostream& out) { out << "1\n"; });
+    CsvWriter("a").add(CsvRow().integer(1)).write(path);
     ADD_FAILURE() << "wrote into a missing folder";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::io);

@@ -59,6 +59,8 @@ TEST(DataUri, Base64KnownVectors) {
   EXPECT_EQ(base64_encode("f"), "Zg==");
   EXPECT_EQ(base64_encode("fo"), "Zm8=");
   EXPECT_EQ(base64_encode("foo"), "Zm9v");
+  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
   EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
   EXPECT_EQ(base64_encode(std::string("\xff\x00\x10", 3)), "/wAQ");
   const cv::Mat m(4, 4, CV_8UC3, cv::Scalar(1, 2, 3));

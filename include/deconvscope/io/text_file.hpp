@@ -11,8 +11,4 @@ namespace ds {
 // Throws ds::Error(io) naming `path` if the folder or the disk refuses.
 void write_text_atomic(const std::string& path, const std::string& text);
 
-// A float as a CSV field: 7 significant digits (%.7g, enough to read back the same float
-// to within one unit in the last place), "nan" for NaN.
-std::string csv_number(float v);
-
 }  // namespace ds

@@ -9,7 +9,7 @@
 
 namespace ds {
 
-// RFC 4648 base64 with '=' padding, no line breaks.
+// RFC 4648 base64 with '=' padding, no line breaks (OpenSSL's EVP_EncodeBlock).
 std::string base64_encode(const std::string& bytes);
 
 // "data:image/png;base64,..." of the picture. Throws ds::Error(io) if it is empty or

@@ -1,9 +1,11 @@
 // The report of a run: one self-contained HTML page, <run_dir>/report/index.html, beside
 // the PNGs it shows (relative paths, so the folder opens from disk in any browser, with
-// no server, network or scripts). It holds the run summary, the training curves, the
-// convergence plot and table, per analysed layer the evolution strip and the top-k grids,
-// the jump list, the first-layer filters of each analysed snapshot (when the snapshots
-// are there), and the per-epoch metrics.csv table.
+// no server, network or scripts). In page order: the run at a glance; per analysed layer
+// the evolution strip and the top-k grids; the first-layer filters of each analysed
+// snapshot (when the snapshots are there); the training curves and per-layer statistics;
+// the Convergence section (with the linear probes and CKA when the run has them); the
+// jumps; the dead features; the summary; the per-epoch metrics.csv table; the effective
+// config. The navigation bar links the other pages of report_pages() that exist.
 #pragma once
 
 #include <memory>
@@ -23,8 +25,8 @@
 namespace ds {
 
 // What the page shows beside the analysis result, gathered by the caller from the run it
-// has open (cli/pipelines.hpp report_context): the report reads nothing else from the run
-// folder but metrics.csv, which only training writes.
+// has open (cli/pipelines.cpp, analyze_and_report): of the run folder the report reads only
+// metrics.csv (which only training writes) and which pages exist in report/.
 struct ReportContext {
   RunPaths paths;
   Config config;            // the run's effective config (run.name, train.epochs, analysis.live)

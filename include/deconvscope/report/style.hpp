@@ -1,5 +1,5 @@
-// The one stylesheet of every HTML page deconvscope writes (the run report, the health
-// page, the comparison page), inlined into each page so that it opens from disk alone.
+// The one stylesheet of every HTML page deconvscope writes, inlined into each page by
+// page_head() (report/pages.hpp) so that it opens from disk alone.
 #pragma once
 
 namespace ds {
