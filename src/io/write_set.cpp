@@ -11,7 +11,6 @@
 #include <map>
 #include <set>
 
-#include "deconvscope/core/comm.hpp"
 #include "deconvscope/io/text_file.hpp"
 
 namespace fs = std::filesystem;
@@ -55,11 +54,6 @@ WriteSetMarker::WriteSetMarker(std::string run_dir, std::string command, std::ve
     : run_dir_(std::move(run_dir)), command_(std::move(command)), key_outputs_(std::move(key_outputs)),
       inodes_(outputs_now(run_dir_)) {
   path_ = (fs::path(run_dir_) / (command_ + kSuffix)).string();
-  // Under mpirun rank 0 keeps the marker for the job (the other ranks would race it).
-  if (Comm::world().rank() != 0) {
-    done_ = true;
-    return;
-  }
   std::error_code ec;
   if (fs::exists(path_, ec))
     std::fprintf(stderr, "warning: %s\n",
@@ -87,7 +81,6 @@ WriteSetMarker::~WriteSetMarker() {
 }
 
 void WriteSetMarker::complete() {
-  if (Comm::world().rank() != 0) return;
   std::error_code ec;
   fs::remove(path_, ec);
   done_ = true;
@@ -110,7 +103,6 @@ std::string WriteSetMarker::state() const {
 }
 
 Error WriteSetMarker::failed(const Error& e) {
-  if (Comm::world().rank() != 0) return e;
   done_ = true;
   const std::string s = state();
   std::error_code ec;
