@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/text_file.hpp"
 
 namespace fs = std::filesystem;
@@ -34,8 +35,9 @@ std::string join(const std::vector<std::string>& v, size_t max_items) {
 std::map<std::string, uint64_t> outputs_now(const std::string& run_dir) {
   std::map<std::string, uint64_t> out;
   std::error_code ec;
-  for (const char* sub : {"analysis", "report"}) {
-    const fs::path dir = fs::path(run_dir) / sub;
+  const RunPaths paths = RunPaths::of(run_dir);
+  for (const std::string& folder : {paths.analysis, paths.report}) {
+    const fs::path dir(folder);
     if (!fs::is_directory(dir, ec)) continue;
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
