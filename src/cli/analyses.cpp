@@ -43,7 +43,7 @@ int run_analysis_command(const AnalysisCommand& analysis, std::vector<std::strin
   if (dir.empty()) throw Error(ErrorKind::usage, analysis.command, "expected --run DIR", analysis.example);
   for (const auto& [flag, key] : analysis.shorthands) {
     const std::string v = take_value(args, flag, "");
-    if (!v.empty()) args.insert(args.end(), {key, v});
+    if (!v.empty()) args.insert(args.end(), {"--" + std::string(analysis.section) + "." + key, v});
   }
   const Config cfg = load_run_config(dir, args);
   // These analyses are not sharded: under mpirun every rank computes, rank 0 writes and speaks.

@@ -99,7 +99,7 @@ const AnalysisCommand& invariance_analysis() {
       "  --invariance.layers A,B --invariance.translate/scale/rotate auto|v,v,...|from:to:step\n\n"
       "Format: docs/invariance-format.md; keys: docs/config.md.\n",
       /*help_lists_keys=*/false,
-      {{"--images", "--invariance.images"}, {"--epochs", "--invariance.epochs"}},
+      {{"--images", "images"}, {"--epochs", "epochs"}},
       "e.g. --run runs/zfnet-fashion",
       "measure invariance on",
       [](const Config& c) { return c.invariance.in_analyze; },

@@ -68,7 +68,7 @@ const AnalysisCommand& occlusion_analysis() {
       "  --epochs LIST|all    short for --occlusion.epochs (all = every snapshot)\n\n"
       "Definitions: docs/occlusion-format.md; keys: [occlusion] in docs/config.md.\n",
       /*help_lists_keys=*/false,
-      {{"--images", "--occlusion.images"}, {"--epochs", "--occlusion.epochs"}},
+      {{"--images", "images"}, {"--epochs", "epochs"}},
       "e.g. --run runs/quickstart",
       "occlude",
       [](const Config& c) { return c.occlusion.in_analyze; },

@@ -42,7 +42,8 @@ struct AnalysisCommand {
   const char* usage;    // its lines in `deconvscope --help` ("  name --run DIR ...\n    what\n")
   const char* help;     // `deconvscope <command> --help`
   bool help_lists_keys;  // the help ends with every config key (config_help)
-  std::vector<std::pair<const char*, const char*>> shorthands;  // --images is --invariance.images
+  // Flags short for a key of its section: {"--images", "images"} is --<section>.images.
+  std::vector<std::pair<const char*, const char*>> shorthands;
   const char* example;  // the hint when --run is missing
   const char* purpose;  // what Run::open says it cannot do without snapshots ("no snapshots to <purpose>")
   bool (*in_analyze)(const Config&);  // <section>.in_analyze: analyze runs it before the report
