@@ -1,9 +1,10 @@
 // The registry of the further analyses (those beside the deconvnet's own): each declares
 // once its config section, its command and help, its output files, whether `analyze`
 // runs it, and one step that computes, writes and summarises.
-// The dispatcher and the top-level usage (cli/commands.cpp), analyze's in_analyze loop
-// (cli/pipelines.cpp) and the write-set markers iterate analyses(); a new analysis is its
-// own files plus one line there (docs/architecture.md, "Adding an analysis").
+// The dispatcher, the top-level usage and train's check of their keys (cli/commands.cpp)
+// and analyze's in_analyze loop (cli/pipelines.cpp) iterate analyses(); each step's write
+// set is named by its command and outputs. A new analysis is its own files plus its line
+// in analyses() (cli/analyses.cpp; docs/architecture.md, "Adding an analysis").
 // The deconvnet analysis (`analyze`) and health keep their own commands: analyze runs the
 // others, and health's flags and compare's reuse of it are its own.
 #pragma once
