@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   int code = 0;
   try {
     const ds::Config cfg = ds::load_config(args);
-    const ds::AllreduceTiming t = ds::time_gradient_allreduce(cfg, iters);
+    const ds::AllreduceTiming t = ds::time_gradient_allreduce(cfg, iters, ds::Comm::world());
     if (ds::Comm::world().rank() == 0)
       std::printf("%s: gradient %.2f MB over %d ranks: allreduce median %.2f ms, min %.2f ms (%d rounds)\n",
                   cfg.source.c_str(), double(t.bytes) / 1e6, t.ranks, t.median_ms, t.min_ms, iters);

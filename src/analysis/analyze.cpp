@@ -18,7 +18,6 @@
 #include "deconvscope/analysis/deconvnet.hpp"
 #include "deconvscope/analysis/evolution_metrics.hpp"
 #include "deconvscope/analysis/sanity_baseline.hpp"
-#include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/io/run_folder.hpp"
@@ -77,9 +76,9 @@ std::vector<int32_t> choose_followed(const std::vector<Activation>& tops, int k,
 
 SnapshotAnalysis analyse_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
                                   const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
-                                  bool want_topk, Progress* bar) {
+                                  bool want_topk, Progress* bar, Comm* comm) {
   return project_snapshot(net, probe, norm, convs, followed, k, want_topk,
-                          scan_topk(net, probe, norm, 0, scan_requests(convs, k), bar));
+                          scan_topk(net, probe, norm, 0, scan_requests(convs, k), bar, comm));
 }
 
 SnapshotAnalysis project_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
@@ -156,104 +155,120 @@ AnalysisPlan plan_analysis(const Run& run) {
   return p;
 }
 
-AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
-  const Config& cfg = run.config();
-  const RunPaths& paths = run.paths();
-  const std::string& dir = run.dir();
+namespace {
+
+// The steps of run_analysis, in order. What they share: the plan, the network whose
+// weights are swapped per snapshot, and the result being filled.
+struct AnalysisJob {
+  const Run& run;
+  const AnalyzeOptions& opt;
+  AnalysisPlan plan;
+  std::unique_ptr<Network> net;
   AnalyzeSummary summary;
-  AnalysisPlan plan = plan_analysis(run);
-  const auto& snaps = plan.snapshots;
-  const Snapshot& first = plan.first;
-  const Dataset& probe = plan.probe();
-  const std::vector<int>& convs = plan.convs;
-  const std::vector<std::string>& names = plan.names;
-  const std::unique_ptr<Network> net_owner = run.network(cfg.analysis.batch);
-  Network& net = *net_owner;
+  std::vector<int> topk_epochs;
+  std::vector<std::vector<Activation>> last_tops;  // the last snapshot's scan, when it chose the features
+  AnalysisResult old;                              // an earlier analysis.h5
+  bool reuse = false;                              // ... whose epochs may be kept
+  std::vector<long> reused_from;                   // per analysed epoch: its index in old, or -1
+  std::vector<std::vector<Tensor>> filters;        // [layer][epoch]: the analysed layers' weights
+  int rank = 0;                                    // this process in opt.comm (0 alone)
+  AnalysisResult& result() { return summary.result; }
+};
 
-  AnalysisResult& r = summary.result;
+// The result's header (probe, layers, input), and the top-k epochs, said when one has no
+// snapshot: load_config has checked them against snapshot.epochs, but a run that stopped
+// early, or one still training (live analysis), lacks the later snapshots.
+void start_result(AnalysisJob& job) {
+  const Config& cfg = job.run.config();
+  const auto& snaps = job.plan.snapshots;
+  AnalysisResult& r = job.result();
   r.split = cfg.analysis.probe;
-  r.dataset_path = plan.images.path();
-  r.probe_count = int64_t(probe.size());
-  r.layers = names;
-  r.input = first.input;
-  r.input_mean = first.input_mean;
-  r.input_std = first.input_std;
-  const int k = plan.k;
-  std::vector<int> topk_epochs = cfg.analysis.topk_epochs;
-  if (topk_epochs.empty()) topk_epochs.push_back(snaps.back().first);
-  // load_config has checked them against snapshot.epochs; a run that stopped early, or one
-  // still training (live analysis), lacks the later snapshots.
-  for (int e : topk_epochs)
-    if (!opt.quiet && std::none_of(snaps.begin(), snaps.end(), [&](const auto& s) { return s.first == e; }))
+  r.dataset_path = job.plan.images.path();
+  r.probe_count = int64_t(job.plan.probe().size());
+  r.layers = job.plan.names;
+  r.input = job.plan.first.input;
+  r.input_mean = job.plan.first.input_mean;
+  r.input_std = job.plan.first.input_std;
+  r.evolution = job.plan.followed;
+  job.topk_epochs = cfg.analysis.topk_epochs;
+  if (job.topk_epochs.empty()) job.topk_epochs.push_back(snaps.back().first);
+  for (int e : job.topk_epochs)
+    if (!job.opt.quiet && std::none_of(snaps.begin(), snaps.end(), [&](const auto& s) { return s.first == e; }))
       std::fprintf(stderr, "warning: analysis.topk_epochs: epoch %d has no snapshot in %s (the newest is epoch %d); no top-k for it\n",
-                   e, paths.snapshots.c_str(), snaps.back().first);
+                   e, job.run.paths().snapshots.c_str(), snaps.back().first);
+}
 
-  // The followed features: by default those alive in the last snapshot, which is scanned
-  // first for it; its scan is kept for its own projections below.
-  r.evolution = plan.followed;
-  std::vector<std::vector<Activation>> last_tops;
-  if (plan.follow_alive) {
-    const Snapshot s = run.read(snaps.size() - 1);
-    net.import_params(s.params);
-    std::unique_ptr<Progress> bar;
-    if (!opt.quiet)
-      bar = std::make_unique<Progress>("scan epoch " + std::to_string(s.epoch) + " for live features",
-                                       int64_t(probe.size()));
-    last_tops = scan_topk(net, probe, Normalization{s.input_mean, s.input_std}, 0, scan_requests(convs, k), bar.get());
-    if (bar) bar->finish();
-    for (size_t l = 0; l < convs.size(); ++l)
-      r.evolution[l].features = choose_followed(last_tops[l], k, cfg.analysis.features);
-  }
+// The followed features: by default those alive in the last snapshot, which is scanned
+// first for it; its scan is kept for its own projections.
+void choose_live_features(AnalysisJob& job) {
+  if (!job.plan.follow_alive) return;
+  const auto& convs = job.plan.convs;
+  const Snapshot s = job.run.read(job.plan.snapshots.size() - 1);
+  job.net->import_params(s.params);
+  std::unique_ptr<Progress> bar;
+  if (!job.opt.quiet)
+    bar = std::make_unique<Progress>("scan epoch " + std::to_string(s.epoch) + " for live features",
+                                     int64_t(job.plan.probe().size()));
+  job.last_tops = scan_topk(*job.net, job.plan.probe(), Normalization{s.input_mean, s.input_std}, 0,
+                            scan_requests(convs, job.plan.k), bar.get(), job.opt.comm);
+  if (bar) bar->finish();
+  for (size_t l = 0; l < convs.size(); ++l)
+    job.result().evolution[l].features = choose_followed(job.last_tops[l], job.plan.k, job.run.config().analysis.features);
+}
 
-  // Reuse what an earlier analysis with the same settings computed.
-  const std::string& file = paths.analysis_file;
-  AnalysisResult old;
-  bool reuse = false;
-  if (!opt.force && fs::exists(file)) {
+// Reuse what an earlier analysis with the same settings computed.
+void read_earlier(AnalysisJob& job) {
+  const std::string& file = job.run.paths().analysis_file;
+  if (!job.opt.force && fs::exists(file)) {
     try {
-      old = read_analysis(file);
-      if (!old.sealed) {
+      job.old = read_analysis(file);
+      if (!job.old.sealed) {
         // Ours alone to write: without our seal it was edited or made elsewhere.
         std::fprintf(stderr, "%s carries no deconvscope checksum (edited, or another program's): recomputing every epoch\n",
                      printable(file, 400).c_str());
       } else {
-        reuse = compatible(old, r, k);
-        if (!reuse) std::fprintf(stderr, "analysis settings changed: recomputing every epoch of %s\n", dir.c_str());
+        job.reuse = compatible(job.old, job.result(), job.plan.k);
+        if (!job.reuse)
+          std::fprintf(stderr, "analysis settings changed: recomputing every epoch of %s\n", job.run.dir().c_str());
       }
     } catch (const Error& e) {
       std::fprintf(stderr, "warning: %s; recomputing it\n", e.what());
     }
   }
-
   // Under mpirun every rank has read the old file before rank 0 may replace it.
-  Comm& comm = Comm::world();
-  if (comm.distributed()) comm.barrier();
+  if (job.opt.comm && job.opt.comm->distributed()) job.opt.comm->barrier();
+}
 
-  const InputShape& in = first.input;
+// Every snapshot: its epoch kept from the earlier file when its content is the same, else
+// scanned and projected. strongest/projections: [layer][E * F], [layer][E * F * image].
+void analyse_snapshots(AnalysisJob& job, std::vector<std::vector<Activation>>& strongest,
+                       std::vector<std::vector<float>>& projections) {
+  const auto& snaps = job.plan.snapshots;
+  const auto& convs = job.plan.convs;
+  const Dataset& probe = job.plan.probe();
+  const InputShape& in = job.plan.first.input;
   const size_t image_size = size_t(in.channels) * in.height * in.width;
-  Normalization norm{first.input_mean, first.input_std};
-  std::vector<std::vector<Tensor>> filters(convs.size());
-  std::vector<std::vector<Activation>> strongest(convs.size());  // [layer][E * F]
-  std::vector<std::vector<float>> projections(convs.size());     // [layer][E * F * image]
+  const int k = job.plan.k;
+  AnalysisResult& r = job.result();
+  const AnalysisResult& old = job.old;
   int first_conv = -1;
-  for (size_t i = 0; i < first.layers.size() && first_conv < 0; ++i)
-    if (first.layers[i].type == LayerType::conv) first_conv = int(i);
-  if (first_conv >= 0) summary.first_conv = first.layers[size_t(first_conv)].name;
-  std::vector<long> reused_from;  // per analysed epoch: its index in the old file, or -1
+  for (size_t i = 0; i < job.plan.first.layers.size() && first_conv < 0; ++i)
+    if (job.plan.first.layers[i].type == LayerType::conv) first_conv = int(i);
+  if (first_conv >= 0) job.summary.first_conv = job.plan.first.layers[size_t(first_conv)].name;
   for (size_t i = 0; i < snaps.size(); ++i) {
     const int epoch = snaps[i].first;
-    const Snapshot s = run.read(i);
-    if (first_conv >= 0) summary.first_filters.emplace_back(epoch, s.params[size_t(first_conv)].weights);
-    for (size_t l = 0; l < convs.size(); ++l) filters[l].push_back(s.params[size_t(convs[l])].weights);
+    const Snapshot s = job.run.read(i);
+    if (first_conv >= 0) job.summary.first_filters.emplace_back(epoch, s.params[size_t(first_conv)].weights);
+    for (size_t l = 0; l < convs.size(); ++l) job.filters[l].push_back(s.params[size_t(convs[l])].weights);
     r.epochs.push_back(epoch);
     r.snapshot_sha256.push_back(s.content_sha256);
-    summary.epochs.push_back(epoch);
-    const bool want_topk = std::count(topk_epochs.begin(), topk_epochs.end(), epoch) > 0;
+    job.summary.epochs.push_back(epoch);
+    const bool want_topk = std::count(job.topk_epochs.begin(), job.topk_epochs.end(), epoch) > 0;
     const auto old_e = std::find(old.epochs.begin(), old.epochs.end(), epoch);
     const size_t e = size_t(old_e - old.epochs.begin());
     // Keyed on the snapshot's content: a snapshot changed since (or an old file without
     // checksums) is analysed again.
-    const bool same_snapshot = reuse && old_e != old.epochs.end() && e < old.snapshot_sha256.size() &&
+    const bool same_snapshot = job.reuse && old_e != old.epochs.end() && e < old.snapshot_sha256.size() &&
                                old.snapshot_sha256[e] == s.content_sha256;
     if (same_snapshot && (!want_topk || old.topk.count(epoch))) {
       for (size_t l = 0; l < convs.size(); ++l) {
@@ -263,89 +278,126 @@ AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
         projections[l].insert(projections[l].end(), ev.projections.data.begin() + long(e * F * image_size),
                               ev.projections.data.begin() + long((e + 1) * F * image_size));
       }
-      if (want_topk) r.topk[epoch] = old.topk[epoch];
-      reused_from.push_back(long(e));
+      if (want_topk) r.topk[epoch] = old.topk.at(epoch);
+      job.reused_from.push_back(long(e));
       continue;
     }
-    reused_from.push_back(-1);
+    job.reused_from.push_back(-1);
 
     // A snapshot's weights and its own normalisation (the same for every epoch of a run).
+    Network& net = *job.net;
     net.import_params(s.params);
-    norm = Normalization{s.input_mean, s.input_std};
-    const bool scanned = !last_tops.empty() && epoch == snaps.back().first;
+    const Normalization norm{s.input_mean, s.input_std};
+    const bool scanned = !job.last_tops.empty() && epoch == snaps.back().first;
     std::unique_ptr<Progress> bar;
     // Counted by the snapshot's place in the run, so the last one reads N/N; the snapshot
     // scanned first (for the live features) still has its projections to make.
     const std::string label = "analyse epoch " + std::to_string(epoch) + " (" + std::to_string(i + 1) + "/" +
                               std::to_string(snaps.size()) + ")";
-    if (!opt.quiet)
+    if (!job.opt.quiet)
       bar = scanned ? std::make_unique<Progress>(label + ": projections, scanned above", int64_t(convs.size()), "layer")
                     : std::make_unique<Progress>(label, int64_t(probe.size()));
-    SnapshotAnalysis a = scanned ? project_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, last_tops, bar.get())
-                                 : analyse_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, bar.get());
+    SnapshotAnalysis a =
+        scanned ? project_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, job.last_tops, bar.get())
+                : analyse_snapshot(net, probe, norm, convs, r.evolution, k, want_topk, bar.get(), job.opt.comm);
     for (size_t l = 0; l < convs.size(); ++l) {
       strongest[l].insert(strongest[l].end(), a.strongest[l].begin(), a.strongest[l].end());
       projections[l].insert(projections[l].end(), a.projections[l].begin(), a.projections[l].end());
     }
     if (want_topk) r.topk[epoch] = std::move(a.topk);
     if (bar) bar->finish();
-    summary.computed.push_back(epoch);
+    job.summary.computed.push_back(epoch);
   }
+}
 
+// The evolution's tensors from the per-snapshot rows, then the jump and convergence figures.
+void assemble_evolution(AnalysisJob& job, std::vector<std::vector<Activation>>& strongest,
+                        std::vector<std::vector<float>>& projections) {
+  AnalysisResult& r = job.result();
+  const InputShape& in = job.plan.first.input;
   const int64_t E = int64_t(r.epochs.size());
-  for (size_t l = 0; l < convs.size(); ++l) {
+  for (size_t l = 0; l < job.plan.convs.size(); ++l) {
     LayerEvolution& ev = r.evolution[l];
     const int64_t F = int64_t(ev.features.size());
     ev.strongest = std::move(strongest[l]);
-    ev.windows = windows_of(net, convs[l], ev.strongest);
+    ev.windows = windows_of(*job.net, job.plan.convs[l], ev.strongest);
     ev.projections.dims = {E, F, in.channels, in.height, in.width};
     ev.projections.data = std::move(projections[l]);
   }
-  compute_jumps(r, filters);
-  compute_convergence(r, filters);
+  compute_jumps(r, job.filters);
+  compute_convergence(r, job.filters);
+}
 
-  // The sanity baseline. An epoch reused above keeps its figures when the old file has them
-  // and was made against the same first snapshot (whose weights they depend on too).
-  std::vector<bool> todo(size_t(E), true);
-  const bool same_first = reuse && !old.epochs.empty() && old.epochs[0] == r.epochs[0] &&
+// The sanity baseline. An epoch reused above keeps its figures when the old file has them
+// and was made against the same first snapshot (whose weights they depend on too).
+void sanity_baseline(AnalysisJob& job) {
+  AnalysisResult& r = job.result();
+  const AnalysisResult& old = job.old;
+  const size_t E = r.epochs.size();
+  std::vector<bool> todo(E, true);
+  const bool same_first = job.reuse && !old.epochs.empty() && old.epochs[0] == r.epochs[0] &&
                           !old.snapshot_sha256.empty() && old.snapshot_sha256[0] == r.snapshot_sha256[0] &&
                           std::all_of(old.evolution.begin(), old.evolution.end(),
                                       [](const LayerEvolution& ev) { return !ev.init_rank_correlation.empty(); });
-  for (size_t e = 0; e < size_t(E); ++e) {
-    if (!same_first || reused_from[e] < 0) continue;
+  for (size_t e = 0; e < E; ++e) {
+    const long from = job.reused_from[e];
+    if (!same_first || from < 0) continue;
     todo[e] = false;
-    for (size_t l = 0; l < convs.size(); ++l) {
+    for (size_t l = 0; l < r.evolution.size(); ++l) {
       LayerEvolution& ev = r.evolution[l];
       const size_t F = ev.features.size();
       const std::vector<float>& was = old.evolution[l].init_rank_correlation;
-      ev.init_rank_correlation.resize(size_t(E) * F);
-      std::copy(was.begin() + long(size_t(reused_from[e]) * F), was.begin() + long(size_t(reused_from[e] + 1) * F),
+      ev.init_rank_correlation.resize(E * F);
+      std::copy(was.begin() + long(size_t(from) * F), was.begin() + long(size_t(from + 1) * F),
                 ev.init_rank_correlation.begin() + long(e * F));
     }
   }
-  if (std::any_of(todo.begin(), todo.end(), [](bool b) { return b; })) {
-    for (LayerEvolution& ev : r.evolution) ev.init_rank_correlation.resize(ev.strongest.size());
-    const auto start = std::chrono::steady_clock::now();
-    net.import_params(first.params);
-    compute_init_rank_correlation(net, probe, Normalization{first.input_mean, first.input_std}, convs, r, todo,
-                                  !opt.quiet);
-    summary.baseline_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    for (size_t e = 1; e < size_t(E); ++e)
-      for (const LayerEvolution& ev : r.evolution)
-        for (size_t f = 0; todo[e] && f < ev.features.size(); ++f)
-          summary.baseline_projections += ev.strongest[e * ev.features.size() + f].image >= 0 ? 1 : 0;
-  } else {
+  if (std::none_of(todo.begin(), todo.end(), [](bool b) { return b; })) {
     summarise_init_rank_correlation(r);
+    return;
   }
-  if (comm.rank() == 0) {  // every rank holds the same result; one writes it
-    fs::create_directories(paths.analysis);
-    write_analysis(file, r);
-    write_analysis_csv(paths.analysis, r, read_run_linear_probes(paths).get(), read_run_similarity(paths).get(),
-                       run.config().similarity.settle_threshold);
+  for (LayerEvolution& ev : r.evolution) ev.init_rank_correlation.resize(ev.strongest.size());
+  const auto start = std::chrono::steady_clock::now();
+  const Snapshot& first = job.plan.first;
+  job.net->import_params(first.params);
+  compute_init_rank_correlation(*job.net, job.plan.probe(), Normalization{first.input_mean, first.input_std},
+                                job.plan.convs, r, todo, !job.opt.quiet, job.opt.comm);
+  job.summary.baseline_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (size_t e = 1; e < E; ++e)
+    for (const LayerEvolution& ev : r.evolution)
+      for (size_t f = 0; todo[e] && f < ev.features.size(); ++f)
+        job.summary.baseline_projections += ev.strongest[e * ev.features.size() + f].image >= 0 ? 1 : 0;
+}
+
+// analysis.h5 and its CSV files: every rank holds the same result; the job's writer writes it.
+void write_result(AnalysisJob& job) {
+  const RunPaths& paths = job.run.paths();
+  if (job.rank == 0) {
+    create_folder(paths.analysis);
+    write_analysis(paths.analysis_file, job.result());
+    write_analysis_csv(paths.analysis, job.result(), read_run_linear_probes(paths).get(),
+                       read_run_similarity(paths).get(), job.run.config().similarity.settle_threshold);
   }
-  summary.analysis_file = file;
-  summary.probe = std::move(plan.images);
-  return summary;
+  job.summary.analysis_file = paths.analysis_file;
+}
+
+}  // namespace
+
+AnalyzeSummary run_analysis(const Run& run, const AnalyzeOptions& opt) {
+  AnalysisJob job{run, opt, plan_analysis(run), run.network(run.config().analysis.batch)};
+  job.rank = opt.comm ? opt.comm->rank() : 0;
+  job.filters.resize(job.plan.convs.size());
+  start_result(job);
+  choose_live_features(job);
+  read_earlier(job);
+  std::vector<std::vector<Activation>> strongest(job.plan.convs.size());
+  std::vector<std::vector<float>> projections(job.plan.convs.size());
+  analyse_snapshots(job, strongest, projections);
+  assemble_evolution(job, strongest, projections);
+  sanity_baseline(job);
+  write_result(job);
+  job.summary.probe = std::move(job.plan.images);
+  return std::move(job.summary);
 }
 
 }  // namespace ds

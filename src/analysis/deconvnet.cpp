@@ -104,12 +104,12 @@ void merge_across_ranks(Comm& comm, const std::vector<ScanRequest>& requests,
 
 std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& probe, const Normalization& norm,
                                                int64_t count, const std::vector<ScanRequest>& requests,
-                                               Progress* bar) {
+                                               Progress* bar, Comm* comm) {
   const int64_t total = std::min<int64_t>(count > 0 ? count : int64_t(probe.size()), int64_t(probe.size()));
   // Under mpirun each rank scans a contiguous share of the probe's batches (all of it in
   // one process), each image in the batch slot a single scan gives it.
-  Comm& comm = Comm::world();
-  const Share share = share_of_batches(total, net.batch(), comm.rank(), comm.size());
+  const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
+  const Share share = share_of_batches(total, net.batch(), rank, ranks);
   int last = 0;
   std::vector<int> out_layer;
   std::vector<std::vector<TopK>> tops;
@@ -129,7 +129,7 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
     for (size_t r = 0; r < requests.size(); ++r)
       scan_output(net, out_layer[r], first, n, requests[r].k, out_layer[r] != requests[r].conv, tops[r], best, where);
     // Rank 0's bar counts for the job: every rank scans a share of the same size.
-    if (bar) bar->update(std::min<int64_t>(total, (done + n) * comm.size()));
+    if (bar) bar->update(std::min<int64_t>(total, (done + n) * ranks));
   }
   std::vector<std::vector<Activation>> result(requests.size());
   for (size_t r = 0; r < requests.size(); ++r) {
@@ -140,7 +140,7 @@ std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& prob
       result[r].insert(result[r].end(), t.heap.begin(), t.heap.end());
     }
   }
-  if (comm.distributed()) merge_across_ranks(comm, requests, result);
+  if (ranks > 1) merge_across_ranks(*comm, requests, result);
   return result;
 }
 

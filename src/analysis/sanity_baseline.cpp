@@ -111,7 +111,7 @@ void summarise_init_rank_correlation(AnalysisResult& r) {
 
 void compute_init_rank_correlation(Network& first_net, const Dataset& probe, const Normalization& norm,
                                    const std::vector<int>& convs, AnalysisResult& r, const std::vector<bool>& todo,
-                                   bool progress) {
+                                   bool progress, Comm* comm) {
   const size_t E = r.epochs.size(), L = r.layers.size();
   if (convs.size() != L || r.evolution.size() != L)
     throw Error(ErrorKind::internal, "analysis results",
@@ -158,7 +158,7 @@ void compute_init_rank_correlation(Network& first_net, const Dataset& probe, con
   // Under mpirun each rank takes a share of whole batches, so every activation sits in
   // the batch slot it has in one process; the figures are then summed (the other ranks
   // contribute 0, which leaves every value, NaN included, as computed).
-  Comm& comm = Comm::world();
+  const int rank = comm ? comm->rank() : 0, ranks = comm ? comm->size() : 1;
   const int B = first_net.batch();
   std::unique_ptr<Progress> bar;
   if (progress && total > 0)
@@ -171,7 +171,7 @@ void compute_init_rank_correlation(Network& first_net, const Dataset& probe, con
     LayerEvolution& ev = r.evolution[l];
     const std::vector<size_t>& mine = items[l];
     const size_t F = ev.features.size();
-    const Share share = share_of_batches(int64_t(mine.size()), B, comm.rank(), comm.size());
+    const Share share = share_of_batches(int64_t(mine.size()), B, rank, ranks);
     std::vector<float> figure(mine.size(), 0.f);
     for (int64_t first = share.first; first < share.first + share.count; first += B) {
       const size_t n = size_t(std::min<int64_t>(B, share.first + share.count - first));
@@ -192,9 +192,9 @@ void compute_init_rank_correlation(Network& first_net, const Dataset& probe, con
       }
       done += int64_t(n);
       // Rank 0's bar counts for the job: every rank projects a share of about the same size.
-      if (bar) bar->update(std::min<int64_t>(int64_t(total), done * comm.size()));
+      if (bar) bar->update(std::min<int64_t>(int64_t(total), done * ranks));
     }
-    if (comm.distributed()) comm.allreduce_sum(figure.data(), figure.size());
+    if (ranks > 1) comm->allreduce_sum(figure.data(), figure.size());
     for (size_t j = 0; j < mine.size(); ++j) ev.init_rank_correlation[mine[j]] = figure[j];
   }
   if (bar) bar->finish();

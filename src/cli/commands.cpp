@@ -1,30 +1,27 @@
-// Subcommand dispatch: train, analyze, health, compare (cli/health_commands.cpp) and
-// bench, and --version. Each parses its own flags, hands the rest to the config loader,
-// and calls one library function.
+// Subcommand dispatch: train, analyze, health, the registered analyses (cli/analyses.hpp),
+// compare (cli/health_commands.cpp) and bench, and --version. Each parses its own flags, hands the rest to the config loader,
+// and calls the library. This is where the process group (core/comm.hpp) is asked: the
+// commands hand it, or whether this process writes for the job, to what they call.
 #include "deconvscope/cli/commands.hpp"
 
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <functional>
 #include <map>
 
 #include "deconvscope/analysis/analysis_bench.hpp"
 #include "deconvscope/analysis/analyze.hpp"
-#include "deconvscope/analysis/image_selection.hpp"
+#include "deconvscope/cli/analyses.hpp"
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/cli/health_commands.hpp"
-#include "deconvscope/cli/invariance_command.hpp"
-#include "deconvscope/cli/occlusion_command.hpp"
-#include "deconvscope/cli/linear_probe_command.hpp"
-#include "deconvscope/cli/similarity_command.hpp"
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/nearest.hpp"
 #include "deconvscope/core/progress.hpp"
-#include "deconvscope/io/run_lock.hpp"
-#include "deconvscope/io/write_set.hpp"
+#include "deconvscope/io/run_workspace.hpp"
 #include "deconvscope/train/bench.hpp"
 #include "deconvscope/train/trainer.hpp"
 
@@ -32,7 +29,8 @@ namespace ds {
 
 namespace {
 
-const char* kUsage =
+// The usage around the registered analyses' lines (cli/analyses.hpp), which come after health.
+const char* kUsageHead =
     "usage: deconvscope <command> [options]\n"
     "\n"
     "commands:\n"
@@ -43,15 +41,8 @@ const char* kUsage =
     "  analyze  --run DIR [--force] [--analysis.key VALUE ...]   (also spelt analyse)\n"
     "           deconvnet over every snapshot of a run: analysis/analysis.h5, CSVs, report/index.html\n"
     "  health   --run DIR [--probe N] [--section.key VALUE ...]\n"
-    "           dead, dominating, redundant and aliased filters of every snapshot: analysis/health.h5, report/health.html\n"
-    "  invariance --run DIR [--images test:0-4] [--epochs all|1,3,5] [--section.key VALUE ...]\n"
-    "           the paper's Fig. 5 at every snapshot: analysis/invariance.h5, report/invariance.html\n"
-    "  occlusion --run DIR [--images test:0-4] [--occlusion.size N --occlusion.stride N]\n"
-    "           Fig. 7 at every snapshot: occlusion maps of a few images, analysis/occlusion.h5, report/occlusion.html\n"
-    "  linear-probe --run DIR [--linear_probe.key VALUE ...]\n"
-    "           a linear classifier on every layer of every snapshot: analysis/linear_probes.h5, report/linear_probes.html\n"
-    "  similarity --run DIR [--similarity.key VALUE ...]\n"
-    "           linear CKA of every layer's representation across snapshots: analysis/similarity.h5, report/similarity.html\n"
+    "           dead, dominating, redundant and aliased filters of every snapshot: analysis/health.h5, report/health.html\n";
+const char* kUsageTail =
     "  compare  --run DIR --run DIR [--run DIR ...] [--out DIR]   (or the folders without --run)\n"
     "           compare runs by filter health: one self-contained HTML page plus CSV\n"
     "  bench    --config FILE [--iters N] [--profile] [--train.batch B] [--run.threads T]\n"
@@ -61,6 +52,12 @@ const char* kUsage =
     "\n"
     "`deconvscope <command> --help` lists that command's options and every config key;\n"
     "`deconvscope --version` prints the version.\n";
+
+std::string usage() {
+  std::string u = kUsageHead;
+  for (const AnalysisCommand* a : analyses()) u += a->usage;
+  return u + kUsageTail;
+}
 
 // The keys a resume may change (config's one list of them), comma-separated, in lines
 // of the help's width.
@@ -110,18 +107,20 @@ int cmd_train(std::vector<std::string> args) {
     args.insert(args.end(), {"--run.dir", run});
     cfg = load_run_config(run, args);
   }
-  // The analyses' image lists are stored in config.cfg and used by later analyses (and
-  // by the live one every epoch): a typo is refused now, not warned about each epoch.
-  parse_image_selection(cfg.invariance.images, "invariance.images");
-  parse_image_selection(cfg.occlusion.images, "occlusion.images");
-  const RunLock lock(run_dir(cfg));
+  // The analyses' keys are stored in config.cfg and used by later analyses (and by the
+  // live one every epoch): a typo is refused now, not warned about each epoch.
+  for (const AnalysisCommand* a : analyses())
+    if (a->check_before_training) a->check_before_training(cfg);
+  Comm& comm = Comm::world();
+  const RunWorkspace ws(run_dir(cfg), comm.rank() == 0);
   if (cfg.analysis.live) {
     // The report grows while training runs; an analysis failure is reported, not fatal.
-    opt.on_snapshot = [&cfg](int epoch, const std::string&) {
+    opt.on_snapshot = [&cfg, &ws, &comm](int epoch, const std::string&) {
       try {
         AnalyzeOptions quiet;
         quiet.quiet = true;
-        const AnalyzeOutcome a = analyze_and_report(cfg, run_dir(cfg), quiet);
+        quiet.comm = &comm;
+        const AnalyzeOutcome a = analyze_and_report(cfg, ws, quiet);
         std::fprintf(stderr, "analysed epoch %d: %s\n", epoch, a.report.c_str());
       } catch (const Error& e) {
         std::fprintf(stderr, "warning: live analysis of epoch %d failed: %s\n", epoch, e.what());
@@ -130,7 +129,7 @@ int cmd_train(std::vector<std::string> args) {
   }
   TrainSummary s;
   try {
-    s = train(cfg, opt);
+    s = train(cfg, opt, comm);
   } catch (const Error& e) {
     // The run's log keeps why the run stopped. Bad input is refused before the log is
     // touched (a refused command changes nothing in the folder), so only these kinds.
@@ -140,7 +139,7 @@ int cmd_train(std::vector<std::string> args) {
     if (stopped && std::filesystem::exists(log)) RunLog::append_to(log, std::string("error: ") + e.what());
     throw;
   }
-  if (Comm::world().rank() == 0)  // under mpirun every rank returns the same summary
+  if (ws.writes())  // under mpirun every rank returns the same summary
     std::printf("%s %s %s epoch %d: val_loss %.4f val_accuracy %.4f\n", s.already_complete ? "resumed" : "trained",
                 s.dir.c_str(), s.already_complete ? "already complete at" : "to", s.last_epoch, s.val_loss,
                 s.val_accuracy);
@@ -161,20 +160,20 @@ int cmd_analyze(std::vector<std::string> args) {
   const std::string dir = take_value(args, "--run", "");
   if (dir.empty()) throw Error(ErrorKind::usage, "analyze", "expected --run DIR", "e.g. --run runs/quickstart");
   const Config cfg = load_run_config(dir, args);
-  const RunLock lock(dir);
-  WriteSetMarker marker(dir, "analyze", {"analysis/analysis.h5", "report/index.html"});
+  Comm& comm = Comm::world();
+  opt.comm = &comm;
+  const RunWorkspace ws(dir, comm.rank() == 0);
   AnalyzeOutcome o;
-  try {
-    o = analyze_and_report(cfg, dir, opt);
-  } catch (const Error& e) {
-    throw marker.failed(e);
-  }
-  marker.complete();
+  const auto analyse = [&] { o = analyze_and_report(cfg, ws, opt); };
+  if (ws.writes())
+    ws.write_set("analyze", {ws.paths().analysis_file, ws.paths().report_index}, analyse);
+  else
+    analyse();  // the other ranks scan their shares of the probe and write nothing
+  if (!ws.writes()) return 0;
   const AnalyzeSummary& s = o.analysis;
-  if (Comm::world().rank() == 0)
-    std::printf("analysed %zu epochs of %s (%zu computed now): %s\nreport: %s\n", s.epochs.size(), dir.c_str(),
-                s.computed.size(), s.analysis_file.c_str(), o.report.c_str());
-  if (Comm::world().rank() == 0 && s.baseline_projections > 0)
+  std::printf("analysed %zu epochs of %s (%zu computed now): %s\nreport: %s\n", s.epochs.size(), dir.c_str(),
+              s.computed.size(), s.analysis_file.c_str(), o.report.c_str());
+  if (s.baseline_projections > 0)
     std::printf("sanity baseline: %lld pictures projected again with epoch %d's weights in %.1f s\n",
                 static_cast<long long>(s.baseline_projections), s.epochs.front(), s.baseline_seconds);
   return 0;
@@ -219,19 +218,22 @@ int cmd_bench(std::vector<std::string> args) {
 
 // The subcommands, once: dispatch and the nearest-name hint both read this table.
 struct Command {
-  const char* name;
+  std::string name;
   const char* spelling;  // another accepted spelling (the tool itself says "analysed"), or nullptr
-  int (*run)(std::vector<std::string>);
+  std::function<int(std::vector<std::string>)> run;
 };
 
 const std::vector<Command>& commands() {
-  static const std::vector<Command> table = {
-      {"train", nullptr, cmd_train},           {"analyze", "analyse", cmd_analyze},
-      {"health", nullptr, cmd_health},         {"invariance", nullptr, cmd_invariance},
-      {"occlusion", nullptr, cmd_occlusion},   {"linear-probe", nullptr, cmd_linear_probe},
-      {"similarity", nullptr, cmd_similarity}, {"compare", nullptr, cmd_compare},
-      {"bench", nullptr, cmd_bench},
-  };
+  static const std::vector<Command> table = [] {
+    std::vector<Command> t = {{"train", nullptr, cmd_train}, {"analyze", "analyse", cmd_analyze}, {"health", nullptr, cmd_health}};
+    for (const AnalysisCommand* a : analyses())
+      t.push_back({a->command, nullptr, [a](std::vector<std::string> args) {
+                     return run_analysis_command(*a, std::move(args), Comm::world());
+                   }});
+    t.push_back({"compare", nullptr, cmd_compare});
+    t.push_back({"bench", nullptr, cmd_bench});
+    return t;
+  }();
   return table;
 }
 
@@ -239,8 +241,10 @@ const std::vector<Command>& commands() {
 
 int cli_run(const std::vector<std::string>& all) {
   try {
+    // Under mpirun rank 0 speaks for the job (core/progress.hpp); alone, no MPI is touched.
+    if (Comm::launched_by_mpirun()) set_speaks_for_job(Comm::world().rank() == 0);
     if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
-      std::cout << kUsage;
+      std::cout << usage();
       return all.empty() ? 2 : 0;
     }
     if (all[0] == "--version" || all[0] == "version") {

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -14,13 +13,11 @@
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/error.hpp"
-#include "deconvscope/io/run_folder.hpp"
-#include "deconvscope/io/run_lock.hpp"
+#include "deconvscope/core/comm.hpp"
+#include "deconvscope/io/run_workspace.hpp"
 #include "deconvscope/io/write_set.hpp"
 #include "deconvscope/report/compare.hpp"
 #include "deconvscope/report/health_page.hpp"
-
-namespace fs = std::filesystem;
 
 namespace ds {
 
@@ -110,27 +107,23 @@ int cmd_health(std::vector<std::string> args) {
   const std::vector<std::string> health_keys = take_health_keys(args);
   const std::string dir = take_value(args, "--run", "");
   if (dir.empty()) throw Error(ErrorKind::usage, "health", "expected --run DIR", "e.g. --run runs/zfnet-fashion");
-  const RunPaths paths = RunPaths::of(dir);
   args.insert(args.end(), health_keys.begin(), health_keys.end());
   const Config cfg = load_run_config(dir, args);
   const HealthOptions opt = health_options(cfg);
-  const RunLock lock(dir);
+  // Not sharded: under mpirun every rank computes, rank 0 writes and speaks.
+  const RunWorkspace ws(dir, Comm::world().rank() == 0);
+  const RunPaths& paths = ws.paths();
   const HealthResult h = compute_health(Run::open(dir, cfg, "measure"), opt);
-  std::error_code ec;
-  fs::create_directories(paths.analysis, ec);
-  const std::string& file = paths.health_file;
-  WriteSetMarker marker(dir, "health", {"analysis/health.h5", "analysis/health.csv", "report/health.html"});
-  try {
-    write_health(file, h);
+  if (!ws.writes()) return 0;
+  ws.write_set("health", {paths.health_file, paths.health_csv(), paths.health_page}, [&] {
+    ws.create_folders();
+    write_health(paths.health_file, h);
     write_health_csv(paths.analysis, h);
     write_health_page(dir, h);
-  } catch (const Error& e) {
-    throw marker.failed(e);
-  }
-  marker.complete();
+  });
   print_table(h);
-  std::printf("wrote %s, %s/health.csv, %s/health_summary.csv\nreport: %s\n", file.c_str(), paths.analysis.c_str(),
-              paths.analysis.c_str(), paths.health_page.c_str());
+  std::printf("wrote %s, %s, %s\nreport: %s\n", paths.health_file.c_str(), paths.health_csv().c_str(),
+              paths.health_summary_csv().c_str(), paths.health_page.c_str());
   return 0;
 }
 
@@ -176,7 +169,7 @@ int cmd_compare(std::vector<std::string> args) {
   runs.insert(runs.end(), args.begin(), args.end());
   for (const std::string& run : runs)
     for (const std::string& w : incomplete_write_sets(run)) std::fprintf(stderr, "warning: %s\n", printable(w).c_str());
-  const RunLock lock(out);  // the runs themselves are read without a lock
+  const RunWorkspace ws(out, Comm::world().rank() == 0);  // the runs themselves are read without a lock
   const CompareSummary s = compare_command(runs, out, opt);
   for (const std::string& r : s.computed) std::printf("computed the health of %s\n", r.c_str());
   std::printf("compared %s: %s\n", s.at_epoch.c_str(), s.epoch_rule.c_str());

@@ -1,20 +1,17 @@
-// `deconvscope invariance`: the paper's Fig. 5 for every snapshot of a run. Parses the
-// command's shorthands (--images, --epochs are invariance.images, invariance.epochs),
-// calls the analysis and the page, and prints a short summary with the time per snapshot.
-#include "deconvscope/cli/invariance_command.hpp"
-
+// `deconvscope invariance`: the paper's Fig. 5 for every snapshot of a run, as a
+// registered analysis (cli/analyses.hpp). Its shorthands --images, --epochs are
+// invariance.images, invariance.epochs; its step calls the analysis and the page, and
+// prints a short summary with the time per snapshot.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 
-#include "deconvscope/cli/args.hpp"
-#include "deconvscope/config/config.hpp"
+#include "deconvscope/analysis/invariance.hpp"
+#include "deconvscope/analysis/image_selection.hpp"
+#include "deconvscope/cli/analyses.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/run_folder.hpp"
-#include "deconvscope/io/run_lock.hpp"
-#include "deconvscope/io/write_set.hpp"
 #include "deconvscope/report/invariance_page.hpp"
 
 namespace fs = std::filesystem;
@@ -48,54 +45,7 @@ void note_replaced_epochs(const std::string& file, const std::vector<int>& now) 
                  file.c_str(), join_epochs(before).c_str(), join_epochs(now).c_str(), join_epochs(dropped).c_str());
 }
 
-}  // namespace
-
-InvarianceResult invariance_and_report(const Run& run, bool quiet) {
-  InvarianceResult r = compute_invariance(run, quiet);
-  const RunPaths& paths = run.paths();
-  note_replaced_epochs(paths.in_analysis("invariance.h5"), r.epochs);
-  std::error_code ec;
-  fs::create_directories(paths.analysis, ec);
-  if (ec) throw Error(ErrorKind::io, paths.analysis, "cannot create folder: " + ec.message(), "check the folder's permissions");
-  WriteSetMarker marker(run.dir(), "invariance",
-                        {"analysis/invariance.h5", "analysis/invariance.csv", "report/invariance.html"});
-  try {
-    write_invariance(paths.in_analysis("invariance.h5"), r);
-    write_invariance_csv(paths.in_analysis("invariance.csv"), r);
-    write_invariance_page(run.dir(), r);
-  } catch (const Error& e) {
-    throw marker.failed(e);
-  }
-  marker.complete();
-  return r;
-}
-
-int cmd_invariance(std::vector<std::string> args) {
-  if (take_flag(args, "--help") || take_flag(args, "-h")) {
-    std::cout << "usage: deconvscope invariance --run DIR [--images test:0-4] [--epochs all|1,3,5] "
-                 "[--section.key VALUE ...]\n\n"
-                 "The paper's Fig. 5 for every snapshot of the run in DIR, with its own config (DIR/config.cfg):\n"
-                 "a few images translated vertically and horizontally, scaled and rotated; per snapshot, image and\n"
-                 "value the relative distance |f(Tx) - f(x)| / |f(x)| of the chosen layers' rectified outputs, the\n"
-                 "true-class probability and the most probable class.\n"
-                 "Writes DIR/analysis/invariance.h5, invariance.csv and DIR/report/invariance.html.\n\n"
-                 "  --images SPLIT:INDICES  the images (invariance.images; default test:0-4)\n"
-                 "  --epochs all|E,E,...    the snapshots measured (invariance.epochs; default all)\n"
-                 "  --invariance.layers A,B --invariance.translate/scale/rotate auto|v,v,...|from:to:step\n\n"
-                 "Format: docs/invariance-format.md; keys: docs/config.md.\n";
-    return 0;
-  }
-  const std::string dir = take_value(args, "--run", "");
-  if (dir.empty()) throw Error(ErrorKind::usage, "invariance", "expected --run DIR", "e.g. --run runs/zfnet-fashion");
-  for (const auto& [flag, key] : {std::pair{"--images", "--invariance.images"}, {"--epochs", "--invariance.epochs"}}) {
-    const std::string v = take_value(args, flag, "");
-    if (!v.empty()) args.insert(args.end(), {key, v});
-  }
-  const Config cfg = load_run_config(dir, args);
-  const RunLock lock(dir);
-  const Run run = Run::open(dir, cfg, "measure invariance on");
-  const InvarianceResult r = invariance_and_report(run);
-
+void print_summary(const InvarianceResult& r, const RunPaths& paths) {
   // The last snapshot's mean distance per layer and transformation, and the time.
   const size_t last = r.epochs.size() - 1;
   std::printf("invariance at epoch %d (%zu %s images; mean over images and sweep)\n", r.epochs[last], r.images.size(),
@@ -113,10 +63,51 @@ int cmd_invariance(std::vector<std::string> args) {
   for (double s : r.seconds) total += s;
   std::printf("%.3f s per snapshot (%zu snapshots)\n", r.seconds.empty() ? 0.0 : total / double(r.seconds.size()),
               r.seconds.size());
-  const RunPaths& paths = run.paths();
-  std::printf("wrote %s, %s\nreport: %s\n", paths.in_analysis("invariance.h5").c_str(),
-              paths.in_analysis("invariance.csv").c_str(), paths.in_report("invariance.html").c_str());
-  return 0;
+  std::printf("wrote %s, %s\nreport: %s\n", paths.invariance_file().c_str(), paths.invariance_csv().c_str(),
+              paths.invariance_page().c_str());
+}
+
+void invariance_step(const AnalysisCall& call) {
+  const InvarianceResult r = compute_invariance(call.run, call.quiet);
+  const RunPaths& paths = call.ws.paths();
+  if (call.ws.writes()) note_replaced_epochs(paths.invariance_file(), r.epochs);
+  call.write([&] {
+    write_invariance(paths.invariance_file(), r);
+    write_invariance_csv(paths.invariance_csv(), r);
+    write_invariance_page(call.run.dir(), r);
+  });
+  if (call.summary) print_summary(r, paths);
+}
+
+}  // namespace
+
+const AnalysisCommand& invariance_analysis() {
+  static const AnalysisCommand a{
+      "invariance",
+      "invariance",
+      "  invariance --run DIR [--images test:0-4] [--epochs all|1,3,5] [--section.key VALUE ...]\n"
+      "           the paper's Fig. 5 at every snapshot: analysis/invariance.h5, report/invariance.html\n",
+      "usage: deconvscope invariance --run DIR [--images test:0-4] [--epochs all|1,3,5] "
+      "[--section.key VALUE ...]\n\n"
+      "The paper's Fig. 5 for every snapshot of the run in DIR, with its own config (DIR/config.cfg):\n"
+      "a few images translated vertically and horizontally, scaled and rotated; per snapshot, image and\n"
+      "value the relative distance |f(Tx) - f(x)| / |f(x)| of the chosen layers' rectified outputs, the\n"
+      "true-class probability and the most probable class.\n"
+      "Writes DIR/analysis/invariance.h5, invariance.csv and DIR/report/invariance.html.\n\n"
+      "  --images SPLIT:INDICES  the images (invariance.images; default test:0-4)\n"
+      "  --epochs all|E,E,...    the snapshots measured (invariance.epochs; default all)\n"
+      "  --invariance.layers A,B --invariance.translate/scale/rotate auto|v,v,...|from:to:step\n\n"
+      "Format: docs/invariance-format.md; keys: docs/config.md.\n",
+      /*help_lists_keys=*/false,
+      {{"--images", "images"}, {"--epochs", "epochs"}},
+      "e.g. --run runs/zfnet-fashion",
+      "measure invariance on",
+      [](const Config& c) { return c.invariance.in_analyze; },
+      [](const Config& c) { parse_image_selection(c.invariance.images, "invariance.images"); },
+      [](const RunPaths& p) { return std::vector<std::string>{p.invariance_file(), p.invariance_csv(), p.invariance_page()}; },
+      invariance_step,
+  };
+  return a;
 }
 
 }  // namespace ds

@@ -4,27 +4,18 @@
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/run.hpp"
-#include "deconvscope/cli/invariance_command.hpp"
-#include "deconvscope/cli/linear_probe_command.hpp"
-#include "deconvscope/cli/occlusion_command.hpp"
-#include "deconvscope/cli/similarity_command.hpp"
-#include "deconvscope/core/comm.hpp"
+#include "deconvscope/cli/analyses.hpp"
 #include "deconvscope/report/html_report.hpp"
 
 namespace ds {
 
-AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, const AnalyzeOptions& opt) {
-  const Run run = Run::open(dir, cfg);
+AnalyzeOutcome analyze_and_report(const Config& cfg, const RunWorkspace& ws, const AnalyzeOptions& opt) {
+  const Run run = Run::open(ws.dir(), cfg);
   AnalyzeOutcome o;
   o.analysis = run_analysis(run, opt);
   // The analyses a key asks for come first, so that the report links their pages and
   // shows the probes' convergence. They are not sharded: under mpirun rank 0 runs them.
-  if (Comm::world().rank() == 0) {
-    if (cfg.invariance.in_analyze) invariance_and_report(run, opt.quiet);
-    if (cfg.occlusion.in_analyze) occlusion_and_report(run, opt.quiet, "analyze --run " + dir);
-    if (cfg.linear_probe.in_analyze) linear_probes_and_page(run, !opt.quiet);
-    if (cfg.similarity.in_analyze) similarity_and_page(run, !opt.quiet);
-  }
+  if (ws.writes()) run_analyses_in_analyze(run, ws, opt.quiet);
   ReportContext ctx;
   ctx.paths = run.paths();
   ctx.config = run.config();
@@ -33,7 +24,7 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, con
   ctx.first_filters = o.analysis.first_filters;
   ctx.probes = read_run_linear_probes(run.paths());
   ctx.similarity = read_run_similarity(run.paths(), &ctx.similarity_problem);
-  if (Comm::world().rank() == 0) write_report(ctx, o.analysis.result, o.analysis.probe.images());
+  if (ws.writes()) write_report(ctx, o.analysis.result, o.analysis.probe.images());
   o.report = run.paths().report_index;
   return o;
 }

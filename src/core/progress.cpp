@@ -8,11 +8,19 @@
 #include <cstring>
 #include <ctime>
 
-#include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/regular_file.hpp"
 
 namespace ds {
+
+namespace {
+// Set once by the command line (set_speaks_for_job); read by every bar and log line.
+bool g_speaks = true;
+}  // namespace
+
+void set_speaks_for_job(bool speaks) { g_speaks = speaks; }
+
+bool speaks_for_job() { return g_speaks; }
 
 Progress::Progress(std::string label, int64_t total, std::string unit, std::string rate_label)
     : label_(std::move(label)), unit_(std::move(unit)), rate_label_(std::move(rate_label)), total_(total),
@@ -48,13 +56,13 @@ void Progress::update(int64_t done, const std::string& note, int64_t rate_units)
 void Progress::finish(const std::string& note) { draw(last_done_ < total_ ? last_done_ : total_, note, true); }
 
 void Progress::clear() {
-  if (!tty_ || Comm::world().rank() != 0) return;
+  if (!tty_ || !g_speaks) return;
   std::fprintf(stderr, "\r\033[K");
   std::fflush(stderr);
 }
 
 void Progress::draw(int64_t done, const std::string& note, bool final_line) {
-  if (Comm::world().rank() != 0) return;  // under mpirun rank 0 speaks for the job
+  if (!g_speaks) return;  // under mpirun rank 0 speaks for the job
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   // The rate counts the work the bar measures, up to its last update: what follows the
@@ -124,7 +132,7 @@ std::string now_text() {
 }  // namespace
 
 void RunLog::append_to(const std::string& path, const std::string& line) {
-  if (Comm::world().rank() != 0) return;
+  if (!g_speaks) return;
   const int fd = open_regular_append(path, nullptr);
   std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "a");
   if (!f) {
@@ -145,7 +153,7 @@ void RunLog::append(const std::string& line) {
 }
 
 void RunLog::say(const std::string& line) {
-  if (Comm::world().rank() != 0) return;  // rank 0 speaks and writes train.log for the job
+  if (!g_speaks) return;  // rank 0 speaks and writes train.log for the job
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
   if (file_ || failed_) append(line);

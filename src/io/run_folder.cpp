@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "deconvscope/io/snapshot.hpp"
+#include "deconvscope/core/error.hpp"
 
 namespace fs = std::filesystem;
 
@@ -30,6 +31,20 @@ RunPaths RunPaths::of(const std::string& dir) {
 std::string RunPaths::in_analysis(const std::string& file) const { return (fs::path(analysis) / file).string(); }
 
 std::string RunPaths::in_report(const std::string& file) const { return (fs::path(report) / file).string(); }
+
+std::string RunPaths::relative(const std::string& path) const {
+  fs::path base(dir);
+  if (base.filename().empty() && base.has_relative_path()) base = base.parent_path();  // "runs/x/" is "runs/x"
+  return fs::path(path).lexically_relative(base).string();
+}
+
+void create_folder(const std::string& folder) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec)
+    throw Error(ErrorKind::io, folder, "cannot create the folder: " + ec.message(),
+                "check the permissions of the folders above it, and that no file of that name is in the way");
+}
 
 std::vector<std::string> RunPaths::folders() const { return {dir, snapshots, analysis, report}; }
 

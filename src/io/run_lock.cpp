@@ -20,7 +20,6 @@
 #include <thread>
 #include <vector>
 
-#include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/atomic_file.hpp"
 #include "deconvscope/io/run_folder.hpp"
@@ -128,9 +127,6 @@ std::string describe_holder(int fd) {
 std::string RunLock::path_of(const std::string& dir) { return (fs::path(dir) / ".lock").string(); }
 
 RunLock::RunLock(const std::string& dir) {
-  // Under mpirun the job is one writer: rank 0 holds the lock for all ranks (the others
-  // only read the folder, and would otherwise find rank 0's lock and refuse).
-  if (Comm::world().rank() != 0) return;
   if (dir.empty()) throw Error(ErrorKind::usage, "run folder", expected_found("a folder", "an empty path"));
   std::error_code ec;
   fs::path abs = fs::absolute(dir, ec).lexically_normal();

@@ -11,7 +11,7 @@
 #include <map>
 #include <set>
 
-#include "deconvscope/core/comm.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/text_file.hpp"
 
 namespace fs = std::filesystem;
@@ -35,8 +35,9 @@ std::string join(const std::vector<std::string>& v, size_t max_items) {
 std::map<std::string, uint64_t> outputs_now(const std::string& run_dir) {
   std::map<std::string, uint64_t> out;
   std::error_code ec;
-  for (const char* sub : {"analysis", "report"}) {
-    const fs::path dir = fs::path(run_dir) / sub;
+  const RunPaths paths = RunPaths::of(run_dir);
+  for (const std::string& folder : {paths.analysis, paths.report}) {
+    const fs::path dir(folder);
     if (!fs::is_directory(dir, ec)) continue;
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
@@ -55,11 +56,6 @@ WriteSetMarker::WriteSetMarker(std::string run_dir, std::string command, std::ve
     : run_dir_(std::move(run_dir)), command_(std::move(command)), key_outputs_(std::move(key_outputs)),
       inodes_(outputs_now(run_dir_)) {
   path_ = (fs::path(run_dir_) / (command_ + kSuffix)).string();
-  // Under mpirun rank 0 keeps the marker for the job (the other ranks would race it).
-  if (Comm::world().rank() != 0) {
-    done_ = true;
-    return;
-  }
   std::error_code ec;
   if (fs::exists(path_, ec))
     std::fprintf(stderr, "warning: %s\n",
@@ -87,7 +83,6 @@ WriteSetMarker::~WriteSetMarker() {
 }
 
 void WriteSetMarker::complete() {
-  if (Comm::world().rank() != 0) return;
   std::error_code ec;
   fs::remove(path_, ec);
   done_ = true;
@@ -110,7 +105,6 @@ std::string WriteSetMarker::state() const {
 }
 
 Error WriteSetMarker::failed(const Error& e) {
-  if (Comm::world().rank() != 0) return e;
   done_ = true;
   const std::string s = state();
   std::error_code ec;

@@ -79,11 +79,10 @@ InputShape bench_input(const Config& cfg) {
 
 }  // namespace
 
-AllreduceTiming time_gradient_allreduce(const Config& cfg, int iters) {
+AllreduceTiming time_gradient_allreduce(const Config& cfg, int iters, Comm& comm) {
   if (iters < 1) throw Error(ErrorKind::usage, "allreduce bench", expected_found("iters >= 1", std::to_string(iters)));
   // Batch 1: the gradient's size does not depend on the batch, the memory does.
   Network net(cfg.layers, bench_input(cfg), /*batch=*/1, cfg.run.seed);
-  Comm& comm = Comm::world();
   AllreduceTiming t;
   t.ranks = comm.size();
   for (size_t i = 0; i < net.size(); ++i) t.bytes += int64_t(net.layer(i).grads().weights.size() + net.layer(i).grads().bias.size()) * 4;

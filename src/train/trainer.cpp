@@ -899,13 +899,13 @@ TrainSummary finished_run(Run& run) {
 
 }  // namespace
 
-TrainSummary train(const Config& given, const TrainOptions& opt) {
+TrainSummary train(const Config& given, const TrainOptions& opt, Comm& comm) {
   // A copy: a new run records here what model.conv_algorithm = auto chose.
   Config cfg = given;
   set_threads(cfg.run.threads);
   // A rank that leaves by an error skips MPI_Finalize, so mpirun ends the others at once.
   const CommFailureGuard comm_guard;
-  Run run(cfg, opt, Comm::world());
+  Run run(cfg, opt, comm);
   // From here on SIGINT/SIGTERM only set a flag, so no write is ever cut in half by them.
   SignalScope signals;
   run.resume_hint = "continue with: deconvscope train --run " + run.paths.dir + " --resume";

@@ -493,7 +493,7 @@ class AnalyzeRun : public ::testing::Test {
         data_dir_, run_dir_,
         {"--train.epochs", "2", "--snapshot.epochs", "0,1", "--analysis.probe_limit", "40", "--analysis.features",
          "3", "--analysis.topk", "4", "--analysis.batch", "8"}));
-    train(cfg_, TrainOptions{});
+    train(cfg_, TrainOptions{}, Comm::world());
   }
   static void TearDownTestSuite() {
     std::error_code ec;
@@ -509,7 +509,8 @@ Config AnalyzeRun::cfg_;
 TEST_F(AnalyzeRun, WritesTheFileAndReportThenReusesThenForces) {
   AnalyzeOptions opt;
   opt.quiet = true;
-  const AnalyzeOutcome o1 = analyze_and_report(cfg_, run_dir_, opt);
+  const RunWorkspace ws(run_dir_, /*writes=*/true);
+  const AnalyzeOutcome o1 = analyze_and_report(cfg_, ws, opt);
   const AnalyzeSummary& s1 = o1.analysis;
   EXPECT_EQ(s1.epochs, (std::vector<int>{0, 1, 2}));
   EXPECT_EQ(s1.computed, (std::vector<int>{0, 1, 2}));

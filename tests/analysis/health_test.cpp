@@ -283,7 +283,7 @@ std::string HealthRun::root_, HealthRun::data_;
 TEST_F(HealthRun, DoctoredSnapshotShowsDeadDominatingAndCopiedFilters) {
   const std::string run = root_ + "/doctored";
   const Config cfg = config(run);
-  train(cfg, TrainOptions{});
+  train(cfg, TrainOptions{}, Comm::world());
   // Epoch 2: c1's filter 0 zeroed with a bias that keeps it off, filter 1 twenty times
   // stronger, filter 3 a copy of filter 2.
   const auto snaps = list_snapshots(RunPaths::of(run).snapshots);
@@ -362,7 +362,7 @@ TEST_F(HealthRun, AliasingFromTheAnalysisOfAStridedRun) {
   const Config cfg = config(run, {},
                             {"c1 conv out=4 kernel=3 stride=2 pad=1", "r1 relu", "p1 maxpool kernel=2",
                              "c2 conv out=6 kernel=3 pad=1", "r2 relu", "f3 fc out=10"});
-  train(cfg, TrainOptions{});
+  train(cfg, TrainOptions{}, Comm::world());
   HealthOptions opt;
   opt.quiet = true;
   opt.probe_limit = 64;
@@ -430,7 +430,7 @@ TEST_F(HealthRun, ProbesTheImagesTheAnalysisSearched) {
   const Config cfg = load_config(testutil::tiny_run_args(
       data_, run, {"--train.epochs", "1", "--snapshot.epochs", "0,1", "--data.train_limit", "120",
                    "--analysis.features", "2", "--analysis.batch", "32"}));
-  train(cfg, TrainOptions{});
+  train(cfg, TrainOptions{}, Comm::world());
   HealthOptions opt;
   opt.quiet = true;
   HealthResult h = compute_health(Run::open(run, cfg), opt);

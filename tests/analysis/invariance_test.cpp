@@ -309,7 +309,7 @@ TEST_F(InvarianceRun, StoredInputsReproduceTheStoredFigures) {
       root_ + "/data", dir,
       {"--train.epochs", "2", "--snapshot.epochs", "0,1,2", "--invariance.images", "test:3,0,7", "--invariance.epochs",
        "0,2", "--invariance.translate", "-2:2:1", "--invariance.rotate", "0:360:90", "--analysis.batch", "8"}));
-  train(cfg, TrainOptions{});
+  train(cfg, TrainOptions{}, Comm::world());
   const ds::Run run = ds::Run::open(dir, cfg);
   const InvarianceResult r = compute_invariance(run, /*quiet=*/true);
   EXPECT_EQ(r.epochs, (std::vector<int>{0, 2}));

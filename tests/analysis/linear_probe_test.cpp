@@ -219,7 +219,7 @@ class LinearProbeRun : public ::testing::Test {
     fs::create_directories(data_);
     testutil::write_synthetic_mnist(data_, 300, 100);
     run_ = root_ + "/run";
-    train(config({}), TrainOptions{});
+    train(config({}), TrainOptions{}, Comm::world());
   }
   static void TearDownTestSuite() {
     std::error_code ec;

@@ -92,6 +92,23 @@ TEST(RunLock, LeftoversOfDeadWritersInAnalysisAndReportAreRemoved) {
   EXPECT_TRUE(fs::exists(run_dir + "/report/index.html"));
 }
 
+// An analysis folder that cannot be made is the disk's refusal, exit 1 naming the folder,
+// not an internal error (exit 70): the one error path of io/run_folder.hpp create_folder.
+// (A file in the way, since permissions do not stop root.)
+TEST(WriteSet, AnAnalysisFolderThatCannotBeMadeIsAnIoErrorNamingIt) {
+  TempDir tmp("nofolder");
+  write_mnist(tmp / "data");
+  const std::string run_dir = tmp / "run", cfg = tmp / "tiny.cfg";
+  write_file(cfg, tiny_config(tmp / "data", run_dir, 1));
+  ASSERT_EQ(run({"train", "--config", cfg}, tmp / "train").code, 0);
+  write_file(run_dir + "/analysis", "a file where the folder goes");
+  const Result r = run({"analyze", "--run", run_dir}, tmp / "analyze");
+  EXPECT_EQ(r.code, 1) << r.err;
+  expect_contains(r.err, {run_dir + "/analysis: cannot create the folder: ", "no file of that name is in the way"});
+  EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(run_dir + "/analyze.incomplete"));  // nothing of the set was rewritten
+}
+
 TEST(WriteSet, AnAnalyzeThatFailsMidwaySaysWhichFilesAreMixed) {
   TempDir tmp("writeset");
   write_mnist(tmp / "data");

@@ -42,7 +42,7 @@ inline std::vector<std::vector<Activation>> scan_fixture() {
   for (const auto& [to, from] : {std::pair<int, int>{43, 3}, {56, 24}})
     std::memcpy(d.pixels.data() + size_t(to) * d.image_bytes(), d.image(size_t(from)), d.image_bytes());
   const Normalization norm = compute_normalization(d);
-  return scan_topk(net, d, norm, 0, {{/*conv=*/0, /*k=*/5}, {/*conv=*/3, /*k=*/40}});
+  return scan_topk(net, d, norm, 0, {{/*conv=*/0, /*k=*/5}, {/*conv=*/3, /*k=*/40}}, nullptr, &Comm::world());
 }
 
 // The result as bytes, for comparing the processes' answers exactly.

@@ -95,7 +95,7 @@ class CompareRuns : public ::testing::Test {
     deep_ = root_ + "/deep";
     train(load_config(args(shallow_, {"c1 conv out=4 kernel=3 stride=2 pad=1", "r1 relu",
                                       "c2 conv out=6 kernel=3 pad=1", "r2 relu", "f3 fc out=10"})),
-          TrainOptions{});
+          TrainOptions{}, Comm::world());
     // The deep run trains one epoch longer (snapshots 0, 1, 2) on fewer images.
     std::vector<std::string> deep = args(deep_, {"conv1 conv out=6 kernel=5 pad=2", "relu1 relu",
                                                  "pool1 maxpool kernel=2", "conv2 conv out=6 kernel=3 pad=1",
@@ -106,7 +106,7 @@ class CompareRuns : public ::testing::Test {
       if (deep[i] == "--snapshot.epochs") deep[i + 1] = "0,1,2";
     }
     deep.insert(deep.end(), {"--data.train_limit", "200"});
-    train(load_config(deep), TrainOptions{});
+    train(load_config(deep), TrainOptions{}, Comm::world());
     // The shallow run's first layer gets a filter 50 times stronger than the others.
     const auto snaps = list_snapshots(RunPaths::of(shallow_).snapshots);
     Snapshot s = read_snapshot(snaps.back().second);

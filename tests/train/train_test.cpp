@@ -76,7 +76,7 @@ class TrainRun : public ::testing::Test {
     cfg_ = load_config(testutil::tiny_run_args(data_dir_, run_dir_,
                                                {"--train.epochs", "4", "--snapshot.epochs", "0,2",
                                                 "--train.lr_step", "2", "--train.lr_gamma", "0.5"}));
-    summary_ = train(cfg_, TrainOptions{});
+    summary_ = train(cfg_, TrainOptions{}, Comm::world());
   }
   static void TearDownTestSuite() {
     std::error_code ec;
@@ -187,7 +187,7 @@ TEST(TrainAuto, RecordsItsConvChoiceAndAResumeKeepsIt) {
       testutil::tiny_run_args(data, dir, {"--model.conv_algorithm", "auto", "--snapshot.epochs", "0,1"});
   std::vector<std::string> first = args;
   first.insert(first.end(), {"--train.epochs", "1"});
-  train(load_config(first), TrainOptions{});
+  train(load_config(first), TrainOptions{}, Comm::world());
   const RunPaths p = RunPaths::of(dir);
   const Config recorded = load_config({"--config", p.config});
   ASSERT_EQ(recorded.conv_algorithms.size(), 2u) << read_text(p.config);
@@ -200,7 +200,7 @@ TEST(TrainAuto, RecordsItsConvChoiceAndAResumeKeepsIt) {
   TrainOptions resume;
   resume.resume = true;
   const std::string log_before = read_text(p.log);
-  EXPECT_EQ(train(load_config(more), resume).last_epoch, 2);
+  EXPECT_EQ(train(load_config(more), resume, Comm::world()).last_epoch, 2);
   const std::string resumed_log = read_text(p.log).substr(log_before.size());
   EXPECT_EQ(resumed_log.find("auto chose"), std::string::npos) << "the resume timed again:\n" << resumed_log;
   EXPECT_EQ(format_resolved_convs(load_config({"--config", p.config}).conv_algorithms),
@@ -212,7 +212,7 @@ TEST(TrainAuto, RecordsItsConvChoiceAndAResumeKeepsIt) {
 
 TEST_F(TrainRun, AFolderThatHoldsARunIsNotOverwrittenSilently) {
   try {
-    train(cfg_, TrainOptions{});
+    train(cfg_, TrainOptions{}, Comm::world());
     FAIL() << "expected ds::Error(usage)";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::usage);
@@ -266,7 +266,7 @@ class DefaultConfig : public ::testing::Test {
     std::vector<std::string> args = {"--run.dir", run, "--data.dataset", "mnist", "--data.path", data_dir_,
                                      "--train.epochs", std::to_string(epochs)};
     args.insert(args.end(), extra.begin(), extra.end());
-    train(load_config(args), TrainOptions{});
+    train(load_config(args), TrainOptions{}, Comm::world());
     return run;
   }
   static std::string data_dir_;
@@ -346,7 +346,7 @@ TEST(TrainSnapshot, ReadBackGivesTheTrainedNetwork) {
   testutil::write_synthetic_mnist(data_dir, /*n_train=*/160, /*n_test=*/48);
   const std::string run_dir = testutil::make_temp_dir("snap-run");
   const Config cfg = load_config(testutil::tiny_run_args(data_dir, run_dir, {"--train.epochs", "1"}));
-  train(cfg, TrainOptions{});
+  train(cfg, TrainOptions{}, Comm::world());
   const RunPaths p = RunPaths::of(run_dir);
   const Snapshot s1 = read_snapshot(p.snapshots + "/" + snapshot_file_name(1));
   const Snapshot last = read_snapshot(p.last);

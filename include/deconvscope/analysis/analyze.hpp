@@ -9,6 +9,7 @@
 #include "deconvscope/analysis/results.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/config/config.hpp"
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/io/snapshot.hpp"
 
@@ -17,6 +18,9 @@ namespace ds {
 struct AnalyzeOptions {
   bool force = false;  // recompute every epoch
   bool quiet = false;  // no progress bars (live analysis during training)
+  // The job's process group (the command line's Comm::world()): under mpirun every rank
+  // scans a share of the probe and rank 0 writes. Null: this process alone.
+  Comm* comm = nullptr;
 };
 
 struct AnalyzeSummary {
@@ -49,9 +53,10 @@ struct SnapshotAnalysis {
 // whole probe for the top-k of every feature of the conv layers `convs`, then batched
 // projections of the followed features' strongest activations (followed[l].features),
 // and of every feature's top-k when want_topk.
+// comm: as scan_topk's (null: this process alone).
 SnapshotAnalysis analyse_snapshot(Network& net, const Dataset& probe, const Normalization& norm,
                                   const std::vector<int>& convs, const std::vector<LayerEvolution>& followed, int k,
-                                  bool want_topk, Progress* bar);
+                                  bool want_topk, Progress* bar, Comm* comm = nullptr);
 
 // analyse_snapshot after the scan: tops is scan_topk's result for convs at this k on the
 // snapshot loaded into net. bar (may be null) counts the layers projected.

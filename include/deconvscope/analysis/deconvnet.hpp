@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "deconvscope/analysis/results.hpp"
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/model/network.hpp"
@@ -34,13 +35,13 @@ struct ScanRequest {
 
 // For each request, the k strongest activations of every feature over the first
 // `count` images of `probe`: result[r] is [features * k], strongest first (image -1,
-// value 0 where fewer than k images exist or, on a rectified output, fired). Under mpirun
-// (core/comm.hpp) every rank must call it: each scans its share of the images and the
-// shares' top-k are merged exactly, so every rank returns one process's result; `bar`
-// then counts the share's images.
+// value 0 where fewer than k images exist or, on a rectified output, fired). With a group
+// `comm` of several ranks (mpirun, core/comm.hpp) every rank must call it: each scans its
+// share of the images and the shares' top-k are merged exactly, so every rank returns one
+// process's result; `bar` then counts the share's images. comm null: this process alone.
 std::vector<std::vector<Activation>> scan_topk(Network& net, const Dataset& probe, const Normalization& norm,
                                                int64_t count, const std::vector<ScanRequest>& requests,
-                                               Progress* bar = nullptr);
+                                               Progress* bar = nullptr, Comm* comm = nullptr);
 
 // Projects activations of conv layer `conv`'s rectified output to pixels: item i is
 // feature features[i] at acts[i]. out: (n, C, H, W), network-input units; zeros for

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "deconvscope/analysis/results.hpp"
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/model/network.hpp"
 
@@ -52,12 +53,13 @@ float median_of_finite(std::vector<float> v);
 // Requires r.evolution (strongest, windows, projections) and r.convergence filled.
 // Epoch e is computed when `todo` is empty or todo[e]; the other epochs keep the values
 // r.evolution[l].init_rank_correlation already holds (it must then be sized [E * F]).
-// Under mpirun every rank must call it: each projects a share (in whole batches) of the
-// activations and the figures are summed across ranks, so every rank holds one
-// process's result. progress: a bar on stderr counting the activations projected.
+// With a group `comm` of several ranks (mpirun) every rank must call it: each projects a
+// share (in whole batches) of the activations and the figures are summed across ranks, so
+// every rank holds one process's result; comm null: this process alone. progress: a bar
+// on stderr counting the activations projected.
 void compute_init_rank_correlation(Network& first_net, const Dataset& probe, const Normalization& norm,
                                    const std::vector<int>& convs, AnalysisResult& r,
-                                   const std::vector<bool>& todo = {}, bool progress = false);
+                                   const std::vector<bool>& todo = {}, bool progress = false, Comm* comm = nullptr);
 
 // The per-layer medians of r.evolution[l].init_rank_correlation into
 // r.convergence[l].init_rank_correlation (empty where the evolution's is).

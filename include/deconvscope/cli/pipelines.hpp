@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "deconvscope/analysis/analyze.hpp"
+#include "deconvscope/io/run_workspace.hpp"
 #include "deconvscope/report/compare.hpp"
 
 namespace ds {
@@ -16,9 +17,11 @@ struct AnalyzeOutcome {
   std::string report;  // report/index.html, written
 };
 
-// Opens the run in `dir` with its effective config `cfg`, analyses it (run_analysis) and
-// writes its report (write_report). Throws what those throw.
-AnalyzeOutcome analyze_and_report(const Config& cfg, const std::string& dir, const AnalyzeOptions& opt);
+// Opens the run of workspace `ws` with its effective config `cfg`, analyses it
+// (run_analysis, with opt.comm the job's group), runs the analyses its config asks for
+// (cli/analyses.hpp in_analyze) and writes its report (write_report); only the job's
+// writer (ws.writes()) writes. Throws what those throw.
+AnalyzeOutcome analyze_and_report(const Config& cfg, const RunWorkspace& ws, const AnalyzeOptions& opt);
 
 // `deconvscope compare`: checks the list of runs, brings each run's health up to date
 // (current_health: read when current, else computed and written into the run), then

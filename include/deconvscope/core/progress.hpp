@@ -1,7 +1,8 @@
 // A progress bar for long work: on a terminal, one line redrawn in place (label, bar,
 // count, free text, rate, ETA); elsewhere (a log file, CI), plain lines at most every
 // few seconds, so logs stay readable. And RunLog: the lines a training run says, on the
-// console and in the run's train.log. Under mpirun only rank 0 draws and says anything.
+// console and in the run's train.log. Under mpirun only rank 0 draws and says anything
+// (set_speaks_for_job).
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,14 @@
 #include <vector>
 
 namespace ds {
+
+// Whether this process speaks for its job: draws the bars and says (and logs) RunLog's
+// lines. Under mpirun only rank 0 does; the command line, which knows the group
+// (core/comm.hpp), sets it once at start. Default: it speaks (one process is its own job).
+// One setting rather than a parameter: bars are made in every stage, and whether one is
+// shown never changes what is computed or written to a run's files.
+void set_speaks_for_job(bool speaks);
+bool speaks_for_job();
 
 class Progress {
  public:

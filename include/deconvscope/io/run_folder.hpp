@@ -8,6 +8,7 @@
 //   runs/<name>/snapshots/epoch-NNNN.h5
 //   runs/<name>/analysis/<name>.h5    one file per analysis (analysis.h5, health.h5, ...)
 //   runs/<name>/report/index.html     the report, and its pages and PNGs
+// (The report's PNGs and each page writer's own files are named by report/.)
 #pragma once
 
 #include <string>
@@ -36,6 +37,27 @@ struct RunPaths {
   // analysis/<file>, report/<file>: the files a further analysis or report page adds.
   std::string in_analysis(const std::string& file) const;
   std::string in_report(const std::string& file) const;
+  // The further analyses' files, named once: their commands, summaries and write-set
+  // markers (cli/analyses.hpp) take the names from here.
+  std::string health_csv() const { return in_analysis("health.csv"); }
+  std::string health_summary_csv() const { return in_analysis("health_summary.csv"); }
+  std::string convergence_csv() const { return in_analysis("convergence.csv"); }
+  std::string invariance_file() const { return in_analysis("invariance.h5"); }
+  std::string invariance_csv() const { return in_analysis("invariance.csv"); }
+  std::string invariance_page() const { return in_report("invariance.html"); }
+  std::string occlusion_file() const { return in_analysis("occlusion.h5"); }
+  std::string occlusion_csv() const { return in_analysis("occlusion.csv"); }
+  std::string occlusion_page() const { return in_report("occlusion.html"); }
+  std::string linear_probes_file() const { return in_analysis("linear_probes.h5"); }
+  std::string linear_probes_csv() const { return in_analysis("linear_probes.csv"); }
+  std::string linear_probe_convergence_csv() const { return in_analysis("linear_probe_convergence.csv"); }
+  std::string linear_probes_page() const { return in_report("linear_probes.html"); }
+  std::string similarity_file() const { return in_analysis("similarity.h5"); }
+  std::string similarity_csv() const { return in_analysis("similarity.csv"); }
+  std::string similarity_page() const { return in_report("similarity.html"); }
+  // `path` (one of the above) relative to the run folder, "analysis/invariance.h5": how a
+  // write-set marker names its files.
+  std::string relative(const std::string& path) const;
   // The folders a run writes into (dir, snapshots, analysis, report).
   std::vector<std::string> folders() const;
 };
@@ -43,6 +65,9 @@ struct RunPaths {
 // The run's complete snapshots as (epoch, path), ascending; none when it has no snapshots/
 // folder yet. The one listing the analyses (through Run), health, the report and compare use.
 std::vector<std::pair<int, std::string>> run_snapshots(const RunPaths& paths);
+// Creates `folder` and its parents if missing: the one way a run's folders are made.
+// Throws ds::Error(io) naming the folder, the system's reason and what to check.
+void create_folder(const std::string& folder);
 
 // The run folder a config trains into: run.dir, or runs/<run.name>.
 std::string run_dir(const Config& cfg);

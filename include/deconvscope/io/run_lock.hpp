@@ -21,7 +21,7 @@ class RunLock {
   // Throws ds::Error(usage) naming the folder and the holder if another process holds it;
   // ds::Error(io) if the lock file cannot be created. Taking the lock of a folder this
   // process already holds just counts up (train's live analysis, compare's health).
-  // Under mpirun only rank 0 takes it, for the whole job (core/comm.hpp).
+  // Under mpirun only the job's writer (rank 0) takes it, for every rank: io/run_workspace.hpp.
   explicit RunLock(const std::string& dir);
   // Releases the lock: removes the lock file, and the folders the lock created if they
   // are still empty (a refused command leaves the disk as it found it).

@@ -8,6 +8,8 @@
 // error message says the same. A later command on the run warns while a marker is there.
 // Why a marker and not a manifest written last: it costs one small file before the work,
 // none after, and it is there exactly while the set is not whole, even after kill -9.
+// Commands make their markers through the run's workspace (io/run_workspace.hpp), which
+// under mpirun leaves them to the job's writer (rank 0): the other ranks would race it.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "deconvscope/config/config.hpp"
+#include "deconvscope/core/comm.hpp"
 
 namespace ds {
 
@@ -32,6 +33,6 @@ struct AllreduceTiming {
   int64_t bytes = 0;  // float32 gradient of every weight and bias
   double median_ms = 0, min_ms = 0;
 };
-AllreduceTiming time_gradient_allreduce(const Config& cfg, int iters);
+AllreduceTiming time_gradient_allreduce(const Config& cfg, int iters, Comm& comm);
 
 }  // namespace ds

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "deconvscope/config/config.hpp"
+#include "deconvscope/core/comm.hpp"
 #include "deconvscope/io/run_folder.hpp"
 
 namespace ds {
@@ -33,6 +34,8 @@ struct TrainSummary {
 // keys and both values.
 // Throws ds::Error: config/data/shape for bad input (before anything is written),
 // io when the disk refuses, divergence on non-finite values, interrupted on a signal.
-TrainSummary train(const Config& cfg, const TrainOptions& opt);
+// comm: the job's process group (the command line's Comm::world()); under mpirun its
+// ranks train one model data-parallel and rank 0 writes the run's files.
+TrainSummary train(const Config& cfg, const TrainOptions& opt, Comm& comm);
 
 }  // namespace ds
