@@ -172,17 +172,20 @@ std::vector<char> Comm::all_gather_bytes(const void* data, size_t bytes) {
 void Comm::barrier() {
   if (size_ > 1) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
+
+void Comm::check_launch() {}
 #else
 // A group of one: every collective is the identity and nothing is ever pending.
 struct Comm::Pending {};
 
-Comm::Comm() {
-  // Each rank would run the whole job alone and write the same files.
+void Comm::check_launch() {
   if (launched_by_mpirun())
     throw Error(ErrorKind::usage, "mpirun", "this deconvscope was built without MPI (-DDECONVSCOPE_MPI=OFF)",
                 "run it without mpirun, or build with MPI: install Open MPI (libopenmpi-dev) and configure with "
                 "-DDECONVSCOPE_MPI=ON (the default)");
 }
+
+Comm::Comm() { check_launch(); }
 
 Comm::~Comm() = default;
 void Comm::allreduce_sum(float*, size_t) {}

@@ -28,6 +28,9 @@ class Comm {
   static Comm& world();
   // True when this process was started by mpirun (whether or not MPI is initialised yet).
   static bool launched_by_mpirun();
+  // Throws ds::Error(usage) when started by mpirun in a build without MPI, whose ranks
+  // would each run the whole job alone; otherwise does nothing (MPI starts in world()).
+  static void check_launch();
 
   int rank() const { return rank_; }
   int size() const { return size_; }
