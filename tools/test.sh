@@ -3,6 +3,8 @@
 # parsers and readers (tools/fuzz.sh 5, when clang is there), the oneDNN-dependent tests
 # under each lower ISA this CPU can be capped to, then the whole ctest suite. It comes last
 # so that its summary closes the output; an earlier failure still fails the script.
+# Arguments go to both ctest runs: `tools/test.sh -L unit` runs the unit lane only,
+# `tools/test.sh -LE browser` all but the browser test (labels: docs/setup.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh --test
@@ -30,9 +32,9 @@ if [ ${#caps[@]} -eq 0 ]; then
 fi
 for cap in "${caps[@]}"; do
   echo "== the model, train and analysis tests with ONEDNN_MAX_CPU_ISA=$cap =="
-  (cd build && ONEDNN_MAX_CPU_ISA=$cap ctest -L isa --output-on-failure -j"$(nproc)" --timeout 600) || isa_status=1
+  (cd build && ONEDNN_MAX_CPU_ISA=$cap ctest -L isa "$@" --output-on-failure -j"$(nproc)" --timeout 600) || isa_status=1
 done
 echo "== the whole suite on this CPU's own ISA =="
-(cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)
+(cd build && ctest "$@" --output-on-failure -j"$(nproc)" --timeout 600)
 [ $isa_status -eq 0 ] || { echo "tests failed under a capped ISA (see above)"; exit 1; }
 exit $fuzz_status

@@ -251,6 +251,7 @@ int cli_run(const std::vector<std::string>& all) {
       std::cout << "deconvscope " << DECONVSCOPE_VERSION << "\n";
       return 0;
     }
+    Comm::check_launch();  // a build without MPI refuses mpirun before a command reads anything
     const std::string cmd = all[0];
     std::vector<std::string> args(all.begin() + 1, all.end());
     for (const Command& c : commands())

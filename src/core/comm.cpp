@@ -1,11 +1,14 @@
 // The MPI boundary; see include/deconvscope/core/comm.hpp. The only file that includes
-// <mpi.h>; everything else sees a Comm.
+// <mpi.h>; everything else sees a Comm. Built without MPI (-DDECONVSCOPE_MPI=OFF, so
+// DECONVSCOPE_HAVE_MPI is not defined) the group is always one process.
 #include "deconvscope/core/comm.hpp"
 
+#ifdef DECONVSCOPE_HAVE_MPI
 // The C API only: Open MPI's deprecated C++ bindings would need libmpi_cxx.
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +19,7 @@
 
 namespace ds {
 
+#ifdef DECONVSCOPE_HAVE_MPI
 struct Comm::Pending {
   std::vector<MPI_Request> requests;
   int64_t bytes = 0;
@@ -42,6 +46,7 @@ constexpr size_t kMaxCount = size_t(1) << 30;
 double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 }  // namespace
+#endif
 
 bool Comm::launched_by_mpirun() {
   return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr ||
@@ -62,6 +67,7 @@ void Comm::note_exit_code(int code) {
   if (code != 0 && g_world) g_world->mark_failed();
 }
 
+#ifdef DECONVSCOPE_HAVE_MPI
 Comm::Comm() : pending_(std::make_unique<Pending>()) {
   if (!launched_by_mpirun()) return;  // a group of one: no MPI call at all
   int provided = 0;
@@ -166,6 +172,38 @@ std::vector<char> Comm::all_gather_bytes(const void* data, size_t bytes) {
 void Comm::barrier() {
   if (size_ > 1) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
 }
+
+void Comm::check_launch() {}
+#else
+// A group of one: every collective is the identity and nothing is ever pending.
+struct Comm::Pending {};
+
+void Comm::check_launch() {
+  if (launched_by_mpirun())
+    throw Error(ErrorKind::usage, "mpirun", "this deconvscope was built without MPI (-DDECONVSCOPE_MPI=OFF)",
+                "run it without mpirun, or build with MPI: install Open MPI (libopenmpi-dev) and configure with "
+                "-DDECONVSCOPE_MPI=ON (the default)");
+}
+
+Comm::Comm() { check_launch(); }
+
+// initialised_ stays false: there is no MPI to finalise (read here so that clang does not
+// call the field unused).
+Comm::~Comm() { static_cast<void>(initialised_); }
+void Comm::allreduce_sum(float*, size_t) {}
+void Comm::allreduce_sum(double*, size_t) {}
+void Comm::allreduce_sum(int64_t*, size_t) {}
+void Comm::start_allreduce_sum(float*, size_t) {}
+void Comm::progress() {}
+void Comm::wait_all() {}
+void Comm::broadcast(void*, size_t, int) {}
+std::vector<uint64_t> Comm::all_gather(uint64_t value) { return {value}; }
+std::vector<char> Comm::all_gather_bytes(const void* data, size_t bytes) {
+  const char* p = static_cast<const char*>(data);
+  return std::vector<char>(p, p + bytes);
+}
+void Comm::barrier() {}
+#endif
 
 void Comm::check_agreement(uint64_t value, const std::string& what) {
   if (size_ == 1) return;

@@ -8,6 +8,8 @@
 // Under mpirun, MPI is initialised on the first call of world() (MPI_THREAD_FUNNELED:
 // only the main thread talks to MPI, OpenMP threads never do) with MPI_ERRORS_RETURN, so
 // a failed call becomes a ds::Error(io) naming the operation and MPI's own message.
+// Built with -DDECONVSCOPE_MPI=OFF there is no MPI at all: the group is always one, and
+// world() throws ds::Error(usage) in a process started by mpirun.
 // Left out: sub-communicators, GPU buffers, fault tolerance (a rank that dies ends the job:
 // mpirun kills the others).
 #pragma once
@@ -26,6 +28,9 @@ class Comm {
   static Comm& world();
   // True when this process was started by mpirun (whether or not MPI is initialised yet).
   static bool launched_by_mpirun();
+  // Throws ds::Error(usage) when started by mpirun in a build without MPI, whose ranks
+  // would each run the whole job alone; otherwise does nothing (MPI starts in world()).
+  static void check_launch();
 
   int rank() const { return rank_; }
   int size() const { return size_; }
