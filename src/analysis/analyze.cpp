@@ -164,13 +164,13 @@ struct AnalysisJob {
   const AnalyzeOptions& opt;
   AnalysisPlan plan;
   std::unique_ptr<Network> net;
-  AnalyzeSummary summary;
-  std::vector<int> topk_epochs;
-  std::vector<std::vector<Activation>> last_tops;  // the last snapshot's scan, when it chose the features
-  AnalysisResult old;                              // an earlier analysis.h5
+  AnalyzeSummary summary{};
+  std::vector<int> topk_epochs{};
+  std::vector<std::vector<Activation>> last_tops{};  // the last snapshot's scan, when it chose the features
+  AnalysisResult old{};                            // an earlier analysis.h5
   bool reuse = false;                              // ... whose epochs may be kept
-  std::vector<long> reused_from;                   // per analysed epoch: its index in old, or -1
-  std::vector<std::vector<Tensor>> filters;        // [layer][epoch]: the analysed layers' weights
+  std::vector<long> reused_from{};                 // per analysed epoch: its index in old, or -1
+  std::vector<std::vector<Tensor>> filters{};      // [layer][epoch]: the analysed layers' weights
   int rank = 0;                                    // this process in opt.comm (0 alone)
   AnalysisResult& result() { return summary.result; }
 };
