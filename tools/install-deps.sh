@@ -9,7 +9,9 @@
 # Installs without recommends, so every package a build needs is named here:
 # ocl-icd-opencl-dev because oneDNN's CMake config (dnnl-config.cmake) requires OpenCL
 # although libdnnl-dev only recommends it; fonts-liberation because chromium only
-# recommends a font, and without one its screenshots have no text.
+# recommends a font, and without one its screenshots have no text; libomp-dev because the
+# fuzz build compiles the stages that use OpenMP with clang, whose OpenMP runtime is its
+# own package (gcc's libgomp does not serve it).
 # tools/fresh-root.sh checks this list on a freshly bootstrapped Debian 12.
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libhdf5-dev libopencv-dev
@@ -17,7 +19,7 @@ pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libhdf5-dev libopencv
       libopenmpi-dev openmpi-bin)
 case "${1:-}" in
   "") ;;
-  --test) pkgs+=(clang libclang-rt-14-dev chromium fonts-liberation python3 python3-h5py) ;;
+  --test) pkgs+=(clang libclang-rt-14-dev libomp-dev chromium fonts-liberation python3 python3-h5py) ;;
   --fresh-root) pkgs+=(mmdebstrap) ;;
   *) echo "install-deps.sh: unknown option '$1' (expected --test or --fresh-root)" >&2; exit 2 ;;
 esac
