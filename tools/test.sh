@@ -37,4 +37,4 @@ done
 echo "== the whole suite on this CPU's own ISA =="
 (cd build && ctest "$@" --output-on-failure -j"$(nproc)" --timeout 600)
 [ $isa_status -eq 0 ] || { echo "tests failed under a capped ISA (see above)"; exit 1; }
-exit $fuzz_status
+[ $fuzz_status -eq 0 ] || { echo "the fuzzing run failed to build or found a crash (see the start of the output)"; exit $fuzz_status; }
