@@ -447,8 +447,9 @@ TEST_F(CompareRuns, PlacesTheCellsItIsHanded) {
                       "<figure style=\"display:inline-block\"><b>fake of shallow</b><figcaption>shallow</figcaption>"
                       "</figure></div>\n"),
             std::string::npos);
-  const size_t section = html.find("<h2 id=\"fakesec\">Fake section</h2>\n<p class=\"hint\">the fake <em>hint</em></p>\n"
-                                   "<div class=\"row\">fake section body</div>\n");
+  const size_t section = html.find(
+      "<h2 id=\"fakesec\">Fake section</h2>\n<p class=\"hint\">the fake <em>hint</em></p>\n"
+      "<div class=\"row\">fake section body</div>\n");
   ASSERT_NE(section, std::string::npos);
   EXPECT_GT(section, html.find("id=\"curves\"")) << "sections come after the curves";
   EXPECT_LT(section, html.find("id=\"limits\""));
