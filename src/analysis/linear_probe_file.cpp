@@ -101,7 +101,7 @@ void write_linear_probe_csv(const std::string& dir, const LinearProbeResult& r) 
                      .integer(r.test_count)
                      .integer(r.grid));
     }
-  probes.write((fs::path(dir) / "linear_probes.csv").string());
+  probes.write((fs::path(dir) / kLinearProbesCsv).string());
 
   CsvWriter convergence("layer,final_epoch,final_test_accuracy,epoch_95");
   for (size_t l = 0; l < L; ++l) {
@@ -109,11 +109,11 @@ void write_linear_probe_csv(const std::string& dir, const LinearProbeResult& r) 
     convergence.add(
         CsvRow().text(r.layers[l]).integer(r.epochs.back()).number(curve.back()).integer(convergence_epoch(r.epochs, curve)));
   }
-  convergence.write((fs::path(dir) / "linear_probe_convergence.csv").string());
+  convergence.write((fs::path(dir) / kLinearProbeConvergenceCsv).string());
 }
 
 std::shared_ptr<const LinearProbeResult> read_run_linear_probes(const RunPaths& paths) {
-  const std::string file = paths.in_analysis("linear_probes.h5");
+  const std::string file = paths.in_analysis(kLinearProbesFile);
   if (!std::filesystem::exists(file)) return nullptr;
   try {
     return std::make_shared<const LinearProbeResult>(read_linear_probes(file));

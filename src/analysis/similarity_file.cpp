@@ -75,7 +75,7 @@ SimilarityResult read_similarity(const std::string& path) {
 }
 
 std::shared_ptr<const SimilarityResult> read_run_similarity(const RunPaths& paths, std::string* problem) {
-  const std::string file = paths.in_analysis("similarity.h5");
+  const std::string file = paths.in_analysis(kSimilarityFile);
   if (!fs::exists(file)) {
     if (problem) *problem = "no " + file;
     return nullptr;
@@ -106,7 +106,7 @@ void write_similarity_csv(const std::string& dir, const SimilarityResult& r) {
       for (size_t b = 0; b < L; ++b) row.number(r.layer_by_layer[(e * L + l) * L + b]);
       out.add(row.integer(r.image_count).integer(r.grid));
     }
-  out.write((fs::path(dir) / "similarity.csv").string());
+  out.write((fs::path(dir) / kSimilarityCsv).string());
 }
 
 }  // namespace ds

@@ -6,6 +6,7 @@
 
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/core/error.hpp"
+#include "deconvscope/report/health_page.hpp"
 
 namespace ds {
 
@@ -25,11 +26,25 @@ const std::vector<const AnalysisCommand*>& analyses() {
   return all;
 }
 
+std::vector<ReportPage> report_pages() {
+  std::vector<ReportPage> pages = {health_report_page()};
+  for (const AnalysisCommand* a : analyses()) pages.push_back(a->page);
+  return pages;
+}
+
+std::vector<CompareCell> compare_cells() {
+  std::vector<CompareCell> cells;
+  for (const AnalysisCommand* a : analyses())
+    if (a->compare.place != CompareCell::Place::none) cells.push_back(a->compare);
+  return cells;
+}
+
 void AnalysisCall::write(const std::function<void()>& files) const {
   if (!ws.writes()) return;
   ws.write_set(analysis.command, analysis.outputs(ws.paths()), [&] {
     ws.create_folders();
     files();
+    link_from_index(ws.paths(), analysis.page);
   });
 }
 

@@ -63,17 +63,17 @@ void print_summary(const InvarianceResult& r, const RunPaths& paths) {
   for (double s : r.seconds) total += s;
   std::printf("%.3f s per snapshot (%zu snapshots)\n", r.seconds.empty() ? 0.0 : total / double(r.seconds.size()),
               r.seconds.size());
-  std::printf("wrote %s, %s\nreport: %s\n", paths.invariance_file().c_str(), paths.invariance_csv().c_str(),
-              paths.invariance_page().c_str());
+  std::printf("wrote %s, %s\nreport: %s\n", paths.in_analysis(kInvarianceFile).c_str(),
+              paths.in_analysis(kInvarianceCsv).c_str(), paths.in_report(kInvariancePage).c_str());
 }
 
 void invariance_step(const AnalysisCall& call) {
   const InvarianceResult r = compute_invariance(call.run, call.quiet);
   const RunPaths& paths = call.ws.paths();
-  if (call.ws.writes()) note_replaced_epochs(paths.invariance_file(), r.epochs);
+  if (call.ws.writes()) note_replaced_epochs(paths.in_analysis(kInvarianceFile), r.epochs);
   call.write([&] {
-    write_invariance(paths.invariance_file(), r);
-    write_invariance_csv(paths.invariance_csv(), r);
+    write_invariance(paths.in_analysis(kInvarianceFile), r);
+    write_invariance_csv(paths.in_analysis(kInvarianceCsv), r);
     write_invariance_page(call.run.dir(), r);
   });
   if (call.summary) print_summary(r, paths);
@@ -104,8 +104,16 @@ const AnalysisCommand& invariance_analysis() {
       "measure invariance on",
       [](const Config& c) { return c.invariance.in_analyze; },
       [](const Config& c) { parse_image_selection(c.invariance.images, "invariance.images"); },
-      [](const RunPaths& p) { return std::vector<std::string>{p.invariance_file(), p.invariance_csv(), p.invariance_page()}; },
+      [](const RunPaths& p) {
+        return std::vector<std::string>{p.in_analysis(kInvarianceFile), p.in_analysis(kInvarianceCsv),
+                                        p.in_report(kInvariancePage)};
+      },
       invariance_step,
+      {kInvariancePage, "Invariance"},
+      {CompareCell::Place::section, "invariance", "Invariance",
+       "Each run's mean distance |f(Tx) &minus; f(x)| / |f(x)| over its sweeps, per layer and transformation, "
+       "against the epoch (deconvscope invariance).",
+       /*cell=*/nullptr, invariance_compare_section},
   };
   return a;
 }

@@ -34,8 +34,9 @@ void print_summary(const LinearProbeResult& r, const RunPaths& paths) {
     std::printf("%sepoch %d: %.1f s (forward passes %.1f s, fits %.1f s)", e ? ", " : "seconds per snapshot: ",
                 r.epochs[e], r.seconds[e], r.forward_seconds[e], r.fit_seconds[e]);
   std::printf("\n");
-  std::printf("wrote %s, %s, %s\nreport: %s\n", paths.linear_probes_file().c_str(), paths.linear_probes_csv().c_str(),
-              paths.linear_probe_convergence_csv().c_str(), paths.linear_probes_page().c_str());
+  std::printf("wrote %s, %s, %s\nreport: %s\n", paths.in_analysis(kLinearProbesFile).c_str(),
+              paths.in_analysis(kLinearProbesCsv).c_str(), paths.in_analysis(kLinearProbeConvergenceCsv).c_str(),
+              paths.in_report(kLinearProbesPage).c_str());
 }
 
 void linear_probe_step(const AnalysisCall& call) {
@@ -43,7 +44,7 @@ void linear_probe_step(const AnalysisCall& call) {
   const LinearProbeResult r = compute_linear_probes(run, run.config().linear_probe, /*show_progress=*/!call.quiet);
   const RunPaths& paths = call.ws.paths();
   call.write([&] {
-    write_linear_probes(paths.linear_probes_file(), r);
+    write_linear_probes(paths.in_analysis(kLinearProbesFile), r);
     write_linear_probe_csv(paths.analysis, r);
     // convergence.csv (the analysis') gains the probes' columns when the run was analysed.
     // (A damaged analysis is redone by analyze, which adds the columns then.)
@@ -78,10 +79,14 @@ const AnalysisCommand& linear_probe_analysis() {
       [](const Config& c) { return c.linear_probe.in_analyze; },
       /*check_before_training=*/nullptr,
       [](const RunPaths& p) {
-        return std::vector<std::string>{p.linear_probes_file(), p.linear_probes_csv(), p.linear_probe_convergence_csv(),
-                                        p.convergence_csv(), p.linear_probes_page()};
+        return std::vector<std::string>{p.in_analysis(kLinearProbesFile), p.in_analysis(kLinearProbesCsv),
+                                        p.in_analysis(kLinearProbeConvergenceCsv), p.convergence_csv(),
+                                        p.in_report(kLinearProbesPage)};
       },
       linear_probe_step,
+      {kLinearProbesPage, "Linear probes"},
+      {CompareCell::Place::runs_column, /*anchor=*/"", "linear probes, best layer (last epoch)", /*hint_html=*/"",
+       linear_probe_compare_cell, /*section=*/nullptr},
   };
   return a;
 }

@@ -28,8 +28,8 @@ void print_summary(const OcclusionResult& r, const RunPaths& paths) {
     std::printf("  epoch %d: %.2f s (%zu forward passes), mean lowest true-class probability %.3f\n", r.epochs[e],
                 r.seconds[e], I * P + I, low);
   }
-  std::printf("wrote %s, %s\nreport: %s\n", paths.occlusion_file().c_str(), paths.occlusion_csv().c_str(),
-              paths.occlusion_page().c_str());
+  std::printf("wrote %s, %s\nreport: %s\n", paths.in_analysis(kOcclusionFile).c_str(),
+              paths.in_analysis(kOcclusionCsv).c_str(), paths.in_report(kOcclusionPage).c_str());
 }
 
 void occlusion_step(const AnalysisCall& call) {
@@ -39,8 +39,8 @@ void occlusion_step(const AnalysisCall& call) {
   const OcclusionResult r = compute_occlusion(call.run, request);
   const RunPaths& paths = call.ws.paths();
   call.write([&] {
-    write_occlusion(paths.occlusion_file(), r);
-    write_occlusion_csv(paths.occlusion_csv(), r);
+    write_occlusion(paths.in_analysis(kOcclusionFile), r);
+    write_occlusion_csv(paths.in_analysis(kOcclusionCsv), r);
     // The page shows the images themselves: load the few it needs once more (cheap).
     const int64_t need = *std::max_element(r.images.begin(), r.images.end()) + 1;
     const RunImages images = call.run.images(r.split == "train", need);
@@ -73,8 +73,13 @@ const AnalysisCommand& occlusion_analysis() {
       "occlude",
       [](const Config& c) { return c.occlusion.in_analyze; },
       [](const Config& c) { parse_image_selection(c.occlusion.images, "occlusion.images"); },
-      [](const RunPaths& p) { return std::vector<std::string>{p.occlusion_file(), p.occlusion_csv(), p.occlusion_page()}; },
+      [](const RunPaths& p) {
+        return std::vector<std::string>{p.in_analysis(kOcclusionFile), p.in_analysis(kOcclusionCsv),
+                                        p.in_report(kOcclusionPage)};
+      },
       occlusion_step,
+      {kOcclusionPage, "Occlusion"},
+      /*compare=*/{},
   };
   return a;
 }

@@ -18,6 +18,7 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const RunWorkspace& ws, con
   if (ws.writes()) run_analyses_in_analyze(run, ws, opt.quiet);
   ReportContext ctx;
   ctx.paths = run.paths();
+  ctx.pages = report_pages();
   ctx.config = run.config();
   ctx.config_text = run.config().text;
   ctx.first_filters_layer = o.analysis.first_conv;
@@ -39,7 +40,7 @@ CompareSummary compare_command(const std::vector<std::string>& run_dirs, const s
     runs.push_back(ComparedRun{dir, current_health(dir, opt.health, opt.recompute_health, &now)});
     if (now) computed.push_back(dir);
   }
-  CompareSummary s = compare_runs(runs, out_dir, opt);
+  CompareSummary s = compare_runs(runs, compare_cells(), out_dir, opt);
   s.computed = computed;
   return s;
 }

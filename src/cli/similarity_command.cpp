@@ -30,8 +30,8 @@ void print_summary(const SimilarityResult& r, const SimilarityConfig& cfg, const
     std::printf("%sepoch %d: %.1f s (forward passes %.1f s)", e ? ", " : "seconds per snapshot: ", r.epochs[e],
                 r.seconds[e], r.forward_seconds[e]);
   std::printf("\n");
-  std::printf("wrote %s, %s\nreport: %s\n", paths.similarity_file().c_str(), paths.similarity_csv().c_str(),
-              paths.similarity_page().c_str());
+  std::printf("wrote %s, %s\nreport: %s\n", paths.in_analysis(kSimilarityFile).c_str(),
+              paths.in_analysis(kSimilarityCsv).c_str(), paths.in_report(kSimilarityPage).c_str());
 }
 
 void similarity_step(const AnalysisCall& call) {
@@ -39,7 +39,7 @@ void similarity_step(const AnalysisCall& call) {
   const SimilarityResult r = compute_similarity(call.run, cfg, /*show_progress=*/!call.quiet);
   const RunPaths& paths = call.ws.paths();
   call.write([&] {
-    write_similarity(paths.similarity_file(), r);
+    write_similarity(paths.in_analysis(kSimilarityFile), r);
     write_similarity_csv(paths.analysis, r);
     // convergence.csv (the analysis') gains the CKA columns when the run was analysed.
     std::string no_analysis;
@@ -73,9 +73,15 @@ const AnalysisCommand& similarity_analysis() {
       [](const Config& c) { return c.similarity.in_analyze; },
       /*check_before_training=*/nullptr,
       [](const RunPaths& p) {
-        return std::vector<std::string>{p.similarity_file(), p.similarity_csv(), p.convergence_csv(), p.similarity_page()};
+        return std::vector<std::string>{p.in_analysis(kSimilarityFile), p.in_analysis(kSimilarityCsv),
+                                        p.convergence_csv(), p.in_report(kSimilarityPage)};
       },
       similarity_step,
+      {kSimilarityPage, "Representation similarity"},
+      {CompareCell::Place::runs_figures, "similarity", "Representation similarity",
+       "Per run, linear CKA of each layer's representation with its own at that run's final snapshot "
+       "(docs/similarity-format.md): where a line reaches 1 early, that layer settled early.",
+       similarity_compare_cell, /*section=*/nullptr},
   };
   return a;
 }

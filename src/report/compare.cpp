@@ -5,7 +5,6 @@
 // Left out: matching filters across runs (filter 3 of one run is unrelated to filter 3 of
 // another), and significance (one run per setting).
 #include "deconvscope/report/compare.hpp"
-#include "deconvscope/report/invariance_page.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -24,9 +23,7 @@
 #include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/report/health_page.hpp"
 #include "deconvscope/report/html_escape.hpp"
-#include "deconvscope/report/linear_probe_page.hpp"
 #include "deconvscope/report/pages.hpp"
-#include "deconvscope/report/similarity_page.hpp"
 #include "deconvscope/report/plot.hpp"
 #include "deconvscope/report/render.hpp"
 #include "draw.hpp"
@@ -748,12 +745,49 @@ void section_curves(std::ostringstream& p, const Comparison& c) {
   p << "</div>\n";
 }
 
-void write_page(Comparison& c, const std::string& out_dir) {
-  // Invariance curves side by side, for the runs with analysis/invariance.h5 (its notes
-  // join the others).
-  std::vector<std::string> dirs, names;
-  for (const RunData& r : c.runs) dirs.push_back(r.dir), names.push_back(r.label);
-  const std::string invariance_html = invariance_compare_section(dirs, names, &c.sum.notes);
+// One further analysis' part of the page, computed for the runs.
+struct Shown {
+  const CompareCell* cell;
+  std::vector<std::string> cells;  // runs_column, runs_figures: per run, "" for none
+  std::string section;             // section: its HTML, "" for none
+};
+
+// Every analysis' part, in the list's order: their notes join the others in that order.
+std::vector<Shown> show_cells(Comparison& c, const std::vector<CompareCell>& cells) {
+  std::vector<std::string> dirs;
+  for (const RunData& r : c.runs) dirs.push_back(r.dir);
+  std::vector<Shown> shown;
+  for (const CompareCell& cell : cells) {
+    Shown s{&cell, {}, {}};
+    if (cell.place == CompareCell::Place::section) {
+      if (cell.section) s.section = cell.section(dirs, c.labels, &c.sum.notes);
+    } else if (cell.place != CompareCell::Place::none) {
+      for (const RunData& r : c.runs) {
+        std::string note;
+        s.cells.push_back(cell.cell ? cell.cell(r.dir, &note) : "");
+        if (!note.empty()) c.sum.notes.push_back(r.label + ": " + note + ".");
+      }
+    }
+    shown.push_back(std::move(s));
+  }
+  return shown;
+}
+
+// The heading (h2 or h3) and hint over a part shown under its own heading.
+std::string heading(const CompareCell& cell, const std::string& tag) {
+  return "<" + tag + " id=\"" + cell.anchor + "\">" + html_escape(cell.title) + "</" + tag + ">\n<p class=\"hint\">" +
+         cell.hint_html + "</p>\n";
+}
+
+void write_page(Comparison& c, const std::vector<CompareCell>& cells, const std::string& out_dir) {
+  const std::vector<Shown> shown = show_cells(c, cells);
+  auto placed = [&](CompareCell::Place place) {
+    std::vector<const Shown*> v;
+    for (const Shown& s : shown)
+      if (s.cell->place == place) v.push_back(&s);
+    return v;
+  };
+  const std::vector<const Shown*> columns = placed(CompareCell::Place::runs_column);
   const size_t R = c.runs.size();
   std::string runs;
   for (size_t i = 0; i < R; ++i) runs += (i ? " vs " : "") + c.runs[i].label;
@@ -782,13 +816,16 @@ void write_page(Comparison& c, const std::string& out_dir) {
     << ".</p>\n";
   p << "<nav><a href=\"#runs\">Runs</a><a href=\"#verdicts\">Verdicts</a><a href=\"#filters\">First-layer filters</a>"
        "<a href=\"#projections\">Second-layer projections</a><a href=\"#health\">Health per layer</a>"
-       "<a href=\"#curves\">Curves</a>"
-    << (invariance_html.empty() ? "" : "<a href=\"#invariance\">Invariance</a>")
-    << "<a href=\"#limits\">What is not compared</a></nav>\n";
+       "<a href=\"#curves\">Curves</a>";
+  for (const Shown* s : placed(CompareCell::Place::section))
+    if (!s->section.empty()) p << "<a href=\"#" << s->cell->anchor << "\">" << html_escape(s->cell->title) << "</a>";
+  p << "<a href=\"#limits\">What is not compared</a></nav>\n";
 
   p << "<h2 id=\"runs\">Runs</h2>\n<table class=\"fit\">\n<tr><th>run</th><th>folder</th><th>run.name</th>"
        "<th>input</th><th>conv layers</th><th>first layer</th><th>training images</th><th>probe images</th>"
-       "<th>compared epoch (last)</th><th>val accuracy there</th><th>linear probes, best layer (last epoch)</th></tr>\n";
+       "<th>compared epoch (last)</th><th>val accuracy there</th>";
+  for (const Shown* s : columns) p << "<th>" << html_escape(s->cell->title) << "</th>";
+  p << "</tr>\n";
   for (size_t i = 0; i < R; ++i) {
     const RunData& r = c.runs[i];
     const HealthResult& h = r.health;
@@ -799,28 +836,20 @@ void write_page(Comparison& c, const std::string& out_dir) {
       << html_escape((r.train_limit > 0 ? "first " + std::to_string(r.train_limit) : std::string("all")) + " of " +
                      r.dataset)
       << "</td><td>" << h.probe_count << " " << html_escape(h.split) << "</td><td class=\"num\">" << r.epoch << " ("
-      << r.final_epoch << ")</td><td class=\"num\">" << pct(c.acc[i]) << "</td><td>";
-    std::string probe_note;
-    const std::string probes = linear_probe_compare_cell(r.dir, &probe_note);
-    p << (probes.empty() ? std::string("-") : probes) << "</td></tr>\n";
-    if (!probe_note.empty()) c.sum.notes.push_back(r.label + ": " + probe_note + ".");
+      << r.final_epoch << ")</td><td class=\"num\">" << pct(c.acc[i]) << "</td>";
+    for (const Shown* s : columns) p << "<td>" << (s->cells[i].empty() ? std::string("-") : s->cells[i]) << "</td>";
+    p << "</tr>\n";
   }
   p << "</table>\n";
-  // Each run's CKA to its own final snapshot, side by side (report/similarity_page.hpp).
-  std::string similarity_row;
-  for (size_t i = 0; i < R; ++i) {
-    std::string note;
-    const std::string cell = similarity_compare_cell(c.runs[i].dir, &note);
-    if (!note.empty()) c.sum.notes.push_back(c.runs[i].label + ": " + note + ".");
-    if (!cell.empty())
-      similarity_row += "<figure style=\"display:inline-block\">" + cell + "<figcaption>" +
-                        html_escape(c.runs[i].label) + "</figcaption></figure>";
+  // Each run's picture side by side, under the table.
+  for (const Shown* s : placed(CompareCell::Place::runs_figures)) {
+    std::string row;
+    for (size_t i = 0; i < R; ++i)
+      if (!s->cells[i].empty())
+        row += "<figure style=\"display:inline-block\">" + s->cells[i] + "<figcaption>" +
+               html_escape(c.runs[i].label) + "</figcaption></figure>";
+    if (!row.empty()) p << heading(*s->cell, "h3") << "<div class=\"scroll\">" << row << "</div>\n";
   }
-  if (!similarity_row.empty())
-    p << "<h3 id=\"similarity\">Representation similarity</h3>\n<p class=\"hint\">Per run, linear CKA of each "
-         "layer's representation with its own at that run's final snapshot (docs/similarity-format.md): where a "
-         "line reaches 1 early, that layer settled early.</p>\n<div class=\"scroll\">"
-      << similarity_row << "</div>\n";
   if (!c.sum.differences.empty()) {
     p << "<div class=\"note\" id=\"differences\"><strong>Settings that change results differ between the runs</strong>"
          " (besides the architecture):\n<ul>\n";
@@ -839,7 +868,8 @@ void write_page(Comparison& c, const std::string& out_dir) {
   section_health(p, c);
   section_curves(p, c);
 
-  p << invariance_html;
+  for (const Shown* s : placed(CompareCell::Place::section))
+    if (!s->section.empty()) p << heading(*s->cell, "h2") << s->section;
 
   p << "<h2 id=\"limits\">What is not compared</h2>\n<ul>\n";
   for (const std::string& n : c.sum.notes) p << "<li>" << html_escape(n) << "</li>\n";
@@ -862,8 +892,8 @@ void check_compare_runs(const std::vector<std::string>& run_dirs) {
       throw Error(ErrorKind::usage, d, "the same run folder is given twice", "compare different runs");
 }
 
-CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std::string& out_dir,
-                            const CompareOptions& opt) {
+CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std::vector<CompareCell>& cells,
+                            const std::string& out_dir, const CompareOptions& opt) {
   std::vector<std::string> run_dirs;
   for (const ComparedRun& c : compared) run_dirs.push_back(c.dir);
   check_compare_runs(run_dirs);
@@ -885,7 +915,7 @@ CompareSummary compare_runs(const std::vector<ComparedRun>& compared, const std:
   if (ec)
     throw Error(ErrorKind::io, out_dir, "cannot create folder: " + ec.message(), "check the folder's permissions");
   write_figures_csv(c, out_dir);
-  write_page(c, out_dir);
+  write_page(c, cells, out_dir);
   write_verdicts_csv(c, out_dir);
   return c.sum;
 }

@@ -277,7 +277,12 @@ void write_health_page(const std::string& run_dir, const HealthResult& h) {
   section_definitions(p, h);
   p << page_end("health");
   write_text_atomic(paths.health_page, p.str());
-  link_from_index(paths, "health.html");
+  link_from_index(paths, health_report_page());
+}
+
+const ReportPage& health_report_page() {
+  static const ReportPage page{"health.html", "Filter health"};
+  return page;
 }
 
 }  // namespace ds

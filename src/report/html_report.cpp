@@ -625,7 +625,7 @@ void page_top(Page& p, const ReportContext& ctx, const AnalysisResult& r, const 
   h << "<a href=\"#filters\">Filters</a><a href=\"#training\">Training</a><a href=\"#convergence\">Convergence</a>"
        "<a href=\"#jumps\">Jumps</a><a href=\"#dead\">Dead features</a><a href=\"#summary\">Summary</a>"
        "<a href=\"#metrics\">Metrics</a>"
-    << page_links(ctx.paths) << "</nav>\n";
+    << page_links(ctx.paths, ctx.pages) << "</nav>\n";
 }
 
 void section_training(Page& p, const MetricsView& m) {

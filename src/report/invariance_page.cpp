@@ -227,22 +227,19 @@ void write_invariance_page(const std::string& run_dir, const InvarianceResult& r
     p << "<p class=\"hint\">Fig. 5 is shown for " << shown.size() << " of the " << r.epochs.size()
       << " measured snapshots; every snapshot's numbers are in analysis/invariance.csv.</p>\n";
   p << page_end("invariance");
-  write_text_atomic(paths.in_report("invariance.html"), p.str());
-  link_from_index(paths, "invariance.html");
+  write_text_atomic(paths.in_report(kInvariancePage), p.str());
 }
 
 std::string invariance_compare_section(const std::vector<std::string>& run_dirs, const std::vector<std::string>& labels,
                                        std::vector<std::string>* notes) {
   bool any = false;
-  for (const std::string& dir : run_dirs) any = any || fs::exists(RunPaths::of(dir).in_analysis("invariance.h5"));
+  for (const std::string& dir : run_dirs) any = any || fs::exists(RunPaths::of(dir).in_analysis(kInvarianceFile));
   if (!any) return "";  // nobody measured it: no section, and no note per run
   std::ostringstream p;
-  p << "<h2 id=\"invariance\">Invariance</h2>\n<p class=\"hint\">Each run's mean distance |f(Tx) &minus; f(x)| / "
-       "|f(x)| over its sweeps, per layer and transformation, against the epoch (deconvscope invariance).</p>\n"
-       "<div class=\"row\">\n";
+  p << "<div class=\"row\">\n";
   for (size_t k = 0; k < run_dirs.size(); ++k) {
     const std::string label = k < labels.size() ? labels[k] : run_title(run_dirs[k]);
-    const std::string file = RunPaths::of(run_dirs[k]).in_analysis("invariance.h5");
+    const std::string file = RunPaths::of(run_dirs[k]).in_analysis(kInvarianceFile);
     std::string problem;
     if (!fs::exists(file)) {
       problem = label + ": no analysis/invariance.h5 (run deconvscope invariance --run " + run_dirs[k] + ")";

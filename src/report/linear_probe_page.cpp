@@ -159,12 +159,11 @@ void write_linear_probe_page(const std::string& run_dir, const LinearProbeResult
   }
   p << "</table>\n";
   p << page_end("linear-probe");
-  write_text_atomic(paths.in_report("linear_probes.html"), p.str());
-  link_from_index(paths, "linear_probes.html");
+  write_text_atomic(paths.in_report(kLinearProbesPage), p.str());
 }
 
 std::string linear_probe_compare_cell(const std::string& run_dir, std::string* note) {
-  const std::string file = RunPaths::of(run_dir).in_analysis("linear_probes.h5");
+  const std::string file = RunPaths::of(run_dir).in_analysis(kLinearProbesFile);
   if (!fs::exists(file)) {
     if (note) *note = "no linear probes (deconvscope linear-probe --run " + run_dir + " computes them)";
     return "";

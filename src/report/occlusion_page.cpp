@@ -219,8 +219,7 @@ void write_occlusion_page(const std::string& run_dir, const OcclusionResult& r, 
   for (size_t e = E - 1; e-- > 0;)
     p << "<details><summary>Epoch " << r.epochs[e] << "</summary>\n" << fig7_table(r, images, e, tile) << "</details>\n";
   p << page_end(command);
-  write_text_atomic(paths.in_report("occlusion.html"), p.str());
-  link_from_index(paths, "occlusion.html");
+  write_text_atomic(paths.in_report(kOcclusionPage), p.str());
 }
 
 }  // namespace ds

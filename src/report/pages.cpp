@@ -14,45 +14,30 @@ namespace fs = std::filesystem;
 
 namespace ds {
 
-const std::vector<ReportPage>& report_pages() {
-  static const std::vector<ReportPage> pages = {
-      {"health.html", "Filter health"},
-      {"invariance.html", "Invariance"},
-      {"occlusion.html", "Occlusion"},
-      {"linear_probes.html", "Linear probes"},
-      {"similarity.html", "Representation similarity"},
-  };
-  return pages;
-}
-
 namespace {
 
 std::string link(const ReportPage& p) { return "<a href=\"" + p.file + "\">" + html_escape(p.label) + "</a>"; }
 
 }  // namespace
 
-std::string page_links(const RunPaths& paths) {
+std::string page_links(const RunPaths& paths, const std::vector<ReportPage>& pages) {
   std::string s;
-  for (const ReportPage& p : report_pages())
+  for (const ReportPage& p : pages)
     if (fs::exists(paths.in_report(p.file))) s += link(p);
   return s;
 }
 
-void link_from_index(const RunPaths& paths, const std::string& file) {
+void link_from_index(const RunPaths& paths, const ReportPage& page) {
   const std::string& index = paths.report_index;
   if (!fs::exists(index)) return;
-  const ReportPage* page = nullptr;
-  for (const ReportPage& p : report_pages())
-    if (p.file == file) page = &p;
-  if (!page) return;
   FileRules rules;
   rules.kind = ErrorKind::data;
   rules.what = "the report's index.html";
   rules.max_bytes = kMaxTextFileBytes;
   std::string html = read_regular_text(index, rules);
   const auto nav_end = html.find("</nav>");
-  if (nav_end == std::string::npos || html.find("href=\"" + file + "\"") != std::string::npos) return;
-  html.insert(nav_end, link(*page));
+  if (nav_end == std::string::npos || html.find("href=\"" + page.file + "\"") != std::string::npos) return;
+  html.insert(nav_end, link(page));
   write_text_atomic(index, html);
 }
 

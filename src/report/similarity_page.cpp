@@ -156,12 +156,11 @@ void write_similarity_page(const std::string& run_dir, const SimilarityResult& r
     p << "</table>\n";
   }
   p << page_end("similarity");
-  write_text_atomic(paths.in_report("similarity.html"), p.str());
-  link_from_index(paths, "similarity.html");
+  write_text_atomic(paths.in_report(kSimilarityPage), p.str());
 }
 
 std::string similarity_compare_cell(const std::string& run_dir, std::string* note) {
-  const std::string file = RunPaths::of(run_dir).in_analysis("similarity.h5");
+  const std::string file = RunPaths::of(run_dir).in_analysis(kSimilarityFile);
   if (!fs::exists(file)) {
     if (note) *note = "no similarity (deconvscope similarity --run " + run_dir + " computes it)";
     return "";

@@ -5,7 +5,8 @@
 // its verdicts and tables name the healthier run only beyond the tie thresholds and never
 // on a raw figure that is not comparable; health is computed once and then reused; bad
 // command lines exit with 2. Also the verdict rule and the settings diff on their own,
-// the base64 encoder and the `health` command's page and link from index.html.
+// the base64 encoder and the `health` command's page and link from index.html; the cells
+// compare is handed placed where each says, and the registry's pages and cells in order.
 #include "deconvscope/report/compare.hpp"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@
 #include <sstream>
 
 #include "deconvscope/analysis/health.hpp"
+#include "deconvscope/cli/analyses.hpp"
 #include "deconvscope/cli/commands.hpp"
 #include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/core/error.hpp"
@@ -401,6 +403,78 @@ TEST_F(CompareRuns, HealthCommandWritesItsPageAndLinksIt) {
   ASSERT_EQ(cli_run({"health", "--run", deep_, "--probe", "60"}), 0);
   EXPECT_EQ(count(read_text(deep_ + "/report/index.html"), "href=\"health.html\""), 1u) << "linked once";
   EXPECT_TRUE(fs::exists(deep_ + "/analysis/health_summary.csv"));
+}
+
+// Cells of no analysis that exists: compare places what it is handed, and nothing else.
+std::string fake_cell(const std::string& run_dir, std::string* note) {
+  if (run_dir.find("shallow") != std::string::npos) return "<b>fake of shallow</b>";
+  *note = "no fake result";
+  return "";
+}
+std::string fake_section(const std::vector<std::string>& run_dirs, const std::vector<std::string>& labels,
+                         std::vector<std::string>* notes) {
+  notes->push_back("fake section: " + std::to_string(run_dirs.size()) + " runs, first " + labels[0]);
+  return "<div class=\"row\">fake section body</div>\n";
+}
+std::string empty_section(const std::vector<std::string>&, const std::vector<std::string>&,
+                          std::vector<std::string>*) {
+  return "";
+}
+
+TEST_F(CompareRuns, PlacesTheCellsItIsHanded) {
+  const CompareOptions opt = quiet();
+  std::vector<ComparedRun> runs;
+  for (const std::string& dir : {shallow_, deep_}) {
+    bool now = false;
+    runs.push_back(ComparedRun{dir, current_health(dir, opt.health, false, &now)});
+  }
+  const std::vector<CompareCell> cells = {
+      {CompareCell::Place::section, "fakesec", "Fake section", "the fake <em>hint</em>", nullptr, fake_section},
+      {CompareCell::Place::runs_column, "", "fake column", "", fake_cell, nullptr},
+      {CompareCell::Place::none, "", "placed-nowhere", "", fake_cell, nullptr},
+      {CompareCell::Place::runs_figures, "fakefig", "Fake figures", "figure hint", fake_cell, nullptr},
+      {CompareCell::Place::section, "emptysec", "Empty section", "unseen", nullptr, empty_section},
+  };
+  const CompareSummary s = compare_runs(runs, cells, root_ + "/cells", opt);
+  const std::string html = read_text(s.html);
+  EXPECT_NE(html.find("<a href=\"#curves\">Curves</a><a href=\"#fakesec\">Fake section</a><a href=\"#limits\">"),
+            std::string::npos)
+      << "a section is linked from the navigation; an empty one is not";
+  EXPECT_NE(html.find("<th>val accuracy there</th><th>fake column</th></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<td><b>fake of shallow</b></td></tr>"), std::string::npos);
+  EXPECT_NE(html.find("<td>-</td></tr>"), std::string::npos) << "a run without a cell";
+  EXPECT_NE(html.find("<h3 id=\"fakefig\">Fake figures</h3>\n<p class=\"hint\">figure hint</p>\n<div class=\"scroll\">"
+                      "<figure style=\"display:inline-block\"><b>fake of shallow</b><figcaption>shallow</figcaption>"
+                      "</figure></div>\n"),
+            std::string::npos);
+  const size_t section = html.find(
+      "<h2 id=\"fakesec\">Fake section</h2>\n<p class=\"hint\">the fake <em>hint</em></p>\n"
+      "<div class=\"row\">fake section body</div>\n");
+  ASSERT_NE(section, std::string::npos);
+  EXPECT_GT(section, html.find("id=\"curves\"")) << "sections come after the curves";
+  EXPECT_LT(section, html.find("id=\"limits\""));
+  EXPECT_EQ(html.find("placed-nowhere"), std::string::npos) << "Place::none shows nothing";
+  EXPECT_EQ(html.find("emptysec"), std::string::npos);
+  // The notes in the list's order: the section's, then each per-run cell's in run order.
+  std::vector<std::string> fake_notes;
+  for (const std::string& n : s.notes)
+    if (n.find("fake") != std::string::npos) fake_notes.push_back(n);
+  EXPECT_EQ(fake_notes, (std::vector<std::string>{"fake section: 2 runs, first shallow", "deep: no fake result.",
+                                                  "deep: no fake result."}));
+}
+
+TEST(Registry, PagesAndCompareCellsInNavigationOrder) {
+  // Health's page first, then each analysis' in registry order: index.html's navigation.
+  std::vector<std::string> files, labels;
+  for (const ReportPage& p : report_pages()) files.push_back(p.file), labels.push_back(p.label);
+  EXPECT_EQ(files, (std::vector<std::string>{"health.html", "invariance.html", "occlusion.html", "linear_probes.html",
+                                             "similarity.html"}));
+  EXPECT_EQ(labels, (std::vector<std::string>{"Filter health", "Invariance", "Occlusion", "Linear probes",
+                                              "Representation similarity"}));
+  std::vector<std::string> anchors;
+  for (const CompareCell& c : compare_cells()) anchors.push_back(c.title);
+  EXPECT_EQ(anchors, (std::vector<std::string>{"Invariance", "linear probes, best layer (last epoch)",
+                                               "Representation similarity"}));
 }
 
 }  // namespace

@@ -25,6 +25,12 @@ class Network;
 inline constexpr const char* kInvarianceFormat = "deconvscope.invariance";
 inline constexpr int kInvarianceFormatVersion = 1;
 
+// Its files, named once (RunPaths::in_analysis, in_report): what it writes, what its page,
+// its command's outputs and `compare` read.
+inline constexpr const char* kInvarianceFile = "invariance.h5";    // analysis/
+inline constexpr const char* kInvarianceCsv = "invariance.csv";    // analysis/
+inline constexpr const char* kInvariancePage = "invariance.html";  // report/
+
 enum class Transform { translate_y, translate_x, scale, rotate };
 inline constexpr Transform kTransforms[] = {Transform::translate_y, Transform::translate_x, Transform::scale,
                                             Transform::rotate};

@@ -28,6 +28,13 @@ namespace ds {
 inline constexpr const char* kLinearProbeFormat = "deconvscope.linear_probes";
 inline constexpr int kLinearProbeFormatVersion = 1;
 
+// Its files, named once (RunPaths::in_analysis, in_report): what it writes, what its page,
+// its command's outputs, the report and `compare` read.
+inline constexpr const char* kLinearProbesFile = "linear_probes.h5";                        // analysis/
+inline constexpr const char* kLinearProbesCsv = "linear_probes.csv";                        // analysis/
+inline constexpr const char* kLinearProbeConvergenceCsv = "linear_probe_convergence.csv";  // analysis/
+inline constexpr const char* kLinearProbesPage = "linear_probes.html";                      // report/
+
 // The two reference rows among the probed layers; no layer can be called so (layer names
 // are letters, digits, '_' and '-').
 inline constexpr const char* kPixelsRow = "(pixels)";    // the probe on the input pixels: the floor

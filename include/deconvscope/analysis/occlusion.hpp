@@ -26,6 +26,12 @@ namespace ds {
 inline constexpr const char* kOcclusionFormat = "deconvscope.occlusion";
 inline constexpr int kOcclusionFormatVersion = 1;
 
+// Its files, named once (RunPaths::in_analysis, in_report): what it writes, what its page
+// and its command's outputs read.
+inline constexpr const char* kOcclusionFile = "occlusion.h5";    // analysis/
+inline constexpr const char* kOcclusionCsv = "occlusion.csv";    // analysis/
+inline constexpr const char* kOcclusionPage = "occlusion.html";  // report/
+
 // Where the square goes: its top-left corner runs from -(size / 2) to H - size + size / 2
 // in steps of stride (the same across), so the square overhangs each border by up to half
 // its side and every pixel is covered near the square's middle at some position.

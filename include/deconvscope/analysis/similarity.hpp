@@ -27,6 +27,12 @@ namespace ds {
 inline constexpr const char* kSimilarityFormat = "deconvscope.similarity";
 inline constexpr int kSimilarityFormatVersion = 1;
 
+// Its files, named once (RunPaths::in_analysis, in_report): what it writes, what its page,
+// its command's outputs, the report and `compare` read.
+inline constexpr const char* kSimilarityFile = "similarity.h5";    // analysis/
+inline constexpr const char* kSimilarityCsv = "similarity.csv";    // analysis/
+inline constexpr const char* kSimilarityPage = "similarity.html";  // report/
+
 // --- The measure ------------------------------------------------------------------------
 
 // The centred Gram matrix Kc = Xc Xc' (n, n) row-major of features x (n, D) row-major:

@@ -1,10 +1,12 @@
 // The registry of the further analyses (those beside the deconvnet's own): each declares
 // once its config section, its command and help, its output files, whether `analyze`
-// runs it, and one step that computes, writes and summarises.
-// The dispatcher, the top-level usage and train's check of their keys (cli/commands.cpp)
-// and analyze's in_analyze loop (cli/pipelines.cpp) iterate analyses(); each step's write
-// set is named by its command and outputs. A new analysis is its own files plus its line
-// in analyses() (cli/analyses.cpp; docs/architecture.md, "Adding an analysis").
+// runs it, one step that computes, writes and summarises, its report page and its part
+// of `compare`.
+// The dispatcher, the top-level usage and train's check of their keys (cli/commands.cpp),
+// analyze's in_analyze loop, the report's page list and compare's cells (cli/pipelines.cpp)
+// iterate analyses(); each step's write set is named by its command and outputs. A new
+// analysis is its own files plus its line in analyses() (cli/analyses.cpp;
+// docs/architecture.md, "Adding an analysis").
 // The deconvnet analysis (`analyze`) and health keep their own commands: analyze runs the
 // others, and health's flags and compare's reuse of it are its own.
 #pragma once
@@ -18,6 +20,8 @@
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
 #include "deconvscope/io/run_workspace.hpp"
+#include "deconvscope/report/compare.hpp"
+#include "deconvscope/report/pages.hpp"
 
 namespace ds {
 
@@ -33,7 +37,8 @@ struct AnalysisCall {
   bool summary = false;      // print the command's summary to stdout (its own command, the job's writer)
 
   // Writes the analysis' outputs as one write set (RunWorkspace::write_set under the
-  // command's name, analysis/ and report/ created first). On a non-writer: nothing.
+  // command's name, analysis/ and report/ created first), its page among them, then links
+  // the page from report/index.html when that exists. On a non-writer: nothing.
   void write(const std::function<void()>& files) const;
 };
 
@@ -54,10 +59,21 @@ struct AnalysisCommand {
   std::vector<std::string> (*outputs)(const RunPaths&);
   // Computes, writes (call.write) and, when call.summary, prints what it found.
   void (*step)(const AnalysisCall& call);
+  // Its page in report/ (a file its step writes) and the page's link text in index.html.
+  ReportPage page;
+  // What `compare` shows of it (Place::none: nothing).
+  CompareCell compare;
 };
 
 // Every registered analysis, in the order analyze runs them and --help lists them.
 const std::vector<const AnalysisCommand*>& analyses();
+
+// The pages of a run's report beside index.html, in navigation order: health's, then each
+// analysis' (registry order). What index.html links (ReportContext::pages).
+std::vector<ReportPage> report_pages();
+
+// What `compare` shows of the analyses, in registry order (compare_runs).
+std::vector<CompareCell> compare_cells();
 
 // `deconvscope <analysis.command> --run DIR [...]`: flags, the run's config, the
 // workspace (comm says whether this process writes), the step. Returns the exit code.

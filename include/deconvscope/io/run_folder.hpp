@@ -1,5 +1,7 @@
-// The files of one run folder, named once: every stage that reads or writes a run (train,
-// the analyses, the report, compare, the CLI) takes its paths from here.
+// The files of one run folder: every stage that reads or writes a run (train, the
+// analyses, the report, compare, the CLI) takes its paths from here. It names the run's
+// own files; a further analysis names its files in its own header and places them with
+// in_analysis / in_report.
 //
 //   runs/<name>/config.cfg            the effective config (train writes it)
 //   runs/<name>/metrics.csv           one row per epoch
@@ -34,28 +36,16 @@ struct RunPaths {
   std::string health_page;    // report/health.html
 
   static RunPaths of(const std::string& dir);
-  // analysis/<file>, report/<file>: the files a further analysis or report page adds.
+  // analysis/<file>, report/<file>: the files of a further analysis or report page, each
+  // named once by the analysis that writes it (its header, e.g. analysis/occlusion.hpp).
   std::string in_analysis(const std::string& file) const;
   std::string in_report(const std::string& file) const;
-  // The further analyses' files, named once: their commands, summaries and write-set
-  // markers (cli/analyses.hpp) take the names from here.
+  // Health's and the deconvnet analysis' further files: their commands, summaries and
+  // write-set markers take the names from here.
   std::string health_csv() const { return in_analysis("health.csv"); }
   std::string health_summary_csv() const { return in_analysis("health_summary.csv"); }
   std::string convergence_csv() const { return in_analysis("convergence.csv"); }
-  std::string invariance_file() const { return in_analysis("invariance.h5"); }
-  std::string invariance_csv() const { return in_analysis("invariance.csv"); }
-  std::string invariance_page() const { return in_report("invariance.html"); }
-  std::string occlusion_file() const { return in_analysis("occlusion.h5"); }
-  std::string occlusion_csv() const { return in_analysis("occlusion.csv"); }
-  std::string occlusion_page() const { return in_report("occlusion.html"); }
-  std::string linear_probes_file() const { return in_analysis("linear_probes.h5"); }
-  std::string linear_probes_csv() const { return in_analysis("linear_probes.csv"); }
-  std::string linear_probe_convergence_csv() const { return in_analysis("linear_probe_convergence.csv"); }
-  std::string linear_probes_page() const { return in_report("linear_probes.html"); }
-  std::string similarity_file() const { return in_analysis("similarity.h5"); }
-  std::string similarity_csv() const { return in_analysis("similarity.csv"); }
-  std::string similarity_page() const { return in_report("similarity.html"); }
-  // `path` (one of the above) relative to the run folder, "analysis/invariance.h5": how a
+  // `path` (a file of the run) relative to the run folder, "analysis/health.h5": how a
   // write-set marker names its files.
   std::string relative(const std::string& path) const;
   // The folders a run writes into (dir, snapshots, analysis, report).

@@ -45,16 +45,42 @@ struct ComparedRun {
   HealthResult health;
 };
 
+// What one further analysis adds to the comparison, declared with the analysis (its
+// registry entry, cli/analyses.hpp) and handed to compare_runs, which places it on the
+// page: the report stage does not know which analyses exist.
+struct CompareCell {
+  enum class Place {
+    none,          // nothing
+    runs_column,   // a last column of the Runs table, headed `title`; "-" for a run without a cell
+    runs_figures,  // under the Runs table, when some run has a cell: <h3 id=anchor>title, the hint
+                   // and each such run's cell as a figure captioned with the run's label
+    section,       // before "What is not compared", when `section` shows something: <h2 id=anchor>
+                   // title, the hint and the section, linked from the page's navigation as `title`
+  };
+  Place place = Place::none;
+  const char* anchor = "";     // runs_figures, section: the heading's id
+  const char* title = "";      // plain text
+  const char* hint_html = "";  // runs_figures, section: the paragraph under the heading
+  // runs_column, runs_figures: the run's cell (HTML), or "" with *note saying why it has
+  // none ("What is not compared" lists "<run label>: <note>.").
+  std::string (*cell)(const std::string& run_dir, std::string* note) = nullptr;
+  // section: its HTML for the runs (folders, labels in the same order), or "" when it has
+  // nothing to show; what it could not show is appended to *notes as whole sentences.
+  std::string (*section)(const std::vector<std::string>& run_dirs, const std::vector<std::string>& labels,
+                         std::vector<std::string>* notes) = nullptr;
+};
+
 // ds::Error(usage) for fewer than two runs or a run folder given twice.
 void check_compare_runs(const std::vector<std::string>& run_dirs);
 
 // Writes the comparison of the runs into out_dir: reads the snapshot of the compared
 // epoch (opt.epoch), metrics.csv and, if present, analysis.h5 of each run (the health
 // comes with it; opt.health and opt.recompute_health are for the caller that computes
-// it, cli/pipelines.hpp). Throws ds::Error(usage) as check_compare_runs, for an opt.epoch
+// it, cli/pipelines.hpp), and shows each of `cells` in its place (computed in their order,
+// so their notes keep it). Throws ds::Error(usage) as check_compare_runs, for an opt.epoch
 // some run has no snapshot of, or runs without a common snapshot epoch (by default);
 // ds::Error(io) if out_dir cannot be written. CompareSummary::computed is left empty.
-CompareSummary compare_runs(const std::vector<ComparedRun>& runs, const std::string& out_dir,
-                            const CompareOptions& opt = {});
+CompareSummary compare_runs(const std::vector<ComparedRun>& runs, const std::vector<CompareCell>& cells,
+                            const std::string& out_dir, const CompareOptions& opt = {});
 
 }  // namespace ds

@@ -9,6 +9,7 @@
 
 #include "deconvscope/analysis/health.hpp"
 #include "deconvscope/core/tensor.hpp"
+#include "deconvscope/report/pages.hpp"
 
 namespace ds {
 
@@ -28,5 +29,9 @@ int mosaic_cell(int kh, int kw);
 // has no link to it yet, adds one to its navigation bar. Missing snapshots leave the
 // mosaics out with a note. Throws ds::Error(io) if the folder or a file cannot be written.
 void write_health_page(const std::string& run_dir, const HealthResult& h);
+
+// The health page in the report's navigation bar: RunPaths::health_page, "Filter health".
+// The first of the pages the command line hands the report (cli/analyses.hpp report_pages()).
+const ReportPage& health_report_page();
 
 }  // namespace ds

@@ -5,7 +5,7 @@
 // snapshot (when the snapshots are there); the training curves and per-layer statistics;
 // the Convergence section (with the linear probes and CKA when the run has them); the
 // jumps; the dead features; the summary; the per-epoch metrics.csv table; the effective
-// config. The navigation bar links the other pages of report_pages() that exist.
+// config. The navigation bar links those of the other pages (ReportContext::pages) that exist.
 #pragma once
 
 #include <memory>
@@ -21,6 +21,7 @@
 #include "deconvscope/data/dataset.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/report/html_escape.hpp"
+#include "deconvscope/report/pages.hpp"
 
 namespace ds {
 
@@ -29,6 +30,7 @@ namespace ds {
 // metrics.csv (which only training writes) and which pages exist in report/.
 struct ReportContext {
   RunPaths paths;
+  std::vector<ReportPage> pages;  // the pages beside index.html, in navigation order (cli/analyses.hpp report_pages())
   Config config;            // the run's effective config (run.name, train.epochs, analysis.live)
   std::string config_text;  // the effective config shown on the page (the run's config.cfg with overrides); empty: not shown
   std::string first_filters_layer;                    // the first conv layer's name

@@ -3,8 +3,8 @@
 // images, the distance at each layer and the true-class probability against the
 // transformation, a line per image), and how invariance develops over training (the
 // mean distance per layer and transformation against the epoch). Self-contained
-// (pictures are data URIs); a link is added to index.html. And the section `compare`
-// shows for the runs that have an analysis/invariance.h5.
+// (pictures are data URIs); its command links it from index.html (cli/analyses.hpp). And
+// the body of the section `compare` shows for the runs that have an analysis/invariance.h5.
 #pragma once
 
 #include <string>
@@ -26,10 +26,10 @@ std::vector<size_t> invariance_shown_epochs(size_t epochs, size_t most = 4);
 // against the epoch; a line per layer and transformation. The page's and compare's figure.
 cv::Mat invariance_over_epochs(const InvarianceResult& r, const std::string& title, cv::Size size);
 
-// `compare`'s section: for each run (folder, label) its invariance-over-epochs figure,
-// side by side, read from analysis/invariance.h5; a run without one (or with an
-// unreadable one) gets a note in *notes and on the page instead. Returns HTML; "" when
-// no run has the file.
+// `compare`'s section under its heading (cli/invariance_command.cpp declares both): for
+// each run (folder, label) its invariance-over-epochs figure, side by side, read from
+// analysis/invariance.h5; a run without one (or with an unreadable one) gets a note in
+// *notes and on the page instead. Returns HTML; "" when no run has the file.
 std::string invariance_compare_section(const std::vector<std::string>& run_dirs, const std::vector<std::string>& labels,
                                        std::vector<std::string>* notes);
 

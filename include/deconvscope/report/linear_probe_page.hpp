@@ -13,8 +13,8 @@
 
 namespace ds {
 
-// Writes <run_dir>/report/linear_probes.html (self-contained: the figure is a data URI)
-// and links it from report/index.html when that exists. ds::Error(io) if it cannot.
+// Writes <run_dir>/report/linear_probes.html (self-contained: the figure is a data URI;
+// its command links it from report/index.html). ds::Error(io) if it cannot.
 void write_linear_probe_page(const std::string& run_dir, const LinearProbeResult& r);
 
 // For `compare`: the run's linear probes at its last probed epoch, as one line of HTML

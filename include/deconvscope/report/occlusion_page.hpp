@@ -3,8 +3,8 @@
 // total activation, the deconvnet projection of its strongest activation, the true-class
 // probability, the most probable class with a legend of class names), the same at every
 // earlier snapshot folded away, and a strip across snapshots showing the probability map
-// settle during training. One self-contained file (pictures are data URIs); a link to it
-// is added to the run's index.html.
+// settle during training. One self-contained file (pictures are data URIs); its command
+// links it from the run's index.html (cli/analyses.hpp).
 #pragma once
 
 #include <string>

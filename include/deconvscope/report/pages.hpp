@@ -1,9 +1,9 @@
 // The pages of a run's report beside report/index.html, and the frame every HTML page
 // shares. `analyze` (and `train` with analysis.live, after each snapshot) writes
-// index.html; each further analysis (health, invariance, occlusion, linear probes,
-// similarity) writes its own page into report/ from its own command. The pages are listed
-// here in navigation order: index.html links every one that exists whenever it is written,
-// and a page written after it adds its own link.
+// index.html; health and each registered analysis write their own page into report/ from
+// their own command. Which pages there are is not known here: the command line hands the
+// list down (cli/analyses.hpp report_pages(), in navigation order). index.html links every
+// one that exists whenever it is written, and a page written after it adds its own link.
 #pragma once
 
 #include <string>
@@ -18,15 +18,12 @@ struct ReportPage {
   std::string label;  // the link text in index.html's navigation bar
 };
 
-// Every page, in navigation order.
-const std::vector<ReportPage>& report_pages();
+// <a href="..."> links to those of `pages` that exist in paths.report, in their order.
+std::string page_links(const RunPaths& paths, const std::vector<ReportPage>& pages);
 
-// <a href="..."> links to the pages of report_pages() that exist in paths.report.
-std::string page_links(const RunPaths& paths);
-
-// Adds the link to report/<file> (a page of report_pages()) to report/index.html's
-// navigation bar, when index.html exists and has no such link yet; written atomically.
-void link_from_index(const RunPaths& paths, const std::string& file);
+// Adds the link to report/<page.file> to report/index.html's navigation bar, when
+// index.html exists and has no such link yet; written atomically.
+void link_from_index(const RunPaths& paths, const ReportPage& page);
 
 // --- The page frame: every HTML page deconvscope writes opens with page_head() and closes
 // with page_end(), so the head, the stylesheet and the footer are written in one place.

@@ -14,8 +14,8 @@
 
 namespace ds {
 
-// Writes <run_dir>/report/similarity.html (self-contained: the figures are data URIs) and
-// links it from report/index.html when that exists. ds::Error(io) if it cannot.
+// Writes <run_dir>/report/similarity.html (self-contained: the figures are data URIs;
+// its command links it from report/index.html). ds::Error(io) if it cannot.
 void write_similarity_page(const std::string& run_dir, const SimilarityResult& r, double settle_threshold);
 
 // CKA to the final snapshot against epoch, a line per layer, y from 0 to 1, with the
