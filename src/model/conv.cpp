@@ -35,32 +35,44 @@ auto try_make(Make make) -> std::optional<decltype(make())> {
   }
 }
 
-// Best of three timed runs after a warm-up, on zero-filled buffers of each argument's
-// descriptor, in seconds. The least disturbed run, not the mean: the machine may be shared.
+// Zero-filled buffers for each argument of pd, and the primitive, ready to time.
 template <class PrimitiveDesc, class Primitive>
-double time_pass(Ctx& ctx, const PrimitiveDesc& pd, std::initializer_list<int> args) {
-  const Primitive prim(pd);
-  std::unordered_map<int, memory> bufs;
-  for (int arg : args) {
-    const memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
-    memory m(md, ctx.eng);
-    std::memset(m.get_data_handle(), 0, md.get_size());
-    bufs.emplace(arg, m);
+struct TimedPass {
+  TimedPass(Ctx& ctx, const PrimitiveDesc& pd, std::initializer_list<int> args) : prim(pd) {
+    for (int arg : args) {
+      const memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
+      memory m(md, ctx.eng);
+      std::memset(m.get_data_handle(), 0, md.get_size());
+      bufs.emplace(arg, m);
+    }
   }
-  double best = 1e30;
-  for (int i = 0; i < 4; ++i) {
+  double run(Ctx& ctx) {
     const auto t0 = std::chrono::steady_clock::now();
     prim.execute(ctx.strm, bufs);
     ctx.strm.wait();
-    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (i > 0) best = std::min(best, t);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  return best;
-}
+  Primitive prim;
+  std::unordered_map<int, memory> bufs;
+};
 
-// Under `automatic`, Winograd must win by this margin: a near tie keeps direct, whose
-// rounding matches the plain convolution.
-constexpr double kWinogradMargin = 0.95;
+// Whether Winograd runs a pass at most kWinogradMargin of direct's time: the best of five
+// runs of each after a warm-up, the two alternating so that a burst of load on a shared
+// machine falls on both. The least disturbed run, not the mean. A near tie keeps direct,
+// whose rounding matches the plain convolution's.
+constexpr double kWinogradMargin = 0.9;
+template <class PrimitiveDesc, class Primitive>
+bool winograd_wins(Ctx& ctx, const PrimitiveDesc& wino, const PrimitiveDesc& direct, std::initializer_list<int> args) {
+  TimedPass<PrimitiveDesc, Primitive> w(ctx, wino, args), d(ctx, direct, args);
+  double best_w = 1e30, best_d = 1e30;
+  for (int i = 0; i < 6; ++i) {
+    const double tw = w.run(ctx), td = d.run(ctx);
+    if (i == 0) continue;  // warm-up: caches, page faults
+    best_w = std::min(best_w, tw);
+    best_d = std::min(best_d, td);
+  }
+  return best_w < kWinogradMargin * best_d;
+}
 
 // Builds one pass into pd: the run's fixed choice for this layer and pass when it has one
 // (model.conv_algorithms), else direct, or Winograd when Ctx asks for it, oneDNN can
@@ -85,9 +97,7 @@ algorithm pick_algorithm(Ctx& ctx, PrimitiveDesc& pd, Make make, std::initialize
   if (ctx.conv_algorithm == ConvAlgorithm::direct) return algorithm::convolution_direct;
   const std::optional<PrimitiveDesc> wino = try_make([&] { return make(algorithm::convolution_winograd); });
   if (!wino) return algorithm::convolution_direct;
-  if (ctx.conv_algorithm == ConvAlgorithm::automatic &&
-      !(time_pass<PrimitiveDesc, Primitive>(ctx, *wino, args) <
-        kWinogradMargin * time_pass<PrimitiveDesc, Primitive>(ctx, pd, args)))
+  if (ctx.conv_algorithm == ConvAlgorithm::automatic && !winograd_wins<PrimitiveDesc, Primitive>(ctx, *wino, pd, args))
     return algorithm::convolution_direct;
   pd = *wino;
   return algorithm::convolution_winograd;
