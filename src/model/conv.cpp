@@ -61,6 +61,7 @@ struct TimedPass {
 // machine falls on both. The least disturbed run, not the mean. A near tie keeps direct,
 // whose rounding matches the plain convolution's.
 constexpr double kWinogradMargin = 0.9;
+constexpr int64_t kWinogradMinChannels = 32;
 template <class PrimitiveDesc, class Primitive>
 bool winograd_wins(Ctx& ctx, const PrimitiveDesc& wino, const PrimitiveDesc& direct, std::initializer_list<int> args) {
   TimedPass<PrimitiveDesc, Primitive> w(ctx, wino, args), d(ctx, direct, args);
@@ -80,7 +81,7 @@ bool winograd_wins(Ctx& ctx, const PrimitiveDesc& wino, const PrimitiveDesc& dir
 // algorithm.
 template <class Primitive, class PrimitiveDesc, class Make>
 algorithm pick_algorithm(Ctx& ctx, PrimitiveDesc& pd, Make make, std::initializer_list<int> args,
-                         const ConvAlgorithm* fixed, const std::string& layer, const char* pass) {
+                         const ConvAlgorithm* fixed, const std::string& layer, const char* pass, bool wide) {
   pd = make(algorithm::convolution_direct);
   if (fixed && *fixed == ConvAlgorithm::direct) return algorithm::convolution_direct;
   if (fixed) {
@@ -95,6 +96,7 @@ algorithm pick_algorithm(Ctx& ctx, PrimitiveDesc& pd, Make make, std::initialize
     return algorithm::convolution_winograd;
   }
   if (ctx.conv_algorithm == ConvAlgorithm::direct) return algorithm::convolution_direct;
+  if (ctx.conv_algorithm == ConvAlgorithm::automatic && !wide) return algorithm::convolution_direct;
   const std::optional<PrimitiveDesc> wino = try_make([&] { return make(algorithm::convolution_winograd); });
   if (!wino) return algorithm::convolution_direct;
   if (ctx.conv_algorithm == ConvAlgorithm::automatic && !winograd_wins<PrimitiveDesc, Primitive>(ctx, *wino, pd, args))
@@ -115,6 +117,10 @@ class ConvLayer final : public WeightedLayer {
     const memory::dims sd = src_md.dims();            // (N, C, H, W)
     const int64_t N = sd[0], C = sd[1], H = sd[2], W = sd[3];
     const int64_t O = spec_.out, kh = spec_.kernel[0], kw = spec_.kernel[1];
+    // `auto` times Winograd only on layers this wide: on narrower ones its transforms cost
+    // more than the multiplications it saves (2-4x slower than direct at 16-32 channels on
+    // an AVX-512 EPYC, docs/config.md), and a layer never timed always chooses alike.
+    const bool wide = C >= kWinogradMinChannels && O >= kWinogradMinChannels;
     const memory::dims strides{spec_.stride[0], spec_.stride[1]};
     const memory::dims pad_l{spec_.pad[0], spec_.pad[1]};
     // oneDNN wants the right padding that makes floor((H + 2p - k) / s) + 1 exact.
@@ -143,7 +149,7 @@ class ConvLayer final : public WeightedLayer {
     };
     fwd_alg_ = pick_algorithm<dnnl::convolution_forward>(
         ctx, fwd_pd_, make_fwd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
-        fixed ? &fixed->forward : nullptr, spec_.name, "forward");
+        fixed ? &fixed->forward : nullptr, spec_.name, "forward", wide);
 
     auto make_bwd_data = [&](dnnl::algorithm alg) {
       // diff_src any: with one input channel the plain layout has only oneDNN's slow
@@ -156,7 +162,7 @@ class ConvLayer final : public WeightedLayer {
     };
     bwd_data_alg_ = pick_algorithm<dnnl::convolution_backward_data>(
         ctx, bwd_data_pd_, make_bwd_data, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
-        fixed ? &fixed->backward_data : nullptr, spec_.name, "backward-data");
+        fixed ? &fixed->backward_data : nullptr, spec_.name, "backward-data", wide);
 
     auto make_bwd_w = [&](dnnl::algorithm alg) {
       // src as the forward pass left it; but with one input channel that plain layout has
@@ -174,7 +180,7 @@ class ConvLayer final : public WeightedLayer {
     };
     bwd_w_alg_ = pick_algorithm<dnnl::convolution_backward_weights>(
         ctx, bwd_w_pd_, make_bwd_w, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS},
-        fixed ? &fixed->backward_weights : nullptr, spec_.name, "backward-weights");
+        fixed ? &fixed->backward_weights : nullptr, spec_.name, "backward-weights", wide);
 
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
