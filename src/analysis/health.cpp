@@ -114,7 +114,7 @@ ProbeSet health_probe(const Config& cfg, const HealthOptions& opt, const Analysi
   if (opt.probe_limit >= 0) {
     p.split = cfg.analysis.probe;
     p.limit = opt.probe_limit;
-    p.source = "--probe " + std::to_string(opt.probe_limit) + (opt.probe_limit == 0 ? " (the whole split)" : "");
+    p.source = "health.probe = " + std::to_string(opt.probe_limit) + (opt.probe_limit == 0 ? " (the whole split)" : "");
     return p;
   }
   if (analysis && analysis->probe_count > 0) {

@@ -35,32 +35,45 @@ auto try_make(Make make) -> std::optional<decltype(make())> {
   }
 }
 
-// Best of three timed runs after a warm-up, on zero-filled buffers of each argument's
-// descriptor, in seconds. The least disturbed run, not the mean: the machine may be shared.
+// Zero-filled buffers for each argument of pd, and the primitive, ready to time.
 template <class PrimitiveDesc, class Primitive>
-double time_pass(Ctx& ctx, const PrimitiveDesc& pd, std::initializer_list<int> args) {
-  const Primitive prim(pd);
-  std::unordered_map<int, memory> bufs;
-  for (int arg : args) {
-    const memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
-    memory m(md, ctx.eng);
-    std::memset(m.get_data_handle(), 0, md.get_size());
-    bufs.emplace(arg, m);
+struct TimedPass {
+  TimedPass(Ctx& ctx, const PrimitiveDesc& pd, std::initializer_list<int> args) : prim(pd) {
+    for (int arg : args) {
+      const memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
+      memory m(md, ctx.eng);
+      std::memset(m.get_data_handle(), 0, md.get_size());
+      bufs.emplace(arg, m);
+    }
   }
-  double best = 1e30;
-  for (int i = 0; i < 4; ++i) {
+  double run(Ctx& ctx) {
     const auto t0 = std::chrono::steady_clock::now();
     prim.execute(ctx.strm, bufs);
     ctx.strm.wait();
-    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (i > 0) best = std::min(best, t);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  return best;
-}
+  Primitive prim;
+  std::unordered_map<int, memory> bufs;
+};
 
-// Under `automatic`, Winograd must win by this margin: a near tie keeps direct, whose
-// rounding matches the plain convolution.
-constexpr double kWinogradMargin = 0.95;
+// Whether Winograd runs a pass at most kWinogradMargin of direct's time: the best of five
+// runs of each after a warm-up, the two alternating so that a burst of load on a shared
+// machine falls on both. The least disturbed run, not the mean. A near tie keeps direct,
+// whose rounding matches the plain convolution's.
+constexpr double kWinogradMargin = 0.9;
+constexpr int64_t kWinogradMinChannels = 32;
+template <class PrimitiveDesc, class Primitive>
+bool winograd_wins(Ctx& ctx, const PrimitiveDesc& wino, const PrimitiveDesc& direct, std::initializer_list<int> args) {
+  TimedPass<PrimitiveDesc, Primitive> w(ctx, wino, args), d(ctx, direct, args);
+  double best_w = 1e30, best_d = 1e30;
+  for (int i = 0; i < 6; ++i) {
+    const double tw = w.run(ctx), td = d.run(ctx);
+    if (i == 0) continue;  // warm-up: caches, page faults
+    best_w = std::min(best_w, tw);
+    best_d = std::min(best_d, td);
+  }
+  return best_w < kWinogradMargin * best_d;
+}
 
 // Builds one pass into pd: the run's fixed choice for this layer and pass when it has one
 // (model.conv_algorithms), else direct, or Winograd when Ctx asks for it, oneDNN can
@@ -68,7 +81,7 @@ constexpr double kWinogradMargin = 0.95;
 // algorithm.
 template <class Primitive, class PrimitiveDesc, class Make>
 algorithm pick_algorithm(Ctx& ctx, PrimitiveDesc& pd, Make make, std::initializer_list<int> args,
-                         const ConvAlgorithm* fixed, const std::string& layer, const char* pass) {
+                         const ConvAlgorithm* fixed, const std::string& layer, const char* pass, bool wide) {
   pd = make(algorithm::convolution_direct);
   if (fixed && *fixed == ConvAlgorithm::direct) return algorithm::convolution_direct;
   if (fixed) {
@@ -83,11 +96,10 @@ algorithm pick_algorithm(Ctx& ctx, PrimitiveDesc& pd, Make make, std::initialize
     return algorithm::convolution_winograd;
   }
   if (ctx.conv_algorithm == ConvAlgorithm::direct) return algorithm::convolution_direct;
+  if (ctx.conv_algorithm == ConvAlgorithm::automatic && !wide) return algorithm::convolution_direct;
   const std::optional<PrimitiveDesc> wino = try_make([&] { return make(algorithm::convolution_winograd); });
   if (!wino) return algorithm::convolution_direct;
-  if (ctx.conv_algorithm == ConvAlgorithm::automatic &&
-      !(time_pass<PrimitiveDesc, Primitive>(ctx, *wino, args) <
-        kWinogradMargin * time_pass<PrimitiveDesc, Primitive>(ctx, pd, args)))
+  if (ctx.conv_algorithm == ConvAlgorithm::automatic && !winograd_wins<PrimitiveDesc, Primitive>(ctx, *wino, pd, args))
     return algorithm::convolution_direct;
   pd = *wino;
   return algorithm::convolution_winograd;
@@ -105,6 +117,10 @@ class ConvLayer final : public WeightedLayer {
     const memory::dims sd = src_md.dims();            // (N, C, H, W)
     const int64_t N = sd[0], C = sd[1], H = sd[2], W = sd[3];
     const int64_t O = spec_.out, kh = spec_.kernel[0], kw = spec_.kernel[1];
+    // `auto` times Winograd only on layers this wide: on narrower ones its transforms cost
+    // more than the multiplications it saves (2-4x slower than direct at 16-32 channels on
+    // an AVX-512 EPYC, docs/config.md), and a layer never timed always chooses alike.
+    const bool wide = C >= kWinogradMinChannels && O >= kWinogradMinChannels;
     const memory::dims strides{spec_.stride[0], spec_.stride[1]};
     const memory::dims pad_l{spec_.pad[0], spec_.pad[1]};
     // oneDNN wants the right padding that makes floor((H + 2p - k) / s) + 1 exact.
@@ -133,7 +149,7 @@ class ConvLayer final : public WeightedLayer {
     };
     fwd_alg_ = pick_algorithm<dnnl::convolution_forward>(
         ctx, fwd_pd_, make_fwd, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST},
-        fixed ? &fixed->forward : nullptr, spec_.name, "forward");
+        fixed ? &fixed->forward : nullptr, spec_.name, "forward", wide);
 
     auto make_bwd_data = [&](dnnl::algorithm alg) {
       // diff_src any: with one input channel the plain layout has only oneDNN's slow
@@ -146,7 +162,7 @@ class ConvLayer final : public WeightedLayer {
     };
     bwd_data_alg_ = pick_algorithm<dnnl::convolution_backward_data>(
         ctx, bwd_data_pd_, make_bwd_data, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC},
-        fixed ? &fixed->backward_data : nullptr, spec_.name, "backward-data");
+        fixed ? &fixed->backward_data : nullptr, spec_.name, "backward-data", wide);
 
     auto make_bwd_w = [&](dnnl::algorithm alg) {
       // src as the forward pass left it; but with one input channel that plain layout has
@@ -164,7 +180,7 @@ class ConvLayer final : public WeightedLayer {
     };
     bwd_w_alg_ = pick_algorithm<dnnl::convolution_backward_weights>(
         ctx, bwd_w_pd_, make_bwd_w, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS},
-        fixed ? &fixed->backward_weights : nullptr, spec_.name, "backward-weights");
+        fixed ? &fixed->backward_weights : nullptr, spec_.name, "backward-weights", wide);
 
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);

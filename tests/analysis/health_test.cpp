@@ -415,12 +415,12 @@ TEST(HealthProbe, TheAnalysisImagesByDefault) {
   EXPECT_EQ(p.split, ds::ProbeSplit::test);
   EXPECT_EQ(p.limit, 321);
   EXPECT_NE(p.source.find("analyze searched"), std::string::npos) << p.source;
-  // --probe N overrides both.
+  // health.probe = N (or its shorthand --probe N) overrides both.
   opt.probe_limit = 64;
   p = health_probe(cfg, opt, &a);
   EXPECT_EQ(p.split, ds::ProbeSplit::train);
   EXPECT_EQ(p.limit, 64);
-  EXPECT_EQ(p.source, "--probe 64");
+  EXPECT_EQ(p.source, "health.probe = 64");
 }
 
 TEST_F(HealthRun, ProbesTheImagesTheAnalysisSearched) {

@@ -618,7 +618,8 @@ TEST(Config, TextRoundTrip) {
 // [model] section of the effective text, and bad values.
 TEST(Config, ConvAlgorithmAndPrecision) {
   ds::Config d = ds::load_config({});
-  EXPECT_EQ(d.conv_algorithm, ds::ConvAlgorithm::direct);
+  // auto by default: Winograd where it times faster (AVX-512), direct where it has no kernel.
+  EXPECT_EQ(d.conv_algorithm, ds::ConvAlgorithm::automatic);
   EXPECT_EQ(d.train.precision, ds::Precision::f32);
   std::string path = write_file("ap.cfg", "[model]\nconv_algorithm = winograd\nlayer = c1 conv out=4 kernel=3\n"
                                           "layer = f fc out=2\n[train]\nprecision = bf16\n");

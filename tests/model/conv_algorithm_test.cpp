@@ -174,6 +174,15 @@ TEST(ConvAlgorithm, AutoMatchesNaiveWhicheverItPicked) {
   expect_matches_naive(net, kWinogradRtol, 3);
 }
 
+// auto times Winograd only where both channel counts reach 32: narrower layers, where its
+// transforms cost more than they save, stay direct on every CPU, whatever timing would say.
+TEST(ConvAlgorithm, AutoLeavesNarrowLayersDirect) {
+  Network net({conv("conv1", 16, 3, 3, 1, 1), relu("relu1"), conv("conv2", 64, 3, 3, 1, 1), fc("fc", 3)},
+              {64, 8, 8}, kBatch, 0, with(ConvAlgorithm::automatic));
+  EXPECT_EQ(net.layer(0).algorithm(), "direct") << "64 in, 16 out: too narrow to time";
+  EXPECT_EQ(net.layer(2).algorithm(), "direct") << "16 in, 64 out: too narrow to time";
+}
+
 TEST(ConvAlgorithm, WinogradGradientsMatchFiniteDifferences) {
   const std::vector<LayerSpec> specs{dropout("pass", 0.f), conv("conv1", 16, 3, 3, 1, 1), relu("relu1"),
                                      conv("conv2", 16, 3, 3, 1, 1), fc("fc", 3)};

@@ -145,7 +145,7 @@ struct Config {
   DataConfig data;
   InputShape input;               // filled from the dataset at load time
   std::vector<LayerSpec> layers;  // model.layer lines, in order
-  ConvAlgorithm conv_algorithm = ConvAlgorithm::direct;  // model.conv_algorithm (auto: see docs/config.md)
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::automatic;  // model.conv_algorithm (auto: see docs/config.md)
   std::vector<ResolvedConv> conv_algorithms;              // model.conv_algorithms: auto's choice, per layer
   TrainConfig train;
   SnapshotConfig snapshot;
