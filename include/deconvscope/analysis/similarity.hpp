@@ -27,6 +27,24 @@ namespace ds {
 inline constexpr const char* kSimilarityFormat = "deconvscope.similarity";
 inline constexpr int kSimilarityFormatVersion = 1;
 
+// [similarity]: linear CKA of each layer's pooled features with the final snapshot's, the
+// previous one's, and the other layers'.
+struct SimilarityConfig {
+  std::vector<std::string> layers;  // empty = every conv layer and every hidden fc layer
+  int64_t images = 2000;            // the first N training images
+  int grid = 4;                     // conv outputs average-pooled to at most grid x grid cells per channel
+  float settle_threshold = 0.9f;    // the report's "representation settles at": CKA to final stays >= this
+  bool in_analyze = false;          // `analyze` (and analysis.live) runs it too
+};
+
+// The [similarity] section of cfg: what it sets, else the defaults above.
+const SimilarityConfig& similarity_config(const Config& cfg);
+SimilarityConfig& similarity_config(Config& cfg);
+// Adds [similarity] and its keys to the key table (config/config_section.hpp), so that a config
+// naming them can be read: before any such config is read (cli: register_analysis_sections,
+// first thing in main); a second call does nothing.
+void register_similarity_section();
+
 // --- The measure ------------------------------------------------------------------------
 
 // The centred Gram matrix Kc = Xc Xc' (n, n) row-major of features x (n, D) row-major:

@@ -59,6 +59,12 @@ struct AnalysisCommand {
 // Every registered analysis, in the order analyze runs them and --help lists them.
 const std::vector<const AnalysisCommand*>& analyses();
 
+// Registers every analysis' config section and keys (config/config_section.hpp), each
+// declared in its own analysis/<name>.cpp. Called first by cli_run, so that every config
+// the command line reads (a file, the overrides, a run's config.cfg, a snapshot's) knows
+// their keys; and by tests of lower stages that read them. A second call does nothing.
+void register_analysis_sections();
+
 // `deconvscope <analysis.command> --run DIR [...]`: flags, the run's config, the
 // workspace (comm says whether this process writes), the step. Returns the exit code.
 int run_analysis_command(const AnalysisCommand& analysis, std::vector<std::string> args, Comm& comm);
