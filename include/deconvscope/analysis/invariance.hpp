@@ -36,12 +36,13 @@ struct InvarianceConfig {
   bool in_analyze = false;              // `analyze` runs it too
 };
 
-// The [invariance] section of cfg: what it sets, else the defaults above.
+// The [invariance] section of cfg: what it sets, else the defaults above. The second form
+// is for changing it (cfg holds the section from then on).
 const InvarianceConfig& invariance_config(const Config& cfg);
 InvarianceConfig& invariance_config(Config& cfg);
-// Adds [invariance] and its keys to the key table (config/config_section.hpp), so that a config
-// naming them can be read: before any such config is read (cli: register_analysis_sections,
-// first thing in main); a second call does nothing.
+// Adds [invariance] and its keys to the config key table (config/config_section.hpp), so that
+// a config naming them reads: called before any such config is read (cli_run calls
+// register_analysis_sections first); a second call does nothing.
 void register_invariance_section();
 
 enum class Transform { translate_y, translate_x, scale, rotate };

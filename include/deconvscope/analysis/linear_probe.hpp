@@ -28,8 +28,7 @@ namespace ds {
 inline constexpr const char* kLinearProbeFormat = "deconvscope.linear_probes";
 inline constexpr int kLinearProbeFormatVersion = 1;
 
-// [linear_probe]: a linear classifier on each layer's
-// pooled features at each snapshot.
+// [linear_probe]: a linear classifier on each layer's pooled features at each snapshot.
 struct LinearProbeConfig {
   std::vector<std::string> layers;  // empty = every conv layer and every hidden fc layer
   int64_t train = 10000;            // first N training images the probes are fitted on
@@ -38,12 +37,13 @@ struct LinearProbeConfig {
   bool in_analyze = false;          // `analyze` (and analysis.live) runs them too
 };
 
-// The [linear_probe] section of cfg: what it sets, else the defaults above.
+// The [linear_probe] section of cfg: what it sets, else the defaults above. The second form
+// is for changing it (cfg holds the section from then on).
 const LinearProbeConfig& linear_probe_config(const Config& cfg);
 LinearProbeConfig& linear_probe_config(Config& cfg);
-// Adds [linear_probe] and its keys to the key table (config/config_section.hpp), so that a config
-// naming them can be read: before any such config is read (cli: register_analysis_sections,
-// first thing in main); a second call does nothing.
+// Adds [linear_probe] and its keys to the config key table (config/config_section.hpp), so that
+// a config naming them reads: called before any such config is read (cli_run calls
+// register_analysis_sections first); a second call does nothing.
 void register_linear_probe_section();
 
 // The two reference rows among the probed layers; no layer can be called so (layer names

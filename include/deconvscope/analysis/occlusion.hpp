@@ -36,12 +36,13 @@ struct OcclusionConfig {
   bool in_analyze = false;          // `analyze` runs it too
 };
 
-// The [occlusion] section of cfg: what it sets, else the defaults above.
+// The [occlusion] section of cfg: what it sets, else the defaults above. The second form
+// is for changing it (cfg holds the section from then on).
 const OcclusionConfig& occlusion_config(const Config& cfg);
 OcclusionConfig& occlusion_config(Config& cfg);
-// Adds [occlusion] and its keys to the key table (config/config_section.hpp), so that a config
-// naming them can be read: before any such config is read (cli: register_analysis_sections,
-// first thing in main); a second call does nothing.
+// Adds [occlusion] and its keys to the config key table (config/config_section.hpp), so that
+// a config naming them reads: called before any such config is read (cli_run calls
+// register_analysis_sections first); a second call does nothing.
 void register_occlusion_section();
 
 // Where the square goes: its top-left corner runs from -(size / 2) to H - size + size / 2

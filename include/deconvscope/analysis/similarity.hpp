@@ -37,12 +37,13 @@ struct SimilarityConfig {
   bool in_analyze = false;          // `analyze` (and analysis.live) runs it too
 };
 
-// The [similarity] section of cfg: what it sets, else the defaults above.
+// The [similarity] section of cfg: what it sets, else the defaults above. The second form
+// is for changing it (cfg holds the section from then on).
 const SimilarityConfig& similarity_config(const Config& cfg);
 SimilarityConfig& similarity_config(Config& cfg);
-// Adds [similarity] and its keys to the key table (config/config_section.hpp), so that a config
-// naming them can be read: before any such config is read (cli: register_analysis_sections,
-// first thing in main); a second call does nothing.
+// Adds [similarity] and its keys to the config key table (config/config_section.hpp), so that
+// a config naming them reads: called before any such config is read (cli_run calls
+// register_analysis_sections first); a second call does nothing.
 void register_similarity_section();
 
 // --- The measure ------------------------------------------------------------------------

@@ -11,9 +11,9 @@
 // sections in registration order. A process that registers nothing does not know their
 // keys: a config naming one is refused as naming an unknown key.
 //
-// Registering is not thread-safe against parsing in another thread: do it before threads
-// start. A section may be registered once; its owner's register function says so by
-// registering on its first call only.
+// The registry is guarded by a lock, but register before other threads read configs, so
+// that every reader sees the same keys. A section may be registered once; its owner's
+// register function registers on its first call only.
 #pragma once
 
 #include <any>
