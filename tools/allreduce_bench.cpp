@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "deconvscope/cli/analyses.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
 #include "deconvscope/core/error.hpp"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
     }
   int code = 0;
   try {
+    ds::register_analysis_sections();  // a run's config.cfg names every analysis' keys
     const ds::Config cfg = ds::load_config(args);
     const ds::AllreduceTiming t = ds::time_gradient_allreduce(cfg, iters, ds::Comm::world());
     if (ds::Comm::world().rank() == 0)

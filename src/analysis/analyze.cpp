@@ -376,7 +376,7 @@ void write_result(AnalysisJob& job) {
     create_folder(paths.analysis);
     write_analysis(paths.analysis_file, job.result());
     write_analysis_csv(paths.analysis, job.result(), read_run_linear_probes(paths).get(),
-                       read_run_similarity(paths).get(), job.run.config().similarity.settle_threshold);
+                       read_run_similarity(paths).get(), similarity_config(job.run.config()).settle_threshold);
   }
   job.summary.analysis_file = paths.analysis_file;
 }

@@ -14,6 +14,8 @@
 
 #include "deconvscope/analysis/forward_images.hpp"
 #include "deconvscope/config/sweep.hpp"
+#include "deconvscope/config/config_section.hpp"
+#include "deconvscope/config/config_value.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/core/tensor.hpp"
@@ -241,7 +243,7 @@ void measure_invariance(Network& net, const std::vector<int>& outputs, const std
 
 InvarianceResult compute_invariance(const Run& run, bool quiet) {
   const Config& cfg = run.config();
-  const InvarianceConfig& ic = cfg.invariance;
+  const InvarianceConfig& ic = invariance_config(cfg);
   InvarianceResult r;
   r.input = run.input();
 
@@ -300,6 +302,60 @@ double invariance_summary(const InvarianceSweep& s, int layer, size_t e, size_t 
       if (std::isfinite(v)) sum += v, ++n;
     }
   return n ? sum / double(n) : std::numeric_limits<double>::quiet_NaN();
+}
+
+// ---- the [invariance] section of the config ----
+
+const InvarianceConfig& invariance_config(const Config& cfg) { return config_section<InvarianceConfig>(cfg, "invariance"); }
+
+InvarianceConfig& invariance_config(Config& cfg) { return config_section<InvarianceConfig>(cfg, "invariance"); }
+
+void register_invariance_section() {
+  // Thread-safe and once: the table refuses a section registered twice.
+  static const bool once = [] {
+    using namespace config_value;
+    register_config_section<InvarianceConfig>("invariance", {
+        // Sweeps are checked as they are read; images and layers need the run's data and
+        // network, so they are checked when the analysis runs (above), naming the same keys.
+        {"invariance.images", KeyEffect::results, nullptr, "images transformed: split:indices such as test:0-4 or train:3,7,9",
+         [](const InvarianceConfig& c) { return c.images; },
+         [](InvarianceConfig& c, const std::string& v, const std::string& w) { c.images = to_text(v, w); }},
+        {"invariance.epochs", KeyEffect::results, "all", "all, or a comma list of snapshot epochs to measure",
+         [](const InvarianceConfig& c) { return c.epochs.empty() ? std::string("all") : join(c.epochs); },
+         [](InvarianceConfig& c, const std::string& v, const std::string& w) {
+           c.epochs = trimmed(v) == "all" ? std::vector<int>{} : to_epoch_list(v, w);
+           if (trimmed(v) != "all" && c.epochs.empty()) bad_value(w, "all or a comma list of epochs", "none");
+         }},
+        {"invariance.layers", KeyEffect::results, "(empty: the first conv layer and the last hidden fc layer)",
+         "comma list of conv or fc layers whose rectified outputs are compared",
+         [](const InvarianceConfig& c) { return join(c.layers); },
+         [](InvarianceConfig& c, const std::string& v, const std::string& w) { c.layers = to_name_list(v, w); }},
+        {"invariance.translate", KeyEffect::results, "auto (about a quarter of the input size each way)",
+         "vertical and horizontal translation sweep in pixels: auto, a list -4,0,4, or from:to:step",
+         [](const InvarianceConfig& c) { return c.translate; },
+         [](InvarianceConfig& c, const std::string& v, const std::string& w) {
+           parse_sweep(v, w, -4096, 4096);
+           c.translate = trimmed(v);
+         }},
+        {"invariance.scale", KeyEffect::results, "auto (0.6:1.4:0.1)", "scale sweep, factors about the image centre: auto, a list, or from:to:step",
+         [](const InvarianceConfig& c) { return c.scale; },
+         [](InvarianceConfig& c, const std::string& v, const std::string& w) {
+           parse_sweep(v, w, 0.01, 16);
+           c.scale = trimmed(v);
+         }},
+        {"invariance.rotate", KeyEffect::results, "auto (0:360:15)", "rotation sweep in degrees, counter-clockwise: auto, a list, or from:to:step",
+         [](const InvarianceConfig& c) { return c.rotate; },
+         [](InvarianceConfig& c, const std::string& v, const std::string& w) {
+           parse_sweep(v, w, -360, 360);
+           c.rotate = trimmed(v);
+         }},
+        {"invariance.in_analyze", KeyEffect::results, nullptr, "`deconvscope analyze` (and analysis.live) also runs the invariance analysis",
+         [](const InvarianceConfig& c) { return bool_text(c.in_analyze); },
+         [](InvarianceConfig& c, const std::string& v, const std::string& w) { c.in_analyze = to_bool(v, w); }}
+    });
+    return true;
+  }();
+  (void)once;
 }
 
 }  // namespace ds

@@ -11,6 +11,8 @@
 #include <opencv2/core.hpp>
 
 #include "deconvscope/analysis/forward_images.hpp"
+#include "deconvscope/config/config_section.hpp"
+#include "deconvscope/config/config_value.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/model/evaluate.hpp"
@@ -482,6 +484,41 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
   }
   if (bar) bar->finish();
   return r;
+}
+
+// ---- the [linear_probe] section of the config ----
+
+const LinearProbeConfig& linear_probe_config(const Config& cfg) { return config_section<LinearProbeConfig>(cfg, "linear_probe"); }
+
+LinearProbeConfig& linear_probe_config(Config& cfg) { return config_section<LinearProbeConfig>(cfg, "linear_probe"); }
+
+void register_linear_probe_section() {
+  // Thread-safe and once: the table refuses a section registered twice.
+  static const bool once = [] {
+    using namespace config_value;
+    register_config_section<LinearProbeConfig>("linear_probe", {
+        {"linear_probe.layers", KeyEffect::results, "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers to probe",
+         [](const LinearProbeConfig& c) { return c.layers.empty() ? std::string("all") : join(c.layers); },
+         [](LinearProbeConfig& c, const std::string& v, const std::string& w) {
+           c.layers.clear();
+           if (trimmed(v) != "all") c.layers = to_name_list(v, w);
+         }},
+        {"linear_probe.train", KeyEffect::results, nullptr, "fit the probes on the first N training images",
+         [](const LinearProbeConfig& c) { return std::to_string(c.train); },
+         [](LinearProbeConfig& c, const std::string& v, const std::string& w) { c.train = to_int64(v, w, 1); }},
+        {"linear_probe.test", KeyEffect::results, nullptr, "score the probes on the first N test images",
+         [](const LinearProbeConfig& c) { return std::to_string(c.test); },
+         [](LinearProbeConfig& c, const std::string& v, const std::string& w) { c.test = to_int64(v, w, 1); }},
+        {"linear_probe.grid", KeyEffect::results, nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
+         [](const LinearProbeConfig& c) { return std::to_string(c.grid); },
+         [](LinearProbeConfig& c, const std::string& v, const std::string& w) { c.grid = to_int(v, w, 1, 64); }},
+        {"linear_probe.in_analyze", KeyEffect::results, nullptr, "analyze (and analysis.live) also runs the linear probes",
+         [](const LinearProbeConfig& c) { return bool_text(c.in_analyze); },
+         [](LinearProbeConfig& c, const std::string& v, const std::string& w) { c.in_analyze = to_bool(v, w); }}
+    });
+    return true;
+  }();
+  (void)once;
 }
 
 }  // namespace ds

@@ -9,6 +9,8 @@
 
 #include "deconvscope/analysis/deconvnet.hpp"
 #include "deconvscope/analysis/forward_images.hpp"
+#include "deconvscope/config/config_section.hpp"
+#include "deconvscope/config/config_value.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/core/tensor.hpp"
@@ -180,6 +182,44 @@ OcclusionResult compute_occlusion(const Run& run, const OcclusionRequest& reques
   }
   if (bar) bar->finish();
   return r;
+}
+
+// ---- the [occlusion] section of the config ----
+
+const OcclusionConfig& occlusion_config(const Config& cfg) { return config_section<OcclusionConfig>(cfg, "occlusion"); }
+
+OcclusionConfig& occlusion_config(Config& cfg) { return config_section<OcclusionConfig>(cfg, "occlusion"); }
+
+void register_occlusion_section() {
+  // Thread-safe and once: the table refuses a section registered twice.
+  static const bool once = [] {
+    using namespace config_value;
+    register_config_section<OcclusionConfig>("occlusion", {
+        // Checked against the run (image indices, layer, input size) when it runs.
+        {"occlusion.images", KeyEffect::results, nullptr, "split:indices of the occluded images, e.g. test:0-4 or train:3,7,9",
+         [](const OcclusionConfig& c) { return c.images; },
+         [](OcclusionConfig& c, const std::string& v, const std::string& w) { c.images = to_text(v, w); }},
+        {"occlusion.epochs", KeyEffect::results, "all", "all, or a comma list of snapshot epochs to occlude",
+         [](const OcclusionConfig& c) { return c.epochs.empty() ? std::string("all") : join(c.epochs); },
+         [](OcclusionConfig& c, const std::string& v, const std::string& w) {
+           c.epochs = trimmed(v) == "all" || trimmed(v).empty() ? std::vector<int>{} : to_epoch_list(v, w);
+         }},
+        {"occlusion.layer", KeyEffect::results, "(empty: the last conv layer)", "conv layer whose strongest feature map is followed",
+         [](const OcclusionConfig& c) { return c.layer; },
+         [](OcclusionConfig& c, const std::string& v, const std::string& w) { c.layer = to_text(v, w); }},
+        {"occlusion.size", KeyEffect::results, nullptr, "side of the grey square in pixels (at most the input's side)",
+         [](const OcclusionConfig& c) { return std::to_string(c.size); },
+         [](OcclusionConfig& c, const std::string& v, const std::string& w) { c.size = to_int(v, w, 1, 1 << 16); }},
+        {"occlusion.stride", KeyEffect::results, nullptr, "step of the square in pixels",
+         [](const OcclusionConfig& c) { return std::to_string(c.stride); },
+         [](OcclusionConfig& c, const std::string& v, const std::string& w) { c.stride = to_int(v, w, 1, 1 << 16); }},
+        {"occlusion.in_analyze", KeyEffect::results, nullptr, "deconvscope analyze also runs the occlusion",
+         [](const OcclusionConfig& c) { return bool_text(c.in_analyze); },
+         [](OcclusionConfig& c, const std::string& v, const std::string& w) { c.in_analyze = to_bool(v, w); }}
+    });
+    return true;
+  }();
+  (void)once;
 }
 
 }  // namespace ds

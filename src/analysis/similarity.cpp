@@ -9,6 +9,8 @@
 #include <limits>
 
 #include "deconvscope/analysis/linear_probe.hpp"
+#include "deconvscope/config/config_section.hpp"
+#include "deconvscope/config/config_value.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/model/evaluate.hpp"
@@ -192,6 +194,45 @@ SimilarityResult compute_similarity(const Run& run, const SimilarityConfig& cfg,
   }
   if (bar) bar->finish();
   return r;
+}
+
+// ---- the [similarity] section of the config ----
+
+const SimilarityConfig& similarity_config(const Config& cfg) { return config_section<SimilarityConfig>(cfg, "similarity"); }
+
+SimilarityConfig& similarity_config(Config& cfg) { return config_section<SimilarityConfig>(cfg, "similarity"); }
+
+void register_similarity_section() {
+  // Thread-safe and once: the table refuses a section registered twice.
+  static const bool once = [] {
+    using namespace config_value;
+    register_config_section<SimilarityConfig>("similarity", {
+        // Layers and images need the run, so they are checked when the analysis runs (above), naming the keys.
+        {"similarity.layers", KeyEffect::results, "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers",
+         [](const SimilarityConfig& c) { return c.layers.empty() ? std::string("all") : join(c.layers); },
+         [](SimilarityConfig& c, const std::string& v, const std::string& w) {
+           c.layers.clear();
+           if (trimmed(v) != "all") c.layers = to_name_list(v, w);
+         }},
+        {"similarity.images", KeyEffect::results, nullptr, "compare the layers' representations of the first N training images",
+         [](const SimilarityConfig& c) { return std::to_string(c.images); },
+         [](SimilarityConfig& c, const std::string& v, const std::string& w) { c.images = to_int64(v, w, 2); }},
+        {"similarity.grid", KeyEffect::results, nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
+         [](const SimilarityConfig& c) { return std::to_string(c.grid); },
+         [](SimilarityConfig& c, const std::string& v, const std::string& w) { c.grid = to_int(v, w, 1, 64); }},
+        {"similarity.settle_threshold", KeyEffect::results, nullptr,
+         "the report's \"representation settles at\": the first snapshot from which CKA to the final one stays >= this",
+         [](const SimilarityConfig& c) { return float_text(c.settle_threshold); },
+         [](SimilarityConfig& c, const std::string& v, const std::string& w) {
+           c.settle_threshold = to_float(v, w, "a number in (0, 1]", [](float x) { return x > 0 && x <= 1; });
+         }},
+        {"similarity.in_analyze", KeyEffect::results, nullptr, "analyze (and analysis.live) also runs the similarity analysis",
+         [](const SimilarityConfig& c) { return bool_text(c.in_analyze); },
+         [](SimilarityConfig& c, const std::string& v, const std::string& w) { c.in_analyze = to_bool(v, w); }}
+    });
+    return true;
+  }();
+  (void)once;
 }
 
 }  // namespace ds

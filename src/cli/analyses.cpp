@@ -4,6 +4,10 @@
 
 #include <iostream>
 
+#include "deconvscope/analysis/invariance.hpp"
+#include "deconvscope/analysis/linear_probe.hpp"
+#include "deconvscope/analysis/occlusion.hpp"
+#include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/cli/args.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/report/health_page.hpp"
@@ -37,6 +41,14 @@ std::vector<CompareCell> compare_cells() {
   for (const AnalysisCommand* a : analyses())
     if (a->compare.place != CompareCell::Place::none) cells.push_back(a->compare);
   return cells;
+}
+
+// In the order of analyses(), which is the order config.cfg and --help list the sections.
+void register_analysis_sections() {
+  register_invariance_section();
+  register_occlusion_section();
+  register_linear_probe_section();
+  register_similarity_section();
 }
 
 void AnalysisCall::write(const std::function<void()>& files) const {

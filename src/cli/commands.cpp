@@ -241,6 +241,7 @@ const std::vector<Command>& commands() {
 
 int cli_run(const std::vector<std::string>& all) {
   try {
+    register_analysis_sections();  // before any config is read, --help's key list included
     // Under mpirun rank 0 speaks for the job (core/progress.hpp); alone, no MPI is touched.
     if (Comm::launched_by_mpirun()) set_speaks_for_job(Comm::world().rank() == 0);
     if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {

@@ -102,8 +102,8 @@ const AnalysisCommand& invariance_analysis() {
       {{"--images", "images"}, {"--epochs", "epochs"}},
       "e.g. --run runs/zfnet-fashion",
       "measure invariance on",
-      [](const Config& c) { return c.invariance.in_analyze; },
-      [](const Config& c) { parse_image_selection(c.invariance.images, "invariance.images"); },
+      [](const Config& c) { return invariance_config(c).in_analyze; },
+      [](const Config& c) { parse_image_selection(invariance_config(c).images, "invariance.images"); },
       [](const RunPaths& p) {
         return std::vector<std::string>{p.in_analysis(kInvarianceFile), p.in_analysis(kInvarianceCsv),
                                         p.in_report(kInvariancePage)};

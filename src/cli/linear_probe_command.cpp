@@ -41,7 +41,7 @@ void print_summary(const LinearProbeResult& r, const RunPaths& paths) {
 
 void linear_probe_step(const AnalysisCall& call) {
   const Run& run = call.run;
-  const LinearProbeResult r = compute_linear_probes(run, run.config().linear_probe, /*show_progress=*/!call.quiet);
+  const LinearProbeResult r = compute_linear_probes(run, linear_probe_config(run.config()), /*show_progress=*/!call.quiet);
   const RunPaths& paths = call.ws.paths();
   call.write([&] {
     write_linear_probes(paths.in_analysis(kLinearProbesFile), r);
@@ -51,7 +51,7 @@ void linear_probe_step(const AnalysisCall& call) {
     std::string no_analysis;
     if (const auto analysis = read_run_analysis(paths, &no_analysis))
       write_analysis_csv(paths.analysis, *analysis, &r, read_run_similarity(paths).get(),
-                         run.config().similarity.settle_threshold);
+                         similarity_config(run.config()).settle_threshold);
     write_linear_probe_page(run.dir(), r);
   });
   if (call.summary) print_summary(r, paths);
@@ -76,7 +76,7 @@ const AnalysisCommand& linear_probe_analysis() {
       {},
       "e.g. --run runs/quickstart",
       "probe",
-      [](const Config& c) { return c.linear_probe.in_analyze; },
+      [](const Config& c) { return linear_probe_config(c).in_analyze; },
       /*check_before_training=*/nullptr,
       [](const RunPaths& p) {
         return std::vector<std::string>{p.in_analysis(kLinearProbesFile), p.in_analysis(kLinearProbesCsv),

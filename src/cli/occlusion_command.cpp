@@ -34,7 +34,7 @@ void print_summary(const OcclusionResult& r, const RunPaths& paths) {
 
 void occlusion_step(const AnalysisCall& call) {
   OcclusionRequest request;
-  request.config = call.run.config().occlusion;
+  request.config = occlusion_config(call.run.config());
   request.quiet = call.quiet;
   const OcclusionResult r = compute_occlusion(call.run, request);
   const RunPaths& paths = call.ws.paths();
@@ -71,8 +71,8 @@ const AnalysisCommand& occlusion_analysis() {
       {{"--images", "images"}, {"--epochs", "epochs"}},
       "e.g. --run runs/quickstart",
       "occlude",
-      [](const Config& c) { return c.occlusion.in_analyze; },
-      [](const Config& c) { parse_image_selection(c.occlusion.images, "occlusion.images"); },
+      [](const Config& c) { return occlusion_config(c).in_analyze; },
+      [](const Config& c) { parse_image_selection(occlusion_config(c).images, "occlusion.images"); },
       [](const RunPaths& p) {
         return std::vector<std::string>{p.in_analysis(kOcclusionFile), p.in_analysis(kOcclusionCsv),
                                         p.in_report(kOcclusionPage)};

@@ -35,7 +35,7 @@ void print_summary(const SimilarityResult& r, const SimilarityConfig& cfg, const
 }
 
 void similarity_step(const AnalysisCall& call) {
-  const SimilarityConfig& cfg = call.run.config().similarity;
+  const SimilarityConfig& cfg = similarity_config(call.run.config());
   const SimilarityResult r = compute_similarity(call.run, cfg, /*show_progress=*/!call.quiet);
   const RunPaths& paths = call.ws.paths();
   call.write([&] {
@@ -70,7 +70,7 @@ const AnalysisCommand& similarity_analysis() {
       {},
       "e.g. --run runs/quickstart",
       "compare",
-      [](const Config& c) { return c.similarity.in_analyze; },
+      [](const Config& c) { return similarity_config(c).in_analyze; },
       /*check_before_training=*/nullptr,
       [](const RunPaths& p) {
         return std::vector<std::string>{p.in_analysis(kSimilarityFile), p.in_analysis(kSimilarityCsv),

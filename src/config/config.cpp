@@ -3,7 +3,9 @@
 // every cross-key rule (snapshot epochs cut to train.epochs, a path for non-default
 // datasets, the model ending in fc). One table, keys(), drives the Boost option list, the
 // conversion of each value, the effective-config text, the help and what changing each key
-// changes (the resume rule, compare's settings check), so they cannot drift.
+// changes (the resume rule, compare's settings check), so they cannot drift. The table is
+// this stage's sections' keys (builtin_keys) with the sections a higher stage registered
+// (config_section.hpp: the analyses' [invariance], [occlusion], ...) placed before [health].
 //
 // Boost.PO gives no line numbers, so the file is first walked here with Boost's own rules
 // ('#' comments, [section] prefixes, key = value) to find the line of every entry; that
@@ -18,10 +20,13 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -30,10 +35,11 @@
 #include <boost/program_options.hpp>
 
 #include "deconvscope/config/config.hpp"
+#include "deconvscope/config/config_section.hpp"
+#include "deconvscope/config/config_value.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/regular_file.hpp"
 #include "deconvscope/core/nearest.hpp"
-#include "deconvscope/config/sweep.hpp"
 #include "text_util.hpp"
 
 namespace po = boost::program_options;
@@ -87,47 +93,18 @@ const char* const kDefaultNetwork[] = {
     "fc8 fc out=10",
 };
 
-// ---- value conversions: each throws Error(config) at `where` saying what was expected ----
+// ---- value conversions (config_value.hpp): each throws Error(config) at `where` ----
 
-[[noreturn]] void bad_value(const std::string& where, const std::string& expected, const std::string& found) {
-  throw Error(ErrorKind::config, where, expected_found(expected, found));
-}
-
-std::string range_text(long long lo, long long hi) {
-  if (hi == std::numeric_limits<int>::max() || hi == std::numeric_limits<int64_t>::max())
-    return "an integer >= " + std::to_string(lo);
-  return "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-}
-
-long long to_integer(const std::string& v, const std::string& where, long long lo, long long hi) {
-  long long x = 0;
-  if (!parse_int(v, x)) bad_value(where, range_text(lo, hi), quote(v));
-  if (x < lo || x > hi) bad_value(where, range_text(lo, hi), trim(v));
-  return x;
-}
-
-int to_int(const std::string& v, const std::string& where, int lo, int hi = std::numeric_limits<int>::max()) {
-  return int(to_integer(v, where, lo, hi));
-}
-
-int64_t to_int64(const std::string& v, const std::string& where, int64_t lo) {
-  return to_integer(v, where, lo, std::numeric_limits<int64_t>::max());
-}
-
-// `ok` says whether a parsed number is in range; `expected` says the same in words.
-float to_float(const std::string& v, const std::string& where, const char* expected, bool (*ok)(float)) {
-  float x = 0;
-  if (!parse_float(v, x)) bad_value(where, expected, quote(v));
-  if (!ok(x)) bad_value(where, expected, trim(v));
-  return x;
-}
-
-bool to_bool(const std::string& v, const std::string& where) {
-  std::string s = trim(v);
-  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
-  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
-  bad_value(where, "true or false", quote(v));
-}
+using config_value::bad_value;
+using config_value::bool_text;
+using config_value::join;
+using config_value::to_bool;
+using config_value::to_epoch_list;
+using config_value::to_float;
+using config_value::to_int;
+using config_value::to_int64;
+using config_value::to_name_list;
+using config_value::to_text;
 
 // The value of `choices` whose name (name_of) is v; the message lists every name.
 template <class E>
@@ -147,64 +124,16 @@ E to_choice(const std::string& v, const std::string& where, std::initializer_lis
   return to_choice<E>(v, where, choices, [](E e) { return to_string(e); });
 }
 
-// Paths and names are written back into INI text, where '#' would start a comment.
-std::string to_text(const std::string& v, const std::string& where) {
-  std::string s = trim(v);
-  if (s.find('#') != std::string::npos) bad_value(where, "text without '#' (it starts a comment in INI)", quote(v));
-  // Values are written back into the run's config.cfg, one line each: a newline in
-  // run.dir used to train, then leave a config.cfg no later command could read.
-  for (unsigned char ch : s)
-    if (ch < 0x20 || ch == 0x7f) bad_value(where, "text without control characters (newline, tab, escape, ...)", quote(v));
-  return s;
-}
-
-std::vector<int> to_epoch_list(const std::string& v, const std::string& where) {
-  std::vector<int> out;
-  for (const std::string& part : split(v, ',')) {
-    long long x = 0;
-    if (!parse_int(part, x) || x < 0 || x > std::numeric_limits<int>::max())
-      bad_value(where, "a comma list of epochs >= 0 such as 0,1,2,5,10", quote(part) + " in " + quote(trim(v)));
-    out.push_back(int(x));
-  }
-  return out;
-}
-
-std::vector<std::string> to_name_list(const std::string& v, const std::string& where) {
-  std::vector<std::string> out;
-  for (const std::string& part : split(v, ',')) {
-    if (part.empty()) bad_value(where, "a comma list of layer names such as conv1,conv2", "an empty name in " + quote(trim(v)));
-    out.push_back(part);
-  }
-  return out;
-}
-
-template <class T>
-std::string join(const std::vector<T>& v) {
-  std::ostringstream s;
-  for (size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
-  return s.str();
-}
-
-std::string bool_text(bool b) { return b ? "true" : "false"; }
-
-// ---- the key table ----
-
-struct KeySpec {
-  const char* key;            // "train.lr"
-  KeyEffect effect;           // what changing it changes: resume and compare read this
-  const char* default_text;   // help text for the default; nullptr = the value in Config{}
-  const char* meaning;        // one line for the help and docs
-  std::string (*get)(const Config&);
-  void (*set)(Config&, const std::string& value, const std::string& where);
-};
+// ---- the key table: the built-in keys, and the sections a higher stage registers ----
 
 constexpr KeyEffect kWeights = KeyEffect::weights;
 constexpr KeyEffect kTrainingLog = KeyEffect::training_log;
 constexpr KeyEffect kResults = KeyEffect::results;
 constexpr KeyEffect kNothing = KeyEffect::nothing;
 
-// In section order; the [model] section (repeated `layer` lines) is written after [data].
-const std::vector<KeySpec>& keys() {
+// The keys of the sections this stage owns, in section order; the [model] section
+// (repeated `layer` lines) is written after [data], the registered sections before [health].
+const std::vector<KeySpec>& builtin_keys() {
   static const std::vector<KeySpec> table = {
       {"run.name", kNothing, nullptr, "name of the run; at most 64 letters, digits, '.', '_' and '-'",
        [](const Config& c) { return c.run.name; },
@@ -418,104 +347,6 @@ const std::vector<KeySpec>& keys() {
        [](const Config& c) { return std::to_string(c.analysis.batch); },
        [](Config& c, const std::string& v, const std::string& w) { c.analysis.batch = to_int(v, w, 1, 1 << 20); }},
 
-      // [invariance]: sweeps are checked here; images and layers need the run's data and
-      // network, so analysis/invariance.cpp checks them, naming the same keys.
-      {"invariance.images", kResults, nullptr, "images transformed: split:indices such as test:0-4 or train:3,7,9",
-       [](const Config& c) { return c.invariance.images; },
-       [](Config& c, const std::string& v, const std::string& w) { c.invariance.images = to_text(v, w); }},
-      {"invariance.epochs", kResults, "all", "all, or a comma list of snapshot epochs to measure",
-       [](const Config& c) { return c.invariance.epochs.empty() ? std::string("all") : join(c.invariance.epochs); },
-       [](Config& c, const std::string& v, const std::string& w) {
-         c.invariance.epochs = trim(v) == "all" ? std::vector<int>{} : to_epoch_list(v, w);
-         if (trim(v) != "all" && c.invariance.epochs.empty()) bad_value(w, "all or a comma list of epochs", "none");
-       }},
-      {"invariance.layers", kResults, "(empty: the first conv layer and the last hidden fc layer)",
-       "comma list of conv or fc layers whose rectified outputs are compared",
-       [](const Config& c) { return join(c.invariance.layers); },
-       [](Config& c, const std::string& v, const std::string& w) { c.invariance.layers = to_name_list(v, w); }},
-      {"invariance.translate", kResults, "auto (about a quarter of the input size each way)",
-       "vertical and horizontal translation sweep in pixels: auto, a list -4,0,4, or from:to:step",
-       [](const Config& c) { return c.invariance.translate; },
-       [](Config& c, const std::string& v, const std::string& w) {
-         parse_sweep(v, w, -4096, 4096);
-         c.invariance.translate = trim(v);
-       }},
-      {"invariance.scale", kResults, "auto (0.6:1.4:0.1)", "scale sweep, factors about the image centre: auto, a list, or from:to:step",
-       [](const Config& c) { return c.invariance.scale; },
-       [](Config& c, const std::string& v, const std::string& w) {
-         parse_sweep(v, w, 0.01, 16);
-         c.invariance.scale = trim(v);
-       }},
-      {"invariance.rotate", kResults, "auto (0:360:15)", "rotation sweep in degrees, counter-clockwise: auto, a list, or from:to:step",
-       [](const Config& c) { return c.invariance.rotate; },
-       [](Config& c, const std::string& v, const std::string& w) {
-         parse_sweep(v, w, -360, 360);
-         c.invariance.rotate = trim(v);
-       }},
-      {"invariance.in_analyze", kResults, nullptr, "`deconvscope analyze` (and analysis.live) also runs the invariance analysis",
-       [](const Config& c) { return bool_text(c.invariance.in_analyze); },
-       [](Config& c, const std::string& v, const std::string& w) { c.invariance.in_analyze = to_bool(v, w); }},
-      // [occlusion]: checked against the run (image indices, layer, input size) when it runs.
-      {"occlusion.images", kResults, nullptr, "split:indices of the occluded images, e.g. test:0-4 or train:3,7,9",
-       [](const Config& c) { return c.occlusion.images; },
-       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.images = to_text(v, w); }},
-      {"occlusion.epochs", kResults, "all", "all, or a comma list of snapshot epochs to occlude",
-       [](const Config& c) { return c.occlusion.epochs.empty() ? std::string("all") : join(c.occlusion.epochs); },
-       [](Config& c, const std::string& v, const std::string& w) {
-         c.occlusion.epochs = trim(v) == "all" || trim(v).empty() ? std::vector<int>{} : to_epoch_list(v, w);
-       }},
-      {"occlusion.layer", kResults, "(empty: the last conv layer)", "conv layer whose strongest feature map is followed",
-       [](const Config& c) { return c.occlusion.layer; },
-       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.layer = to_text(v, w); }},
-      {"occlusion.size", kResults, nullptr, "side of the grey square in pixels (at most the input's side)",
-       [](const Config& c) { return std::to_string(c.occlusion.size); },
-       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.size = to_int(v, w, 1, 1 << 16); }},
-      {"occlusion.stride", kResults, nullptr, "step of the square in pixels",
-       [](const Config& c) { return std::to_string(c.occlusion.stride); },
-       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.stride = to_int(v, w, 1, 1 << 16); }},
-      {"occlusion.in_analyze", kResults, nullptr, "deconvscope analyze also runs the occlusion",
-       [](const Config& c) { return bool_text(c.occlusion.in_analyze); },
-       [](Config& c, const std::string& v, const std::string& w) { c.occlusion.in_analyze = to_bool(v, w); }},
-      {"linear_probe.layers", kResults, "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers to probe",
-       [](const Config& c) { return c.linear_probe.layers.empty() ? std::string("all") : join(c.linear_probe.layers); },
-       [](Config& c, const std::string& v, const std::string& w) {
-         c.linear_probe.layers.clear();
-         if (trim(v) != "all") c.linear_probe.layers = to_name_list(v, w);
-       }},
-      {"linear_probe.train", kResults, nullptr, "fit the probes on the first N training images",
-       [](const Config& c) { return std::to_string(c.linear_probe.train); },
-       [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.train = to_int64(v, w, 1); }},
-      {"linear_probe.test", kResults, nullptr, "score the probes on the first N test images",
-       [](const Config& c) { return std::to_string(c.linear_probe.test); },
-       [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.test = to_int64(v, w, 1); }},
-      {"linear_probe.grid", kResults, nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
-       [](const Config& c) { return std::to_string(c.linear_probe.grid); },
-       [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.grid = to_int(v, w, 1, 64); }},
-      {"linear_probe.in_analyze", kResults, nullptr, "analyze (and analysis.live) also runs the linear probes",
-       [](const Config& c) { return bool_text(c.linear_probe.in_analyze); },
-       [](Config& c, const std::string& v, const std::string& w) { c.linear_probe.in_analyze = to_bool(v, w); }},
-      // [similarity]: layers and images need the run, so analysis/similarity.cpp checks them, naming the keys.
-      {"similarity.layers", kResults, "all", "all (every conv layer and every hidden fc layer), or a comma list of conv and fc layers",
-       [](const Config& c) { return c.similarity.layers.empty() ? std::string("all") : join(c.similarity.layers); },
-       [](Config& c, const std::string& v, const std::string& w) {
-         c.similarity.layers.clear();
-         if (trim(v) != "all") c.similarity.layers = to_name_list(v, w);
-       }},
-      {"similarity.images", kResults, nullptr, "compare the layers' representations of the first N training images",
-       [](const Config& c) { return std::to_string(c.similarity.images); },
-       [](Config& c, const std::string& v, const std::string& w) { c.similarity.images = to_int64(v, w, 2); }},
-      {"similarity.grid", kResults, nullptr, "conv outputs are average-pooled to at most grid x grid cells per channel",
-       [](const Config& c) { return std::to_string(c.similarity.grid); },
-       [](Config& c, const std::string& v, const std::string& w) { c.similarity.grid = to_int(v, w, 1, 64); }},
-      {"similarity.settle_threshold", kResults, nullptr,
-       "the report's \"representation settles at\": the first snapshot from which CKA to the final one stays >= this",
-       [](const Config& c) { return format_float(c.similarity.settle_threshold); },
-       [](Config& c, const std::string& v, const std::string& w) {
-         c.similarity.settle_threshold = to_float(v, w, "a number in (0, 1]", [](float x) { return x > 0 && x <= 1; });
-       }},
-      {"similarity.in_analyze", kResults, nullptr, "analyze (and analysis.live) also runs the similarity analysis",
-       [](const Config& c) { return bool_text(c.similarity.in_analyze); },
-       [](Config& c, const std::string& v, const std::string& w) { c.similarity.in_analyze = to_bool(v, w); }},
       // [health]: the bounds are those the health flags had before they became these keys.
       {"health.probe", kResults, nullptr,
        "images scanned for fire rates: auto (the images deconvscope analyze searched, recorded in "
@@ -550,6 +381,97 @@ const std::vector<KeySpec>& keys() {
   return table;
 }
 
+std::string section_of(const std::string& key) { return key.substr(0, key.find('.')); }
+
+// The registered sections go into the table just before this built-in section.
+const char* const kRegisteredBefore = "health";
+
+// Guards the registered sections and the tables built from them.
+std::mutex& table_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// The sections registered so far (config_section.hpp), in registration order; a deque, so
+// that a section's defaults stay where find_config_section pointed when more are added.
+std::deque<RegisteredSection>& registered() {
+  static std::deque<RegisteredSection> all;
+  return all;
+}
+
+bool may_change_on_resume(KeyEffect e) {
+  switch (e) {
+    case KeyEffect::weights:
+    case KeyEffect::training_log: return false;
+    case KeyEffect::results:
+    case KeyEffect::nothing: return true;
+  }
+  return false;
+}
+
+// The key table as of one set of registered sections, and what is read off it once.
+struct KeyTable {
+  std::vector<KeySpec> keys;              // built-in and registered, in the order of docs/config.md
+  po::options_description options;        // every key as a string option, for Boost
+  std::vector<std::string> resume_keys;   // resume_changeable_keys()
+};
+
+// Keys a resume may change: exact keys, and "analysis.*" for a section of several keys that
+// may all change (it says more than its eight keys); a section of one key is named by it.
+std::vector<std::string> resume_keys_of(const std::vector<KeySpec>& all) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < all.size();) {
+    const std::string sec = section_of(all[i].key);
+    size_t end = i;
+    bool every = true;
+    for (; end < all.size() && section_of(all[end].key) == sec; ++end)
+      every = every && may_change_on_resume(all[end].effect);
+    if (every && end - i > 1) {
+      out.push_back(sec + ".*");
+    } else {
+      for (size_t j = i; j < end; ++j)
+        if (may_change_on_resume(all[j].effect)) out.push_back(all[j].key);
+    }
+    i = end;
+  }
+  return out;
+}
+
+// Called with table_mutex held.
+std::unique_ptr<KeyTable> build_key_table() {
+  auto t = std::make_unique<KeyTable>();
+  bool placed = false;
+  auto place_registered = [&] {
+    for (const RegisteredSection& s : registered()) t->keys.insert(t->keys.end(), s.keys.begin(), s.keys.end());
+    placed = true;
+  };
+  for (const KeySpec& k : builtin_keys()) {
+    if (!placed && section_of(k.key) == kRegisteredBefore) place_registered();
+    t->keys.push_back(k);
+  }
+  if (!placed) place_registered();
+  // Values are converted and checked by the table, with better messages than Boost's.
+  for (const KeySpec& k : t->keys) t->options.add_options()(k.key.c_str(), po::value<std::string>());
+  t->options.add_options()(kLayerKey, po::value<std::vector<std::string>>());
+  t->resume_keys = resume_keys_of(t->keys);
+  return t;
+}
+
+// The table, built again when a section was registered since the last was built. Every
+// table is kept: Boost's parsed_options keep a pointer to the options they were read with.
+const KeyTable& key_table() {
+  static std::vector<std::unique_ptr<KeyTable>> tables;
+  static size_t sections_built = 0;
+  std::lock_guard<std::mutex> lock(table_mutex());
+  if (tables.empty() || sections_built != registered().size()) {
+    tables.push_back(build_key_table());
+    sections_built = registered().size();
+  }
+  return *tables.back();
+}
+
+const std::vector<KeySpec>& keys() { return key_table().keys; }
+
 const KeySpec* find_key(const std::string& key) {
   for (const auto& k : keys())
     if (key == k.key) return &k;
@@ -557,8 +479,6 @@ const KeySpec* find_key(const std::string& key) {
 }
 
 bool known_key(const std::string& key) { return key == kLayerKey || find_key(key) != nullptr; }
-
-std::string section_of(const std::string& key) { return key.substr(0, key.find('.')); }
 
 // "did you mean train.epochs?" for a misspelt or cut-short key, or one written outside its
 // section (compared with the part after the dot then); nothing when no key is close.
@@ -643,17 +563,9 @@ void scan_ini(const std::string& text, Sources& src) {
   }
 }
 
-// Every key as a string option (values are converted and checked by keys(), with better
-// messages than Boost's). Static: parsed_options keeps a pointer to the description.
-const po::options_description& file_options() {
-  static const po::options_description d = [] {
-    po::options_description o;
-    for (const auto& k : keys()) o.add_options()(k.key, po::value<std::string>());
-    o.add_options()(kLayerKey, po::value<std::vector<std::string>>());
-    return o;
-  }();
-  return d;
-}
+// Every key as a string option. Kept as long as the process: parsed_options keeps a
+// pointer to the description.
+const po::options_description& file_options() { return key_table().options; }
 
 // Applies the values in vm over the defaults, then the rules that tie keys together.
 Config build_config(const po::variables_map& vm, const Sources& src) {
@@ -756,7 +668,7 @@ std::string effective_text(const Config& cfg) {
       section = sec;
     }
     std::string v = k.get(cfg);
-    s << (k.key + sec.size() + 1) << " =" << (v.empty() ? "" : " " + v) << "\n";
+    s << k.key.substr(sec.size() + 1) << " =" << (v.empty() ? "" : " " + v) << "\n";
   }
   return s.str();
 }
@@ -813,6 +725,33 @@ std::string read_config_file(const std::string& path) {
 }  // namespace
 
 std::string config_text(const Config& cfg) { return effective_text(cfg); }
+
+void register_config_section(RegisteredSection section) {
+  const std::string where = "config section [" + section.name + "]";
+  auto refuse = [&](const std::string& problem) {
+    throw Error(ErrorKind::internal, where, problem, "each section is registered once, by its owner");
+  };
+  std::lock_guard<std::mutex> lock(table_mutex());
+  if (section.name.empty() || section.keys.empty()) refuse("a section needs a name and keys");
+  for (const KeySpec& k : builtin_keys())
+    if (section_of(k.key) == section.name) refuse("the name of a built-in section");
+  if (section.name == section_of(kLayerKey)) refuse("the name of a built-in section");
+  for (const RegisteredSection& s : registered())
+    if (s.name == section.name) refuse("registered twice");
+  for (const KeySpec& k : section.keys)
+    if (section_of(k.key) != section.name || k.key.size() <= section.name.size() + 1)
+      refuse("key " + k.key + " outside the section");
+  registered().push_back(std::move(section));
+}
+
+const std::any* find_config_section(const Config& cfg, const std::string& name) {
+  auto it = cfg.sections.find(name);
+  if (it != cfg.sections.end()) return &it->second;
+  std::lock_guard<std::mutex> lock(table_mutex());
+  for (const RegisteredSection& s : registered())
+    if (s.name == name) return &s.defaults;
+  return nullptr;
+}
 
 const char* to_string(DatasetKind d) {
   switch (d) {
@@ -995,38 +934,9 @@ KeyEffect key_effect(const std::string& key) {
   return k ? k->effect : KeyEffect::weights;
 }
 
-bool resume_may_change(const std::string& key) {
-  switch (key_effect(key)) {
-    case KeyEffect::weights:
-    case KeyEffect::training_log: return false;
-    case KeyEffect::results:
-    case KeyEffect::nothing: return true;
-  }
-  return false;
-}
+bool resume_may_change(const std::string& key) { return may_change_on_resume(key_effect(key)); }
 
-const std::vector<std::string>& resume_changeable_keys() {
-  static const std::vector<std::string> list = [] {
-    std::vector<std::string> out;
-    const auto& all = keys();
-    for (size_t i = 0; i < all.size();) {
-      const std::string sec = section_of(all[i].key);
-      size_t end = i;
-      bool every = true;
-      for (; end < all.size() && section_of(all[end].key) == sec; ++end) every = every && resume_may_change(all[end].key);
-      // "analysis.*" says more than its eight keys; a section of one key is named by it.
-      if (every && end - i > 1) {
-        out.push_back(sec + ".*");
-      } else {
-        for (size_t j = i; j < end; ++j)
-          if (resume_may_change(all[j].key)) out.push_back(all[j].key);
-      }
-      i = end;
-    }
-    return out;
-  }();
-  return list;
-}
+const std::vector<std::string>& resume_changeable_keys() { return key_table().resume_keys; }
 
 std::map<std::string, std::string> config_entries(const std::string& text, const std::string& where) {
   Sources src;

@@ -40,7 +40,7 @@ std::string settled_cell(int at, const std::vector<int>& epochs, const std::stri
 
 ConvergenceColumn settles_column(const ReportContext& ctx) {
   ConvergenceColumn c;
-  const double threshold = ctx.config.similarity.settle_threshold;
+  const double threshold = similarity_config(ctx.config).settle_threshold;
   c.header_html = "representation settles at";
   const SimilarityResult* s = ctx.similarity.get();
   if (s) {
@@ -197,7 +197,7 @@ std::string convergence_section_html(const ReportContext& ctx, const AnalysisRes
 
   if (ctx.similarity)
     h << "<figure><img src=\""
-      << png_data_uri(cka_to_final_figure(*ctx.similarity, ctx.config.similarity.settle_threshold))
+      << png_data_uri(cka_to_final_figure(*ctx.similarity, similarity_config(ctx.config).settle_threshold))
       << "\" alt=\"CKA to the final snapshot per layer\"><figcaption>Linear CKA of each layer's representation with "
          "its own at the final snapshot: 1 there by definition; the dashed line is the settling threshold."
          "</figcaption></figure>\n";

@@ -662,7 +662,7 @@ void section_summary(Page& p, const ReportContext& ctx, const AnalysisResult& r,
   p.kv("Snapshots analysed (epochs)", epochs_list);
   p.kv("Analysed layers", layers_list);
   p.kv("Jump threshold", "strongest image changed and projection cosine < " + format_number("%.2f", r.jump_threshold));
-  p.kv("Settling threshold", "CKA to the final snapshot >= " + format_number("%.2f", cfg.similarity.settle_threshold) +
+  p.kv("Settling threshold", "CKA to the final snapshot >= " + format_number("%.2f", similarity_config(cfg).settle_threshold) +
                                  " (similarity.settle_threshold)");
   p.h << "</table>\n";
 }

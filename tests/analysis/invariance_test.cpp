@@ -305,6 +305,7 @@ std::string InvarianceRun::root_;
 
 TEST_F(InvarianceRun, StoredInputsReproduceTheStoredFigures) {
   const std::string dir = root_ + "/run";
+  register_invariance_section();  // the [invariance] keys below
   const Config cfg = load_config(testutil::tiny_run_args(
       root_ + "/data", dir,
       {"--train.epochs", "2", "--snapshot.epochs", "0,1,2", "--invariance.images", "test:3,0,7", "--invariance.epochs",

@@ -226,6 +226,7 @@ class LinearProbeRun : public ::testing::Test {
     fs::remove_all(root_, ec);
   }
   static Config config(std::vector<std::string> extra) {
+    register_linear_probe_section();  // the keys below are the analysis' own, not the config stage's
     std::vector<std::string> more = {"--train.epochs", "2", "--snapshot.epochs", "0,1,2", "--analysis.batch", "32"};
     // The whole synthetic splits unless the test asks for other counts.
     for (const char* key : {"--linear_probe.train", "--linear_probe.test"})
@@ -241,7 +242,7 @@ std::string LinearProbeRun::root_, LinearProbeRun::data_, LinearProbeRun::run_;
 TEST_F(LinearProbeRun, EveryLayerEverySnapshotAndTheFileRoundTrip) {
   const Config cfg = config({});
   const ds::Run run = ds::Run::open(run_, cfg);
-  const LinearProbeResult r = compute_linear_probes(run, cfg.linear_probe, /*show_progress=*/false);
+  const LinearProbeResult r = compute_linear_probes(run, linear_probe_config(cfg), /*show_progress=*/false);
   ASSERT_EQ(r.epochs, (std::vector<int>{0, 1, 2}));
   ASSERT_EQ(r.layers, (std::vector<std::string>{kPixelsRow, "c1", "c2", kNetworkRow}));
   // pixels 1x12x12 as they are; c1 4 x 2x2 cells; c2 6 x 2x2; the network's 10 classes.
@@ -282,7 +283,7 @@ TEST_F(LinearProbeRun, EveryLayerEverySnapshotAndTheFileRoundTrip) {
 TEST_F(LinearProbeRun, ChosenLayersAndGrid) {
   const Config cfg = config({"--linear_probe.layers", "c2,f3", "--linear_probe.grid", "1", "--linear_probe.train",
                              "100", "--linear_probe.test", "50"});
-  const LinearProbeResult r = compute_linear_probes(ds::Run::open(run_, cfg), cfg.linear_probe, false);
+  const LinearProbeResult r = compute_linear_probes(ds::Run::open(run_, cfg), linear_probe_config(cfg), false);
   EXPECT_EQ(r.layers, (std::vector<std::string>{kPixelsRow, "c2", "f3", kNetworkRow}));
   EXPECT_EQ(r.feature_dim, (std::vector<int32_t>{144, 6, 10, 10}));
 }
@@ -291,7 +292,7 @@ TEST_F(LinearProbeRun, BadInputNamesTheKey) {
   auto fails_naming = [&](const std::vector<std::string>& extra, const std::string& key) {
     try {
       const Config cfg = config(extra);
-      compute_linear_probes(ds::Run::open(run_, cfg), cfg.linear_probe, false);
+      compute_linear_probes(ds::Run::open(run_, cfg), linear_probe_config(cfg), false);
       ADD_FAILURE() << "no error for " << key;
     } catch (const Error& e) {
       EXPECT_EQ(e.exit_code(), 2) << e.what();

@@ -172,6 +172,7 @@ class SimilarityRun : public ::testing::Test {
     fs::remove_all(root_, ec);
   }
   static Config config(std::vector<std::string> extra) {
+    register_similarity_section();  // the keys below are the analysis' own, not the config stage's
     std::vector<std::string> more = {"--train.epochs", "2", "--snapshot.epochs", "0,1,2", "--analysis.batch", "32",
                                      "--similarity.images", "90"};
     more.insert(more.end(), extra.begin(), extra.end());
@@ -204,7 +205,7 @@ std::vector<float> naive_pool(const std::vector<float>& a, int n, int C, int H, 
 TEST_F(SimilarityRun, EveryNumberFromPlainLoopsAndTheFileRoundTrip) {
   const Config cfg = config({"--similarity.grid", "3"});
   const ds::Run run = ds::Run::open(run_, cfg);
-  const SimilarityResult r = compute_similarity(run, cfg.similarity, /*show_progress=*/false);
+  const SimilarityResult r = compute_similarity(run, similarity_config(cfg), /*show_progress=*/false);
   ASSERT_EQ(r.epochs, (std::vector<int>{0, 1, 2}));
   ASSERT_EQ(r.layers, (std::vector<std::string>{"c1", "c2"}));  // f3 is the last layer: not hidden
   EXPECT_EQ(r.image_count, 90);
@@ -272,7 +273,7 @@ TEST_F(SimilarityRun, EveryNumberFromPlainLoopsAndTheFileRoundTrip) {
 // docs/similarity-format.md, checked with the HDF5 C API rather than our own reader.
 TEST_F(SimilarityRun, TheFileAsDocumented) {
   const Config cfg = config({"--similarity.layers", "c2,c1"});
-  const SimilarityResult r = compute_similarity(ds::Run::open(run_, cfg), cfg.similarity, false);
+  const SimilarityResult r = compute_similarity(ds::Run::open(run_, cfg), similarity_config(cfg), false);
   EXPECT_EQ(r.layers, (std::vector<std::string>{"c1", "c2"})) << "forward order whatever the list's";
   const std::string path = root_ + "/doc.h5";
   write_similarity(path, r);
@@ -355,7 +356,7 @@ TEST_F(SimilarityRun, BadInputNamesTheKey) {
   auto fails_naming = [&](const std::vector<std::string>& extra, const std::string& key) {
     try {
       const Config cfg = config(extra);
-      compute_similarity(ds::Run::open(run_, cfg), cfg.similarity, false);
+      compute_similarity(ds::Run::open(run_, cfg), similarity_config(cfg), false);
       ADD_FAILURE() << "no error for " << key;
     } catch (const Error& e) {
       EXPECT_EQ(e.exit_code(), 2) << e.what();

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "deconvscope/config/config.hpp"
+#include "deconvscope/config/config_section.hpp"
+#include "deconvscope/config/config_value.hpp"
 #include "deconvscope/core/error.hpp"
 
 namespace fs = std::filesystem;
@@ -128,101 +130,6 @@ TEST(ConfigDifferences, NamesEachDifferingKeyWithBothValues) {
   EXPECT_EQ(d[3].key, "snapshot.epochs");
   EXPECT_EQ(d[3].a, "0,1,2,4");
   EXPECT_EQ(d[3].b, "0,1,2,5,10,64");
-}
-
-// One list of the keys a resume may change: the check follows it, and docs/config.md's
-// sentence names exactly its entries (train --help prints the list itself).
-TEST(ResumeKeys, TheCheckAndDocsConfigFollowTheOneList) {
-  EXPECT_TRUE(ds::resume_may_change("train.epochs"));
-  EXPECT_TRUE(ds::resume_may_change("analysis.features"));
-  EXPECT_TRUE(ds::resume_may_change("linear_probe.grid"));
-  EXPECT_TRUE(ds::resume_may_change("data.prefetch_batches"));
-  EXPECT_FALSE(ds::resume_may_change("train.lr"));
-  EXPECT_FALSE(ds::resume_may_change("data.train_limit"));
-  EXPECT_FALSE(ds::resume_may_change("analysis"));  // a section needs its dot
-  EXPECT_FALSE(ds::resume_may_change("model.layer"));
-
-  std::ifstream f(std::string(DS_SOURCE_DIR) + "/docs/config.md");
-  const std::string doc{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-  const size_t from = doc.find("(only `"), to = doc.find("may change;", from);
-  ASSERT_NE(from, std::string::npos) << "docs/config.md lost its sentence on the keys a resume may change";
-  ASSERT_NE(to, std::string::npos);
-  std::vector<std::string> documented;
-  for (size_t a = doc.find('`', from); a < to; a = doc.find('`', doc.find('`', a + 1) + 1))
-    documented.push_back(doc.substr(a + 1, doc.find('`', a + 1) - a - 1));
-  std::vector<std::string> listed = ds::resume_changeable_keys();
-  std::sort(documented.begin(), documented.end());
-  std::sort(listed.begin(), listed.end());
-  EXPECT_EQ(documented, listed);
-}
-
-// Every key of the table declares its effect, and the resume rule is that declaration:
-// a key may change iff it changes neither the weights nor the training's own records,
-// and the printed list (wildcards included) covers exactly those keys.
-TEST(ResumeKeys, EveryKeyDeclaresItsEffectAndResumeReadsIt) {
-  const std::vector<std::string> keys = ds::config_keys();
-  ASSERT_FALSE(keys.empty());
-  const auto& listed = ds::resume_changeable_keys();
-  auto in_list = [&](const std::string& key) {
-    for (const std::string& k : listed) {
-      const bool section = k.size() > 2 && k.compare(k.size() - 2, 2, ".*") == 0;
-      if (section ? key.rfind(k.substr(0, k.size() - 1), 0) == 0 : key == k) return true;
-    }
-    return false;
-  };
-  for (const std::string& k : keys) {
-    const ds::KeyEffect e = ds::key_effect(k);
-    const bool changes_training = e == ds::KeyEffect::weights || e == ds::KeyEffect::training_log;
-    EXPECT_EQ(ds::resume_may_change(k), !changes_training) << k << " (" << ds::to_string(e) << ")";
-    EXPECT_EQ(in_list(k), !changes_training) << k << " and train --help's list disagree";
-  }
-  for (const std::string& k : listed) {
-    const bool section = k.size() > 2 && k.compare(k.size() - 2, 2, ".*") == 0;
-    EXPECT_TRUE(section || std::count(keys.begin(), keys.end(), k)) << k << " is not a key";
-  }
-  // Streaming decodes the same batches as holding the set in memory (docs/scaling.md):
-  // it changes nothing, for the resume check and for compare alike.
-  for (const char* k : {"data.streaming", "data.memory_budget_mb", "data.reader_threads", "data.prefetch_batches"})
-    EXPECT_EQ(int(ds::key_effect(k)), int(ds::KeyEffect::nothing)) << k;
-  EXPECT_EQ(int(ds::key_effect("train.probe_batch")), int(ds::KeyEffect::training_log));
-  EXPECT_EQ(int(ds::key_effect("model.layer #3")), int(ds::KeyEffect::weights));
-  EXPECT_EQ(int(ds::key_effect("health.dominating_ratio")), int(ds::KeyEffect::results));
-  EXPECT_TRUE(ds::resume_may_change("health.probe"));
-}
-
-// docs/config.md's table of effects states each key's declaration once more, for readers:
-// every key of the table sits in exactly one row, the row of its effect.
-TEST(ResumeKeys, DocsConfigTableOfEffectsFollowsTheDeclarations) {
-  std::ifstream f(std::string(DS_SOURCE_DIR) + "/docs/config.md");
-  const std::string doc{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-  const size_t from = doc.find("### What changing a key changes");
-  ASSERT_NE(from, std::string::npos) << "docs/config.md lost its table of what changing a key changes";
-  const std::map<std::string, ds::KeyEffect> rows = {{"the weights", ds::KeyEffect::weights},
-                                                     {"the training's own records", ds::KeyEffect::training_log},
-                                                     {"results only", ds::KeyEffect::results},
-                                                     {"nothing", ds::KeyEffect::nothing}};
-  const std::vector<std::string> keys = ds::config_keys();
-  std::map<std::string, int> seen;
-  std::istringstream in(doc.substr(from));
-  std::string line;
-  while (std::getline(in, line) && line.rfind("| effect", 0) != 0) {}
-  std::getline(in, line);  // |---|
-  while (std::getline(in, line) && line.rfind("| ", 0) == 0) {
-    const size_t a = line.find(" | "), b = line.find(" | ", a + 3);
-    const auto row = rows.find(line.substr(2, a - 2));
-    ASSERT_NE(row, rows.end()) << line;
-    const std::string cell = line.substr(a + 3, b - a - 3);
-    for (size_t q = cell.find('`'); q != std::string::npos; q = cell.find('`', cell.find('`', q + 1) + 1)) {
-      const std::string word = cell.substr(q + 1, cell.find('`', q + 1) - q - 1);
-      const bool section = word.size() > 2 && word.compare(word.size() - 2, 2, ".*") == 0;
-      for (const std::string& k : keys)
-        if (section ? k.rfind(word.substr(0, word.size() - 1), 0) == 0 : k == word) {
-          ++seen[k];
-          EXPECT_EQ(ds::to_string(ds::key_effect(k)), ds::to_string(row->second)) << k << " in row " << row->first;
-        }
-    }
-  }
-  for (const std::string& k : keys) EXPECT_EQ(seen[k], 1) << k << " should be in exactly one row";
 }
 
 // config_entries reads a text as written, through the loader's own path: comments and
@@ -766,4 +673,99 @@ TEST(ConfigHelp, ListsEveryKey) {
     EXPECT_CONTAINS(help, key);
   }
   EXPECT_CONTAINS(help, "layer = NAME TYPE");
+}
+
+// ---- sections a higher stage registers (config_section.hpp) ----
+
+namespace {
+
+// A section owned by "a higher stage": here, this test.
+struct ExampleConfig {
+  int count = 3;
+  std::string label = "plain";
+};
+
+void register_example_section() {
+  static const bool once = [] {
+    using namespace ds::config_value;
+    ds::register_config_section<ExampleConfig>(
+        "example",
+        {{"example.count", ds::KeyEffect::weights, nullptr, "how many",
+          [](const ExampleConfig& c) { return std::to_string(c.count); },
+          [](ExampleConfig& c, const std::string& v, const std::string& w) { c.count = to_int(v, w, 1, 10); }},
+         {"example.label", ds::KeyEffect::results, "(plain)", "what it is called",
+          [](const ExampleConfig& c) { return c.label; },
+          [](ExampleConfig& c, const std::string& v, const std::string& w) { c.label = to_text(v, w); }}});
+    return true;
+  }();
+  (void)once;
+}
+
+const ExampleConfig& example_config(const ds::Config& cfg) { return ds::config_section<ExampleConfig>(cfg, "example"); }
+
+}  // namespace
+
+// This process registers no analysis: their keys are unknown here, and a config naming
+// one is refused naming the key (the command line registers them first, tests/cli).
+TEST(RegisteredSection, UnregisteredKeysAreUnknown) {
+  for (const std::string& k : ds::config_keys())
+    for (const char* owned : {"invariance.", "occlusion.", "linear_probe.", "similarity."})
+      EXPECT_NE(k.rfind(owned, 0), 0u) << k;
+  std::string msg = error_of([] { ds::load_config({"--similarity.grid", "2"}); });
+  EXPECT_CONTAINS(msg, "command line: --similarity.grid");
+  EXPECT_CONTAINS(msg, "unknown key similarity.grid");
+  const std::string path = write_file("a.cfg", "[train]\nepochs = 2\n[occlusion]\nsize = 4\n");
+  msg = error_of([&] { ds::load_config({"--config", path}); });
+  EXPECT_CONTAINS(msg, path + ":4");
+  EXPECT_CONTAINS(msg, "unknown key occlusion.size");
+  EXPECT_EQ(ds::load_config({}).text.find("[similarity]"), std::string::npos);
+}
+
+// A registered section's keys join every reader of the table as built-in keys do, placed
+// before [health]; its values reach its owner's struct, and a bad value is refused with
+// the built-in keys' words.
+TEST(RegisteredSection, KeysJoinEveryReaderOfTheTable) {
+  register_example_section();
+  register_example_section();  // its owner registers once
+  const ds::Config d = ds::load_config({});
+  EXPECT_EQ(example_config(d).count, 3) << "the defaults without a value";
+  EXPECT_CONTAINS(d.text, "batch = 128\n\n[example]\ncount = 3\nlabel = plain\n\n[health]\n");
+  EXPECT_CONTAINS(ds::config_help(), "  example.label = (plain)\n      what it is called\n");
+  const std::vector<std::string> keys = ds::config_keys();
+  const auto at = std::find(keys.begin(), keys.end(), "example.count");
+  ASSERT_NE(at, keys.end());
+  EXPECT_EQ(at[1], "example.label");
+  EXPECT_EQ(at[2], "health.probe");
+
+  const ds::Config c = ds::load_config({"--example.count", "7"});
+  EXPECT_EQ(example_config(c).count, 7);
+  EXPECT_EQ(example_config(ds::parse_config_text(c.text, "config.cfg")).count, 7);
+  const auto diff = ds::config_differences(d, c);
+  ASSERT_EQ(diff.size(), 1u);
+  EXPECT_EQ(diff[0].key, "example.count");
+  EXPECT_EQ(diff[0].b, "7");
+  EXPECT_EQ(int(ds::key_effect("example.count")), int(ds::KeyEffect::weights));
+  EXPECT_FALSE(ds::resume_may_change("example.count"));
+  EXPECT_TRUE(ds::resume_may_change("example.label"));
+  const auto& resume = ds::resume_changeable_keys();
+  EXPECT_EQ(std::count(resume.begin(), resume.end(), "example.label"), 1);
+  EXPECT_EQ(ds::config_entries("[example]\nlabel = x\n", "e.cfg").at("example.label"), "x");
+
+  std::string msg = error_of([] { ds::load_config({"--example.count", "11"}); });
+  EXPECT_CONTAINS(msg, "command line: --example.count");
+  EXPECT_CONTAINS(msg, "expected an integer in [1, 10], found 11");
+  const std::string path = write_file("e.cfg", "[example]\nlabel = a # b\ncount = x\n");
+  msg = error_of([&] { ds::load_config({"--config", path}); });
+  EXPECT_CONTAINS(msg, path + ":3: key example.count");
+  EXPECT_CONTAINS(msg, "expected an integer in [1, 10], found 'x'");
+  msg = error_of([] { ds::load_config({"--example.cont", "2"}); });
+  EXPECT_CONTAINS(msg, "did you mean example.count?");
+
+  // A section is registered once, under a name of its own, with keys inside it.
+  auto refused = [](ds::RegisteredSection s) { error_of([&] { ds::register_config_section(s); }, ds::ErrorKind::internal); };
+  const ds::KeySpec key{"example.count", ds::KeyEffect::results, nullptr, "x", nullptr, nullptr};
+  refused({"example", ExampleConfig{}, {key}});
+  refused({"train", ExampleConfig{}, {key}});
+  refused({"other", ExampleConfig{}, {key}});
+  refused({"other", ExampleConfig{}, {}});
 }

@@ -122,7 +122,7 @@ TEST(ConvergenceHeadline, KnownSettlingEpochsProbesAndJumps) {
   EXPECT_EQ(html.find("onverged"), std::string::npos) << html;
 
   // The threshold is the config key's: at 0.96 conv1 settles only at 3, fc6 not before the last.
-  ctx.config.similarity.settle_threshold = 0.96f;
+  similarity_config(ctx.config).settle_threshold = 0.96f;
   const std::string strict = convergence_section_html(ctx, r, "");
   EXPECT_NE(row_of(strict, "conv1").find("<td class=\"num\">epoch 3</td>"), std::string::npos);
   EXPECT_NE(row_of(strict, "fc6").find("<td>not before the last snapshot (epoch 4)</td>"), std::string::npos);

@@ -31,6 +31,26 @@ inline constexpr const char* kInvarianceFile = "invariance.h5";    // analysis/
 inline constexpr const char* kInvarianceCsv = "invariance.csv";    // analysis/
 inline constexpr const char* kInvariancePage = "invariance.html";  // report/
 
+// [invariance]: the paper's Fig. 5 over the snapshots.
+struct InvarianceConfig {
+  std::string images = "test:0-4";      // split:indices (analysis/image_selection.hpp)
+  std::vector<int> epochs;              // snapshot epochs to measure; empty = all
+  std::vector<std::string> layers;      // empty = the first conv layer and the last hidden fc layer
+  std::string translate = "auto";       // pixels, vertical and horizontal (config/sweep.hpp)
+  std::string scale = "auto";           // factor about the image centre
+  std::string rotate = "auto";          // degrees, counter-clockwise
+  bool in_analyze = false;              // `analyze` runs it too
+};
+
+// The [invariance] section of cfg: what it sets, else the defaults above. The second form
+// is for changing it (cfg holds the section from then on).
+const InvarianceConfig& invariance_config(const Config& cfg);
+InvarianceConfig& invariance_config(Config& cfg);
+// Adds [invariance] and its keys to the config key table (config/config_section.hpp), so that
+// a config naming them reads: called before any such config is read (cli_run calls
+// register_analysis_sections first); a second call does nothing.
+void register_invariance_section();
+
 enum class Transform { translate_y, translate_x, scale, rotate };
 inline constexpr Transform kTransforms[] = {Transform::translate_y, Transform::translate_x, Transform::scale,
                                             Transform::rotate};

@@ -35,6 +35,24 @@ inline constexpr const char* kLinearProbesCsv = "linear_probes.csv";            
 inline constexpr const char* kLinearProbeConvergenceCsv = "linear_probe_convergence.csv";  // analysis/
 inline constexpr const char* kLinearProbesPage = "linear_probes.html";                      // report/
 
+// [linear_probe]: a linear classifier on each layer's pooled features at each snapshot.
+struct LinearProbeConfig {
+  std::vector<std::string> layers;  // empty = every conv layer and every hidden fc layer
+  int64_t train = 10000;            // first N training images the probes are fitted on
+  int64_t test = 10000;             // first N test images they are scored on
+  int grid = 2;                     // conv outputs average-pooled to at most grid x grid cells per channel
+  bool in_analyze = false;          // `analyze` (and analysis.live) runs them too
+};
+
+// The [linear_probe] section of cfg: what it sets, else the defaults above. The second form
+// is for changing it (cfg holds the section from then on).
+const LinearProbeConfig& linear_probe_config(const Config& cfg);
+LinearProbeConfig& linear_probe_config(Config& cfg);
+// Adds [linear_probe] and its keys to the config key table (config/config_section.hpp), so that
+// a config naming them reads: called before any such config is read (cli_run calls
+// register_analysis_sections first); a second call does nothing.
+void register_linear_probe_section();
+
 // The two reference rows among the probed layers; no layer can be called so (layer names
 // are letters, digits, '_' and '-').
 inline constexpr const char* kPixelsRow = "(pixels)";    // the probe on the input pixels: the floor

@@ -32,6 +32,25 @@ inline constexpr const char* kOcclusionFile = "occlusion.h5";    // analysis/
 inline constexpr const char* kOcclusionCsv = "occlusion.csv";    // analysis/
 inline constexpr const char* kOcclusionPage = "occlusion.html";  // report/
 
+// [occlusion]: `deconvscope occlusion` (Zeiler & Fergus Fig. 7 at every snapshot; docs/occlusion-format.md).
+struct OcclusionConfig {
+  std::string images = "test:0-4";  // split:indices, e.g. test:0-4 or train:3,7,9
+  std::vector<int> epochs;          // empty = every snapshot
+  std::string layer;                // conv layer; empty = the last conv layer
+  int size = 8;                     // side of the grey square, pixels
+  int stride = 2;                   // step of the square, pixels
+  bool in_analyze = false;          // `analyze` runs it too
+};
+
+// The [occlusion] section of cfg: what it sets, else the defaults above. The second form
+// is for changing it (cfg holds the section from then on).
+const OcclusionConfig& occlusion_config(const Config& cfg);
+OcclusionConfig& occlusion_config(Config& cfg);
+// Adds [occlusion] and its keys to the config key table (config/config_section.hpp), so that
+// a config naming them reads: called before any such config is read (cli_run calls
+// register_analysis_sections first); a second call does nothing.
+void register_occlusion_section();
+
 // Where the square goes: its top-left corner runs from -(size / 2) to H - size + size / 2
 // in steps of stride (the same across), so the square overhangs each border by up to half
 // its side and every pixel is covered near the square's middle at some position.

@@ -33,6 +33,25 @@ inline constexpr const char* kSimilarityFile = "similarity.h5";    // analysis/
 inline constexpr const char* kSimilarityCsv = "similarity.csv";    // analysis/
 inline constexpr const char* kSimilarityPage = "similarity.html";  // report/
 
+// [similarity]: linear CKA of each layer's pooled features with the final snapshot's, the
+// previous one's, and the other layers'.
+struct SimilarityConfig {
+  std::vector<std::string> layers;  // empty = every conv layer and every hidden fc layer
+  int64_t images = 2000;            // the first N training images
+  int grid = 4;                     // conv outputs average-pooled to at most grid x grid cells per channel
+  float settle_threshold = 0.9f;    // the report's "representation settles at": CKA to final stays >= this
+  bool in_analyze = false;          // `analyze` (and analysis.live) runs it too
+};
+
+// The [similarity] section of cfg: what it sets, else the defaults above. The second form
+// is for changing it (cfg holds the section from then on).
+const SimilarityConfig& similarity_config(const Config& cfg);
+SimilarityConfig& similarity_config(Config& cfg);
+// Adds [similarity] and its keys to the config key table (config/config_section.hpp), so that
+// a config naming them reads: called before any such config is read (cli_run calls
+// register_analysis_sections first); a second call does nothing.
+void register_similarity_section();
+
 // --- The measure ------------------------------------------------------------------------
 
 // The centred Gram matrix Kc = Xc Xc' (n, n) row-major of features x (n, D) row-major:

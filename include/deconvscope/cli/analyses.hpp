@@ -75,6 +75,12 @@ std::vector<ReportPage> report_pages();
 // What `compare` shows of the analyses, in registry order (compare_runs).
 std::vector<CompareCell> compare_cells();
 
+// Registers every analysis' config section and keys (config/config_section.hpp), each
+// declared in its own analysis/<name>.cpp. Called first by cli_run, so that every config
+// the command line reads (a file, the overrides, a run's config.cfg, a snapshot's) knows
+// their keys; and by tests of lower stages that read them. A second call does nothing.
+void register_analysis_sections();
+
 // `deconvscope <analysis.command> --run DIR [...]`: flags, the run's config, the
 // workspace (comm says whether this process writes), the step. Returns the exit code.
 int run_analysis_command(const AnalysisCommand& analysis, std::vector<std::string> args, Comm& comm);

@@ -3,6 +3,7 @@
 // command-line overrides under the same dotted names. docs/config.md lists every key.
 #pragma once
 
+#include <any>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -88,48 +89,6 @@ struct AnalysisConfig {
   int batch = 128;
 };
 
-// [invariance]: the paper's Fig. 5 over the snapshots (analysis/invariance.hpp).
-struct InvarianceConfig {
-  std::string images = "test:0-4";      // split:indices (analysis/image_selection.hpp)
-  std::vector<int> epochs;              // snapshot epochs to measure; empty = all
-  std::vector<std::string> layers;      // empty = the first conv layer and the last hidden fc layer
-  std::string translate = "auto";       // pixels, vertical and horizontal (config/sweep.hpp)
-  std::string scale = "auto";           // factor about the image centre
-  std::string rotate = "auto";          // degrees, counter-clockwise
-  bool in_analyze = false;              // `analyze` runs it too
-};
-
-// `deconvscope occlusion` (Zeiler & Fergus Fig. 7 at every snapshot; docs/occlusion-format.md).
-struct OcclusionConfig {
-  std::string images = "test:0-4";  // split:indices, e.g. test:0-4 or train:3,7,9
-  std::vector<int> epochs;          // empty = every snapshot
-  std::string layer;                // conv layer; empty = the last conv layer
-  int size = 8;                     // side of the grey square, pixels
-  int stride = 2;                   // step of the square, pixels
-  bool in_analyze = false;          // `analyze` runs it too
-};
-
-// The linear probes (analysis/linear_probe.hpp): a linear classifier on each layer's
-// pooled features at each snapshot.
-struct LinearProbeConfig {
-  std::vector<std::string> layers;  // empty = every conv layer and every hidden fc layer
-  int64_t train = 10000;            // first N training images the probes are fitted on
-  int64_t test = 10000;             // first N test images they are scored on
-  int grid = 2;                     // conv outputs average-pooled to at most grid x grid cells per channel
-  bool in_analyze = false;          // `analyze` (and analysis.live) runs them too
-};
-
-// Representation similarity across snapshots (analysis/similarity.hpp): linear CKA of
-// each layer's pooled features with the final snapshot's, the previous one's, and the
-// other layers'.
-struct SimilarityConfig {
-  std::vector<std::string> layers;  // empty = every conv layer and every hidden fc layer
-  int64_t images = 2000;            // the first N training images
-  int grid = 4;                     // conv outputs average-pooled to at most grid x grid cells per channel
-  float settle_threshold = 0.9f;    // the report's "representation settles at": CKA to final stays >= this
-  bool in_analyze = false;          // `analyze` (and analysis.live) runs it too
-};
-
 // [health]: how `deconvscope health` (and `compare`, for a run whose health it computes)
 // judges filters (analysis/health.hpp HealthOptions; docs/health-format.md). Their flags
 // --probe, --dominating-ratio, --collapsed-ratio, --redundant-correlation are short for these.
@@ -150,10 +109,9 @@ struct Config {
   TrainConfig train;
   SnapshotConfig snapshot;
   AnalysisConfig analysis;
-  InvarianceConfig invariance;
-  OcclusionConfig occlusion;
-  LinearProbeConfig linear_probe;
-  SimilarityConfig similarity;
+  // The sections a higher stage registers (config_section.hpp), by section name, each
+  // holding its owner's struct; read through the owner's accessor. Absent: its defaults.
+  std::map<std::string, std::any> sections;
   HealthConfig health;
   std::string source;             // the config file it came from, "" if none
   std::string text;               // the effective config as INI text (reloadable)
@@ -175,9 +133,10 @@ struct ConfigDifference {
 };
 // Every key whose value differs between a and b, in the order of docs/config.md.
 std::vector<ConfigDifference> config_differences(const Config& a, const Config& b);
-// What changing a key changes, declared once per key in config.cpp's table. Two readers
-// follow it: `train --resume` may change a key that changes neither the weights nor the
-// training's own records, and `compare` names the differing keys that change the weights.
+// What changing a key changes, declared once per key (its KeySpec, config_section.hpp: in
+// config.cpp's table or a registered section). Two readers follow it: `train --resume` may
+// change a key that changes neither the weights nor the training's own records, and
+// `compare` names the differing keys that change the weights.
 enum class KeyEffect {
   weights,       // what is trained: run.seed, the images trained on, the model, the optimiser
   training_log,  // what training records beside the weights (train.probe_batch: metrics.csv's
