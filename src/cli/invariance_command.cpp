@@ -106,6 +106,7 @@ const AnalysisCommand& invariance_analysis() {
       [](const Config& c) { parse_image_selection(c.invariance.images, "invariance.images"); },
       [](const RunPaths& p) { return std::vector<std::string>{p.invariance_file(), p.invariance_csv(), p.invariance_page()}; },
       invariance_step,
+      /*convergence=*/nullptr,
   };
   return a;
 }

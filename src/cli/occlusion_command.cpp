@@ -75,6 +75,7 @@ const AnalysisCommand& occlusion_analysis() {
       [](const Config& c) { parse_image_selection(c.occlusion.images, "occlusion.images"); },
       [](const RunPaths& p) { return std::vector<std::string>{p.occlusion_file(), p.occlusion_csv(), p.occlusion_page()}; },
       occlusion_step,
+      /*convergence=*/nullptr,
   };
   return a;
 }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "deconvscope/analysis/convergence_measure.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/config/config.hpp"
 
@@ -144,5 +145,11 @@ std::shared_ptr<const LinearProbeResult> read_run_linear_probes(const RunPaths& 
 // <dir>/linear_probes.csv (a row per layer and epoch) and <dir>/linear_probe_convergence.csv
 // (a row per layer: final test accuracy and the epoch it reaches 95% of it).
 void write_linear_probe_csv(const std::string& dir, const LinearProbeResult& r);
+// The probes' columns of convergence.csv (ConvergenceMeasure's CSV half; the report's
+// linear_probe_page.hpp adds the headline's): per analysed layer and epoch the test
+// accuracy, the epoch it reaches 95% of its final value, the gain over the pixel floor and
+// the epoch from which that stays >= 90% of the final gain; blank for a layer or epoch the
+// probes lack, and everywhere when `probes` is null (the run has none).
+ConvergenceMeasure linear_probe_convergence_columns(std::shared_ptr<const LinearProbeResult> probes);
 
 }  // namespace ds

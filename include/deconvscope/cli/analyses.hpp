@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "deconvscope/analysis/convergence_measure.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
@@ -54,6 +55,9 @@ struct AnalysisCommand {
   std::vector<std::string> (*outputs)(const RunPaths&);
   // Computes, writes (call.write) and, when call.summary, prints what it found.
   void (*step)(const AnalysisCall& call);
+  // Its measure of when each layer settles, read from the run's files (columns of
+  // convergence.csv and of the report's Convergence headline), or null: it has none.
+  ConvergenceMeasure (*convergence)(const RunPaths& paths, const Config& cfg);
 };
 
 // Every registered analysis, in the order analyze runs them and --help lists them.
