@@ -47,4 +47,9 @@ struct ConvergenceMeasure {
   std::vector<std::pair<std::string, std::string>> summary_rows;
 };
 
+// The first epoch from which v (per epoch, ascending epochs) stays >= threshold through
+// the last epoch; -1 when the last value is below it or not a number. The criterion of
+// the measures' "settles at" and "useful at" (similarity and probes alike).
+int first_epoch_staying_at_or_above(const std::vector<int>& epochs, const std::vector<float>& v, double threshold);
+
 }  // namespace ds
