@@ -22,7 +22,7 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const RunWorkspace& ws, con
   with_measures.convergence = [&run] { return convergence_measures(run.paths(), run.config()); };
   o.analysis = run_analysis(run, with_measures);
   // The analyses a key asks for come first, so that the report links their pages and
-  // shows the probes' convergence. They are not sharded: under mpirun rank 0 runs them.
+  // shows their measures of convergence. They are not sharded: under mpirun rank 0 runs them.
   if (ws.writes()) run_analyses_in_analyze(run, ws, opt.quiet);
   ReportContext ctx;
   ctx.paths = run.paths();
@@ -30,8 +30,8 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const RunWorkspace& ws, con
   ctx.config_text = run.config().text;
   ctx.first_filters_layer = o.analysis.first_conv;
   ctx.first_filters = o.analysis.first_filters;
-  // Read again: the analyses just run may have rewritten their files.
-  if (ws.writes()) ctx.convergence = convergence_measures(run.paths(), run.config());
+  // Read now, not before run_analysis: the analyses just run may have rewritten their files.
+  ctx.convergence = convergence_measures(run.paths(), run.config());
   if (ws.writes()) write_report(ctx, o.analysis.result, o.analysis.probe.images());
   o.report = run.paths().report_index;
   return o;
