@@ -555,39 +555,20 @@ AnalysisResult read_analysis(const std::string& path) {
 
 namespace {
 
-// Index of `x` in `v`, or -1: a layer's row in the probes or the similarity, an epoch's column there.
-template <class T>
-int index_of(const std::vector<T>& v, const T& x) {
-  const auto it = std::find(v.begin(), v.end(), x);
-  return it == v.end() ? -1 : int(it - v.begin());
-}
-
-// One row per layer and epoch; the probe and CKA columns are empty where those analyses
-// did not run or did not measure that layer or epoch.
-void write_convergence_csv(const std::string& path, const AnalysisResult& r, const LinearProbeResult* probes,
-                           const SimilarityResult* similarity, double settle_threshold) {
+// One row per layer and epoch; each measure adds its cells between the transition counts
+// and the sanity baseline.
+void write_convergence_csv(const std::string& path, const AnalysisResult& r,
+                           const std::vector<ConvergenceMeasure>& measures) {
   const size_t E = r.epochs.size();
-  CsvWriter out(
+  std::string header =
       "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
-      "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at,"
-      "probe_gain,probe_useful_at,cka_to_final,cka_settles_at,init_rank_correlation");
+      "progress_converged_at,jumps,went_silent,came_back,inactive";
+  for (const ConvergenceMeasure& m : measures)
+    for (const std::string& column : m.csv_columns) header += "," + column;
+  CsvWriter out(header + ",init_rank_correlation");
   for (size_t l = 0; l < r.layers.size(); ++l) {
     const LayerConvergence& c = r.convergence[l];
     const TransitionCounts n = count_transitions(r.evolution[l], r.jumps[l], E);
-    const int pl = probes ? index_of(probes->layers, r.layers[l]) : -1;
-    const int sl = similarity ? index_of(similarity->layers, r.layers[l]) : -1;
-    std::vector<float> curve, gain, cka;
-    int probe_at = -1, useful_at = -1, settles_at = -1;
-    if (pl >= 0) {
-      curve = probe_test_curve(*probes, size_t(pl));
-      gain = probe_gain_curve(*probes, size_t(pl));
-      probe_at = convergence_epoch(probes->epochs, curve);
-      useful_at = probe_useful_at(*probes, size_t(pl));
-    }
-    if (sl >= 0) {
-      cka = similarity->to_final_curve(size_t(sl));
-      settles_at = cka_settles_at(*similarity, size_t(sl), settle_threshold);
-    }
     for (size_t e = 0; e < E; ++e) {
       CsvRow row;
       row.text(r.layers[l])
@@ -602,14 +583,8 @@ void write_convergence_csv(const std::string& path, const AnalysisResult& r, con
           .integer(n.went_silent[e])
           .integer(n.came_back[e])
           .integer(n.inactive[e]);
-      const int pe = pl >= 0 ? index_of(probes->epochs, r.epochs[e]) : -1;
-      const int se = sl >= 0 ? index_of(similarity->epochs, r.epochs[e]) : -1;
-      pe >= 0 ? row.number(curve[size_t(pe)]) : row.blank();
-      pl >= 0 && probe_at >= 0 ? row.integer(probe_at) : row.blank();
-      pe >= 0 ? row.number(gain[size_t(pe)]) : row.blank();
-      pl >= 0 ? row.integer(useful_at) : row.blank();
-      se >= 0 ? row.number(cka[size_t(se)]) : row.blank();
-      sl >= 0 ? row.integer(settles_at) : row.blank();
+      for (const ConvergenceMeasure& m : measures)
+        if (m.csv_cells) m.csv_cells(row, r.layers[l], r.epochs[e]);
       // Empty when not computed (an older analysis.h5) or no followed feature is active.
       e < c.init_rank_correlation.size() && std::isfinite(c.init_rank_correlation[e])
           ? row.number(c.init_rank_correlation[e])
@@ -622,8 +597,8 @@ void write_convergence_csv(const std::string& path, const AnalysisResult& r, con
 
 }  // namespace
 
-void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const LinearProbeResult* probes,
-                        const SimilarityResult* similarity, double settle_threshold) {
+void write_analysis_csv(const std::string& dir, const AnalysisResult& r,
+                        const std::vector<ConvergenceMeasure>& measures) {
   Checker(ErrorKind::internal, dir, "a deconvscope bug: the analysis results are inconsistent").check(r);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -657,7 +632,7 @@ void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const L
       }
   }
   jumps.write((d / "jumps.csv").string());
-  write_convergence_csv((d / "convergence.csv").string(), r, probes, similarity, settle_threshold);
+  write_convergence_csv((d / "convergence.csv").string(), r, measures);
 
   CsvWriter evolution("layer,feature,epoch,image_index,y,x,activation");
   for (size_t l = 0; l < r.layers.size(); ++l) {

@@ -375,8 +375,8 @@ void write_result(AnalysisJob& job) {
   if (job.rank == 0) {
     create_folder(paths.analysis);
     write_analysis(paths.analysis_file, job.result());
-    write_analysis_csv(paths.analysis, job.result(), read_run_linear_probes(paths).get(),
-                       read_run_similarity(paths).get(), similarity_config(job.run.config()).settle_threshold);
+    write_analysis_csv(paths.analysis, job.result(),
+                       job.opt.convergence ? job.opt.convergence() : std::vector<ConvergenceMeasure>{});
   }
   job.summary.analysis_file = paths.analysis_file;
 }

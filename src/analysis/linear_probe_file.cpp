@@ -1,9 +1,11 @@
 // analysis/linear_probes.h5 (format "deconvscope.linear_probes", format_version 1;
 // docs/linear-probes-format.md) and the CSV tables beside it. Reading checks the format,
 // the version and every dataset's shape and type against the root attributes.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
+#include "deconvscope/analysis/convergence_measure.hpp"
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/csv.hpp"
@@ -26,6 +28,13 @@ void check_sizes(const LinearProbeResult& r, const std::string& where) {
                                std::to_string(r.train_accuracy.size()) + ", " + std::to_string(r.test_accuracy.size()) +
                                    " and " + std::to_string(r.feature_dim.size()) + " values"),
                 "a deconvscope bug: the linear probe results are inconsistent");
+}
+
+// Index of `x` in `v`, or -1: a layer's row in the probes, an epoch's column there.
+template <class T>
+int index_of(const std::vector<T>& v, const T& x) {
+  const auto it = std::find(v.begin(), v.end(), x);
+  return it == v.end() ? -1 : int(it - v.begin());
 }
 
 }  // namespace
@@ -121,6 +130,26 @@ std::shared_ptr<const LinearProbeResult> read_run_linear_probes(const RunPaths& 
     if (e.kind() != ErrorKind::snapshot) throw;
     return nullptr;
   }
+}
+
+ConvergenceMeasure linear_probe_convergence_columns(std::shared_ptr<const LinearProbeResult> probes) {
+  ConvergenceMeasure m;
+  m.csv_columns = {"probe_test_accuracy", "probe_converged_at", "probe_gain", "probe_useful_at"};
+  m.csv_cells = [probes](CsvRow& row, const std::string& layer, int epoch) {
+    const int pl = probes ? index_of(probes->layers, layer) : -1;
+    if (pl < 0) {
+      row.blank().blank().blank().blank();
+      return;
+    }
+    const std::vector<float> curve = probe_test_curve(*probes, size_t(pl));
+    const int probe_at = convergence_epoch(probes->epochs, curve);
+    const int pe = index_of(probes->epochs, epoch);
+    pe >= 0 ? row.number(curve[size_t(pe)]) : row.blank();
+    probe_at >= 0 ? row.integer(probe_at) : row.blank();
+    pe >= 0 ? row.number(probe_gain_curve(*probes, size_t(pl))[size_t(pe)]) : row.blank();
+    row.integer(probe_useful_at(*probes, size_t(pl)));
+  };
+  return m;
 }
 
 }  // namespace ds

@@ -8,9 +8,9 @@
 #include <functional>
 #include <limits>
 
-#include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/config/config_section.hpp"
 #include "deconvscope/config/config_value.hpp"
+#include "deconvscope/analysis/pooled_features.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/core/progress.hpp"
 #include "deconvscope/model/evaluate.hpp"

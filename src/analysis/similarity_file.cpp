@@ -1,8 +1,10 @@
 // analysis/similarity.h5 (format "deconvscope.similarity", format_version 1;
 // docs/similarity-format.md) and similarity.csv beside it. Reading checks the format, the
 // version and every dataset's shape against the root attributes.
+#include <algorithm>
 #include <filesystem>
 
+#include "deconvscope/analysis/convergence_measure.hpp"
 #include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/csv.hpp"
@@ -25,6 +27,13 @@ void check_sizes(const SimilarityResult& r, const std::string& where) {
                                std::to_string(r.to_final.size()) + ", " + std::to_string(r.to_previous.size()) +
                                    " and " + std::to_string(r.layer_by_layer.size())),
                 "a deconvscope bug: the similarity results are inconsistent");
+}
+
+// Index of `x` in `v`, or -1: a layer's row in the similarity, an epoch's column there.
+template <class T>
+int index_of(const std::vector<T>& v, const T& x) {
+  const auto it = std::find(v.begin(), v.end(), x);
+  return it == v.end() ? -1 : int(it - v.begin());
 }
 
 }  // namespace
@@ -107,6 +116,23 @@ void write_similarity_csv(const std::string& dir, const SimilarityResult& r) {
       out.add(row.integer(r.image_count).integer(r.grid));
     }
   out.write((fs::path(dir) / kSimilarityCsv).string());
+}
+
+ConvergenceMeasure similarity_convergence_columns(std::shared_ptr<const SimilarityResult> similarity,
+                                                  double settle_threshold) {
+  ConvergenceMeasure m;
+  m.csv_columns = {"cka_to_final", "cka_settles_at"};
+  m.csv_cells = [similarity, settle_threshold](CsvRow& row, const std::string& layer, int epoch) {
+    const int sl = similarity ? index_of(similarity->layers, layer) : -1;
+    if (sl < 0) {
+      row.blank().blank();
+      return;
+    }
+    const int se = index_of(similarity->epochs, epoch);
+    se >= 0 ? row.number(similarity->to_final_curve(size_t(sl))[size_t(se)]) : row.blank();
+    row.integer(cka_settles_at(*similarity, size_t(sl), settle_threshold));
+  };
+  return m;
 }
 
 }  // namespace ds

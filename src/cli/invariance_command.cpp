@@ -114,6 +114,7 @@ const AnalysisCommand& invariance_analysis() {
        "Each run's mean distance |f(Tx) &minus; f(x)| / |f(x)| over its sweeps, per layer and transformation, "
        "against the epoch (deconvscope invariance).",
        /*cell=*/nullptr, invariance_compare_section},
+      /*convergence=*/nullptr,
   };
   return a;
 }

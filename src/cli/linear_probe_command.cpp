@@ -7,9 +7,10 @@
 #include "deconvscope/analysis/analysis_file.hpp"
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/cli/analyses.hpp"
+#include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/io/run_folder.hpp"
+#include "deconvscope/report/convergence_section.hpp"
 #include "deconvscope/report/linear_probe_page.hpp"
-#include "deconvscope/report/similarity_page.hpp"
 
 namespace ds {
 
@@ -46,12 +47,12 @@ void linear_probe_step(const AnalysisCall& call) {
   call.write([&] {
     write_linear_probes(paths.in_analysis(kLinearProbesFile), r);
     write_linear_probe_csv(paths.analysis, r);
-    // convergence.csv (the analysis') gains the probes' columns when the run was analysed.
+    // convergence.csv (the analysis') gains the probes' columns when the run was analysed,
+    // read back from the file just written with every analysis' measure.
     // (A damaged analysis is redone by analyze, which adds the columns then.)
     std::string no_analysis;
     if (const auto analysis = read_run_analysis(paths, &no_analysis))
-      write_analysis_csv(paths.analysis, *analysis, &r, read_run_similarity(paths).get(),
-                         similarity_config(run.config()).settle_threshold);
+      write_analysis_csv(paths.analysis, *analysis, convergence_measures(paths, run.config()));
     write_linear_probe_page(run.dir(), r);
   });
   if (call.summary) print_summary(r, paths);
@@ -87,6 +88,7 @@ const AnalysisCommand& linear_probe_analysis() {
       {kLinearProbesPage, "Linear probes"},
       {CompareCell::Place::runs_column, /*anchor=*/"", "linear probes, best layer (last epoch)", /*hint_html=*/"",
        linear_probe_compare_cell, /*section=*/nullptr},
+      linear_probe_convergence,
   };
   return a;
 }

@@ -80,6 +80,7 @@ const AnalysisCommand& occlusion_analysis() {
       occlusion_step,
       {kOcclusionPage, "Occlusion"},
       /*compare=*/{},
+      /*convergence=*/nullptr,
   };
   return a;
 }

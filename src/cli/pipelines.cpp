@@ -2,19 +2,27 @@
 #include "deconvscope/cli/pipelines.hpp"
 
 #include "deconvscope/analysis/health.hpp"
-#include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/cli/analyses.hpp"
 #include "deconvscope/report/html_report.hpp"
 
 namespace ds {
 
+std::vector<ConvergenceMeasure> convergence_measures(const RunPaths& paths, const Config& cfg) {
+  std::vector<ConvergenceMeasure> out;
+  for (const AnalysisCommand* a : analyses())
+    if (a->convergence) out.push_back(a->convergence(paths, cfg));
+  return out;
+}
+
 AnalyzeOutcome analyze_and_report(const Config& cfg, const RunWorkspace& ws, const AnalyzeOptions& opt) {
   const Run run = Run::open(ws.dir(), cfg);
   AnalyzeOutcome o;
-  o.analysis = run_analysis(run, opt);
+  AnalyzeOptions with_measures = opt;
+  with_measures.convergence = [&run] { return convergence_measures(run.paths(), run.config()); };
+  o.analysis = run_analysis(run, with_measures);
   // The analyses a key asks for come first, so that the report links their pages and
-  // shows the probes' convergence. They are not sharded: under mpirun rank 0 runs them.
+  // shows their measures of convergence. They are not sharded: under mpirun rank 0 runs them.
   if (ws.writes()) run_analyses_in_analyze(run, ws, opt.quiet);
   ReportContext ctx;
   ctx.paths = run.paths();
@@ -23,8 +31,8 @@ AnalyzeOutcome analyze_and_report(const Config& cfg, const RunWorkspace& ws, con
   ctx.config_text = run.config().text;
   ctx.first_filters_layer = o.analysis.first_conv;
   ctx.first_filters = o.analysis.first_filters;
-  ctx.probes = read_run_linear_probes(run.paths());
-  ctx.similarity = read_run_similarity(run.paths(), &ctx.similarity_problem);
+  // Read now, not before run_analysis: the analyses just run may have rewritten their files.
+  ctx.convergence = convergence_measures(run.paths(), run.config());
   if (ws.writes()) write_report(ctx, o.analysis.result, o.analysis.probe.images());
   o.report = run.paths().report_index;
   return o;

@@ -4,10 +4,11 @@
 #include <cstdio>
 
 #include "deconvscope/analysis/analysis_file.hpp"
-#include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/cli/analyses.hpp"
+#include "deconvscope/cli/pipelines.hpp"
 #include "deconvscope/io/run_folder.hpp"
+#include "deconvscope/report/convergence_section.hpp"
 #include "deconvscope/report/similarity_page.hpp"
 
 namespace ds {
@@ -41,10 +42,11 @@ void similarity_step(const AnalysisCall& call) {
   call.write([&] {
     write_similarity(paths.in_analysis(kSimilarityFile), r);
     write_similarity_csv(paths.analysis, r);
-    // convergence.csv (the analysis') gains the CKA columns when the run was analysed.
+    // convergence.csv (the analysis') gains the CKA columns when the run was analysed,
+    // read back from the file just written with every analysis' measure.
     std::string no_analysis;
     if (const auto analysis = read_run_analysis(paths, &no_analysis))
-      write_analysis_csv(paths.analysis, *analysis, read_run_linear_probes(paths).get(), &r, cfg.settle_threshold);
+      write_analysis_csv(paths.analysis, *analysis, convergence_measures(paths, call.run.config()));
     write_similarity_page(call.run.dir(), r, cfg.settle_threshold);
   });
   if (call.summary) print_summary(r, cfg, paths);
@@ -82,6 +84,7 @@ const AnalysisCommand& similarity_analysis() {
        "Per run, linear CKA of each layer's representation with its own at that run's final snapshot "
        "(docs/similarity-format.md): where a line reaches 1 early, that layer settled early.",
        similarity_compare_cell, /*section=*/nullptr},
+      similarity_convergence,
   };
   return a;
 }

@@ -6,21 +6,12 @@
 #include <cstdint>
 #include <sstream>
 
-#include "deconvscope/analysis/linear_probe.hpp"
-#include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/core/number_text.hpp"
-#include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/report/html_escape.hpp"
-#include "deconvscope/report/similarity_page.hpp"
 
 namespace ds {
 
 namespace {
-
-// The probes' share of the final gain over the floor that counts as "useful".
-constexpr double kUsefulShare = 0.9;
-
-std::string pct(double v) { return format_number("%.1f%%", 100.0 * v); }
 
 std::string two(double v) { return format_number("%.2f", v); }
 
@@ -29,69 +20,21 @@ int index_of(const std::vector<std::string>& names, const std::string& name) {
   return it == names.end() ? -1 : int(it - names.begin());
 }
 
-const char* const kNone = "<td class=\"none\">&ndash;</td>";
-
-// settling_text in a cell (numbers right-aligned); `suffix` follows it inside the cell.
-std::string settled_cell(int at, const std::vector<int>& epochs, const std::string& never,
-                         const std::string& suffix = "") {
-  const bool number = at >= 0 && !(epochs.size() > 1 && at == epochs.back());
-  return std::string(number ? "<td class=\"num\">" : "<td>") + settling_text(at, epochs, never) + suffix + "</td>";
+// The context's measures in headline order (ties keep the registry's order).
+std::vector<const ConvergenceMeasure*> headline_measures(const ReportContext& ctx) {
+  std::vector<const ConvergenceMeasure*> out;
+  for (const ConvergenceMeasure& m : ctx.convergence) out.push_back(&m);
+  std::stable_sort(out.begin(), out.end(), [](const ConvergenceMeasure* a, const ConvergenceMeasure* b) {
+    return a->headline_order < b->headline_order;
+  });
+  return out;
 }
 
-ConvergenceColumn settles_column(const ReportContext& ctx) {
+ConvergenceColumn measure_column(const ConvergenceMeasure& m) {
   ConvergenceColumn c;
-  const double threshold = similarity_config(ctx.config).settle_threshold;
-  c.header_html = "representation settles at";
-  const SimilarityResult* s = ctx.similarity.get();
-  if (s) {
-    c.definition_html = "<b>Representation settles at</b>: the first snapshot from which the layer's linear CKA to the "
-                        "final snapshot (epoch " + std::to_string(s->epochs.back()) + ") stays at or above " +
-                        two(threshold) + " (similarity.settle_threshold), on the first " +
-                        std::to_string(s->image_count) +
-                        " training images (<a href=\"similarity.html\">representation similarity</a>).";
-  } else {
-    const std::string why = ctx.similarity_problem.empty() ? "" : " (" + html_escape(ctx.similarity_problem) + ")";
-    c.definition_html = "<b>Representation settles at</b> needs the run's similarity analysis" + why +
-                        ": run <code>deconvscope similarity --run " + html_escape(ctx.paths.dir) +
-                        "</code> and then <code>deconvscope analyze --run " + html_escape(ctx.paths.dir) +
-                        "</code>, or set <code>similarity.in_analyze = true</code>.";
-  }
-  c.cell = [s, threshold](const std::string& layer) -> std::string {
-    if (!s) return kNone;
-    const int l = index_of(s->layers, layer);
-    if (l < 0) return "<td>not measured (not in similarity.layers)</td>";
-    return settled_cell(cka_settles_at(*s, size_t(l), threshold), s->epochs,
-                        "no representation at the last snapshot (constant features)");
-  };
-  return c;
-}
-
-ConvergenceColumn useful_column(const ReportContext& ctx) {
-  ConvergenceColumn c;
-  c.header_html = "features become useful at";
-  const LinearProbeResult* p = ctx.probes.get();
-  if (p) {
-    c.definition_html = "<b>Features become useful at</b>: the first snapshot from which the layer's linear probe "
-                        "keeps at least 90% of its final gain over the pixel floor, (acc &minus; floor) / (final "
-                        "&minus; floor) &ge; 0.9; the floor is the probe on the input pixels, " +
-                        pct(probe_floor(*p)) + " test accuracy (<a href=\"linear_probes.html\">linear probes</a>).";
-  } else {
-    c.definition_html = "<b>Features become useful at</b> needs the run's linear probes: run <code>deconvscope "
-                        "linear-probe --run " + html_escape(ctx.paths.dir) +
-                        "</code> and then <code>deconvscope analyze</code> again, or set "
-                        "<code>linear_probe.in_analyze = true</code>.";
-  }
-  c.cell = [p](const std::string& layer) -> std::string {
-    if (!p) return kNone;
-    const int l = index_of(p->layers, layer);
-    if (l < 0) return "<td>not probed (not in linear_probe.layers)</td>";
-    const std::vector<float> acc = probe_test_curve(*p, size_t(l));
-    const double floor = probe_floor(*p);
-    if (!(double(acc.back()) > floor))
-      return "<td>no gain over the floor (final " + pct(acc.back()) + ")</td>";
-    return settled_cell(probe_useful_at(*p, size_t(l), kUsefulShare), p->epochs, "never",
-                        ", final " + pct(acc.back()));
-  };
+  c.header_html = m.header_html;
+  c.definition_html = m.definition_html;
+  c.cell = m.cell_html ? m.cell_html : [](const std::string&) { return std::string(kNotMeasuredCell); };
   return c;
 }
 
@@ -152,19 +95,31 @@ ConvergenceColumn baseline_column(const AnalysisResult& r) {
 
 }  // namespace
 
+std::string settling_text(int at, const std::vector<int>& epochs, const std::string& never) {
+  if (at < 0) return never;
+  if (epochs.size() > 1 && at == epochs.back()) return "not before the last snapshot (epoch " + std::to_string(at) + ")";
+  return "epoch " + std::to_string(at);
+}
+
+std::string settled_cell(int at, const std::vector<int>& epochs, const std::string& never, const std::string& suffix) {
+  const bool number = at >= 0 && !(epochs.size() > 1 && at == epochs.back());
+  return std::string(number ? "<td class=\"num\">" : "<td>") + settling_text(at, epochs, never) + suffix + "</td>";
+}
+
 std::vector<std::string> convergence_layers(const ReportContext& ctx, const AnalysisResult& r) {
   std::vector<std::string> out = r.layers;
-  const auto add = [&out](const std::vector<std::string>& names) {
-    for (const std::string& n : names)
-      if (n != kPixelsRow && n != kNetworkRow && index_of(out, n) < 0) out.push_back(n);
-  };
-  if (ctx.similarity) add(ctx.similarity->layers);
-  if (ctx.probes) add(ctx.probes->layers);
+  for (const ConvergenceMeasure* m : headline_measures(ctx))
+    for (const std::string& n : m->layers)
+      if (index_of(out, n) < 0) out.push_back(n);
   return out;
 }
 
 std::vector<ConvergenceColumn> convergence_columns(const ReportContext& ctx, const AnalysisResult& r) {
-  return {settles_column(ctx), useful_column(ctx), jumps_column(r), baseline_column(r)};
+  std::vector<ConvergenceColumn> out;
+  for (const ConvergenceMeasure* m : headline_measures(ctx)) out.push_back(measure_column(*m));
+  out.push_back(jumps_column(r));
+  out.push_back(baseline_column(r));
+  return out;
 }
 
 std::string convergence_section_html(const ReportContext& ctx, const AnalysisResult& r,
@@ -186,21 +141,14 @@ std::string convergence_section_html(const ReportContext& ctx, const AnalysisRes
     if (!c.definition_html.empty()) h << "<p class=\"hint\">" << c.definition_html << "</p>\n";
 
   // A file computed before the run grew measures against another "final" snapshot.
-  const auto stale = [&](const std::vector<int>& epochs, const char* what, const char* command) {
-    if (!epochs.empty() && !r.epochs.empty() && epochs.back() != r.epochs.back())
-      h << "<p class=\"note\">The " << what << " end at epoch " << epochs.back() << ", the analysis at epoch "
-        << r.epochs.back() << ": run <code>deconvscope " << command << " --run " << html_escape(ctx.paths.dir)
+  const std::vector<const ConvergenceMeasure*> measures = headline_measures(ctx);
+  for (const ConvergenceMeasure* m : measures)
+    if (!m->epochs.empty() && !r.epochs.empty() && m->epochs.back() != r.epochs.back())
+      h << "<p class=\"note\">The " << m->stale_what << " end at epoch " << m->epochs.back() << ", the analysis at epoch "
+        << r.epochs.back() << ": run <code>deconvscope " << m->command << " --run " << html_escape(ctx.paths.dir)
         << "</code> again to measure against the same last snapshot.</p>\n";
-  };
-  if (ctx.similarity) stale(ctx.similarity->epochs, "similarity figures", "similarity");
-  if (ctx.probes) stale(ctx.probes->epochs, "linear probes", "linear-probe");
-
-  if (ctx.similarity)
-    h << "<figure><img src=\""
-      << png_data_uri(cka_to_final_figure(*ctx.similarity, similarity_config(ctx.config).settle_threshold))
-      << "\" alt=\"CKA to the final snapshot per layer\"><figcaption>Linear CKA of each layer's representation with "
-         "its own at the final snapshot: 1 there by definition; the dashed line is the settling threshold."
-         "</figcaption></figure>\n";
+  for (const ConvergenceMeasure* m : measures)
+    if (m->figure_html) h << m->figure_html();
 
   if (!weights_png.empty()) {
     h << "<h3>How the weights moved</h3>\n<figure><img src=\"" << html_escape(weights_png)

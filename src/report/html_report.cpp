@@ -662,8 +662,8 @@ void section_summary(Page& p, const ReportContext& ctx, const AnalysisResult& r,
   p.kv("Snapshots analysed (epochs)", epochs_list);
   p.kv("Analysed layers", layers_list);
   p.kv("Jump threshold", "strongest image changed and projection cosine < " + format_number("%.2f", r.jump_threshold));
-  p.kv("Settling threshold", "CKA to the final snapshot >= " + format_number("%.2f", similarity_config(cfg).settle_threshold) +
-                                 " (similarity.settle_threshold)");
+  for (const ConvergenceMeasure& c : ctx.convergence)
+    for (const auto& [key, value] : c.summary_rows) p.kv(key, value);
   p.h << "</table>\n";
 }
 

@@ -10,11 +10,11 @@
 #include "deconvscope/core/number_text.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/text_file.hpp"
+#include "deconvscope/report/convergence_section.hpp"
 #include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/report/html_escape.hpp"
 #include "deconvscope/report/pages.hpp"
 #include "deconvscope/report/plot.hpp"
-#include "deconvscope/report/similarity_page.hpp"
 
 namespace fs = std::filesystem;
 
@@ -185,6 +185,49 @@ std::string linear_probe_compare_cell(const std::string& run_dir, std::string* n
     if (note) *note = "linear probes unreadable: " + std::string(e.what());
     return "";
   }
+}
+
+ConvergenceMeasure linear_probe_measure(std::shared_ptr<const LinearProbeResult> p, const std::string& run_dir) {
+  // The probes' share of the final gain over the floor that counts as "useful".
+  constexpr double kUsefulShare = 0.9;
+  // Unlike pct() above, a NaN reads as printf writes it, as the headline always has.
+  const auto percent = [](double v) { return format_number("%.1f%%", 100.0 * v); };
+  ConvergenceMeasure m = linear_probe_convergence_columns(p);
+  m.headline_order = 1;  // after the similarity's representation: what the features are good for
+  m.header_html = "features become useful at";
+  if (p) {
+    m.definition_html = "<b>Features become useful at</b>: the first snapshot from which the layer's linear probe "
+                        "keeps at least 90% of its final gain over the pixel floor, (acc &minus; floor) / (final "
+                        "&minus; floor) &ge; 0.9; the floor is the probe on the input pixels, " +
+                        percent(probe_floor(*p)) + " test accuracy (<a href=\"linear_probes.html\">linear probes</a>).";
+  } else {
+    m.definition_html = "<b>Features become useful at</b> needs the run's linear probes: run <code>deconvscope "
+                        "linear-probe --run " + html_escape(run_dir) +
+                        "</code> and then <code>deconvscope analyze</code> again, or set "
+                        "<code>linear_probe.in_analyze = true</code>.";
+  }
+  m.cell_html = [p, percent](const std::string& layer) -> std::string {
+    if (!p) return kNotMeasuredCell;
+    const auto it = std::find(p->layers.begin(), p->layers.end(), layer);
+    if (it == p->layers.end()) return "<td>not probed (not in linear_probe.layers)</td>";
+    const size_t l = size_t(it - p->layers.begin());
+    const std::vector<float> acc = probe_test_curve(*p, l);
+    const double floor = probe_floor(*p);
+    if (!(double(acc.back()) > floor)) return "<td>no gain over the floor (final " + percent(acc.back()) + ")</td>";
+    return settled_cell(probe_useful_at(*p, l, kUsefulShare), p->epochs, "never", ", final " + percent(acc.back()));
+  };
+  if (p) {
+    for (const std::string& n : p->layers)
+      if (n != kPixelsRow && n != kNetworkRow) m.layers.push_back(n);
+    m.epochs = p->epochs;
+  }
+  m.stale_what = "linear probes";
+  m.command = "linear-probe";
+  return m;
+}
+
+ConvergenceMeasure linear_probe_convergence(const RunPaths& paths, const Config&) {
+  return linear_probe_measure(read_run_linear_probes(paths), paths.dir);
 }
 
 }  // namespace ds

@@ -11,6 +11,7 @@
 #include "deconvscope/core/number_text.hpp"
 #include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/text_file.hpp"
+#include "deconvscope/report/convergence_section.hpp"
 #include "deconvscope/report/data_uri.hpp"
 #include "deconvscope/report/html_escape.hpp"
 #include "deconvscope/report/pages.hpp"
@@ -82,12 +83,6 @@ std::vector<size_t> shown_snapshots(size_t E) {
 }
 
 }  // namespace
-
-std::string settling_text(int at, const std::vector<int>& epochs, const std::string& never) {
-  if (at < 0) return never;
-  if (epochs.size() > 1 && at == epochs.back()) return "not before the last snapshot (epoch " + std::to_string(at) + ")";
-  return "epoch " + std::to_string(at);
-}
 
 cv::Mat cka_to_final_figure(const SimilarityResult& r, double settle_threshold, cv::Size size, const std::string& title) {
   return curves_figure(r, title, "linear CKA", r.to_final, size, settle_threshold);
@@ -173,6 +168,53 @@ std::string similarity_compare_cell(const std::string& run_dir, std::string* not
     if (note) *note = "similarity unreadable: " + std::string(e.what());
     return "";
   }
+}
+
+ConvergenceMeasure similarity_measure(std::shared_ptr<const SimilarityResult> s, const std::string& problem,
+                                      double settle_threshold, const std::string& run_dir) {
+  ConvergenceMeasure m = similarity_convergence_columns(s, settle_threshold);
+  const std::string threshold = format_number("%.2f", settle_threshold);
+  m.headline_order = 0;  // the representation first, then what it is good for (the probes)
+  m.header_html = "representation settles at";
+  if (s) {
+    m.definition_html = "<b>Representation settles at</b>: the first snapshot from which the layer's linear CKA to the "
+                        "final snapshot (epoch " + std::to_string(s->epochs.back()) + ") stays at or above " +
+                        threshold + " (similarity.settle_threshold), on the first " + std::to_string(s->image_count) +
+                        " training images (<a href=\"similarity.html\">representation similarity</a>).";
+  } else {
+    const std::string why = problem.empty() ? "" : " (" + html_escape(problem) + ")";
+    m.definition_html = "<b>Representation settles at</b> needs the run's similarity analysis" + why +
+                        ": run <code>deconvscope similarity --run " + html_escape(run_dir) +
+                        "</code> and then <code>deconvscope analyze --run " + html_escape(run_dir) +
+                        "</code>, or set <code>similarity.in_analyze = true</code>.";
+  }
+  m.cell_html = [s, settle_threshold](const std::string& layer) -> std::string {
+    if (!s) return kNotMeasuredCell;
+    const auto it = std::find(s->layers.begin(), s->layers.end(), layer);
+    if (it == s->layers.end()) return "<td>not measured (not in similarity.layers)</td>";
+    return settled_cell(cka_settles_at(*s, size_t(it - s->layers.begin()), settle_threshold), s->epochs,
+                        "no representation at the last snapshot (constant features)");
+  };
+  if (s) {
+    m.layers = s->layers;
+    m.epochs = s->epochs;
+    m.figure_html = [s, settle_threshold] {
+      return "<figure><img src=\"" + png_data_uri(cka_to_final_figure(*s, settle_threshold)) +
+             "\" alt=\"CKA to the final snapshot per layer\"><figcaption>Linear CKA of each layer's representation "
+             "with its own at the final snapshot: 1 there by definition; the dashed line is the settling threshold."
+             "</figcaption></figure>\n";
+    };
+  }
+  m.stale_what = "similarity figures";
+  m.command = "similarity";
+  m.summary_rows = {{"Settling threshold", "CKA to the final snapshot >= " + threshold + " (similarity.settle_threshold)"}};
+  return m;
+}
+
+ConvergenceMeasure similarity_convergence(const RunPaths& paths, const Config& cfg) {
+  std::string problem;
+  const std::shared_ptr<const SimilarityResult> s = read_run_similarity(paths, &problem);
+  return similarity_measure(s, problem, similarity_config(cfg).settle_threshold, paths.dir);
 }
 
 }  // namespace ds

@@ -9,11 +9,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/sanity_baseline.hpp"
+#include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/core/error.hpp"
 #include "deconvscope/io/h5.hpp"
 
@@ -538,10 +541,18 @@ std::vector<std::string> lines_of(const fs::path& path) {
   return lines;
 }
 
+// The columns the registry's measures add to convergence.csv, in its order (probes, then
+// similarity); null: the run lacks that analysis' file.
+std::vector<ConvergenceMeasure> registry_columns(std::shared_ptr<const LinearProbeResult> probes = nullptr,
+                                                 std::shared_ptr<const SimilarityResult> similarity = nullptr,
+                                                 double settle_threshold = 0.9) {
+  return {linear_probe_convergence_columns(probes), similarity_convergence_columns(similarity, settle_threshold)};
+}
+
 TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
   const AnalysisResult r = sample();
   const fs::path out = dir_ / "tables";  // created by the writer
-  write_analysis_csv(out.string(), r);
+  write_analysis_csv(out.string(), r, registry_columns());
 
   std::vector<std::string> jumps = lines_of(out / "jumps.csv");
   ASSERT_FALSE(jumps.empty());
@@ -569,15 +580,15 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
   // and the first epoch from which that stays >= 0.9; conv2 was not probed. With the run's
   // similarity: conv2's CKA to final and the epoch from which it stays >= 0.9; conv1 was
   // not measured.
-  LinearProbeResult probes;
-  probes.epochs = {1, 2};  // epoch 5 not probed
-  probes.layers = {"(pixels)", "conv1"};
-  probes.test_accuracy = {0.5f, 0.625f, 0.5f, 0.75f};  // [E * L]: gains 0.5 and 1
-  SimilarityResult similarity;
-  similarity.epochs = {1, 2, 5};
-  similarity.layers = {"conv2"};
-  similarity.to_final = {0.5f, 0.95f, 1.f};
-  write_analysis_csv(out.string(), r, &probes, &similarity, 0.9);
+  auto probes = std::make_shared<LinearProbeResult>();
+  probes->epochs = {1, 2};  // epoch 5 not probed
+  probes->layers = {"(pixels)", "conv1"};
+  probes->test_accuracy = {0.5f, 0.625f, 0.5f, 0.75f};  // [E * L]: gains 0.5 and 1
+  auto similarity = std::make_shared<SimilarityResult>();
+  similarity->epochs = {1, 2, 5};
+  similarity->layers = {"conv2"};
+  similarity->to_final = {0.5f, 0.95f, 1.f};
+  write_analysis_csv(out.string(), r, registry_columns(probes, similarity, 0.9));
   conv = lines_of(out / "convergence.csv");
   EXPECT_EQ(conv[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,0.625,2,0.5,2,,,");
   EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,0.75,2,1,2,,,");
@@ -585,7 +596,7 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
   EXPECT_EQ(conv[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,,,,0.5,2,");
   EXPECT_EQ(conv[6], "conv2,5,0.7,0.4,1,-1,1,5,1,0,0,0,,,,,1,2,");
   // A stricter threshold: conv2 only at the last snapshot.
-  write_analysis_csv(out.string(), r, &probes, &similarity, 0.96);
+  write_analysis_csv(out.string(), r, registry_columns(probes, similarity, 0.96));
   EXPECT_EQ(lines_of(out / "convergence.csv")[4], "conv2,1,0.5,0,0.5,-1,0,5,0,0,0,0,,,,,0.5,5,");
 
   std::vector<std::string> evo = lines_of(out / "evolution.csv");
@@ -602,6 +613,33 @@ TEST_F(AnalysisFileTest, CsvHeadersAndRows) {
 
   // Only the four tables: no temporary files left.
   EXPECT_EQ(std::distance(fs::directory_iterator(out), fs::directory_iterator()), 4);
+}
+
+// convergence.csv takes any analysis' measure, without naming it: its columns go between
+// the transition counts and the sanity baseline, its cells on every row, in the order given.
+TEST_F(AnalysisFileTest, AFurtherMeasureAddsItsColumnsToConvergenceCsv) {
+  ConvergenceMeasure made_up;
+  made_up.csv_columns = {"made_up_layer", "made_up_epoch"};
+  made_up.csv_cells = [](CsvRow& row, const std::string& layer, int epoch) {
+    layer == "conv1" ? row.text("at " + layer) : row.blank();
+    row.integer(10 * epoch);
+  };
+  const fs::path out = dir_ / "tables";
+  std::vector<ConvergenceMeasure> measures = registry_columns();
+  measures.push_back(made_up);
+  write_analysis_csv(out.string(), sample(), measures);
+  const std::vector<std::string> conv = lines_of(out / "convergence.csv");
+  ASSERT_EQ(conv.size(), 7u);
+  EXPECT_EQ(conv[0],
+            "layer,epoch,filter_similarity,weight_change,final_image_share,converged_at,weight_progress,"
+            "progress_converged_at,jumps,went_silent,came_back,inactive,probe_test_accuracy,probe_converged_at,"
+            "probe_gain,probe_useful_at,cka_to_final,cka_settles_at,made_up_layer,made_up_epoch,"
+            "init_rank_correlation");
+  EXPECT_EQ(conv[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,,,,,,,at conv1,20,");
+  EXPECT_EQ(conv[6], "conv2,5,0.7,0.4,1,-1,1,5,1,0,0,0,,,,,,,,50,");
+  // Alone: the analysis' own columns and its.
+  write_analysis_csv(out.string(), sample(), {made_up});
+  EXPECT_EQ(lines_of(out / "convergence.csv")[2], "conv1,2,0.6,0.2,0.5,5,0.25,5,1,0,0,0,at conv1,20,");
 }
 
 TEST_F(AnalysisFileTest, InactiveIsMinusOneInTheFileAndEveryTable) {
@@ -623,7 +661,7 @@ TEST_F(AnalysisFileTest, InactiveIsMinusOneInTheFileAndEveryTable) {
   EXPECT_EQ(back.topk.at(2)[0].acts[3].image, -1);  // an empty top-k slot
 
   const fs::path out = dir_ / "tables";
-  write_analysis_csv(out.string(), r);
+  write_analysis_csv(out.string(), r, registry_columns());
   const std::vector<std::string> evo = lines_of(out / "evolution.csv");
   EXPECT_EQ(evo[4], "conv1,7,2,-1,0,0,0");  // layer, feature, epoch, image_index, y, x, activation
   const std::vector<std::string> jumps = lines_of(out / "jumps.csv");
@@ -699,7 +737,7 @@ TEST_F(AnalysisValueTest, SnapshotChecksumsRoundTrip) {
 
 TEST_F(AnalysisValueTest, BaselineMediansGoToConvergenceCsv) {
   const fs::path out = dir_ / "tables";
-  write_analysis_csv(out.string(), with_baseline(sample()));
+  write_analysis_csv(out.string(), with_baseline(sample()), registry_columns());
   const std::vector<std::string> conv = lines_of(out / "convergence.csv");
   ASSERT_EQ(conv.size(), 7u);
   // conv1 (F = 2): epoch 1: 1, 1; epoch 2: NaN (undefined), 0.625; epoch 5: 0.5, 0.375.
@@ -728,7 +766,7 @@ TEST_F(AnalysisValueTest, AVersion2FileReadsAsBaselineNotComputed) {
     EXPECT_TRUE(back.convergence[l].init_rank_correlation.empty());
   }
   // Its convergence.csv has the column, empty.
-  write_analysis_csv((dir_ / "tables").string(), back);
+  write_analysis_csv((dir_ / "tables").string(), back, registry_columns());
   EXPECT_EQ(lines_of(dir_ / "tables" / "convergence.csv")[1], "conv1,1,0.5,0,0.5,5,0,5,0,0,0,0,,,,,,,");
 }
 

@@ -2,7 +2,9 @@
 // answers are known: CKA to final that settles at a known snapshot, one that meets the
 // threshold only at the last snapshot (which the table must not call settled), probe
 // accuracies with a known gain over the pixel floor and one below it, and known jumps.
-// And that nothing on the section says "converged".
+// And that nothing on the section says "converged". The similarity and the probes come in
+// as their measures (report/similarity_page.hpp, linear_probe_page.hpp), as the registry
+// hands them to the report; a made-up measure shows that a further one needs nothing else.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,6 +13,8 @@
 #include "deconvscope/analysis/linear_probe.hpp"
 #include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/report/convergence_section.hpp"
+#include "deconvscope/report/linear_probe_page.hpp"
+#include "deconvscope/report/similarity_page.hpp"
 
 namespace ds {
 namespace {
@@ -88,10 +92,17 @@ ReportContext context() {
   return ctx;
 }
 
+// The registry's two measures, in its order (probes, then similarity), from results in memory.
+std::vector<ConvergenceMeasure> measures(std::shared_ptr<const SimilarityResult> similarity,
+                                         std::shared_ptr<const LinearProbeResult> probes,
+                                         double settle_threshold = 0.9, const std::string& problem = "") {
+  return {linear_probe_measure(probes, "runs/hand-made"),
+          similarity_measure(similarity, problem, settle_threshold, "runs/hand-made")};
+}
+
 TEST(ConvergenceHeadline, KnownSettlingEpochsProbesAndJumps) {
   ReportContext ctx = context();
-  ctx.similarity = hand_made_similarity();
-  ctx.probes = hand_made_probes();
+  ctx.convergence = measures(hand_made_similarity(), hand_made_probes());
   const AnalysisResult r = hand_made_analysis();
   const std::string html = convergence_section_html(ctx, r, "convergence.png");
 
@@ -122,7 +133,7 @@ TEST(ConvergenceHeadline, KnownSettlingEpochsProbesAndJumps) {
   EXPECT_EQ(html.find("onverged"), std::string::npos) << html;
 
   // The threshold is the config key's: at 0.96 conv1 settles only at 3, fc6 not before the last.
-  similarity_config(ctx.config).settle_threshold = 0.96f;
+  ctx.convergence = measures(hand_made_similarity(), hand_made_probes(), 0.96f);
   const std::string strict = convergence_section_html(ctx, r, "");
   EXPECT_NE(row_of(strict, "conv1").find("<td class=\"num\">epoch 3</td>"), std::string::npos);
   EXPECT_NE(row_of(strict, "fc6").find("<td>not before the last snapshot (epoch 4)</td>"), std::string::npos);
@@ -131,7 +142,7 @@ TEST(ConvergenceHeadline, KnownSettlingEpochsProbesAndJumps) {
 
 TEST(ConvergenceHeadline, WithoutSimilarityOrProbesSaysHowToGetThem) {
   ReportContext ctx = context();
-  ctx.similarity_problem = "no runs/hand-made/analysis/similarity.h5";
+  ctx.convergence = measures(nullptr, nullptr, 0.9, "no runs/hand-made/analysis/similarity.h5");
   const std::string html = convergence_section_html(ctx, hand_made_analysis(), "convergence.png");
   EXPECT_NE(html.find("deconvscope similarity --run runs/hand-made"), std::string::npos) << html;
   EXPECT_NE(html.find("similarity.in_analyze = true"), std::string::npos);
@@ -149,7 +160,7 @@ TEST(ConvergenceHeadline, WithoutSimilarityOrProbesSaysHowToGetThem) {
 // Similarity computed before the run grew: said, with the command that brings it up to date.
 TEST(ConvergenceHeadline, AStaleSimilarityIsSaid) {
   ReportContext ctx = context();
-  ctx.similarity = hand_made_similarity();
+  ctx.convergence = measures(hand_made_similarity(), nullptr);
   const AnalysisResult r = hand_made_analysis();
   EXPECT_EQ(convergence_section_html(ctx, r, "").find("again to measure"), std::string::npos);
   AnalysisResult grown = r;
@@ -161,10 +172,10 @@ TEST(ConvergenceHeadline, AStaleSimilarityIsSaid) {
       << html;
 }
 
-// The table grows by one entry of convergence_columns(): every row gets its cell.
+// The table's columns are the measures' (in headline order), then the deconvnet's own.
 TEST(ConvergenceHeadline, ColumnsAreOneListToExtend) {
   ReportContext ctx = context();
-  ctx.similarity = hand_made_similarity();
+  ctx.convergence = measures(hand_made_similarity(), nullptr);
   const AnalysisResult r = hand_made_analysis();
   const std::vector<ConvergenceColumn> columns = convergence_columns(ctx, r);
   ASSERT_EQ(columns.size(), 4u);
@@ -173,6 +184,56 @@ TEST(ConvergenceHeadline, ColumnsAreOneListToExtend) {
   EXPECT_EQ(columns[2].header_html, "jumps per transition");
   EXPECT_EQ(columns[3].header_html, "pictures like the first snapshot's");
   EXPECT_EQ(convergence_layers(ctx, r), (std::vector<std::string>{"conv1", "conv2", "fc6"}));
+}
+
+// A measure the report has never heard of: a column whose cells name the layer, a layer
+// of its own (fc7), a definition, a figure, a stale note and a Summary row.
+ConvergenceMeasure made_up_measure(int headline_order) {
+  ConvergenceMeasure m;
+  m.csv_columns = {"made_up"};
+  m.csv_cells = [](CsvRow& row, const std::string& layer, int epoch) { row.text(layer + "@" + std::to_string(epoch)); };
+  m.headline_order = headline_order;
+  m.header_html = "made-up answer";
+  m.definition_html = "<b>Made-up answer</b>: a test's.";
+  m.cell_html = [](const std::string& layer) { return "<td>made up for " + layer + "</td>"; };
+  m.layers = {"conv2", "fc7"};
+  m.epochs = {0, 3};
+  m.stale_what = "made-up figures";
+  m.command = "made-up";
+  m.figure_html = [] { return std::string("<figure>made-up figure</figure>\n"); };
+  m.summary_rows = {{"Made-up setting", "42"}};
+  return m;
+}
+
+TEST(ConvergenceHeadline, AFurtherMeasureAddsItsColumnWithoutNamingIt) {
+  ReportContext ctx = context();
+  ctx.convergence = measures(hand_made_similarity(), hand_made_probes());
+  ctx.convergence.push_back(made_up_measure(/*headline_order=*/5));
+  const AnalysisResult r = hand_made_analysis();
+  const std::string html = convergence_section_html(ctx, r, "");
+  // After the similarity's and the probes' columns, before the deconvnet's own.
+  EXPECT_NE(html.find("<th>features become useful at</th><th>made-up answer</th><th>jumps per transition</th>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(row_of(html, "conv1").find("<td>made up for conv1</td><td class=\"num\">1 0 0 0 (of 2)</td>"),
+            std::string::npos)
+      << html;
+  // Its own layer comes after the similarity's fc6, once.
+  EXPECT_EQ(convergence_layers(ctx, r), (std::vector<std::string>{"conv1", "conv2", "fc6", "fc7"}));
+  EXPECT_NE(row_of(html, "fc7").find("<td>not measured (not in similarity.layers)</td><td>not probed (not in "
+                                     "linear_probe.layers)</td><td>made up for fc7</td>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("<p class=\"hint\"><b>Made-up answer</b>: a test's.</p>"), std::string::npos);
+  EXPECT_NE(html.find("The made-up figures end at epoch 3, the analysis at epoch 4: run <code>deconvscope made-up "
+                      "--run runs/hand-made</code> again"),
+            std::string::npos);
+  EXPECT_NE(html.find("<figure>made-up figure</figure>"), std::string::npos);
+  // A smaller headline_order puts it first.
+  ctx.convergence.back() = made_up_measure(/*headline_order=*/-1);
+  EXPECT_NE(convergence_section_html(ctx, r, "").find("<th>layer</th><th>made-up answer</th>"
+                                                      "<th>representation settles at</th>"),
+            std::string::npos);
 }
 
 TEST(ProbeGain, MeasuredAgainstTheFloor) {

@@ -7,10 +7,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
-#include "deconvscope/analysis/linear_probe.hpp"
+#include "deconvscope/analysis/convergence_measure.hpp"
 #include "deconvscope/analysis/results.hpp"
-#include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/io/run_folder.hpp"
 
 namespace ds {
@@ -39,17 +39,14 @@ std::unique_ptr<AnalysisResult> read_run_analysis(const RunPaths& paths, std::st
 
 // Writes jumps.csv, convergence.csv, evolution.csv and topk.csv into `dir` (created if
 // needed), each atomically. Columns are in docs/analysis-format.md; epochs are epoch
-// numbers, features are filter indices, rank 0 is the strongest. With the run's linear
-// probes (analysis/linear_probe.hpp), convergence.csv's probe columns hold each analysed
-// layer's probe test accuracy at each epoch and the epoch it reaches 95% of its final
-// value, and (the report's headline) the gain over the pixel floor and the epoch from
-// which it stays >= 90% of the final gain; with the run's similarity
-// (analysis/similarity.hpp), its CKA to the final snapshot and the epoch from which that
-// stays >= settle_threshold. Without them (or for a layer or epoch they lack) those
-// columns are empty. Its last column, init_rank_correlation, is the layer's median
+// numbers, features are filter indices, rank 0 is the strongest. convergence.csv has a
+// row per analysed layer and epoch: the analysis' own columns, then each of `measures`'
+// columns in the order given (the further analyses' share, convergence_measure.hpp; the
+// command line passes the registry's, which with the linear probes and the similarity
+// adds their accuracies and CKA), and last init_rank_correlation, the layer's median
 // sanity-baseline figure (empty where not computed or NaN).
-void write_analysis_csv(const std::string& dir, const AnalysisResult& r, const LinearProbeResult* probes = nullptr,
-                        const SimilarityResult* similarity = nullptr, double settle_threshold = 0.9);
+void write_analysis_csv(const std::string& dir, const AnalysisResult& r,
+                        const std::vector<ConvergenceMeasure>& measures = {});
 
 // What happened to followed feature f between epochs e-1 and e (e >= 1), one word as in
 // jumps.csv's kind column: went_silent, came_back, inactive (at both), jump, changed (new

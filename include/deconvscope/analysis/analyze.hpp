@@ -3,9 +3,11 @@
 // figures, analysis.h5 and the CSV files.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "deconvscope/analysis/convergence_measure.hpp"
 #include "deconvscope/analysis/results.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/config/config.hpp"
@@ -21,6 +23,10 @@ struct AnalyzeOptions {
   // The job's process group (the command line's Comm::world()): under mpirun every rank
   // scans a share of the probe and rank 0 writes. Null: this process alone.
   Comm* comm = nullptr;
+  // The further analyses' columns of convergence.csv (write_analysis_csv), asked for only
+  // by the rank that writes it; the command line reads them from the run's files
+  // (cli/pipelines.hpp convergence_measures). Null: the analysis' own columns only.
+  std::function<std::vector<ConvergenceMeasure>()> convergence;
 };
 
 struct AnalyzeSummary {

@@ -5,8 +5,8 @@
 // Also the same probe on the input pixels (the floor) and the network's own accuracy.
 //
 // Features: a conv layer's rectified output average-pooled to at most grid x grid cells
-// per channel, a fc layer's output after its ReLU as it is, pooled as each batch is
-// computed (full-size features are never held). Fit: standardised features (the training
+// per channel (analysis/pooled_features.hpp), a fc layer's output after its ReLU as it
+// is, pooled as each batch is computed (full-size features are never held). Fit: standardised features (the training
 // features' mean and std), an L2-regularised least-squares (ridge) classifier onto
 // one-hot targets with an unpenalised bias, solved by Cholesky on the normal equations
 // (cv::solve); its strength chosen per fit on a validation split of the training
@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "deconvscope/analysis/convergence_measure.hpp"
+#include "deconvscope/analysis/pooled_features.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/config/config.hpp"
 
@@ -61,19 +63,6 @@ inline constexpr const char* kNetworkRow = "(network)";  // the network's own ac
 // The input pixels are probed as they are up to this many values per image; a larger
 // input is average-pooled to the largest square grid that fits (a D x D fit must stay small).
 inline constexpr int kMaxPixelFeatures = 3072;
-
-// --- Features ----------------------------------------------------------------------------
-
-// Cells per side of the adaptive average pooling of a side of `size` to at most `grid`.
-inline int pooled_cells(int size, int grid) { return size < grid ? size : grid; }
-// Length of one image's pooled features: C * pooled_cells(H) * pooled_cells(W).
-int64_t pooled_dim(int C, int H, int W, int grid);
-
-// Adaptive average pooling of n images (n, C, H, W) plain to (n, C, gh, gw), gh =
-// pooled_cells(H, grid): cell i of a side of `size` averages positions
-// [floor(i * size / g), ceil((i + 1) * size / g)), so the cells cover every position and
-// overlap by at most one when g does not divide size. out: (n, pooled_dim) row-major.
-void pool_features(const float* act, int n, int C, int H, int W, int grid, float* out);
 
 // --- The probe ---------------------------------------------------------------------------
 
@@ -128,10 +117,6 @@ struct LinearProbeResult {
 // the last), as layer indices in forward order. ds::Error(config) naming the key for an
 // unknown layer or one that is neither conv nor fc (Run::layer_indices).
 std::vector<int> linear_probe_layers(const Run& run, const LinearProbeConfig& cfg);
-// The same rule for any analysis of pooled features (the similarity analysis too): the
-// layers `names` lists, or every conv and hidden fc layer when empty; errors name `key`.
-std::vector<int> conv_and_hidden_fc_layers(const Run& run, const std::vector<std::string>& names,
-                                           const std::string& key);
 
 // The probes of every snapshot of the run. Throws ds::Error(config) naming the key when
 // linear_probe.train or .test asks for more images than the split has, or a layer is
@@ -143,10 +128,6 @@ LinearProbeResult compute_linear_probes(const Run& run, const LinearProbeConfig&
 int convergence_epoch(const std::vector<int>& epochs, const std::vector<float>& accuracy, double share = 0.95);
 // Test accuracy of row l over the epochs.
 std::vector<float> probe_test_curve(const LinearProbeResult& r, size_t l);
-// The first epoch from which v (per epoch, ascending epochs) stays >= threshold through
-// the last epoch; -1 when the last value is below it or not a number. Used for the
-// report's "settles at" and "useful at" (similarity and probes alike).
-int first_epoch_staying_at_or_above(const std::vector<int>& epochs, const std::vector<float>& v, double threshold);
 // Row l's test accuracy measured against the pixel floor, per epoch: (acc - floor) /
 // (final - floor), the share of its final gain over the floor; all NaN when the probes
 // have no pixel row or the final accuracy is not above the floor (no gain to share).
@@ -169,5 +150,11 @@ std::shared_ptr<const LinearProbeResult> read_run_linear_probes(const RunPaths& 
 // <dir>/linear_probes.csv (a row per layer and epoch) and <dir>/linear_probe_convergence.csv
 // (a row per layer: final test accuracy and the epoch it reaches 95% of it).
 void write_linear_probe_csv(const std::string& dir, const LinearProbeResult& r);
+// The probes' columns of convergence.csv (ConvergenceMeasure's CSV half; the report's
+// linear_probe_page.hpp adds the headline's): per analysed layer and epoch the test
+// accuracy, the epoch it reaches 95% of its final value, the gain over the pixel floor and
+// the epoch from which that stays >= 90% of the final gain; blank for a layer or epoch the
+// probes lack, and everywhere when `probes` is null (the run has none).
+ConvergenceMeasure linear_probe_convergence_columns(std::shared_ptr<const LinearProbeResult> probes);
 
 }  // namespace ds

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "deconvscope/analysis/convergence_measure.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/config/config.hpp"
 
@@ -113,5 +114,11 @@ std::shared_ptr<const SimilarityResult> read_run_similarity(const RunPaths& path
 // <dir>/similarity.csv: a row per layer and epoch, to_final, to_previous, and the layer's
 // row of layer_by_layer as one column per layer (with_<layer>).
 void write_similarity_csv(const std::string& dir, const SimilarityResult& r);
+// The similarity's columns of convergence.csv (ConvergenceMeasure's CSV half; the
+// report's similarity_page.hpp adds the headline's): per analysed layer and epoch the CKA
+// to the final snapshot and the epoch from which it stays >= settle_threshold; blank for
+// a layer or epoch it lacks, and everywhere when `similarity` is null (the run has none).
+ConvergenceMeasure similarity_convergence_columns(std::shared_ptr<const SimilarityResult> similarity,
+                                                  double settle_threshold);
 
 }  // namespace ds

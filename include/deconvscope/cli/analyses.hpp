@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "deconvscope/analysis/convergence_measure.hpp"
 #include "deconvscope/analysis/run.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/comm.hpp"
@@ -63,6 +64,9 @@ struct AnalysisCommand {
   ReportPage page;
   // What `compare` shows of it (Place::none: nothing).
   CompareCell compare;
+  // Its measure of when each layer settles, read from the run's files (columns of
+  // convergence.csv and of the report's Convergence headline), or null: it has none.
+  ConvergenceMeasure (*convergence)(const RunPaths& paths, const Config& cfg);
 };
 
 // Every registered analysis, in the order analyze runs them and --help lists them.

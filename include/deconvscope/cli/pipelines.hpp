@@ -7,6 +7,9 @@
 #include <vector>
 
 #include "deconvscope/analysis/analyze.hpp"
+#include "deconvscope/analysis/convergence_measure.hpp"
+#include "deconvscope/config/config.hpp"
+#include "deconvscope/io/run_folder.hpp"
 #include "deconvscope/io/run_workspace.hpp"
 #include "deconvscope/report/compare.hpp"
 
@@ -16,6 +19,12 @@ struct AnalyzeOutcome {
   AnalyzeSummary analysis;
   std::string report;  // report/index.html, written
 };
+
+// The measures of convergence of the registered analyses that have one
+// (AnalysisCommand::convergence), in registry order, read from the run's files: what
+// convergence.csv (analysis/analysis_file.hpp) and the report's Convergence headline show
+// beside the deconvnet's own columns. cfg: the run's effective config.
+std::vector<ConvergenceMeasure> convergence_measures(const RunPaths& paths, const Config& cfg);
 
 // Opens the run of workspace `ws` with its effective config `cfg`, analyses it
 // (run_analysis, with opt.comm the job's group), runs the analyses its config asks for

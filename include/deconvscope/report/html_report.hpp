@@ -3,19 +3,17 @@
 // no server, network or scripts). In page order: the run at a glance; per analysed layer
 // the evolution strip and the top-k grids; the first-layer filters of each analysed
 // snapshot (when the snapshots are there); the training curves and per-layer statistics;
-// the Convergence section (with the linear probes and CKA when the run has them); the
+// the Convergence section (with the further analyses' measures, ReportContext::convergence); the
 // jumps; the dead features; the summary; the per-epoch metrics.csv table; the effective
 // config. The navigation bar links those of the other pages (ReportContext::pages) that exist.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "deconvscope/analysis/linear_probe.hpp"
+#include "deconvscope/analysis/convergence_measure.hpp"
 #include "deconvscope/analysis/results.hpp"
-#include "deconvscope/analysis/similarity.hpp"
 #include "deconvscope/config/config.hpp"
 #include "deconvscope/core/tensor.hpp"
 #include "deconvscope/data/dataset.hpp"
@@ -36,9 +34,9 @@ struct ReportContext {
   std::string first_filters_layer;                    // the first conv layer's name
   std::vector<std::pair<int, Tensor>> first_filters;  // (epoch, its weights (O, I, kh, kw)) per analysed epoch
   std::string filters_problem;                        // why some are missing, noted on the page
-  std::shared_ptr<const LinearProbeResult> probes;    // the run's linear probes, if it has them
-  std::shared_ptr<const SimilarityResult> similarity;  // the run's CKA across snapshots, if it has it
-  std::string similarity_problem;                      // why not (no file, unreadable), for the Convergence section
+  // The further analyses' measures of convergence, in registry order (cli/pipelines.hpp
+  // convergence_measures): their headline columns and Summary rows.
+  std::vector<ConvergenceMeasure> convergence;
 };
 
 // Renders every picture into report/ and writes index.html last, each file atomically.
