@@ -5,12 +5,14 @@
 # Compare two such folders with tools/same_outputs.py OUT_A/quickstart OUT_B/quickstart
 # (and OUT_A/compare OUT_B/compare).
 # Usage: tools/same_outputs_run.sh OUT [DECONVSCOPE_BINARY]   (default build/deconvscope)
+# TRAIN_ARGS adds keys to both trainings, e.g. TRAIN_ARGS='--model.conv_algorithm direct'
+# to compare with outputs made before auto became the default (or on another CPU).
 set -euo pipefail
 out=${1:?usage: tools/same_outputs_run.sh OUT [DECONVSCOPE_BINARY]}
 bin=${2:-build/deconvscope}
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
-short="--data.train_limit 2000 --data.test_limit 1000 --analysis.probe_limit 500"
+short="--data.train_limit 2000 --data.test_limit 1000 --analysis.probe_limit 500 ${TRAIN_ARGS:-}"
 "$bin" train --config configs/quickstart.cfg --force --run.dir "$out/quickstart" $short --train.epochs 2 --run.threads 2
 "$bin" train --config configs/quickstart.cfg --force --run.dir "$out/quickstart-1" $short --train.epochs 1 --run.threads 2
 for r in quickstart quickstart-1; do
