@@ -33,12 +33,7 @@ namespace fs = std::filesystem;
 namespace ds {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using testutil::read_text;
 
 // The row of the health table of conv position `position` whose data-metric is `metric`.
 std::string table_row(const std::string& html, int position, const std::string& metric) {

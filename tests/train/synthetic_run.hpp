@@ -1,6 +1,6 @@
-// Helpers shared by the training and analysis tests: a fresh temp folder, a synthetic
-// and easily learnable MNIST-format (IDX) dataset written to disk, and the command-line
-// arguments of a tiny run that trains on it in a second or two.
+// Helpers shared by the training and analysis tests: a fresh temp folder, a file read
+// whole, a synthetic and easily learnable MNIST-format (IDX) dataset written to disk, and
+// the command-line arguments of a tiny run that trains on it in a second or two.
 //
 // The dataset: 12x12 grey images, 10 classes; class c is a bright 3x3 blob at its own
 // position over dim noise, so a conv + pool + fc network separates them in a few epochs.
@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,6 +25,14 @@ inline std::string make_temp_dir(const std::string& tag) {
   std::string pattern = (std::filesystem::temp_directory_path() / ("deconvscope-" + tag + "-XXXXXX")).string();
   if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed for " + pattern);
   return pattern;
+}
+
+// The whole of a file, as bytes; empty if it cannot be read.
+inline std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
 }
 
 constexpr int kSynthSide = 12;

@@ -59,12 +59,7 @@ Csv read_csv_file(const std::string& path) {
   return c;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using testutil::read_text;
 
 // One trained run shared by the tests of this suite (training is the slow part).
 class TrainRun : public ::testing::Test {
