@@ -61,7 +61,6 @@ struct TimedPass {
 // machine falls on both. The least disturbed run, not the mean. A near tie keeps direct,
 // whose rounding matches the plain convolution's.
 constexpr double kWinogradMargin = 0.9;
-constexpr int64_t kWinogradMinChannels = 32;
 template <class PrimitiveDesc, class Primitive>
 bool winograd_wins(Ctx& ctx, const PrimitiveDesc& wino, const PrimitiveDesc& direct, std::initializer_list<int> args) {
   TimedPass<PrimitiveDesc, Primitive> w(ctx, wino, args), d(ctx, direct, args);
@@ -117,10 +116,7 @@ class ConvLayer final : public WeightedLayer {
     const memory::dims sd = src_md.dims();            // (N, C, H, W)
     const int64_t N = sd[0], C = sd[1], H = sd[2], W = sd[3];
     const int64_t O = spec_.out, kh = spec_.kernel[0], kw = spec_.kernel[1];
-    // `auto` times Winograd only on layers this wide: on narrower ones its transforms cost
-    // more than the multiplications it saves (2-4x slower than direct at 16-32 channels on
-    // an AVX-512 EPYC, docs/config.md), and a layer never timed always chooses alike.
-    const bool wide = C >= kWinogradMinChannels && O >= kWinogradMinChannels;
+    const bool wide = auto_times_winograd(C, O);
     const memory::dims strides{spec_.stride[0], spec_.stride[1]};
     const memory::dims pad_l{spec_.pad[0], spec_.pad[1]};
     // oneDNN wants the right padding that makes floor((H + 2p - k) / s) + 1 exact.
@@ -223,6 +219,14 @@ class ConvLayer final : public WeightedLayer {
 };
 
 }  // namespace
+
+// On narrower layers Winograd's transforms cost more than the multiplications it saves
+// (2-4x slower than direct at 16-32 channels on an AVX-512 EPYC, measured under load;
+// docs/config.md), and a layer never timed always chooses alike.
+bool auto_times_winograd(int64_t in_channels, int64_t out_channels) {
+  constexpr int64_t kMinChannels = 32;
+  return in_channels >= kMinChannels && out_channels >= kMinChannels;
+}
 
 std::unique_ptr<Layer> make_conv_layer(const LayerSpec& spec) { return std::make_unique<ConvLayer>(spec); }
 

@@ -181,6 +181,11 @@ TEST(ConvAlgorithm, AutoLeavesNarrowLayersDirect) {
               {64, 8, 8}, kBatch, 0, with(ConvAlgorithm::automatic));
   EXPECT_EQ(net.layer(0).algorithm(), "direct") << "64 in, 16 out: too narrow to time";
   EXPECT_EQ(net.layer(2).algorithm(), "direct") << "16 in, 64 out: too narrow to time";
+  // The rule itself, which the layers above could also meet by timing.
+  EXPECT_FALSE(auto_times_winograd(16, 64));
+  EXPECT_FALSE(auto_times_winograd(64, 31));
+  EXPECT_TRUE(auto_times_winograd(32, 32));
+  EXPECT_TRUE(auto_times_winograd(96, 64));
 }
 
 TEST(ConvAlgorithm, WinogradGradientsMatchFiniteDifferences) {

@@ -109,6 +109,9 @@ class Layer {
 };
 
 std::unique_ptr<Layer> make_conv_layer(const LayerSpec& spec);
+// Whether model.conv_algorithm = auto times Winograd against direct for a conv layer of
+// these channel counts (at least 32 each); a narrower layer runs direct, untimed.
+bool auto_times_winograd(int64_t in_channels, int64_t out_channels);
 std::unique_ptr<Layer> make_relu_layer(const LayerSpec& spec);
 std::unique_ptr<Layer> make_maxpool_layer(const LayerSpec& spec);
 std::unique_ptr<Layer> make_lrn_layer(const LayerSpec& spec);
